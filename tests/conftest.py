@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tests.tinymodels import build_tiny_model
@@ -13,3 +15,46 @@ def tiny_model_dir(tmp_path_factory):
 def tiny_student_dir(tmp_path_factory):
     """A smaller student sharing ``tiny_model_dir``'s tokenizer (same corpus, same vocab)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-student"), n_layer=1, n_embd=32, seed=1)
+
+
+def require_service(env_name):
+    """The URL of a real service for this test; skip locally when unset, fail in CI."""
+    url = os.environ.get(env_name)
+    if not url:
+        if os.environ.get("CI_REQUIRE_SERVICES"):
+            pytest.fail(f"{env_name} must be set in CI")
+        pytest.skip(f"{env_name} is not set")
+    return url
+
+
+@pytest.fixture
+def project(db):
+    from tests.factories import ProjectFactory
+
+    return ProjectFactory()
+
+
+@pytest.fixture
+def member(db, project):
+    """member(role) -> a user with that role in ``project`` (password 'pw')."""
+    from tests.factories import MembershipFactory, UserFactory
+
+    def make(role, username=None):
+        user = UserFactory(username=username or f"{role}-{project.slug}")
+        MembershipFactory(user=user, project=project, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_as(client, member):
+    """client_as(role) -> the test client logged in as a member with that role ('outsider': no membership)."""
+    from tests.factories import UserFactory
+
+    def login(role):
+        user = UserFactory(username="outsider") if role == "outsider" else member(role)
+        client.force_login(user)
+        return client
+
+    return login

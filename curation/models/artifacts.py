@@ -1,0 +1,105 @@
+from django.conf import settings
+from django.db import models
+
+from .data import Example, ModelSpec
+from .jobs import Job
+from .project import Project, Stage
+
+
+class Snapshot(models.Model):
+    """An immutable, content-addressed set of approved examples: what jobs train on."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshots")
+    name = models.CharField(max_length=200)
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshots")
+    filter = models.JSONField(default=dict, blank=True, help_text="The queue filter it was built from.")
+    seed = models.IntegerField(default=0)
+    validation_fraction = models.FloatField(default=0.1)
+    row_count = models.PositiveIntegerField(default=0)
+    train_count = models.PositiveIntegerField(default=0)
+    validation_count = models.PositiveIntegerField(default=0)
+    excluded = models.JSONField(default=dict, blank=True, help_text="{reason: count} of rows left out.")
+    manifest = models.JSONField(default=dict, blank=True)
+    files = models.JSONField(default=dict, blank=True, help_text="{format: path under ARTIFACT_DIR}")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.BUILDING)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshots")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class SnapshotRow(models.Model):
+    """A frozen copy of one example as it was when the snapshot was taken."""
+
+    class Split(models.TextChoices):
+        TRAIN = "train", "Train"
+        VALIDATION = "validation", "Validation"
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
+    ordinal = models.PositiveIntegerField()
+    example = models.ForeignKey(Example, null=True, on_delete=models.SET_NULL, related_name="+")
+    prompt_text = models.TextField(blank=True)
+    prompt_messages = models.JSONField(null=True, blank=True)
+    response = models.TextField(blank=True)
+    label = models.CharField(max_length=100, blank=True)
+    tier = models.CharField(max_length=50, blank=True)
+    stage = models.CharField(max_length=50, blank=True)
+    source = models.CharField(max_length=20, blank=True)
+    split = models.CharField(max_length=20, choices=Split.choices, default=Split.TRAIN)
+    soft_targets = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "ordinal"], name="snapshotrow_unique_ordinal")]
+
+
+class ModelVersion(models.Model):
+    """A trained student (a finished stage or job), saved with save_pretrained."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
+    student_spec = models.ForeignKey(ModelSpec, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=200)
+    stage = models.CharField(max_length=50, blank=True, help_text="The stage it finished; blank for a final model.")
+    is_final = models.BooleanField(default=False)
+    artifact_path = models.CharField(max_length=500)
+    snapshots = models.ManyToManyField(Snapshot, blank=True, related_name="model_versions")
+    config = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    card = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class EvalReport(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="eval_reports")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="eval_reports")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="eval_reports"
+    )
+    teacher_spec = models.ForeignKey(ModelSpec, null=True, blank=True, on_delete=models.SET_NULL)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Student and teacher headline metrics.")
+    by_tier = models.JSONField(default=dict, blank=True)
+    speed = models.JSONField(default=dict, blank=True)
+    reliability = models.JSONField(default=dict, blank=True, help_text="Calibration bins (classification).")
+    quality_retained = models.FloatField(null=True, blank=True)
+    speedup = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

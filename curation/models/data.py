@@ -1,0 +1,228 @@
+from django.conf import settings
+from django.db import models
+
+from curation.normalize import content_hash
+
+from .project import Project, Stage, Tier
+
+
+class Prompt(models.Model):
+    class Source(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        SYNTHETIC = "synthetic", "Synthetic"
+        HUMAN = "human", "Human"
+        RETRIEVAL = "retrieval", "Retrieval"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    text = models.TextField(blank=True)
+    messages = models.JSONField(null=True, blank=True, help_text="Chat prompt: a list of {role, content}.")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.IMPORTED)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="prompt_unique_content")]
+
+    def __str__(self):
+        return self.display_text[:80]
+
+    def save(self, *args, **kwargs):
+        if not self.content_hash:
+            self.content_hash = content_hash(self.text, self.messages)
+        super().save(*args, **kwargs)
+
+    @property
+    def display_text(self):
+        if self.messages:
+            return "\n".join(f"{m.get('role')}: {m.get('content')}" for m in self.messages)
+        return self.text
+
+    @property
+    def model_input(self):
+        """What the ML core renders: the text, or the chat messages."""
+        return self.messages or self.text
+
+
+class ModelSpec(models.Model):
+    """A teacher or student model: a transformers path/hub name or an OpenAI-compatible server."""
+
+    class Role(models.TextChoices):
+        TEACHER = "teacher", "Teacher"
+        STUDENT = "student", "Student"
+
+    class Backend(models.TextChoices):
+        TRANSFORMERS = "transformers", "transformers (local path or hub name)"
+        OPENAI = "openai", "OpenAI-compatible server (vLLM, ...)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_specs")
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.TEACHER)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.TRANSFORMERS)
+    path = models.CharField(max_length=500, help_text="Local path or hub name; for openai, the served model name.")
+    revision = models.CharField(max_length=100, blank=True)
+    base_url = models.CharField(max_length=500, blank=True, help_text="openai backend: e.g. http://vllm:8000/v1")
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable holding the API key (never the key)."
+    )
+    tokenizer_path = models.CharField(max_length=500, blank=True)
+    defaults = models.JSONField(default=dict, blank=True, help_text="Default generation parameters.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="modelspec_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class TeacherSample(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="samples")
+    job = models.ForeignKey("curation.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="samples")
+    model_spec = models.ForeignKey(ModelSpec, null=True, blank=True, on_delete=models.SET_NULL)
+    sample_index = models.PositiveIntegerField(default=0)
+    scored = models.BooleanField(default=False, help_text="Teacher-forced text (a score job), not generated.")
+    text = models.TextField(blank=True)
+    token_count = models.PositiveIntegerField(default=0)
+    finish_reason = models.CharField(max_length=20, blank=True)
+    mean_logprob = models.FloatField(null=True, blank=True)
+    mean_entropy = models.FloatField(null=True, blank=True)
+    min_margin = models.FloatField(null=True, blank=True)
+    check_results = models.JSONField(default=list, blank=True)
+    checks_passed = models.BooleanField(default=True)
+    soft_targets = models.CharField(max_length=300, blank=True, help_text="Pointer into the soft-target shards.")
+    label_distribution = models.JSONField(null=True, blank=True)
+    predicted_label = models.CharField(max_length=100, blank=True)
+    label_margin = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Makes generation idempotent: a resumed job only fills what is missing.
+            models.UniqueConstraint(fields=["prompt", "job", "sample_index"], name="sample_unique_prompt_job_index")
+        ]
+
+
+class ExampleStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Example(models.Model):
+    """The unit of curation: a prompt and one candidate response."""
+
+    Status = ExampleStatus
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="examples")
+    sample = models.OneToOneField(
+        TeacherSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="example"
+    )
+    response = models.TextField(blank=True)
+    original_response = models.TextField(blank=True, help_text="The teacher's text, kept when a human edits.")
+    edited = models.BooleanField(default=False)
+    label = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=ExampleStatus.choices, default=ExampleStatus.PENDING)
+    approvals = models.PositiveSmallIntegerField(default=0)
+    conflict = models.BooleanField(default=False, help_text="Second-pass reviewers disagreed.")
+    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples")
+    tier_locked = models.BooleanField(default=False, help_text="A human set the tier; auto-tiering keeps it.")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="examples")
+    grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every change.")
+    source = models.CharField(max_length=20, default="imported")
+    # Copied from the teacher sample so the review queue is one indexed table query.
+    difficulty = models.FloatField(null=True, blank=True)
+    mean_logprob = models.FloatField(null=True, blank=True)
+    mean_entropy = models.FloatField(null=True, blank=True)
+    min_margin = models.FloatField(null=True, blank=True)
+    token_count = models.PositiveIntegerField(default=0)
+    checks_failed = models.BooleanField(default=False)
+    failed_checks = models.JSONField(default=list, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    leased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # Review-queue filters, each ending in id for keyset pagination.
+        indexes = [
+            models.Index(fields=["project", "status", "id"], name="ex_status_id"),
+            models.Index(fields=["project", "stage", "status", "id"], name="ex_stage_status_id"),
+            models.Index(fields=["project", "tier", "status", "id"], name="ex_tier_status_id"),
+            models.Index(fields=["project", "status", "difficulty", "id"], name="ex_status_difficulty_id"),
+            models.Index(fields=["project", "status", "mean_logprob", "id"], name="ex_status_confidence_id"),
+            models.Index(fields=["project", "checks_failed", "id"], name="ex_checks_id"),
+            models.Index(fields=["project", "reviewed_by", "reviewed_at"], name="ex_reviewer_day"),
+        ]
+
+    def __str__(self):
+        return f"Example {self.pk} ({self.status})"
+
+
+class Verdict(models.Model):
+    """Append-only audit row for every human decision, single or bulk."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+        EDIT = "edit", "Edit"
+        GRADE = "grade", "Grade"
+        TIER = "tier", "Set tier"
+        STAGE = "stage", "Move to stage"
+        GOLD = "gold", "Add to gold"
+        COMMENT = "comment", "Comment"
+        LABEL = "label", "Set label"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="verdicts")
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="verdicts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="verdicts")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    comment = models.TextField(blank=True)
+    bulk_id = models.UUIDField(null=True, blank=True, help_text="Shared by every row of one bulk action.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["example", "id"], name="verdict_example_id"),
+            models.Index(fields=["project", "user", "created_at"], name="verdict_reviewer_day"),
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Verdicts are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Verdicts are append-only.")
+
+
+class GoldItem(models.Model):
+    """A hand-made evaluation item; its prompt (and any normalised duplicate) is never trained on."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="gold_items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="gold_items")
+    content_hash = models.CharField(max_length=64, help_text="Normalised prompt hash: the guard's key.")
+    reference = models.TextField(blank=True)
+    label = models.CharField(max_length=100, blank=True)
+    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed = models.BooleanField(default=False, help_text="Imported candidates wait for an expert to confirm.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="gold_unique_content")]
+
+    def save(self, *args, **kwargs):
+        self.content_hash = self.prompt.content_hash
+        super().save(*args, **kwargs)

@@ -1,0 +1,13 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from curation.views import health, imports, projects
+
+urlpatterns = [
+    path("", projects.project_list, name="project-list"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", health.healthz, name="healthz"),
+    path("p/<slug:slug>/", projects.dashboard, name="project-dashboard"),
+    path("p/<slug:slug>/import/", imports.import_page, name="project-import"),
+]

@@ -1,0 +1,35 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from curation.access import project_for
+from curation.forms import ImportForm
+from curation.models import Role
+from curation.services.imports import ImportRejected, import_prompts
+
+
+@login_required
+def import_page(request, slug):
+    project = project_for(request.user, slug, Role.ENGINEER)
+    result, rejected = None, None
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = import_prompts(
+                    project,
+                    upload,
+                    filename=upload.name,
+                    fmt=form.cleaned_data["format"] or None,
+                    skip_bad_lines=form.cleaned_data["skip_bad_lines"],
+                    size=upload.size,
+                )
+            except ImportRejected as exc:
+                rejected = str(exc)
+    else:
+        form = ImportForm()
+    context = {"project": project, "form": form, "result": result, "rejected": rejected}
+    template = "curation/partials/import_result.html" if request.htmx else "curation/import.html"
+    failed = rejected or (result is not None and not result.ok)
+    # htmx only swaps 2xx responses by default; the fragment itself shows the errors.
+    return render(request, template, context, status=400 if failed and not request.htmx else 200)

@@ -1,0 +1,1 @@
+// Our own small behaviours; htmx itself comes from the django-htmx package.
