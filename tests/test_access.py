@@ -1,13 +1,17 @@
 """Every project-scoped page and endpoint refuses outsiders (404) and too-low roles (403).
 
-ACCESS lists each URL name with the lowest role that may use it. A test below
-fails when a project-scoped URL is added without an entry here, so no view can
-ship without its access test.
+ACCESS lists each URL name with the lowest role that may use it; each area adds
+its own entries in a ``tests/access_<area>.py`` module (a dict named ACCESS,
+same shape). A test below fails when a project-scoped URL has no entry, so no
+view can ship without its access test.
 """
+import importlib
+import pkgutil
+
 import pytest
+import tests
 from django.urls import URLResolver, get_resolver, reverse
 
-from tests.factories import ExampleFactory
 
 ROLES = ["reader", "reviewer", "engineer"]
 
@@ -21,16 +25,16 @@ ACCESS = {
 # URL names that take a project slug but are deliberately not role-scoped.
 UNSCOPED = set()
 
+for _module in pkgutil.iter_modules(tests.__path__):
+    if _module.name.startswith("access_"):
+        ACCESS.update(importlib.import_module(f"tests.{_module.name}").ACCESS)
+
 
 def url_for(name, project, extra):
     kwargs = {"slug": project.slug}
     if extra:
         kwargs.update(extra(project))
     return reverse(name, kwargs=kwargs)
-
-
-def example_kwargs(project):
-    return {"pk": ExampleFactory(prompt__project=project).pk}
 
 
 def _walk(patterns, prefix=""):
