@@ -1,0 +1,82 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.env import env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("raw, expected", [("1", True), ("true", True), ("YES", True), ("off", False), ("0", False)])
+def test_booleans_parse_strictly(monkeypatch, raw, expected):
+    monkeypatch.setenv("FLAG", raw)
+    assert env_bool("FLAG", not expected) is expected
+
+
+def test_a_bad_boolean_is_an_error_not_false(monkeypatch):
+    monkeypatch.setenv("FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="FLAG='ture' is not a boolean"):
+        env_bool("FLAG", False)
+
+
+def test_a_bad_integer_names_the_variable(monkeypatch):
+    monkeypatch.setenv("N", "12MB")
+    with pytest.raises(ImproperlyConfigured, match="N='12MB' is not an integer"):
+        env_int("N", 1)
+
+
+def test_lists_split_on_commas(monkeypatch):
+    monkeypatch.setenv("HOSTS", "a.example, b.example,,")
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+def _start(env, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL")} | env
+    env["DATA_DIR"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
+    out = _start({"DEBUG": "0"}, tmp_path)
+    assert out.returncode != 0
+    assert "SECRET_KEY is required when DEBUG=0" in out.stderr
+
+
+def test_a_typo_in_debug_stops_start_up(tmp_path):
+    out = _start({"DEBUG": "flase"}, tmp_path)
+    assert out.returncode != 0 and "DEBUG='flase' is not a boolean" in out.stderr
+
+
+def test_production_mode_starts_with_a_secret_key(tmp_path):
+    out = _start({"DEBUG": "0", "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "example.org"}, tmp_path)
+    assert out.returncode == 0, out.stderr
+
+
+def test_celery_is_json_only_with_late_acks(settings):
+    from webapp.celery import app
+
+    assert app.conf.task_serializer == "json" and app.conf.accept_content == ["json"]
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_time_limit and app.conf.task_soft_time_limit
+    assert app.amqp.router.route({}, "workers.tasks.gpu.generate")["queue"].name == "gpu"
+    assert app.amqp.router.route({}, "workers.tasks.health.ping")["queue"].name == "default"
+
+
+def test_the_embedded_default_is_sqlite_in_wal_mode(db, settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("DATABASE_URL points at PostgreSQL")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        mode = cursor.fetchone()[0]
+    # The test database is in memory, where SQLite reports "memory"; a file database reports "wal".
+    assert mode in ("wal", "memory")
+    assert "journal_mode=WAL" in settings.DATABASES["default"]["OPTIONS"]["init_command"]
