@@ -1,0 +1,138 @@
+"""Teacher generation throughput: our engine against one ``model.generate`` per prompt.
+
+Both generate exactly ``--new-tokens`` tokens per prompt (EOS is banned and the length
+fixed: the model is randomly initialised) with sampling at temperature 1, from the
+same ~5M-parameter GPT-2-style model and the same prompts. Also reports the size of
+the soft targets per generated token in our shard store against the same arrays as
+JSON (what a database column would hold).
+
+    .venv/bin/python bench/generation.py            # 256 prompts, 4 x 256 model
+    .venv/bin/python bench/generation.py --smoke    # a few seconds
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from workers.modelbuild import build_gpt2, parameter_count, save, train_tokenizer  # noqa: E402
+from workers.softtargets import ShardWriter, json_bytes  # noqa: E402
+from workers.teacher import GenerationParams, expand_requests  # noqa: E402
+from workers.teacher.hf import HFTeacher  # noqa: E402
+
+TOPICS = ["invoice", "refund", "password", "login", "shipping", "address", "order", "crash",
+          "settings", "upload", "error", "account", "billing", "payment", "email", "android",
+          "browser", "timeout", "download", "subscription", "cancel", "upgrade", "support", "ticket"]
+VERBS = ["shows", "fails", "breaks", "needs", "loses", "sends", "charges", "blocks", "opens", "keeps"]
+
+
+def corpus(n: int, rng: random.Random) -> list[str]:
+    out = []
+    for _ in range(n):
+        words = [rng.choice(TOPICS + VERBS) for _ in range(rng.randint(6, 20))]
+        out.append(" ".join(words) + rng.choice([".", "?", "!"]) + f" #{rng.randint(0, 99999)}")
+    return out
+
+
+def build_model(out: Path, vocab: int, n_layer: int, n_embd: int, rng: random.Random) -> Path:
+    texts = corpus(3000, rng) + ["".join(chr(rng.randint(33, 0x2FF)) for _ in range(40)) for _ in range(2000)]
+    tok = train_tokenizer(texts, vocab_size=vocab)
+    model = build_gpt2(tok, n_layer=n_layer, n_embd=n_embd, n_head=4, n_positions=512)
+    print(f"model: {parameter_count(model) / 1e6:.2f}M parameters, vocabulary {len(tok)}")
+    return save(model, tok, out)
+
+
+def run_baseline(teacher: HFTeacher, prompts: list[str], new_tokens: int) -> tuple[int, float]:
+    model, tok = teacher.model, teacher.tokenizer
+    torch.manual_seed(0)
+    tokens = 0
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for p in prompts:
+            enc = tok(p, return_tensors="pt", add_special_tokens=False)
+            out = model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=new_tokens,
+                                 min_new_tokens=new_tokens, pad_token_id=tok.pad_token_id,
+                                 output_scores=True, return_dict_in_generate=True)
+            tokens += out.sequences.shape[1] - enc["input_ids"].shape[1]
+    return tokens, time.perf_counter() - start
+
+
+def run_ours(teacher: HFTeacher, prompts: list[str], new_tokens: int, store: Path):
+    params = GenerationParams(n=1, temperature=1.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens, seed=0)
+    requests = expand_requests(list(enumerate(prompts)), 1)
+    writer = ShardWriter(store, "bench")
+    json_total = 0
+
+    def on_batch(results, stats):
+        nonlocal json_total
+        for r in results:
+            writer.add(f"p{r.key[0]}-s{r.key[1]}", r.soft_targets)
+            json_total += json_bytes(r.soft_targets)
+
+    start = time.perf_counter()
+    results = teacher.generate(requests, params, on_batch=None)
+    elapsed = time.perf_counter() - start
+    on_batch(results, None)
+    writer.flush()
+    tokens = sum(r.token_count for r in results)
+    errors = [r.error for r in results if r.error]
+    if errors:
+        raise SystemExit(f"generation failed: {errors[0]}")
+    shard_bytes = sum(f.stat().st_size for f in (store / "shards").iterdir())
+    return tokens, elapsed, shard_bytes, json_total
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="tiny run for the test suite")
+    ap.add_argument("--prompts", type=int, default=256)
+    ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--baseline-prompts", type=int, default=0,
+                    help="time the baseline on this many prompts and scale (default: all)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.prompts, args.new_tokens, args.baseline_prompts = 12, 6, 12
+        vocab, n_layer, n_embd = 600, 2, 64
+    else:
+        vocab, n_layer, n_embd = 2000, 4, 256
+    torch.set_num_threads(os.cpu_count() or 1)
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = build_model(Path(tmp) / "model", vocab, n_layer, n_embd, rng)
+        prompts = corpus(args.prompts, random.Random(1))
+        teacher = HFTeacher(str(model_dir), max_batch_size=256, num_threads=os.cpu_count())
+        run_ours(teacher, prompts[:8], 4, Path(tmp) / "warmup")  # first-call allocations
+        n_base = args.baseline_prompts or len(prompts)
+        base_tokens, base_time = run_baseline(teacher, prompts[:n_base], args.new_tokens)
+        ours_tokens, ours_time, shard_bytes, json_total = run_ours(teacher, prompts, args.new_tokens, Path(tmp) / "store")
+    base_tps = base_tokens / base_time
+    ours_tps = ours_tokens / ours_time
+    figures = {
+        "ours_tokens_per_s": round(ours_tps, 1),
+        "baseline_tokens_per_s": round(base_tps, 1),
+        "ratio": round(ours_tps / base_tps, 2),
+        "softtarget_bytes_per_token": round(shard_bytes / ours_tokens, 1),
+        "json_bytes_per_token": round(json_total / ours_tokens, 1),
+    }
+    print(f"{'path':<34}{'tokens':>8}{'seconds':>10}{'tokens/s':>12}")
+    print(f"{'baseline (generate, batch 1)':<34}{base_tokens:>8}{base_time:>10.2f}{base_tps:>12.1f}")
+    print(f"{'ours (bucketed decode loop)':<34}{ours_tokens:>8}{ours_time:>10.2f}{ours_tps:>12.1f}")
+    print(f"ratio: {figures['ratio']}x")
+    print(f"soft targets: {figures['softtarget_bytes_per_token']} bytes/token in shards vs "
+          f"{figures['json_bytes_per_token']} bytes/token as JSON "
+          f"({figures['json_bytes_per_token'] / figures['softtarget_bytes_per_token']:.1f}x smaller)")
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
