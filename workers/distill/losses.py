@@ -64,7 +64,7 @@ def _kl(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
     Written so that -inf entries (empty tail buckets) give neither NaN values nor NaN
     gradients.
     """
-    present = logp > float("-inf")
+    present = logp != float("-inf")  # NaN stays NaN: corrupt soft targets must surface
     safe_p = torch.where(present, logp, torch.zeros_like(logp))
     safe_q = torch.where(present, logq, torch.zeros_like(logq))
     terms = torch.where(present, safe_p.exp() * (safe_p - safe_q), torch.zeros_like(logp))

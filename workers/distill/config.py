@@ -1,0 +1,222 @@
+"""Configuration of a staged distillation job, validated when it is built.
+
+Every setting the trainer cannot honour is refused here with a ``DistillError`` that
+names the field, so a launch form can show the message as it is.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from workers.distill.errors import DistillError
+from workers.distill.losses import DIVERGENCES
+
+GATE_METRICS = ("val_kd_loss", "teacher_agreement", "accuracy")
+LOWER_IS_BETTER = {"val_kd_loss"}
+TASKS = ("generation", "classification")
+PRECISIONS = ("no", "bf16", "fp16")
+
+Records = Sequence[dict] | Callable[[], Sequence[dict]]
+
+
+@dataclass
+class GateConfig:
+    """Pass when ``metric`` is <= threshold (val_kd_loss) or >= threshold (the others)."""
+
+    metric: str
+    threshold: float
+    patience: int = 0  # extra epochs tried before the job stops as "gated"
+
+    def __post_init__(self):
+        if self.metric not in GATE_METRICS:
+            raise DistillError(f"gate metric {self.metric!r} is not supported; choose one of {', '.join(GATE_METRICS)}")
+        if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
+            raise DistillError(f"gate threshold must be a finite number, got {self.threshold!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise DistillError(f"gate patience must be a whole number of extra epochs >= 0, got {self.patience!r}")
+
+    def passes(self, value: float, threshold: float | None = None) -> bool:
+        limit = self.threshold if threshold is None else threshold
+        if value is None or not math.isfinite(value):
+            return False
+        return value <= limit if self.metric in LOWER_IS_BETTER else value >= limit
+
+
+@dataclass
+class StageConfig:
+    """One curriculum stage. Exactly one of ``steps`` / ``epochs``.
+
+    ``records`` / ``val_records``: lists of training-record dicts (see data.py) or
+    zero-argument callables returning them (loaded lazily, at setup).
+    ``replay_fraction``: this share of all earlier stages' records, sampled with the
+    job seed, is mixed into this stage's training set.
+    """
+
+    name: str
+    records: Records
+    val_records: Records | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    lr: float = 5e-5
+    warmup_steps: int = 0
+    temperature: float = 1.0
+    alpha: float = 0.5
+    divergence: str = "forward_kl"
+    jsd_beta: float = 0.5
+    replay_fraction: float = 0.0
+    gate: GateConfig | None = None
+    snapshot: str | None = None  # content hash of the snapshot the records came from
+
+    def __post_init__(self):
+        where = f"stage {self.name!r}"
+        if not self.name or not isinstance(self.name, str):
+            raise DistillError("every stage needs a name")
+        if isinstance(self.gate, dict):
+            self.gate = GateConfig(**self.gate)
+        if (self.steps is None) == (self.epochs is None):
+            raise DistillError(f"{where}: give exactly one of steps or epochs")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+            raise DistillError(f"{where}: steps must be a positive whole number, got {self.steps!r}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise DistillError(f"{where}: epochs must be > 0, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise DistillError(f"{where}: learning rate must be > 0, got {self.lr!r}")
+        if self.warmup_steps < 0:
+            raise DistillError(f"{where}: warmup_steps must be >= 0")
+        if not self.temperature > 0:
+            raise DistillError(f"{where}: temperature must be > 0, got {self.temperature!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise DistillError(f"{where}: alpha must be between 0 and 1, got {self.alpha!r}")
+        if self.divergence not in DIVERGENCES:
+            raise DistillError(f"{where}: divergence {self.divergence!r} is not supported; choose one of {', '.join(DIVERGENCES)}")
+        if self.divergence == "jsd" and not 0.0 < self.jsd_beta < 1.0:
+            raise DistillError(f"{where}: jsd_beta must be strictly between 0 and 1, got {self.jsd_beta!r}")
+        if not 0.0 <= self.replay_fraction <= 1.0:
+            raise DistillError(f"{where}: replay_fraction must be between 0 and 1, got {self.replay_fraction!r}")
+        if self.gate is not None and self.val_records is None:
+            raise DistillError(f"{where}: a gate needs val_records to evaluate")
+        if isinstance(self.records, Sequence) and len(self.records) == 0:
+            raise DistillError(f"{where}: no training records (is the snapshot empty?)")
+
+
+@dataclass
+class DistillConfig:
+    """A whole job. ``student``: local path or hub name; ``teacher_tokenizer``: path or
+    hub name of the teacher's tokenizer, or ``"sha256:<vocab_hash>"`` (see
+    ``data.vocab_hash``); None means unknown, which forces sequence-level KD."""
+
+    student: str
+    stages: list[StageConfig]
+    output_dir: str
+    task: str = "generation"
+    labels: list[str] = field(default_factory=list)
+    teacher_tokenizer: str | None = None
+    batch_size: int = 8
+    grad_accum: int = 1
+    mixed_precision: str = "no"
+    seed: int = 0
+    checkpoint_every: int = 0  # optimizer steps; 0 = only at stage ends
+    max_seq_len: int = 512
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    progress_every_s: float = 2.0
+    snapshots: dict[str, str] = field(default_factory=dict)  # name -> hash, for the model card
+
+    def __post_init__(self):
+        # Paths arrive as Path objects from Python callers and as strings from JSON.
+        self.student = str(self.student) if self.student else self.student
+        self.output_dir = str(self.output_dir) if self.output_dir else self.output_dir
+        if self.teacher_tokenizer is not None:
+            self.teacher_tokenizer = str(self.teacher_tokenizer)
+        self.stages = [StageConfig(**s) if isinstance(s, dict) else s for s in self.stages]
+        if not self.student:
+            raise DistillError("no student model given")
+        if not self.output_dir:
+            raise DistillError("no output_dir given")
+        if not self.stages:
+            raise DistillError("a job needs at least one stage")
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise DistillError(f"stage names must be unique, got {names}")
+        if self.task not in TASKS:
+            raise DistillError(f"task {self.task!r} is not supported; choose one of {', '.join(TASKS)}")
+        if self.task == "classification":
+            if len(self.labels) < 2:
+                raise DistillError("a classification job needs at least two labels")
+            if len(set(self.labels)) != len(self.labels):
+                raise DistillError("classification labels must be unique")
+        for name in ("batch_size", "grad_accum", "max_seq_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise DistillError(f"{name} must be a positive whole number, got {value!r}")
+        if self.max_seq_len < 8:
+            raise DistillError("max_seq_len must be at least 8 tokens")
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise DistillError("checkpoint_every must be a whole number of steps >= 0 (0: stage ends only)")
+        if self.mixed_precision not in PRECISIONS:
+            raise DistillError(f"mixed_precision {self.mixed_precision!r} is not supported; choose one of {', '.join(PRECISIONS)}")
+        check_precision_supported(self.mixed_precision)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise DistillError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        stage_known = {f.name for f in fields(StageConfig)}
+        for stage in data.get("stages", []):
+            if isinstance(stage, dict) and set(stage) - stage_known:
+                raise DistillError(f"unknown stage keys: {', '.join(sorted(set(stage) - stage_known))}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise DistillError(f"invalid config: {exc}") from exc
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe config without the records themselves (checkpoints, model cards)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "stages"}
+        out["stages"] = []
+        for stage in self.stages:
+            s = {f.name: getattr(stage, f.name) for f in fields(stage) if f.name not in ("records", "val_records")}
+            s["gate"] = asdict(stage.gate) if stage.gate else None
+            out["stages"].append(s)
+        return json.loads(json.dumps(out, default=str))
+
+
+def check_precision_supported(mixed_precision: str) -> None:
+    import torch
+
+    if mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise DistillError("mixed_precision 'fp16' needs a CUDA GPU; use 'bf16' or 'no' on this machine")
+    if mixed_precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        raise DistillError("this GPU does not support bf16; use 'fp16' or 'no'")
+
+
+def records_digest(records: Sequence[dict]) -> str:
+    """A cheap content hash of training records (text fields only), for drift warnings."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps([r.get("prompt"), r.get("response"), r.get("label"), r.get("tier")], default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def config_drift(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable differences between two ``summary()`` dicts (plus digests)."""
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        if key == "stages":
+            continue
+        if old.get(key) != new.get(key):
+            diffs.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
+    old_stages, new_stages = old.get("stages", []), new.get("stages", [])
+    if len(old_stages) != len(new_stages):
+        diffs.append(f"number of stages: {len(old_stages)} -> {len(new_stages)}")
+    for a, b in zip(old_stages, new_stages):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                diffs.append(f"stage {b.get('name')!r} {key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return diffs

@@ -1,0 +1,20 @@
+"""What a distillation run returns to the job layer (JSON-safe via ``to_dict``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class DistillResult:
+    status: str  # completed | gated | stopped
+    kd_mode: str  # token | sequence | label
+    stages: list[dict]
+    final_model_dir: str | None
+    gate: dict | None  # the failing gate when status == "gated"
+    warnings: list[str]
+    history: list[dict]
+    stage_index: int
+    step: int
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
