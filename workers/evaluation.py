@@ -1,0 +1,325 @@
+"""Student vs teacher on a gold set: quality by tier, calibration, speed, memory.
+
+Gold items: generation ``{"prompt": str | messages, "reference": str, "tier": str | None}``;
+classification ``{"prompt": ..., "label": str, "tier": str | None}``.
+
+Definitions (what the report shows):
+- exact match: generated text == reference after stripping outer whitespace;
+  normalized match: equal after ``normalize_text`` (lowercase, punctuation -> space,
+  whitespace runs -> one space).
+- teacher agreement (generation): teacher-forced on the reference, share of reference
+  tokens where student and teacher have the same top-1 token; mean KL(teacher ||
+  student) per reference token over the full vocabulary; reference perplexity
+  exp(mean NLL of the reference tokens). These need a shared tokenizer; otherwise None.
+- classification: a model's label distribution is the softmax over each label's
+  summed continuation log-probabilities (as in training); accuracy and macro-F1 (mean
+  F1 over the labels that occur in the gold labels or the predictions) against the
+  gold label; agreement = same top label as the teacher; ECE with 15 equal-width
+  confidence bins ``(i/15, (i+1)/15]`` (0 falls in the first), ``sum_b n_b/N *
+  |accuracy_b - confidence_b|``, with per-bin data for a reliability diagram.
+- quality_retained: classification accuracy(student) / accuracy(teacher); generation
+  normalized-match(student) / normalized-match(teacher), or, when the teacher matches
+  no reference, the student's teacher agreement (the teacher agrees with itself: 1).
+- speed: each gold request is timed (greedy generation, or label scoring) after one
+  warm-up request; p50/p95 latency in ms, tokens/s = generated (or scored prompt)
+  tokens / total time; speedup = teacher p50 / student p50.
+- memory: parameter + buffer bytes, and the growth of the process's peak RSS
+  (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
+"""
+from __future__ import annotations
+
+import math
+import re
+import resource
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from workers.distill.data import collate_classification, label_scores, label_token_ids, move
+from workers.prompting import render_prompt
+
+ECE_BINS = 15
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    name: str = "model"
+
+
+def load_model(path: str, name: str | None = None) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    model.eval()
+    return LoadedModel(model, tok, name or str(path))
+
+
+# ----------------------------------------------------------------- pure metrics
+def normalize_text(text: str) -> str:
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def macro_f1(preds: list, golds: list, labels: list | None = None) -> float:
+    labels = labels if labels is not None else sorted(set(golds) | set(preds), key=str)
+    scores = []
+    for label in labels:
+        tp = sum(p == label and g == label for p, g in zip(preds, golds))
+        fp = sum(p == label and g != label for p, g in zip(preds, golds))
+        fn = sum(p != label and g == label for p, g in zip(preds, golds))
+        if tp + fp + fn == 0:
+            continue
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def expected_calibration_error(confidences, correct, n_bins: int = ECE_BINS) -> tuple[float, list[dict]]:
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        sel = idx == b
+        n = int(sel.sum())
+        bin_conf = float(conf[sel].mean()) if n else None
+        bin_acc = float(ok[sel].mean()) if n else None
+        if n:
+            ece += n / len(conf) * abs(bin_acc - bin_conf)
+        bins.append({"lower": b / n_bins, "upper": (b + 1) / n_bins, "confidence": bin_conf, "accuracy": bin_acc, "count": n})
+    return float(ece), bins
+
+
+def perplexity(nll_sum: float, n_tokens: int) -> float:
+    return math.exp(nll_sum / n_tokens) if n_tokens else float("nan")
+
+
+def _percentile(values, q):
+    return float(np.percentile(values, q)) if values else None
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def model_memory(model) -> dict:
+    params = sum(p.numel() for p in model.parameters())
+    nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    nbytes += sum(b.numel() * b.element_size() for b in model.buffers())
+    return {"parameters": params, "param_buffer_bytes": nbytes}
+
+
+# ------------------------------------------------------------------ generation
+def _ids(tok, text):
+    return list(tok(text, add_special_tokens=False)["input_ids"])
+
+
+@torch.no_grad()
+def _generate(lm: LoadedModel, prompt, max_new_tokens):
+    tok = lm.tokenizer
+    ids = torch.tensor([_ids(tok, render_prompt(tok, prompt))])
+    start = time.perf_counter()
+    out = lm.model.generate(
+        input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+        pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+    )
+    elapsed = time.perf_counter() - start
+    new = out[0, ids.shape[1]:].tolist()
+    return tok.decode(new, skip_special_tokens=True), len(new), elapsed
+
+
+@torch.no_grad()
+def _reference_logits(lm: LoadedModel, prompt, reference):
+    tok = lm.tokenizer
+    p = _ids(tok, render_prompt(tok, prompt))
+    r = _ids(tok, reference)
+    logits = lm.model(input_ids=torch.tensor([p + r])).logits[0, len(p) - 1 : -1].float()
+    return logits, torch.tensor(r)
+
+
+def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn):
+    _generate(lm, gold[0]["prompt"], max_new_tokens)  # warm-up, not timed
+    items = []
+    for g in gold:
+        text, n_new, elapsed = _generate(lm, g["prompt"], max_new_tokens)
+        item = {
+            "tier": g.get("tier"),
+            "exact": float(text.strip() == g["reference"].strip()),
+            "normalized": float(normalize_text(text) == normalize_text(g["reference"])),
+            "latency_s": elapsed,
+            "tokens": n_new,
+            "output": text,
+        }
+        if check_fn is not None:
+            item["check"] = float(bool(check_fn(text)))
+        items.append(item)
+    return items
+
+
+def _teacher_forced(student: LoadedModel, teacher: LoadedModel, gold, s_items, t_items):
+    for g, si, ti in zip(gold, s_items, t_items):
+        s_logits, ref = _reference_logits(student, g["prompt"], g["reference"])
+        t_logits, _ = _reference_logits(teacher, g["prompt"], g["reference"])
+        s_logp, t_logp = torch.log_softmax(s_logits, -1), torch.log_softmax(t_logits, -1)
+        n = len(ref)
+        si["n_ref"] = ti["n_ref"] = n
+        si["nll"] = -s_logp.gather(-1, ref[:, None]).sum().item()
+        ti["nll"] = -t_logp.gather(-1, ref[:, None]).sum().item()
+        si["agree"] = (s_logits.argmax(-1) == t_logits.argmax(-1)).sum().item()
+        ti["agree"] = float(n)
+        si["kl"] = (t_logp.exp() * (t_logp - s_logp)).sum().item()
+        ti["kl"] = 0.0
+
+
+def _aggregate_generation(items) -> dict:
+    out = {
+        "n": len(items),
+        "exact_match": float(np.mean([i["exact"] for i in items])),
+        "normalized_match": float(np.mean([i["normalized"] for i in items])),
+    }
+    if items and "check" in items[0]:
+        out["check_pass_rate"] = float(np.mean([i["check"] for i in items]))
+    if items and "n_ref" in items[0]:
+        n_tok = sum(i["n_ref"] for i in items)
+        out["teacher_agreement"] = sum(i["agree"] for i in items) / n_tok
+        out["mean_kl_to_teacher"] = sum(i["kl"] for i in items) / n_tok
+        out["reference_perplexity"] = perplexity(sum(i["nll"] for i in items), n_tok)
+    return out
+
+
+# --------------------------------------------------------------- classification
+@torch.no_grad()
+def _classification_items(lm: LoadedModel, gold, labels):
+    tok = lm.tokenizer
+    conts = label_token_ids(tok, labels)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    from workers.distill.data import ClsExample
+
+    def score(g):
+        ex = ClsExample(_ids(tok, render_prompt(tok, g["prompt"])), labels.index(g["label"]), None)
+        batch = move(collate_classification([ex], pad), "cpu")
+        start = time.perf_counter()
+        probs = torch.softmax(label_scores(lm.model, batch, conts, pad)[0], -1)
+        return probs, time.perf_counter() - start, len(ex.prompt_ids)
+
+    score(gold[0])  # warm-up
+    items = []
+    for g in gold:
+        probs, elapsed, n_tok = score(g)
+        pred = int(probs.argmax())
+        items.append({"tier": g.get("tier"), "gold": g["label"], "pred": labels[pred], "confidence": float(probs[pred]),
+                      "probs": probs.tolist(), "latency_s": elapsed, "tokens": n_tok})
+    return items
+
+
+def _aggregate_classification(items, labels, teacher_items=None) -> dict:
+    preds, golds = [i["pred"] for i in items], [i["gold"] for i in items]
+    correct = [p == g for p, g in zip(preds, golds)]
+    ece, bins = expected_calibration_error([i["confidence"] for i in items], correct)
+    out = {"n": len(items), "accuracy": float(np.mean(correct)), "macro_f1": macro_f1(preds, golds),
+           "ece": ece, "reliability": bins}
+    if teacher_items is not None:
+        out["teacher_agreement"] = float(np.mean([a["pred"] == b["pred"] for a, b in zip(items, teacher_items)]))
+    return out
+
+
+# --------------------------------------------------------------------- report
+def _by_tier(items, aggregate):
+    groups = defaultdict(list)
+    for idx, item in enumerate(items):
+        groups[item["tier"] or "untiered"].append(idx)
+    return {tier: aggregate(idxs) for tier, idxs in sorted(groups.items())}
+
+
+def _speed(items, memory, rss_delta) -> dict:
+    lat = [i["latency_s"] for i in items]
+    return {
+        "latency_p50_ms": _percentile(lat, 50) * 1000,
+        "latency_p95_ms": _percentile(lat, 95) * 1000,
+        "tokens_per_s": sum(i["tokens"] for i in items) / max(sum(lat), 1e-12),
+        **memory,
+        "peak_rss_delta_mb": rss_delta,
+    }
+
+
+def _run(lm, fn):
+    before = _peak_rss_mb()
+    items = fn(lm)
+    return items, max(0.0, _peak_rss_mb() - before)
+
+
+def evaluate(
+    student: LoadedModel | str,
+    teacher: LoadedModel | str,
+    gold: list[dict],
+    *,
+    task: str = "generation",
+    labels: list[str] | None = None,
+    check_fn: Callable[[str], bool] | None = None,
+    max_new_tokens: int = 32,
+) -> dict:
+    """The full report (JSON-safe dict): per-model metrics overall and by tier, speed,
+    memory, and the headline ``quality_retained`` and ``speedup``."""
+    if not gold:
+        raise ValueError("the gold set is empty: nothing to evaluate")
+    student = load_model(student, "student") if isinstance(student, str) else student
+    teacher = load_model(teacher, "teacher") if isinstance(teacher, str) else teacher
+    student.model.eval()
+    teacher.model.eval()
+    notes = []
+    if task == "classification":
+        if not labels:
+            raise ValueError("classification evaluation needs the project labels")
+        unknown = {g["label"] for g in gold} - set(labels)
+        if unknown:
+            raise ValueError(f"gold labels {sorted(unknown)} are not project labels {labels}")
+        s_items, s_rss = _run(student, lambda m: _classification_items(m, gold, labels))
+        t_items, t_rss = _run(teacher, lambda m: _classification_items(m, gold, labels))
+        student_agg = lambda idx: _aggregate_classification([s_items[i] for i in idx], labels, [t_items[i] for i in idx])
+        teacher_agg = lambda idx: _aggregate_classification([t_items[i] for i in idx], labels)
+        headline_key = "accuracy"
+    elif task == "generation":
+        missing = [i for i, g in enumerate(gold) if not g.get("reference")]
+        if missing:
+            raise ValueError(f"gold items {missing[:5]} have no reference answer")
+        s_items, s_rss = _run(student, lambda m: _generation_items(m, gold, max_new_tokens, check_fn))
+        t_items, t_rss = _run(teacher, lambda m: _generation_items(m, gold, max_new_tokens, check_fn))
+        if student.tokenizer.get_vocab() == teacher.tokenizer.get_vocab():
+            _teacher_forced(student, teacher, gold, s_items, t_items)
+        else:
+            notes.append("student and teacher tokenizers differ: teacher agreement, KL and a comparable perplexity are not computed")
+        student_agg = lambda idx: _aggregate_generation([s_items[i] for i in idx])
+        teacher_agg = lambda idx: _aggregate_generation([t_items[i] for i in idx])
+        headline_key = "normalized_match"
+    else:
+        raise ValueError(f"unknown task {task!r}: generation or classification")
+    everything = list(range(len(gold)))
+    s_all, t_all = student_agg(everything), teacher_agg(everything)
+    if t_all[headline_key] > 0:
+        quality, basis = s_all[headline_key] / t_all[headline_key], headline_key
+    elif task == "generation" and "teacher_agreement" in s_all:
+        quality, basis = s_all["teacher_agreement"], "teacher_agreement"
+    else:
+        quality, basis = None, headline_key
+        notes.append(f"the teacher's {headline_key} is 0: quality retained is undefined")
+    s_speed = _speed(s_items, model_memory(student.model), s_rss)
+    t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
+    return {
+        "task": task,
+        "n_items": len(gold),
+        "student": {"overall": s_all, "by_tier": _by_tier(s_items, student_agg), "speed": s_speed},
+        "teacher": {"overall": t_all, "by_tier": _by_tier(t_items, teacher_agg), "speed": t_speed},
+        "quality_retained": quality,
+        "quality_basis": basis,
+        "speedup": t_speed["latency_p50_ms"] / s_speed["latency_p50_ms"] if s_speed["latency_p50_ms"] else None,
+        "samples": [{"student": s.get("output", s.get("pred")), "teacher": t.get("output", t.get("pred"))} for s, t in zip(s_items[:20], t_items[:20])],
+        "notes": notes,
+    }
