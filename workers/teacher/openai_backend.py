@@ -1,0 +1,330 @@
+"""The ``openai`` teacher: an OpenAI-compatible HTTP server (vLLM and others).
+
+Generation uses ``/v1/completions`` (``endpoint="completions"``, default) or
+``/v1/chat/completions`` (``endpoint="chat"``) with ``logprobs``/``top_logprobs`` = k.
+The server should report raw log-probabilities (temperature 1, before top_p; vLLM's
+default ``--logprobs-mode raw_logprobs``) so the soft targets mean what the local
+backend's do. Scoring given text (and classification) needs the prompt's
+log-probabilities: vLLM's ``prompt_logprobs`` extension on ``/v1/completions``; a
+server without it gets a clear ``UnsupportedFeatureError``.
+
+Token ids. Servers return token *strings*. With ``token_ids_in_response=True`` (vLLM's
+``return_tokens_as_token_ids``) they come as ``token_id:<n>`` and map exactly. Otherwise
+a ``tokenizer`` (local path or hub name, the teacher's own) maps each string back to the
+id whose decoded text it is; a string that several ids decode to (partial UTF-8 bytes
+all print as U+FFFD) or none does maps to -1, as does every token without a
+tokenizer. Text, log-probabilities and statistics are right either way; -1 ids make
+the sample unusable for token-level distillation (sequence-level still works).
+
+The base URL and API key come from the caller's spec; the key is only ever sent as a
+header and never appears in logs or error messages.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import requests
+
+from workers.prompting import label_continuation, render_prompt
+from workers.softtargets import SoftTargets, summarize, tail_logprob_from_topk
+from workers.teacher.base import (
+    ClassifyRequest, ClassifyResult, GenerationParams, GenerationRequest, GenerationResult,
+    ModelLoadError, OnBatch, RunStats, ScoreRequest, ScoreResult, ServerUnreachableError, Teacher,
+    TeacherError, UnsupportedFeatureError, check_labels, finish_batch, label_distribution, request_seed,
+)
+
+_TOKEN_ID = re.compile(r"^token_id:(\d+)$")
+
+
+class RequestFailed(Exception):
+    """One request failed in a way that concerns only that prompt."""
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class OpenAITeacher(Teacher):
+    def __init__(self, base_url: str, model: str = "", api_key: str | None = None, *,
+                 tokenizer: str | None = None, endpoint: str = "completions", timeout: float = 120.0,
+                 concurrency: int = 8, batch_size: int = 32, token_ids_in_response: bool = False):
+        if endpoint not in ("completions", "chat"):
+            raise TeacherError(f"endpoint must be 'completions' or 'chat', got {endpoint!r}")
+        if not base_url or not base_url.startswith(("http://", "https://")):
+            raise TeacherError(f"teacher server base URL must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.endswith("/v1"):
+            self.base_url += "/v1"
+        self.shown_url = _safe_url(self.base_url)
+        self.model = model
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.batch_size = max(1, batch_size)
+        self.token_ids_in_response = token_ids_in_response
+        self._session = requests.Session()
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self.tokenizer = None
+        self._by_text: dict[str, int] = {}
+        if tokenizer:
+            self._load_tokenizer(tokenizer)
+
+    def _load_tokenizer(self, name: str) -> None:
+        from transformers import AutoTokenizer
+
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(name)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"cannot load tokenizer {name!r} for the teacher server: {str(exc).splitlines()[0]}") from exc
+        seen: dict[str, int] = {}
+        ambiguous = set()
+        for i in range(len(self.tokenizer)):
+            s = self.tokenizer.decode([i])
+            if s in seen:
+                ambiguous.add(s)
+            seen[s] = i
+        self._by_text = {s: i for s, i in seen.items() if s not in ambiguous and "\ufffd" not in s}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._session.close()
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _post(self, path: str, body: dict) -> dict:
+        url = f"{self.base_url}/{path}"
+        try:
+            resp = self._session.post(url, json=body, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ServerUnreachableError(
+                f"cannot reach the teacher server at {self.shown_url} ({type(exc).__name__})") from None
+        if resp.status_code in (401, 403):
+            raise TeacherError(f"the teacher server at {self.shown_url} refused the API key (HTTP {resp.status_code})")
+        if resp.status_code == 404:
+            raise TeacherError(f"the teacher server at {self.shown_url} has no {path} endpoint or no model "
+                               f"{self.model!r} (HTTP 404: {_message(resp)})")
+        if resp.status_code >= 400:
+            raise RequestFailed(f"teacher server error (HTTP {resp.status_code}): {_message(resp)}")
+        try:
+            return resp.json()
+        except ValueError:
+            raise RequestFailed("teacher server sent a response that is not JSON") from None
+
+    def _token_id(self, token: str) -> int:
+        m = _TOKEN_ID.match(token)
+        if m:
+            return int(m.group(1))
+        return self._by_text.get(token, -1)
+
+    def _render(self, prompt) -> str:
+        return render_prompt(self.tokenizer, prompt)
+
+    def _map_parallel(self, fn, items):
+        """Run ``fn`` over items concurrently; per-item RequestFailed becomes its message."""
+        def guarded(item):
+            try:
+                return fn(item), None
+            except RequestFailed as exc:
+                return None, str(exc)
+        return list(self._pool.map(guarded, items))
+
+    def _chunks(self, items):
+        for start in range(0, len(items), self.batch_size):
+            yield items[start:start + self.batch_size]
+
+    # -- generation ---------------------------------------------------------------------
+
+    def generate(self, requests_: Sequence[GenerationRequest], params: GenerationParams,
+                 on_batch: OnBatch | None = None) -> list[GenerationResult]:
+        stats = RunStats(requests=len(requests_))
+        self.last_run = stats
+        out: list[GenerationResult] = []
+        for chunk in self._chunks(list(requests_)):
+            pairs = self._map_parallel(lambda r: self._generate_one(r, params), chunk)
+            results = [res if res is not None else GenerationResult(key=r.key, error=err)
+                       for r, (res, err) in zip(chunk, pairs)]
+            out.extend(results)
+            if finish_batch(results, stats, on_batch):
+                break
+        return out
+
+    def _generate_one(self, r: GenerationRequest, params: GenerationParams) -> GenerationResult:
+        k = params.top_k
+        rendered = self._render(r.prompt) if self.endpoint == "completions" or self.tokenizer is not None else None
+        seed = request_seed(params.seed, r.sample_index, rendered or repr(r.prompt)) % (2**31)
+        body = {"model": self.model, "max_tokens": params.max_new_tokens, "temperature": params.temperature,
+                "top_p": params.top_p, "seed": seed, "n": 1}
+        if params.stop:
+            body["stop"] = params.stop
+        if params.min_new_tokens:
+            body["min_tokens"] = params.min_new_tokens
+        if self.token_ids_in_response:
+            body["return_tokens_as_token_ids"] = True
+        if self.endpoint == "completions":
+            body.update(prompt=rendered, logprobs=k)
+            choice = self._first_choice(self._post("completions", body))
+            text = choice.get("text") or ""
+            lp = choice.get("logprobs") or {}
+            tokens = lp.get("tokens") or []
+            chosen = lp.get("token_logprobs") or []
+            tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
+        else:
+            messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
+            body.update(messages=messages, logprobs=True, top_logprobs=k)
+            choice = self._first_choice(self._post("chat/completions", body))
+            text = (choice.get("message") or {}).get("content") or ""
+            content = (choice.get("logprobs") or {}).get("content") or []
+            tokens = [c.get("token", "") for c in content]
+            chosen = [c.get("logprob") for c in content]
+            tops = [[(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content]
+        if not tokens or len(tops) != len(tokens):
+            raise RequestFailed("the teacher server returned no per-token log-probabilities; "
+                                "it must support 'logprobs' (and 'top_logprobs')")
+        st = self._soft_targets(tokens, chosen, tops, k)
+        finish = _finish_reason(choice, params)
+        return GenerationResult(key=r.key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
+
+    @staticmethod
+    def _first_choice(payload: dict) -> dict:
+        choices = payload.get("choices") or []
+        if not choices:
+            raise RequestFailed("the teacher server's response has no choices")
+        return choices[0]
+
+    def _soft_targets(self, tokens, chosen, tops, k) -> SoftTargets:
+        t = len(tokens)
+        topk_ids = np.full((t, k), -1, dtype=np.int32)
+        topk_lp = np.full((t, k), -np.inf, dtype=np.float32)
+        for row, entries in enumerate(tops):
+            entries = sorted(((tok, float(v)) for tok, v in entries if v is not None), key=lambda e: -e[1])[:k]
+            for col, (tok, v) in enumerate(entries):
+                topk_ids[row, col] = self._token_id(tok)
+                topk_lp[row, col] = v
+        # Rows with fewer than k entries: the missing ones hold no mass.
+        tail = tail_logprob_from_topk(np.where(np.isfinite(topk_lp), topk_lp, -np.inf))
+        topk_lp = np.where(np.isfinite(topk_lp), topk_lp, -65504.0)
+        chosen_lp = np.asarray([v if v is not None else math.nan for v in chosen], dtype=np.float32)
+        return SoftTargets(token_ids=np.asarray([self._token_id(x) for x in tokens], dtype=np.int32),
+                           topk_ids=topk_ids, topk_logprobs=topk_lp.astype(np.float16), tail_logprob=tail,
+                           token_logprob=chosen_lp)
+
+    # -- prompt log-probabilities: scoring and classification ------------------------------
+
+    def _prompt_logprobs(self, prompt, text: str, k: int) -> SoftTargets:
+        """Soft targets of ``text`` teacher-forced after ``prompt`` via ``prompt_logprobs``."""
+        if self.tokenizer is None:
+            raise UnsupportedFeatureError(
+                "scoring given text on a teacher server needs the teacher's tokenizer in the model spec "
+                "('tokenizer': a local path or hub name) to find where the text starts")
+        prompt_ids = self.tokenizer(self._render(prompt), add_special_tokens=False)["input_ids"]
+        text_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not text_ids:
+            raise RequestFailed("text to score is empty")
+        body = {"model": self.model, "prompt": prompt_ids + text_ids, "max_tokens": 1, "temperature": 0.0,
+                "prompt_logprobs": k}
+        try:
+            choice = self._first_choice(self._post("completions", body))
+        except RequestFailed as exc:
+            if "prompt_logprobs" in str(exc):
+                raise UnsupportedFeatureError(self._no_prompt_logprobs(str(exc))) from None
+            raise
+        rows = choice.get("prompt_logprobs")
+        if not rows:
+            raise UnsupportedFeatureError(self._no_prompt_logprobs("the response has no 'prompt_logprobs'"))
+        rows = rows[len(prompt_ids):]
+        if len(rows) != len(text_ids):
+            raise RequestFailed(f"server returned {len(rows)} prompt log-probabilities for {len(text_ids)} text tokens")
+        topk_ids = np.full((len(rows), k), -1, dtype=np.int32)
+        topk_lp = np.full((len(rows), k), -np.inf, dtype=np.float32)
+        chosen = np.zeros(len(rows), dtype=np.float32)
+        for i, (row, tid) in enumerate(zip(rows, text_ids)):
+            entries = {int(key): float(v["logprob"] if isinstance(v, dict) else v) for key, v in (row or {}).items()}
+            if tid not in entries:
+                raise RequestFailed("server's prompt_logprobs omit the prompt's own token")
+            chosen[i] = entries[tid]
+            ranked = sorted(entries.items(), key=lambda e: -e[1])[:k]
+            for col, (tok, v) in enumerate(ranked):
+                topk_ids[i, col] = tok
+                topk_lp[i, col] = v
+        tail = tail_logprob_from_topk(topk_lp)
+        topk_lp = np.where(np.isfinite(topk_lp), topk_lp, -65504.0)
+        return SoftTargets(token_ids=np.asarray(text_ids, dtype=np.int32), topk_ids=topk_ids,
+                           topk_logprobs=topk_lp.astype(np.float16), tail_logprob=tail, token_logprob=chosen)
+
+    def _no_prompt_logprobs(self, detail: str) -> str:
+        return (f"the teacher server at {self.shown_url} does not offer prompt log-probabilities "
+                f"('prompt_logprobs', a vLLM extension), so it cannot score given text: {detail}")
+
+    def score(self, requests_: Sequence[ScoreRequest], top_k: int = 20,
+              on_batch: OnBatch | None = None) -> list[ScoreResult]:
+        stats = RunStats(requests=len(requests_))
+        self.last_run = stats
+        out: list[ScoreResult] = []
+        for chunk in self._chunks(list(requests_)):
+            pairs = self._map_parallel(lambda r: self._prompt_logprobs(r.prompt, r.text, top_k), chunk)
+            results = [ScoreResult(key=r.key, soft_targets=st, stats=summarize(st)) if st is not None
+                       else ScoreResult(key=r.key, error=err) for r, (st, err) in zip(chunk, pairs)]
+            out.extend(results)
+            if finish_batch(results, stats, on_batch):
+                break
+        return out
+
+    def classify(self, requests_: Sequence[ClassifyRequest], labels: Sequence[str],
+                 on_batch: OnBatch | None = None) -> list[ClassifyResult]:
+        labels = check_labels(labels)
+        stats = RunStats(requests=len(requests_))
+        self.last_run = stats
+        out: list[ClassifyResult] = []
+        for chunk in self._chunks(list(requests_)):
+            jobs = [(r, lab) for r in chunk for lab in labels]
+            pairs = self._map_parallel(
+                lambda job: float(self._prompt_logprobs(job[0].prompt, label_continuation(job[1]), 1).token_logprob.sum()),
+                jobs)
+            results = []
+            for ci, r in enumerate(chunk):
+                got = pairs[ci * len(labels):(ci + 1) * len(labels)]
+                errors = [err for _, err in got if err]
+                if errors:
+                    results.append(ClassifyResult(key=r.key, error=errors[0]))
+                    continue
+                lps = {lab: v for lab, (v, _) in zip(labels, got)}
+                dist, pred, margin = label_distribution(lps)
+                results.append(ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps,
+                                              predicted=pred, margin=margin))
+            out.extend(results)
+            if finish_batch(results, stats, on_batch):
+                break
+        return out
+
+
+def _message(resp) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    err = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(err, dict):
+        return str(err.get("message") or err)[:300]
+    return str(err)[:300]
+
+
+def _finish_reason(choice: dict, params: GenerationParams) -> str:
+    """OpenAI says "stop" for an end-of-sequence token and a stop string alike; vLLM's
+    ``stop_reason`` (the matched string, or None / a token id for EOS) tells them apart.
+    Without it, "stop" counts as a stop string only when stop strings were asked for."""
+    finish = choice.get("finish_reason") or "length"
+    if finish != "stop":
+        return "length"
+    if "stop_reason" in choice:
+        return "stop" if isinstance(choice["stop_reason"], str) else "eos"
+    return "stop" if params.stop else "eos"
