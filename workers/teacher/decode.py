@@ -13,7 +13,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from workers.teacher.batching import left_pad
-from workers.teacher.sampling import ban_mask, choose_tokens, request_uniforms, soft_target_rows
+from workers.teacher.sampling import choose_tokens, request_uniforms, soft_target_rows
 
 COMPACT_BELOW = 0.75
 
@@ -127,10 +127,8 @@ class DecodeBatch:
 
         for step in range(steps):
             logprobs, ids, lps, tail = soft_target_rows(logits, k)
-            banned = None
-            if step < p.min_new_tokens and self.eos_id is not None:
-                banned = ban_mask(len(rows), vocab, self.eos_id, torch.ones(len(rows), dtype=torch.bool)).to(dev)
-            nxt = choose_tokens(logprobs, uniforms[rows, step], p.temperature, p.top_p, banned)
+            ban = self.eos_id if step < p.min_new_tokens else None
+            nxt = choose_tokens(logprobs, uniforms[rows, step], p.temperature, p.top_p, ban)
             picked = logprobs.gather(-1, nxt[:, None]).squeeze(-1)
             dest = rows[live]
             tokens[dest, step] = nxt[live]

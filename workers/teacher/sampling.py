@@ -38,24 +38,27 @@ def choose_tokens(
     uniforms: torch.Tensor,
     temperature: float,
     top_p: float,
-    banned: torch.Tensor | None = None,
+    ban_id: int | None = None,
 ) -> torch.Tensor:
     """The next token per row: greedy at temperature 0, else temperature + nucleus sampling.
 
-    ``logprobs`` are the temperature-1 log-probabilities; ``banned`` ``[B]`` bool rows
-    must not pick ``banned_id`` (see ``ban``), used for min_new_tokens.
+    ``logprobs`` are the temperature-1 log-probabilities; ``ban_id`` (used for
+    min_new_tokens) is never picked.
     """
-    if banned is not None:
-        logprobs = logprobs.masked_fill(banned, float("-inf"))
     if temperature == 0:
+        if ban_id is not None:
+            logprobs = logprobs.clone()
+            logprobs[:, ban_id] = float("-inf")
         return logprobs.argmax(dim=-1)
     probs = torch.softmax(logprobs / temperature, dim=-1)
+    if ban_id is not None:
+        probs[:, ban_id] = 0.0
     u = uniforms.to(probs.dtype)
     if top_p < 1.0:
         sorted_p, order = torch.sort(probs, dim=-1, descending=True)
         cum = sorted_p.cumsum(-1)
         # Keep the smallest prefix whose mass reaches top_p (always at least one token).
-        sorted_p = sorted_p.masked_fill(cum - sorted_p >= top_p, 0.0)
+        sorted_p = sorted_p.masked_fill(cum - sorted_p >= top_p * cum[:, -1:], 0.0)
         cdf = sorted_p.cumsum(-1)
         idx = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1)).clamp(max=cdf.shape[-1] - 1)
         return order.gather(-1, idx).squeeze(-1)
@@ -67,12 +70,3 @@ def choose_tokens(
     if bool(zero.any()):
         idx = torch.where(zero, probs.argmax(-1), idx)
     return idx
-
-
-def ban_mask(batch: int, vocab: int, token_id: int | None, rows: torch.Tensor) -> torch.Tensor | None:
-    """A ``[B, V]`` mask forbidding ``token_id`` on ``rows`` (bool ``[B]``), or None."""
-    if token_id is None or not bool(rows.any()):
-        return None
-    mask = torch.zeros(batch, vocab, dtype=torch.bool)
-    mask[:, token_id] = rows
-    return mask
