@@ -24,7 +24,6 @@ unflushed buffer and never damages what it wrote before. A pointer
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import tempfile
@@ -295,7 +294,3 @@ def json_bytes(st: SoftTargets) -> int:
 
     return len(json.dumps(st.to_json_obj(), separators=(",", ":")).encode())
 
-
-def entropy_of(probabilities) -> float:
-    """Shannon entropy (nats) of a discrete distribution."""
-    return float(-sum(p * math.log(p) for p in probabilities if p > 0))

@@ -87,7 +87,7 @@ def test_it_stops_at_a_stop_string(teacher):
 
 
 def test_soft_targets_round_trip_and_equal_a_forward_pass(teacher, tmp_path):
-    params = GenerationParams(max_new_tokens=10, seed=5, top_k=7)
+    params = GenerationParams(max_new_tokens=10, seed=5, top_k=7, temperature=0.7, top_p=0.9)
     results = teacher.generate(expand_requests(PROMPTS, 2), params)
     writer = ShardWriter(tmp_path, "gen")
     for r in results:

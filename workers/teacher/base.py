@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.softtargets import SoftTargets, summarize
+from workers.softtargets import SoftTargets
 
 FINISH_REASONS = ("stop", "length", "eos")
 CANCEL = "cancel"
@@ -46,6 +46,9 @@ class Cancelled(TeacherError):
 
 @dataclass
 class GenerationParams:
+    """Sampling settings. ``n`` is what ``expand_requests`` uses: ``generate`` itself takes
+    one request per sample (``sample_index`` tells the samples of a prompt apart)."""
+
     n: int = 1
     temperature: float = 1.0
     top_p: float = 1.0
@@ -200,10 +203,6 @@ def finish_batch(results: list, stats: RunStats, on_batch: OnBatch | None) -> bo
         stats.cancelled = True
         return True
     return False
-
-
-def with_stats(st: SoftTargets) -> dict:
-    return summarize(st)
 
 
 class Teacher:

@@ -7,7 +7,6 @@ have finished), soft targets taken from the same logits the token is sampled fro
 """
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 
@@ -23,8 +22,8 @@ from workers.teacher.base import (
 )
 from workers.teacher.batching import BackOff, left_pad, length_buckets
 from workers.teacher.decode import DecodeBatch
+from workers.teacher.sampling import soft_target_rows
 
-log = logging.getLogger(__name__)
 
 
 def _context_length(model, tokenizer) -> int:
@@ -175,7 +174,6 @@ class HFTeacher(Teacher):
         seqs = [p + c for p, c in pairs]
         input_ids, mask = left_pad(seqs, self.pad_id)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        width = input_ids.shape[1]
         max_cont = max(len(c) for _, c in pairs)
         out = self.model(
             input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
@@ -189,15 +187,11 @@ class HFTeacher(Teacher):
                 results.append((np.zeros(0, np.float32), None))
                 continue
             start = logits.shape[1] - 1 - t
-            rows = logits[r, start:start + t]
-            logprobs = torch.log_softmax(rows, dim=-1)
+            logprobs, topk_ids, topk_lp, tail = soft_target_rows(logits[r, start:start + t], top_k or 1)
             target = torch.as_tensor(c, device=logprobs.device)
             chosen = logprobs.gather(-1, target[:, None]).squeeze(-1)
             soft = None
             if top_k:
-                k = min(top_k, logprobs.shape[-1])
-                topk_lp, topk_ids = torch.topk(logprobs, k, dim=-1)
-                tail = torch.log1p(-topk_lp.exp().sum(-1).clamp(max=1.0)).clamp(min=-30.0)
                 soft = SoftTargets(
                     token_ids=np.asarray(c, dtype=np.int32), topk_ids=topk_ids.cpu().numpy(),
                     topk_logprobs=topk_lp.cpu().numpy().astype(np.float16), tail_logprob=tail.cpu().numpy(),
@@ -205,7 +199,6 @@ class HFTeacher(Teacher):
                 )
             results.append((chosen.cpu().numpy(), soft))
         del logits, out
-        assert width == input_ids.shape[1]
         return results
 
     def _run_forced(self, items, top_k, make_result, make_error, on_batch, stats) -> dict[int, object]:
