@@ -405,14 +405,15 @@ class DistillRecipe:
         phase = st["phase"]
         if phase != "gated":
             self._run_phase(i, phase)
-        gate = self._evaluate_gate(i, override)
+        gate = self._evaluate_gate(i, override, force=False)
         if override is not None:
             done = int(phase.split("-")[1]) if phase.startswith("extra") else 0
             while gate is not None and not gate.passed and done < override.extra_epochs:
                 done += 1
                 st.update(phase=f"extra-{done}", step=0)
                 self._run_phase(i, st["phase"])
-                gate = self._evaluate_gate(i, override)
+                gate = self._evaluate_gate(i, override, force=False)
+            gate = self._evaluate_gate(i, override) if gate is not None and not gate.passed else gate
         else:
             done = int(phase.split("-")[1]) if phase.startswith("patience") else 0
             while gate is not None and not gate.passed and done < stage.gate.patience:
@@ -439,7 +440,7 @@ class DistillRecipe:
         if self.accelerator.is_main_process:
             self.on_stage_end({"stage": record["name"], "stage_index": i, "outcome": outcome, "gate": record["gate"], "model_dir": record["model_dir"], "kd_mode": self.kd_mode})
 
-    def _evaluate_gate(self, i: int, override: GateOverride | None) -> GateResult | None:
+    def _evaluate_gate(self, i: int, override: GateOverride | None, force: bool = True) -> GateResult | None:
         stage, cfg = self.config.stages[i], self.config
         if stage.gate is None:
             return None
@@ -450,7 +451,7 @@ class DistillRecipe:
         else:
             metrics = generation_metrics(model, self.val[i], **kw)
         result = judge(stage.gate, metrics, override.threshold if override else None)
-        if override is not None and override.force and not result.passed:
+        if force and override is not None and override.force and not result.passed:
             result.passed, result.forced = True, True
         return result
 
