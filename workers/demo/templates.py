@@ -1,0 +1,632 @@
+"""The demo corpus's raw material: ticket templates, asides, replies and slot values.
+
+Template syntax: ``{slot}`` is filled from ``SLOTS`` (one value per ticket, shared
+with the reply), ``[a|b|c]`` picks one paraphrase (an empty alternative is allowed).
+Every category has separate ``train`` and ``gold`` template pools: the gold set is
+written in wordings the training corpus never sees, so gold accuracy measures
+generalisation, not memorisation. Replies are shared by both splits (they are what
+a good answer looks like, not what is being tested).
+
+Mixed templates are the ambiguous cases: one intent is asked for, another
+category is mentioned as cause, background or an already solved problem. Their
+label is the category of the request (see ``workers.demo.corpus``).
+"""
+from __future__ import annotations
+
+LABELS = ("billing", "account", "technical", "other")
+DISPLAY_NAMES = {
+    "billing": "Billing",
+    "account": "Account access",
+    "technical": "Technical issue",
+    "other": "Other",
+}
+
+# category -> intent -> split -> templates; a (text, reply_key) pair picks a more
+# specific reply pool than the intent's own.
+TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
+    "billing": {
+        "double_charge": {
+            "train": [
+                "I was [charged|billed] twice for my {product} on {date}. [Please refund the duplicate payment.|Can you reverse one of the charges?|I only expect to pay once.]",
+                "There are two identical charges of {amount} on my {card} for the {product}. [Can you refund one of them?|Please fix this.|Which one is the mistake?]",
+                "[Why|How come] did you take {amount} from my [account|card] twice [this month|on {date}]? I [need|want] the extra payment back.",
+                "Double charge on my statement: {amount} appears twice for order {order}. [Please refund one.|Kindly sort this out.]",
+                "My bank shows the {product} payment [went through|was taken] two times. I'd like a refund for the [duplicate|second] one.",
+                "You charged my {card} {amount} two times for the same {product} subscription.",
+                "I see a duplicate payment on my bank statement for order {order}. Please return the extra {amount}.",
+                "Got billed double this month ({amount} each time). [Refund the duplicate please.|I want the second charge reversed.]",
+            ],
+            "gold": [
+                "Looking at my {card} statement I see you billed {amount} and then billed {amount} again [a minute later|the same day]. One of those has to go back to me.",
+                "duplicate transaction!! {amount} x2 for {product}, [pls|please] return the extra money",
+            ],
+        },
+        "refund": {
+            "train": [
+                ("I [cancelled|canceled] my {product} on {date} but [was still charged|still got charged] {amount}. [I want a refund.|Please refund me.]", "renewal_refund"),
+                ("Can I get a refund for order {order}? The {item} arrived [broken|damaged] and I [already sent it back|returned it].", "return_refund"),
+                "[I'd like|I would like|Requesting] a refund of {amount} for my {product}, I [didn't use it at all|haven't used it since {date}].",
+                ("Please [refund|reimburse] the {amount} renewal charge from {date}, I forgot to turn off auto-renew.", "renewal_refund"),
+                ("It's been {days} days and my refund for order {order} [still hasn't|hasn't] [arrived|shown up] on my {card}.", "refund_status"),
+                ("I returned the {item} on {date}, when do I get my money back?", "return_refund"),
+                "Please give me my money back for the {product}, it [is not what I expected|doesn't do what I need].",
+                ("I was promised a refund of {amount} {duration} but nothing has been credited yet.", "refund_status"),
+            ],
+            "gold": [
+                ("Money back please. The renewal of my {product} went through on {date} and I never wanted it renewed.", "renewal_refund"),
+                ("When will the {amount} you owe me for the returned {item} be credited? The return was processed on {date}.", "return_refund"),
+                "I'd like the {amount} returned to my {card}, I cancelled within the trial period.",
+            ],
+        },
+        "invoice": {
+            "train": [
+                "Could you send me [an invoice|a receipt] for order {order}? [I need it for my expense report.|My accountant needs it.]",
+                ("Invoice {invoice} has the wrong [company name|VAT number|billing address]. Can you [issue a corrected one|correct it]?", "invoice_fix"),
+                ("Where can I download [my invoices|past invoices|billing statements] for the {product}?", "invoice_download"),
+                ("I [never received|didn't get] the invoice for my {amount} payment on {date}.", "resend_invoice"),
+                "Please email a copy of the receipt for my last payment to {email}.",
+                "I need a VAT invoice for the {product} for our accounts department.",
+                ("The amount on invoice {invoice} doesn't match what I paid ({amount}).", "price_question"),
+                ("Can you add our company name and tax ID to the invoices for the {product}?", "invoice_fix"),
+            ],
+            "gold": [
+                "Our finance team requires a VAT receipt for {invoice}, please [email|send] it to {email}.",
+                ("Invoice {invoice} lists {amount} but the price on your website was lower. Please explain the difference.", "price_question"),
+            ],
+        },
+        "plan_change": {
+            "train": [
+                "I want to [downgrade|switch] from the {product} to the {product2}. [Will I be charged a fee?|How does the billing work?|Will I get a prorated credit?]",
+                "How much will I be [charged|billed] if I upgrade to the {product} [mid-month|today]?",
+                ("Please switch my billing from monthly to annual [for the {product}|].", "annual"),
+                ("Is there a discount for [nonprofits|students|teams over 10 people] on the {product}?", "discount"),
+                "What does the {product} cost per month compared to the {product2}?",
+                ("Can I pay yearly for the {product} instead of monthly?", "annual"),
+                "Please cancel my {product} subscription at the end of this billing period.",
+                "How much is the upgrade from the {product2} to the {product}?",
+            ],
+            "gold": [
+                "If I move my subscription up to the {product} right now, what exactly happens to what I already paid this cycle?",
+                ("Thinking of going yearly instead of paying every month for the {product}. What would the total cost be?", "annual"),
+            ],
+        },
+        "payment_failed": {
+            "train": [
+                "My payment [keeps failing|was declined] [when I try to renew|at checkout] [with my {card}|]. [The card works everywhere else.|My bank says everything is fine.]",
+                ("I [need to|want to] update the card on file, my old {card} expired.", "update_card"),
+                "I got an email saying my payment of {amount} failed. [How do I fix it?|What should I do?]",
+                "Your checkout keeps rejecting my {card}, what's going on?",
+                ("How can I switch my payment method to PayPal for the {product}?", "update_card"),
+                "The charge of {amount} bounced and now my subscription is on hold. How do I pay?",
+            ],
+            "gold": [
+                "Checkout rejects my {card} every time for the {amount} order even though the funds are there.",
+                ("Please tell me how to change the payment method for my {product}, we switched banks.", "update_card"),
+            ],
+        },
+    },
+    "account": {
+        "password_reset": {
+            "train": [
+                "I forgot my password and the reset email [never arrives|doesn't come|isn't arriving]. [I checked spam too.|Nothing in spam either.]",
+                "The password reset link says it has expired [every time|even when I click it right away].",
+                "How do I reset my password? I [can't remember it|lost it] and I'm [stuck on the login page|locked out].",
+                "[Resetting|Changing] my password [doesn't work|fails], it [says|shows] 'invalid token' [when I submit the new one|].",
+                "Password reset isn't working for me, no email comes through to {email}.",
+                "I set a new password with the reset link but I still can't sign in with it.",
+                "Need help resetting my password, I [don't remember it|forgot it again].",
+            ],
+            "gold": [
+                "I've requested a new password three times but no email shows up at {email}.",
+                "Set a new password through the link, but the sign-in page won't accept it.",
+            ],
+        },
+        "locked_out": {
+            "train": [
+                "My account [is locked|has been locked|got locked] after too many login attempts. [Please unlock it.|Can you unlock it?]",
+                "I can't log in to my account, it says ['account suspended'|'account disabled'] [with no explanation|].",
+                "I [can't|cannot] sign in [on my {device}|anymore], it keeps saying my [username|email] is not recognized.",
+                "Please unlock the account for {email}, I've been locked out {duration}.",
+                "I keep getting sent back to the login page after I enter my email and password.",
+                "My login doesn't work anymore, it says wrong password but I'm sure it's right.",
+                "Locked out of my account {duration}, please let me sign in again.",
+            ],
+            "gold": [
+                "The login screen just says 'too many attempts, try later' and it's been {duration}. Let me back in please.",
+                "Every time I enter my credentials I get bounced back to the sign-in page.",
+                "It says my account is deactivated when I try to get in. Can you reactivate it?",
+            ],
+        },
+        "two_factor": {
+            "train": [
+                "I [lost|got a new] phone and can't get my two-factor [codes|authentication codes] anymore. How do I [log in|get into my account]?",
+                "The 2FA code [from the authenticator app|sent by SMS] is always rejected when I log in.",
+                ("I [want|need] to turn off two-factor authentication on my account.", "disable_2fa"),
+                "I'm not getting the verification code by SMS on my new phone number.",
+                "How do I reset two-factor authentication? My authenticator app was on my old {device}.",
+                "The login verification step keeps failing, the code is never accepted.",
+            ],
+            "gold": [
+                "Verification codes never reach my new number, so I'm stuck at the second login step.",
+                "My authenticator was on my old {device}, which I wiped. I need my 2FA reset.",
+            ],
+        },
+        "profile_change": {
+            "train": [
+                "How do I change the email address on my account [to {email}|]?",
+                "I [want|would like] to [change|update] my username on my account.",
+                ("Please merge my two accounts, I accidentally signed up with {email} as well.", "merge"),
+                "I need to update the name on my account profile.",
+                "Please change my login email, I don't use my old address anymore.",
+                "How can I change my display name and profile picture?",
+            ],
+            "gold": [
+                "I need my login email switched over to {email} since I left my old job.",
+                "Can the name on my profile be updated? I got married and use a new surname now.",
+            ],
+        },
+        "security": {
+            "train": [
+                "I think my account was [hacked|compromised], I [see|got an alert about] a login from [a device I don't know|another country] on {date}.",
+                ("Please [delete|close] my account and [all my data|my profile] [permanently|].", "delete"),
+                "Someone changed my password [without my permission|and it wasn't me]. [Help!|Please secure my account.]",
+                ("Please remove my account and erase all data you hold about me.", "delete"),
+                "I got an alert about a new sign-in from a {device} that isn't mine. Is my account safe?",
+                ("I want my account closed and my personal data deleted under GDPR.", "delete"),
+                "Suspicious activity on my account: someone logged in from {city}.",
+            ],
+            "gold": [
+                "There's a sign-in alert from a {device} I've never owned. Lock my account down please.",
+                ("I'd like my profile removed entirely, please erase everything tied to {email}.", "delete"),
+            ],
+        },
+    },
+    "technical": {
+        "crash": {
+            "train": [
+                "{app} crashes [every time|as soon as] I open [the settings page|the {feature} screen|it] on my {device}.",
+                "Since the [latest|last] update {app} [freezes|closes itself] [after a few seconds|on startup].",
+                "The app [keeps crashing|crashes] when I try to use {feature}. [I'm on a {device}.|Device: {device}.]",
+                "{app} shows a white screen and then shuts down on my {device}.",
+                "Every time I start {app} it hangs and then quits.",
+                "The app force closes when I tap {feature}, reinstalling didn't help.",
+                "The {product} dashboard crashes whenever I open {feature}.",
+            ],
+            "gold": [
+                "{app} just quits on my {device} the moment I tap {feature}. Reinstalled twice, same thing.",
+                "Startup hangs on a white screen and then the whole thing shuts down ({device}).",
+                "After opening a big project, {app} goes unresponsive and I have to force quit.",
+            ],
+        },
+        "error_code": {
+            "train": [
+                "I get {error} when I try to [upload a file|save my changes|open {feature}].",
+                "[Getting|Seeing] {error} in {app} {duration}. [What does it mean?|How do I fix it?]",
+                "{feature} [fails|stops working] with {error} [on my {device}|].",
+                "An error message pops up saying {error} whenever I save.",
+                "Why does {app} show {error}? It started {duration}.",
+            ],
+            "gold": [
+                "Every attempt to use {feature} ends with the message {error}. Tried another browser too.",
+                "what is {error}?? it pops up whenever I hit save in {app}",
+            ],
+        },
+        "performance": {
+            "train": [
+                "{app} is [extremely|really|very] slow {duration}, pages take [forever|over a minute] to load.",
+                "The {feature} page [never finishes loading|times out] on my {device}.",
+                ("Sync between my {device} and {app} [stopped working|is broken] {duration}, [my changes don't show up|the data is out of date].", "sync"),
+                ("My edits on the {device} are not syncing to {app}.", "sync"),
+                "{feature} takes ages to open, the spinner never stops.",
+                "Everything in {app} is lagging badly on my {device}.",
+            ],
+            "gold": [
+                "Loading spinner forever on {feature}. My connection is fine, other sites load instantly.",
+                ("Changes I make on the {device} aren't appearing in {app} anymore.", "sync"),
+            ],
+        },
+        "feature_broken": {
+            "train": [
+                "[File upload|Export to CSV|{feature}] doesn't work, [nothing happens when I click the button|the button is greyed out].",
+                ("I don't [get|receive] [push notifications|email notifications] anymore [on my {device}|] even though they are enabled.", "notifications"),
+                "[Search|{feature}] returns [no results|wrong results] [since {date}|{duration}].",
+                ("I can't install the update on my {device}, it stops at [45%|90%|the download step].", "install"),
+                ("Notifications stopped working on my {device}, I don't get any alerts for new messages.", "notifications"),
+                "The button for {feature} does nothing when I press it.",
+                "{feature} is broken after the update, it only shows a blank page.",
+            ],
+            "gold": [
+                "Nothing happens when I press the button for {feature}, and the console shows {error}.",
+                ("Alerts have gone silent on my {device}: no pings at all for new messages.", "notifications"),
+            ],
+        },
+    },
+    "other": {
+        "delivery": {
+            "train": [
+                "[Where is|What's the status of] my order {order}? It [was supposed to arrive|should have arrived] on {date}.",
+                ("Can I change the delivery address for order {order} to {city}?", "delivery_change"),
+                "The tracking for order {order} hasn't updated {duration}.",
+                "My parcel with order {order} is still in transit. When will it be delivered?",
+                ("Can the courier deliver order {order} to my office in {city} instead?", "delivery_change"),
+                "Has my package shipped yet? Order {order}.",
+                ("Could you hold my package at the depot until I'm back from holiday?", "delivery_change"),
+                "The courier says order {order} was delivered but I never got it.",
+            ],
+            "gold": [
+                "The package for {order} still says 'in transit'. Any idea when it lands in {city}?",
+                ("Could the courier leave order {order} with my neighbour? I'm away on {date}.", "delivery_change"),
+            ],
+        },
+        "feedback": {
+            "train": [
+                ("Just wanted to say [thanks|thank you], {app} [has made my work so much easier|is great]!", "praise"),
+                ("[Your support agent|{name2} from your team] was [really helpful|super helpful] [yesterday|on {date}], please pass on my thanks.", "thanks_agent"),
+                "I have a suggestion: it would be great if {app} had [dark mode|a calendar view|keyboard shortcuts].",
+                ("I love the {product}, it's been great for my team.", "praise"),
+                ("Really happy with {app}, great job to everyone!", "praise"),
+                "It would be nice if you added [an offline mode|a home screen widget|more themes] to {app}.",
+                ("Just a quick thank you for the great service!", "praise"),
+                ("Big thanks to your team, the {product} is [awesome|brilliant].", "praise"),
+                ("Keep up the good work, {app} keeps getting better!", "praise"),
+                ("My colleagues and I are big fans of {app}.", "praise"),
+                "Idea for the next version: [let us|allow us to] [sort|group] items by colour in {app}.",
+                "Feature request: [a shared team calendar|project templates|bulk editing] in {app} would be amazing.",
+                "Would love to see [custom tags|a weekly summary|a kanban board] in {app}.",
+            ],
+            "gold": [
+                ("Huge fan of the {product}, my whole team loves it. Keep it up!", "praise"),
+                "Feature idea: let us pin favourite projects to the top of {app}.",
+                ("You folks nailed the new design, it looks fantastic.", "praise"),
+            ],
+        },
+        "general_question": {
+            "train": [
+                ("What are your [support hours|opening hours|business hours] [on weekends|during holidays|]?", "hours"),
+                ("Do you have [an office|a store|a showroom] in {city}?", "location"),
+                ("Is {app} available in [Spanish|German|Japanese]?", "language"),
+                ("Does the {item} come in [other colours|a bigger size]?", "product_info"),
+                ("What's the best way to contact a real person at your company?", "contact"),
+                ("Do you offer support by phone?", "contact"),
+                ("Do you have any job openings in {city}?", "jobs"),
+                ("Are you planning to open a store in {city}?", "location"),
+                ("Can I speak to a person on the phone about your services?", "contact"),
+                ("Do you have a support hotline?", "contact"),
+            ],
+            "gold": [
+                ("Is there a phone number I can call to speak to a person, or is it email only?", "contact"),
+                ("Are you hiring? I'd love to apply for a role in {city}.", "jobs"),
+                ("Do you run training sessions or workshops for new customers?", "general_question"),
+            ],
+        },
+        "partnership": {
+            "train": [
+                "I'm a journalist writing about [productivity tools|small businesses] and would like to interview someone from your team.",
+                "We'd like to discuss a [partnership|reseller agreement] with your company. Who should I contact?",
+                "We host a webinar series and would love a speaker from your company.",
+                "Do you sponsor [events|conferences|hackathons]?",
+                "Would you sponsor our [student club|charity run|local hackathon] in {city}?",
+            ],
+            "gold": [
+                ("Our podcast would love to have your founder as a guest next month.", "partnership"),
+                "I run a user group in {city} and wondered if you sponsor community meetups.",
+            ],
+        },
+    },
+}
+
+# Ambiguous by design: (reply pool of the primary category, template). The request
+# decides the label; the other category is only cause, background or solved.
+MIXED: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "billing": {
+        "train": [
+            ("downtime_refund", "I couldn't log in for {duration} [because of the outage|after your update], so I'd like a refund for the days I couldn't use the {product}."),
+            ("double_charge", "After resetting my password I noticed you charged me {amount} twice. Please refund the duplicate."),
+            ("double_charge", "The app crashed during checkout and now I see two charges of {amount}. I want one refunded."),
+            ("wrong_plan", "My account page shows the {product} but I was billed for the {product2}. Please correct the charge."),
+            ("double_charge", "The app froze on the payment page, I tried again and now I've paid {amount} twice. Please refund one payment."),
+            ("renewal_refund", "I deleted my account last month but you still renewed my {product} for {amount}. I want that money back."),
+        ],
+        "gold": [
+            ("downtime_refund", "Since I was locked out of my account most of last month, I shouldn't have to pay the {amount} renewal. Please credit it back."),
+            ("refund", "Your site threw {error} at checkout, yet the {amount} still left my {card}. I need that money returned."),
+        ],
+    },
+    "account": {
+        "train": [
+            ("locked_out", "My card was declined [so|and then] my account got [suspended|locked]. I've updated the card, please [restore access|unlock my account]."),
+            ("password_reset", "I paid for the {product} but I can't log in to use it, the password reset email never arrives."),
+            ("password_reset", "The app crashed while I was changing my password and now [neither password works|I can't sign in]. Please help me get back into my account."),
+            ("profile_change", "I want to update my account email to {email}, the invoices should go there too."),
+            ("locked_out", "I've paid my {product} invoice, but my login is still blocked. Please unlock my account."),
+            ("two_factor", "The app works fine, but I no longer get the verification code to sign in on my new {device}."),
+        ],
+        "gold": [
+            ("locked_out", "The renewal went through fine ({amount}), but ever since, the login page rejects my password. How do I get in?"),
+            ("two_factor", "After the update froze on my {device} I got logged out, and now the 2FA codes don't work."),
+        ],
+    },
+    "technical": {
+        "train": [
+            ("error_code", "I [just upgraded|paid for the upgrade] to the {product} but {feature} [still shows|gives] {error}. [Please fix this.|What's wrong?]"),
+            ("crash", "I can log in fine, but right after that {app} crashes on my {device}."),
+            ("error_code", "Not a billing question: the invoice page itself shows {error} when I open it."),
+            ("crash", "After I changed my password the app [keeps crashing|freezes] on startup on my {device}."),
+            ("sync", "My subscription is active and I can sign in, but my changes on the {device} don't sync anymore."),
+            ("crash", "The refund arrived, thanks. But now {app} crashes every time I open {feature}."),
+        ],
+        "gold": [
+            ("error_code", "The payment went through and my account is fine, but {feature} won't load at all, just {error}."),
+            ("feature_broken", "Downloading my receipts fails with {error} every time. I just need the page to work."),
+        ],
+    },
+    "other": {
+        "train": [
+            ("location", "My login and payments have been smooth. I'm writing to ask whether you have an office in {city}."),
+            ("shipping", "The refund you processed last week arrived, thanks! Separately, do you ship to {city}?"),
+            ("hours", "The double charge was refunded quickly, thanks! Separately, what are your weekend hours?"),
+            ("delivery", "Thanks for fixing the crash so quickly. Could you tell me when order {order} will arrive?"),
+            ("language", "The login issue I reported is resolved. Now I'd like to know if {app} is available in German."),
+            ("delivery", "I paid for order {order} {duration} and the payment is fine, but where is the package?"),
+            ("praise", "I had trouble logging in at first, but your team sorted it out. Just wanted to say thanks!"),
+        ],
+        "gold": [
+            ("contact", "Glad the double charge got sorted last month. Quick question: do you have a phone line for support?"),
+            ("suggestion", "The app runs fine again after the update, so here's an idea: a shared calendar view for teams."),
+        ],
+    },
+}
+
+# Side remarks appended to a single-intent ticket of another category; they name
+# a category without asking anything of it.
+ASIDES: dict[str, dict[str, list[str]]] = {
+    "billing": {
+        "train": ["[My payment went through without problems.|Billing is fine, the invoice was correct.]", "Not asking for a refund, just so you know."],
+        "gold": ["The charge on my card itself looks right."],
+    },
+    "account": {
+        "train": ["(My login problem from last week is fixed, by the way.)", "I also reset my password yesterday and that part worked fine."],
+        "gold": ["Signing in is no trouble at all, just so you know."],
+    },
+    "technical": {
+        "train": ["The app itself works fine otherwise.", "The earlier crash was solved by updating."],
+        "gold": ["Everything else in the app runs smoothly."],
+    },
+    "other": {
+        "train": ["Love the product by the way!", "Your team has always been great to me."],
+        "gold": ["Big fan of what you're building."],
+    },
+}
+
+OPENERS = ["", "", "", "Hi,", "Hello,", "Hey there,", "Good morning,", "Hi support,", "Dear team,", "Hello support team,"]
+# ``{name}`` sign-offs let a reply greet the customer by name.
+NAME_INTROS = ["{name} here.", "This is {name}."]
+SIGN_OFFS = ["Thanks, {name}", "Regards, {name}", "- {name}", "Thank you! {name}", "Best, {name}", "Cheers, {name}"]
+PLAIN_CLOSERS = ["Thanks.", "Thank you!", "Thanks in advance.", "Any help appreciated."]
+
+SLOTS: dict[str, list[str]] = {
+    "name": ["Anna", "Ben", "Carlos", "Diana", "Emeka", "Fatima", "George", "Hana", "Ivan", "Julia", "Kenji", "Lena",
+             "Mateo", "Nadia", "Oliver", "Priya", "Quinn", "Rosa", "Sam", "Tomás", "Uma", "Victor", "Wei", "Yusuf", "Zoe"],
+    "name2": ["Marco", "Alice", "Raj", "Sofia", "Tom", "Leila", "Chris", "Ingrid"],
+    "product": ["Pro plan", "Team plan", "Basic plan", "Premium membership", "Family plan", "Business plan", "Starter plan"],
+    "product2": ["Basic plan", "Starter plan", "Team plan", "free plan", "Pro plan"],
+    "item": ["wireless headphones", "smart speaker", "USB-C dock", "fitness tracker", "phone case", "mechanical keyboard", "webcam"],
+    "card": ["Visa ending in 4242", "Mastercard ending in 1881", "Amex ending in 0005", "PayPal account", "debit card"],
+    "device": ["iPhone 13", "Pixel 7", "Galaxy S22", "MacBook Air", "Windows 11 laptop", "iPad", "Chromebook", "Android tablet"],
+    "app": ["the mobile app", "the desktop app", "the web dashboard", "the browser extension", "your app"],
+    "feature": ["the report builder", "calendar sync", "file sharing", "the export tool", "team chat", "the photo editor", "invoices download"],
+    "city": ["Berlin", "Austin", "Lagos", "Toronto", "Lyon", "Osaka", "Melbourne", "Bogotá", "Leeds", "Pune"],
+    "duration": ["since Monday", "for two days", "since the last update", "all week", "since this morning", "for three days"],
+}
+
+# category -> reply pool -> reply bodies (one or two sentences). A pool is named
+# after an intent or a template's reply key. A reply may only use slots its
+# ticket used, so every pool keeps at least one slot-free body.
+REPLIES: dict[str, dict[str, list[str]]] = {
+    "billing": {
+        "double_charge": [
+            "I'm sorry about the duplicate charge of {amount}. I've refunded the second payment and it should reach your {card} within 5-7 business days.",
+            "Thanks for flagging this. I can confirm the {product} payment was taken twice, and I've issued a refund for the duplicate.",
+            "Apologies for the double charge on order {order}. The extra payment has been reversed and will be back on your statement in a few days.",
+            "Sorry for the trouble with the duplicate payment. I've reversed the extra charge, and you'll receive a confirmation email shortly.",
+        ],
+        "refund": [
+            "I've processed a refund of {amount} for your {product}. It usually takes 5-7 business days to appear.",
+            "Thanks for your patience. Your refund has been approved and should arrive within a week.",
+            "I'm sorry about this charge. I've refunded it in full, and you'll get a confirmation email shortly.",
+        ],
+        "return_refund": [
+            "I've started the refund for your returned {item}, and you'll get a confirmation email once it is sent.",
+            "Your return has been received and the refund is on its way.",
+        ],
+        "renewal_refund": [
+            "I'm sorry for the unexpected charge. I've cancelled the renewal and refunded it in full.",
+            "I've refunded the {amount} renewal and turned off auto-renew so it won't happen again.",
+        ],
+        "refund_status": [
+            "Sorry for the wait on order {order}. I've checked with our payments team and the refund is on its way to your {card}.",
+            "Your refund was sent on our side, and banks can take up to 10 business days to show it.",
+        ],
+        "downtime_refund": [
+            "I'm sorry you couldn't use the {product}. I've credited the days you lost to your account.",
+            "Sorry for the lost time. I've refunded the affected days to your original payment method.",
+        ],
+        "wrong_plan": [
+            "Sorry for the mix-up. I've corrected the charge to match your {product} and refunded the difference.",
+            "Sorry for the mix-up. Your charge now matches the plan on your account, and the difference is refunded.",
+        ],
+        "invoice": [
+            "I've emailed you the invoice for order {order}. You can also download all invoices under Settings > Billing.",
+            "I've sent the receipt to your email address just now.",
+            "Your invoice is on its way to {email}, and it includes the VAT details.",
+        ],
+        "invoice_fix": [
+            "I've corrected invoice {invoice} and sent the new version to your email address.",
+            "Sorry about the wrong details. A corrected invoice is on its way to your inbox.",
+        ],
+        "invoice_download": [
+            "You can download every invoice for your {product} under Settings > Billing > Invoices.",
+            "All your invoices are under Settings > Billing, where each one has a download button.",
+        ],
+        "resend_invoice": [
+            "Sorry it didn't reach you. I've resent the invoice for your {amount} payment just now.",
+            "I've resent the invoice to the email on your account. Let me know if it doesn't arrive within the hour.",
+        ],
+        "price_question": [
+            "Sorry for the confusion. The amount on {invoice} includes tax, which the website only adds at checkout.",
+            "The invoice includes sales tax, which explains the difference. I've sent you a breakdown by email.",
+        ],
+        "plan_change": [
+            "You can switch to the {product2} at any time under Settings > Plan, and any unused time is credited to your next bill.",
+            "Upgrading to the {product} today is prorated, so you only pay the difference for the rest of this cycle.",
+            "Plan changes are prorated, so you'll only pay the difference for the current billing period.",
+        ],
+        "annual": [
+            "I've switched your billing to annual, which saves you two months per year. The change applies at your next renewal.",
+            "Annual billing saves you two months per year, and I've set it to start at your next renewal.",
+        ],
+        "discount": [
+            "We offer 20% off for nonprofits, students and larger teams. Reply with a little detail about your organisation and I'll apply it to your {product}.",
+            "Yes, we have discounts for nonprofits, students and teams, and I've sent the details to your email.",
+        ],
+        "payment_failed": [
+            "Sorry your payment didn't go through. You can update your card under Settings > Billing and we'll retry the charge automatically.",
+            "Banks sometimes block payments in a fraud check, so please try your {card} again or add another payment method.",
+            "I've checked and the {amount} payment was declined by the card issuer. Adding a new payment method under Settings > Billing will fix it.",
+        ],
+        "update_card": [
+            "You can replace the card under Settings > Billing > Payment methods, and the next charge will use the new one.",
+            "I've sent you a secure link to update your payment method for the {product}.",
+        ],
+    },
+    "account": {
+        "password_reset": [
+            "I'm sorry you're having trouble signing in. I've sent a fresh reset link to your email, and it is valid for 24 hours.",
+            "Reset emails can take a few minutes and sometimes land in spam. I've triggered a new one to {email} for you.",
+            "I've cleared the old reset tokens on your account, so the next link you request will work.",
+        ],
+        "locked_out": [
+            "I've unlocked your account, so you can sign in again now. For security, please choose a new password after logging in.",
+            "Your account was locked after several failed attempts. I've lifted the lock, and you should be able to log in right away.",
+            "I've checked your account and restored access. If the sign-in page still rejects you, try clearing your browser cookies.",
+        ],
+        "two_factor": [
+            "I can help you regain access. I've sent a verification step to your email, and once you confirm it two-factor authentication will be reset.",
+            "After verifying your identity I've reset two-factor authentication on your account. You can set it up again on your {device}.",
+        ],
+        "disable_2fa": [
+            "You can turn two-factor authentication off under Settings > Security once you're signed in.",
+            "I've turned off two-factor authentication for your account, though we recommend setting it up again soon.",
+        ],
+        "profile_change": [
+            "I've updated the email on your account to {email}. You can change it yourself any time under Settings > Profile.",
+            "I've updated your profile details, and the change will show the next time you sign in.",
+            "Your account details are updated. Let me know if anything still looks wrong on your profile.",
+        ],
+        "merge": [
+            "I've merged your two accounts, so everything is now under one login.",
+        ],
+        "security": [
+            "I've locked your account and signed out all sessions to keep it safe. Please reset your password using the link I've just sent.",
+            "I'm sorry to hear that. I've secured your account and removed the unknown device, and I recommend turning on two-factor authentication.",
+        ],
+        "delete": [
+            "Your account deletion request is confirmed. All your data will be permanently removed within 30 days.",
+            "I've scheduled your account and its data for permanent deletion, which completes within 30 days.",
+        ],
+    },
+    "technical": {
+        "crash": [
+            "Sorry about the crashes on your {device}. Please update to the latest version, and if it still happens send us the crash log from Settings > Help.",
+            "Thanks for reporting this. Our engineers are aware of a crash in the latest update and a fix is rolling out this week.",
+            "I'm sorry the app keeps closing. Clearing the app cache and reinstalling usually fixes it, so let me know if it doesn't.",
+        ],
+        "error_code": [
+            "{error} usually means your session expired. Please sign out and back in, and the error should go away.",
+            "Thanks for the details about {error}. Our team has found the cause and a fix will be deployed shortly.",
+            "Sorry about that error. Could you send a screenshot and the time it happened so our engineers can trace it?",
+        ],
+        "performance": [
+            "Sorry about the slow loading. We had a performance issue that is now fixed, so please refresh and try again.",
+            "Thanks for letting us know. Please try clearing your cache, and if it's still slow our engineers will look into your account.",
+        ],
+        "sync": [
+            "I've reset the sync for your account, and your {device} should be up to date within a few minutes.",
+            "Sorry about the sync trouble. Signing out and back in forces a full resync, so please give that a try.",
+        ],
+        "feature_broken": [
+            "Thanks for reporting this. It's a known bug with {feature}, and a fix is coming in the next update.",
+            "I've passed this on to our engineers with your details. We'll email you as soon as it's fixed.",
+        ],
+        "notifications": [
+            "Sorry about that. Please check that notifications are allowed in your {device} settings, and reinstall the app if they still don't arrive.",
+            "I've reset the notification settings on your account, so alerts should start arriving again.",
+        ],
+        "install": [
+            "Sorry the update won't install. Please free up some storage on your {device} and try again.",
+            "The update server had a hiccup earlier today. Please try the installation again, and it should complete now.",
+        ],
+    },
+    "other": {
+        "delivery": [
+            "Your order {order} is on its way and should arrive within 2-3 business days. You'll get a tracking update by email.",
+            "Sorry for the delay with your parcel. I've contacted the courier and will update you as soon as I hear back.",
+        ],
+        "delivery_change": [
+            "I've updated the delivery details for order {order} as you asked.",
+            "Done! The courier has the new delivery instructions for your order.",
+        ],
+        "praise": [
+            "Thank you so much for the kind words! I'll share them with the whole team.",
+            "That's lovely to hear. Thanks for taking the time to write to us!",
+        ],
+        "thanks_agent": [
+            "That's lovely to hear, and I'll make sure {name2} gets your message.",
+            "Thank you! I'll pass your kind words on to the team.",
+        ],
+        "feedback": [
+            "Thanks for the suggestion! I've passed it on to our product team.",
+            "That's a great idea, and I've added it to our feature request list.",
+        ],
+        "suggestion": [
+            "Thanks for the suggestion! I've passed it on to our product team.",
+            "That's a great idea, and I've added it to our feature request list.",
+        ],
+        "general_question": [
+            "Thanks for asking! You'll find the details in our Help Center, and I'm happy to answer any follow-up questions.",
+        ],
+        "hours": [
+            "Our support team is available Monday to Friday, 9am to 6pm, and we answer emails on weekends too.",
+            "We're open weekdays from 9am to 6pm, with shorter hours on weekends and holidays.",
+        ],
+        "location": [
+            "We don't have an office in {city} yet, but our online support is always available.",
+            "We're a remote-first company without local offices, but we're always happy to help online.",
+        ],
+        "language": [
+            "Yes, the app is available in several languages, which you can pick under Settings > Language.",
+        ],
+        "product_info": [
+            "The {item} comes in three colours and two sizes, all listed on the product page.",
+            "You'll find every available colour and size on the product page.",
+        ],
+        "contact": [
+            "You can reach us by phone on weekdays from 9am to 6pm, and the number is on our Contact page.",
+        ],
+        "jobs": [
+            "Thanks for your interest in joining us! All open roles are listed on our Careers page.",
+        ],
+        "shipping": [
+            "Yes, we ship to {city}, and delivery usually takes 3-5 business days.",
+            "Yes, we ship there, and delivery usually takes 3-5 business days.",
+        ],
+        "partnership": [
+            "Thanks for reaching out! I've forwarded your message to our partnerships team, who will contact you within a few days.",
+            "Thank you for your interest. Our communications team will get back to you by email this week.",
+        ],
+    },
+}
+
+GREETINGS_NAMED = ["Hi {name},", "Hello {name},", "Dear {name},", "Thanks for writing, {name}."]
+GREETINGS_ANON = ["Hi there,", "Hello,", "Thanks for reaching out."]
+REPLY_CLOSERS = ["Let me know if there's anything else I can do.", "Have a great day!", "We're here if you need anything else."]
