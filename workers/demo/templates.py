@@ -35,6 +35,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "You charged my {card} {amount} two times for the same {product} subscription.",
                 "I see a duplicate payment on my bank statement for order {order}. Please return the extra {amount}.",
                 "Got billed double this month ({amount} each time). [Refund the duplicate please.|I want the second charge reversed.]",
+                "charged twice?? {amount} and {amount} on {date}",
+                "We run a small business and noticed our {product} subscription was paid twice on {date}. Could the second payment be returned?",
             ],
             "gold": [
                 "Looking at my {card} statement I see you billed {amount} and then billed {amount} again [a minute later|the same day]. One of those has to go back to me.",
@@ -51,6 +53,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 ("I returned the {item} on {date}, when do I get my money back?", "return_refund"),
                 "Please give me my money back for the {product}, it [is not what I expected|doesn't do what I need].",
                 ("I was promised a refund of {amount} {duration} but nothing has been credited yet.", "refund_status"),
+                "refund request: {product}, {amount}",
+                ("My trial ended and I was billed {amount} even though I cancelled before the end. Please send the money back.", "renewal_refund"),
             ],
             "gold": [
                 ("Money back please. The renewal of my {product} went through on {date} and I never wanted it renewed.", "renewal_refund"),
@@ -68,6 +72,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "I need a VAT invoice for the {product} for our accounts department.",
                 ("The amount on invoice {invoice} doesn't match what I paid ({amount}).", "price_question"),
                 ("Can you add our company name and tax ID to the invoices for the {product}?", "invoice_fix"),
+                "Hi, our bookkeeper is asking for all receipts from this year for the {product}.",
+                "invoice for order {order} please",
             ],
             "gold": [
                 "Our finance team requires a VAT receipt for {invoice}, please [email|send] it to {email}.",
@@ -84,6 +90,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 ("Can I pay yearly for the {product} instead of monthly?", "annual"),
                 "Please cancel my {product} subscription at the end of this billing period.",
                 "How much is the upgrade from the {product2} to the {product}?",
+                "pricing question: is the {product} cheaper if we pay for a whole year?",
+                "Our team grew to 12 people. What would the {product} cost us now?",
             ],
             "gold": [
                 "If I move my subscription up to the {product} right now, what exactly happens to what I already paid this cycle?",
@@ -98,6 +106,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "Your checkout keeps rejecting my {card}, what's going on?",
                 ("How can I switch my payment method to PayPal for the {product}?", "update_card"),
                 "The charge of {amount} bounced and now my subscription is on hold. How do I pay?",
+                "card declined again. {card}. why?",
+                "We tried to pay the {amount} renewal by bank transfer but it bounced back. How else can we pay?",
             ],
             "gold": [
                 "Checkout rejects my {card} every time for the {amount} order even though the funds are there.",
@@ -115,6 +125,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "Password reset isn't working for me, no email comes through to {email}.",
                 "I set a new password with the reset link but I still can't sign in with it.",
                 "Need help resetting my password, I [don't remember it|forgot it again].",
+                "password reset not working",
+                "I haven't used my account in a year and can't remember the password. The reset mail goes to an address I no longer have.",
             ],
             "gold": [
                 "I've requested a new password three times but no email shows up at {email}.",
@@ -130,6 +142,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "I keep getting sent back to the login page after I enter my email and password.",
                 "My login doesn't work anymore, it says wrong password but I'm sure it's right.",
                 "Locked out of my account {duration}, please let me sign in again.",
+                "can't get into my account since {date}",
+                "My colleague set up our team account and now I can't sign in. It says my access was revoked.",
             ],
             "gold": [
                 "The login screen just says 'too many attempts, try later' and it's been {duration}. Let me back in please.",
@@ -145,6 +159,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "I'm not getting the verification code by SMS on my new phone number.",
                 "How do I reset two-factor authentication? My authenticator app was on my old {device}.",
                 "The login verification step keeps failing, the code is never accepted.",
+                "2FA codes not working, can't log in",
+                "I switched phones over the weekend and the security code step now blocks me from signing in.",
             ],
             "gold": [
                 "Verification codes never reach my new number, so I'm stuck at the second login step.",
@@ -159,6 +175,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "I need to update the name on my account profile.",
                 "Please change my login email, I don't use my old address anymore.",
                 "How can I change my display name and profile picture?",
+                "change account email to {email} please",
+                "My company changed its domain, so every login email on our team needs to be updated. Where do I do that?",
             ],
             "gold": [
                 "I need my login email switched over to {email} since I left my old job.",
@@ -174,6 +192,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "I got an alert about a new sign-in from a {device} that isn't mine. Is my account safe?",
                 ("I want my account closed and my personal data deleted under GDPR.", "delete"),
                 "Suspicious activity on my account: someone logged in from {city}.",
+                ("close my account", "delete"),
+                "Someone in {city} signed into my profile last night, and it wasn't me. Please make sure nobody else can get in.",
             ],
             "gold": [
                 "There's a sign-in alert from a {device} I've never owned. Lock my account down please.",
@@ -191,6 +211,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "Every time I start {app} it hangs and then quits.",
                 "The app force closes when I tap {feature}, reinstalling didn't help.",
                 "The {product} dashboard crashes whenever I open {feature}.",
+                "app keeps crashing on {device}",
+                "I open the app, it shows the logo for a second and then disappears. Happens every time on my {device}.",
             ],
             "gold": [
                 "{app} just quits on my {device} the moment I tap {feature}. Reinstalled twice, same thing.",
@@ -205,6 +227,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "{feature} [fails|stops working] with {error} [on my {device}|].",
                 "An error message pops up saying {error} whenever I save.",
                 "Why does {app} show {error}? It started {duration}.",
+                "{error} on save",
+                "When our team uploads files bigger than 10 MB the page shows {error} and nothing gets saved.",
             ],
             "gold": [
                 "Every attempt to use {feature} ends with the message {error}. Tried another browser too.",
@@ -219,6 +243,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 ("My edits on the {device} are not syncing to {app}.", "sync"),
                 "{feature} takes ages to open, the spinner never stops.",
                 "Everything in {app} is lagging badly on my {device}.",
+                "so slow today, can't get anything done in {app}",
+                ("Data I enter on the laptop takes hours to show up on my {device}, if it shows up at all.", "sync"),
             ],
             "gold": [
                 "Loading spinner forever on {feature}. My connection is fine, other sites load instantly.",
@@ -234,6 +260,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 ("Notifications stopped working on my {device}, I don't get any alerts for new messages.", "notifications"),
                 "The button for {feature} does nothing when I press it.",
                 "{feature} is broken after the update, it only shows a blank page.",
+                "{feature} not working since the update",
+                "The print button in {feature} produces an empty page, and the preview is blank too.",
             ],
             "gold": [
                 "Nothing happens when I press the button for {feature}, and the console shows {error}.",
@@ -252,6 +280,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "Has my package shipped yet? Order {order}.",
                 ("Could you hold my package at the depot until I'm back from holiday?", "delivery_change"),
                 "The courier says order {order} was delivered but I never got it.",
+                "where is my package? order {order}",
+                "I ordered the {item} for a birthday on {date}. Will it make it in time?",
             ],
             "gold": [
                 "The package for {order} still says 'in transit'. Any idea when it lands in {city}?",
@@ -273,6 +303,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "Idea for the next version: [let us|allow us to] [sort|group] items by colour in {app}.",
                 "Feature request: [a shared team calendar|project templates|bulk editing] in {app} would be amazing.",
                 "Would love to see [custom tags|a weekly summary|a kanban board] in {app}.",
+                ("love it!!", "praise"),
+                "Small wish: could {app} remember the last project I had open? Would save me a few clicks every day.",
             ],
             "gold": [
                 ("Huge fan of the {product}, my whole team loves it. Keep it up!", "praise"),
@@ -292,6 +324,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 ("Are you planning to open a store in {city}?", "location"),
                 ("Can I speak to a person on the phone about your services?", "contact"),
                 ("Do you have a support hotline?", "contact"),
+                ("do you ship to {city}?", "shipping"),
+                ("Is there a user manual for {app} somewhere?", "general_question"),
             ],
             "gold": [
                 ("Is there a phone number I can call to speak to a person, or is it email only?", "contact"),
@@ -306,6 +340,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
                 "We host a webinar series and would love a speaker from your company.",
                 "Do you sponsor [events|conferences|hackathons]?",
                 "Would you sponsor our [student club|charity run|local hackathon] in {city}?",
+                "Press inquiry: we're writing a story about remote work tools and would like a comment.",
+                "Our agency works with many small shops in {city}. Is there an affiliate program we could join?",
             ],
             "gold": [
                 ("Our podcast would love to have your founder as a guest next month.", "partnership"),

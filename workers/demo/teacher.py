@@ -1,0 +1,397 @@
+"""Train the demo teacher: a small GPT-2 that triages and answers support tickets.
+
+No model hub is reachable on a fresh machine, so the demo's teacher is built here:
+a byte-level BPE tokenizer and a GPT-2 of a few million parameters, trained as a
+causal LM on both demo tasks within a wall-clock budget, then checked on the gold
+set. The result is cached in ``out_dir`` (model, tokenizer and
+``demo_teacher.json``); a later call reuses it while the corpus and the model
+recipe are unchanged, so only the first ``make demo`` pays for training.
+
+Training sequences use the product's one prompt rendering (``workers.prompting``):
+triage ``render_prompt(tok, prompt) + label_continuation(label) + eos`` and
+drafting ``render_prompt(tok, prompt) + " " + reply + eos``. Prompt and answer are
+tokenized separately, as every scorer in the product does, and the loss weights
+prompt tokens by ``prompt_loss_weight`` so the little compute we have goes mostly
+into the answers.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from workers.demo.corpus import LABELS, corpus_fingerprint, drafting_prompt, generate_tickets, triage_prompt
+from workers.demo.evaluation import greedy_replies, reply_nll, triage_breakdown
+from workers.modelbuild import build_gpt2, parameter_count, save, train_tokenizer
+from workers.prompting import label_continuation, render_prompt
+
+INFO_FILE = "demo_teacher.json"
+_LABEL_ANSWERS = {label_continuation(label) for label in LABELS}
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TeacherRecipe:
+    """Everything that shapes the trained teacher; a cached teacher is reused only if it matches."""
+
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 192
+    n_positions: int = 256
+    vocab_size: int = 3000
+    n_train_tickets: int = 8000
+    n_gold_tickets: int = 400
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 30
+    weight_decay: float = 0.05
+    prompt_loss_weight: float = 0.5
+    loss_per_sequence: bool = True
+    word_dropout: float = 0.1
+    max_steps: int = 5000
+    max_len: int = 192
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if not 0.0 <= self.word_dropout < 0.5:
+            raise ValueError(f"word_dropout must be within [0, 0.5), got {self.word_dropout}")
+        if not 0.0 <= self.prompt_loss_weight <= 1.0:
+            raise ValueError(f"prompt_loss_weight must be within [0, 1], got {self.prompt_loss_weight}")
+        if self.max_len > self.n_positions:
+            raise ValueError(f"max_len ({self.max_len}) cannot exceed n_positions ({self.n_positions})")
+        for name in ("n_train_tickets", "batch_size", "max_steps", "vocab_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def cpu_threads() -> int:
+    """The cores this process may use (respects CPU affinity, e.g. in a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def bf16_supported() -> bool:
+    """True when the CPU has native bfloat16 matmuls (AVX512-BF16/AMX), where autocast pays off."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class ThreadTuner:
+    """Trains on whichever is faster right now: every core, or a single thread.
+
+    On a machine whose cores other jobs are also using, one OpenMP thread can be
+    several times faster than two, because every parallel region waits for its
+    slowest thread. Every ``probe_every_s`` the other setting gets a few real
+    training steps, and the faster one (in tokens per second) is kept.
+    """
+
+    def __init__(self, max_threads: int, probe_every_s: float = 20.0, probe_steps: int = 4,
+                 first_probe_after_s: float = 5.0):
+        self.options = [max_threads, 1] if max_threads > 1 else [max_threads]
+        self.probe_every_s, self.probe_steps = probe_every_s, probe_steps
+        self.rates: dict[int, float] = {}
+        self.steps_with: dict[int, int] = {n: 0 for n in self.options}
+        self.current = self.options[0]
+        self._home: int | None = None
+        self._left = 0
+        self._next_probe = time.monotonic() + first_probe_after_s
+        torch.set_num_threads(self.current)
+
+    def record(self, tokens: int, seconds: float) -> None:
+        self.steps_with[self.current] += 1
+        if self._home is not None and self._left == self.probe_steps:
+            self._left -= 1  # the first step after a switch pays for waking the thread pool
+            return
+        rate = tokens / max(seconds, 1e-9)
+        previous = self.rates.get(self.current)
+        self.rates[self.current] = rate if previous is None else 0.7 * previous + 0.3 * rate
+        now = time.monotonic()
+        if self._home is not None:
+            self._left -= 1
+            if self._left <= 0:
+                best = max(self.rates, key=self.rates.get)
+                self._switch(best)
+                self._home = None
+                self._next_probe = now + self.probe_every_s
+        elif len(self.options) > 1 and now >= self._next_probe:
+            self._home = self.current
+            self._left = self.probe_steps
+            other = next(n for n in self.options if n != self.current)
+            self.rates.pop(other, None)
+            self._switch(other)
+
+    def _switch(self, threads: int) -> None:
+        if threads != self.current:
+            self.current = threads
+            torch.set_num_threads(threads)
+
+
+def read_info(out_dir: str | Path) -> dict | None:
+    path = Path(out_dir) / INFO_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def cached_teacher(out_dir: str | Path, recipe: TeacherRecipe) -> dict | None:
+    """The info of a usable cached teacher in ``out_dir`` built from this corpus and recipe, or None."""
+    out = Path(out_dir)
+    info = read_info(out)
+    if not info or not (out / "config.json").is_file() or not (out / "tokenizer.json").is_file():
+        return None
+    if info.get("corpus") != corpus_fingerprint() or info.get("recipe") != asdict(recipe):
+        return None
+    return info
+
+
+def build_demo_teacher(
+    out_dir: str | Path,
+    time_budget_s: float = 150,
+    seed: int = 0,
+    force: bool = False,
+    *,
+    recipe: TeacherRecipe | None = None,
+    log: Log | None = print,
+) -> dict:
+    """Train (or reuse) the demo teacher in ``out_dir`` and return its info.
+
+    ``time_budget_s`` bounds everything before evaluation (corpus, tokenizer,
+    training); training also stops at ``recipe.max_steps``. The returned dict is
+    what ``demo_teacher.json`` holds, plus ``cached: True`` when nothing was trained.
+    """
+    if time_budget_s <= 0:
+        raise ValueError(f"time_budget_s must be positive, got {time_budget_s}")
+    recipe = replace(recipe or TeacherRecipe(), seed=seed)
+    say = log or (lambda _msg: None)
+    out = Path(out_dir)
+    if not force:
+        info = cached_teacher(out, recipe)
+        if info is not None:
+            say(f"demo teacher: reusing {out} (corpus {info['corpus']}, gold triage accuracy {info['gold_accuracy']:.1%})")
+            return {**info, "cached": True}
+
+    started = time.monotonic()
+    deadline = started + time_budget_s
+    threads = cpu_threads()
+    tuner = ThreadTuner(threads)
+    train = generate_tickets(recipe.n_train_tickets, recipe.seed, "train")
+    gold = generate_tickets(recipe.n_gold_tickets, recipe.seed, "gold")
+    pairs = _training_pairs(train, random.Random(f"dropout:{recipe.seed}"), recipe.word_dropout)
+    tokenizer = train_tokenizer([p + a for p, a in pairs], vocab_size=recipe.vocab_size)
+    say(f"demo teacher: {len(train)} tickets, {len(pairs)} sequences, tokenizer of {len(tokenizer)} tokens "
+        f"({time.monotonic() - started:.1f}s)")
+    model = build_gpt2(tokenizer, n_layer=recipe.n_layer, n_head=recipe.n_head, n_embd=recipe.n_embd,
+                       n_positions=recipe.n_positions, seed=recipe.seed)
+    n_params = parameter_count(model)
+    say(f"demo teacher: GPT-2 {recipe.n_layer}x{recipe.n_embd}, {n_params / 1e6:.2f}M parameters, "
+        f"up to {threads} threads, bf16 autocast {'on' if bf16_supported() else 'off'}")
+
+    sequences = _encode_pairs(tokenizer, pairs, recipe.max_len)
+    train_started = time.monotonic()
+    stats = _train(model, sequences, tokenizer.pad_token_id, recipe, deadline, say, tuner)
+    train_time = time.monotonic() - train_started
+    model.eval()
+
+    eval_started = time.monotonic()
+    breakdown = triage_breakdown(model, tokenizer, gold)
+    nll = reply_nll(model, tokenizer, gold[:100])
+    samples = greedy_replies(model, tokenizer, gold[:3])
+    say(f"demo teacher: gold triage accuracy {_pct(breakdown['accuracy'])} "
+        f"(clear {_pct(breakdown['accuracy_clear'])}, ambiguous {_pct(breakdown['accuracy_ambiguous'])}); "
+        f"gold reply NLL {nll:.3f}/token ({time.monotonic() - eval_started:.1f}s)")
+    for ticket, reply in zip(gold, samples):
+        say(f"  ticket: {ticket.text}\n  reply:  {reply}")
+
+    info = {
+        "corpus": corpus_fingerprint(),
+        "recipe": asdict(recipe),
+        "seed": recipe.seed,
+        "parameters": n_params,
+        "vocab_size": len(tokenizer),
+        "gold_accuracy": breakdown["accuracy"],
+        "gold_accuracy_clear": breakdown["accuracy_clear"],
+        "gold_accuracy_ambiguous": breakdown["accuracy_ambiguous"],
+        "gold_tickets": len(gold),
+        "gold_reply_nll": nll,
+        "sample_replies": [{"ticket": t.text, "reply": r} for t, r in zip(gold, samples)],
+        "time_budget_s": time_budget_s,
+        "train_time_s": round(train_time, 1),
+        "build_time_s": round(time.monotonic() - started, 1),
+        "threads": threads,
+        **stats,
+    }
+    save(model, tokenizer, out)
+    # Written last: a directory without it is never mistaken for a finished teacher.
+    (out / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    say(f"demo teacher: saved to {out} in {info['build_time_s']:.0f}s")
+    return {**info, "cached": False}
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"
+
+
+def _training_pairs(tickets, rng: random.Random, word_dropout: float) -> list[tuple[str, str]]:
+    """(prompt, answer) for both tasks.
+
+    Each prompt's ticket loses a random ``word_dropout`` share of its words, so the
+    classifier cannot lean on one template's exact wording and has to use every cue.
+    """
+    pairs = []
+    for t in tickets:
+        pairs.append((triage_prompt(_drop_words(rng, t.text, word_dropout)), label_continuation(t.label)))
+        pairs.append((drafting_prompt(_drop_words(rng, t.text, word_dropout)), " " + t.reply))
+    return pairs
+
+
+def _drop_words(rng: random.Random, text: str, share: float) -> str:
+    words = text.split(" ")
+    kept = [w for w in words if rng.random() >= share]
+    return " ".join(kept) if len(kept) >= 3 else text
+
+
+def _encode_pairs(tokenizer, pairs, max_len: int) -> list[tuple[list[int], int]]:
+    """Token ids (prompt + answer + eos) and the prompt length; prompts are cut from the left to fit."""
+    prompts = tokenizer([render_prompt(tokenizer, p) for p, _ in pairs], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([a for _, a in pairs], add_special_tokens=False)["input_ids"]
+    out = []
+    for (_prompt, answer), p, a in zip(pairs, prompts, answers):
+        a = a[: max_len - 1] + [tokenizer.eos_token_id]
+        p = p[-max(max_len - len(a), 1):]
+        out.append((p + a, len(p), answer in _LABEL_ANSWERS))
+    return out
+
+
+def _batches(sequences, batch_size: int, rng: random.Random):
+    """An epoch of batches of similar length (less padding), in random order."""
+    order = list(range(len(sequences)))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        block = sorted(order[start:start + chunk], key=lambda i: len(sequences[i][0]))
+        batches.extend(block[i:i + batch_size] for i in range(0, len(block), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(sequences, idx, pad_id: int, prompt_weight: float, per_sequence: bool):
+    """Padded ids, attention mask, per-position loss weights and the label positions.
+
+    With ``per_sequence`` every sequence's answer counts as much as any other's
+    (a one-token triage label weighs as much as a whole reply), and its prompt
+    ``prompt_weight`` times that; otherwise every token counts alike.
+    """
+    longest = max(len(sequences[i][0]) for i in idx)
+    ids = torch.full((len(idx), longest), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(idx), longest), dtype=torch.long)
+    weights = torch.zeros((len(idx), longest - 1))
+    label_first = torch.zeros((len(idx), longest - 1), dtype=torch.bool)
+    for row, i in enumerate(idx):
+        seq, n_prompt, is_label = sequences[i]
+        label_first[row, n_prompt - 1] = is_label
+        ids[row, : len(seq)] = torch.tensor(seq)
+        attention[row, : len(seq)] = 1
+        n_answer = len(seq) - n_prompt
+        # weights[t] scores the prediction of token t + 1
+        weights[row, : n_prompt - 1] = prompt_weight / max(n_prompt - 1, 1) if per_sequence else prompt_weight
+        weights[row, n_prompt - 1 : len(seq) - 1] = 1.0 / n_answer if per_sequence else 1.0
+    return ids, attention, weights, label_first
+
+
+def _lr_at(recipe: TeacherRecipe, step: int, progress: float) -> float:
+    if step < recipe.warmup_steps:
+        return recipe.lr * (step + 1) / recipe.warmup_steps
+    floor = recipe.lr * recipe.min_lr_ratio
+    return floor + (recipe.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, deadline: float, say: Log,
+           tuner: ThreadTuner) -> dict:
+    """AdamW with warmup and a cosine decay over whichever ends first: the steps or the time."""
+    rng = random.Random(recipe.seed)
+    torch.manual_seed(recipe.seed)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=recipe.lr, betas=(0.9, 0.98),
+    )
+    use_bf16 = bf16_supported()
+    model.train()
+    start = time.monotonic()
+    budget = max(deadline - start, 1e-6)
+    step, epoch, tokens, last_log = 0, 0, 0, start
+    smoothed = label_smoothed = None
+    stop_reason = "max_steps"
+    while step < recipe.max_steps:
+        for idx in _batches(sequences, recipe.batch_size, rng):
+            now = time.monotonic()
+            if now >= deadline:
+                stop_reason = "time_budget"
+                break
+            if step >= recipe.max_steps:
+                break
+            progress = max(step / recipe.max_steps, (now - start) / budget)
+            lr = _lr_at(recipe, step, progress)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            ids, attention, weights, label_first = _collate(
+                sequences, idx, pad_id, recipe.prompt_loss_weight, recipe.loss_per_sequence
+            )
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(input_ids=ids, attention_mask=attention).logits
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
+            ).view_as(weights)
+            del logits
+            loss = (nll * weights).sum() / weights.sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            tokens += int(attention.sum())
+            tuner.record(int(attention.sum()), time.monotonic() - now)
+            smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
+            if label_first.any():
+                label_loss = float(nll.detach()[label_first].mean())
+                label_smoothed = label_loss if label_smoothed is None else 0.95 * label_smoothed + 0.05 * label_loss
+            if time.monotonic() - last_log >= 15:
+                last_log = time.monotonic()
+                elapsed = last_log - start
+                say(f"demo teacher: step {step} epoch {epoch} loss {smoothed:.3f} label loss {label_smoothed or 0:.3f} lr {lr:.2e} "
+                    f"{tokens / elapsed:.0f} tok/s, {tuner.current} thread(s) ({elapsed:.0f}s of {budget:.0f}s)")
+        else:
+            epoch += 1
+            continue
+        break
+    elapsed = time.monotonic() - start
+    return {
+        "steps": step,
+        "epochs": round(step * recipe.batch_size / max(len(sequences), 1), 2),
+        "train_tokens": tokens,
+        "tokens_per_s": round(tokens / max(elapsed, 1e-9)),
+        "final_loss": round(smoothed, 4) if smoothed is not None else None,
+        "final_label_loss": round(label_smoothed, 4) if label_smoothed is not None else None,
+        "stop_reason": stop_reason,
+        "bf16": use_bf16,
+        "steps_by_threads": {str(n): c for n, c in tuner.steps_with.items()},
+    }
