@@ -34,6 +34,16 @@ def _encode(tokenizer, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def _context(model) -> int:
+    config = getattr(model, "config", None)
+    return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1 << 30)
+
+
+def _fit_prompt(prompt: list[int], room: int) -> list[int]:
+    """The prompt cut from the left so that ``room`` tokens remain for what follows it."""
+    return prompt[-max(room, 1):]
+
+
 @torch.no_grad()
 def label_logprobs(model, tokenizer, prompts: Sequence[str], labels: Sequence[str] = LABELS,
                    batch_size: int = 32) -> torch.Tensor:
@@ -45,7 +55,8 @@ def label_logprobs(model, tokenizer, prompts: Sequence[str], labels: Sequence[st
     single = all(len(c) == 1 for c in conts)
     rows = []
     for start in range(0, len(prompts), batch_size):
-        chunk = [_encode(tokenizer, render_prompt(tokenizer, p)) for p in prompts[start:start + batch_size]]
+        room = _context(model) - max(len(c) for c in conts)
+        chunk = [_fit_prompt(_encode(tokenizer, render_prompt(tokenizer, p)), room) for p in prompts[start:start + batch_size]]
         if single:
             # One pass over the prompts gives every one-token label's score at the last position.
             rows.append(_next_token_logprobs(model, chunk, pad)[:, [c[0] for c in conts]])
@@ -114,8 +125,9 @@ def reply_nll(model, tokenizer, tickets: Sequence[Ticket], batch_size: int = 32)
     for start in range(0, len(tickets), batch_size):
         seqs = []
         for t in tickets[start:start + batch_size]:
-            prompt = _encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text)))
-            seqs.append((prompt + _encode(tokenizer, " " + t.reply) + [eos], len(prompt)))
+            answer = (_encode(tokenizer, " " + t.reply) + [eos])[: _context(model) - 1]
+            prompt = _fit_prompt(_encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text))), _context(model) - len(answer))
+            seqs.append((prompt + answer, len(prompt)))
         length = max(len(s) for s, _ in seqs)
         ids = torch.full((len(seqs), length), pad, dtype=torch.long)
         attention = torch.zeros_like(ids)
@@ -136,9 +148,11 @@ def greedy_replies(model, tokenizer, tickets: Sequence[Ticket], max_new_tokens: 
     """The model's greedy reply to each ticket's drafting prompt (for a human to eyeball)."""
     out = []
     for t in tickets:
-        ids = torch.tensor([_encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text)))])
+        new_tokens = min(max_new_tokens, _context(model) // 2)
+        prompt = _fit_prompt(_encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text))), _context(model) - new_tokens)
+        ids = torch.tensor([prompt])
         generated = model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens, do_sample=False,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         )
         out.append(tokenizer.decode(generated[0, ids.shape[1]:], skip_special_tokens=True).strip())

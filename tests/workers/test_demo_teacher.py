@@ -1,0 +1,139 @@
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from workers.demo import teacher as teacher_module
+from workers.demo.__main__ import main
+from workers.demo.corpus import LABELS, Ticket, generate_tickets, triage_prompt
+from workers.demo.evaluation import label_logprobs, load, triage_accuracy, triage_predictions
+from workers.demo.student import build_demo_student
+from workers.demo.teacher import INFO_FILE, TeacherRecipe, ThreadTuner, build_demo_teacher
+from workers.prompting import label_continuation, render_prompt
+
+TINY = TeacherRecipe(
+    n_layer=1, n_head=2, n_embd=32, vocab_size=400, n_train_tickets=120, n_gold_tickets=24,
+    batch_size=8, max_steps=12, warmup_steps=2, max_len=128, n_positions=128,
+)
+
+
+class OneTokenLover(torch.nn.Module):
+    """A hand-made "model" whose every next-token distribution puts its mass on one token."""
+
+    def __init__(self, vocab_size, favourite):
+        super().__init__()
+        self.vocab_size, self.favourite = vocab_size, favourite
+
+    def forward(self, input_ids, attention_mask=None):
+        logits = torch.zeros((*input_ids.shape, self.vocab_size))
+        logits[..., self.favourite] = 10.0
+        return SimpleNamespace(logits=logits)
+
+
+def _manual_scores(model, tokenizer, prompt):
+    """Each label's summed continuation log-probability, one unbatched forward pass per label."""
+    ids = tokenizer(render_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
+    scores = []
+    for label in LABELS:
+        cont = tokenizer(label_continuation(label), add_special_tokens=False)["input_ids"]
+        full = torch.tensor([ids + cont])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=full).logits[0].float(), dim=-1)
+        scores.append(sum(float(logp[len(ids) - 1 + j, tok]) for j, tok in enumerate(cont)))
+    return scores
+
+
+def test_it_scores_labels_by_their_continuation(tiny_model_dir):
+    model, tokenizer = load(tiny_model_dir)
+    tickets = generate_tickets(6, seed=2, split="gold")
+    got = label_logprobs(model, tokenizer, [triage_prompt(t.text) for t in tickets], batch_size=4)
+    for row, t in zip(got.tolist(), tickets):
+        assert row == pytest.approx(_manual_scores(model, tokenizer, triage_prompt(t.text)), abs=1e-4)
+
+
+def test_it_counts_a_hit_when_the_best_label_is_the_right_one(tiny_model_dir):
+    _, tokenizer = load(tiny_model_dir)
+    conts = {label: tokenizer(label_continuation(label), add_special_tokens=False)["input_ids"] for label in LABELS}
+    winner = next(label for label, ids in conts.items() if len(ids) == 1)
+    assert any(len(ids) > 1 for ids in conts.values())  # so the multi-token path is in play too
+    model = OneTokenLover(len(tokenizer), conts[winner][0])
+    loser = next(label for label in LABELS if label != winner)
+    tickets = [Ticket("Refund me", winner, "Ok.", "x.t0"), Ticket("App crashes", loser, "Ok.", "x.t1")]
+    assert triage_predictions(model, tokenizer, tickets) == [winner, winner]
+
+
+def test_triage_accuracy_matches_a_manual_count(tiny_model_dir):
+    model, tokenizer = load(tiny_model_dir)
+    tickets = generate_tickets(8, seed=5, split="gold")
+    expected = 0
+    for t in tickets:
+        scores = _manual_scores(model, tokenizer, triage_prompt(t.text))
+        expected += LABELS[max(range(len(LABELS)), key=scores.__getitem__)] == t.label
+    assert triage_accuracy(tiny_model_dir, tickets) == pytest.approx(expected / len(tickets))
+
+
+def test_it_refuses_a_directory_without_a_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="build the demo teacher first"):
+        triage_accuracy(tmp_path, generate_tickets(2))
+
+
+def test_it_refuses_an_inconsistent_recipe():
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        TeacherRecipe(n_embd=100, n_head=3)
+    with pytest.raises(ValueError, match="prompt_loss_weight"):
+        TeacherRecipe(prompt_loss_weight=2.0)
+    with pytest.raises(ValueError, match="time_budget_s"):
+        build_demo_teacher("/nonexistent", time_budget_s=0)
+
+
+def test_the_thread_tuner_keeps_the_faster_setting():
+    before = torch.get_num_threads()
+    try:
+        tuner = ThreadTuner(2, probe_every_s=0.0, probe_steps=3, first_probe_after_s=0.0)
+        tuner.record(1000, 1.0)  # 2 threads: 1000 tok/s, then probe 1 thread
+        assert tuner.current == 1
+        for _ in range(3):  # the first probe step is not timed
+            tuner.record(3000, 1.0)
+        assert tuner.current == 1 and torch.get_num_threads() == 1
+        assert tuner.rates[1] > tuner.rates[2]
+        assert tuner.steps_with == {2: 1, 1: 3}
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_it_builds_caches_and_reuses_the_demo_teacher(tmp_path, monkeypatch):
+    out = tmp_path / "teacher"
+    messages = []
+    info = build_demo_teacher(out, time_budget_s=20, recipe=TINY, log=messages.append)
+    assert info["cached"] is False and info["steps"] == TINY.max_steps
+    saved = json.loads((out / INFO_FILE).read_text())
+    assert {"gold_accuracy", "parameters", "train_time_s", "seed", "corpus", "recipe"} <= set(saved)
+    assert saved["parameters"] < 200_000
+    gold = generate_tickets(TINY.n_gold_tickets, seed=0, split="gold")
+    assert triage_accuracy(out, gold) == pytest.approx(saved["gold_accuracy"])
+    assert any("gold triage accuracy" in m for m in messages)
+
+    weights = out / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    again = build_demo_teacher(out, time_budget_s=20, recipe=TINY, log=None)
+    assert again["cached"] is True and weights.stat().st_mtime_ns == stamp
+
+    monkeypatch.setattr(teacher_module, "corpus_fingerprint", lambda: "v999-changed")
+    rebuilt = build_demo_teacher(out, time_budget_s=20, recipe=TINY, log=None)
+    assert rebuilt["cached"] is False and rebuilt["corpus"] == "v999-changed"
+
+    student_info = build_demo_student(out, tmp_path / "student", n_layer=1, n_embd=16, n_head=2, latency_runs=5)
+    student, student_tok = load(tmp_path / "student")
+    teacher, teacher_tok = load(out)
+    assert student_tok.get_vocab() == teacher_tok.get_vocab()
+    assert student_info["parameters"] < student_info["teacher_parameters"]
+    assert student_info["latency_ratio"] > 0
+
+
+def test_the_cli_writes_import_files_and_explains_a_missing_teacher(tmp_path, capsys):
+    assert main(["corpus", "--out", str(tmp_path), "--train", "8", "--gold", "4"]) == 0
+    assert (tmp_path / "triage_gold.jsonl").read_text().count("\n") == 4
+    assert main(["student", "--teacher", str(tmp_path / "none"), "--out", str(tmp_path / "s")]) == 2
+    assert "build the demo teacher first" in capsys.readouterr().err
