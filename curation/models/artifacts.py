@@ -58,6 +58,7 @@ class SnapshotRow(models.Model):
     source = models.CharField(max_length=20, blank=True)
     split = models.CharField(max_length=20, choices=Split.choices, default=Split.TRAIN)
     soft_targets = models.CharField(max_length=300, blank=True)
+    label_distribution = models.JSONField(null=True, blank=True, help_text="Classification: the teacher's {label: p}.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["snapshot", "ordinal"], name="snapshotrow_unique_ordinal")]

@@ -139,6 +139,10 @@ class Example(models.Model):
     mean_entropy = models.FloatField(null=True, blank=True)
     min_margin = models.FloatField(null=True, blank=True)
     token_count = models.PositiveIntegerField(default=0)
+    soft_targets = models.CharField(
+        max_length=300, blank=True,
+        help_text="Soft targets of the current response (the sample's, or a score job's after an edit); blank: none.",
+    )
     checks_failed = models.BooleanField(default=False)
     failed_checks = models.JSONField(default=list, blank=True)
     reviewed_by = models.ForeignKey(
@@ -189,6 +193,7 @@ class Verdict(models.Model):
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
     comment = models.TextField(blank=True)
     bulk_id = models.UUIDField(null=True, blank=True, help_text="Shared by every row of one bulk action.")
+    version = models.PositiveIntegerField(null=True, blank=True, help_text="The example's version after this change.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -1,0 +1,251 @@
+"""The example filter shared by the review queue, bulk actions, snapshots and the API.
+
+One definition, so "the examples matching this filter" means the same rows on every
+page and endpoint. Parameters travel in the URL (shareable; the back button works):
+
+    status=pending&status=approved   tier=hard|none   stage=pool|stage 1
+    source=imported   checks=failed|passed   edited=true   conflict=true
+    confidence_min/max (0..1, the teacher's geometric-mean token probability)
+    entropy_min/max   margin_min/max   difficulty_min/max   grade=1..5|none
+    reviewer=<username>   label=<label>   q=<text in the prompt or response>
+    order=newest|oldest|difficulty|-difficulty|confidence|-confidence
+
+A bad value is a form error naming the parameter; ``filtered_examples`` raises
+``FilterError`` with ``errors = {param: [message]}`` so pages and the API can show it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from curation.models import Example, ExampleStatus, Prompt
+
+# name -> (model field, descending). Every ordering ends in id (keyset pagination).
+ORDERINGS = {
+    "newest": ("id", True),
+    "oldest": ("id", False),
+    "difficulty": ("difficulty", False),
+    "-difficulty": ("difficulty", True),
+    "confidence": ("mean_logprob", False),
+    "-confidence": ("mean_logprob", True),
+}
+ORDER_LABELS = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "difficulty": "Easiest first",
+    "-difficulty": "Hardest first",
+    "confidence": "Least confident first",
+    "-confidence": "Most confident first",
+}
+DEFAULT_ORDER = "oldest"
+PARAMS = (
+    "status", "tier", "stage", "source", "checks", "edited", "conflict", "confidence_min", "confidence_max",
+    "entropy_min", "entropy_max", "margin_min", "margin_max", "difficulty_min", "difficulty_max", "grade",
+    "reviewer", "label", "q", "order",
+)
+NONE = "none"
+
+
+class FilterError(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+def _log_confidence(value: float) -> float:
+    return math.log(value) if value > 0 else -math.inf
+
+
+class ExampleFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ExampleStatus.choices)
+    tier = django_filters.CharFilter(method="filter_tier", help_text="Tier name, or 'none' for untiered.")
+    stage = django_filters.CharFilter(method="filter_stage", help_text="Stage name ('pool' for unplaced).")
+    source = django_filters.ChoiceFilter(choices=Prompt.Source.choices)
+    checks = django_filters.ChoiceFilter(
+        choices=[("failed", "failed a check"), ("passed", "passed every check")], method="filter_checks"
+    )
+    edited = django_filters.BooleanFilter()
+    conflict = django_filters.BooleanFilter(help_text="Second-pass reviewers disagreed.")
+    confidence_min = django_filters.NumberFilter(method="filter_confidence", min_value=0, max_value=1)
+    confidence_max = django_filters.NumberFilter(method="filter_confidence", min_value=0, max_value=1)
+    entropy_min = django_filters.NumberFilter(field_name="mean_entropy", lookup_expr="gte")
+    entropy_max = django_filters.NumberFilter(field_name="mean_entropy", lookup_expr="lte")
+    margin_min = django_filters.NumberFilter(field_name="min_margin", lookup_expr="gte")
+    margin_max = django_filters.NumberFilter(field_name="min_margin", lookup_expr="lte")
+    difficulty_min = django_filters.NumberFilter(field_name="difficulty", lookup_expr="gte")
+    difficulty_max = django_filters.NumberFilter(field_name="difficulty", lookup_expr="lte")
+    grade = django_filters.CharFilter(method="filter_grade", help_text="1-5, or 'none' for ungraded.")
+    reviewer = django_filters.CharFilter(field_name="reviewed_by__username")
+    label = django_filters.CharFilter()
+    q = django_filters.CharFilter(method="filter_text", max_length=200, help_text="Text in the prompt or response.")
+    order = django_filters.ChoiceFilter(choices=list(ORDER_LABELS.items()), method="filter_noop", empty_label=None)
+
+    class Meta:
+        model = Example
+        fields = []
+
+    def __init__(self, data=None, queryset=None, *, project, **kwargs):
+        self.project = project
+        if queryset is None:
+            queryset = Example.objects.filter(project=project)
+        super().__init__(data, queryset, **kwargs)
+        self._tiers = {t.name: t.id for t in project.tiers.all()}
+        self._stages = {s.name: s.id for s in project.stages.all()}
+
+    # Each method validates what a plain field cannot (names belong to this project).
+    def filter_tier(self, queryset, name, value):
+        if value == NONE:
+            return queryset.filter(tier__isnull=True)
+        if value not in self._tiers:
+            raise FilterError({"tier": [f"No tier {value!r} here; choose one of {', '.join(self._tiers) or '(none)'} or 'none'."]})
+        return queryset.filter(tier_id=self._tiers[value])
+
+    def filter_stage(self, queryset, name, value):
+        if value not in self._stages:
+            raise FilterError({"stage": [f"No stage {value!r} here; choose one of {', '.join(self._stages)}."]})
+        return queryset.filter(stage_id=self._stages[value])
+
+    def filter_checks(self, queryset, name, value):
+        return queryset.filter(checks_failed=(value == "failed"))
+
+    def filter_confidence(self, queryset, name, value):
+        bound = _log_confidence(float(value))
+        if name == "confidence_min":
+            return queryset.filter(mean_logprob__gte=bound) if bound > -math.inf else queryset
+        return queryset.filter(mean_logprob__lte=bound)
+
+    def filter_grade(self, queryset, name, value):
+        if value == NONE:
+            return queryset.filter(grade__isnull=True)
+        if value not in {"1", "2", "3", "4", "5"}:
+            raise FilterError({"grade": [f"Grade must be 1 to 5 or 'none', got {value!r}."]})
+        return queryset.filter(grade=int(value))
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        # icontains on both sides: PostgreSQL answers it from trigram GIN indexes,
+        # SQLite (the embedded default) scans.
+        prompts = Prompt.objects.filter(project=self.project, text__icontains=value).values("id")
+        return queryset.filter(Q(response__icontains=value) | Q(prompt_id__in=prompts))
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+
+def filtered_examples(project, params, queryset=None):
+    """(queryset, cleaned params) for ``params`` (a QueryDict or dict); raises FilterError."""
+    data = _only_filter_params(params)
+    unknown = sorted(set(_keys(params)) - set(PARAMS) - {"after", "size", "page", "format", "cursor"})
+    fs = ExampleFilter(data, queryset=queryset, project=project)
+    if not fs.is_valid():
+        raise FilterError({k: [str(m) for m in v] for k, v in fs.errors.items()})
+    qs = fs.qs
+    return qs, {"unknown": unknown, **{k: v for k, v in fs.form.cleaned_data.items() if v not in (None, "", [])}}
+
+
+def _keys(params):
+    return list(params.keys()) if hasattr(params, "keys") else []
+
+
+def _only_filter_params(params):
+    if hasattr(params, "getlist"):
+        data = params.copy()
+        for key in list(data.keys()):
+            if key not in PARAMS:
+                del data[key]
+        return data
+    return {k: v for k, v in (params or {}).items() if k in PARAMS}
+
+
+def filter_description(cleaned: dict) -> dict:
+    """The filter as a JSON-able dict (recorded on bulk actions and snapshots)."""
+    out = {}
+    for key, value in cleaned.items():
+        if key == "unknown":
+            continue
+        out[key] = list(value) if isinstance(value, (list, tuple)) else (str(value) if not isinstance(value, (int, float, bool)) else value)
+    return out
+
+
+# ------------------------------------------------------------- keyset pagination
+_BEFORE_ALL_IDS = {False: 0, True: 2**62}  # an id cursor that lets every row through
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    order: str
+
+
+def encode_cursor(order: str, value, last_id: int) -> str:
+    raw = json.dumps([order, value, last_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: str):
+    """(value, last_id) from a cursor made for ``order``; FilterError when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        got_order, value, last_id = json.loads(raw)
+        if got_order != order or not isinstance(last_id, int) or not (value is None or isinstance(value, (int, float))):
+            raise ValueError
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise FilterError({"after": ["This page link is out of date or broken; start again from the first page."]}) from None
+    return value, last_id
+
+
+def keyset_page(queryset, order: str = DEFAULT_ORDER, after: str | None = None, size: int = 50) -> Page:
+    """One page of ``queryset`` in ``order``, after the cursor ``after``.
+
+    Page 20,000 costs what page 1 costs: the cursor is the last row's (sort value, id)
+    and the next page starts at it through the index, never with OFFSET. Rows whose
+    sort value is NULL (examples without teacher statistics) come last, by id.
+    """
+    if order not in ORDERINGS:
+        raise FilterError({"order": [f"Unknown order {order!r}; choose one of {', '.join(ORDERINGS)}."]})
+    field, desc = ORDERINGS[order]
+    value, last_id = decode_cursor(after, order) if after else (None, None)
+    if field == "id":
+        qs = queryset
+        if last_id is not None:
+            qs = qs.filter(id__lt=last_id) if desc else qs.filter(id__gt=last_id)
+        items = list(qs.order_by("-id" if desc else "id")[:size + 1])
+        more = len(items) > size
+        items = items[:size]
+        return Page(items, encode_cursor(order, None, items[-1].id) if more else None, order)
+
+    id_order = "-id" if desc else "id"
+    items: list = []
+    in_null_phase = after is not None and value is None
+    if not in_null_phase:
+        qs = queryset.filter(**{f"{field}__isnull": False})
+        if after is not None:
+            # ">= value" is the index range; the OR only trims the rows tied with the cursor.
+            if desc:
+                qs = qs.filter(Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(id__lt=last_id)))
+            else:
+                qs = qs.filter(Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(id__gt=last_id)))
+        items = list(qs.order_by(f"-{field}" if desc else field, id_order)[:size + 1])
+        if len(items) > size:
+            items = items[:size]
+            return Page(items, encode_cursor(order, getattr(items[-1], field), items[-1].id), order)
+        last_id = None
+        if len(items) == size:
+            # The sorted rows ended exactly at the page end: the next page starts the NULLs.
+            more = queryset.filter(**{f"{field}__isnull": True}).exists()
+            return Page(items, encode_cursor(order, None, _BEFORE_ALL_IDS[desc]) if more else None, order)
+    qs = queryset.filter(**{f"{field}__isnull": True})
+    if last_id is not None:
+        qs = qs.filter(id__lt=last_id) if desc else qs.filter(id__gt=last_id)
+    rest = list(qs.order_by(id_order)[:size - len(items) + 1])
+    more = len(rest) > size - len(items)
+    items += rest[:size - len(items)]
+    next_cursor = encode_cursor(order, None, items[-1].id) if more and items else None
+    return Page(items, next_cursor, order)

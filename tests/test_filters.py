@@ -1,0 +1,104 @@
+import math
+
+import pytest
+from django.http import QueryDict
+
+from curation.filters import FilterError, decode_cursor, filtered_examples, keyset_page
+from curation.models import Example
+from tests.factories import ExampleFactory, PromptFactory, UserFactory
+
+
+@pytest.fixture
+def examples(project):
+    tiers = {t.name: t for t in project.tiers.all()}
+    rows = []
+    for i in range(30):
+        rows.append(
+            ExampleFactory(
+                prompt=PromptFactory(project=project, text=f"ticket {i} about {'refunds' if i % 3 == 0 else 'login'}"),
+                difficulty=None if i % 7 == 0 else (i % 10) / 10,
+                mean_logprob=math.log(0.05 + i / 40),
+                tier=tiers["hard"] if i % 2 else tiers["easy"],
+                status="approved" if i % 5 == 0 else "pending",
+            )
+        )
+    return rows
+
+
+def _ids(qs):
+    return sorted(qs.values_list("id", flat=True))
+
+
+def test_it_filters_by_status_tier_and_text(project, examples):
+    qs, _ = filtered_examples(project, QueryDict("status=pending&tier=hard&q=REFUNDS"))
+    expected = [e.id for i, e in enumerate(examples) if i % 5 and i % 2 and i % 3 == 0]
+    assert _ids(qs) == sorted(expected)
+
+
+def test_confidence_bounds_are_probabilities(project, examples):
+    qs, _ = filtered_examples(project, {"confidence_min": "0.5"})
+    assert _ids(qs) == sorted(e.id for e in examples if e.mean_logprob >= math.log(0.5))
+
+
+def test_it_names_the_bad_parameter(project, examples):
+    with pytest.raises(FilterError) as err:
+        filtered_examples(project, {"tier": "impossible"})
+    assert "tier" in err.value.errors
+    with pytest.raises(FilterError) as err:
+        filtered_examples(project, {"confidence_min": "lots"})
+    assert "confidence_min" in err.value.errors
+    with pytest.raises(FilterError) as err:
+        filtered_examples(project, {"status": "maybe"})
+    assert "status" in err.value.errors
+
+
+def test_it_never_leaks_another_projects_examples(project, examples):
+    from tests.factories import ProjectFactory
+
+    other = ExampleFactory(prompt=PromptFactory(project=ProjectFactory()))
+    qs, _ = filtered_examples(project, {})
+    assert other.id not in _ids(qs)
+
+
+def test_the_reviewer_filter_matches_usernames(project, examples):
+    alice = UserFactory(username="alice")
+    Example.objects.filter(id=examples[3].id).update(reviewed_by=alice)
+    qs, _ = filtered_examples(project, {"reviewer": "alice"})
+    assert _ids(qs) == [examples[3].id]
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest", "difficulty", "-difficulty", "confidence", "-confidence"])
+def test_keyset_pages_walk_every_row_once_in_order(project, examples, order):
+    qs = Example.objects.filter(project=project)
+    seen, cursor = [], None
+    for _ in range(20):
+        page = keyset_page(qs, order, cursor, size=7)
+        seen += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(e.id for e in seen) == sorted(e.id for e in examples)
+    assert len({e.id for e in seen}) == len(seen)
+    field = {"newest": "id", "oldest": "id"}.get(order) or ("difficulty" if "difficulty" in order else "mean_logprob")
+    desc = order in ("newest", "-difficulty", "-confidence")
+    values = [getattr(e, field) for e in seen if getattr(e, field) is not None]
+    assert values == sorted(values, reverse=desc)
+    # Rows without a sort value come after every row with one.
+    first_null = next((i for i, e in enumerate(seen) if getattr(e, field) is None), len(seen))
+    assert all(getattr(e, field) is None for e in seen[first_null:])
+
+
+def test_a_page_ending_exactly_on_the_last_sorted_row_still_reaches_the_unsorted_ones(project, examples):
+    qs = Example.objects.filter(project=project)
+    with_value = qs.filter(difficulty__isnull=False).count()
+    page = keyset_page(qs, "difficulty", None, size=with_value)
+    assert page.next_cursor is not None
+    rest = keyset_page(qs, "difficulty", page.next_cursor, size=100)
+    assert len(rest.items) == qs.filter(difficulty__isnull=True).count()
+    assert rest.next_cursor is None
+
+
+def test_a_tampered_cursor_is_a_clear_error():
+    with pytest.raises(FilterError) as err:
+        decode_cursor("not-a-cursor", "newest")
+    assert "after" in err.value.errors
