@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from curation.views import health, imports, projects
+from curation.views import health, imports, jobs, projects
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
@@ -10,4 +10,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("p/<slug:slug>/", projects.dashboard, name="project-dashboard"),
     path("p/<slug:slug>/import/", imports.import_page, name="project-import"),
+    path("p/<slug:slug>/jobs/", jobs.job_list, name="job-list"),
+    path("p/<slug:slug>/jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
+    path("p/<slug:slug>/jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
 ]

@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from curation.models import Example, Membership, Project, Prompt
+from curation.models import Example, Job, Membership, Project, Prompt
 from curation.normalize import content_hash
 
 
@@ -53,3 +53,11 @@ class ExampleFactory(factory.django.DjangoModelFactory):
     stage = factory.LazyAttribute(lambda o: o.project.pool)
     response = factory.Sequence(lambda n: f"Answer {n}.")
     original_response = factory.LazyAttribute(lambda o: o.response)
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Job
+
+    project = factory.SubFactory(ProjectFactory)
+    kind = Job.Kind.GENERATE

@@ -40,6 +40,7 @@ class Job(models.Model):
     errors = models.JSONField(default=list, blank=True, help_text="Per-item errors (the job goes on).")
     metrics = models.JSONField(default=dict, blank=True)
     celery_id = models.CharField(max_length=100, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="node@host:pid of the process running it.")
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
