@@ -81,8 +81,8 @@ class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destro
             token, key = token_service.issue(request.user, incoming.validated_data["name"])
         except token_service.TokenError as exc:
             raise serializers.ValidationError({"name": [str(exc)]}) from None
+        token.key = key  # only on this instance, for this one response
         body = NewTokenSerializer(token).data
-        body["key"] = key
         return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):

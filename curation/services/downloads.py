@@ -162,7 +162,7 @@ def parse_range(header: str | None, size: int):
         end = int(last) + 1 if last else size
     except ValueError:
         return None
-    if start < 0 or end <= start:
+    if start < 0 or (last and end <= start):
         return None
     if start >= size:
         return "unsatisfiable"

@@ -21,6 +21,7 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -125,15 +126,16 @@ def lines_sql(snapshot: Snapshot, fmt: str, vendor: str) -> tuple[str, dict]:
     return sql, {"snapshot": snapshot.pk, "system": _system_fragment(snapshot)}
 
 
-def iter_lines(snapshot: Snapshot, fmt: str, split: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+def iter_lines(snapshot: Snapshot, fmt: str, split: str, chunk_bytes: int | None = None) -> Iterator[bytes]:
     """The lines of one split, UTF-8, each ending in a newline, in chunks of about ``chunk_bytes``."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     vendor = connection.vendor
     sql, params = lines_sql(snapshot, fmt, vendor)
     params["split"] = split
     if vendor == "postgresql":
         yield from _copy_lines(sql, params, chunk_bytes)
     else:
-        yield from _cursor_lines(sql, params)
+        yield from _cursor_lines(sql, params, chunk_bytes)
 
 
 def _copy_lines(sql: str, params: dict, chunk_bytes: int) -> Iterator[bytes]:
@@ -159,14 +161,20 @@ def _copy_lines(sql: str, params: dict, chunk_bytes: int) -> Iterator[bytes]:
             yield bytes(buffer)
 
 
-def _cursor_lines(sql: str, params: dict) -> Iterator[bytes]:
+def _cursor_lines(sql: str, params: dict, chunk_bytes: int) -> Iterator[bytes]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        buffer = bytearray()
         while True:
             rows = cursor.fetchmany(SQLITE_FETCH)
             if not rows:
-                return
-            yield ("\n".join(r[0] for r in rows) + "\n").encode("utf-8")
+                break
+            buffer += ("\n".join(r[0] for r in rows) + "\n").encode("utf-8")
+            if len(buffer) >= chunk_bytes:
+                yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
 
 
 def gzip_chunks(chunks) -> Iterator[bytes]:
@@ -270,7 +278,7 @@ def write_parquet(snapshot: Snapshot, split: str, path: Path, problems: list, on
         .values_list(*_PARQUET_FIELDS).iterator(chunk_size=min(batch_rows, 5000))
     )
     written = 0
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    with closing(rows), pq.ParquetWriter(path, schema, compression="zstd") as writer:
         buffer: list[tuple] = []
 
         def flush():

@@ -27,6 +27,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 
 from django.db import transaction
 from django.db.models import Count
@@ -38,6 +39,7 @@ from curation.models import Example, ExampleStatus, Job, Project, Snapshot, Snap
 from curation.normalize import content_hash
 from curation.services import jobs
 from curation.services.goldset import GoldGuard, guard_keys
+from workers.tasks import snapshots as _snapshot_task  # noqa: F401  registers the task where jobs are launched
 
 log = logging.getLogger(__name__)
 
@@ -212,47 +214,49 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         seen = 0
         current_prompt, completions = None, set()
         rows = approved.order_by("prompt_id", "id").values_list(*_FIELDS).iterator(chunk_size=FREEZE_BATCH)
-        for (example_id, version, prompt_id, text, messages, stored_hash, response, label, tier, stage, source,
-             grade, edited, soft_targets, distribution, predicted) in rows:
-            seen += 1
-            keys = guard_keys(text, messages)
-            reason = guard.reason(prompt_id, stored_hash, keys)
-            if classification:
-                completion = label or predicted or ""
-                if reason is None and (not completion or (labels and completion not in labels)):
-                    reason = "no_label"
-            else:
-                completion = response
-                if reason is None and not completion.strip():
-                    reason = "empty_completion"
-            if reason is None:
-                if prompt_id != current_prompt:
-                    current_prompt, completions = prompt_id, set()
-                if completion in completions:
-                    reason = "duplicate"
-                completions.add(completion)
-            if reason is not None:
-                excluded[reason] += 1
-                continue
-            prompt_hash = content_hash(text, messages)
-            row = SnapshotRow(
-                snapshot=snapshot, ordinal=seen, example_id=example_id, example_version=version,
-                prompt_hash=prompt_hash,
-                prompt_text=_display_text(text, messages), prompt_messages=messages or None,
-                response=completion, label=completion if classification else "", tier=tier or "", stage=stage,
-                source=source, grade=grade, edited=edited,
-                split=split_of(snapshot.seed, prompt_hash, snapshot.validation_fraction),
-                soft_targets=soft_targets or "",
-                label_distribution=_ordered_distribution(distribution, labels) if classification else None,
-            )
-            row.row_hash = hash_record(row_record(row, with_soft_targets=snapshot.include_soft_targets))
-            batch.append(row)
-            if len(batch) >= FREEZE_BATCH:
-                _flush(batch)
-                if progress:
-                    progress(seen + excluded["not_approved"], total)
-                if cancelled and cancelled():
-                    raise BuildCancelled()
+        # closing(): the server-side cursor must close inside the transaction, even on cancel.
+        with closing(rows):
+            for (example_id, version, prompt_id, text, messages, stored_hash, response, label, tier, stage, source,
+                 grade, edited, soft_targets, distribution, predicted) in rows:
+                seen += 1
+                keys = guard_keys(text, messages)
+                reason = guard.reason(prompt_id, stored_hash, keys)
+                if classification:
+                    completion = label or predicted or ""
+                    if reason is None and (not completion or (labels and completion not in labels)):
+                        reason = "no_label"
+                else:
+                    completion = response
+                    if reason is None and not completion.strip():
+                        reason = "empty_completion"
+                if reason is None:
+                    if prompt_id != current_prompt:
+                        current_prompt, completions = prompt_id, set()
+                    if completion in completions:
+                        reason = "duplicate"
+                    completions.add(completion)
+                if reason is not None:
+                    excluded[reason] += 1
+                    continue
+                prompt_hash = content_hash(text, messages)
+                row = SnapshotRow(
+                    snapshot=snapshot, ordinal=seen, example_id=example_id, example_version=version,
+                    prompt_hash=prompt_hash,
+                    prompt_text=_display_text(text, messages), prompt_messages=messages or None,
+                    response=completion, label=completion if classification else "", tier=tier or "", stage=stage,
+                    source=source, grade=grade, edited=edited,
+                    split=split_of(snapshot.seed, prompt_hash, snapshot.validation_fraction),
+                    soft_targets=soft_targets or "",
+                    label_distribution=_ordered_distribution(distribution, labels) if classification else None,
+                )
+                row.row_hash = hash_record(row_record(row, with_soft_targets=snapshot.include_soft_targets))
+                batch.append(row)
+                if len(batch) >= FREEZE_BATCH:
+                    _flush(batch)
+                    if progress:
+                        progress(seen + excluded["not_approved"], total)
+                    if cancelled and cancelled():
+                        raise BuildCancelled()
         _flush(batch)
     return Counter({k: v for k, v in excluded.items() if v})
 
