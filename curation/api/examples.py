@@ -71,6 +71,8 @@ def _filter_parameter(name, spec):
 
 
 FILTER_PARAMETERS = [_filter_parameter(name, spec) for name, spec in ExampleFilter.base_filters.items()]
+BOOLEAN_PARAMS = [n for n, spec in ExampleFilter.base_filters.items() if isinstance(spec, django_filters.BooleanFilter)]
+BOOLEAN_VALUES = {"true", "false", "1", "0"}
 
 
 @extend_schema_view(
@@ -116,6 +118,10 @@ class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVi
                 raise serializers.ValidationError(
                     {name: [f"Unknown filter; the examples endpoint takes: {', '.join(sorted(allowed))}."] for name in unknown}
                 )
+            # The queue's form reads any other word as "either"; a client that sent one meant something.
+            bad = [n for n in BOOLEAN_PARAMS if request.query_params.get(n, "true").lower() not in BOOLEAN_VALUES]
+            if bad:
+                raise serializers.ValidationError({n: ["Give true or false."] for n in bad})
         else:
             super().check_query_params(request)
 

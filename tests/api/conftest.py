@@ -7,6 +7,12 @@ from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, Us
 
 
 @pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Test users need passwords, not 1,000,000 PBKDF2 rounds each (seconds per test on 2 cores)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def artifact_dir(tmp_path, settings):
     """Each test writes snapshot files into its own ARTIFACT_DIR."""
     settings.ARTIFACT_DIR = tmp_path / "artifacts"
