@@ -39,6 +39,12 @@ class IdCursorPagination(CursorPagination):
     def get_page_size(self, request):
         return page_size(request, self.page_size)
 
+    def get_paginated_response_schema(self, schema):
+        document = super().get_paginated_response_schema(schema)
+        for name, cursor in (("next", "cD0yMDI2LTExLTI1"), ("previous", "cj0xJnA9MjAyNi0xMS0yNQ")):
+            document["properties"][name]["example"] = f"http://api.example.org/api/v1/projects/triage/snapshots/?cursor={cursor}"
+        return document
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)

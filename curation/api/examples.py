@@ -3,8 +3,9 @@ import math
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
@@ -75,6 +76,46 @@ BOOLEAN_PARAMS = [n for n, spec in ExampleFilter.base_filters.items() if isinsta
 BOOLEAN_VALUES = {"true", "false", "1", "0"}
 
 
+class KeysetPagination(BasePagination):
+    """The review queue's keyset pages (``filters.keyset_page``) in the view's filter order."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        order = getattr(view, "order", DEFAULT_ORDER)
+        size = page_size(request)
+        try:
+            page = keyset_page(queryset, order, request.query_params.get("cursor") or None, size)
+        except FilterError as exc:
+            errors = dict(exc.errors)
+            if "after" in errors:
+                errors["cursor"] = errors.pop("after")
+            raise serializers.ValidationError(errors) from None
+        self.next_url = (
+            replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor) if page.next_cursor else None
+        )
+        return page.items
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.next_url, "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object", "required": ["next", "results"],
+            "properties": {
+                "next": {"type": "string", "format": "uri", "nullable": True,
+                         "example": "http://api.example.org/api/v1/projects/triage/examples/?status=approved&cursor=WyJvbGRlc3QiLG51bGwsNDJd"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "From the previous page's `next`."},
+            {"name": "size", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+             "description": "Page size, 1 to 500 (default 50)."},
+        ]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Examples matching the review queue's filter, one keyset page at a time",
@@ -83,17 +124,8 @@ BOOLEAN_VALUES = {"true", "false", "1", "0"}
             "with a 400 naming them. Follow `next` for the next page: each page costs what the first costs. "
             "Readers do not see examples of gold prompts."
         ),
-        parameters=[
-            SLUG_PARAMETER, *FILTER_PARAMETERS,
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="From the previous page's `next`."),
-            OpenApiParameter("size", OpenApiTypes.INT, description="Page size, 1 to 500 (default 50)."),
-        ],
-        responses=inline_serializer("ExamplePage", {
-            "next": serializers.URLField(allow_null=True), "results": ExampleSerializer(many=True),
-        }),
-        examples=[OpenApiExample("Approved hard examples", response_only=True,
-                                 value={"next": "http://testserver/api/v1/projects/triage/examples/?status=approved&tier=hard&cursor=WyJvbGRlc3QiLG51bGwsNDJd",
-                                        "results": [EXAMPLE_EXAMPLE]})],
+        parameters=[SLUG_PARAMETER, *FILTER_PARAMETERS],
+        examples=[OpenApiExample("Approved hard examples", response_only=True, value=EXAMPLE_EXAMPLE)],
     ),
     retrieve=extend_schema(
         summary="One example (its `version` is what a verdict must send back)", parameters=[SLUG_PARAMETER],
@@ -102,7 +134,8 @@ BOOLEAN_VALUES = {"true", "false", "1", "0"}
 )
 class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectViewSet):
     serializer_class = ExampleSerializer
-    pagination_class = None
+    pagination_class = KeysetPagination
+    order = DEFAULT_ORDER
 
     def get_queryset(self):
         if self.schema_project():
@@ -125,15 +158,10 @@ class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVi
         else:
             super().check_query_params(request)
 
-    def list(self, request, *args, **kwargs):
-        size = page_size(request)
+    def filter_queryset(self, queryset):
         try:
-            queryset, cleaned = filtered_examples(self.project, request.query_params, self.get_queryset())
-            page = keyset_page(queryset, cleaned.get("order") or DEFAULT_ORDER, request.query_params.get("cursor") or None, size)
+            queryset, cleaned = filtered_examples(self.project, self.request.query_params, queryset)
         except FilterError as exc:
-            errors = dict(exc.errors)
-            if "after" in errors:
-                errors["cursor"] = errors.pop("after")
-            raise serializers.ValidationError(errors) from None
-        next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor) if page.next_cursor else None
-        return Response({"next": next_url, "results": self.get_serializer(page.items, many=True).data})
+            raise serializers.ValidationError(exc.errors) from None
+        self.order = cleaned.get("order") or DEFAULT_ORDER
+        return queryset

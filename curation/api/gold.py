@@ -64,7 +64,7 @@ BAD = OpenApiResponse(description="A field is wrong; the body names it (e.g. the
 @extend_schema_view(
     list=extend_schema(
         summary="The gold set (reviewers and engineers)", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("Gold items", response_only=True, value={"next": None, "previous": None, "results": [GOLD_EXAMPLE]})],
+        examples=[OpenApiExample("Gold items", response_only=True, value=GOLD_EXAMPLE)],
     ),
     retrieve=extend_schema(
         summary="One gold item", parameters=[SLUG_PARAMETER],

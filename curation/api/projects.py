@@ -35,8 +35,7 @@ class ProjectPagination(IdCursorPagination):
 @extend_schema_view(
     list=extend_schema(
         summary="Projects I am a member of",
-        examples=[OpenApiExample("My projects", value={"next": None, "previous": None, "results": [PROJECT_EXAMPLE]},
-                                 response_only=True)],
+        examples=[OpenApiExample("My projects", value=PROJECT_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
         summary="One of my projects", parameters=[SLUG_PARAMETER],
@@ -104,9 +103,7 @@ class _OrderedPagination(IdCursorPagination):
 @extend_schema_view(
     list=extend_schema(
         summary="The project's difficulty tiers, easiest first", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("Tiers", response_only=True, value={"next": None, "previous": None, "results": [
-            {"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80},
-            {"id": 2, "name": "hard", "order": 2, "examples": 40, "approved": 12}]})],
+        examples=[OpenApiExample("Tiers", response_only=True, value={"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80})],
     ),
     retrieve=extend_schema(
         summary="One tier", parameters=[SLUG_PARAMETER],
@@ -126,9 +123,7 @@ class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectViewS
 @extend_schema_view(
     list=extend_schema(
         summary="The project's curriculum stages in order (the pool first)", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("Stages", response_only=True, value={"next": None, "previous": None, "results": [
-            {"id": 1, "name": "pool", "order": 0, "is_pool": True, "description": "", "examples": 900, "approved": 10},
-            {"id": 2, "name": "stage 1", "order": 1, "is_pool": False, "description": "Short answers.", "examples": 300, "approved": 280}]})],
+        examples=[OpenApiExample("Stages", response_only=True, value={"id": 2, "name": "stage 1", "order": 1, "is_pool": False, "description": "Short answers.", "examples": 300, "approved": 280})],
     ),
     retrieve=extend_schema(
         summary="One stage", parameters=[SLUG_PARAMETER],

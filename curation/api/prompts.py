@@ -39,9 +39,7 @@ def hide_gold_from_readers(project, queryset, prompt_field="id"):
             OpenApiParameter("source", OpenApiTypes.STR, enum=Prompt.Source.values, description="Only prompts from this source."),
             OpenApiParameter("q", OpenApiTypes.STR, description=f"Text in the prompt (at most {MAX_QUERY} characters)."),
         ],
-        examples=[OpenApiExample("A page of prompts", response_only=True,
-                                 value={"next": "http://testserver/api/v1/projects/triage/prompts/?cursor=cD0xNg%3D%3D",
-                                        "previous": None, "results": [PROMPT_EXAMPLE]})],
+        examples=[OpenApiExample("A page of prompts", response_only=True, value=PROMPT_EXAMPLE)],
     ),
     retrieve=extend_schema(
         summary="One prompt", parameters=[SLUG_PARAMETER],

@@ -94,7 +94,7 @@ SNAPSHOT_EXAMPLE = {
             OpenApiParameter("content_hash", OpenApiTypes.STR, description="Only the snapshot(s) with this content hash."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=Snapshot.Status.values),
         ],
-        examples=[OpenApiExample("Snapshots", response_only=True, value={"next": None, "previous": None, "results": [SNAPSHOT_EXAMPLE]})],
+        examples=[OpenApiExample("Snapshots", response_only=True, value=SNAPSHOT_EXAMPLE)],
     ),
     retrieve=extend_schema(
         summary="A snapshot: status, counts, exclusions, manifest and download links", parameters=[SLUG_PARAMETER],

@@ -35,7 +35,7 @@ TOKEN_EXAMPLE = {"id": 5, "name": "training pipeline", "prefix": "q3Jx9aZk", "cr
 @extend_schema_view(
     list=extend_schema(
         summary="My API tokens (prefixes only; keys are never shown again)",
-        examples=[OpenApiExample("Tokens", response_only=True, value={"next": None, "previous": None, "results": [TOKEN_EXAMPLE]})],
+        examples=[OpenApiExample("Tokens", response_only=True, value=TOKEN_EXAMPLE)],
     ),
     create=extend_schema(
         summary="Create a token; the response holds its key, once",

@@ -71,7 +71,7 @@ EXAMPLE_ID = OpenApiParameter("example_id", int, OpenApiParameter.PATH, descript
 @extend_schema_view(
     list=extend_schema(
         summary="An example's history, oldest first", parameters=[SLUG_PARAMETER, EXAMPLE_ID],
-        examples=[OpenApiExample("History", response_only=True, value={"next": None, "previous": None, "results": [VERDICT_EXAMPLE]})],
+        examples=[OpenApiExample("History", response_only=True, value=VERDICT_EXAMPLE)],
     ),
     create=extend_schema(
         summary="Decide on an example (reviewers and engineers)",
