@@ -114,43 +114,47 @@ def _system_fragment(snapshot: Snapshot) -> str:
     return json.dumps({"role": "system", "content": snapshot.system_prompt}, ensure_ascii=False, separators=(",", ":")) + ","
 
 
-def lines_sql(snapshot: Snapshot, fmt: str, vendor: str) -> tuple[str, dict]:
-    """The SELECT of one line per row of ``snapshot``, for ``%(split)s``, in file order."""
+def lines_sql(snapshot: Snapshot, fmt: str, vendor: str, split: str | None = "") -> tuple[str, dict]:
+    """The SELECT of one line per row of ``snapshot`` in file order: one split, or (None) all of them."""
     if fmt == "jsonl":
         expr = _jsonl_expr(vendor, snapshot.project.is_classification)
     elif fmt == "chat":
         expr = _chat_expr(vendor, _system_fragment(snapshot))
     else:
         raise ValueError(f"{fmt} is not a line format")
-    sql = f"SELECT {expr} FROM {TABLE} WHERE snapshot_id = %(snapshot)s AND split = %(split)s ORDER BY row_hash"
-    return sql, {"snapshot": snapshot.pk, "system": _system_fragment(snapshot)}
+    params = {"snapshot": snapshot.pk, "system": _system_fragment(snapshot), "split": split}
+    if split is None:
+        where = "snapshot_id = %(snapshot)s ORDER BY split, row_hash"
+    else:
+        where = "snapshot_id = %(snapshot)s AND split = %(split)s ORDER BY row_hash"
+    return f"SELECT {expr} FROM {TABLE} WHERE {where}", params
+
+
+def copy_statement(snapshot: Snapshot, fmt: str, split: str | None):
+    """``COPY (lines) TO STDOUT`` for PostgreSQL, in a form that writes each line verbatim."""
+    from psycopg import sql as pgsql
+
+    sql, params = lines_sql(snapshot, fmt, "postgresql", split)
+    template = sql.replace("{", "{{").replace("}", "}}").replace("%(", "{").replace(")s", "}")
+    select = pgsql.SQL(template).format(**{k: pgsql.Literal(v) for k, v in params.items() if "{" + k + "}" in template})
+    # CSV with delimiter and quote characters that JSON text never holds raw (to_json
+    # escapes every control character): each line comes out verbatim, no escaping.
+    return pgsql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')").format(select)
 
 
 def iter_lines(snapshot: Snapshot, fmt: str, split: str, chunk_bytes: int | None = None) -> Iterator[bytes]:
     """The lines of one split, UTF-8, each ending in a newline, in chunks of about ``chunk_bytes``."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    vendor = connection.vendor
-    sql, params = lines_sql(snapshot, fmt, vendor)
-    params["split"] = split
-    if vendor == "postgresql":
-        yield from _copy_lines(sql, params, chunk_bytes)
+    if connection.vendor == "postgresql":
+        yield from _copy_lines(copy_statement(snapshot, fmt, split), chunk_bytes)
     else:
+        sql, params = lines_sql(snapshot, fmt, connection.vendor, split)
         yield from _cursor_lines(sql, params, chunk_bytes)
 
 
-def _copy_lines(sql: str, params: dict, chunk_bytes: int) -> Iterator[bytes]:
-    from psycopg import sql as pgsql
-
+def _copy_lines(statement, chunk_bytes: int) -> Iterator[bytes]:
     connection.ensure_connection()
-    raw = connection.connection
-    template = sql.replace("{", "{{").replace("}", "}}").replace("%(", "{").replace(")s", "}")
-    select = pgsql.SQL(template).format(
-        **{k: pgsql.Literal(v) for k, v in params.items()}
-    )
-    # CSV with delimiter and quote characters that JSON text never holds raw (to_json
-    # escapes every control character): each line comes out verbatim, no escaping.
-    copy_sql = pgsql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')").format(select)
-    with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+    with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
         buffer = bytearray()
         for data in copy:
             buffer += data

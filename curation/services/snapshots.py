@@ -103,8 +103,11 @@ def _as_querydict(params) -> QueryDict:
 
 def start_snapshot(project: Project, user, *, name: str, stage: str | None = None, filter=None, seed: int = 0,
                    validation_fraction: float = 0.1, include_soft_targets: bool = False,
-                   system_prompt: str = "") -> Snapshot:
-    """Validate a snapshot request and launch its build job; raises SnapshotError naming the field."""
+                   system_prompt: str = "", launch: bool = True) -> Snapshot:
+    """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
+
+    ``launch=False`` only records the request: the caller runs ``build_snapshot`` itself.
+    """
     errors: dict = {}
     name = (name or "").strip()
     if not name:
@@ -144,9 +147,9 @@ def start_snapshot(project: Project, user, *, name: str, stage: str | None = Non
             validation_fraction=float(validation_fraction), include_soft_targets=bool(include_soft_targets),
             system_prompt=system_prompt, created_by=user, status=Snapshot.Status.BUILDING,
         )
-        job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)
-        snapshot.job = job
-        snapshot.save(update_fields=["job"])
+        if launch:
+            snapshot.job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)
+            snapshot.save(update_fields=["job"])
     return snapshot
 
 

@@ -1,5 +1,4 @@
 import pytest
-from django.test import override_settings
 
 from curation.models import ApiToken
 from curation.services import snapshots
@@ -52,9 +51,7 @@ def build(engineer):
         request.setdefault("name", "snap")
         if "filter" not in request:
             request.setdefault("stage", "stage 1")
-        with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
-            snap = snapshots.start_snapshot(project, engineer, **request)
-        return snapshots.build_snapshot(snap)
+        return snapshots.build_snapshot(snapshots.start_snapshot(project, engineer, launch=False, **request))
 
     return run
 

@@ -45,7 +45,7 @@ def world(project, tmp_path, settings, keep_the_test_connection):
     examples = [ExampleFactory(prompt=PromptFactory(project=project, text=f"Fuzz prompt {i}"), status="approved",
                                stage=stage) for i in range(6)]
     gold = GoldItem.objects.create(project=project, prompt=PromptFactory(project=project, text="Gold"), reference="R")
-    snap = snapshots.build_snapshot(snapshots.start_snapshot(project, user, name="fuzz", stage="stage 1"))
+    snap = snapshots.build_snapshot(snapshots.start_snapshot(project, user, name="fuzz", stage="stage 1", launch=False))
     token, key = ApiToken.issue(user, "fuzz")
     return {
         "slug": project.slug, "key": key,
