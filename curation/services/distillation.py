@@ -74,25 +74,26 @@ class _Errors(dict):
 
 # ------------------------------------------------------------------ parsing
 def _number(raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False):
+    name = field.rsplit(".", 1)[-1] if not field.endswith("gate.threshold") else "gate threshold"
     if raw is None or raw == "":
         if required:
             errors.add(field, "This field is required.")
         return default
     if isinstance(raw, bool):
-        errors.add(field, f"must be a number, got {raw!r}")
+        errors.add(field, f"{name} must be a number, got {raw!r}")
         return default
     try:
         value = kind(raw) if kind is float else _whole(raw)
     except (TypeError, ValueError):
-        errors.add(field, f"must be {'a whole number' if kind is int else 'a number'}, got {raw!r}")
+        errors.add(field, f"{name} must be {'a whole number' if kind is int else 'a number'}, got {raw!r}")
         return default
     if kind is float and not math.isfinite(value):
-        errors.add(field, f"must be a finite number, got {raw!r}")
+        errors.add(field, f"{name} must be a finite number, got {raw!r}")
         return default
     if minimum is not None and value < minimum:
-        errors.add(field, f"must be at least {minimum}, got {value}")
+        errors.add(field, f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        errors.add(field, f"must be at most {maximum}, got {value}")
+        errors.add(field, f"{name} must be at most {maximum}, got {value}")
     return value
 
 
