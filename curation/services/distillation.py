@@ -521,10 +521,13 @@ class DistillRun:
     def progress(self, p: dict) -> None:
         stage, i, phase = p["stage"], p["stage_index"], p["phase"]
         x = self._offset(stage, phase, p["step"], p["total_steps"]) + p["step"]
-        self.ctx.progress(p["step"], p["total_steps"], tokens_per_s=p["tokens_per_s"], eta_s=p["eta_s"],
-                          phase=f"stage {i + 1} of {self.n} ({stage}): {phase_label(phase)}")
         for name in CURVE_METRICS:
             self.ctx.metric(name, p[name], x, stage)
+        # The recipe reports every ``progress_every_s``; writing each report at once
+        # means every point up to a checkpoint is stored before the checkpoint is
+        # taken, so a worker killed after it leaves no gap in the curves.
+        self.ctx.progress(p["step"], p["total_steps"], tokens_per_s=p["tokens_per_s"], eta_s=p["eta_s"],
+                          phase=f"stage {i + 1} of {self.n} ({stage}): {phase_label(phase)}", force=True)
         self.state["current"] = {k: p[k] for k in ("stage", "stage_index", "phase", "step", "total_steps", "loss", "kd_loss", "ce_loss", "lr")}
         if time.monotonic() - self._last_save >= jobs.PROGRESS_EVERY_S:
             self.save()
