@@ -39,7 +39,7 @@ def fmt(value: float, kind: str = "num") -> str:
     if kind == "pct":
         return f"{value * 100:.0f}%"
     if kind == "ms":
-        return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+        return f"{value:.0f} ms" if value >= 10 else f"{value:.3g} ms"
     if value == 0:
         return "0"
     if abs(value) >= 10000:
@@ -146,7 +146,8 @@ def reliability_diagram(bins: list[dict], *, size=240, css="") -> dict:
         x = left + b["lower"] * span_x
         w = (b["upper"] - b["lower"]) * span_x
         h = b["accuracy"] * span_y
-        bars.append({"x": f"{x + 0.5:.1f}", "w": f"{w - 1:.1f}", "y": f"{bottom - h:.1f}", "h": f"{h:.1f}",
+        bars.append({"x": f"{x + 0.5:.1f}", "w": f"{w - 1:.1f}", "y": f"{bottom - h:.1f}", "h": f"{h:.1f}", "top": top,
+                     "span": f"{span_y:.1f}",
                      "cx": f"{x + w / 2:.1f}", "cy": f"{bottom - b['confidence'] * span_y:.1f}",
                      "opacity": f"{0.35 + 0.65 * b['count'] / total:.2f}",
                      "title": f"confidence {b['lower']:.2f}–{b['upper']:.2f}: {b['count']} items, "

@@ -44,8 +44,12 @@ class DistillLaunchForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         specs = ModelSpec.objects.filter(project=project).order_by("name")
-        self.fields["student_spec"].queryset = specs.filter(role=ModelSpec.Role.STUDENT)
-        self.fields["teacher_spec"].queryset = specs.filter(role=ModelSpec.Role.TEACHER)
+        for name, role in (("student_spec", ModelSpec.Role.STUDENT), ("teacher_spec", ModelSpec.Role.TEACHER)):
+            field = self.fields[name]
+            field.queryset = specs.filter(role=role)
+            only = list(field.queryset[:2])
+            if len(only) == 1:
+                field.initial = only[0].pk
 
 
 class StageForm(forms.Form):

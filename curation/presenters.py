@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
+
 from curation import charts
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion, Snapshot
-from curation.services.distillation import KD_NOTES, LOWER_IS_BETTER, phase_label
+from curation.services.distillation import KD_MODES, LOWER_IS_BETTER, phase_label
 
 LOSS_SERIES = (("loss", "total loss", "s-total"), ("kd_loss", "KD", "s-kd"), ("ce_loss", "CE", "s-ce"))
+CURVE_POINTS = 300
 SIDES = ({"name": "student", "css": "s-student"}, {"name": "teacher", "css": "s-teacher"})
 
 # name -> (label, kind, lower is better)
@@ -29,6 +33,11 @@ METRICS = {
     "n": ("Gold items", "int", False),
 }
 HEADLINE = {"classification": "accuracy", "generation": "normalized_match"}
+BASIS = {
+    "accuracy": "the student's accuracy ÷ the teacher's, on the gold labels",
+    "normalized_match": "the student's normalized match ÷ the teacher's, on the gold references",
+    "teacher_agreement": "the student's top-1 agreement with the teacher (the teacher matches no gold reference)",
+}
 
 
 def gate_rule(gate: dict | None) -> str:
@@ -49,9 +58,7 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
         return []
     names = [s["name"] for s in job.params.get("stages", [])]
     points = defaultdict(list)
-    rows = (MetricPoint.objects.filter(job=job, name__in=[m for m, _, _ in LOSS_SERIES])
-            .order_by("stage", "name", "step", "id").values_list("stage", "name", "step", "value"))
-    for stage, name, step, value in rows.iterator(chunk_size=5000):
+    for stage, name, step, value in _curve_rows(job):
         series = points[(stage, name)]
         if series and series[-1][0] == step:
             series[-1] = (step, value)  # a point trained again after a restart replaces the old one
@@ -70,6 +77,22 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
         out.append({"stage": name, "chart": charts.line_chart(series, width=width, height=height, x_label="step",
                                                               markers=markers, y_range=y_range, x_range=x_range)})
     return out
+
+
+def _curve_rows(job: Job):
+    """(stage, name, step, value) of the loss curves, thinned in the database to about
+    ``CURVE_POINTS`` per line (a long job has a point a second: the page polls every 2 s)."""
+    metrics = [m for m, _, _ in LOSS_SERIES]
+    base = MetricPoint.objects.filter(job=job, name__in=metrics)
+    counts = dict(base.filter(name="loss").values_list("stage").annotate(n=Count("id")).values_list("stage", "n"))
+    for stage in sorted(counts):
+        rows = base.filter(stage=stage)
+        stride = -(-counts[stage] // CURVE_POINTS)
+        if stride > 1:
+            rows = (rows.annotate(rn=Window(RowNumber(), partition_by=[F("name")], order_by=[F("step").asc(), F("id").asc()]),
+                                  total=Window(Count("id"), partition_by=[F("name")]))
+                    .annotate(m=F("rn") % stride).filter(Q(m=0) | Q(rn=1) | Q(rn=F("total"))))
+        yield from rows.order_by("name", "step", "id").values_list("stage", "name", "step", "value")
 
 
 def _short_phase(phase: str) -> str:
@@ -91,8 +114,10 @@ def distill_panel(job: Job) -> dict:
             status = "gated"
         elif done and done["outcome"] != "gated":
             status = "passed"
-        elif job.is_active and current.get("stage_index") == i:
+        elif current.get("stage_index") == i and job.is_active:
             status = "running"
+        elif current.get("stage_index") == i and job.status in (Job.Status.CANCELLED, Job.Status.FAILED):
+            status = "stopped" if job.status == Job.Status.CANCELLED else "failed"
         else:
             status = "waiting"
         stages.append({
@@ -107,11 +132,17 @@ def distill_panel(job: Job) -> dict:
         stage["chart"] = charts_by_stage.get(stage["name"])
     evaluation = Job.objects.filter(pk=state.get("evaluation_job")).first() if state.get("evaluation_job") else None
     kd_mode = state.get("kd_mode")
+    warnings = [e["error"] for e in job.errors or [] if e.get("item") == "warning"]
+    # The tokenizer decision is explained on the KD card; the other warnings (config
+    # drift after a restart, no soft targets, ...) get their own.
+    kd_reasons = [w for w in warnings if "sequence-level KD" in w or "token-level KD" in w]
     return {
         "stages": stages,
         "kd_mode": kd_mode,
-        "kd_note": state.get("kd_note") or KD_NOTES.get(kd_mode or "", ""),
-        "warnings": [e["error"] for e in job.errors or [] if e.get("item") == "warning"],
+        "kd_title": KD_MODES.get(kd_mode, ("", ""))[0],
+        "kd_note": state.get("kd_note") or KD_MODES.get(kd_mode, ("", ""))[1],
+        "kd_reasons": kd_reasons,
+        "warnings": [w for w in warnings if w not in kd_reasons],
         "current": current,
         "gated": state.get("gated") if job.status == Job.Status.GATED else None,
         "resumes": params.get("resumes", []),
@@ -189,7 +220,7 @@ def report_context(report: EvalReport) -> dict:
         list(SIDES), width=300, kind="ms")
     throughput = charts.bar_chart(
         [{"label": "tokens/s", "values": [speed.get(side["name"], {}).get("tokens_per_s") for side in SIDES]}],
-        list(SIDES), width=220, kind="num")
+        list(SIDES), width=300, kind="num")
     tier_charts = [{"title": f"{METRICS[headline][0]} by tier", "chart": tier_chart(report, headline)}]
     if "teacher_agreement" in student and task == "generation":
         tier_charts.append({"title": "Agreement with the teacher by tier (student)",
@@ -203,7 +234,7 @@ def report_context(report: EvalReport) -> dict:
     training = training_context(version)
     return {
         "report": report, "version": version, "task": task, "headline": headline,
-        "headline_label": METRICS[headline][0].lower(), "basis": metrics.get("quality_basis"),
+        "basis": BASIS.get(metrics.get("quality_basis"), f"the student's {METRICS[headline][0].lower()} ÷ the teacher's"),
         "rows": metric_rows(student, teacher, task=task), "tier_charts": tier_charts, "reliability": reliability,
         "latency_chart": latency, "throughput_chart": throughput, "speed_rows": speed_rows(report),
         "samples": metrics.get("samples", []), "notes": metrics.get("notes", []), "n_items": metrics.get("n_items"),
@@ -269,5 +300,8 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
         teacher = {"name": "teacher" if same_teacher else "teacher (B's report)", "css": "s-teacher"}
         tier_chart_ = {"title": f"{METRICS[metric][0]} by tier",
                        "chart": charts.bar_chart(groups, sides + [teacher], y_max=1.0, kind="pct")}
-    return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_,
-            "gates": [training_context(v)["gates"] for v in (a, b)]}
+    gates = []
+    for v in (a, b):  # a stage's version went through its own gate and the earlier ones
+        upto = len(v.job.params.get("stages", [])) if v.is_final or v.stage_index is None or v.job is None else v.stage_index + 1
+        gates.append(training_context(v)["gates"][:upto])
+    return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": gates}

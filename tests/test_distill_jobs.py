@@ -153,10 +153,10 @@ def test_differing_tokenizers_fall_back_to_sequence_level_kd_visibly(project, en
     job = launch_distillation(project, request(specs, [kit.stage(snap)]), by=engineer)
 
     assert run(job) == "succeeded", job.message
-    assert job.metrics["kd_mode"] == "sequence" and "sequence-level KD" in job.metrics["kd_note"]
+    assert job.metrics["kd_mode"] == "sequence" and "CE on the approved responses" in job.metrics["kd_note"]
     warnings = [e["error"] for e in job.errors if e["item"] == "warning"]
     assert any("tokenizers differ" in w for w in warnings)
-    assert "sequence-level KD" in job.message
+    assert "(Sequence-level KD)" in job.message and job.phase == "1 stage trained"
     assert ModelVersion.objects.get(job=job, is_final=True).kd_mode == "sequence"
 
 
@@ -217,7 +217,7 @@ def test_a_cancelled_job_stops_at_its_next_step(project, specs, engineer, tiny_m
         return run_distill_job(ctx)
 
     assert run(job, body) == "cancelled"
-    assert "Stopped in stage 'easy' at step" in job.message
+    assert "Stopped on request in stage 'easy' at step" in job.message
     assert not ModelVersion.objects.filter(job=job).exists()
 
 
@@ -228,3 +228,28 @@ def test_the_launch_records_what_the_card_needs(project, specs, engineer, tiny_m
     assert stage["snapshot_hash"] == snap.content_hash and stage["name"] == "easy"
     assert job.model_spec == specs[1] and job.params["resumes"] == []
     json.dumps(job.params)
+
+
+def test_a_web_process_finds_the_training_tasks_when_it_launches_a_job():
+    """The web server never starts a worker, so it has not discovered the task modules."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import django; django.setup(); from curation.services.jobs import task_named; "
+            "print(task_named('workers.tasks.gpu.distill').name, task_named('workers.tasks.gpu.evaluate').name)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["workers.tasks.gpu.distill", "workers.tasks.gpu.evaluate"]
+
+
+def test_a_launched_job_runs_through_its_celery_task(project, specs, engineer, tiny_model_dir, monkeypatch, django_capture_on_commit_callbacks):
+    from webapp.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    snap = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = launch_distillation(project, request(specs, [kit.stage(snap, steps=1)]), by=engineer)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.celery_id and job.worker, job.message

@@ -264,3 +264,20 @@ def test_report_and_tier_names_are_escaped_in_charts(project, client_as):
     page = client_as("reader").get(reverse("report-detail", args=[project.slug, report.pk])).content.decode()
     assert XSS not in page and page.count("&lt;script&gt;") >= 4
     assert "ECE 0.100" in page and "90%" in page and "×2.00" in page and "10%" in page
+
+
+def test_long_curves_are_thinned_by_the_database_keeping_both_ends(project):
+    from curation.models import MetricPoint
+    from curation.presenters import CURVE_POINTS, loss_charts
+
+    job = Job.objects.create(project=project, kind="distill", params={"stages": [{"name": "long"}], "resumes": []},
+                             metrics={"curves": {"long": [{"phase": "train", "round": 0, "offset": 0, "total": 2000}]}})
+    MetricPoint.objects.bulk_create(MetricPoint(job=job, stage="long", name=name, step=step, value=1.0 / step)
+                                    for name in ("loss", "kd_loss", "ce_loss") for step in range(1, 2001))
+    chart = loss_charts(job)[0]["chart"]
+    for line in chart["lines"]:
+        steps = line["d"].split()
+        assert CURVE_POINTS / 2 < len(steps) <= CURVE_POINTS + 2
+    first_x = float(chart["lines"][0]["d"].split()[0][1:].split(",")[0])
+    assert first_x < chart["left"] + 1  # step 1 is kept
+    assert chart["lines"][0]["last"] == "0.0005"  # and step 2000

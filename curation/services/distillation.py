@@ -46,16 +46,17 @@ PRECISIONS = ("no", "bf16", "fp16")
 CURVE_METRICS = ("loss", "kd_loss", "ce_loss", "lr")
 MAX_STAGES = 20
 
-# Defaults of a stage and of the job; the same as the core's dataclass defaults
-# except checkpoint_every (the core checkpoints only at stage ends by default; a job
-# on a shared GPU should lose at most a few minutes when its worker dies).
+# Defaults of a stage and of the job: the core's dataclass defaults, except two. The
+# core checkpoints only at stage ends by default; a job on a shared GPU should lose at
+# most a few minutes when its worker dies. And progress (a curve point) every second
+# rather than every two, so a short stage still draws a curve.
 STAGE_DEFAULTS = {
     "lr": 5e-5, "warmup_steps": 0, "temperature": 1.0, "alpha": 0.5, "divergence": "forward_kl",
     "jsd_beta": 0.5, "replay_fraction": 0.0,
 }
 JOB_DEFAULTS = {
     "batch_size": 8, "grad_accum": 1, "max_seq_len": 512, "mixed_precision": "no", "seed": 0,
-    "checkpoint_every": 200, "progress_every_s": 2.0,
+    "checkpoint_every": 200, "progress_every_s": 1.0,
 }
 
 
@@ -178,7 +179,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         "seed": _number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
         "checkpoint_every": _number(data.get("checkpoint_every"), "checkpoint_every", errors, kind=int,
                                     default=JOB_DEFAULTS["checkpoint_every"], minimum=0),
-        "progress_every_s": _number(data.get("progress_every_s"), "progress_every_s", errors, default=2.0, minimum=0),
+        "progress_every_s": _number(data.get("progress_every_s"), "progress_every_s", errors, default=JOB_DEFAULTS["progress_every_s"], minimum=0),
     }
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
@@ -471,10 +472,10 @@ def describe_gate(gate: dict) -> str:
     return f"{gate.get('metric')} = {gate.get('value'):.4g}, needs {op} {gate.get('threshold'):.4g}"
 
 
-KD_NOTES = {
-    "token": "token-level KD: teacher and student share a tokenizer, the student learns the teacher's top-k distribution per token",
-    "sequence": "sequence-level KD: the student is trained with CE on the approved responses (no per-token teacher distribution)",
-    "label": "label-level KD: the student matches the teacher's label distribution, plus CE on the approved labels",
+KD_MODES = {
+    "token": ("Token-level KD", "teacher and student share a tokenizer: the student learns the teacher's top-k distribution at every response token"),
+    "sequence": ("Sequence-level KD", "the student is trained with CE on the approved responses, without the teacher's per-token distribution"),
+    "label": ("Label-level KD", "the student matches the teacher's distribution over the project labels, plus CE on the approved labels"),
 }
 
 
@@ -514,8 +515,8 @@ class DistillRun:
 
     def kd_decided(self, kd_mode: str) -> None:
         self.state["kd_mode"] = kd_mode
-        self.state["kd_note"] = KD_NOTES.get(kd_mode, kd_mode)
-        self.ctx.progress(phase=f"{kd_mode}-level KD · starting", force=True)
+        self.state["kd_note"] = KD_MODES[kd_mode][1]
+        self.ctx.progress(phase=f"{KD_MODES[kd_mode][0]}: starting", force=True)
         self.save()
 
     def progress(self, p: dict) -> None:
@@ -621,13 +622,16 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         tail = f" after {patience} extra epoch{'s' if patience != 1 else ''} of patience" if patience and record["phase"] != "train" else ""
         message = (f"Stage {record['index'] + 1} of {run.n} ({record['name']}) did not pass its gate{tail}: {describe_gate(gate)}. "
                    "Resume it (lower the threshold, train extra epochs, or force it) or stop the job.")
+        ctx.progress(phase=f"waiting at the gate of stage {record['index'] + 1} of {run.n} ({record['name']})", force=True)
         return jobs.JobOutcome(Job.Status.GATED, message, run.state)
     if result.status == "stopped":
         stage = config.stages[min(result.stage_index, run.n - 1)].name
-        return jobs.JobOutcome(Job.Status.CANCELLED, f"Stopped in stage {stage!r} at step {result.step}; its checkpoint is kept.", run.state)
+        ctx.progress(phase=f"stopped in stage {stage!r}", force=True)
+        return jobs.JobOutcome(Job.Status.CANCELLED, f"Stopped on request in stage {stage!r} at step {result.step}.", run.state)
     final = registry.register_final_version(job, config, result)
     run.state["final_model_version"] = final.pk
-    message = f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_NOTES[result.kd_mode].split(':')[0]}); final model “{final.name}” registered."
+    ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
+    message = f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model “{final.name}” registered."
     evaluation = _launch_automatic_evaluation(job, final, teacher, ctx)
     if evaluation is not None:
         run.state["evaluation_job"] = evaluation.pk

@@ -63,7 +63,7 @@ def register_stage_version(job: Job, config, info: dict) -> ModelVersion:
         job=job, stage=info["stage"],
         defaults={
             "project": job.project, "student_spec": student, "teacher_spec": teacher, "parent": parent,
-            "name": f"{_student_name(job, student)} · stage {i + 1}/{n} {info['stage']}",
+            "name": f"{_student_name(job, student)} · stage {i + 1}/{n}" + ("" if info["stage"] == f"stage {i + 1}" else f" {info['stage']}"),
             "stage_index": i, "is_final": False, "kd_mode": info.get("kd_mode", ""),
             "artifact_path": str(info["model_dir"]), "config": card.get("config") or config.summary(),
             "metrics": {"gate": info.get("gate"), "outcome": info.get("outcome")}, "card": card,
