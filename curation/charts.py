@@ -126,7 +126,8 @@ def bar_chart(groups: list[dict], series: list[dict], *, width=560, height=220, 
             h = max(0.0, value) / y1 * (bottom - top)
             x = start + si * bar_w
             chart["bars"].append({"x": f"{x + 1:.1f}", "y": f"{bottom - h:.1f}", "w": f"{bar_w - 2:.1f}", "h": f"{h:.1f}",
-                                  "css": series[si].get("css", ""), "label": fmt(value, kind), "tx": f"{x + bar_w / 2:.1f}",
+                                  # Bar labels leave the unit to the axis: side by side they must stay short.
+                                  "css": series[si].get("css", ""), "label": fmt(value, "num" if kind == "ms" else kind), "tx": f"{x + bar_w / 2:.1f}",
                                   "ty": f"{bottom - h - 3:.1f}", "title": f"{group['label']} · {series[si]['name']}: {fmt(value, kind)}"})
     chart["yticks"] = [{"y": f"{bottom - v / y1 * (bottom - top):.1f}", "label": fmt(v, kind)} for v in yt]
     return chart

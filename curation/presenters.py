@@ -171,7 +171,9 @@ def _fmt(value, kind):
     if kind == "pct":
         return f"{value * 100:.1f}%"
     if kind == "int":
-        return f"{int(value):,}"
+        return f"{round(value):,}"
+    if kind == "x":
+        return f"×{value:.2f}"
     return f"{value:.4g}"
 
 
@@ -271,7 +273,8 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
         if delta and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             d = values[1] - values[0]
             better = (d < 0) if lower else (d > 0)
-            diff = {"text": ("+" if d > 0 else "") + (_fmt(d, kind) if kind != "pct" else f"{d * 100:.1f} pts"),
+            text = f"{d * 100:.1f} pts" if kind == "pct" else f"{d:.2f}" if kind == "x" else _fmt(d, kind)
+            diff = {"text": ("+" if d > 0 else "") + text,
                     "css": "" if d == 0 else ("better" if better else "worse")}
         rows.append({"label": label, "a": shown[0], "b": shown[1], "delta": diff})
 
@@ -280,7 +283,7 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
     add("KD mode", [v.kd_mode for v in (a, b)], delta=False)
     add("Parameters", [v.parameters for v in (a, b)], "int", lower=True)
     add("Quality retained", [r.quality_retained if r else None for r in reports], "pct")
-    add("Speed-up", [r.speedup if r else None for r in reports], "num")
+    add("Speed-up", [r.speedup if r else None for r in reports], "x")
     task = next((r.metrics.get("task") for r in reports if r), None)
     for key, (label, kind, lower) in METRICS.items():
         values = [r.metrics.get("student", {}).get(key) if r else None for r in reports]
@@ -288,7 +291,8 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
             add(label, values, kind, lower)
     for side in ("latency_p50_ms", "tokens_per_s"):
         values = [r.speed.get("student", {}).get(side) if r else None for r in reports]
-        add("Latency p50 (ms)" if side == "latency_p50_ms" else "Tokens per second", values, "num", lower=side == "latency_p50_ms")
+        add("Latency p50 (ms)" if side == "latency_p50_ms" else "Tokens per second", values,
+            "num" if side == "latency_p50_ms" else "int", lower=side == "latency_p50_ms")
     tier_chart_ = None
     if task and all(reports):
         metric = HEADLINE[task]

@@ -253,3 +253,51 @@ def test_a_launched_job_runs_through_its_celery_task(project, specs, engineer, t
         job = launch_distillation(project, request(specs, [kit.stage(snap, steps=1)]), by=engineer)
     job.refresh_from_db()
     assert job.status == "succeeded" and job.celery_id and job.worker, job.message
+
+
+def test_a_resumed_job_whose_config_drifted_shows_the_warning(project, specs, engineer, tiny_model_dir, client):
+    from django.urls import reverse
+
+    easy = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
+    job = launch_distillation(project, request(specs, [kit.stage(easy, gate={"metric": "accuracy", "threshold": 1.01}), kit.stage(easy, name="again")]), by=engineer)
+    assert run(job) == "gated"
+    params = dict(job.params)
+    params["stages"][1]["lr"] = 5e-4  # someone edited the job behind the recipe's back
+    Job.objects.filter(pk=job.pk).update(params=params)
+    resume_distillation(job, by=engineer, force=True)
+    assert run(job) == "succeeded", job.message
+    drift = [e["error"] for e in job.errors if e["item"] == "warning" and "config differs" in e["error"]]
+    assert drift and "stage 'again' lr: 0.001 -> 0.0005" in drift[0]
+    client.force_login(engineer)
+    page = client.get(reverse("job-detail", args=[project.slug, job.pk])).content.decode()
+    assert 'id="job-warnings"' in page and "stage &#x27;again&#x27; lr: 0.001 -&gt; 0.0005" in page
+
+
+def test_out_of_memory_in_a_step_ends_the_job_with_advice(project, specs, engineer, tiny_model_dir, monkeypatch):
+    import torch
+
+    from workers.distill.recipe import DistillRecipe
+
+    def exhausted(self, batch, stage):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(DistillRecipe, "_loss_step", exhausted)
+    easy = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
+    job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
+    assert run(job) == "failed"
+    assert job.message.startswith("out of memory in stage 'easy' at step 1 (batch_size 4, max_seq_len 512): lower batch_size")
+
+
+def test_out_of_memory_while_loading_ends_the_job_with_advice(project, specs, engineer, tiny_model_dir, monkeypatch):
+    import torch
+
+    from workers.distill.recipe import DistillRecipe
+
+    def exhausted(self):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(DistillRecipe, "setup", exhausted)
+    easy = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
+    job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
+    assert run(job) == "failed"
+    assert job.message.startswith("Out of memory while loading or training the student: lower batch_size")
