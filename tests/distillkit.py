@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 import torch
 from django.conf import settings
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -110,3 +111,18 @@ def stage(snapshot_obj, name=None, **settings_) -> dict:
         out["name"] = name
     out.update(settings_)
     return out
+
+
+# Fixtures for the distillation test modules (import them there: ``from tests.distillkit import artifacts, specs``).
+@pytest.fixture(autouse=True)
+def artifacts(settings, tmp_path):
+    """A private artifact store (soft-target shards, job outputs, models) per test."""
+    settings.ARTIFACT_DIR = tmp_path / "artifacts"
+    settings.ARTIFACT_DIR.mkdir()
+    return settings.ARTIFACT_DIR
+
+
+@pytest.fixture
+def specs(project, tiny_model_dir, tiny_student_dir):
+    """(teacher, student) model specs of the tiny models, sharing a tokenizer."""
+    return spec(project, "teacher", tiny_model_dir, name="tiny teacher"), spec(project, "student", tiny_student_dir, name="tiny student")

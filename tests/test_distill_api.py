@@ -8,18 +8,7 @@ from django.urls import reverse
 
 from curation.models import EvalReport, Job, ModelVersion
 from tests import distillkit as kit
-
-
-@pytest.fixture(autouse=True)
-def artifacts(settings, tmp_path):
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.ARTIFACT_DIR.mkdir()
-    return settings.ARTIFACT_DIR
-
-
-@pytest.fixture
-def specs(project, tiny_model_dir, tiny_student_dir):
-    return kit.spec(project, "teacher", tiny_model_dir, name="tiny teacher"), kit.spec(project, "student", tiny_student_dir, name="tiny student")
+from tests.distillkit import artifacts, specs  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

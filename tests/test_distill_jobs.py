@@ -11,26 +11,14 @@ from curation.services import jobs
 from curation.services.distillation import LaunchInvalid, launch_distillation, resume_distillation, run_distill_job
 from curation.services.evaluation import run_evaluation_job
 from tests import distillkit as kit
-from tests.factories import UserFactory
+from tests.distillkit import artifacts, specs  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def artifacts(settings, tmp_path):
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.ARTIFACT_DIR.mkdir()
-    return settings.ARTIFACT_DIR
 
 
 @pytest.fixture
 def engineer(project, member):
     return member("engineer", "alice")
-
-
-@pytest.fixture
-def specs(project, tiny_model_dir, tiny_student_dir):
-    return kit.spec(project, "teacher", tiny_model_dir, name="tiny teacher"), kit.spec(project, "student", tiny_student_dir, name="tiny student")
 
 
 def request(specs, stages, **kw):
@@ -273,31 +261,20 @@ def test_a_resumed_job_whose_config_drifted_shows_the_warning(project, specs, en
     assert 'id="job-warnings"' in page and "stage &#x27;again&#x27; lr: 0.001 -&gt; 0.0005" in page
 
 
-def test_out_of_memory_in_a_step_ends_the_job_with_advice(project, specs, engineer, tiny_model_dir, monkeypatch):
+@pytest.mark.parametrize("where, message", [
+    ("_loss_step", "out of memory in stage 'easy' at step 1 (batch_size 4, max_seq_len 512): lower batch_size"),
+    ("setup", "Out of memory while loading or training the student: lower batch_size"),
+])
+def test_out_of_memory_ends_the_job_with_advice(project, specs, engineer, tiny_model_dir, monkeypatch, where, message):
     import torch
 
     from workers.distill.recipe import DistillRecipe
 
-    def exhausted(self, batch, stage):
+    def exhausted(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(DistillRecipe, "_loss_step", exhausted)
+    monkeypatch.setattr(DistillRecipe, where, exhausted)
     easy = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
     job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
     assert run(job) == "failed"
-    assert job.message.startswith("out of memory in stage 'easy' at step 1 (batch_size 4, max_seq_len 512): lower batch_size")
-
-
-def test_out_of_memory_while_loading_ends_the_job_with_advice(project, specs, engineer, tiny_model_dir, monkeypatch):
-    import torch
-
-    from workers.distill.recipe import DistillRecipe
-
-    def exhausted(self):
-        raise torch.OutOfMemoryError("CUDA out of memory")
-
-    monkeypatch.setattr(DistillRecipe, "setup", exhausted)
-    easy = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
-    job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
-    assert run(job) == "failed"
-    assert job.message.startswith("Out of memory while loading or training the student: lower batch_size")
+    assert job.message.startswith(message)

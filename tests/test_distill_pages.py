@@ -12,20 +12,9 @@ from curation.services import jobs
 from curation.services.distillation import run_distill_job
 from curation.services.evaluation import run_evaluation_job
 from tests import distillkit as kit
+from tests.distillkit import artifacts, specs  # noqa: F401  (fixtures)
 
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture(autouse=True)
-def artifacts(settings, tmp_path):
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.ARTIFACT_DIR.mkdir()
-    return settings.ARTIFACT_DIR
-
-
-@pytest.fixture
-def specs(project, tiny_model_dir, tiny_student_dir):
-    return kit.spec(project, "teacher", tiny_model_dir, name="tiny teacher"), kit.spec(project, "student", tiny_student_dir, name="tiny student")
 
 
 def form_data(specs, stages, **overrides):

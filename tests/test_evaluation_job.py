@@ -11,17 +11,11 @@ from curation.services import jobs
 from curation.services.distillation import LaunchInvalid
 from curation.services.evaluation import launch_evaluation, run_evaluation_job
 from tests import distillkit as kit
+from tests.distillkit import artifacts  # noqa: F401  (fixtures)
 from workers.evaluation import normalize_text
 from workers.prompting import render_prompt
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def artifacts(settings, tmp_path):
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.ARTIFACT_DIR.mkdir()
-    return settings.ARTIFACT_DIR
 
 
 @pytest.fixture

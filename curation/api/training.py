@@ -5,7 +5,6 @@ Launch and resume requests are validated by the same services as the pages
 messages the launch form shows, keyed by field (``stages.1.gate.threshold``). The
 request serializers below describe the bodies for the schema; the services check them.
 """
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -16,9 +15,9 @@ from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
-from curation.services import registry
 from curation.services.distillation import DIVERGENCES, GATE_METRICS, PRECISIONS, LaunchInvalid, launch_distillation, resume_distillation
 from curation.services.evaluation import launch_evaluation
+from curation.views.training import archive_response
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The project's slug.")
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
@@ -260,13 +259,7 @@ class ModelVersionDownloadView(APIView):
                    responses={(200, "application/gzip"): OpenApiResponse(description="A .tar.gz archive."), 404: None})
     def get(self, request, slug, pk):
         project = project_for(request.user, slug)
-        version = get_object_or_404(ModelVersion, project=project, pk=pk)
-        try:
-            archive = registry.archive_for(version)
-        except registry.ArtifactMissing as exc:
-            raise Http404(str(exc)) from None
-        name = f"{project.slug}-job{version.job_id or 0}-{version.stage or 'final'}.tar.gz".replace(" ", "_")
-        return FileResponse(open(archive, "rb"), as_attachment=True, filename=name, content_type="application/gzip")
+        return archive_response(get_object_or_404(ModelVersion.objects.select_related("project"), project=project, pk=pk))
 
 
 class EvalReportListView(_ProjectScoped, generics.ListAPIView):

@@ -119,12 +119,16 @@ def model_detail(request, slug, pk):
 @login_required
 def model_download(request, slug, pk):
     project = project_for(request.user, slug)
-    version = version_for(project, pk)
+    return archive_response(version_for(project, pk))
+
+
+def archive_response(version: ModelVersion) -> FileResponse:
+    """The version's .tar.gz, streamed (packed on first download); 404 when its files are gone."""
     try:
         archive = registry.archive_for(version)
     except registry.ArtifactMissing as exc:
         raise Http404(str(exc)) from None
-    name = f"{project.slug}-job{version.job_id or 0}-{version.stage or 'final'}.tar.gz".replace(" ", "_")
+    name = f"{version.project.slug}-job{version.job_id or 0}-{version.stage or 'final'}.tar.gz".replace(" ", "_")
     return FileResponse(open(archive, "rb"), as_attachment=True, filename=name, content_type="application/gzip")
 
 
