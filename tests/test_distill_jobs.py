@@ -7,7 +7,7 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion
-from curation.services import jobs
+from curation.services import jobs, registry
 from curation.services.distillation import LaunchInvalid, launch_distillation, resume_distillation, run_distill_job
 from curation.services.evaluation import run_evaluation_job
 from tests import distillkit as kit
@@ -91,6 +91,7 @@ def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recor
     assert f"val_kd_loss = {gate['value']:.4g}, needs ≤ 1e-09" in job.message
     gated_version = ModelVersion.objects.get(job=job, stage="easy")
     assert gated_version.gate["passed"] is False
+    archive = registry.archive_for(gated_version)  # someone downloads the gated stage to look at it
     assert not ModelVersion.objects.filter(job=job, is_final=True).exists()
     patience_steps = sorted(MetricPoint.objects.filter(job=job, stage="easy", name="loss").values_list("step", flat=True))
     assert patience_steps == list(range(1, len(patience_steps) + 1)) and len(patience_steps) > 3
@@ -102,6 +103,7 @@ def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recor
     assert resumed.params["resumes"][-1]["configured_threshold"] == 1e-9
 
     assert run(job) == "succeeded", job.message
+    assert not archive.exists()  # the stage was saved again with its new gate: the old archive is gone
     gated_version.refresh_from_db()
     assert gated_version.gate["passed"] and gated_version.gate["threshold"] == threshold
     overrides = [h for h in job.metrics["history"] if h["event"] == "gate_override"]
@@ -252,8 +254,13 @@ def test_a_resumed_job_whose_config_drifted_shows_the_warning(project, specs, en
     params = dict(job.params)
     params["stages"][1]["lr"] = 5e-4  # someone edited the job behind the recipe's back
     Job.objects.filter(pk=job.pk).update(params=params)
-    resume_distillation(job, by=engineer, force=True)
+    resume_distillation(job, by=engineer, force=True, extra_epochs=1)
     assert run(job) == "succeeded", job.message
+    # The extra epoch continues the stage's curve after its training steps.
+    assert [r["phase"] for r in job.metrics["curves"]["easy"]] == ["train", "extra-1"]
+    steps = sorted(MetricPoint.objects.filter(job=job, stage="easy", name="loss").values_list("step", flat=True))
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) > 3
+    assert job.metrics["stages"]["0"]["gate"]["forced"]
     drift = [e["error"] for e in job.errors if e["item"] == "warning" and "config differs" in e["error"]]
     assert drift and "stage 'again' lr: 0.001 -> 0.0005" in drift[0]
     client.force_login(engineer)

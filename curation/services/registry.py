@@ -55,6 +55,7 @@ def _student_name(job: Job, student) -> str:
 def register_stage_version(job: Job, config, info: dict) -> ModelVersion:
     """Record the model the core saved at the end of stage ``info["stage_index"]``."""
     i = info["stage_index"]
+    _drop_stale_archive(info["model_dir"])
     student, teacher = _specs(job)
     n = len(config.stages)
     parent = ModelVersion.objects.filter(job=job, stage_index=i - 1, is_final=False).first() if i else None
@@ -76,6 +77,7 @@ def register_stage_version(job: Job, config, info: dict) -> ModelVersion:
 @transaction.atomic
 def register_final_version(job: Job, config, result) -> ModelVersion:
     """Record the final student of a completed job."""
+    _drop_stale_archive(result.final_model_dir)
     student, teacher = _specs(job)
     last = ModelVersion.objects.filter(job=job, is_final=False).order_by("-stage_index").first()
     card = _card(result.final_model_dir)
@@ -91,6 +93,12 @@ def register_final_version(job: Job, config, result) -> ModelVersion:
     )
     version.snapshots.set(_snapshots_for(job, None))
     return version
+
+
+def _drop_stale_archive(model_dir_) -> None:
+    """A stage saved again (extra epochs after a resume at its gate) outdates its archive."""
+    src = Path(model_dir_)
+    src.with_name(src.name + ".tar.gz").unlink(missing_ok=True)
 
 
 def model_dir(version: ModelVersion) -> Path:
