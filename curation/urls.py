@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from curation.views import health, imports, jobs, projects
+from curation.views import health, imports, jobs, projects, training
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
@@ -13,4 +13,12 @@ urlpatterns = [
     path("p/<slug:slug>/jobs/", jobs.job_list, name="job-list"),
     path("p/<slug:slug>/jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("p/<slug:slug>/jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
+    path("p/<slug:slug>/jobs/<int:pk>/resume", training.job_resume, name="job-resume"),
+    path("p/<slug:slug>/distill/new/", training.distill_launch, name="distill-launch"),
+    path("p/<slug:slug>/models/", training.model_list, name="model-list"),
+    path("p/<slug:slug>/models/compare/", training.model_compare, name="model-compare"),
+    path("p/<slug:slug>/models/<int:pk>/", training.model_detail, name="model-detail"),
+    path("p/<slug:slug>/models/<int:pk>/download", training.model_download, name="model-download"),
+    path("p/<slug:slug>/models/<int:pk>/evaluate", training.model_evaluate, name="model-evaluate"),
+    path("p/<slug:slug>/reports/<int:pk>/", training.report_detail, name="report-detail"),
 ]

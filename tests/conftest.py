@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from tests.realworker import django_db_modify_db_settings, real_worker  # noqa: F401  (real Celery worker tests)
 from tests.tinymodels import build_tiny_model
 
 
