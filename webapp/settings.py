@@ -132,6 +132,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+# Several deployments (or test runs) can share one Redis database: every broker key gets this prefix.
+BROKER_KEY_PREFIX = env_str("BROKER_KEY_PREFIX", "")
+if BROKER_KEY_PREFIX and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": BROKER_KEY_PREFIX}
 # Job state lives in the Job table; a result backend is optional (tests and ops tools).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None)
 CELERY_TASK_SERIALIZER = "json"
