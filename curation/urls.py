@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from curation.views import health, imports, jobs, projects
+from curation.views import generation, health, imports, jobs, modelspecs, projects
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
@@ -13,4 +13,11 @@ urlpatterns = [
     path("p/<slug:slug>/jobs/", jobs.job_list, name="job-list"),
     path("p/<slug:slug>/jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("p/<slug:slug>/jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
+    path("p/<slug:slug>/jobs/<int:pk>/retry", generation.job_retry, name="job-retry"),
+    path("p/<slug:slug>/generate/", generation.generate_page, name="gen-launch"),
+    path("p/<slug:slug>/generate/count", generation.prompt_count, name="gen-prompt-count"),
+    path("p/<slug:slug>/score/", generation.score_page, name="score-launch"),
+    path("p/<slug:slug>/models/", modelspecs.spec_list, name="modelspec-list"),
+    path("p/<slug:slug>/models/<int:pk>/", modelspecs.spec_edit, name="modelspec-edit"),
+    path("p/<slug:slug>/models/<int:pk>/check", modelspecs.spec_check, name="modelspec-check"),
 ]

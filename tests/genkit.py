@@ -21,8 +21,8 @@ TICKETS = [
 
 def teacher_spec(project, model_dir, name="tiny teacher", **fields) -> ModelSpec:
     fields.setdefault("options", {"max_batch_size": 4})
-    return ModelSpec.objects.create(project=project, name=name, role="teacher", backend="transformers",
-                                    path=str(model_dir), **fields)
+    fields.setdefault("role", "teacher")
+    return ModelSpec.objects.create(project=project, name=name, backend="transformers", path=str(model_dir), **fields)
 
 
 def add_prompts(project, texts, **fields) -> list[Prompt]:
