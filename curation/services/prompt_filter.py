@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.fields.json import KeyTransform
 
 from curation.models import GoldItem, Prompt, TeacherSample
 
@@ -159,20 +159,18 @@ def parse_filter(data: dict | None, project) -> PromptFilter:
 def _metadata_q(queryset, key: str, value):
     if value == "":
         return queryset.filter(metadata__has_key=key)
-    # KeyTransform, not a "metadata__<key>" lookup: a key named like a lookup ("contains")
-    # must still mean the key. Text matches text; "true", "3" also match JSON true, 3.
-    qs = queryset.annotate(_meta_text=KeyTextTransform(key, "metadata"), _meta_json=KeyTransform(key, "metadata"))
-    cond = Q(_meta_text=str(value))
-    typed = value
+    # A KeyTransform annotation, not a "metadata__<key>" lookup: a key named like a lookup
+    # ("contains") must still mean the key. Text matches text; "true" or "3" also match
+    # the JSON values true and 3.
+    qs = queryset.annotate(_meta_value=KeyTransform(key, "metadata"))
+    cond = Q(_meta_value=value)
     if isinstance(value, str):
         try:
             typed = json.loads(value)
         except ValueError:
             typed = None
-    if isinstance(typed, bool):
-        cond |= Q(_meta_json=typed)
-    elif isinstance(typed, (int, float)):
-        cond |= Q(_meta_json=typed)
+        if isinstance(typed, (bool, int, float)):
+            cond |= Q(_meta_value=typed)
     return qs.filter(cond)
 
 
