@@ -160,3 +160,13 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_restarted_worker_complete
     assert dict(TeacherSample.objects.filter(id__in=kept).values_list("id", "soft_targets")) == kept
     for pointer in TeacherSample.objects.filter(job=job).values_list("soft_targets", flat=True):
         assert len(read_soft_targets(worker.artifacts, pointer)) == 16
+
+
+def test_a_web_process_knows_the_job_tasks_it_enqueues_by_name(tmp_path):
+    """jobs.enqueue looks tasks up by name; a process that is not a worker must have them too."""
+    code = ("import django; django.setup(); from webapp.celery import app; "
+            "print(sorted(n for n in app.tasks if n.startswith('workers.tasks.gpu.')))")
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'workers.tasks.gpu.generate'" in out.stdout and "'workers.tasks.gpu.score'" in out.stdout
