@@ -52,8 +52,8 @@ class TeacherChoiceField(forms.ModelChoiceField):
 
 
 class GenerateForm(forms.Form):
-    model_spec = TeacherChoiceField(queryset=ModelSpec.objects.none(), empty_label=None, label="Teacher")
-    n = forms.IntegerField(required=False, label="Samples per prompt (n)")
+    model_spec = TeacherChoiceField(queryset=ModelSpec.objects.none(), empty_label=None, label="Model spec")
+    n = forms.IntegerField(required=False, label="Samples (n)", help_text="per prompt")
     temperature = forms.FloatField(required=False)
     top_p = forms.FloatField(required=False, label="top_p")
     max_new_tokens = forms.IntegerField(required=False, label="Max new tokens")

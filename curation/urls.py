@@ -17,7 +17,7 @@ urlpatterns = [
     path("p/<slug:slug>/generate/", generation.generate_page, name="gen-launch"),
     path("p/<slug:slug>/generate/count", generation.prompt_count, name="gen-prompt-count"),
     path("p/<slug:slug>/score/", generation.score_page, name="score-launch"),
-    path("p/<slug:slug>/models/", modelspecs.spec_list, name="modelspec-list"),
-    path("p/<slug:slug>/models/<int:pk>/", modelspecs.spec_edit, name="modelspec-edit"),
-    path("p/<slug:slug>/models/<int:pk>/check", modelspecs.spec_check, name="modelspec-check"),
+    path("p/<slug:slug>/model-specs/", modelspecs.spec_list, name="modelspec-list"),
+    path("p/<slug:slug>/model-specs/<int:pk>/", modelspecs.spec_edit, name="modelspec-edit"),
+    path("p/<slug:slug>/model-specs/<int:pk>/check", modelspecs.spec_check, name="modelspec-check"),
 ]

@@ -186,13 +186,21 @@ def test_running_a_finished_job_again_writes_nothing_new(project, tiny_model_dir
     assert_exactly_n_per_prompt(job, prompts, 2)
 
 
-def test_a_bad_model_path_fails_the_job_with_a_clear_message(project, tmp_path, engineer):
-    add_prompts(project, TICKETS[:2])
-    job = launch(project, teacher_spec(project, tmp_path / "no-such-model"), engineer, max_new_tokens=2)
+def test_a_bad_model_path_fails_the_job_clearly_and_a_retry_after_the_fix_succeeds(
+        project, tmp_path, tiny_model_dir, engineer):
+    prompts = add_prompts(project, TICKETS[:2])
+    spec = teacher_spec(project, tmp_path / "no-such-model")
+    job = launch(project, spec, engineer, max_new_tokens=2)
     assert jobs.run(job.id, run_generation) == "failed"
     job.refresh_from_db()
     assert job.message.startswith("Cannot start the teacher: teacher model path") and "does not exist" in job.message
-    assert not TeacherSample.objects.filter(job=job).exists()
+    assert job.phase == "could not start the teacher" and not TeacherSample.objects.filter(job=job).exists()
+
+    spec.path = str(tiny_model_dir)
+    spec.save()
+    retry(job)  # nothing was written yet, so the retry takes the corrected spec
+    assert jobs.run(job.id, run_generation) == "succeeded"
+    assert_exactly_n_per_prompt(job, prompts, 1)
 
 
 def test_a_prompt_longer_than_the_context_is_recorded_and_the_others_are_generated(project, tiny_model_dir, engineer):
@@ -209,7 +217,7 @@ def test_a_prompt_longer_than_the_context_is_recorded_and_the_others_are_generat
     assert TeacherSample.objects.filter(job=job, prompt=long).exclude(error="").count() == 2
     assert not Example.objects.filter(prompt=long).exists()
     assert Example.objects.filter(sample__job=job).count() == 6
-    assert "2 failed" in job.message
+    assert "Wrote 6 of 8 samples for 4 prompts (2 per prompt). 2 failed (listed under problems)." in job.message
 
 
 def test_a_classification_job_labels_each_example_with_the_teachers_distribution(tiny_model_dir, engineer):

@@ -62,7 +62,7 @@ def teacher_spec_for(project, value, errors: dict) -> ModelSpec | None:
     if isinstance(value, ModelSpec):
         value = value.pk
     if value in (None, ""):
-        errors["model_spec"] = ["choose the teacher model spec (register one on the Models page)"]
+        errors["model_spec"] = ["choose the teacher model spec (register one on the Model specs page)"]
         return None
     try:
         spec = ModelSpec.objects.filter(project=project, pk=int(value)).first()
@@ -208,7 +208,11 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     failure = None
     cancelled = False
     if done_before < total:
-        teacher = open_teacher(job)
+        try:
+            teacher = open_teacher(job)
+        except jobs.JobError:
+            ctx.progress(phase="could not start the teacher", force=True)
+            raise
         progress = Progress(ctx, done_before, total)
         ctx.progress(phase="generating", force=True)
         try:
@@ -251,10 +255,13 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     metrics = _metrics(job, n_prompts, gen.n, tiering)
     message = _summary(metrics, classification)
     if failure:
+        ctx.progress(phase="stopped: the teacher failed", force=True)
         raise jobs.JobError(f"{failure}\n{message}")
     if cancelled:
+        ctx.progress(phase="cancelled", force=True)
         return jobs.JobOutcome(Job.Status.CANCELLED, f"Cancelled. {message}", metrics)
     if metrics["samples_written"] == 0 and metrics["failed_samples"]:
+        ctx.progress(phase="every prompt failed", force=True)
         raise jobs.JobError(f"No sample could be generated: every prompt failed (see the problems below). {message}")
     ctx.progress(phase="done", force=True)
     return jobs.JobOutcome(Job.Status.SUCCEEDED, message, metrics)
@@ -273,7 +280,9 @@ def _metrics(job, n_prompts: int, n: int, tiering: dict) -> dict:
 
 def _summary(m: dict, classification: bool) -> str:
     what = "label distributions" if classification else "samples"
-    text = f"Wrote {m['samples_written']:,} {what} for {m['prompts']:,} prompts"
+    wanted = m["prompts"] * m["samples_per_prompt"]
+    text = f"Wrote {m['samples_written']:,}" + (f" of {wanted:,}" if m["samples_written"] != wanted else "")
+    text += f" {what} for {m['prompts']:,} prompt{'s' if m['prompts'] != 1 else ''}"
     if not classification:
         text += f" ({m['samples_per_prompt']} per prompt)"
     text += "."
@@ -289,12 +298,20 @@ def _summary(m: dict, classification: bool) -> str:
 
 
 def retry(job: Job) -> Job:
-    """Run a failed or cancelled generate/score job again: it does only what is missing."""
+    """Run a failed or cancelled generate/score job again: it does only what is missing.
+
+    A job that has written nothing yet takes its teacher's current spec (the usual fix
+    after "cannot load" is to correct the spec); one that has written samples keeps the
+    teacher it started with, so a job never mixes two models.
+    """
     if job.kind not in (Job.Kind.GENERATE, Job.Kind.SCORE):
         raise ValueError(f"{job} cannot be retried here")
     if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
         raise ValueError(f"{job} is {job.get_status_display().lower()}; only a failed or cancelled job can be retried")
-    Job.objects.filter(pk=job.pk).update(cancel_requested=False, message="")
+    fields = {"cancel_requested": False, "message": ""}
+    if job.model_spec_id and "teacher" in job.params and not TeacherSample.objects.filter(job=job).exists():
+        fields["params"] = {**job.params, "teacher": teacher_config(job.model_spec)}
+    Job.objects.filter(pk=job.pk).update(**fields)
     jobs.requeue(job, "resuming: only what is missing")
     job.refresh_from_db()
     return job

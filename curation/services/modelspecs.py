@@ -101,7 +101,7 @@ def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classifica
     given = dict(given or {})
     spec_defaults, spec_errors = check_generation_params(spec.defaults if spec is not None else {})
     if spec_errors:
-        raise SpecProblem({"model_spec": [f"the spec's default settings are invalid ({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Models page"]})
+        raise SpecProblem({"model_spec": [f"the spec's default settings are invalid ({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Model specs page"]})
     cleaned, errors = check_generation_params(given)
     if classification and cleaned.get("n", 1) != 1:
         errors["n"] = ["a classification project gets one label distribution per prompt; use n = 1"]

@@ -133,7 +133,8 @@ def parse_filter(data: dict | None, project) -> PromptFilter:
             missing = [i for i in ids if i not in known]
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
-                errors["ids"] = [f"{len(missing)} id{'s are' if len(missing) != 1 else ' is'} not prompts of this project: {shown}"]
+                errors["ids"] = [f"{len(missing)} {'ids are not prompts' if len(missing) != 1 else 'id is not a prompt'} "
+                                 f"of this project: {shown}"]
     except ValueError as exc:
         ids = []
         errors["ids"] = [str(exc)]

@@ -69,7 +69,8 @@ def score_and_tier(job, project, *, classification: bool) -> dict:
         by_tier[name].append(example_id)
     ids = {t.name: t.id for t in tiers}
     counts = {}
-    for name, example_ids in by_tier.items():
+    for name in names:  # easiest first, for the job's message
+        example_ids = by_tier.get(name, [])
         counts[name] = 0
         for start in range(0, len(example_ids), CHUNK):
             counts[name] += Example.objects.filter(id__in=example_ids[start:start + CHUNK], tier_locked=False).update(

@@ -3,6 +3,7 @@ from django import template
 from django.db.models import Count, Q
 
 from curation.models import Example, TeacherSample
+from curation.services.generation import filter_of
 from curation.services.tiering import job_tier_counts
 
 register = template.Library()
@@ -19,4 +20,5 @@ def teacher_job_summary(job):
     counts["examples"] = Example.objects.filter(sample__job=job).count()
     counts["tiers"] = job_tier_counts(job) if job.kind == "generate" else []
     counts["edits"] = counts["written"] - counts["gold"] if job.kind == "score" else 0
+    counts["filter"] = filter_of(job).describe() if job.kind == "generate" else ""
     return counts

@@ -1,4 +1,4 @@
-"""The Models page: engineers register and edit teacher and student specs, and check them."""
+"""The Model specs page: engineers register and edit teacher and student specs, and check them."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
