@@ -129,9 +129,9 @@ class PrettyJSONField(forms.JSONField):
 
 
 class ModelSpecForm(forms.ModelForm):
-    defaults = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
+    defaults = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
                                help_text='Default generation settings, e.g. {"n": 4, "temperature": 0.8, "max_new_tokens": 256}.')
-    options = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+    options = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
                               help_text='Backend options, e.g. {"max_batch_size": 64} or {"endpoint": "chat", "concurrency": 16}.')
 
     class Meta:
