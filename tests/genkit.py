@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import ModelSpec, Prompt
 from curation.normalize import content_hash
@@ -17,6 +19,19 @@ TICKETS = [
     "I cannot log in to my account",
     "Thanks for the quick reply",
 ]
+
+
+@pytest.fixture
+def artifacts(settings, tmp_path):
+    """ARTIFACT_DIR (where jobs write shards) in the test's own folder."""
+    settings.ARTIFACT_DIR = tmp_path / "artifacts"
+    return settings.ARTIFACT_DIR
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    """(model, tokenizer) of the tiny teacher, for direct forward passes."""
+    return AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
 def teacher_spec(project, model_dir, name="tiny teacher", **fields) -> ModelSpec:

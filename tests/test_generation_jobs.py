@@ -4,28 +4,18 @@ from collections import Counter
 
 import pytest
 from django.utils import timezone
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import Example, Job, TeacherSample
 from curation.services import jobs, review
 from curation.services.generation import launch_generation, retry, run_generation
 from curation.services.teacher_output import SampleWriter
 from tests.factories import ProjectFactory, UserFactory
-from tests.genkit import TICKETS, add_prompts, assert_soft_targets_match, forward_logprobs, teacher_spec
+from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
+    TICKETS, add_prompts, artifacts, assert_soft_targets_match, forward_logprobs, teacher_spec, tiny,
+)
 from workers.softtargets import read_soft_targets
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def artifacts(settings, tmp_path):
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    return settings.ARTIFACT_DIR
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    return AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), AutoTokenizer.from_pretrained(tiny_model_dir)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("artifacts")]
 
 
 @pytest.fixture

@@ -1,23 +1,18 @@
 """Generation jobs against an OpenAI-compatible server (the test server answers from the tiny model)."""
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import Example, ModelSpec, TeacherSample
 from curation.services import jobs
 from curation.services.generation import launch_generation, run_generation
 from tests.factories import UserFactory
-from tests.genkit import TICKETS, add_prompts, assert_soft_targets_match, forward_logprobs
+from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
+    TICKETS, add_prompts, artifacts, assert_soft_targets_match, forward_logprobs, tiny,
+)
 from tests.workers.openai_server import TinyModelServer
 from workers.softtargets import read_soft_targets
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("artifacts")]
 KEY_VAR = "GEN_TEST_TEACHER_KEY"
-
-
-@pytest.fixture(autouse=True)
-def artifacts(settings, tmp_path):
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    return settings.ARTIFACT_DIR
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,7 @@ def run(project, spec, **params):
 
 
 def test_a_job_on_the_openai_backend_stores_the_servers_soft_targets(
-        project, server, tiny_model_dir, monkeypatch, artifacts):
+        project, server, tiny_model_dir, tiny, monkeypatch, artifacts):
     monkeypatch.setenv(KEY_VAR, "sk-gen-secret")
     prompts = add_prompts(project, TICKETS[:3])
     status, job = run(project, server_spec(project, server.url, tiny_model_dir), n=2, max_new_tokens=5, top_k=4, seed=9)
@@ -49,8 +44,7 @@ def test_a_job_on_the_openai_backend_stores_the_servers_soft_targets(
     assert status == "succeeded", job.message
     assert "sk-gen-secret" not in str(job.params)
     assert job.params["teacher"]["api_key_env"] == KEY_VAR
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model, tokenizer = tiny
     examples = list(Example.objects.filter(sample__job=job).select_related("prompt"))
     assert sorted(ex.prompt_id for ex in examples) == sorted(p.id for p in prompts for _ in range(2))
     for ex in examples:

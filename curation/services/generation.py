@@ -168,11 +168,44 @@ def close_teacher(teacher) -> None:
             torch.cuda.empty_cache()
 
 
+def drive_teacher(ctx, job, calls, phase: str, progress: Progress) -> tuple[str | None, bool]:
+    """Open the job's teacher and make ``calls`` (each ``fn(teacher)``) until one is cancelled.
+
+    Returns ``(failure, cancelled)``: a whole-run teacher problem after the start (an
+    unreachable server, the soft time limit) is a message, so the caller can still tier
+    what was written before failing the job. A teacher that cannot start fails at once.
+    """
+    try:
+        teacher = open_teacher(job)
+    except jobs.JobError:
+        ctx.progress(phase="could not start the teacher", force=True)
+        raise
+    ctx.progress(phase=phase, force=True)
+    progress.restart()  # tokens/s and the ETA measure the teacher, not its loading
+    try:
+        for call in calls:
+            call(teacher)
+            if (teacher.last_run is not None and teacher.last_run.cancelled) or ctx.cancelled():
+                return None, True
+    except TeacherError as exc:
+        return f"The teacher stopped: {exc}", False
+    except SoftTimeLimitExceeded:
+        return ("The job reached the worker's time limit (CELERY_TASK_SOFT_TIME_LIMIT). Everything written "
+                "is kept; Retry continues with what is missing."), False
+    finally:
+        close_teacher(teacher)
+        ctx.flush()
+    return None, False
+
+
 class Progress:
     """done/total, tokens/s and ETA for one run of a job (earlier runs count as done)."""
 
     def __init__(self, ctx, done_before: int, total: int):
         self.ctx, self.done, self.total = ctx, done_before, total
+        self.restart()
+
+    def restart(self) -> None:
         self.run_done, self.tokens = 0, 0
         self.started = time.monotonic()
 
@@ -205,17 +238,11 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     done_before = TeacherSample.objects.filter(job=job).count()
     ctx.progress(done_before, total, phase="loading the teacher", force=True)
 
-    failure = None
-    cancelled = False
+    failure, cancelled = None, False
     if done_before < total:
-        try:
-            teacher = open_teacher(job)
-        except jobs.JobError:
-            ctx.progress(phase="could not start the teacher", force=True)
-            raise
         progress = Progress(ctx, done_before, total)
-        ctx.progress(phase="generating", force=True)
-        try:
+
+        def calls():
             for chunk in job_prompts(job):
                 writer = SampleWriter(job, project, {p.id: p for p in chunk}, checks)
                 have = existing_keys(job, writer.prompts)
@@ -230,23 +257,14 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
                 if classification:
                     requests = [ClassifyRequest(key=(p.id, 0), prompt=p.model_input) for p in chunk if 0 not in have[p.id]]
                     if requests:
-                        teacher.classify(requests, params["labels"], on_batch=on_batch)
+                        yield lambda teacher, r=requests, cb=on_batch: teacher.classify(r, params["labels"], on_batch=cb)
                 else:
                     requests = [GenerationRequest(key=(p.id, i), prompt=p.model_input, sample_index=i)
                                 for p in chunk for i in range(gen.n) if i not in have[p.id]]
                     if requests:
-                        teacher.generate(requests, gen, on_batch=on_batch)
-                if (teacher.last_run is not None and teacher.last_run.cancelled) or ctx.cancelled():
-                    cancelled = True
-                    break
-        except TeacherError as exc:
-            failure = f"The teacher stopped: {exc}"
-        except SoftTimeLimitExceeded:
-            failure = ("The job reached the worker's time limit (CELERY_TASK_SOFT_TIME_LIMIT). Everything written "
-                       "is kept; Retry continues with what is missing.")
-        finally:
-            close_teacher(teacher)
-            ctx.flush()
+                        yield lambda teacher, r=requests, cb=on_batch: teacher.generate(r, gen, on_batch=cb)
+
+        failure, cancelled = drive_teacher(ctx, job, calls(), "generating", progress)
 
     ctx.progress(phase="scoring difficulty and tiers", force=True)
     tiering = score_and_tier(job, project, classification=classification)
@@ -254,15 +272,21 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
         ctx.warn(tiering["warning"])
     metrics = _metrics(job, n_prompts, gen.n, tiering)
     message = _summary(metrics, classification)
+    return conclude(ctx, failure=failure, cancelled=cancelled, message=message, metrics=metrics,
+                    all_failed=metrics["samples_written"] == 0 and metrics["failed_samples"] > 0)
+
+
+def conclude(ctx, *, failure, cancelled, all_failed, message, metrics) -> jobs.JobOutcome:
+    """The outcome of a generate or score run; raises ``JobError`` for a failed one."""
     if failure:
         ctx.progress(phase="stopped: the teacher failed", force=True)
         raise jobs.JobError(f"{failure}\n{message}")
     if cancelled:
         ctx.progress(phase="cancelled", force=True)
         return jobs.JobOutcome(Job.Status.CANCELLED, f"Cancelled. {message}", metrics)
-    if metrics["samples_written"] == 0 and metrics["failed_samples"]:
-        ctx.progress(phase="every prompt failed", force=True)
-        raise jobs.JobError(f"No sample could be generated: every prompt failed (see the problems below). {message}")
+    if all_failed:
+        ctx.progress(phase="every item failed", force=True)
+        raise jobs.JobError(f"Nothing could be done: every item failed (see the problems below). {message}")
     ctx.progress(phase="done", force=True)
     return jobs.JobOutcome(Job.Status.SUCCEEDED, message, metrics)
 

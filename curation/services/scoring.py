@@ -18,20 +18,17 @@ text, so the queue's statistics describe the response it shows.
 """
 from __future__ import annotations
 
-import time
-
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
-from curation.services.generation import LaunchInvalid, close_teacher, open_teacher, teacher_spec_for
+from curation.services.generation import LaunchInvalid, Progress, conclude, drive_teacher, teacher_spec_for
 from curation.services.modelspecs import MAX_TOP_K, teacher_config
 from curation.services.teacher_output import finite, db_text
 from workers.softtargets import ShardWriter
-from workers.teacher import CANCEL, ScoreRequest, TeacherError
+from workers.teacher import CANCEL, ScoreRequest
 
 TARGETS = {"edits": "Edited examples without soft targets", "gold": "Confirmed gold references"}
 REQUESTS_PER_CALL = 1024
@@ -195,48 +192,31 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
     writer = ScoreWriter(job)
     failure, cancelled = None, False
     if targets:
-        teacher = open_teacher(job)
-        started, done, tokens = time.monotonic(), done_before, 0
-        try:
+        progress = Progress(ctx, done_before, total)
+
+        def calls():
             for start in range(0, len(targets), REQUESTS_PER_CALL):
                 chunk = {t.key: t for t in targets[start:start + REQUESTS_PER_CALL]}
 
                 def on_batch(results, stats, chunk=chunk):
-                    nonlocal done, tokens
-                    written, batch_tokens, errors = writer.write(results, chunk)
+                    written, tokens, errors = writer.write(results, chunk)
                     for t, message in errors:
                         ctx.error(("example " if t.kind == "e" else "gold item ") + str(t.obj_id), message)
-                    done, tokens = done + written, tokens + batch_tokens
-                    elapsed = max(time.monotonic() - started, 1e-6)
-                    rate = (done - done_before) / elapsed
-                    ctx.progress(done, total, tokens_per_s=round(tokens / elapsed, 1),
-                                 eta_s=round((total - done) / rate, 1) if rate else None, phase="scoring")
+                    progress.add(written, tokens, "scoring")
                     return CANCEL if ctx.cancelled() else None
 
                 requests = [ScoreRequest(key=t.key, prompt=t.prompt.model_input, text=t.text) for t in chunk.values()]
-                teacher.score(requests, top_k=job.params.get("top_k", 20), on_batch=on_batch)
-                if (teacher.last_run is not None and teacher.last_run.cancelled) or ctx.cancelled():
-                    cancelled = True
-                    break
-        except TeacherError as exc:
-            failure = f"The teacher stopped: {exc}"
-        except SoftTimeLimitExceeded:
-            failure = "The job reached the worker's time limit. Everything written is kept; Retry continues."
-        finally:
-            close_teacher(teacher)
+                yield lambda teacher, r=requests, cb=on_batch: teacher.score(r, top_k=job.params.get("top_k", 20),
+                                                                             on_batch=cb)
+
+        failure, cancelled = drive_teacher(ctx, job, calls(), "scoring", progress)
     metrics = _metrics(job, writer)
     message = (f"Scored {metrics['scored']:,} texts ({metrics['edits']:,} edits, {metrics['gold']:,} gold references)."
                + (f" {metrics['failed']:,} failed (listed under problems)." if metrics["failed"] else "")
                + (f" {writer.changed_meanwhile:,} edited again while scoring: left for the next score job."
                   if writer.changed_meanwhile else ""))
-    if failure:
-        raise jobs.JobError(f"{failure}\n{message}")
-    if cancelled:
-        return jobs.JobOutcome(Job.Status.CANCELLED, f"Cancelled. {message}", metrics)
-    if metrics["scored"] == 0 and metrics["failed"]:
-        raise jobs.JobError(f"Nothing could be scored (see the problems below). {message}")
-    ctx.progress(phase="done", force=True)
-    return jobs.JobOutcome(Job.Status.SUCCEEDED, message, metrics)
+    return conclude(ctx, failure=failure, cancelled=cancelled, message=message, metrics=metrics,
+                    all_failed=metrics["scored"] == 0 and metrics["failed"] > 0)
 
 
 def _metrics(job, writer: ScoreWriter) -> dict:

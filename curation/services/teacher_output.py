@@ -64,6 +64,15 @@ class SampleWriter:
             failed_checks=failed, **fields,
         )
 
+    def _failed(self, out: BatchOutcome, r):
+        """A row for a failed request (no example); errors are counted per prompt."""
+        prompt_id, index = r.key
+        message = db_text(r.error)
+        out.failed += 1
+        first, count = out.errors.get(prompt_id, (message, 0))
+        out.errors[prompt_id] = (first, count + 1)
+        return self._sample(prompt_id, index, error=message[:2000]), None
+
     # -- generation -----------------------------------------------------------------
     def write_generations(self, results) -> BatchOutcome:
         out = BatchOutcome()
@@ -75,10 +84,7 @@ class SampleWriter:
         for r in results:
             prompt_id, index = r.key
             if not r.ok:
-                rows.append((self._sample(prompt_id, index, error=db_text(r.error)[:2000]), None))
-                out.failed += 1
-                message, count = out.errors.get(prompt_id, (db_text(r.error), 0))
-                out.errors[prompt_id] = (message, count + 1)
+                rows.append(self._failed(out, r))
                 continue
             text = db_text(r.text)
             checks, passed = self._checks(text)
@@ -108,9 +114,7 @@ class SampleWriter:
         for r in results:
             prompt_id, index = r.key
             if not r.ok:
-                rows.append((self._sample(prompt_id, index, error=db_text(r.error)[:2000]), None))
-                out.failed += 1
-                out.errors[prompt_id] = (db_text(r.error), 1)
+                rows.append(self._failed(out, r))
                 continue
             p = r.distribution[r.predicted]
             entropy = -sum(q * math.log(q) for q in r.distribution.values() if q > 0)
