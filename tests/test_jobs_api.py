@@ -57,7 +57,8 @@ def test_an_engineer_launches_generation_and_gets_the_job_back(
     ({"params": {"beam_width": 4}}, ["params", "params"], "unknown setting(s) beam_width"),
     ({"params": {"min_new_tokens": 80}}, ["params", "min_new_tokens"], "must not exceed max_new_tokens (64)"),
     ({"params": {"stop": "\n"}}, None, None),
-    ({"prompt_filter": {"ids": [1, 999999]}}, ["prompt_filter", "ids"], "1 id is not a prompt of this project: 999999"),
+    ({"prompt_filter": {"ids": ["first prompt", 999999]}}, ["prompt_filter", "ids"],
+     "1 id is not a prompt of this project: 999999"),
     ({"prompt_filter": {"scope": "some"}}, ["prompt_filter", "scope"], "choose 'all' or 'missing'"),
     ({"prompt_filter": {"limit": 0}}, ["prompt_filter", "limit"], "between 1 and"),
     ({"prompt_filter": {"metadata_value": "en"}}, ["prompt_filter", "metadata_key"], "name the metadata key"),
@@ -66,6 +67,9 @@ def test_an_engineer_launches_generation_and_gets_the_job_back(
 ])
 def test_launch_validation_names_the_field(project, spec, prompts, client_as, body, field, message):
     body = {"kind": "generate", "model_spec": spec.pk, **body}
+    if "ids" in body.get("prompt_filter", {}):
+        ids = [prompts[0].pk if i == "first prompt" else i for i in body["prompt_filter"]["ids"]]
+        body["prompt_filter"] = {**body["prompt_filter"], "ids": ids}
     response = post(client_as("engineer"), project, body)
     if field is None:
         assert response.status_code == 201
