@@ -13,6 +13,7 @@ from tests.factories import ProjectFactory, UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
     TICKETS, add_prompts, artifacts, assert_soft_targets_match, forward_logprobs, teacher_spec, tiny,
 )
+from workers.difficulty import assign_tiers, generation_difficulty
 from workers.softtargets import read_soft_targets
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("artifacts")]
@@ -64,8 +65,13 @@ def test_a_generation_job_fills_the_pool_with_examples_carrying_statistics_and_s
         st = read_soft_targets(artifacts, ex.soft_targets)
         assert st.k == 5 and len(st) == ex.token_count
         assert_soft_targets_match(st, forward_logprobs(model, tokenizer, ex.prompt.text, st.token_ids))
-    tiers = Counter(Example.objects.filter(sample__job=job).values_list("tier__name", flat=True))
-    assert set(tiers) <= {"easy", "medium", "hard"} and sum(tiers.values()) == 15
+    rows = list(Example.objects.filter(sample__job=job).order_by("id").values_list(
+        "difficulty", "prompt_id", "sample__mean_entropy", "sample__text", "tier__name"))
+    expected = generation_difficulty([r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+    assert [r[0] for r in rows] == pytest.approx(expected)
+    # Equal-sized tiers by default: cut at the 1/3 and 2/3 quantiles of the job's scores.
+    assert [r[4] for r in rows] == assign_tiers(expected, [1 / 3, 2 / 3], ["easy", "medium", "hard"])
+    assert Counter(r[4] for r in rows) == {"easy": 5, "medium": 5, "hard": 5}
 
 
 def test_failed_checks_flag_examples_and_never_delete_them(project, tiny_model_dir, engineer):

@@ -157,7 +157,9 @@ def test_the_job_page_shows_the_generation_panel_and_escapes_untrusted_text(proj
                             prompt_filter={"metadata_key": "lang", "metadata_value": "<b>x</b>"})
     assert jobs.run(job.id, run_generation) == "succeeded"
     Job.objects.filter(pk=job.pk).update(errors=[{"item": f"prompt {evil.pk}", "error": "<script>alert('err')</script>"}])
-    client = client_as("reader")
+    _, html = page(client_as("reader"), "job-detail", project, job.pk)
+    assert "samples written" in html and "/review/" not in html  # readers watch, they do not review
+    client = client_as("reviewer")
     response, html = page(client, "job-detail", project, job.pk)
     assert response.status_code == 200
     assert "<script>alert(" not in html

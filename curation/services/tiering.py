@@ -2,7 +2,7 @@
 
 Difficulty is computed over the job's own samples once generation ends (the n
 samples of a prompt are all in one job, which the disagreement term needs):
-generation uses ``workers.difficulty.generation_difficulty`` (percentile rank of the
+generation uses ``workers.difficulty.combined_difficulty`` (percentile rank of the
 sample's mean entropy, half; percentile rank of the disagreement between its prompt's
 n samples, half), classification the normalised entropy of the label distribution.
 Scores are percentile ranks within the job, so every job spreads its examples over
@@ -20,7 +20,7 @@ from collections import defaultdict
 from django.db.models import Count
 
 from curation.models import Example
-from workers.difficulty import assign_tiers, classification_difficulty, generation_difficulty
+from workers.difficulty import assign_tiers, classification_difficulty, combined_difficulty, sample_disagreement
 
 CHUNK = 1000
 
@@ -42,21 +42,44 @@ def tier_plan(project) -> tuple[list, list[float], str | None]:
     return tiers, [float(q) for q in quantiles], None
 
 
+def _generation_scores(job) -> tuple[list[int], list[float]]:
+    """(example ids, difficulty) over the job's samples, read prompt by prompt so a large
+    job never holds every text in memory at once."""
+    ids, entropies, disagreements = [], [], []
+    rows = (Example.objects.filter(sample__job=job, sample__error="")
+            .values_list("id", "prompt_id", "sample__mean_entropy", "sample__text").order_by("prompt_id", "id"))
+    group: list[tuple] = []
+
+    def close_group():
+        d = sample_disagreement([r[3] or "" for r in group])
+        for r in group:
+            ids.append(r[0])
+            entropies.append(r[2] or 0.0)
+            disagreements.append(d)
+
+    for row in rows.iterator(chunk_size=2000):
+        if group and row[1] != group[0][1]:
+            close_group()
+            group = []
+        group.append(row)
+    if group:
+        close_group()
+    return ids, combined_difficulty(entropies, disagreements)
+
+
+def _classification_scores(job) -> tuple[list[int], list[float]]:
+    rows = list(Example.objects.filter(sample__job=job, sample__error="")
+                .values_list("id", "sample__label_distribution").order_by("id"))
+    return [r[0] for r in rows], classification_difficulty([r[1] or {} for r in rows])
+
+
 def score_and_tier(job, project, *, classification: bool) -> dict:
     """Set difficulty and (unlocked) tiers on the job's examples; returns counts per tier."""
-    rows = list(
-        Example.objects.filter(sample__job=job, sample__error="")
-        .values_list("id", "prompt_id", "sample__mean_entropy", "sample__text", "sample__label_distribution")
-        .order_by("id")
-    )
-    if not rows:
+    ids, scores = (_classification_scores if classification else _generation_scores)(job)
+    if not ids:
         return {}
-    if classification:
-        scores = classification_difficulty([r[4] or {} for r in rows])
-    else:
-        scores = generation_difficulty([r[1] for r in rows], [r[2] or 0.0 for r in rows], [r[3] or "" for r in rows])
-    for start in range(0, len(rows), CHUNK):
-        part = [Example(id=r[0], difficulty=s) for r, s in zip(rows[start:start + CHUNK], scores[start:start + CHUNK])]
+    for start in range(0, len(ids), CHUNK):
+        part = [Example(id=i, difficulty=s) for i, s in zip(ids[start:start + CHUNK], scores[start:start + CHUNK])]
         Example.objects.bulk_update(part, ["difficulty"])
     tiers, quantiles, warning = tier_plan(project)
     if not tiers:
@@ -65,7 +88,7 @@ def score_and_tier(job, project, *, classification: bool) -> dict:
     # Cut points over every score of the job, locked or not; locked rows are skipped below.
     wanted = assign_tiers(scores, quantiles, names)
     by_tier: dict[str, list[int]] = defaultdict(list)
-    for (example_id, *_), name in zip(rows, wanted):
+    for example_id, name in zip(ids, wanted):
         by_tier[name].append(example_id)
     ids = {t.name: t.id for t in tiers}
     counts = {}

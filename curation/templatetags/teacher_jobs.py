@@ -1,4 +1,9 @@
-"""What the generation and score job panels show, counted from the job's rows."""
+"""What the generation and score job panels show, counted from the job's rows.
+
+The panel sits in the progress fragment that polls every 2 s while the job runs, so
+while it runs only the sample counts (one aggregate over the job's index) are read;
+examples and tiers are counted once the job has finished.
+"""
 from django import template
 from django.db.models import Count, Q
 
@@ -17,8 +22,12 @@ def teacher_job_summary(job):
         failed_checks=Count("id", filter=Q(error="", checks_passed=False, scored=False)),
         gold=Count("id", filter=Q(error="", scored=True, sample_index=0)),
     )
-    counts["examples"] = Example.objects.filter(sample__job=job).count()
-    counts["tiers"] = job_tier_counts(job) if job.kind == "generate" else []
-    counts["edits"] = counts["written"] - counts["gold"] if job.kind == "score" else 0
-    counts["filter"] = filter_of(job).describe() if job.kind == "generate" else ""
+    finished = not job.is_active
+    if job.kind == "generate":
+        # Samples and their examples are written in one transaction: equal while it runs.
+        counts["examples"] = Example.objects.filter(sample__job=job).count() if finished else counts["written"]
+        counts["tiers"] = job_tier_counts(job) if finished else []
+        counts["filter"] = filter_of(job).describe()
+    else:
+        counts["edits"] = counts["written"] - counts["gold"]
     return counts
