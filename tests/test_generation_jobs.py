@@ -266,6 +266,6 @@ def test_a_nul_character_from_the_model_is_stored_as_a_replacement_character(pro
                      token_logprob=np.array([-0.1, -0.2]))
     result = GenerationResult(key=(prompt.id, 0), text="a\x00b", finish_reason="length", soft_targets=st,
                               stats={"mean_logprob": -0.15, "mean_entropy": 0.5, "min_margin": 1.8, "token_count": 2})
-    SampleWriter(job, project, {prompt.id: prompt}, []).write_generations([result])
+    SampleWriter(job, project, [], {prompt.id: prompt}).write_generations([result])
     example = Example.objects.get(sample__job=job)
     assert example.response == example.sample.text == "a\ufffdb"

@@ -167,6 +167,10 @@ def test_the_job_page_shows_the_generation_panel_and_escapes_untrusted_text(proj
     assert "&lt;script&gt;alert(&#x27;err&#x27;)&lt;/script&gt;" in html
     assert f'href="/p/{project.slug}/review/"' in html and "samples written" in html
     assert ">2</b><span>samples written" in html and "Retry" not in html
+    engineer = client_as("engineer")
+    for name in ("modelspec-list", "gen-launch", "score-launch"):
+        _, html = page(engineer, name, project)
+        assert "<script>alert(" not in html and "&lt;script&gt;alert(&#x27;spec&#x27;)&lt;/script&gt;" in html, name
 
 
 def test_a_failed_generation_job_can_be_retried_by_an_engineer(project, client_as, monkeypatch):

@@ -241,13 +241,14 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     failure, cancelled = None, False
     if done_before < total:
         progress = Progress(ctx, done_before, total)
+        writer = SampleWriter(job, project, checks)
 
         def calls():
             for chunk in job_prompts(job):
-                writer = SampleWriter(job, project, {p.id: p for p in chunk}, checks)
+                writer.prompts = {p.id: p for p in chunk}
                 have = existing_keys(job, writer.prompts)
 
-                def on_batch(results, stats, writer=writer):
+                def on_batch(results, stats):
                     out = (writer.write_classifications if classification else writer.write_generations)(results)
                     for prompt_id, (message, count) in out.errors.items():
                         ctx.error(f"prompt {prompt_id}", message + (f" ({count} samples)" if count > 1 else ""))

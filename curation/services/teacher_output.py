@@ -36,10 +36,10 @@ def shard_key(prompt_id: int, sample_index: int) -> str:
 class SampleWriter:
     """Writes one job's generation or classification results, batch by batch."""
 
-    def __init__(self, job, project, prompts: dict[int, Prompt], checks: list[dict]):
+    def __init__(self, job, project, checks: list[dict], prompts: dict[int, Prompt] | None = None):
         self.job = job
         self.project = project
-        self.prompts = prompts
+        self.prompts = prompts or {}  # the prompts of the current teacher call, by id
         self.checks = checks
         self.pool = project.pool
         self.spec_id = (job.params.get("teacher") or {}).get("spec_id")
