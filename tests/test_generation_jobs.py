@@ -253,19 +253,37 @@ def test_only_missing_answers_prompts_this_teacher_has_not_answered(project, tin
     assert not TeacherSample.objects.filter(job=job, prompt__in=first).exists()
 
 
-def test_a_nul_character_from_the_model_is_stored_as_a_replacement_character(project, engineer, tiny_model_dir):
+def handmade_result(prompt_id, index, text):
+    """A generation result as the engine returns it, with small real arrays."""
     import numpy as np
 
     from workers.softtargets import SoftTargets
     from workers.teacher import GenerationResult
 
-    [prompt] = add_prompts(project, TICKETS[:1])
-    job = launch(project, teacher_spec(project, tiny_model_dir), engineer, max_new_tokens=2)
     st = SoftTargets(token_ids=np.array([5, 6]), topk_ids=np.array([[5, 1], [6, 2]]),
                      topk_logprobs=np.array([[-0.1, -2.5], [-0.2, -2.0]]), tail_logprob=np.array([-3.0, -3.0]),
                      token_logprob=np.array([-0.1, -0.2]))
-    result = GenerationResult(key=(prompt.id, 0), text="a\x00b", finish_reason="length", soft_targets=st,
-                              stats={"mean_logprob": -0.15, "mean_entropy": 0.5, "min_margin": 1.8, "token_count": 2})
-    SampleWriter(job, project, [], {prompt.id: prompt}).write_generations([result])
+    return GenerationResult(key=(prompt_id, index), text=text, finish_reason="length", soft_targets=st,
+                            stats={"mean_logprob": -0.15, "mean_entropy": 0.5, "min_margin": 1.8, "token_count": 2})
+
+
+def test_a_nul_character_from_the_model_is_stored_as_a_replacement_character(project, engineer, tiny_model_dir):
+    [prompt] = add_prompts(project, TICKETS[:1])
+    job = launch(project, teacher_spec(project, tiny_model_dir), engineer, max_new_tokens=2)
+    SampleWriter(job, project, [], {prompt.id: prompt}).write_generations([handmade_result(prompt.id, 0, "a\x00b")])
     example = Example.objects.get(sample__job=job)
     assert example.response == example.sample.text == "a\ufffdb"
+
+
+def test_a_batch_racing_another_delivery_keeps_the_rows_already_there_and_adds_the_rest(
+        project, engineer, tiny_model_dir):
+    [prompt] = add_prompts(project, TICKETS[:1])
+    job = launch(project, teacher_spec(project, tiny_model_dir), engineer, n=2, max_new_tokens=2)
+    writer = SampleWriter(job, project, [], {prompt.id: prompt})
+    writer.write_generations([handmade_result(prompt.id, 0, "first delivery")])
+
+    writer.write_generations([handmade_result(prompt.id, 0, "second delivery"), handmade_result(prompt.id, 1, "new")])
+
+    rows = dict(TeacherSample.objects.filter(job=job).values_list("sample_index", "text"))
+    assert rows == {0: "first delivery", 1: "new"}
+    assert sorted(Example.objects.filter(sample__job=job).values_list("response", flat=True)) == ["first delivery", "new"]
