@@ -174,6 +174,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Prompts, curated examples, verdicts, snapshots, jobs and model versions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "curation.models.jobs.Job.Kind",
+        "LaunchableJobKindEnum": [("generate", "generate"), ("score", "score")],
+    },
 }
 
 if not DEBUG:
