@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from tests.realworker import django_db_modify_db_settings, real_worker  # noqa: F401  (real Celery worker tests)
 from tests.tinymodels import build_tiny_model
 
 
@@ -58,3 +59,18 @@ def client_as(client, member):
         return client
 
     return login
+
+
+def pytest_collection_modifyitems(config, items):
+    config.worker_process_tests = any("worker_process" in getattr(item, "fixturenames", ()) for item in items)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request, tmp_path_factory):
+    """When a selected test starts a worker process (fixture ``worker_process``), the SQLite
+    test database is a file instead of memory, so that process can open it."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if getattr(request.config, "worker_process_tests", False) and db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("testdb") / "db.sqlite3")

@@ -133,6 +133,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+# Several deployments (or test runs) can share one Redis: every broker key gets this prefix.
+CELERY_BROKER_KEY_PREFIX = env_str("CELERY_BROKER_KEY_PREFIX", "")
+if CELERY_BROKER_KEY_PREFIX and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": CELERY_BROKER_KEY_PREFIX}
 # Job state lives in the Job table; a result backend is optional (tests and ops tools).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None)
 CELERY_TASK_SERIALIZER = "json"
@@ -180,6 +184,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "curation.models.jobs.Job.Kind",
+        "LaunchableJobKindEnum": [("generate", "generate"), ("score", "score")],
+        "JobStatusEnum": "curation.models.jobs.Job.Status",
+        "ExampleStatusEnum": "curation.models.data.ExampleStatus",
+        "SnapshotStatusEnum": "curation.models.artifacts.Snapshot.Status",
+    },
 }
 # Throttle counters (and any other cache use). Local memory counts per process; set
 # CACHE_URL=redis://... in production so every web worker shares one count per user.

@@ -90,14 +90,29 @@ def generation_difficulty(
     """One difficulty per sample (the three sequences are aligned, one entry per sample)."""
     if not len(prompt_keys) == len(mean_entropies) == len(texts):
         raise ValueError("prompt_keys, mean_entropies and texts must have one entry per sample")
-    if not 0.0 <= entropy_weight <= 1.0:
-        raise ValueError("entropy_weight must be between 0 and 1")
     groups: dict[Hashable, list[str]] = defaultdict(list)
     for key, text in zip(prompt_keys, texts):
         groups[key].append(text)
     disagreement = {key: sample_disagreement(ts) for key, ts in groups.items()}
+    return combined_difficulty(mean_entropies, [disagreement[k] for k in prompt_keys],
+                               entropy_weight=entropy_weight, method=method)
+
+
+def combined_difficulty(
+    mean_entropies: Sequence[float],
+    disagreements: Sequence[float],
+    *,
+    entropy_weight: float = 0.5,
+    method: str = "rank",
+) -> list[float]:
+    """``w * R(H_j) + (1 - w) * R(D_j)`` per sample, from each sample's mean entropy and its
+    prompt's disagreement (already computed, e.g. prompt by prompt over a large job)."""
+    if len(mean_entropies) != len(disagreements):
+        raise ValueError("mean_entropies and disagreements must have one entry per sample")
+    if not 0.0 <= entropy_weight <= 1.0:
+        raise ValueError("entropy_weight must be between 0 and 1")
     h = normalize(mean_entropies, method)
-    d = normalize([disagreement[k] for k in prompt_keys], method)
+    d = normalize(disagreements, method)
     return [entropy_weight * a + (1.0 - entropy_weight) * b for a, b in zip(h, d)]
 
 

@@ -23,7 +23,7 @@ def page_size(request, default=DEFAULT_PAGE_SIZE) -> int:
     raw = request.query_params.get("size")
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise exceptions.ValidationError({"size": [f"A whole number from 1 to {MAX_PAGE_SIZE}, got {raw[:50]!r}."]})
     return int(raw)
 
@@ -96,7 +96,8 @@ MAX_ID = 2**63 - 1
 
 def checked_id(value, what: str) -> int:
     """A path id the database can hold; anything else is simply not found."""
-    if not str(value).isdigit() or int(value) > MAX_ID:
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         raise Http404(f"No such {what} in this project.")
     return int(value)
 

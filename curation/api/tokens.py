@@ -70,7 +70,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destro
 
     def get_object(self):
         pk = str(self.kwargs.get("pk", ""))
-        if not pk.isdigit() or int(pk) > 2**63 - 1:
+        if not (pk.isascii() and pk.isdigit()) or int(pk) > 2**63 - 1:
             raise Http404("No such token.")
         return super().get_object()
 

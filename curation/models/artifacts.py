@@ -91,9 +91,18 @@ class ModelVersion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
     student_spec = models.ForeignKey(ModelSpec, null=True, blank=True, on_delete=models.SET_NULL)
+    teacher_spec = models.ForeignKey(
+        ModelSpec, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Distilled from."
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        help_text="The version training started from (the previous stage); none: the student spec's weights.",
+    )
     name = models.CharField(max_length=200)
     stage = models.CharField(max_length=50, blank=True, help_text="The stage it finished; blank for a final model.")
+    stage_index = models.PositiveSmallIntegerField(null=True, blank=True)
     is_final = models.BooleanField(default=False)
+    kd_mode = models.CharField(max_length=20, blank=True, help_text="token, sequence or label.")
     artifact_path = models.CharField(max_length=500)
     snapshots = models.ManyToManyField(Snapshot, blank=True, related_name="model_versions")
     config = models.JSONField(default=dict, blank=True)
@@ -103,9 +112,23 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # A re-run job body (resume, redelivery) updates its versions instead of adding more.
+            models.UniqueConstraint(
+                fields=["job", "stage"], condition=models.Q(job__isnull=False), name="modelversion_unique_job_stage"
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def gate(self) -> dict | None:
+        return (self.metrics or {}).get("gate")
+
+    @property
+    def parameters(self) -> int | None:
+        return (self.card or {}).get("parameters")
 
 
 class EvalReport(models.Model):
@@ -125,3 +148,10 @@ class EvalReport(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # One report per evaluation job: a redelivered job does not write a second one.
+            models.UniqueConstraint(fields=["job"], condition=models.Q(job__isnull=False), name="evalreport_unique_job"),
+        ]
+
+    def __str__(self):
+        return f"Evaluation report #{self.pk}"

@@ -67,6 +67,11 @@ class ModelSpec(models.Model):
     )
     tokenizer_path = models.CharField(max_length=500, blank=True)
     defaults = models.JSONField(default=dict, blank=True, help_text="Default generation parameters.")
+    options = models.JSONField(
+        default=dict, blank=True,
+        help_text="Backend options: transformers {device, dtype, max_batch_size, max_batch_tokens}; "
+                  "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -80,7 +85,9 @@ class TeacherSample(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="samples")
     job = models.ForeignKey("curation.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="samples")
     model_spec = models.ForeignKey(ModelSpec, null=True, blank=True, on_delete=models.SET_NULL)
-    sample_index = models.PositiveIntegerField(default=0)
+    sample_index = models.PositiveIntegerField(
+        default=0, help_text="Generation: 0..n-1. Score jobs: the scored example's id, or 0 for a gold reference.",
+    )
     scored = models.BooleanField(default=False, help_text="Teacher-forced text (a score job), not generated.")
     text = models.TextField(blank=True)
     token_count = models.PositiveIntegerField(default=0)

@@ -62,9 +62,8 @@ def _quote(vendor: str) -> Callable[[str], str]:
     return lambda expr: f"json_quote({expr})"
 
 
-def _jsonl_expr(vendor: str, classification: bool) -> str:
+def _jsonl_expr(vendor: str) -> str:
     q = _quote(vendor)
-    dist = "label_distribution::text" if vendor == "postgresql" else "label_distribution"
     parts = [
         "'{\"prompt\":' || " + q("prompt_text"),
         "',\"completion\":' || " + q("response"),
@@ -76,8 +75,6 @@ def _jsonl_expr(vendor: str, classification: bool) -> str:
         "',\"edited\":' || CASE WHEN edited THEN 'true' ELSE 'false' END",
         "',\"example_id\":' || COALESCE(CAST(example_id AS TEXT), 'null')",
     ]
-    if classification:
-        parts.append(f"',\"label_distribution\":' || COALESCE({dist}, 'null')")
     return " || ".join(parts) + " || '}'"
 
 
@@ -117,7 +114,7 @@ def _system_fragment(snapshot: Snapshot) -> str:
 def lines_sql(snapshot: Snapshot, fmt: str, vendor: str, split: str | None = "") -> tuple[str, dict]:
     """The SELECT of one line per row of ``snapshot`` in file order: one split, or (None) all of them."""
     if fmt == "jsonl":
-        expr = _jsonl_expr(vendor, snapshot.project.is_classification)
+        expr = _jsonl_expr(vendor)
     elif fmt == "chat":
         expr = _chat_expr(vendor, _system_fragment(snapshot))
     else:
@@ -275,6 +272,7 @@ _PARQUET_FIELDS = (
 def write_parquet(snapshot: Snapshot, split: str, path: Path, problems: list, on_rows: Callable[[int], None]) -> int:
     schema = parquet_schema(snapshot, split)
     names = set(schema.names)
+    labels = list(snapshot.project.labels or [])
     soft = "token_ids" in names
     batch_rows = PARQUET_BATCH_ROWS_SOFT if soft else PARQUET_BATCH_ROWS
     rows = (
@@ -299,11 +297,11 @@ def write_parquet(snapshot: Snapshot, split: str, path: Path, problems: list, on
                 "completion": cols[3], "split": cols[4], "stage": cols[5],
                 "tier": [t or None for t in cols[6]], "source": cols[7], "grade": cols[8], "edited": cols[9],
             }
-            if "label_distribution" in names:
-                data["label_distribution"] = cols[10]
             arrays = [pa.array(data[name], type=schema.field(name).type) for name, _ in _BASE_COLUMNS]
             if "label_distribution" in names:
-                arrays.append(pa.array(data["label_distribution"], type=pa.list_(pa.float32())))
+                # {label: p} in the project's label order (schema metadata "curation.labels").
+                ordered = [[d.get(label, 0.0) for label in labels] if d else None for d in cols[10]]
+                arrays.append(pa.array(ordered, type=pa.list_(pa.float32())))
             if soft:
                 soft_cols = _soft_batch(list(cols[11]), problems)
                 arrays += [soft_cols[name].cast(schema.field(name).type) for name, _ in _SOFT_COLUMNS]

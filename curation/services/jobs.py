@@ -79,13 +79,21 @@ def launch(project, kind: str, params: dict | None = None, *, by=None, model_spe
 
 
 def enqueue(job_id: int) -> None:
-    from webapp.celery import app
-
     kind = Job.objects.values_list("kind", flat=True).get(id=job_id)
     name, queue = TASKS[kind]
     # Through the registered task (not send_task) so CELERY_TASK_ALWAYS_EAGER applies too.
-    result = app.tasks[name].apply_async(args=[job_id], queue=queue)
+    result = task_named(name).apply_async(args=[job_id], queue=queue)
     Job.objects.filter(id=job_id).update(celery_id=result.id or "")
+
+
+def task_named(name: str):
+    """The registered Celery task ``name``. Task modules are discovered lazily (when a
+    worker starts); a web process that launches a job imports them on first use."""
+    from webapp.celery import app
+
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
 
 
 def request_cancel(job: Job) -> Job:

@@ -39,7 +39,6 @@ from curation.models import Example, ExampleStatus, Job, Project, Snapshot, Snap
 from curation.normalize import content_hash
 from curation.services import jobs
 from curation.services.goldset import GoldGuard, guard_keys
-from workers.tasks import snapshots as _snapshot_task  # noqa: F401  registers the task where jobs are launched
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +249,7 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
                     source=source, grade=grade, edited=edited,
                     split=split_of(snapshot.seed, prompt_hash, snapshot.validation_fraction),
                     soft_targets=soft_targets or "",
-                    label_distribution=_ordered_distribution(distribution, labels) if classification else None,
+                    label_distribution=_label_distribution(distribution, labels) if classification else None,
                 )
                 row.row_hash = hash_record(row_record(row, with_soft_targets=snapshot.include_soft_targets))
                 batch.append(row)
@@ -275,11 +274,11 @@ def _display_text(text: str, messages) -> str:
     return text
 
 
-def _ordered_distribution(distribution, labels: list[str]):
-    """The teacher's {label: p} as a list in the project's label order (None when missing)."""
+def _label_distribution(distribution, labels: list[str]):
+    """The teacher's {label: p} over the project's labels (None when missing)."""
     if not isinstance(distribution, dict) or not labels:
         return None
-    return [float(distribution.get(label, 0.0)) for label in labels]
+    return {label: float(distribution.get(label) or 0.0) for label in labels}
 
 
 # --------------------------------------------------------------- hash, manifest

@@ -63,3 +63,15 @@ def test_a_project_slug_that_does_not_exist_is_404_like_an_outsiders(api):
 def test_snapshot_list_parameters_are_checked(api, project, query):
     response = api("reader").get(f"/api/v1/projects/{project.slug}/snapshots/?{query}")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("query", ["size=%C2%B2", "size=%D9%A3"])
+def test_digits_that_are_not_ascii_are_refused_not_crashed_on(api, project, query):
+    response = api("reader").get(f"/api/v1/projects/{project.slug}/snapshots/?{query}")
+    assert response.status_code == 400 and "size" in response.json()
+
+
+def test_a_distillation_naming_an_id_too_big_for_the_database_is_a_400(api, project):
+    body = {"student_spec": 10**25, "teacher_spec": "²", "stages": [{"snapshot": 10**25}, {"snapshot": "³"}]}
+    response = api("engineer").post(f"/api/v1/projects/{project.slug}/distillations", body, content_type="application/json")
+    assert response.status_code == 400

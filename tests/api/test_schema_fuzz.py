@@ -89,4 +89,9 @@ def test_no_request_gets_a_server_error(case, world):
         params["pk"] = world["ids"][_resource(case.operation.path)]
     case.headers = {**(case.headers or {}), "Authorization": f"Token {world['key']}"}
     response = case.call()
-    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+    checks = [not_a_server_error]
+    if 200 <= response.status_code < 300:
+        # Error bodies are {field: [messages]} keyed by whichever field was wrong; only
+        # success bodies have a schema precise enough to hold every response to.
+        checks.append(response_schema_conformance)
+    case.validate_response(response, checks=checks)

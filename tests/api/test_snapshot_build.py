@@ -2,6 +2,7 @@ import json
 from collections import Counter
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from django.test import override_settings
 
@@ -109,9 +110,12 @@ def test_classification_completions_are_labels_with_the_teachers_distribution(bu
     snap = build(project)
     assert snap.excluded == {"no_label": 1}
     row = rows_of(snap)[0]
-    assert (row.response, row.label, row.label_distribution) == ("billing", "billing", [0.75, 0.25])
+    assert (row.response, row.label, row.label_distribution) == ("billing", "billing", {"billing": 0.75, "bug": 0.25})
     line = jsonl(artifact_dir, snap, f"{row.split}.jsonl")[0]
-    assert line["completion"] == "billing" and line["label_distribution"] == [0.75, 0.25]
+    assert line["completion"] == "billing" and line["prompt"] == "Charged twice"
+    parquet = pq.read_table(artifact_dir / snap.files[f"{row.split}.parquet"])
+    assert parquet.column("label_distribution").to_pylist() == [[0.75, 0.25]]
+    assert json.loads(parquet.schema.metadata[b"curation.labels"]) == ["billing", "bug"]
     assert snap.manifest["options"]["labels"] == ["billing", "bug"]
 
 

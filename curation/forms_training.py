@@ -1,0 +1,133 @@
+"""The distillation launch form: job settings plus one formset row per stage.
+
+The forms only parse the page's inputs; ``services.distillation.validate_distillation``
+does the checking (the API goes through it too), and its errors, named like
+``stages.1.gate.threshold``, are put back on the fields with ``apply_errors``.
+"""
+from django import forms
+
+from curation.models import ModelSpec, Snapshot, SnapshotRow
+from curation.services.distillation import DIVERGENCES, GATE_METRICS, JOB_DEFAULTS, PRECISIONS, STAGE_DEFAULTS
+
+NUMBER = {"step": "any"}
+
+
+def _num(**attrs):
+    return forms.NumberInput(attrs={**NUMBER, **attrs})
+
+
+class SpecChoice(forms.ModelChoiceField):
+    def label_from_instance(self, spec):
+        return f"{spec.name} ({spec.path})"
+
+
+class SnapshotChoice(forms.ModelChoiceField):
+    def label_from_instance(self, snap):
+        stage = f" · {snap.stage.name}" if snap.stage_id else ""
+        return f"{snap.name}{stage} · {snap.train_count} train / {snap.validation_count} val · {snap.content_hash[:8]}"
+
+
+class DistillLaunchForm(forms.Form):
+    student_spec = SpecChoice(queryset=ModelSpec.objects.none(), help_text="The small model to train (a transformers path).")
+    teacher_spec = SpecChoice(queryset=ModelSpec.objects.none(),
+                              help_text="Its tokenizer decides token-level KD (shared vocabulary) or sequence-level KD; the evaluation compares with it.")
+    batch_size = forms.IntegerField(initial=JOB_DEFAULTS["batch_size"], widget=_num(min=1, step=1))
+    grad_accum = forms.IntegerField(initial=JOB_DEFAULTS["grad_accum"], label="Gradient accumulation", widget=_num(min=1, step=1))
+    max_seq_len = forms.IntegerField(initial=JOB_DEFAULTS["max_seq_len"], label="Max sequence length", widget=_num(min=8, step=1))
+    mixed_precision = forms.ChoiceField(choices=[(p, p) for p in PRECISIONS], initial="no")
+    seed = forms.IntegerField(initial=JOB_DEFAULTS["seed"], widget=_num(min=0, step=1))
+    checkpoint_every = forms.IntegerField(initial=JOB_DEFAULTS["checkpoint_every"], widget=_num(min=0, step=1),
+                                          help_text="Optimizer steps between checkpoints (0: stage ends only).")
+
+    JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        specs = ModelSpec.objects.filter(project=project).order_by("name")
+        for name, role in (("student_spec", ModelSpec.Role.STUDENT), ("teacher_spec", ModelSpec.Role.TEACHER)):
+            field = self.fields[name]
+            field.queryset = specs.filter(role=role)
+            only = list(field.queryset[:2])
+            if len(only) == 1:
+                field.initial = only[0].pk
+
+
+class StageForm(forms.Form):
+    snapshot = SnapshotChoice(queryset=Snapshot.objects.none())
+    name = forms.CharField(required=False, max_length=50, widget=forms.TextInput(attrs={"placeholder": "from the snapshot"}))
+    steps = forms.IntegerField(required=False, widget=_num(min=1, step=1, placeholder="steps"))
+    epochs = forms.FloatField(required=False, widget=_num(min=0, placeholder="epochs"))
+    lr = forms.FloatField(initial=STAGE_DEFAULTS["lr"], label="Learning rate", widget=_num(min=0))
+    warmup_steps = forms.IntegerField(initial=STAGE_DEFAULTS["warmup_steps"], widget=_num(min=0, step=1))
+    temperature = forms.FloatField(initial=STAGE_DEFAULTS["temperature"], widget=_num(min=0))
+    alpha = forms.FloatField(initial=STAGE_DEFAULTS["alpha"], widget=_num(min=0, max=1))
+    divergence = forms.ChoiceField(choices=[(d, d.replace("_", " ")) for d in DIVERGENCES], initial=STAGE_DEFAULTS["divergence"])
+    jsd_beta = forms.FloatField(initial=STAGE_DEFAULTS["jsd_beta"], label="JSD β", widget=_num(min=0, max=1))
+    replay_fraction = forms.FloatField(initial=STAGE_DEFAULTS["replay_fraction"], widget=_num(min=0, max=1))
+    gate_metric = forms.ChoiceField(choices=[("", "no gate")] + [(m, m) for m in GATE_METRICS], required=False)
+    gate_threshold = forms.FloatField(required=False, widget=_num(placeholder="threshold"))
+    gate_patience = forms.IntegerField(required=False, initial=1, widget=_num(min=0, step=1))
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["snapshot"].queryset = (Snapshot.objects.filter(project=project, status=Snapshot.Status.READY)
+                                            .select_related("stage").order_by("-created_at", "-id"))
+
+    def as_stage(self) -> dict:
+        cd = self.cleaned_data
+        stage = {"snapshot": cd["snapshot"].pk if cd.get("snapshot") else None, "name": cd.get("name") or ""}
+        for key in ("steps", "epochs", *STAGE_DEFAULTS):
+            stage[key] = cd.get(key)
+        if cd.get("gate_metric"):
+            stage["gate"] = {"metric": cd["gate_metric"], "threshold": cd.get("gate_threshold"), "patience": cd.get("gate_patience") or 0}
+        return stage
+
+
+StageFormSet = forms.formset_factory(StageForm, extra=0, can_delete=True, min_num=1, validate_min=True)
+
+
+def launch_request(form: DistillLaunchForm, formset) -> tuple[dict, list]:
+    """The service's launch request, and the formset form behind each stage index."""
+    data = {k: form.cleaned_data.get(k) for k in DistillLaunchForm.JOB_FIELDS}
+    data["student_spec"] = form.cleaned_data["student_spec"].pk
+    data["teacher_spec"] = form.cleaned_data["teacher_spec"].pk
+    # An untouched added row has empty cleaned_data; a removed row is marked DELETE.
+    rows = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+    data["stages"] = [f.as_stage() for f in rows]
+    return data, rows
+
+
+def apply_errors(errors: dict[str, list[str]], form: DistillLaunchForm, rows: list, formset) -> None:
+    """Put the service's ``{"stages.1.gate.threshold": [...]}`` errors on the page's fields."""
+    for key, messages in errors.items():
+        parts = key.split(".")
+        for message in messages:
+            if parts[0] == "stages" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(rows):
+                row = rows[int(parts[1])]
+                field = "_".join(parts[2:])
+                row.add_error(field if field in row.fields else None, message)
+            elif parts[0] == "stages":
+                form.add_error(None, f"Stages: {message}")
+            else:
+                form.add_error(key if key in form.fields else None, message)
+
+
+def initial_stages(project) -> list[dict]:
+    """One row per curriculum stage that has a ready snapshot (its newest), in order."""
+    ready = Snapshot.objects.filter(project=project, status=Snapshot.Status.READY).order_by("-created_at", "-id")
+    gate_metric, threshold = ("accuracy", 0.6) if project.is_classification else ("teacher_agreement", 0.5)
+    rows = []
+    for stage in project.stages.filter(is_pool=False).order_by("order", "id"):
+        snap = ready.filter(stage=stage).first()
+        if snap is not None:
+            rows.append(_row(snap, stage.name, len(rows), gate_metric, threshold))
+    if not rows and ready.exists():
+        snap = ready.first()
+        rows.append(_row(snap, "", 0, gate_metric, threshold))
+    return rows
+
+
+def _row(snap, name, index, gate_metric, threshold):
+    has_val = snap.validation_count or snap.rows.filter(split=SnapshotRow.Split.VALIDATION).exists()
+    return {"snapshot": snap.pk, "name": name, "epochs": 1.0, "replay_fraction": 0.0 if index == 0 else 0.2,
+            "gate_metric": gate_metric if has_val else "", "gate_threshold": threshold if has_val else None, "gate_patience": 1}

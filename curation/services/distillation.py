@@ -1,0 +1,661 @@
+"""Staged distillation jobs: validate a launch, turn snapshots into training records,
+run the recipe under ``jobs.run``, and handle an engineer's decision at a gate.
+
+A launch request (form or API) is a plain dict::
+
+    {"student_spec": 3, "teacher_spec": 1,
+     "stages": [{"snapshot": 10, "name": "easy", "epochs": 2, "lr": 5e-4,
+                 "temperature": 2.0, "alpha": 0.5, "divergence": "forward_kl",
+                 "jsd_beta": 0.5, "replay_fraction": 0.0, "warmup_steps": 0,
+                 "gate": {"metric": "teacher_agreement", "threshold": 0.6, "patience": 1}},
+                {"snapshot": 11, "name": "hard", "steps": 400, "replay_fraction": 0.2}],
+     "batch_size": 8, "grad_accum": 1, "max_seq_len": 512, "mixed_precision": "no",
+     "seed": 0, "checkpoint_every": 200}
+
+``validate_distillation`` checks it against the project (specs, ready snapshots with
+rows) and then builds the core's ``DistillConfig``, so every message the core would
+raise at run time (``DistillError``) is shown at launch, attached to the field it
+names. Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the rest.
+
+The job's output directory is ``ARTIFACT_DIR/jobs/<id>``: the recipe's checkpoints
+live there, so re-running the job body (a restarted worker, a resume at a gate) with
+the same params continues where the last checkpoint left off.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from curation.models import Job, MetricPoint, ModelSpec, Project, Snapshot, SnapshotRow
+from curation.services import jobs
+from curation.services import registry
+
+log = logging.getLogger(__name__)
+
+GATE_METRICS = ("val_kd_loss", "teacher_agreement", "accuracy")
+LOWER_IS_BETTER = {"val_kd_loss"}
+DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
+PRECISIONS = ("no", "bf16", "fp16")
+CURVE_METRICS = ("loss", "kd_loss", "ce_loss", "lr")
+MAX_STAGES = 20
+
+# Defaults of a stage and of the job: the core's dataclass defaults, except two. The
+# core checkpoints only at stage ends by default; a job on a shared GPU should lose at
+# most a few minutes when its worker dies. And progress (a curve point) every second
+# rather than every two, so a short stage still draws a curve.
+STAGE_DEFAULTS = {
+    "lr": 5e-5, "warmup_steps": 0, "temperature": 1.0, "alpha": 0.5, "divergence": "forward_kl",
+    "jsd_beta": 0.5, "replay_fraction": 0.0,
+}
+JOB_DEFAULTS = {
+    "batch_size": 8, "grad_accum": 1, "max_seq_len": 512, "mixed_precision": "no", "seed": 0,
+    "checkpoint_every": 200, "progress_every_s": 1.0,
+}
+
+
+class LaunchInvalid(Exception):
+    """A launch (or resume) request that cannot run; ``errors`` maps fields to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in errors.items()))
+
+
+class _Errors(dict):
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+
+# ------------------------------------------------------------------ parsing
+def _number(raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False):
+    name = field.rsplit(".", 1)[-1] if not field.endswith("gate.threshold") else "gate threshold"
+    if raw is None or raw == "":
+        if required:
+            errors.add(field, "This field is required.")
+        return default
+    if isinstance(raw, bool):
+        errors.add(field, f"{name} must be a number, got {raw!r}")
+        return default
+    try:
+        value = kind(raw) if kind is float else _whole(raw)
+    except (TypeError, ValueError):
+        errors.add(field, f"{name} must be {'a whole number' if kind is int else 'a number'}, got {raw!r}")
+        return default
+    if kind is float and not math.isfinite(value):
+        errors.add(field, f"{name} must be a finite number, got {raw!r}")
+        return default
+    if minimum is not None and value < minimum:
+        errors.add(field, f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        errors.add(field, f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def _whole(raw) -> int:
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise ValueError
+        return int(raw)
+    return int(str(raw).strip())
+
+
+def _choice(raw, field, choices, errors, default):
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        errors.add(field, f"{raw!r} is not supported; choose one of {', '.join(choices)}")
+        return default
+    return raw
+
+
+def _db_id(raw) -> int:
+    """``raw`` as a primary key the database can hold, else -1 (matches nothing, never overflows)."""
+    text = str(raw)
+    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else -1
+
+
+def _spec(project, raw, field, role, errors, *, required=True):
+    if raw in (None, ""):
+        if required:
+            errors.add(field, f"Choose the {role} model.")
+        return None
+    spec = ModelSpec.objects.filter(project=project, pk=_db_id(raw)).first()
+    if spec is None:
+        errors.add(field, f"no model spec #{raw} in this project")
+        return None
+    if spec.role != role:
+        errors.add(field, f"{spec.name!r} is registered as a {spec.role}, not a {role}")
+    return spec
+
+
+STAGE_NAME = re.compile(r"[\w .()+-]{1,50}")
+
+
+def _stage_names(snapshots: list[Snapshot | None], given: list[str]) -> list[str]:
+    """Given names, else the snapshot's curriculum stage or name, else "stage N"; made unique."""
+    names, seen = [], set()
+    for i, (snap, name) in enumerate(zip(snapshots, given)):
+        if name:
+            names.append(name)
+            seen.add(name)
+            continue
+        base = ((snap.stage.name if snap.stage_id else snap.name) if snap is not None else "") or f"stage {i + 1}"
+        base = re.sub(r"[^\w .()+-]", "-", base)[:45].strip() or f"stage {i + 1}"
+        candidate, n = base, 2
+        while candidate in seen or candidate in given:
+            candidate, n = f"{base} ({n})", n + 1
+        names.append(candidate)
+        seen.add(candidate)
+    return names
+
+
+def _row_counts(snapshot_ids) -> dict[tuple[int, str], int]:
+    from django.db.models import Count
+
+    rows = SnapshotRow.objects.filter(snapshot_id__in=snapshot_ids).values("snapshot_id", "split").annotate(n=Count("id"))
+    return {(r["snapshot_id"], r["split"]): r["n"] for r in rows}
+
+
+def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
+    """The job params for a launch request, and the specs; raises ``LaunchInvalid``."""
+    errors = _Errors()
+    if not isinstance(data, dict):
+        raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
+    known = {"student_spec", "teacher_spec", "stages", *JOB_DEFAULTS}
+    for key in sorted(set(data) - known):
+        errors.add(key, "unknown setting")
+    student = _spec(project, data.get("student_spec"), "student_spec", ModelSpec.Role.STUDENT, errors)
+    teacher = _spec(project, data.get("teacher_spec"), "teacher_spec", ModelSpec.Role.TEACHER, errors)
+    if student is not None and student.backend != ModelSpec.Backend.TRANSFORMERS:
+        errors.add("student_spec", f"{student.name!r} is served over HTTP; a student must be a local transformers model to be trained")
+    params = {
+        "student_spec": student.pk if student else None,
+        "teacher_spec": teacher.pk if teacher else None,
+        "batch_size": _number(data.get("batch_size"), "batch_size", errors, kind=int, default=JOB_DEFAULTS["batch_size"], minimum=1),
+        "grad_accum": _number(data.get("grad_accum"), "grad_accum", errors, kind=int, default=1, minimum=1),
+        "max_seq_len": _number(data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8),
+        "mixed_precision": _choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
+        "seed": _number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
+        "checkpoint_every": _number(data.get("checkpoint_every"), "checkpoint_every", errors, kind=int,
+                                    default=JOB_DEFAULTS["checkpoint_every"], minimum=0),
+        "progress_every_s": _number(data.get("progress_every_s"), "progress_every_s", errors, default=JOB_DEFAULTS["progress_every_s"], minimum=0),
+    }
+    raw_stages = data.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        errors.add("stages", "Add at least one stage.")
+        raw_stages = []
+    if len(raw_stages) > MAX_STAGES:
+        errors.add("stages", f"at most {MAX_STAGES} stages")
+        raw_stages = raw_stages[:MAX_STAGES]
+    snapshot_ids = [s.get("snapshot") for s in raw_stages if isinstance(s, dict)]
+    snapshots = {s.pk: s for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related("stage")}
+    counts = _row_counts(list(snapshots))
+    stages, stage_snaps = [], []
+    for i, raw in enumerate(raw_stages):
+        where = f"stages.{i}"
+        if not isinstance(raw, dict):
+            errors.add(where, "each stage must be an object")
+            stage_snaps.append(None)
+            stages.append({})
+            continue
+        stage_known = {"snapshot", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
+        for key in sorted(set(raw) - stage_known):
+            errors.add(f"{where}.{key}", "unknown stage setting")
+        snap = snapshots.get(_db_id(raw.get("snapshot", "")))
+        if raw.get("snapshot") in (None, ""):
+            errors.add(f"{where}.snapshot", "Choose the snapshot this stage trains on.")
+        elif snap is None:
+            errors.add(f"{where}.snapshot", f"no snapshot #{raw.get('snapshot')} in this project")
+        elif snap.status != Snapshot.Status.READY:
+            errors.add(f"{where}.snapshot", f"snapshot {snap.name!r} is {snap.get_status_display().lower()}, not ready")
+        elif not counts.get((snap.pk, SnapshotRow.Split.TRAIN)):
+            errors.add(f"{where}.snapshot", f"snapshot {snap.name!r} has no training rows")
+        stage_snaps.append(snap)
+        stage = {
+            "snapshot": snap.pk if snap else None,
+            "snapshot_hash": snap.content_hash if snap else "",
+            "name": str(raw.get("name") or "").strip()[:50],
+            "steps": _number(raw.get("steps"), f"{where}.steps", errors, kind=int),
+            "epochs": _number(raw.get("epochs"), f"{where}.epochs", errors),
+        }
+        for key, default in STAGE_DEFAULTS.items():
+            if key == "divergence":
+                stage[key] = _choice(raw.get(key), f"{where}.{key}", DIVERGENCES, errors, default)
+            elif key == "warmup_steps":
+                stage[key] = _number(raw.get(key), f"{where}.{key}", errors, kind=int, default=default)
+            else:
+                stage[key] = _number(raw.get(key), f"{where}.{key}", errors, default=default)
+        gate = raw.get("gate")
+        if gate in (None, {}, ""):
+            stage["gate"] = None
+        elif not isinstance(gate, dict):
+            errors.add(f"{where}.gate", "a gate is an object {metric, threshold, patience}")
+            stage["gate"] = None
+        else:
+            stage["gate"] = {
+                "metric": _choice(gate.get("metric"), f"{where}.gate.metric", GATE_METRICS, errors, None),
+                "threshold": _number(gate.get("threshold"), f"{where}.gate.threshold", errors, required=True),
+                "patience": _number(gate.get("patience"), f"{where}.gate.patience", errors, kind=int, default=0),
+            }
+            if stage["gate"]["metric"] is None and f"{where}.gate.metric" not in errors:
+                errors.add(f"{where}.gate.metric", f"Choose the gate's metric: {', '.join(GATE_METRICS)}.")
+            if snap is not None and not counts.get((snap.pk, SnapshotRow.Split.VALIDATION)):
+                errors.add(f"{where}.gate.metric",
+                           f"a gate evaluates the snapshot's validation rows, and {snap.name!r} has none; "
+                           "build it with a validation fraction, or remove the gate")
+        stages.append(stage)
+    names = _stage_names(stage_snaps, [s.get("name", "") for s in stages])
+    for i, (stage, name) in enumerate(zip(stages, names)):
+        # The name becomes a directory name under the job's output: keep it plain.
+        if not STAGE_NAME.fullmatch(name):
+            errors.add(f"stages.{i}.name", f"{name!r}: use letters, digits, spaces and - _ . ( ) + only")
+        stage["name"] = name
+    params["stages"] = stages
+    if errors:
+        raise LaunchInvalid(dict(errors))
+    # Everything the core would refuse at run time, refused now with its own words.
+    from workers.distill import DistillError
+
+    try:
+        build_config(project, params, output_dir=Path(settings.ARTIFACT_DIR) / "jobs" / "new", teacher=teacher, student=student)
+    except DistillError as exc:
+        raise LaunchInvalid({_field_of(str(exc), stages): [str(exc)]}) from None
+    return params, {"student": student, "teacher": teacher}
+
+
+_STAGE_FIELD_WORDS = [
+    ("steps or epochs", "steps"), ("epochs", "epochs"), ("steps", "steps"), ("learning rate", "lr"),
+    ("warmup_steps", "warmup_steps"), ("temperature", "temperature"), ("jsd_beta", "jsd_beta"), ("alpha", "alpha"),
+    ("divergence", "divergence"), ("replay_fraction", "replay_fraction"), ("gate metric", "gate.metric"),
+    ("gate threshold", "gate.threshold"), ("gate patience", "gate.patience"), ("gate", "gate.metric"),
+    ("name", "name"),
+]
+_JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "checkpoint_every", "mixed_precision")
+
+
+def _field_of(message: str, stages: list[dict]) -> str:
+    """The form field a ``DistillError`` message is about (``__all__`` when unsure)."""
+    match = re.match(r"stage (['\"])(.*?)\1[:,]", message)
+    index = next((i for i, s in enumerate(stages) if match and s.get("name") == match.group(2)), None)
+    if message.startswith("stage names must be unique"):
+        seen = set()
+        for i, s in enumerate(stages):
+            if s["name"] in seen:
+                return f"stages.{i}.name"
+            seen.add(s["name"])
+    if index is not None:
+        rest = message[match.end():]
+        for word, field in _STAGE_FIELD_WORDS:
+            if word in rest:
+                return f"stages.{index}.{field}"
+        return f"stages.{index}"
+    for field in _JOB_FIELDS:
+        if field in message:
+            return field
+    return "__all__"
+
+
+# ------------------------------------------------------------- the config
+def teacher_tokenizer_of(spec: ModelSpec | None) -> str | None:
+    """What the core compares with the student's tokenizer: a path, a hub name or a
+    ``sha256:`` vocabulary hash (``defaults["vocab_hash"]`` of an HTTP-served teacher);
+    None when unknown, which makes the job train sequence-level KD."""
+    if spec is None:
+        return None
+    if spec.tokenizer_path:
+        return spec.tokenizer_path
+    vocab = (spec.defaults or {}).get("vocab_hash")
+    if isinstance(vocab, str) and vocab.startswith("sha256:"):
+        return vocab
+    return spec.path if spec.backend == ModelSpec.Backend.TRANSFORMERS else None
+
+
+def build_config(project: Project, params: dict, *, output_dir, teacher=None, student=None):
+    """The core's ``DistillConfig`` for these params; records load lazily (in the worker)."""
+    from workers.distill import DistillConfig, GateConfig, StageConfig
+
+    student = student or ModelSpec.objects.get(pk=params["student_spec"])
+    if teacher is None and params.get("teacher_spec"):
+        teacher = ModelSpec.objects.filter(pk=params["teacher_spec"]).first()
+    task, labels = project.task_type, list(project.labels or [])
+    stages = []
+    for s in params["stages"]:
+        gate = GateConfig(**s["gate"]) if s.get("gate") else None
+        where = f"stage {s['name']!r}"
+        stages.append(StageConfig(
+            name=s["name"],
+            records=_loader(s["snapshot"], SnapshotRow.Split.TRAIN, task, labels, where),
+            val_records=_loader(s["snapshot"], SnapshotRow.Split.VALIDATION, task, labels, where) if gate else None,
+            steps=s.get("steps"), epochs=s.get("epochs"),
+            **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
+            gate=gate, snapshot=s.get("snapshot_hash") or None,
+        ))
+    return DistillConfig(
+        student=student.path,
+        stages=stages,
+        output_dir=str(output_dir),
+        task=task,
+        labels=labels if task == Project.TaskType.CLASSIFICATION else [],
+        teacher_tokenizer=teacher_tokenizer_of(teacher),
+        **{k: params.get(k, d) for k, d in JOB_DEFAULTS.items()},
+    )
+
+
+def _loader(snapshot_id, split, task, labels, where):
+    return lambda: snapshot_records(snapshot_id, split, task=task, labels=labels, where=where)
+
+
+def snapshot_records(snapshot_id: int, split: str, *, task: str, labels: list[str], where: str = "") -> list[dict]:
+    """One split of a snapshot as the core's training records (see workers/distill/data.py)."""
+    from workers.distill import DistillError
+    from workers.softtargets import SoftTargetError, read_soft_targets
+
+    snap = Snapshot.objects.filter(pk=snapshot_id).first()
+    prefix = f"{where}: " if where else ""
+    if snap is None:
+        raise DistillError(f"{prefix}snapshot #{snapshot_id} no longer exists (deleted after the job was launched); launch the job again with a ready snapshot")
+    if snap.status != Snapshot.Status.READY:
+        raise DistillError(f"{prefix}snapshot {snap.name!r} is {snap.status}, not ready")
+    out = []
+    for row in snap.rows.filter(split=split).order_by("ordinal").iterator(chunk_size=2000):
+        prompt = row.prompt_messages or row.prompt_text
+        if task == Project.TaskType.CLASSIFICATION:
+            out.append({"prompt": prompt, "label": row.label, "teacher_probs": _teacher_probs(row.label_distribution, labels),
+                        "tier": row.tier or None})
+            continue
+        soft = None
+        if row.soft_targets:
+            try:
+                st = read_soft_targets(settings.ARTIFACT_DIR, row.soft_targets)
+            except SoftTargetError as exc:
+                raise DistillError(f"{prefix}row {row.ordinal} of snapshot {snap.name!r}: {exc}") from exc
+            soft = {"response_ids": st.token_ids, "topk_ids": st.topk_ids, "topk_logprobs": st.topk_logprobs,
+                    "tail_logprob": st.tail_logprob}
+        out.append({"prompt": prompt, "response": row.response, "tier": row.tier or None, "soft": soft})
+    return out
+
+
+def _teacher_probs(distribution, labels):
+    """``{label: p}`` in project-label order; None when there is none (CE only for that row)."""
+    if not isinstance(distribution, dict):
+        return None
+    probs = [float(distribution.get(label, 0.0) or 0.0) for label in labels]
+    if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
+        return None
+    return probs
+
+
+# ----------------------------------------------------------------- launch
+def launch_distillation(project: Project, data: dict, by=None) -> Job:
+    """Validate a launch request (``LaunchInvalid`` names the fields) and queue the job."""
+    params, specs = validate_distillation(project, data)
+    params["resumes"] = []
+    return jobs.launch(project, Job.Kind.DISTILL, params, by=by, model_spec=specs["student"])
+
+
+def output_dir(job: Job) -> Path:
+    return Path(settings.ARTIFACT_DIR) / "jobs" / str(job.pk)
+
+
+def resume_distillation(job: Job, *, by=None, threshold=None, extra_epochs=0, force=False, comment="") -> Job:
+    """An engineer's decision on a gated job: queue it again with a gate override.
+
+    The override is recorded in ``params["resumes"]`` (who, when, what) and applied by
+    the next run of the job body; the recipe adds it to the run's history and model cards.
+    """
+    errors = _Errors()
+    threshold = _number(threshold, "threshold", errors)
+    extra_epochs = _number(extra_epochs, "extra_epochs", errors, kind=int, default=0, minimum=0, maximum=100)
+    if errors:
+        raise LaunchInvalid(dict(errors))
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.kind != Job.Kind.DISTILL:
+            raise LaunchInvalid({"__all__": [f"{job} is not a distillation job."]})
+        if job.status != Job.Status.GATED:
+            raise LaunchInvalid({"__all__": [f"{job} is {job.get_status_display().lower()}, not waiting at a gate."]})
+        gated = (job.metrics or {}).get("gated") or {}
+        params = dict(job.params)
+        params["resumes"] = list(params.get("resumes", [])) + [{
+            "threshold": threshold, "extra_epochs": extra_epochs, "force": bool(force), "comment": str(comment or "")[:500],
+            "by": getattr(by, "username", None), "at": timezone.now().isoformat(timespec="seconds"),
+            "stage": gated.get("stage"), "stage_index": gated.get("stage_index"),
+            "configured_threshold": (gated.get("gate") or {}).get("threshold"),
+        }]
+        job.params = params
+        job.cancel_requested = False
+        job.message = resume_summary(params["resumes"][-1])
+        job.save(update_fields=["params", "cancel_requested", "message"])
+        jobs.requeue(job, "resuming after the gate")
+    job.refresh_from_db()
+    return job
+
+
+def resume_summary(resume: dict) -> str:
+    """``Resumed at the gate of stage 'easy' by alice: threshold 0.5 (was 0.9), 1 extra epoch.``"""
+    parts = []
+    if resume.get("threshold") is not None:
+        was = resume.get("configured_threshold")
+        parts.append(f"threshold {resume['threshold']:g}" + (f" (was {was:g})" if isinstance(was, (int, float)) else ""))
+    if resume.get("extra_epochs"):
+        n = resume["extra_epochs"]
+        parts.append(f"{n} extra epoch{'s' if n != 1 else ''}")
+    if resume.get("force"):
+        parts.append("forced through the gate")
+    what = ", ".join(parts) or "the same threshold"
+    who = f" by {resume['by']}" if resume.get("by") else ""
+    stage = f" of stage {resume['stage']!r}" if resume.get("stage") else ""
+    comment = f" “{resume['comment']}”" if resume.get("comment") else ""
+    return f"Resumed at the gate{stage}{who}: {what}.{comment}"
+
+
+def pending_override(params: dict, history: list[dict]) -> dict | None:
+    """The newest recorded resume when the run has not applied it yet.
+
+    The recipe logs every applied override as a ``gate_override`` event in its
+    checkpointed history, so a body re-run after a worker restart does not apply an
+    old decision to a later gate.
+    """
+    resumes = params.get("resumes") or []
+    applied = sum(1 for h in history if h.get("event") == "gate_override")
+    if len(resumes) <= applied:
+        return None
+    last = resumes[-1]
+    return {"threshold": last.get("threshold"), "force": bool(last.get("force")), "extra_epochs": int(last.get("extra_epochs") or 0),
+            "by": last.get("by"), "comment": last.get("comment", "")}
+
+
+# ---------------------------------------------------------------- the body
+def describe_gate(gate: dict) -> str:
+    op = "≤" if gate.get("metric") in LOWER_IS_BETTER else "≥"
+    return f"{gate.get('metric')} = {gate.get('value'):.4g}, needs {op} {gate.get('threshold'):.4g}"
+
+
+KD_MODES = {
+    "token": ("Token-level KD", "teacher and student share a tokenizer: the student learns the teacher's top-k distribution at every response token"),
+    "sequence": ("Sequence-level KD", "the student is trained with CE on the approved responses, without the teacher's per-token distribution"),
+    "label": ("Label-level KD", "the student matches the teacher's distribution over the project labels, plus CE on the approved labels"),
+}
+
+
+class DistillRun:
+    """Carries the recipe's callbacks to the job row: progress, curves, stage ends, warnings.
+
+    ``job.metrics`` holds what the distill panel shows: the KD mode, each stage's gate
+    and model version, and ``curves``: per stage, the phases it trained in order
+    (train, patience-1, extra-1 after a resume, ...) with the offset of each on the
+    stage's step axis, so a stage's loss curve is continuous across patience epochs,
+    resumes at a gate, and restarts after a killed worker.
+    """
+
+    def __init__(self, ctx: jobs.JobContext, config):
+        self.ctx, self.job, self.config = ctx, ctx.job, config
+        self.n = len(config.stages)
+        self.round = len(self.job.params.get("resumes") or [])
+        self.state = dict(self.job.metrics or {})
+        self.state.setdefault("stages", {})
+        self.state.setdefault("curves", {})
+        self.state.pop("gated", None)
+        self._seen_runs: set[tuple] = set()
+        self._known = {e.get("error") for e in (self.job.errors or []) if e.get("item") == "warning"}
+        self._last_save = 0.0
+
+    def save(self) -> None:
+        Job.objects.filter(pk=self.job.pk).update(metrics=self.state)
+        self.job.metrics = self.state
+        self._last_save = time.monotonic()
+
+    # -- callbacks
+    def warning(self, message: str) -> None:
+        if message not in self._known:
+            self._known.add(message)
+            self.ctx.warn(message)
+            self.ctx.flush()
+
+    def kd_decided(self, kd_mode: str) -> None:
+        self.state["kd_mode"] = kd_mode
+        self.state["kd_note"] = KD_MODES[kd_mode][1]
+        self.ctx.progress(phase=f"{KD_MODES[kd_mode][0]}: starting", force=True)
+        self.save()
+
+    def progress(self, p: dict) -> None:
+        stage, i, phase = p["stage"], p["stage_index"], p["phase"]
+        x = self._offset(stage, phase, p["step"], p["total_steps"]) + p["step"]
+        for name in CURVE_METRICS:
+            self.ctx.metric(name, p[name], x, stage)
+        # The recipe reports every ``progress_every_s``; writing each report at once
+        # means every point up to a checkpoint is stored before the checkpoint is
+        # taken, so a worker killed after it leaves no gap in the curves.
+        self.ctx.progress(p["step"], p["total_steps"], tokens_per_s=p["tokens_per_s"], eta_s=p["eta_s"],
+                          phase=f"stage {i + 1} of {self.n} ({stage}): {phase_label(phase)}", force=True)
+        self.state["current"] = {k: p[k] for k in ("stage", "stage_index", "phase", "step", "total_steps", "loss", "kd_loss", "ce_loss", "lr")}
+        if time.monotonic() - self._last_save >= jobs.PROGRESS_EVERY_S:
+            self.save()
+
+    def _offset(self, stage: str, phase: str, step: int, total: int) -> int:
+        runs = self.state["curves"].setdefault(stage, [])
+        # Extra epochs after a resume are a new run each time; train and patience happen once.
+        key = (stage, phase, self.round if phase.startswith("extra") else 0)
+        for run in runs:
+            if (run["phase"], run["round"]) == key[1:]:
+                if key not in self._seen_runs:
+                    # This process resumed the run from a checkpoint: the points after
+                    # it were lost with the dead worker's progress and are trained again.
+                    self.ctx.flush()
+                    MetricPoint.objects.filter(job_id=self.job.pk, stage=stage, step__gte=run["offset"] + step).delete()
+                    self._seen_runs.add(key)
+                return run["offset"]
+        offset = runs[-1]["offset"] + runs[-1]["total"] if runs else 0
+        runs.append({"phase": phase, "round": key[2], "offset": offset, "total": total})
+        self._seen_runs.add(key)
+        self.save()
+        return offset
+
+    def stage_end(self, info: dict) -> None:
+        version = registry.register_stage_version(self.job, self.config, info)
+        self.state["stages"][str(info["stage_index"])] = {
+            "name": info["stage"], "outcome": info["outcome"], "gate": info["gate"], "model_version": version.pk,
+        }
+        self.save()
+
+    def reconcile(self, result) -> None:
+        """Register stages whose end the callbacks missed (a worker killed between a
+        stage's checkpoint and its callback finishes it as already done)."""
+        for record in result.stages:
+            entry = self.state["stages"].get(str(record["index"]))
+            if entry is None or entry.get("gate") != record["gate"]:
+                gate = record["gate"]
+                outcome = "gated" if gate and not gate["passed"] else "passed"
+                self.stage_end({"stage": record["name"], "stage_index": record["index"], "outcome": outcome,
+                                "gate": gate, "model_dir": record["model_dir"], "kd_mode": result.kd_mode})
+
+
+def phase_label(phase: str) -> str:
+    kind, _, n = phase.partition("-")
+    return {"train": "training", "patience": f"patience epoch {n}", "extra": f"extra epoch {n} (after a resume)"}.get(kind, phase)
+
+
+def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
+    """The body of a distill job (idempotent: re-runs resume from the checkpoint)."""
+    import torch
+
+    from workers.distill import DistillError, DistillRecipe
+
+    job = ctx.job
+    project = job.project
+    params = job.params
+    try:
+        student = ModelSpec.objects.get(pk=params["student_spec"])
+    except ModelSpec.DoesNotExist:
+        raise jobs.JobError("The student model spec was deleted after the job was launched.") from None
+    teacher = ModelSpec.objects.filter(pk=params.get("teacher_spec")).first()
+    ctx.progress(phase="loading the student and the snapshots", force=True)
+    try:
+        config = build_config(project, params, output_dir=output_dir(job), teacher=teacher, student=student)
+    except DistillError as exc:
+        raise jobs.JobError(str(exc)) from None
+    run = DistillRun(ctx, config)
+    recipe = DistillRecipe(config, on_progress=run.progress, on_stage_end=run.stage_end, on_warning=run.warning,
+                           should_stop=ctx.cancelled)
+    try:
+        recipe.setup()
+        run.kd_decided(recipe.kd_mode)
+        result = recipe.train(pending_override(params, recipe.state["history"]))
+    except DistillError as exc:
+        raise jobs.JobError(str(exc)) from None
+    except (torch.OutOfMemoryError, MemoryError):
+        raise jobs.JobError(
+            "Out of memory while loading or training the student: lower batch_size (raise grad_accum to keep the "
+            "effective batch) or max_seq_len, or use a machine with more memory."
+        ) from None
+    finally:
+        recipe.cleanup()
+    run.reconcile(result)
+    run.state.update(status=result.status, kd_mode=result.kd_mode, history=result.history, warnings=result.warnings)
+    if result.status == "gated":
+        record = result.stages[-1]
+        gate = result.gate
+        stage_cfg = config.stages[record["index"]]
+        run.state["gated"] = {"stage": record["name"], "stage_index": record["index"], "gate": gate}
+        patience = stage_cfg.gate.patience if stage_cfg.gate else 0
+        tail = f" after {patience} extra epoch{'s' if patience != 1 else ''} of patience" if patience and record["phase"] != "train" else ""
+        message = (f"Stage {record['index'] + 1} of {run.n} ({record['name']}) did not pass its gate{tail}: {describe_gate(gate)}. "
+                   "Resume it (lower the threshold, train extra epochs, or force it) or stop the job.")
+        ctx.progress(phase=f"waiting at the gate of stage {record['index'] + 1} of {run.n} ({record['name']})", force=True)
+        return jobs.JobOutcome(Job.Status.GATED, message, run.state)
+    if result.status == "stopped":
+        stage = config.stages[min(result.stage_index, run.n - 1)].name
+        ctx.progress(phase=f"stopped in stage {stage!r}", force=True)
+        return jobs.JobOutcome(Job.Status.CANCELLED, f"Stopped on request in stage {stage!r} at step {result.step}.", run.state)
+    final = registry.register_final_version(job, config, result)
+    run.state["final_model_version"] = final.pk
+    ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
+    message = f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model “{final.name}” registered."
+    evaluation = _launch_automatic_evaluation(job, final, teacher, ctx)
+    if evaluation is not None:
+        run.state["evaluation_job"] = evaluation.pk
+        message += f" Evaluation job #{evaluation.pk} launched."
+    return jobs.JobOutcome(Job.Status.SUCCEEDED, message, run.state)
+
+
+def _launch_automatic_evaluation(job, version, teacher, ctx):
+    from curation.services.evaluation import launch_evaluation
+
+    existing = Job.objects.filter(project=job.project, kind=Job.Kind.EVALUATE, params__model_version=version.pk).first()
+    if existing is not None:
+        return existing
+    if teacher is None:
+        ctx.warn("No automatic evaluation: the teacher model spec was deleted.")
+        return None
+    try:
+        return launch_evaluation(job.project, {"model_version": version.pk, "teacher_spec": teacher.pk}, by=job.created_by, auto=True)
+    except LaunchInvalid as exc:
+        ctx.warn(f"No automatic evaluation: {exc}")
+        return None

@@ -1,0 +1,216 @@
+"""Model specs: validating what engineers register, and turning a spec into a teacher.
+
+A spec names its API key by environment variable (``api_key_env``), never the key
+itself: the key is read from the environment of the process that talks to the
+server (the worker for a job, the web server for the "check" button), so it never
+passes through a page, the database or a job's parameters.
+
+A job freezes its teacher at launch (``teacher_config``), so a resumed job uses the
+model it started with even if someone edits the spec meanwhile.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict
+
+from curation.models import ModelSpec
+from workers.teacher import GenerationParams
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+MAX_N = 64
+MAX_TOP_K = 1000
+MAX_NEW_TOKENS = 32_768
+MAX_STOPS = 16
+
+OPTIONS = {
+    ModelSpec.Backend.TRANSFORMERS: {
+        "device": (str, None), "dtype": (str, ("auto", "float32", "float16", "bfloat16")),
+        "max_batch_size": (int, (1, 4096)), "max_batch_tokens": (int, (64, 10**8)), "num_threads": (int, (1, 512)),
+    },
+    ModelSpec.Backend.OPENAI: {
+        "endpoint": (str, ("completions", "chat")), "timeout": (float, (1, 3600)), "concurrency": (int, (1, 256)),
+        "batch_size": (int, (1, 4096)), "token_ids_in_response": (bool, None),
+    },
+}
+
+
+class SpecProblem(ValueError):
+    """A spec that cannot be used as it is; ``errors`` maps fields to messages."""
+
+    def __init__(self, errors: dict[str, list[str]] | str):
+        self.errors = errors if isinstance(errors, dict) else {"model_spec": [errors]}
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in self.errors.items()))
+
+
+# ----------------------------------------------------------- generation params
+def _number(name, value, kind, lo, hi, errors):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, str) and value.strip():
+            try:
+                value = float(value) if kind is float else int(value)
+            except ValueError:
+                errors[name] = [f"must be a {'number' if kind is float else 'whole number'}, got {value!r}"]
+                return None
+        else:
+            errors[name] = [f"must be a {'number' if kind is float else 'whole number'}"]
+            return None
+    if kind is int and (isinstance(value, float) and not value.is_integer()):
+        errors[name] = ["must be a whole number"]
+        return None
+    value = kind(value)
+    if not lo <= value <= hi:
+        errors[name] = [f"must be between {lo} and {hi}, got {value}"]
+        return None
+    return value
+
+
+def check_generation_params(data: dict) -> tuple[dict, dict[str, list[str]]]:
+    """(cleaned, errors) for generation settings given as a dict (possibly partial)."""
+    cleaned, errors = {}, {}
+    if not isinstance(data, dict):
+        return {}, {"params": ["must be an object of generation settings"]}
+    unknown = sorted(set(data) - set(GenerationParams.__dataclass_fields__))
+    if unknown:
+        errors["params"] = [f"unknown setting(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(GenerationParams.__dataclass_fields__)}"]
+    ranges = {"n": (int, 1, MAX_N), "temperature": (float, 0.0, 10.0), "top_p": (float, 0.0, 1.0),
+              "max_new_tokens": (int, 1, MAX_NEW_TOKENS), "min_new_tokens": (int, 0, MAX_NEW_TOKENS),
+              "seed": (int, 0, 2**63 - 1), "top_k": (int, 1, MAX_TOP_K)}
+    for name, (kind, lo, hi) in ranges.items():
+        if name in data and data[name] not in (None, ""):
+            value = _number(name, data[name], kind, lo, hi, errors)
+            if value is not None:
+                cleaned[name] = value
+    if cleaned.get("top_p") == 0:
+        errors["top_p"] = ["must be above 0 (and at most 1)"]
+    if "stop" in data and data["stop"] not in (None, ""):
+        stop = data["stop"]
+        stop = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+            errors["stop"] = ["must be a list of strings"]
+        elif len(stop) > MAX_STOPS or any(len(s) > 200 for s in stop):
+            errors["stop"] = [f"at most {MAX_STOPS} stop strings of at most 200 characters"]
+        else:
+            cleaned["stop"] = [s for s in stop if s]
+    return cleaned, errors
+
+
+def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classification: bool = False) -> dict:
+    """Defaults <- the spec's defaults <- ``given``; ``SpecProblem`` names bad fields."""
+    given = dict(given or {})
+    spec_defaults, spec_errors = check_generation_params(spec.defaults if spec is not None else {})
+    if spec_errors:
+        raise SpecProblem({"model_spec": [f"the spec's default settings are invalid ({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Model specs page"]})
+    cleaned, errors = check_generation_params(given)
+    if classification and cleaned.get("n", 1) != 1:
+        errors["n"] = ["a classification project gets one label distribution per prompt; use n = 1"]
+    if errors:
+        raise SpecProblem(errors)
+    merged = {**asdict(GenerationParams()), **spec_defaults, **cleaned}
+    if classification:
+        merged["n"] = 1
+    if merged["min_new_tokens"] > merged["max_new_tokens"]:
+        field = "min_new_tokens" if "min_new_tokens" in cleaned else "max_new_tokens"
+        raise SpecProblem({field: [f"min_new_tokens ({merged['min_new_tokens']}) must not exceed "
+                                   f"max_new_tokens ({merged['max_new_tokens']})"]})
+    try:
+        return asdict(GenerationParams.from_dict(merged))
+    except ValueError as exc:
+        raise SpecProblem({"params": [str(exc)]}) from None
+
+
+# ------------------------------------------------------------------ spec fields
+def check_options(backend: str, options) -> list[str]:
+    if not isinstance(options, dict):
+        return ["must be a JSON object"]
+    allowed = OPTIONS.get(backend, {})
+    problems = []
+    for key, value in options.items():
+        if key not in allowed:
+            problems.append(f"unknown option {key!r} for the {backend} backend; known: {', '.join(allowed)}")
+            continue
+        kind, rule = allowed[key]
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            problems.append(f"{key} must be {kind.__name__}")
+        elif isinstance(rule, tuple) and kind is str and value not in rule:
+            problems.append(f"{key} must be one of {', '.join(rule)}")
+        elif isinstance(rule, tuple) and kind is not str and not rule[0] <= value <= rule[1]:
+            problems.append(f"{key} must be between {rule[0]} and {rule[1]}")
+    return problems
+
+
+def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, defaults, options) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not (path or "").strip():
+        errors["path"] = ["give the local path or hub name" if backend == ModelSpec.Backend.TRANSFORMERS
+                          else "give the model name the server serves (its 'model' field)"]
+    if backend == ModelSpec.Backend.OPENAI:
+        if not base_url:
+            errors["base_url"] = ["an OpenAI-compatible server needs its base URL, e.g. http://vllm:8000/v1"]
+        elif not base_url.startswith(("http://", "https://")):
+            errors["base_url"] = ["must start with http:// or https://"]
+        elif "@" in base_url.split("//", 1)[1].split("/", 1)[0]:
+            errors["base_url"] = ["must not contain credentials; put the API key in an environment variable "
+                                  "and name it in 'API key variable'"]
+    if api_key_env and not ENV_NAME_RE.match(api_key_env):
+        errors["api_key_env"] = ["must be the NAME of an environment variable (like VLLM_API_KEY), never the key itself"]
+    if not isinstance(defaults, dict):
+        errors["defaults"] = ["must be a JSON object of generation settings"]
+    else:
+        _, problems = check_generation_params(defaults)
+        if problems:
+            errors["defaults"] = [f"{k}: {v[0]}" for k, v in problems.items()]
+    option_problems = check_options(backend, options)
+    if option_problems:
+        errors["options"] = option_problems
+    return errors
+
+
+# --------------------------------------------------------------- to a teacher
+def teacher_config(spec: ModelSpec) -> dict:
+    """What a job records about its teacher at launch (no key: only the variable's name)."""
+    return {
+        "spec_id": spec.pk, "name": spec.name, "backend": spec.backend, "path": spec.path,
+        "revision": spec.revision, "base_url": spec.base_url, "api_key_env": spec.api_key_env,
+        "tokenizer_path": spec.tokenizer_path, "options": dict(spec.options or {}),
+    }
+
+
+def load_spec(config: dict, environ=None) -> dict:
+    """The ``load_teacher`` dict for a frozen teacher config; reads the API key from ``environ``."""
+    environ = os.environ if environ is None else environ
+    options = dict(config.get("options") or {})
+    if config["backend"] == ModelSpec.Backend.TRANSFORMERS:
+        return {"backend": "transformers", "name_or_path": config["path"], "revision": config.get("revision") or None,
+                **options}
+    api_key = None
+    if config.get("api_key_env"):
+        api_key = environ.get(config["api_key_env"])
+        if not api_key:
+            raise SpecProblem(
+                f"model spec {config.get('name')!r} takes its API key from the environment variable "
+                f"{config['api_key_env']}, which is not set for this process"
+            )
+    return {"backend": "openai", "base_url": config["base_url"], "model": config["path"], "api_key": api_key,
+            "tokenizer": config.get("tokenizer_path") or None, **options}
+
+
+def probe_spec(spec: ModelSpec):
+    """Check from the web server that the spec's model (or server) can be read."""
+    from workers.teacher.probe import ProbeReport, probe
+
+    config = teacher_config(spec)
+    try:
+        load = load_spec(config)
+    except SpecProblem as exc:
+        if config["backend"] != ModelSpec.Backend.OPENAI:
+            return ProbeReport(False, str(exc))
+        load = load_spec({**config, "api_key_env": ""})
+        report = probe(load)
+        report.details.insert(0, f"{config['api_key_env']} is not set on the web server: checked without an API key")
+        return report
+    return probe(load)

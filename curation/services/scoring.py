@@ -1,0 +1,228 @@
+"""Score jobs (``kind=score``): teacher-forced soft targets for text the teacher did not write.
+
+Targets, found afresh on every run (so a resumed or repeated job only does what is
+missing):
+- ``edits``: examples of the project whose ``soft_targets`` is blank and whose
+  response is not: a reviewer edited the teacher's answer (the edit clears the
+  pointer) or wrote one;
+- ``gold``: confirmed gold references that this teacher has not scored yet.
+
+Each result is written like a generated sample: its soft targets into a shard, then
+one transaction that creates a ``TeacherSample`` (``scored=True``; ``sample_index`` is
+the example's id, or 0 for a gold reference) and, for an edit, points the example at
+the new soft targets. That update is optimistic: it only applies while the example's
+response is still the text that was scored (``filter(response=text)``); an example
+edited again meanwhile keeps a blank pointer and the next score job takes it. The
+example's mean log-prob, entropy, margin and token count are set from the scored
+text, so the queue's statistics describe the response it shows.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+
+from curation.models import Example, GoldItem, Job, TeacherSample
+from curation.services import jobs
+from curation.services.generation import LaunchInvalid, Progress, conclude, drive_teacher, teacher_spec_for
+from curation.services.modelspecs import MAX_TOP_K, teacher_config
+from curation.services.teacher_output import finite, db_text
+from workers.softtargets import ShardWriter
+from workers.teacher import CANCEL, ScoreRequest
+
+TARGETS = {"edits": "Edited examples without soft targets", "gold": "Confirmed gold references"}
+REQUESTS_PER_CALL = 1024
+
+
+def edits_to_score(project, job=None):
+    qs = Example.objects.filter(project=project, soft_targets="").exclude(response="")
+    if job is not None:
+        qs = qs.exclude(Exists(TeacherSample.objects.filter(job=job, prompt=OuterRef("prompt_id"),
+                                                            sample_index=OuterRef("pk"))))
+    return qs.order_by("id")
+
+
+def gold_to_score(project, spec_id, job=None):
+    scored = TeacherSample.objects.filter(prompt=OuterRef("prompt_id"), model_spec_id=spec_id, scored=True,
+                                          error="", text=OuterRef("reference"))
+    qs = GoldItem.objects.filter(project=project, confirmed=True).exclude(reference="").exclude(Exists(scored))
+    if job is not None:
+        qs = qs.exclude(Exists(TeacherSample.objects.filter(job=job, prompt=OuterRef("prompt_id"), sample_index=0)))
+    return qs.order_by("id")
+
+
+def count_targets(project, spec_id, targets) -> dict:
+    return {
+        "edits": edits_to_score(project).count() if "edits" in targets else 0,
+        "gold": gold_to_score(project, spec_id).count() if "gold" in targets else 0,
+    }
+
+
+def prepare_scoring(project, *, model_spec, params=None) -> tuple:
+    params = dict(params or {})
+    errors: dict = {}
+    spec = teacher_spec_for(project, model_spec, errors)
+    if project.is_classification:
+        errors.setdefault("project", []).append(
+            "classification projects keep the teacher's label distribution, not token soft targets: "
+            "there is nothing to score")
+    unknown = sorted(set(params) - {"targets", "top_k"})
+    param_errors = {}
+    if unknown:
+        param_errors["params"] = [f"unknown setting(s) {', '.join(unknown)}; known: targets, top_k"]
+    targets = params.get("targets", list(TARGETS))
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(targets, list) or not targets or not set(targets) <= set(TARGETS):
+        param_errors["targets"] = [f"choose one or more of {', '.join(TARGETS)}"]
+    top_k = params.get("top_k", 20)
+    try:
+        top_k = int(top_k)
+        if isinstance(params.get("top_k"), float) and not params["top_k"].is_integer():
+            raise ValueError
+        if not 1 <= top_k <= MAX_TOP_K:
+            param_errors["top_k"] = [f"must be between 1 and {MAX_TOP_K}"]
+    except (TypeError, ValueError):
+        param_errors["top_k"] = ["must be a whole number"]
+    if param_errors:
+        errors["params"] = param_errors
+    if not errors:
+        counts = count_targets(project, spec.pk, targets)
+        if not sum(counts.values()):
+            errors["params"] = {"targets": ["nothing to score: no edited example lacks soft targets and every "
+                                            "confirmed gold reference is already scored by this teacher"]}
+    if errors:
+        raise LaunchInvalid(errors)
+    return spec, {"teacher": teacher_config(spec), "targets": sorted(set(targets)), "top_k": top_k}
+
+
+def launch_scoring(project, *, by, model_spec, params=None) -> Job:
+    spec, job_params = prepare_scoring(project, model_spec=model_spec, params=params)
+    return jobs.launch(project, Job.Kind.SCORE, job_params, by=by, model_spec=spec)
+
+
+# ------------------------------------------------------------------------ body
+class _Target:
+    __slots__ = ("kind", "obj_id", "prompt", "text")
+
+    def __init__(self, kind, obj_id, prompt, text):
+        self.kind, self.obj_id, self.prompt, self.text = kind, obj_id, prompt, text
+
+    @property
+    def key(self):
+        return f"{self.kind}{self.obj_id}"
+
+    @property
+    def sample_index(self):
+        return self.obj_id if self.kind == "e" else 0
+
+
+def _targets(job) -> list[_Target]:
+    project, params = job.project, job.params
+    spec_id = params["teacher"]["spec_id"]
+    out = []
+    if "edits" in params["targets"]:
+        for ex in edits_to_score(project, job).select_related("prompt").only("id", "response", "prompt"):
+            out.append(_Target("e", ex.id, ex.prompt, ex.response))
+    if "gold" in params["targets"]:
+        for gold in gold_to_score(project, spec_id, job).select_related("prompt").only("id", "reference", "prompt"):
+            out.append(_Target("g", gold.id, gold.prompt, gold.reference))
+    return out
+
+
+class ScoreWriter:
+    def __init__(self, job):
+        self.job = job
+        self.spec_id = job.params["teacher"]["spec_id"]
+        self.shards = ShardWriter(settings.ARTIFACT_DIR, f"job{job.pk}")
+        self.updated = 0
+        self.changed_meanwhile = 0
+
+    def write(self, results, targets: dict[str, _Target]) -> tuple[int, int, list]:
+        for r in results:
+            if r.ok:
+                self.shards.add(r.key, r.soft_targets)
+        pointers = self.shards.flush()
+        rows, errors, tokens = [], [], 0
+        for r in results:
+            t = targets[r.key]
+            sample = TeacherSample(prompt_id=t.prompt.id, job_id=self.job.pk, model_spec_id=self.spec_id,
+                                   sample_index=t.sample_index, scored=True, text=t.text)
+            if r.ok:
+                st = r.stats
+                sample.token_count, sample.soft_targets = r.token_count, pointers[r.key]
+                sample.mean_logprob = finite(st.get("mean_logprob"))
+                sample.mean_entropy = finite(st.get("mean_entropy"))
+                sample.min_margin = finite(st.get("min_margin"))
+                tokens += r.token_count
+            else:
+                sample.error = db_text(r.error)[:2000]
+                errors.append((t, db_text(r.error)))
+            rows.append((t, sample))
+        try:
+            updated, changed = self._insert(rows)
+        except IntegrityError:  # another delivery raced us: keep its rows, add the rest
+            have = set(TeacherSample.objects.filter(job=self.job).values_list("prompt_id", "sample_index"))
+            updated, changed = self._insert([(t, s) for t, s in rows if (s.prompt_id, s.sample_index) not in have])
+        self.updated += updated
+        self.changed_meanwhile += changed
+        return len(rows), tokens, errors
+
+    def _insert(self, rows) -> tuple[int, int]:
+        updated = changed = 0
+        with transaction.atomic():
+            TeacherSample.objects.bulk_create([s for _, s in rows])
+            for t, s in rows:
+                if t.kind != "e" or s.error:
+                    continue
+                n = Example.objects.filter(pk=t.obj_id, response=t.text).update(
+                    soft_targets=s.soft_targets, mean_logprob=s.mean_logprob, mean_entropy=s.mean_entropy,
+                    min_margin=s.min_margin, token_count=s.token_count)
+                updated += n
+                changed += 1 - n
+        return updated, changed
+
+
+def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
+    job = ctx.job
+    targets = _targets(job)
+    done_before = TeacherSample.objects.filter(job=job).count()
+    total = done_before + len(targets)
+    ctx.progress(done_before, total, phase="loading the teacher", force=True)
+    writer = ScoreWriter(job)
+    failure, cancelled = None, False
+    if targets:
+        progress = Progress(ctx, done_before, total)
+
+        def calls():
+            for start in range(0, len(targets), REQUESTS_PER_CALL):
+                chunk = {t.key: t for t in targets[start:start + REQUESTS_PER_CALL]}
+
+                def on_batch(results, stats, chunk=chunk):
+                    written, tokens, errors = writer.write(results, chunk)
+                    for t, message in errors:
+                        ctx.error(("example " if t.kind == "e" else "gold item ") + str(t.obj_id), message)
+                    progress.add(written, tokens, "scoring")
+                    return CANCEL if ctx.cancelled() else None
+
+                requests = [ScoreRequest(key=t.key, prompt=t.prompt.model_input, text=t.text) for t in chunk.values()]
+                yield lambda teacher, r=requests, cb=on_batch: teacher.score(r, top_k=job.params.get("top_k", 20),
+                                                                             on_batch=cb)
+
+        failure, cancelled = drive_teacher(ctx, job, calls(), "scoring", progress)
+    metrics = _metrics(job, writer)
+    message = (f"Scored {metrics['scored']:,} texts ({metrics['edits']:,} edits, {metrics['gold']:,} gold references)."
+               + (f" {metrics['failed']:,} failed (listed under problems)." if metrics["failed"] else "")
+               + (f" {writer.changed_meanwhile:,} edited again while scoring: left for the next score job."
+                  if writer.changed_meanwhile else ""))
+    return conclude(ctx, failure=failure, cancelled=cancelled, message=message, metrics=metrics,
+                    all_failed=metrics["scored"] == 0 and metrics["failed"] > 0)
+
+
+def _metrics(job, writer: ScoreWriter) -> dict:
+    rows = TeacherSample.objects.filter(job=job)
+    ok = rows.filter(error="")
+    return {
+        "scored": ok.count(), "edits": ok.exclude(sample_index=0).count(), "gold": ok.filter(sample_index=0).count(),
+        "failed": rows.exclude(error="").count(), "changed_meanwhile": writer.changed_meanwhile,
+    }

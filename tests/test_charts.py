@@ -1,0 +1,57 @@
+"""The SVG chart geometry behind the loss curves, tier bars and reliability diagrams."""
+import pytest
+
+from curation import charts
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert charts.nice_ticks(0, 1) == [0, 0.25, 0.5, 0.75, 1.0]
+    assert charts.nice_ticks(0.13, 2.7) == [0, 1, 2, 3]
+    assert charts.nice_ticks(0, 0.013) == [0, 0.005, 0.01, 0.015]
+    assert charts.nice_ticks(-1.5, 2) == [-2, -1, 0, 1, 2]
+    assert charts.nice_ticks(5, 5) == [4, 6, 8, 10]  # a single value still gets an axis
+    assert charts.nice_ticks(float("nan"), 1) == []
+
+
+def test_a_line_chart_maps_points_into_the_plot_and_marks_phases():
+    chart = charts.line_chart([{"name": "loss", "css": "s-total", "points": [(1, 4.0), (2, 2.0), (3, 1.0)]}],
+                              width=400, height=200, markers=[(2, "patience 1")])
+    path = chart["lines"][0]["d"].split()
+    first_x, first_y = map(float, path[0][1:].split(","))
+    last_x, last_y = map(float, path[-1][1:].split(","))
+    assert first_x == pytest.approx(chart["left"]) and last_x == pytest.approx(chart["right"])
+    assert first_y < last_y  # higher loss is drawn higher up
+    assert chart["yticks"][0]["label"] == "0" and chart["yticks"][-1]["label"] == "4"
+    assert chart["markers"] == [{"x": f"{(chart['left'] + chart['right']) / 2:.1f}", "label": "patience 1"}]
+    assert chart["lines"][0]["last"] == "1"
+
+
+def test_a_line_chart_drops_non_finite_points_and_reports_empty_data():
+    chart = charts.line_chart([{"name": "kd", "points": [(1, float("nan")), (2, 1.0)]}])
+    assert chart["lines"][0]["d"].count("M") == 1 and "L" not in chart["lines"][0]["d"]
+    assert charts.line_chart([{"name": "kd", "points": []}])["empty"]
+
+
+def test_long_curves_are_thinned_keeping_both_ends():
+    points = [(i, float(i)) for i in range(5000)]
+    thinned = charts.thin(points, 400)
+    assert len(thinned) == 400 and thinned[0] == points[0] and thinned[-1] == points[-1]
+
+
+def test_bar_heights_are_proportional_and_gaps_stay_gaps():
+    chart = charts.bar_chart([{"label": "easy", "values": [0.5, 1.0]}, {"label": "hard", "values": [None, 0.25]}],
+                             [{"name": "student"}, {"name": "teacher"}], y_max=1.0, kind="pct")
+    heights = [float(b["h"]) for b in chart["bars"]]
+    assert len(heights) == 3 and heights[0] == pytest.approx(heights[1] / 2) and heights[2] == pytest.approx(heights[1] / 4)
+    assert [b["label"] for b in chart["bars"]] == ["50%", "100%", "25%"]
+    assert chart["bars"][0]["title"] == "easy · student: 50%"
+
+
+def test_a_reliability_diagram_draws_only_occupied_bins():
+    bins = [{"lower": i / 15, "upper": (i + 1) / 15, "confidence": None, "accuracy": None, "count": 0} for i in range(15)]
+    bins[14] = {"lower": 14 / 15, "upper": 1.0, "confidence": 0.95, "accuracy": 0.5, "count": 2}
+    chart = charts.reliability_diagram(bins, size=240)
+    assert len(chart["bars"]) == 1
+    bar = chart["bars"][0]
+    assert float(bar["h"]) == pytest.approx(0.5 * (chart["bottom"] - chart["top"]))
+    assert "2 items, accuracy 50%, mean confidence 95%" in bar["title"]

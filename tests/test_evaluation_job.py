@@ -1,0 +1,167 @@
+"""Evaluation jobs: the EvalReport holds the numbers a hand computation gives on small cases."""
+import math
+import shutil
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from curation.models import EvalReport, Job, ModelVersion
+from curation.services import jobs
+from curation.services.distillation import LaunchInvalid
+from curation.services.evaluation import launch_evaluation, run_evaluation_job
+from tests import distillkit as kit
+from tests.distillkit import artifacts  # noqa: F401  (fixtures)
+from workers.evaluation import normalize_text
+from workers.prompting import render_prompt
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def version(project, artifacts, tiny_student_dir, tiny_model_dir):
+    teacher = kit.spec(project, "teacher", tiny_model_dir, name="teacher")
+    shutil.copytree(tiny_student_dir, artifacts / "jobs" / "7" / "final")
+    return ModelVersion.objects.create(project=project, name="student", is_final=True, teacher_spec=teacher,
+                                       artifact_path=str(artifacts / "jobs" / "7" / "final"))
+
+
+def evaluate_job(project, version):
+    job = launch_evaluation(project, {"model_version": version.pk})
+    assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
+    job.refresh_from_db()
+    return job, EvalReport.objects.get(job=job)
+
+
+def load(path):
+    return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def ids(tok, text):
+    return tok(text, add_special_tokens=False).input_ids
+
+
+def label_probs(path, prompt):
+    model, tok = load(path)
+    p = ids(tok, render_prompt(tok, prompt))
+    scores = []
+    for label in kit.LABELS:
+        c = ids(tok, " " + label)
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([p + c])).logits[0].float(), -1)
+        scores.append(sum(logp[len(p) - 1 + j, t].item() for j, t in enumerate(c)))
+    return torch.softmax(torch.tensor(scores), -1).tolist()
+
+
+def hand_f1(preds, golds):
+    scores = []
+    for label in sorted(set(preds) | set(golds)):
+        tp = sum(p == label == g for p, g in zip(preds, golds))
+        fp = sum(p == label != g for p, g in zip(preds, golds))
+        fn = sum(g == label != p for p, g in zip(preds, golds))
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores)
+
+
+def hand_ece(confidences, correct, n_bins=15):
+    bins = {}
+    for c, ok in zip(confidences, correct):
+        bins.setdefault(min(max(math.ceil(c * n_bins) - 1, 0), n_bins - 1), []).append((c, ok))
+    n = len(confidences)
+    return sum(len(items) / n * abs(sum(ok for _, ok in items) / len(items) - sum(c for c, _ in items) / len(items)) for items in bins.values())
+
+
+def test_a_classification_report_holds_hand_computed_accuracy_f1_ece_and_ratios(project, version, tiny_model_dir):
+    project.task_type, project.labels = "classification", kit.LABELS
+    project.save()
+    kit.gold(project)  # two easy items, one hard
+    job, report = evaluate_job(project, version)
+
+    golds = [label for _, label, _ in kit.GOLD_TICKETS]
+    tiers = [tier for _, _, tier in kit.GOLD_TICKETS]
+    prompts = [kit.ticket_prompt(text) for text, _, _ in kit.GOLD_TICKETS]
+    student = [label_probs(version.artifact_path, p) for p in prompts]
+    teacher = [label_probs(str(tiny_model_dir), p) for p in prompts]
+    s_pred = [kit.LABELS[max(range(3), key=probs.__getitem__)] for probs in student]
+    t_pred = [kit.LABELS[max(range(3), key=probs.__getitem__)] for probs in teacher]
+    s_ok = [p == g for p, g in zip(s_pred, golds)]
+    t_acc = sum(p == g for p, g in zip(t_pred, golds)) / 3
+
+    s = report.metrics["student"]
+    assert report.metrics["n_items"] == 3 and report.metrics["quality_basis"] == "accuracy"
+    assert s["accuracy"] == pytest.approx(sum(s_ok) / 3)
+    assert s["macro_f1"] == pytest.approx(hand_f1(s_pred, golds))
+    assert s["teacher_agreement"] == pytest.approx(sum(a == b for a, b in zip(s_pred, t_pred)) / 3)
+    assert s["ece"] == pytest.approx(hand_ece([max(p) for p in student], s_ok), abs=1e-5)
+    assert report.reliability["student"]["ece"] == s["ece"]
+    assert sum(b["count"] for b in report.reliability["teacher"]["bins"]) == 3
+    easy = [i for i, t in enumerate(tiers) if t == "easy"]
+    assert report.by_tier["student"]["easy"]["accuracy"] == pytest.approx(sum(s_ok[i] for i in easy) / len(easy))
+    assert report.by_tier["student"]["hard"]["n"] == 1
+    assert report.metrics["teacher"]["accuracy"] == pytest.approx(t_acc)
+    assert report.quality_retained == (pytest.approx(sum(s_ok) / 3 / t_acc) if t_acc else None)
+    assert report.speedup == pytest.approx(report.speed["teacher"]["latency_p50_ms"] / report.speed["student"]["latency_p50_ms"])
+    assert job.metrics["eval_report"] == report.pk and f"Report #{report.pk}" in job.message
+
+
+def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_matches(project, version, tiny_model_dir):
+    project.checks = [{"type": "max_length", "chars": 12}]
+    project.save()
+    kit.gold(project, classification=False)  # references " billing", " account", " technical"
+    _, report = evaluate_job(project, version)
+
+    s_model, tok = load(version.artifact_path)
+    t_model, _ = load(str(tiny_model_dir))
+    nll = kl = agree = n = 0
+    for text, label, _ in kit.GOLD_TICKETS:
+        p, r = ids(tok, render_prompt(tok, kit.ticket_prompt(text))), ids(tok, " " + label)
+        with torch.no_grad():
+            s = torch.log_softmax(s_model(torch.tensor([p + r])).logits[0].float(), -1)[len(p) - 1 : -1]
+            t = torch.log_softmax(t_model(torch.tensor([p + r])).logits[0].float(), -1)[len(p) - 1 : -1]
+        nll -= sum(s[j, tok_id].item() for j, tok_id in enumerate(r))
+        kl += (t.exp() * (t - s)).sum().item()
+        agree += int((s.argmax(-1) == t.argmax(-1)).sum())
+        n += len(r)
+    overall = report.metrics["student"]
+    assert overall["reference_perplexity"] == pytest.approx(math.exp(nll / n), rel=1e-4)
+    assert overall["mean_kl_to_teacher"] == pytest.approx(kl / n, rel=1e-4)
+    assert overall["teacher_agreement"] == pytest.approx(agree / n)
+
+    outputs = [sample["student"] for sample in report.metrics["samples"]]
+    teacher_outputs = [sample["teacher"] for sample in report.metrics["samples"]]
+    references = [f" {label}" for _, label, _ in kit.GOLD_TICKETS]
+    matches = [normalize_text(o) == normalize_text(r) for o, r in zip(outputs, references)]
+    teacher_matches = [normalize_text(o) == normalize_text(r) for o, r in zip(teacher_outputs, references)]
+    assert overall["normalized_match"] == pytest.approx(sum(matches) / 3)
+    assert overall["exact_match"] == pytest.approx(sum(o.strip() == r.strip() for o, r in zip(outputs, references)) / 3)
+    assert overall["check_pass_rate"] == pytest.approx(sum(len(o) <= 12 for o in outputs) / 3)
+    if any(teacher_matches):
+        assert report.metrics["quality_basis"] == "normalized_match"
+        assert report.quality_retained == pytest.approx(sum(matches) / sum(teacher_matches))
+    else:  # the random tiny teacher matches nothing: the student's agreement with it stands in
+        assert report.metrics["quality_basis"] == "teacher_agreement"
+        assert report.quality_retained == pytest.approx(agree / n)
+
+
+def test_an_evaluation_without_confirmed_gold_is_refused_at_launch(project, version):
+    kit.gold(project, classification=False, confirmed=False)
+    with pytest.raises(LaunchInvalid, match="no confirmed gold items"):
+        launch_evaluation(project, {"model_version": version.pk})
+
+
+def test_an_evaluation_whose_version_files_vanished_fails_with_the_reason(project, version):
+    kit.gold(project, classification=False)
+    job = launch_evaluation(project, {"model_version": version.pk})
+    shutil.rmtree(version.artifact_path)
+    assert jobs.run(job.pk, run_evaluation_job) == "failed"
+    job.refresh_from_db()
+    assert "its files are gone" in job.message and not EvalReport.objects.exists()
+
+
+def test_a_redelivered_evaluation_does_not_write_a_second_report(project, version):
+    kit.gold(project, classification=False)
+    job = launch_evaluation(project, {"model_version": version.pk})
+    assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
+    Job.objects.filter(pk=job.pk).update(status="queued")
+    assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
+    assert EvalReport.objects.filter(job=job).count() == 1

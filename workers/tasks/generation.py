@@ -1,0 +1,16 @@
+"""Teacher generation and scoring tasks (queue ``gpu``): thin adapters to the job bodies."""
+from celery import shared_task
+
+
+@shared_task(name="workers.tasks.gpu.generate", bind=True)
+def generate(self, job_id):
+    from curation.services import generation, jobs
+
+    return jobs.run(job_id, generation.run_generation, node=self.request.hostname)
+
+
+@shared_task(name="workers.tasks.gpu.score", bind=True)
+def score(self, job_id):
+    from curation.services import jobs, scoring
+
+    return jobs.run(job_id, scoring.run_scoring, node=self.request.hostname)
