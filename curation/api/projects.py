@@ -100,6 +100,18 @@ class _OrderedPagination(IdCursorPagination):
     ordering = ("order", "id")
 
 
+class _CurriculumViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectViewSet):
+    """Tiers and stages: the project's ordered rows with their example counts (read-only)."""
+
+    pagination_class = _OrderedPagination
+
+    def get_queryset(self):
+        model = self.get_serializer_class().Meta.model
+        if self.schema_project():
+            return model.objects.none()
+        return _with_counts(model.objects.filter(project=self.project))
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="The project's difficulty tiers, easiest first", parameters=[SLUG_PARAMETER],
@@ -110,14 +122,8 @@ class _OrderedPagination(IdCursorPagination):
         examples=[OpenApiExample("A tier", response_only=True, value={"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80})],
     ),
 )
-class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectViewSet):
+class TierViewSet(_CurriculumViewSet):
     serializer_class = TierSerializer
-    pagination_class = _OrderedPagination
-
-    def get_queryset(self):
-        if self.schema_project():
-            return Tier.objects.none()
-        return _with_counts(Tier.objects.filter(project=self.project))
 
 
 @extend_schema_view(
@@ -130,11 +136,5 @@ class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectViewS
         examples=[OpenApiExample("A stage", response_only=True, value={"id": 2, "name": "stage 1", "order": 1, "is_pool": False, "description": "", "examples": 300, "approved": 280})],
     ),
 )
-class StageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectViewSet):
+class StageViewSet(_CurriculumViewSet):
     serializer_class = StageSerializer
-    pagination_class = _OrderedPagination
-
-    def get_queryset(self):
-        if self.schema_project():
-            return Stage.objects.none()
-        return _with_counts(Stage.objects.filter(project=self.project))

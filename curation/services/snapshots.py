@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import Counter
+from collections import Counter, namedtuple
 from collections.abc import Callable
 from contextlib import closing
 
@@ -189,78 +189,93 @@ def hash_record(record: dict) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-_FIELDS = (
-    "id", "version", "prompt_id", "prompt__text", "prompt__messages", "prompt__content_hash", "response", "label",
-    "tier__name", "stage__name", "source", "grade", "edited", "soft_targets", "sample__label_distribution",
-    "sample__predicted_label",
-)
+_FIELDS = {
+    "id": "id", "version": "version", "prompt_id": "prompt_id", "text": "prompt__text", "messages": "prompt__messages",
+    "stored_hash": "prompt__content_hash", "response": "response", "label": "label", "tier": "tier__name",
+    "stage": "stage__name", "source": "source", "grade": "grade", "edited": "edited", "soft_targets": "soft_targets",
+    "distribution": "sample__label_distribution", "predicted": "sample__predicted_label",
+}
+_Candidate = namedtuple("_Candidate", _FIELDS)
+
+
+class _Freezer:
+    """Turns candidate examples (approved, in (prompt, id) order) into frozen rows, or reasons to leave them out."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.classification = snapshot.project.is_classification
+        self.labels = list(snapshot.project.labels or [])
+        self.guard = GoldGuard(snapshot.project)
+        self.excluded: Counter = Counter()
+        self._prompt, self._completions = None, set()
+
+    def completion(self, c) -> tuple[str, str | None]:
+        """The row's completion, and the reason it cannot be trained on (None: it can)."""
+        if self.classification:
+            completion = c.label or c.predicted or ""
+            if not completion or (self.labels and completion not in self.labels):
+                return completion, "no_label"
+            return completion, None
+        return c.response, (None if c.response.strip() else "empty_completion")
+
+    def row(self, c, ordinal: int) -> SnapshotRow | None:
+        keys = guard_keys(c.text, c.messages)
+        reason = self.guard.reason(c.prompt_id, c.stored_hash, keys)
+        completion, problem = self.completion(c)
+        reason = reason or problem
+        if reason is None:
+            # Candidates come in prompt order, so one prompt's completions are all seen together.
+            if c.prompt_id != self._prompt:
+                self._prompt, self._completions = c.prompt_id, set()
+            if completion in self._completions:
+                reason = "duplicate"
+            self._completions.add(completion)
+        if reason is not None:
+            self.excluded[reason] += 1
+            return None
+        snap = self.snapshot
+        prompt_hash = content_hash(c.text, c.messages)
+        row = SnapshotRow(
+            snapshot=snap, ordinal=ordinal, example_id=c.id, example_version=c.version, prompt_hash=prompt_hash,
+            prompt_text=_display_text(c.text, c.messages), prompt_messages=c.messages or None, response=completion,
+            label=completion if self.classification else "", tier=c.tier or "", stage=c.stage, source=c.source,
+            grade=c.grade, edited=c.edited, split=split_of(snap.seed, prompt_hash, snap.validation_fraction),
+            soft_targets=c.soft_targets or "",
+            label_distribution=_label_distribution(c.distribution, self.labels) if self.classification else None,
+        )
+        row.row_hash = hash_record(row_record(row, with_soft_targets=snap.include_soft_targets))
+        return row
 
 
 def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Counter:
     """Copy the snapshot's trainable examples into SnapshotRow; returns {reason: count} of those left out."""
-    project = snapshot.project
-    classification = project.is_classification
-    labels = list(project.labels or [])
-    guard = GoldGuard(project)
-    excluded: Counter = Counter()
+    freezer = _Freezer(snapshot)
     with transaction.atomic():
         # A build resumed after a worker died starts its rows over.
         SnapshotRow.objects.filter(snapshot=snapshot).delete()
         chosen = selection(snapshot)
         total = chosen.count()
         approved = chosen.filter(status=ExampleStatus.APPROVED)
-        excluded["not_approved"] = total - approved.count()
+        not_approved = total - approved.count()
+        freezer.excluded["not_approved"] = not_approved
         if progress:
             progress(0, total, phase="freezing rows")
+        candidates = approved.order_by("prompt_id", "id").values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
         batch: list[SnapshotRow] = []
-        seen = 0
-        current_prompt, completions = None, set()
-        rows = approved.order_by("prompt_id", "id").values_list(*_FIELDS).iterator(chunk_size=FREEZE_BATCH)
         # closing(): the server-side cursor must close inside the transaction, even on cancel.
-        with closing(rows):
-            for (example_id, version, prompt_id, text, messages, stored_hash, response, label, tier, stage, source,
-                 grade, edited, soft_targets, distribution, predicted) in rows:
-                seen += 1
-                keys = guard_keys(text, messages)
-                reason = guard.reason(prompt_id, stored_hash, keys)
-                if classification:
-                    completion = label or predicted or ""
-                    if reason is None and (not completion or (labels and completion not in labels)):
-                        reason = "no_label"
-                else:
-                    completion = response
-                    if reason is None and not completion.strip():
-                        reason = "empty_completion"
-                if reason is None:
-                    if prompt_id != current_prompt:
-                        current_prompt, completions = prompt_id, set()
-                    if completion in completions:
-                        reason = "duplicate"
-                    completions.add(completion)
-                if reason is not None:
-                    excluded[reason] += 1
-                    continue
-                prompt_hash = content_hash(text, messages)
-                row = SnapshotRow(
-                    snapshot=snapshot, ordinal=seen, example_id=example_id, example_version=version,
-                    prompt_hash=prompt_hash,
-                    prompt_text=_display_text(text, messages), prompt_messages=messages or None,
-                    response=completion, label=completion if classification else "", tier=tier or "", stage=stage,
-                    source=source, grade=grade, edited=edited,
-                    split=split_of(snapshot.seed, prompt_hash, snapshot.validation_fraction),
-                    soft_targets=soft_targets or "",
-                    label_distribution=_label_distribution(distribution, labels) if classification else None,
-                )
-                row.row_hash = hash_record(row_record(row, with_soft_targets=snapshot.include_soft_targets))
-                batch.append(row)
+        with closing(candidates):
+            for ordinal, values in enumerate(candidates):
+                row = freezer.row(_Candidate._make(values), ordinal)
+                if row is not None:
+                    batch.append(row)
                 if len(batch) >= FREEZE_BATCH:
                     _flush(batch)
                     if progress:
-                        progress(seen + excluded["not_approved"], total)
+                        progress(not_approved + ordinal + 1, total)
                     if cancelled and cancelled():
                         raise BuildCancelled()
         _flush(batch)
-    return Counter({k: v for k, v in excluded.items() if v})
+    return Counter({k: v for k, v in freezer.excluded.items() if v})
 
 
 def _flush(batch: list[SnapshotRow]) -> None:
