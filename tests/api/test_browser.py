@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from curation.models import ApiToken, Snapshot
 from curation.services import jobs, snapshots
@@ -33,6 +34,9 @@ def page(live_server, tmp_path, monkeypatch):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         yield context.new_page()
+        # Under Playwright's loop the test's ORM calls got a connection of their own (Django keys
+        # connections by context there); close it here, or the test database cannot be dropped.
+        connections.close_all()
         browser.close()
 
 
