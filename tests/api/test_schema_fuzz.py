@@ -6,6 +6,7 @@ The property: no request, however malformed, gets a 5xx, and every 2xx body matc
 its documented schema.
 """
 import os
+import zlib
 
 import pytest
 import schemathesis
@@ -82,7 +83,7 @@ def test_no_request_gets_a_server_error(case, world):
     params = case.path_parameters or {}
     if "slug" in params:
         params["slug"] = world["slug"]
-    flip = hash(repr(case.query) + repr(case.body)) % 2 == 0
+    flip = zlib.crc32((repr(case.query) + repr(case.body)).encode()) % 2 == 0  # stable across processes
     if "example_id" in params and flip:
         params["example_id"] = world["ids"]["verdicts"]
     if "pk" in params and flip:
