@@ -102,3 +102,43 @@ def test_a_tampered_cursor_is_a_clear_error():
     with pytest.raises(FilterError) as err:
         decode_cursor("not-a-cursor", "newest")
     assert "after" in err.value.errors
+
+
+def test_a_status_filter_adds_no_distinct(project, examples):
+    qs, _ = filtered_examples(project, QueryDict("status=pending&status=approved"))
+    assert not qs.query.distinct
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest", "difficulty", "-difficulty", "confidence", "-confidence"])
+def test_adjacent_steps_through_the_same_order_as_the_pages(project, examples, order):
+    from curation.filters import adjacent
+
+    qs = Example.objects.filter(project=project)
+    walk = keyset_page(qs, order, None, size=100).items
+    for before, current, after in zip(walk, walk[1:], walk[2:]):
+        assert adjacent(qs, order, current, +1) == after
+        assert adjacent(qs, order, current, -1) == before
+    assert adjacent(qs, order, walk[0], -1) is None
+    assert adjacent(qs, order, walk[-1], +1) is None
+
+
+def test_adjacent_works_from_an_example_that_left_the_filter(project, examples):
+    from curation.filters import adjacent
+
+    qs = Example.objects.filter(project=project, status="pending")
+    current = examples[0]  # approved: outside the filter
+    assert current.status == "approved"
+    following = adjacent(qs, "oldest", current, +1)
+    assert following == examples[1]
+
+
+def test_the_gold_filter_splits_guarded_and_trainable(project, examples):
+    from curation.models import GoldItem
+
+    other = PromptFactory(project=project, text="unrelated gold")
+    GoldItem.objects.create(project=project, prompt=other, reference="x")
+    GoldItem.objects.create(project=project, prompt=examples[3].prompt, reference="y")
+    guarded, _ = filtered_examples(project, {"gold": "true"})
+    clear, _ = filtered_examples(project, {"gold": "false"})
+    assert _ids(guarded) == [examples[3].id]
+    assert len(_ids(clear)) == len(examples) - 1
