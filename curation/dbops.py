@@ -15,17 +15,23 @@ class PostgresOnlySQL(migrations.RunSQL):
 
 
 # The queue's text search is `UPPER(col::text) LIKE UPPER('%q%')` (Django's icontains):
-# trigram GIN indexes on those exact expressions answer it without a scan.
+# trigram GIN indexes on those exact expressions answer it without a scan. Response text
+# is searched in the teacher samples (an unedited example's response is its sample's
+# text) and, for edited or sample-less examples only, in the example table: a GIN entry
+# there would be rewritten by every status change, bulk ones included.
 TRIGRAM_INDEXES = PostgresOnlySQL(
     sql=[
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        "CREATE INDEX IF NOT EXISTS ex_response_trgm ON curation_example USING gin (UPPER(response) gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS prompt_text_trgm ON curation_prompt USING gin (UPPER(text) gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS prompt_messages_trgm ON curation_prompt USING gin (UPPER(messages::text) gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS sample_text_trgm ON curation_teachersample USING gin (UPPER(text) gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS ex_response_trgm ON curation_example USING gin (UPPER(response) gin_trgm_ops) "
+        "WHERE (edited OR sample_id IS NULL)",
     ],
     reverse_sql=[
-        "DROP INDEX IF EXISTS ex_response_trgm",
         "DROP INDEX IF EXISTS prompt_text_trgm",
         "DROP INDEX IF EXISTS prompt_messages_trgm",
+        "DROP INDEX IF EXISTS sample_text_trgm",
+        "DROP INDEX IF EXISTS ex_response_trgm",
     ],
 )

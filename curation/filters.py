@@ -25,7 +25,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from curation.models import Example, ExampleStatus, Prompt
+from curation.models import Example, ExampleStatus, Prompt, TeacherSample
 from curation.services.gold import gold_guarded, training_eligible
 
 # name -> (model field, descending). Every ordering ends in id (keyset pagination).
@@ -135,12 +135,18 @@ class ExampleFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        # icontains on both sides: PostgreSQL answers it from trigram GIN indexes,
-        # SQLite (the embedded default) scans.
-        prompts = Prompt.objects.filter(
-            Q(text__icontains=value) | Q(messages__icontains=value), project=self.project
-        ).values("id")
-        return queryset.filter(Q(response__icontains=value) | Q(prompt_id__in=prompts))
+        # A union of three index-backed lookups (on PostgreSQL, trigram GIN indexes; SQLite
+        # scans): prompts, teacher samples (an unedited example's response is its sample's
+        # text), and edited or sample-less responses. An OR across tables would instead
+        # scan every example of the project.
+        examples = Example.objects.filter(project=self.project)
+        prompts = Prompt.objects.filter(Q(text__icontains=value) | Q(messages__icontains=value), project=self.project)
+        samples = TeacherSample.objects.filter(text__icontains=value, prompt__project=self.project)
+        matching = examples.filter(prompt_id__in=prompts.values("id")).values("id").union(
+            examples.filter(edited=False, sample_id__in=samples.values("id")).values("id"),
+            examples.filter(Q(edited=True) | Q(sample__isnull=True), response__icontains=value).values("id"),
+        )
+        return queryset.filter(id__in=matching)
 
     def filter_gold(self, queryset, name, value):
         return gold_guarded(queryset) if value else training_eligible(queryset)

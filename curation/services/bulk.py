@@ -7,9 +7,10 @@ Two set-based statements, whatever the number of rows, in one transaction:
    ``bulk_id``). On PostgreSQL the rows are locked as they are read, so no single
    action can slip in between the audit and the change; SQLite's IMMEDIATE
    transactions already keep every other writer out.
-2. ``UPDATE example SET ..., version = version + 1 WHERE id IN (SELECT example_id FROM
-   verdict WHERE bulk_id = ...)`` changes exactly the audited rows, even if new rows
-   started matching the filter meanwhile.
+2. ``UPDATE example SET ..., version = version + 1 WHERE <filter>``. The audited rows are
+   locked, so they all still match; if a new row started matching in between, the row
+   counts differ and the whole transaction is rolled back (``BulkCountChanged``), so
+   no row ever changes without its audit row.
 
 The reviewer confirmed a number; if the filter matches a different number now,
 nothing is written (``BulkCountChanged``) and the page asks again with the new number.
@@ -145,11 +146,12 @@ def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter
             f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) {select_sql}", params
         )
         audited = cursor.rowcount
-    changed = Example.objects.filter(
-        id__in=Verdict.objects.filter(bulk_id=bulk.id).values("example_id")
-    ).update(**update, version=F("version") + 1, updated_at=now)
+    # The audited rows are locked, so none of them can change or stop matching; the same
+    # filter now reaches them in index order (an id list would probe the table at random).
+    # Only a row that started matching meanwhile could make the numbers differ.
+    changed = queryset.order_by().update(**update, version=F("version") + 1, updated_at=now)
     if not audited == changed == count:
-        raise RuntimeError(f"bulk {bulk.id}: audited {audited}, changed {changed}, expected {count}")
+        raise BulkCountChanged(count, changed if changed != count else audited)
     bulk.seconds = round(time.perf_counter() - started, 3)
     bulk.save(update_fields=["seconds"])
     return bulk

@@ -85,7 +85,7 @@ def remove_level(project, kind, level_id):
     target = level(project, kind, level_id)
     if kind == "stage" and target.is_pool:
         raise ReviewError("The pool cannot be removed.")
-    held = target.examples.count()
+    held = target.examples.filter(project=project).count()  # project first: the queue's indexes serve it
     if held:
         raise ReviewError(f"{target.name!r} still holds {held:,} example{'s' if held != 1 else ''}; move them first.")
     target.delete()
