@@ -149,6 +149,7 @@ def stage_progress(project, matrix: dict) -> list[dict]:
             "rejected": counts.get(ExampleStatus.REJECTED, 0),
             "pending": counts.get(ExampleStatus.PENDING, 0),
             "in_snapshot": eligible.get(row["stage"].id, 0),
+            "gold_guarded": counts.get(ExampleStatus.APPROVED, 0) - eligible.get(row["stage"].id, 0),
             "percent": {s: (100 * counts.get(s, 0) / total if total else 0) for s in ExampleStatus.values},
         })
     return rows

@@ -1,11 +1,9 @@
 """The curriculum board: the pool and each stage as a column, and moves by filter between them."""
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.shortcuts import render
 
 from curation.access import can, project_for
-from curation.models import Example, ExampleStatus, Role
-from curation.services.gold import gold_guarded
+from curation.models import ExampleStatus, Role
 from curation.services.stats import stage_progress, status_matrix
 
 
@@ -14,10 +12,6 @@ def board(request, slug):
     project = project_for(request.user, slug)
     matrix = status_matrix(project)
     progress = {row["stage"].id: row for row in stage_progress(project, matrix)}
-    guarded = dict(
-        gold_guarded(Example.objects.filter(project=project, status=ExampleStatus.APPROVED))
-        .values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n")
-    )
     columns = []
     for row in matrix["rows"]:
         stage = row["stage"]
@@ -27,7 +21,7 @@ def board(request, slug):
         ]
         columns.append({
             "stage": stage, "total": row["total"], "sum": row["sum"], "tiers": tiers,
-            "progress": progress[stage.id], "gold_guarded": guarded.get(stage.id, 0),
+            "progress": progress[stage.id],
         })
     context = {
         "project": project,

@@ -108,6 +108,7 @@ def review_queue(request, slug):
         "page": page,
         "errors": errors,
         "params": request.GET,
+        "current_order": request.GET.get("order") or DEFAULT_ORDER,
         "selected_statuses": request.GET.getlist("status"),
         "ranges": range_inputs(request.GET, errors),
         "filter_qs": kept.urlencode(),
