@@ -208,8 +208,6 @@ class Verdict(models.Model):
         indexes = [
             models.Index(fields=["example", "id"], name="verdict_example_id"),
             models.Index(fields=["project", "user", "created_at"], name="verdict_reviewer_day"),
-            # The rows of one bulk action (its UPDATE targets exactly the rows it audited).
-            models.Index(fields=["bulk_id"], condition=models.Q(bulk_id__isnull=False), name="verdict_bulk"),
             # Inter-reviewer agreement: each reviewer's own approve/reject decisions per example.
             models.Index(
                 fields=["project", "example", "user", "id"], name="verdict_decision",
