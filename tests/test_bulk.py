@@ -35,7 +35,8 @@ def test_it_approves_every_matching_example_with_one_audit_row_each(project, exa
     approved = Example.objects.filter(project=project, status="approved")
     assert set(approved.values_list("id", flat=True)) == hard_ids
     assert set(approved.values_list("version", flat=True)) == {2}
-    assert set(approved.values_list("reviewed_by", flat=True)) == {alice.id}
+    # reviewed_by names individual reviews; the bulk decision is attributed in its verdicts.
+    assert set(approved.values_list("reviewed_by", flat=True)) == {None}
     verdicts = Verdict.objects.filter(bulk_id=bulk.id)
     assert set(verdicts.values_list("example_id", flat=True)) == hard_ids
     v = verdicts.first()

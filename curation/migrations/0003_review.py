@@ -35,6 +35,10 @@ class Migration(migrations.Migration):
             model_name='example',
             name='ex_checks_id',
         ),
+        migrations.RemoveIndex(
+            model_name='example',
+            name='ex_reviewer_day',
+        ),
         migrations.AlterField(
             model_name='example',
             name='leased_by',
@@ -77,6 +81,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='example',
             index=models.Index(condition=models.Q(('leased_by__isnull', False)), fields=['leased_by'], name='ex_leased_by'),
+        ),
+        migrations.AddIndex(
+            model_name='example',
+            index=models.Index(condition=models.Q(('reviewed_by__isnull', False)), fields=['project', 'reviewed_by', 'reviewed_at'], name='ex_reviewer_day'),
         ),
         migrations.AddIndex(
             model_name='verdict',

@@ -172,7 +172,11 @@ class Example(models.Model):
             models.Index(fields=["project", "id"], condition=models.Q(checks_failed=True), name="ex_checks_id"),
             # "Next for me" releases a reviewer's leases; only leased rows are in it.
             models.Index(fields=["leased_by"], condition=models.Q(leased_by__isnull=False), name="ex_leased_by"),
-            models.Index(fields=["project", "reviewed_by", "reviewed_at"], name="ex_reviewer_day"),
+            # Individually reviewed rows only (bulk decisions leave reviewed_by alone).
+            models.Index(
+                fields=["project", "reviewed_by", "reviewed_at"], condition=models.Q(reviewed_by__isnull=False),
+                name="ex_reviewer_day",
+            ),
         ]
 
     def __str__(self):

@@ -97,13 +97,15 @@ def plan_bulk(project, action: str, to_tier: str = "", to_stage: str = "") -> Bu
     return plan
 
 
-def _changes(plan: BulkPlan, user, now):
+def _changes(plan: BulkPlan):
     """(JSON {field: [before, after]} expression, UPDATE fields) for the plan."""
     if plan.action in ("approve", "reject"):
         status = ExampleStatus.APPROVED if plan.action == "approve" else ExampleStatus.REJECTED
+        # reviewed_by/reviewed_at name the last individual review; a bulk decision is in the
+        # history (its Verdict rows and BulkAction), and leaving them alone spares 100,000
+        # index entries and foreign-key checks.
         update = {
             "status": status, "conflict": False, "leased_by": None, "lease_expires_at": None,
-            "reviewed_by": user, "reviewed_at": now,
             "approvals": Greatest(F("approvals"), Value(1)) if plan.action == "approve" else 0,
         }
         return JSONObject(status=JSONArray(F("status"), Value(status))), update
@@ -127,7 +129,7 @@ def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter
         project=project, user=user, action=plan.action, target=plan.target_name, filter=filter_description or {}, count=count
     )
     now = timezone.now()
-    changes, update = _changes(plan, user, now)
+    changes, update = _changes(plan)
     rows = queryset.order_by().annotate(
         b_project=Value(project.id), b_example=F("id"), b_user=Value(user.id, output_field=IntegerField()),
         b_action=Value(plan.action), b_changes=changes, b_comment=Value(""),
