@@ -60,22 +60,22 @@ def focus_url(project, example, params) -> str:
     return reverse("review-focus", args=[project.slug, example.pk]) + (f"?{query}" if query else "")
 
 
+def _change_rows(changes) -> list[tuple]:
+    """(field, before, after) from a verdict's {field: [before, after]}."""
+    return [(name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2]
+
+
 def _history(example):
     verdicts = list(example.verdicts.select_related("user").order_by("-id"))
     bulks = {b.id: b for b in BulkAction.objects.filter(id__in={v.bulk_id for v in verdicts if v.bulk_id})}
     for verdict in verdicts:
         verdict.bulk = bulks.get(verdict.bulk_id)
-        verdict.change_rows = [(name, pair[0], pair[1]) for name, pair in (verdict.changes or {}).items()
-                               if isinstance(pair, list) and len(pair) == 2]
+        verdict.change_rows = _change_rows(verdict.changes)
     return verdicts
 
 
 def _conflict_rows(stale: StaleExample):
-    return [
-        {**change, "rows": [(name, pair[0], pair[1]) for name, pair in (change["changes"] or {}).items()
-                            if isinstance(pair, list) and len(pair) == 2]}
-        for change in stale.changes()
-    ]
+    return [{**change, "rows": _change_rows(change["changes"])} for change in stale.changes()]
 
 
 def focus_context(request, project, example, **extra):
