@@ -98,3 +98,12 @@ def test_a_curriculum_error_is_shown_with_the_typed_name(project, engineer):
                              {"op": "add", "kind": "tier", "name": "hard"})
     page = response.content.decode()
     assert response.status_code == 400 and "already a tier" in page and 'value="hard"' in page
+
+
+@pytest.mark.parametrize("data", [
+    {"op": "up", "kind": "stage"}, {"op": "rename", "kind": "stage", "id": "x"}, {"op": "fly", "kind": "tier"},
+    {"op": "add", "kind": "galaxy", "name": "x"}, {"op": "remove", "kind": "tier", "id": "999999"},
+])
+def test_a_malformed_curriculum_request_is_a_400_with_a_message(project, engineer, data):
+    response = engineer.post(reverse("project-curriculum", args=[project.slug]), data)
+    assert response.status_code == 400 and 'role="alert"' in response.content.decode()

@@ -65,7 +65,7 @@ def rename_level(project, kind, level_id, name):
 def move_level(project, kind, level_id, step: int):
     """Swap with the neighbour before (step -1) or after (+1); the pool never moves."""
     ordered = list(_levels(project, kind).select_for_update().order_by("order", "id"))
-    index = next((i for i, x in enumerate(ordered) if x.id == int(level_id)), None)
+    index = next((i for i, x in enumerate(ordered) if x.id == level_id), None)
     if index is None:
         raise ReviewError(f"id: no such {kind} here.")
     other = index + step

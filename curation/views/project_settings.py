@@ -31,11 +31,11 @@ def project_settings(request, slug):
 
 
 CURRICULUM_OPS = {
-    "add": lambda project, kind, data: curriculum.add_level(project, kind, data.get("name", "")),
-    "rename": lambda project, kind, data: curriculum.rename_level(project, kind, data.get("id"), data.get("name", "")),
-    "up": lambda project, kind, data: curriculum.move_level(project, kind, data.get("id"), -1),
-    "down": lambda project, kind, data: curriculum.move_level(project, kind, data.get("id"), +1),
-    "remove": lambda project, kind, data: curriculum.remove_level(project, kind, data.get("id")),
+    "add": lambda project, kind, level_id, name: curriculum.add_level(project, kind, name),
+    "rename": lambda project, kind, level_id, name: curriculum.rename_level(project, kind, level_id, name),
+    "up": lambda project, kind, level_id, name: curriculum.move_level(project, kind, level_id, -1),
+    "down": lambda project, kind, level_id, name: curriculum.move_level(project, kind, level_id, +1),
+    "remove": lambda project, kind, level_id, name: curriculum.remove_level(project, kind, level_id),
 }
 
 
@@ -43,13 +43,13 @@ CURRICULUM_OPS = {
 @require_POST
 def edit_curriculum(request, slug):
     project = project_for(request.user, slug, Role.ENGINEER)
-    op, kind = request.POST.get("op", ""), request.POST.get("kind", "")
+    op, kind, level_id = request.POST.get("op", ""), request.POST.get("kind", ""), request.POST.get("id") or "0"
     try:
         if op not in CURRICULUM_OPS:
             raise ReviewError(f"op: expected one of {', '.join(CURRICULUM_OPS)}.")
-        if not str(request.POST.get("id", "0")).isdigit():
+        if not level_id.isdigit():
             raise ReviewError("id: not a stage or tier of this project.")
-        CURRICULUM_OPS[op](project, kind, request.POST)
+        CURRICULUM_OPS[op](project, kind, int(level_id), request.POST.get("name", ""))
     except ReviewError as exc:
         return _page(request, project, ProjectSettingsForm(instance=project), status=400,
                      curriculum_error=str(exc), typed=request.POST)
