@@ -107,3 +107,15 @@ def test_bulk_approval_releases_leases(project, examples, alice):
     _bulk(project, alice, {"tier": "hard"}, "approve")
     examples[1].refresh_from_db()
     assert examples[1].leased_by is None
+
+
+def test_filters_with_joins_and_text_search_apply_to_exactly_their_matches(project, examples, alice):
+    from curation.models import Prompt
+
+    review.approve(examples[0], alice, 1)
+    Prompt.objects.filter(pk=examples[3].prompt_id).update(text="Where is my refund?")
+    bulk = _bulk(project, alice, {"reviewer": "alice"}, "stage", to_stage="stage 3")
+    assert list(Verdict.objects.filter(bulk_id=bulk.id).values_list("example_id", flat=True)) == [examples[0].id]
+    bulk = _bulk(project, alice, {"q": "refund"}, "reject")
+    assert list(Example.objects.filter(status="rejected").values_list("id", flat=True)) == [examples[3].id]
+    assert bulk.count == 1
