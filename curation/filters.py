@@ -8,6 +8,7 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
     confidence_min/max (0..1, the teacher's geometric-mean token probability)
     entropy_min/max   margin_min/max   difficulty_min/max   grade=1..5|none
     reviewer=<username>   label=<label>   q=<text in the prompt or response>
+    gold=true|false (the prompt is / is not gold-guarded: kept out of training)
     order=newest|oldest|difficulty|-difficulty|confidence|-confidence
 
 A bad value is a form error naming the parameter; ``filtered_examples`` raises
@@ -24,7 +25,8 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from curation.models import Example, ExampleStatus, Prompt
+from curation.models import Example, ExampleStatus, Prompt, TeacherSample
+from curation.services.gold import gold_guarded, training_eligible
 
 # name -> (model field, descending). Every ordering ends in id (keyset pagination).
 ORDERINGS = {
@@ -47,7 +49,7 @@ DEFAULT_ORDER = "oldest"
 PARAMS = (
     "status", "tier", "stage", "source", "checks", "edited", "conflict", "confidence_min", "confidence_max",
     "entropy_min", "entropy_max", "margin_min", "margin_max", "difficulty_min", "difficulty_max", "grade",
-    "reviewer", "label", "q", "order",
+    "reviewer", "label", "q", "gold", "order",
 )
 NONE = "none"
 
@@ -63,7 +65,8 @@ def _log_confidence(value: float) -> float:
 
 
 class ExampleFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=ExampleStatus.choices)
+    # A plain column: DISTINCT (the default) would only slow every query and forbid FOR UPDATE.
+    status = django_filters.MultipleChoiceFilter(choices=ExampleStatus.choices, distinct=False)
     tier = django_filters.CharFilter(method="filter_tier", help_text="Tier name, or 'none' for untiered.")
     stage = django_filters.CharFilter(method="filter_stage", help_text="Stage name ('pool' for unplaced).")
     source = django_filters.ChoiceFilter(choices=Prompt.Source.choices)
@@ -84,6 +87,7 @@ class ExampleFilter(django_filters.FilterSet):
     reviewer = django_filters.CharFilter(field_name="reviewed_by__username")
     label = django_filters.CharFilter()
     q = django_filters.CharFilter(method="filter_text", max_length=200, help_text="Text in the prompt or response.")
+    gold = django_filters.BooleanFilter(method="filter_gold", help_text="The prompt is in the gold set (never trained on).")
     order = django_filters.ChoiceFilter(choices=list(ORDER_LABELS.items()), method="filter_noop", empty_label=None)
 
     class Meta:
@@ -131,10 +135,21 @@ class ExampleFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        # icontains on both sides: PostgreSQL answers it from trigram GIN indexes,
-        # SQLite (the embedded default) scans.
-        prompts = Prompt.objects.filter(project=self.project, text__icontains=value).values("id")
-        return queryset.filter(Q(response__icontains=value) | Q(prompt_id__in=prompts))
+        # A union of three index-backed lookups (on PostgreSQL, trigram GIN indexes; SQLite
+        # scans): prompts, teacher samples (an unedited example's response is its sample's
+        # text), and edited or sample-less responses. An OR across tables would instead
+        # scan every example of the project.
+        examples = Example.objects.filter(project=self.project)
+        prompts = Prompt.objects.filter(Q(text__icontains=value) | Q(messages__icontains=value), project=self.project)
+        samples = TeacherSample.objects.filter(text__icontains=value, prompt__project=self.project)
+        matching = examples.filter(prompt_id__in=prompts.values("id")).values("id").union(
+            examples.filter(edited=False, sample_id__in=samples.values("id")).values("id"),
+            examples.filter(Q(edited=True) | Q(sample__isnull=True), response__icontains=value).values("id"),
+        )
+        return queryset.filter(id__in=matching)
+
+    def filter_gold(self, queryset, name, value):
+        return gold_guarded(queryset) if value else training_eligible(queryset)
 
     def filter_noop(self, queryset, name, value):
         return queryset
@@ -176,7 +191,7 @@ def filter_description(cleaned: dict) -> dict:
 
 
 # ------------------------------------------------------------- keyset pagination
-_BEFORE_ALL_IDS = {False: 0, True: 2**62}  # an id cursor that lets every row through
+
 @dataclass
 class Page:
     items: list
@@ -208,44 +223,79 @@ def keyset_page(queryset, order: str = DEFAULT_ORDER, after: str | None = None, 
     and the next page starts at it through the index, never with OFFSET. Rows whose
     sort value is NULL (examples without teacher statistics) come last, by id.
     """
+    items: list = []
+    for phase in rows_after(queryset, order, after):
+        items += list(phase[: size + 1 - len(items)])
+        if len(items) > size:
+            break
+    more = len(items) > size
+    items = items[:size]
+    return Page(items, cursor_at(items[-1], order) if more else None, order)
+
+
+def rows_after(queryset, order: str, after: str | None = None) -> list:
+    """The rows behind cursor ``after`` as ordered, unsliced querysets, to read one after the other.
+
+    First the rows with a sort value, then those without (by id). Unsliced, so a caller
+    may lock what it reads (``FOR UPDATE SKIP LOCKED ... LIMIT 1``) without locking a
+    look-ahead row as a page does.
+    """
     if order not in ORDERINGS:
         raise FilterError({"order": [f"Unknown order {order!r}; choose one of {', '.join(ORDERINGS)}."]})
     field, desc = ORDERINGS[order]
     value, last_id = decode_cursor(after, order) if after else (None, None)
-    if field == "id":
-        qs = queryset
-        if last_id is not None:
-            qs = qs.filter(id__lt=last_id) if desc else qs.filter(id__gt=last_id)
-        items = list(qs.order_by("-id" if desc else "id")[:size + 1])
-        more = len(items) > size
-        items = items[:size]
-        return Page(items, encode_cursor(order, None, items[-1].id) if more else None, order)
-
     id_order = "-id" if desc else "id"
-    items: list = []
-    in_null_phase = after is not None and value is None
-    if not in_null_phase:
-        qs = queryset.filter(**{f"{field}__isnull": False})
-        if after is not None:
-            # ">= value" is the index range; the OR only trims the rows tied with the cursor.
-            if desc:
-                qs = qs.filter(Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(id__lt=last_id)))
-            else:
-                qs = qs.filter(Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(id__gt=last_id)))
-        items = list(qs.order_by(f"-{field}" if desc else field, id_order)[:size + 1])
-        if len(items) > size:
-            items = items[:size]
-            return Page(items, encode_cursor(order, getattr(items[-1], field), items[-1].id), order)
-        last_id = None
-        if len(items) == size:
-            # The sorted rows ended exactly at the page end: the next page starts the NULLs.
-            more = queryset.filter(**{f"{field}__isnull": True}).exists()
-            return Page(items, encode_cursor(order, None, _BEFORE_ALL_IDS[desc]) if more else None, order)
-    qs = queryset.filter(**{f"{field}__isnull": True})
-    if last_id is not None:
-        qs = qs.filter(id__lt=last_id) if desc else qs.filter(id__gt=last_id)
-    rest = list(qs.order_by(id_order)[:size - len(items) + 1])
-    more = len(rest) > size - len(items)
-    items += rest[:size - len(items)]
-    next_cursor = encode_cursor(order, None, items[-1].id) if more and items else None
-    return Page(items, next_cursor, order)
+
+    def past_id(qs):
+        if last_id is None:
+            return qs
+        return qs.filter(id__lt=last_id) if desc else qs.filter(id__gt=last_id)
+
+    if field == "id":
+        return [past_id(queryset).order_by(id_order)]
+    nulls = queryset.filter(**{f"{field}__isnull": True}).order_by(id_order)
+    if after is not None and value is None:
+        return [past_id(nulls)]
+    sorted_rows = queryset.filter(**{f"{field}__isnull": False})
+    if after is not None:
+        # ">= value" is the index range; the OR only trims the rows tied with the cursor.
+        if desc:
+            sorted_rows = sorted_rows.filter(Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(id__lt=last_id)))
+        else:
+            sorted_rows = sorted_rows.filter(Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(id__gt=last_id)))
+    return [sorted_rows.order_by(f"-{field}" if desc else field, id_order), nulls]
+
+
+def cursor_at(example, order: str) -> str:
+    """The keyset cursor that makes ``keyset_page`` start right after ``example``."""
+    field, _desc = ORDERINGS[order]
+    return encode_cursor(order, None if field == "id" else getattr(example, field), example.id)
+
+
+def adjacent(queryset, order: str, example, step: int):
+    """The row after (+1) or before (-1) ``example`` in ``order`` among ``queryset``, or None.
+
+    ``example`` itself need not match the filter any more (it was just approved, say):
+    the position comes from its sort value and id, as a cursor's does.
+    """
+    if step > 0:
+        items = keyset_page(queryset, order, cursor_at(example, order), size=1).items
+        return items[0] if items else None
+    field, desc = ORDERINGS[order]
+    back_id = "id" if desc else "-id"
+    if field == "id":
+        earlier = queryset.filter(id__gt=example.id) if desc else queryset.filter(id__lt=example.id)
+        return earlier.order_by(back_id).first()
+    value = getattr(example, field)
+    back_field = field if desc else f"-{field}"
+    sorted_rows = queryset.filter(**{f"{field}__isnull": False})
+    if value is None:
+        # Rows without a sort value come last, by id: step back among them, then into the sorted rows.
+        earlier = queryset.filter(**{f"{field}__isnull": True})
+        earlier = earlier.filter(id__gt=example.id) if desc else earlier.filter(id__lt=example.id)
+        return earlier.order_by(back_id).first() or sorted_rows.order_by(back_field, back_id).first()
+    if desc:
+        before = Q(**{f"{field}__gt": value}) | Q(**{field: value, "id__gt": example.id})
+    else:
+        before = Q(**{f"{field}__lt": value}) | Q(**{field: value, "id__lt": example.id})
+    return sorted_rows.filter(before).order_by(back_field, back_id).first()

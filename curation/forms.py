@@ -1,4 +1,9 @@
+import json
+
 from django import forms
+
+from curation.models import Project
+from workers.checks import validate_checks_config
 
 
 class ImportForm(forms.Form):
@@ -34,3 +39,54 @@ class SnapshotForm(forms.Form):
     def __init__(self, *args, stages=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stage"].choices = [(s, s) for s in stages]
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    """Guidelines, second pass, automatic checks and tier cut points (engineers)."""
+
+    checks = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text='A JSON list, e.g. [{"type": "non_empty"}, {"type": "max_length", "chars": 2000}].',
+    )
+    tier_quantiles = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"spellcheck": "false"}),
+        help_text="Difficulty cut points between tiers, easiest first: increasing numbers between 0 and 1, "
+                  "one fewer than the tiers (e.g. 0.5, 0.8). Empty: equal-sized tiers.",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["guidelines", "require_second_approval", "checks", "tier_quantiles"]
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 12})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["checks"] = json.dumps(self.instance.checks or [], indent=2)
+            self.initial["tier_quantiles"] = ", ".join(str(q) for q in self.instance.tier_quantiles or [])
+
+    def clean_checks(self):
+        raw = self.cleaned_data["checks"].strip() or "[]"
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+        try:
+            return validate_checks_config(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_tier_quantiles(self):
+        raw = self.cleaned_data["tier_quantiles"].strip().strip("[]")
+        if not raw:
+            return []
+        try:
+            cuts = [float(part) for part in raw.replace(";", ",").split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError("Write numbers separated by commas, e.g. 0.5, 0.8.") from None
+        if any(not 0 < q < 1 for q in cuts) or cuts != sorted(set(cuts)):
+            raise forms.ValidationError("The cut points must be strictly increasing numbers between 0 and 1.")
+        tiers = self.instance.tiers.count()
+        if len(cuts) != tiers - 1:
+            raise forms.ValidationError(f"This project has {tiers} tiers, so it needs {tiers - 1} cut points, not {len(cuts)}.")
+        return cuts

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from curation.views import generation, health, imports, jobs, modelspecs, projects, snapshots, tokens, training
+from curation.views import board, focus, gold, project_settings, queue  # reviewer workspace
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
@@ -32,4 +33,21 @@ urlpatterns = [
     path("p/<slug:slug>/model-specs/", modelspecs.spec_list, name="modelspec-list"),
     path("p/<slug:slug>/model-specs/<int:pk>/", modelspecs.spec_edit, name="modelspec-edit"),
     path("p/<slug:slug>/model-specs/<int:pk>/check", modelspecs.spec_check, name="modelspec-check"),
+    # Reviewer workspace
+    path("p/<slug:slug>/review/", queue.review_queue, name="review-queue"),
+    path("p/<slug:slug>/review/counts/", queue.queue_counts, name="review-counts"),
+    path("p/<slug:slug>/review/bulk/", queue.bulk, name="review-bulk"),
+    path("p/<slug:slug>/review/next/", focus.next_for_me, name="review-next"),
+    path("p/<slug:slug>/examples/<int:pk>/", focus.focus, name="review-focus"),
+    path("p/<slug:slug>/examples/<int:pk>/heatmap/", focus.heatmap, name="review-heatmap"),
+    path("p/<slug:slug>/examples/<int:pk>/<slug:action>/", focus.act, name="review-act"),
+    path("p/<slug:slug>/board/", board.board, name="review-board"),
+    path("p/<slug:slug>/gold/", gold.gold_list, name="gold-list"),
+    path("p/<slug:slug>/gold/add/", gold.gold_add, name="gold-add"),
+    path("p/<slug:slug>/gold/confirm/", gold.gold_confirm, name="gold-confirm"),
+    path("p/<slug:slug>/gold/contamination/", gold.gold_contamination, name="gold-contamination"),
+    path("p/<slug:slug>/gold/<int:pk>/", gold.gold_edit, name="gold-edit"),
+    path("p/<slug:slug>/gold/<int:pk>/discard/", gold.gold_discard, name="gold-discard"),
+    path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
+    path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
 ]

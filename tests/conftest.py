@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.realworker import django_db_modify_db_settings, real_worker  # noqa: F401  (real Celery worker tests)
+from tests.realworker import real_worker  # noqa: F401  (real Celery worker tests)
 from tests.tinymodels import build_tiny_model
 
 
@@ -62,13 +62,16 @@ def client_as(client, member):
 
 
 def pytest_collection_modifyitems(config, items):
-    config.worker_process_tests = any("worker_process" in getattr(item, "fixturenames", ()) for item in items)
+    config.worker_process_tests = any(
+        {"worker_process", "real_worker"} & set(getattr(item, "fixturenames", ())) for item in items
+    )
 
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request, tmp_path_factory):
-    """When a selected test starts a worker process (fixture ``worker_process``), the SQLite
-    test database is a file instead of memory, so that process can open it."""
+    """When a selected test starts a worker process (fixture ``worker_process`` or
+    ``real_worker``), the SQLite test database is a file named db.sqlite3 instead of
+    memory, so that process can open it (its DATA_DIR is the file's folder)."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]

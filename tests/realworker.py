@@ -4,7 +4,7 @@ kill and restart workers.
 - The worker must see the test's rows, so those tests use ``transactional_db``. On
   PostgreSQL the worker gets a DATABASE_URL naming pytest-django's ``test_<name>``
   database. SQLite's test database is in memory, so when a selected test uses the
-  ``real_worker`` fixture, ``django_db_modify_db_settings`` (imported by conftest.py)
+  ``real_worker`` fixture, ``django_db_modify_db_settings`` in conftest.py
   puts the whole session's test database in a file named ``db.sqlite3``, and the
   worker gets that file's folder as its DATA_DIR (where the settings look for it).
 - Broker: Redis when REDIS_URL is set, with a key prefix unique to the test
@@ -28,16 +28,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request, tmp_path_factory):
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    wanted = any("real_worker" in getattr(item, "fixturenames", ()) for item in request.session.items)
-    if wanted and db["ENGINE"].endswith("sqlite3"):
-        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("realworker-db") / "db.sqlite3")
 
 
 def _database_env() -> dict:

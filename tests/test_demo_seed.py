@@ -21,3 +21,24 @@ def test_demo_gold_prompts_are_not_among_the_training_prompts(db):
         gold = set(project.gold_items.values_list("content_hash", flat=True))
         training = project.prompts.exclude(gold_items__isnull=False).values_list("content_hash", flat=True)
         assert gold and not gold & set(training)
+
+
+def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(db, tiny_model_dir, tiny_student_dir,
+                                                                              monkeypatch):
+    from curation.models import Job
+    from curation.services import demo, jobs
+    from curation.services.generation import run_generation
+
+    monkeypatch.setattr(jobs, "enqueue", lambda job_id: None)
+    projects = seed_demo(log=lambda *_: None, with_teacher=False, sizes={"triage": (12, 4), "drafting": (6, 2)})
+    models = {"teacher_dir": tiny_model_dir, "student_dir": tiny_student_dir}
+    triage = projects["triage"]
+    teacher, student = demo.register_demo_specs(triage, models)
+    assert (teacher.role, student.role) == ("teacher", "student")
+    job = demo.queue_demo_generation(triage, teacher, triage.memberships.get(role="engineer").user, log=lambda *_: None)
+    assert job.params["frozen"]["count"] == 12  # the gold prompts are never generated for
+    assert demo.queue_demo_generation(triage, teacher, None, log=lambda *_: None) is None
+    assert jobs.run(job.id, run_generation) == "succeeded"
+    assert triage.examples.count() == 12
+    assert set(triage.examples.values_list("label", flat=True)) <= set(triage.labels)
+    assert Job.objects.get(pk=job.pk).status == "succeeded"

@@ -1,10 +1,11 @@
 import math
 
 import pytest
+from django.db.models import Q
 from django.http import QueryDict
 
 from curation.filters import FilterError, decode_cursor, filtered_examples, keyset_page
-from curation.models import Example
+from curation.models import Example, Prompt
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 
 
@@ -102,3 +103,76 @@ def test_a_tampered_cursor_is_a_clear_error():
     with pytest.raises(FilterError) as err:
         decode_cursor("not-a-cursor", "newest")
     assert "after" in err.value.errors
+
+
+def test_a_status_filter_adds_no_distinct(project, examples):
+    qs, _ = filtered_examples(project, QueryDict("status=pending&status=approved"))
+    assert not qs.query.distinct
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest", "difficulty", "-difficulty", "confidence", "-confidence"])
+def test_adjacent_steps_through_the_same_order_as_the_pages(project, examples, order):
+    from curation.filters import adjacent
+
+    qs = Example.objects.filter(project=project)
+    walk = keyset_page(qs, order, None, size=100).items
+    for before, current, after in zip(walk, walk[1:], walk[2:]):
+        assert adjacent(qs, order, current, +1) == after
+        assert adjacent(qs, order, current, -1) == before
+    assert adjacent(qs, order, walk[0], -1) is None
+    assert adjacent(qs, order, walk[-1], +1) is None
+
+
+def test_adjacent_works_from_an_example_that_left_the_filter(project, examples):
+    from curation.filters import adjacent
+
+    qs = Example.objects.filter(project=project, status="pending")
+    current = examples[0]  # approved: outside the filter
+    assert current.status == "approved"
+    following = adjacent(qs, "oldest", current, +1)
+    assert following == examples[1]
+
+
+def test_the_gold_filter_splits_guarded_and_trainable(project, examples):
+    from curation.models import GoldItem
+
+    other = PromptFactory(project=project, text="unrelated gold")
+    GoldItem.objects.create(project=project, prompt=other, reference="x")
+    GoldItem.objects.create(project=project, prompt=examples[3].prompt, reference="y")
+    guarded, _ = filtered_examples(project, {"gold": "true"})
+    clear, _ = filtered_examples(project, {"gold": "false"})
+    assert _ids(guarded) == [examples[3].id]
+    assert len(_ids(clear)) == len(examples) - 1
+
+
+def test_the_text_search_expressions_match_the_trigram_indexes_on_postgresql(project):
+    from django.db import connection
+
+    from curation.models import TeacherSample
+    from tests.conftest import require_service
+
+    require_service("DATABASE_URL")
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes exist on PostgreSQL only")
+    lookups = {
+        "prompt_text_trgm": Prompt.objects.filter(text__icontains="refund"),
+        "prompt_messages_trgm": Prompt.objects.filter(messages__icontains="refund"),
+        "sample_text_trgm": TeacherSample.objects.filter(text__icontains="refund"),
+        "ex_response_trgm": Example.objects.filter(Q(edited=True) | Q(sample__isnull=True), response__icontains="refund"),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: ask what the planner *can* use
+    for index, qs in lookups.items():
+        assert index in qs.explain(), index
+
+
+def test_text_search_reads_unedited_responses_from_their_sample_and_edits_from_the_example(project):
+    from tests.review_factories import TeacherSampleFactory
+
+    first = TeacherSampleFactory(prompt=PromptFactory(project=project, text="p1"), text="We will refund you.")
+    unedited = ExampleFactory(prompt=first.prompt, sample=first, response=first.text)
+    second = TeacherSampleFactory(prompt=PromptFactory(project=project, text="p2"), text="We will refund you.")
+    edited = ExampleFactory(prompt=second.prompt, sample=second, response="See the attached invoice.", edited=True)
+    written = ExampleFactory(prompt=PromptFactory(project=project, text="p3"), response="A human invoice answer.")
+    assert _ids(filtered_examples(project, {"q": "REFUND"})[0]) == [unedited.id]
+    assert _ids(filtered_examples(project, {"q": "invoice"})[0]) == sorted([edited.id, written.id])

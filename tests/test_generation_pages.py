@@ -158,14 +158,14 @@ def test_the_job_page_shows_the_generation_panel_and_escapes_untrusted_text(proj
     assert jobs.run(job.id, run_generation) == "succeeded"
     Job.objects.filter(pk=job.pk).update(errors=[{"item": f"prompt {evil.pk}", "error": "<script>alert('err')</script>"}])
     _, html = page(client_as("reader"), "job-detail", project, job.pk)
-    assert "samples written" in html and "/review/" not in html  # readers watch, they do not review
+    assert "samples written" in html and "Review the answers" not in html  # readers watch, they do not review
     client = client_as("reviewer")
     response, html = page(client, "job-detail", project, job.pk)
     assert response.status_code == 200
     assert "<script>alert(" not in html
     assert "&lt;script&gt;alert(&#x27;spec&#x27;)&lt;/script&gt;" in html and "&lt;b&gt;x&lt;/b&gt;" in html
     assert "&lt;script&gt;alert(&#x27;err&#x27;)&lt;/script&gt;" in html
-    assert f'href="/p/{project.slug}/review/"' in html and "samples written" in html
+    assert f'href="/p/{project.slug}/review/?status=pending">Review the answers' in html and "samples written" in html
     assert ">2</b><span>samples written" in html and "Retry" not in html
     engineer = client_as("engineer")
     for name in ("modelspec-list", "gen-launch", "score-launch"):

@@ -2,10 +2,11 @@ from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, TeacherSample, Verdict
 from .jobs import Job, MetricPoint
 from .project import POOL_STAGE, ROLE_RANK, Membership, Project, Role, Stage, Tier
+from .review import BulkAction
 from .tokens import ApiToken
 
 __all__ = [
-    "ApiToken", "EvalReport", "Example", "ExampleStatus", "GoldItem", "Job", "Membership", "MetricPoint",
+    "ApiToken", "BulkAction", "EvalReport", "Example", "ExampleStatus", "GoldItem", "Job", "Membership", "MetricPoint",
     "ModelSpec", "ModelVersion", "POOL_STAGE", "Project", "Prompt", "ROLE_RANK", "Role", "Snapshot",
     "SnapshotRow", "Stage", "TeacherSample", "Tier", "Verdict",
 ]

@@ -122,7 +122,9 @@ class Example(models.Model):
 
     Status = ExampleStatus
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples")
+    # No single-column indexes on project, tier, stage or the users: the queue's composite
+    # indexes start with project, and every index costs each bulk update of 100,000 rows.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples", db_index=False)
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="examples")
     sample = models.OneToOneField(
         TeacherSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="example"
@@ -134,9 +136,11 @@ class Example(models.Model):
     status = models.CharField(max_length=20, choices=ExampleStatus.choices, default=ExampleStatus.PENDING)
     approvals = models.PositiveSmallIntegerField(default=0)
     conflict = models.BooleanField(default=False, help_text="Second-pass reviewers disagreed.")
-    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples")
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples", db_index=False
+    )
     tier_locked = models.BooleanField(default=False, help_text="A human set the tier; auto-tiering keeps it.")
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="examples")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="examples", db_index=False)
     grade = models.PositiveSmallIntegerField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every change.")
     source = models.CharField(max_length=20, default="imported")
@@ -153,11 +157,11 @@ class Example(models.Model):
     checks_failed = models.BooleanField(default=False)
     failed_checks = models.JSONField(default=list, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     leased_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -171,8 +175,15 @@ class Example(models.Model):
             models.Index(fields=["project", "tier", "status", "id"], name="ex_tier_status_id"),
             models.Index(fields=["project", "status", "difficulty", "id"], name="ex_status_difficulty_id"),
             models.Index(fields=["project", "status", "mean_logprob", "id"], name="ex_status_confidence_id"),
-            models.Index(fields=["project", "checks_failed", "id"], name="ex_checks_id"),
-            models.Index(fields=["project", "reviewed_by", "reviewed_at"], name="ex_reviewer_day"),
+            # Only the failing rows: "checks=failed" is the selective side of that filter.
+            models.Index(fields=["project", "id"], condition=models.Q(checks_failed=True), name="ex_checks_id"),
+            # "Next for me" releases a reviewer's leases; only leased rows are in it.
+            models.Index(fields=["leased_by"], condition=models.Q(leased_by__isnull=False), name="ex_leased_by"),
+            # Individually reviewed rows only (bulk decisions leave reviewed_by alone).
+            models.Index(
+                fields=["project", "reviewed_by", "reviewed_at"], condition=models.Q(reviewed_by__isnull=False),
+                name="ex_reviewer_day",
+            ),
         ]
 
     def __str__(self):
@@ -193,8 +204,9 @@ class Verdict(models.Model):
         COMMENT = "comment", "Comment"
         LABEL = "label", "Set label"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="verdicts")
-    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="verdicts")
+    # Indexed through verdict_reviewer_day (project first) and verdict_example_id (example first).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="verdicts", db_index=False)
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="verdicts", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="verdicts")
     action = models.CharField(max_length=20, choices=Action.choices)
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
@@ -207,6 +219,11 @@ class Verdict(models.Model):
         indexes = [
             models.Index(fields=["example", "id"], name="verdict_example_id"),
             models.Index(fields=["project", "user", "created_at"], name="verdict_reviewer_day"),
+            # Inter-reviewer agreement: each reviewer's own approve/reject decisions per example.
+            models.Index(
+                fields=["project", "example", "user", "id"], name="verdict_decision",
+                condition=models.Q(action__in=["approve", "reject"], bulk_id__isnull=True),
+            ),
         ]
 
     def save(self, *args, **kwargs):

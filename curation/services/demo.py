@@ -1,21 +1,33 @@
-"""Demo data for `make demo`: users, the two support-ticket projects, their prompts.
+"""Demo data for `make demo`: users, the two support-ticket projects, their prompts,
+the locally trained teacher and student, and the teacher's first generation jobs.
 
-Idempotent: a second run finds everything in place and only starts the servers.
+Idempotent: a second run finds everything in place (the teacher is cached under
+``DATA_DIR/demo``) and only starts the servers.
 """
 from __future__ import annotations
 
 import io
 import json
+import os
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from curation.models import Membership, Project
-from curation.services.imports import import_prompts
+from curation.models import Job, Membership, ModelSpec, Project
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [("reviewer", "reviewer"), ("engineer", "engineer")]
 TRIAGE_LABELS = ["billing", "account", "technical", "other"]
+# Training prompts and gold items per project. Triage needs a couple of thousand
+# teacher-labelled tickets for a 0.4M-parameter student to keep the teacher's accuracy.
+SIZES = {"triage": (2000, 200), "drafting": (600, 100)}
+GENERATION = {
+    "triage": {},
+    "drafting": {"n": 2, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 64, "seed": 0},
+}
+TEACHER_BUDGET_S = 150
 GUIDELINES = {
     "triage": (
         "## Triage guidelines\n\n- **billing**: charges, refunds, invoices, payment methods.\n"
@@ -29,6 +41,10 @@ GUIDELINES = {
         "- Reject replies that are off-topic, rude or invented."
     ),
 }
+
+
+def demo_dir() -> Path:
+    return Path(settings.DATA_DIR) / "demo"
 
 
 def _users():
@@ -55,7 +71,7 @@ def _project(slug, name, task_type, labels, guidelines, users):
     return project
 
 
-def _prompt_lines(kind, n_train=400, n_gold=60):
+def _prompt_lines(kind, n_train, n_gold):
     """JSONL import lines for the demo projects, from the ticket generator."""
     from workers.demo import corpus
 
@@ -73,7 +89,53 @@ def _prompt_lines(kind, n_train=400, n_gold=60):
     return "\n".join(json.dumps(line) for line in lines).encode()
 
 
-def seed_demo(log=print, with_teacher=True):
+def build_demo_models(log=print, budget_s: float | None = None) -> dict:
+    """Train (or reuse) the demo teacher and a fresh student sharing its tokenizer."""
+    from workers.demo.student import build_demo_student
+    from workers.demo.teacher import build_demo_teacher
+
+    budget = budget_s or float(os.environ.get("DEMO_TEACHER_BUDGET_S", TEACHER_BUDGET_S))
+    teacher_dir, student_dir = demo_dir() / "teacher", demo_dir() / "student"
+    teacher = build_demo_teacher(teacher_dir, time_budget_s=budget, log=log)
+    if not teacher["cached"] or not (student_dir / "demo_student.json").is_file():
+        student = build_demo_student(teacher_dir, student_dir)
+        log(f"demo student: {student['parameters'] / 1e6:.2f}M parameters, "
+            f"{student['latency_ratio']:.1f}x faster forward pass than the teacher")
+    return {"teacher_dir": teacher_dir, "student_dir": student_dir, "teacher": teacher}
+
+
+def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
+    teacher, _ = ModelSpec.objects.update_or_create(
+        project=project, name="demo teacher",
+        defaults={"role": ModelSpec.Role.TEACHER, "backend": ModelSpec.Backend.TRANSFORMERS,
+                  "path": str(models["teacher_dir"]),
+                  "defaults": GENERATION["triage" if project.is_classification else "drafting"]},
+    )
+    student, _ = ModelSpec.objects.update_or_create(
+        project=project, name="demo student",
+        defaults={"role": ModelSpec.Role.STUDENT, "backend": ModelSpec.Backend.TRANSFORMERS,
+                  "path": str(models["student_dir"])},
+    )
+    return teacher, student
+
+
+def queue_demo_generation(project, teacher: ModelSpec, engineer, log=print) -> Job | None:
+    """The teacher's first pass over the project's prompts, unless one already ran or runs."""
+    from curation.services.generation import launch_generation
+
+    if project.jobs.filter(kind=Job.Kind.GENERATE).exclude(status__in=[Job.Status.FAILED, Job.Status.CANCELLED]).exists():
+        return None
+    kind = "triage" if project.is_classification else "drafting"
+    job = launch_generation(project, by=engineer, model_spec=teacher, params=GENERATION[kind],
+                            prompt_filter={"scope": "missing"})
+    log(f"{project.name}: queued {job} over {job.params['frozen']['count']} prompts.")
+    return job
+
+
+def seed_demo(log=print, with_teacher=True, sizes=None, teacher_budget_s=None):
+    from curation.services.imports import import_prompts
+
+    sizes = {**SIZES, **(sizes or {})}
     users = _users()
     projects = {
         "triage": _project("ticket-triage", "Ticket triage", "classification", TRIAGE_LABELS, GUIDELINES["triage"], users),
@@ -82,8 +144,13 @@ def seed_demo(log=print, with_teacher=True):
     for kind, project in projects.items():
         if project.prompts.exists():
             continue
-        data = _prompt_lines(kind)
+        data = _prompt_lines(kind, *sizes[kind])
         result = import_prompts(project, io.BytesIO(data), filename="demo.jsonl", source="synthetic")
         log(f"{project.name}: imported {result.created} prompts ({result.gold_candidates} gold).")
         project.gold_items.update(confirmed=True)
+    if with_teacher:
+        models = build_demo_models(log=log, budget_s=teacher_budget_s)
+        for project in projects.values():
+            teacher, _student = register_demo_specs(project, models)
+            queue_demo_generation(project, teacher, users["engineer"], log=log)
     return projects

@@ -1,10 +1,11 @@
-"""The gold set: adding and correcting gold items, and the guard that keeps them out of training.
+"""Gold items over the API (by prompt id, new text or chat turns; tier; confirmation), and the
+snapshot builder's second line of the gold guard.
 
-A gold item's prompt, and any prompt equal to it after normalisation, must never
-enter a training snapshot. Stored hashes are not trusted alone: a prompt edited in
-the admin keeps its old ``content_hash`` (``Prompt.save`` only fills an empty one),
-and a chat prompt of one user turn asks exactly what the same text as a plain prompt
-asks, yet hashes differently. ``guard_keys`` covers both.
+The first line is ``services/gold.training_eligible`` (stored hashes, in SQL). Stored
+hashes are not the whole truth: a prompt edited in the admin keeps its old
+``content_hash`` (``Prompt.save`` only fills an empty one), and a chat prompt of one
+user turn asks exactly what the same text as a plain prompt asks, yet hashes
+differently. ``guard_keys`` covers both.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from django.db import IntegrityError, transaction
 
 from curation.models import GoldItem, Project, Prompt, Tier
 from curation.normalize import content_hash
+from curation.services.gold import check_gold_answer
 from curation.services.imports import _check_messages as check_messages
+from curation.services.review import ReviewError
 
 
 class GoldError(ValueError):
@@ -54,11 +57,12 @@ class GoldGuard:
 
 
 def _check_answer(project: Project, reference: str, label: str) -> None:
-    if project.is_classification:
-        if label not in (project.labels or []):
-            raise GoldError({"label": [f"Choose one of this project's labels: {', '.join(project.labels or []) or '(none defined)'}."]})
-    elif not (reference or "").strip():
-        raise GoldError({"reference": ["A gold item needs a reference answer."]})
+    """The review workspace's rule (``gold.check_gold_answer``), with the field it names as the key."""
+    try:
+        check_gold_answer(project, reference, label)
+    except ReviewError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise GoldError({field if field in ("reference", "label") else "reference": [message or str(exc)]}) from None
     limit = settings.IMPORT_MAX_PROMPT_CHARS
     if len(reference or "") > limit:
         raise GoldError({"reference": [f"The reference is {len(reference):,} characters; the limit is {limit:,}."]})

@@ -64,7 +64,9 @@ def _save(example: Example, user, action: str, changes: dict, fields: list[str],
     if action in (A.APPROVE, A.REJECT, A.EDIT, A.GRADE, A.LABEL):
         example.reviewed_by, example.reviewed_at = user, now
         update |= {"reviewed_by", "reviewed_at"}
-    if example.leased_by_id is not None and example.leased_by_id == getattr(user, "id", None):
+    # A decision finishes the reviewer's turn; grading or tiering on the way keeps the lease.
+    holds_lease = example.leased_by_id is not None and example.leased_by_id == getattr(user, "id", None)
+    if holds_lease and action in (A.APPROVE, A.REJECT):
         example.leased_by, example.lease_expires_at = None, None
         update |= {"leased_by", "lease_expires_at"}
     example.save(update_fields=sorted(update))

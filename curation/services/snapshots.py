@@ -5,10 +5,11 @@ a ``snapshot`` job; the job runs ``build_snapshot``:
 
 1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in one
    transaction (one consistent view of the examples). Rows that cannot be trained on
-   are counted by reason instead: ``not_approved``, ``gold_prompt`` (a gold item's
-   own prompt), ``gold_duplicate`` (a prompt equal to a gold prompt after
-   normalisation), ``empty_completion`` / ``no_label``, and ``duplicate`` (the same
-   completion for the same prompt twice).
+   are counted by reason instead: ``not_approved``, ``gold_prompt`` (the board's guard,
+   ``services/gold.training_eligible``: the prompt's hash is a gold item's),
+   ``gold_duplicate`` (equal to a gold prompt after normalisation although its stored
+   hash says otherwise), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
+   same completion for the same prompt twice).
 2. **Split**: a prompt goes to validation when ``sha256(seed, prompt hash)`` falls
    below the validation fraction. It depends on nothing but the seed and the prompt,
    so every sample of a prompt lands on the same side, and a prompt keeps its side in
@@ -38,6 +39,7 @@ from curation.filters import PARAMS, FilterError, filter_description, filtered_e
 from curation.models import Example, ExampleStatus, Job, Project, Snapshot, SnapshotRow, Stage
 from curation.normalize import content_hash
 from curation.services import jobs
+from curation.services.gold import training_eligible
 from curation.services.goldset import GoldGuard, guard_keys
 
 log = logging.getLogger(__name__)
@@ -256,11 +258,16 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         chosen = selection(snapshot)
         total = chosen.count()
         approved = chosen.filter(status=ExampleStatus.APPROVED)
-        not_approved = total - approved.count()
+        n_approved = approved.count()
+        # The board's guard (one SQL definition) first; the freezer then catches what a
+        # stored hash cannot show (stale hashes, a one-turn chat form of a gold prompt).
+        eligible = training_eligible(approved)
+        not_approved = total - n_approved
         freezer.excluded["not_approved"] = not_approved
+        freezer.excluded["gold_prompt"] = n_approved - eligible.count()
         if progress:
             progress(0, total, phase="freezing rows")
-        candidates = approved.order_by("prompt_id", "id").values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
+        candidates = eligible.order_by("prompt_id", "id").values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
         batch: list[SnapshotRow] = []
         # closing(): the server-side cursor must close inside the transaction, even on cancel.
         with closing(candidates):
@@ -271,7 +278,7 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
                 if len(batch) >= FREEZE_BATCH:
                     _flush(batch)
                     if progress:
-                        progress(not_approved + ordinal + 1, total)
+                        progress(total - n_approved + ordinal + 1, total)
                     if cancelled and cancelled():
                         raise BuildCancelled()
         _flush(batch)

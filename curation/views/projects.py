@@ -1,11 +1,10 @@
-from collections import defaultdict
-
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import render
 
 from curation.access import can, project_for, visible_projects
-from curation.models import Example, ExampleStatus, Role
+from curation.models import Role
+from curation.services.stats import agreement, reviewed_per_day, stage_progress, status_matrix
 
 
 @login_required
@@ -18,41 +17,16 @@ def project_list(request):
     return render(request, "curation/project_list.html", {"rows": rows})
 
 
-def status_matrix(project):
-    """Example counts by stage x tier x status, with totals, from one aggregate query."""
-    stages = list(project.stages.all())
-    tiers = list(project.tiers.all())
-    counts = defaultdict(int)
-    totals = defaultdict(int)
-    query = Example.objects.filter(project=project).values("stage_id", "tier_id", "status").annotate(n=Count("id"))
-    for row in query:
-        counts[(row["stage_id"], row["tier_id"], row["status"])] += row["n"]
-        totals[row["status"]] += row["n"]
-    statuses = [s for s, _ in ExampleStatus.choices]
-    tier_columns = tiers + [None]  # None = not yet tiered
-    table = []
-    for stage in stages:
-        cells = []
-        for tier in tier_columns:
-            tier_id = tier.id if tier else None
-            cells.append({s: counts[(stage.id, tier_id, s)] for s in statuses})
-        stage_total = {s: sum(c[s] for c in cells) for s in statuses}
-        table.append({"stage": stage, "cells": cells, "total": stage_total, "sum": sum(stage_total.values())})
-    return {
-        "tiers": tier_columns,
-        "statuses": statuses,
-        "rows": table,
-        "totals": dict(totals),
-        "examples": sum(totals.values()),
-    }
-
-
 @login_required
 def dashboard(request, slug):
     project = project_for(request.user, slug)
+    matrix = status_matrix(project)
     context = {
         "project": project,
-        "matrix": status_matrix(project),
+        "matrix": matrix,
+        "per_day": reviewed_per_day(project),
+        "agreement": agreement(project),
+        "progress": stage_progress(project, matrix),
         "n_prompts": project.prompts.count(),
         "n_gold": project.gold_items.count(),
         "jobs": project.jobs.select_related("created_by")[:10],

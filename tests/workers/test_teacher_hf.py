@@ -176,3 +176,28 @@ def test_the_callback_sees_every_batch_and_can_cancel(tiny_model_dir):
     assert len(batches) == 2 and len(results) == 4
     assert teacher.last_run.cancelled
     assert {r.key for r in results} == {k for b in batches for k in b}
+
+
+def test_single_token_labels_are_scored_in_one_forward_per_prompt(teacher):
+    candidates = ["a", "I", "the", "my", "to", "is", "app", "page", "billing", "account"]
+    labels = [w for w in candidates if len(teacher.encode_text(" " + w)) == 1][:3]
+    assert len(labels) >= 2, "the tiny tokenizer should have single-token words"
+    calls = []
+    real_forward = teacher.model.forward
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape[0])
+        return real_forward(*args, **kwargs)
+
+    teacher.model.forward = counting
+    try:
+        results = teacher.classify([ClassifyRequest(k, p) for k, p in PROMPTS], labels)
+    finally:
+        teacher.model.forward = real_forward
+    assert sum(calls) == len(PROMPTS)  # one row per prompt, not one per (prompt, label)
+    for (_key, prompt), res in zip(PROMPTS, results):
+        assert sum(res.distribution.values()) == pytest.approx(1.0)
+        for label in labels:
+            ids = teacher.encode_text(" " + label)
+            direct = forward_logprobs(teacher, prompt, ids)[0, ids[0]]
+            assert res.label_logprobs[label] == pytest.approx(float(direct), abs=1e-4)

@@ -270,6 +270,9 @@ class HFTeacher(Teacher):
                 runnable.append((i, p))
         if early and finish_batch(early, stats, on_batch):
             return _in_order(results)
+        if all(len(x) == 1 for x in label_ids):
+            self._classify_single_tokens(requests, labels, [x[0] for x in label_ids], runnable, results, stats, on_batch)
+            return _in_order(results)
         # Every (prompt, label) pair is one row; a chunk of prompts goes through together.
         per_chunk = max(1, self._backoff.size // len(labels))
         for start in range(0, len(runnable), per_chunk):
@@ -293,6 +296,44 @@ class HFTeacher(Teacher):
             if finish_batch(batch_results, stats, on_batch):
                 break
         return _in_order(results)
+
+
+    def _classify_single_tokens(self, requests, labels, tokens, runnable, results, stats, on_batch) -> None:
+        """Every label is one token: one forward per prompt scores them all (the last
+        position's log-softmax at each label's token), instead of one row per label."""
+        for bucket in self._batches([len(p) for _, p in runnable], 0):
+            members = [runnable[j] for j in bucket]
+
+            def run(chunk):
+                rows = self._next_token_logprobs([p for _, p in chunk], tokens)
+                out = []
+                for (i, _), row in zip(chunk, rows):
+                    lps = dict(zip(labels, row))
+                    dist, pred, margin = label_distribution(lps)
+                    results[i] = ClassifyResult(key=requests[i].key, distribution=dist, label_logprobs=lps,
+                                                predicted=pred, margin=margin)
+                    out.append(results[i])
+                return out
+
+            def fail(chunk, message):
+                out = []
+                for i, _ in chunk:
+                    results[i] = ClassifyResult(key=requests[i].key, error=message)
+                    out.append(results[i])
+                return out
+
+            if self._backoff.run(members, run, lambda res: finish_batch(res, stats, on_batch), fail):
+                break
+
+    def _next_token_logprobs(self, prompts: list[list[int]], tokens: list[int]) -> list[list[float]]:
+        input_ids, mask = left_pad(prompts, self.pad_id)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+            position_ids=position_ids.to(self.device), use_cache=False, logits_to_keep=1,
+        )
+        logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        return logprobs[:, tokens].cpu().tolist()
 
 
 def _in_order(results: dict[int, object]) -> list:

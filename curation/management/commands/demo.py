@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from curation.models import Job
 from curation.services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
 ROOT = Path(settings.BASE_DIR)
@@ -39,6 +40,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.0f} s: open {url}"))
         for username, role in DEMO_USERS:
             self.stdout.write(f"  {role:<9} {username} / {DEMO_PASSWORD}")
+        running = Job.objects.filter(kind=Job.Kind.GENERATE, status__in=Job.ACTIVE).select_related("project")
+        for job in running:
+            self.stdout.write(f"  The teacher is answering {job.project.name}'s prompts: {url}p/{job.project.slug}/jobs/{job.pk}/")
         self.stdout.write("  (Ctrl-C stops the web server and the worker.)\n")
         self._supervise(procs)
 

@@ -1,0 +1,159 @@
+"""Bulk actions: approve / reject / set tier / move to stage for every example a filter matches.
+
+Two set-based statements, whatever the number of rows, in one transaction:
+
+1. ``INSERT INTO verdict (...) SELECT ... FROM example WHERE <filter> [FOR UPDATE]`` writes
+   one audit row per matching example (before/after values, version + 1, one shared
+   ``bulk_id``). On PostgreSQL the rows are locked as they are read, so no single
+   action can slip in between the audit and the change; SQLite's IMMEDIATE
+   transactions already keep every other writer out.
+2. ``UPDATE example SET ..., version = version + 1 WHERE <filter>``. The audited rows are
+   locked, so they all still match; if a new row started matching in between, the row
+   counts differ and the whole transaction is rolled back (``BulkCountChanged``), so
+   no row ever changes without its audit row.
+
+The reviewer confirmed a number; if the filter matches a different number now,
+nothing is written (``BulkCountChanged``) and the page asks again with the new number.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import CharField, DateTimeField, F, IntegerField, UUIDField, Value
+from django.db.models.functions import Greatest, JSONArray, JSONObject
+from django.utils import timezone
+
+from curation.models import BulkAction, Example, ExampleStatus, Verdict
+from curation.services.review import ReviewError
+
+A = Verdict.Action
+ACTIONS = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "tier": "Set tier",
+    "stage": "Move to stage",
+}
+_VERDICT_COLUMNS = ("project_id", "example_id", "user_id", "action", "changes", "comment", "bulk_id", "version", "created_at")
+
+
+class BulkCountChanged(Exception):
+    def __init__(self, expected: int, actual: int):
+        self.expected, self.actual = expected, actual
+        super().__init__(
+            f"The filter matched {expected:,} examples when you confirmed; it matches {actual:,} now. "
+            "Nothing was changed: check the number and confirm again."
+        )
+
+
+@dataclass
+class BulkPlan:
+    """What a bulk action will do: checked before the confirmation page and again when applied."""
+
+    action: str
+    tier: object = None
+    stage: object = None
+
+    @property
+    def target_name(self) -> str:
+        target = self.tier if self.action == "tier" else self.stage if self.action == "stage" else None
+        return target.name if target is not None else ""
+
+    def describe(self, count: int, done: bool = False) -> str:
+        noun = f"{count:,} example{'' if count == 1 else 's'}"
+        if self.action == "tier" and self.tier is None:
+            return f"{'Cleared' if done else 'Clear'} the tier of {noun}"
+        if self.action == "tier":
+            return f"Set the tier of {noun} to {self.target_name}"
+        if self.action == "stage":
+            return f"{'Moved' if done else 'Move'} {noun} to {self.target_name}"
+        verb = {"approve": ("Approve", "Approved"), "reject": ("Reject", "Rejected")}[self.action][done]
+        return f"{verb} {noun}"
+
+
+def plan_bulk(project, action: str, to_tier: str = "", to_stage: str = "") -> BulkPlan:
+    """Validate an action and its target by name; ReviewError naming the field."""
+    if action not in ACTIONS:
+        raise ReviewError(f"action: choose one of {', '.join(ACTIONS)}.")
+    if action == "approve" and project.require_second_approval:
+        raise ReviewError(
+            "action: this project needs a second approval by a different reviewer for every example, which a bulk "
+            "approval would skip. Approve one by one, or turn second approval off in the project settings."
+        )
+    plan = BulkPlan(action)
+    if action == "tier":
+        if to_tier and to_tier != "none":
+            plan.tier = project.tiers.filter(name=to_tier).first()
+            if plan.tier is None:
+                raise ReviewError(f"to_tier: no tier {to_tier!r} here.")
+        elif to_tier != "none":
+            raise ReviewError("to_tier: choose the tier to set (or 'none' to clear it).")
+    if action == "stage":
+        plan.stage = project.stages.filter(name=to_stage).first()
+        if plan.stage is None:
+            raise ReviewError(f"to_stage: no stage {to_stage!r} here." if to_stage else "to_stage: choose the stage.")
+    return plan
+
+
+def _changes(plan: BulkPlan):
+    """(JSON {field: [before, after]} expression, UPDATE fields) for the plan."""
+    if plan.action in ("approve", "reject"):
+        status = ExampleStatus.APPROVED if plan.action == "approve" else ExampleStatus.REJECTED
+        # reviewed_by/reviewed_at name the last individual review; a bulk decision is in the
+        # history (its Verdict rows and BulkAction), and leaving them alone spares 100,000
+        # index entries and foreign-key checks.
+        update = {
+            "status": status, "conflict": False, "leased_by": None, "lease_expires_at": None,
+            "approvals": Greatest(F("approvals"), Value(1)) if plan.action == "approve" else 0,
+        }
+        return JSONObject(status=JSONArray(F("status"), Value(status))), update
+    if plan.action == "tier":
+        after = plan.tier.name if plan.tier else None
+        update = {"tier": plan.tier, "tier_locked": plan.tier is not None}
+        return JSONObject(tier=JSONArray(F("tier__name"), Value(after, output_field=CharField()))), update
+    return JSONObject(stage=JSONArray(F("stage__name"), Value(plan.stage.name))), {"stage": plan.stage}
+
+
+@transaction.atomic
+def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter_description: dict | None = None) -> BulkAction:
+    """Apply ``plan`` to every example of ``queryset`` (one project's); see the module docstring."""
+    started = time.perf_counter()
+    count = queryset.count()
+    if count != expected:
+        raise BulkCountChanged(expected, count)
+    if count == 0:
+        raise ReviewError("No example matches this filter; nothing to do.")
+    bulk = BulkAction.objects.create(
+        project=project, user=user, action=plan.action, target=plan.target_name, filter=filter_description or {}, count=count
+    )
+    now = timezone.now()
+    changes, update = _changes(plan)
+    rows = queryset.order_by().annotate(
+        b_project=Value(project.id), b_example=F("id"), b_user=Value(user.id, output_field=IntegerField()),
+        b_action=Value(plan.action), b_changes=changes, b_comment=Value(""),
+        b_bulk=Value(bulk.id, output_field=UUIDField()),
+        b_version=F("version") + 1, b_created=Value(now, output_field=DateTimeField()),
+    ).values_list(
+        "b_project", "b_example", "b_user", "b_action", "b_changes", "b_comment", "b_bulk", "b_version", "b_created"
+    )
+    select_sql, params = rows.query.sql_with_params()
+    if connection.features.has_select_for_update_of:
+        # Spelled out: Django drops ``of`` on values() querysets, and a plain FOR UPDATE
+        # would also lock joined rows (the reviewer's user row, tiers) or fail on outer joins.
+        select_sql += f" FOR UPDATE OF {connection.ops.quote_name(Example._meta.db_table)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) {select_sql}", params
+        )
+        audited = cursor.rowcount
+    # The audited rows are locked, so none of them can change or stop matching; the same
+    # filter now reaches them in index order (an id list would probe the table at random).
+    # Only a row that started matching meanwhile could make the numbers differ.
+    changed = queryset.order_by().update(**update, version=F("version") + 1, updated_at=now)
+    if not audited == changed == count:
+        raise BulkCountChanged(count, changed if changed != count else audited)
+    bulk.seconds = round(time.perf_counter() - started, 3)
+    bulk.save(update_fields=["seconds"])
+    return bulk

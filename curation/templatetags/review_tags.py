@@ -1,0 +1,49 @@
+import math
+
+from django import template
+
+from curation.markdown import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(source):
+    """Guidelines as HTML: escaped first, then a small whitelist of Markdown (see curation.markdown)."""
+    return render_markdown(source or "")
+
+
+@register.filter
+def confidence(mean_logprob):
+    """The teacher's geometric-mean token probability, as a percentage ("–" when unknown)."""
+    if mean_logprob is None:
+        return "–"
+    return f"{100 * math.exp(mean_logprob):.0f}%"
+
+
+@register.filter
+def probability(p):
+    return f"{100 * p:.1f}%" if p is not None else "–"
+
+
+@register.filter
+def prompt_excerpt(prompt_obj, length=160):
+    """A one-line excerpt of a prompt: its text, or the last user turn of a chat."""
+    text = getattr(prompt_obj, "text", "") or ""
+    messages = getattr(prompt_obj, "messages", None)
+    if not text and messages:
+        users = [m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        text = (users or [messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""])[-1]
+    text = " ".join(str(text).split())
+    return text if len(text) <= int(length) else text[: int(length) - 1] + "…"
+
+
+@register.filter
+def one_line(text, length=160):
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= int(length) else text[: int(length) - 1] + "…"
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None

@@ -1,0 +1,299 @@
+"""The focus view: one example, its context, and every reviewer action (keyboard first)."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from curation.access import can, project_for
+from curation.filters import DEFAULT_ORDER, FilterError, adjacent, filtered_examples
+from curation.models import BulkAction, Example, GoldItem, Role, TeacherSample
+from curation.services import leases, review
+from curation.services.gold import with_gold_flag
+from curation.services.heatmap import heatmap_for
+from curation.services.review import ReviewError, StaleExample
+from curation.views.queue import filter_params, with_params
+
+# (key, what it does): the ? overlay lists these; templates put the same keys in data-shortcut.
+SHORTCUTS = [
+    ("a", "Approve, then the next example"),
+    ("r", "Reject, then the next example"),
+    ("e", "Edit the response (Ctrl+Enter saves, Esc cancels)"),
+    ("1 – 5", "Grade 1 to 5 (0 clears)"),
+    ("t", "Set the tier"),
+    ("]", "Promote to the next stage"),
+    ("[", "Demote to the previous stage"),
+    ("l", "Set the label (classification)"),
+    ("g", "Add to the gold set"),
+    ("c", "Comment"),
+    ("j", "Next example"),
+    ("k", "Previous example"),
+    ("n", "Next for me (a leased, unclaimed example)"),
+    ("u", "Back to the queue"),
+    ("?", "Show or hide this list"),
+]
+READER_SHORTCUTS = {"j", "k", "u", "?"}
+ADVANCING = {"approve", "reject"}
+OTHER_SAMPLES_SHOWN = 6
+
+
+def _load(project, pk):
+    queryset = Example.objects.select_related(
+        "prompt", "tier", "stage", "sample__model_spec", "reviewed_by", "leased_by"
+    )
+    return get_object_or_404(with_gold_flag(queryset), project=project, pk=pk)
+
+
+def _navigation(request, project, example):
+    """(filtered queryset, order) of the filter in the URL, or (None, order) when it is broken."""
+    try:
+        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+    except FilterError:
+        return None, DEFAULT_ORDER
+    return queryset, cleaned.get("order") or DEFAULT_ORDER
+
+
+def focus_url(project, example, params) -> str:
+    query = params.urlencode()
+    return reverse("review-focus", args=[project.slug, example.pk]) + (f"?{query}" if query else "")
+
+
+def _change_rows(changes) -> list[tuple]:
+    """(field, before, after) from a verdict's {field: [before, after]}."""
+    return [(name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2]
+
+
+def _history(example):
+    verdicts = list(example.verdicts.select_related("user").order_by("-id"))
+    bulks = {b.id: b for b in BulkAction.objects.filter(id__in={v.bulk_id for v in verdicts if v.bulk_id})}
+    for verdict in verdicts:
+        verdict.bulk = bulks.get(verdict.bulk_id)
+        verdict.change_rows = _change_rows(verdict.changes)
+    return verdicts
+
+
+def _conflict_rows(stale: StaleExample):
+    return [{**change, "rows": _change_rows(change["changes"])} for change in stale.changes()]
+
+
+def focus_context(request, project, example, **extra):
+    kept = filter_params(request.GET)
+    lease_mode = request.GET.get("lease") == "1"
+    nav_params = kept.copy()
+    if lease_mode:
+        nav_params["lease"] = "1"
+    queryset, order = _navigation(request, project, example)
+    previous = adjacent(queryset, order, example, -1) if queryset is not None else None
+    following = adjacent(queryset, order, example, +1) if queryset is not None else None
+    sample = example.sample if example.sample_id else None
+    others = (
+        TeacherSample.objects.filter(prompt_id=example.prompt_id).exclude(id=example.sample_id)
+        .select_related("example").order_by("sample_index", "id")[:OTHER_SAMPLES_SHOWN]
+    )
+    distribution = sorted((sample.label_distribution or {}).items(), key=lambda kv: -kv[1]) if sample else []
+    now = timezone.now()
+    return {
+        "project": project,
+        "example": example,
+        "sample": sample,
+        "others": others,
+        "checks": (sample.check_results if sample and sample.check_results else
+                   [{"name": name, "passed": False, "detail": ""} for name in example.failed_checks or []]),
+        "distribution": distribution,
+        "gold": GoldItem.objects.filter(project=project, content_hash=example.prompt.content_hash).first()
+        if example.is_gold else None,
+        "history": _history(example),
+        "tiers": project.tiers.all(),
+        "stages": project.stages.all(),
+        "nav_qs": nav_params.urlencode(),
+        "filter_qs": kept.urlencode(),
+        "previous_url": focus_url(project, previous, nav_params) if previous else None,
+        "next_url": focus_url(project, following, nav_params) if following else None,
+        "queue_url": f"{reverse('review-queue', args=[project.slug])}?{kept.urlencode()}",
+        "lease_mode": lease_mode,
+        "leased_to_other": leases.leased_to_someone_else(example, request.user, now),
+        "my_lease": example.leased_by_id == request.user.id and example.lease_expires_at and example.lease_expires_at > now,
+        "can_act": can(project, Role.REVIEWER),
+        "shortcuts": SHORTCUTS if can(project, Role.REVIEWER) else [s for s in SHORTCUTS if s[0] in READER_SHORTCUTS],
+        "typed": {},
+        **extra,
+    }
+
+
+def _render(request, project, example, status=200, **extra):
+    template = "curation/partials/focus.html" if request.htmx else "curation/focus.html"
+    return render(request, template, focus_context(request, project, example, **extra), status=status)
+
+
+@login_required
+def focus(request, slug, pk):
+    project = project_for(request.user, slug)
+    return _render(request, project, _load(project, pk))
+
+
+@login_required
+def heatmap(request, slug, pk):
+    project = project_for(request.user, slug)
+    example = _load(project, pk)
+    template = "curation/partials/heatmap.html" if request.htmx else "curation/heatmap_page.html"
+    return render(request, template, {"project": project, "example": example, "heatmap": heatmap_for(example)})
+
+
+# ------------------------------------------------------------------ actions
+def _int_or_none(value, field):
+    if value in (None, "", "none", "0"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ReviewError(f"{field}: expected a whole number, got {value!r}.") from None
+
+
+def _named(queryset, name, field):
+    if name in ("", "none"):
+        return None
+    found = queryset.filter(name=name).first()
+    if found is None:
+        raise ReviewError(f"{field}: no {field} {name!r} in this project.")
+    return found
+
+
+def _decision_note(done, verb):
+    if done.conflict:
+        return f"{verb}: this disagrees with the other reviewer, so the example is now a conflict to settle."
+    if done.status == "pending" and done.approvals == 1:
+        return "Approved (1 of 2): a second reviewer must approve it too."
+    return f"{verb}."
+
+
+def _approve(ex, user, version, data):
+    return _decision_note(review.approve(ex, user, version, data.get("comment", "")), "Approved")
+
+
+def _reject(ex, user, version, data):
+    return _decision_note(review.reject(ex, user, version, data.get("comment", "")), "Rejected")
+
+
+def _edit(ex, user, version, data):
+    review.edit(ex, user, version, data.get("response", ""))
+    return "Saved your edit; the teacher's original is kept below."
+
+
+def _grade(ex, user, version, data):
+    value = _int_or_none(data.get("grade"), "grade")
+    review.grade(ex, user, version, value)
+    return f"Graded {value}." if value else "Grade cleared."
+
+
+def _tier(ex, user, version, data):
+    tier = _named(ex.project.tiers, data.get("tier", ""), "tier")
+    review.set_tier(ex, user, version, tier)
+    return f"Tier set to {tier.name}." if tier else "Tier cleared."
+
+
+def _stage(ex, user, version, data):
+    stage = _named(ex.project.stages, data.get("stage", ""), "stage")
+    if stage is None:
+        raise ReviewError("stage: choose a stage.")
+    return f"Moved to {review.move_to_stage(ex, user, version, stage).stage.name}."
+
+
+def _promote(ex, user, version, data):
+    return f"Promoted to {review.promote(ex, user, version).stage.name}."
+
+
+def _demote(ex, user, version, data):
+    return f"Demoted to {review.demote(ex, user, version).stage.name}."
+
+
+def _label(ex, user, version, data):
+    done = review.set_label(ex, user, version, data.get("label", ""))
+    return f"Label set to {done.label}."
+
+
+def _comment(ex, user, version, data):
+    review.comment(ex, user, version, data.get("comment", ""))
+    return "Comment added."
+
+
+def _gold(ex, user, version, data):
+    review.add_to_gold(ex, user, version, data.get("reference", ""), data.get("label", ""))
+    return "Added to the gold set: this prompt is now locked out of training."
+
+
+ACTIONS = {
+    "approve": _approve, "reject": _reject, "edit": _edit, "grade": _grade, "tier": _tier, "stage": _stage,
+    "promote": _promote, "demote": _demote, "label": _label, "comment": _comment, "gold": _gold,
+}
+TYPED_FIELDS = ("response", "comment", "reference", "label")
+
+
+@login_required
+@require_POST
+def act(request, slug, pk, action):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise Http404("No such action.")
+    example = _load(project, pk)
+    typed = {k: request.POST[k] for k in TYPED_FIELDS if k in request.POST}
+    try:
+        version = _int_or_none(request.POST.get("version"), "version")
+        if version is None:
+            raise ReviewError("version: the form lost the example's version; reload the page.")
+        notice = handler(example, request.user, version, request.POST)
+    except StaleExample as stale:
+        return _render(request, project, _load(project, pk), status=409, stale=stale,
+                       conflict_rows=_conflict_rows(stale), typed=typed, open_form=action)
+    except ReviewError as exc:
+        return _render(request, project, _load(project, pk), status=400, error=str(exc), typed=typed, open_form=action)
+    target = _load(project, pk)
+    if action in ADVANCING:
+        following = _after_decision(request, project, target)
+        if following is None:
+            messages.success(request, f"{notice} That was the last example of this filter.")
+            queue_url = f"{reverse('review-queue', args=[slug])}?{filter_params(request.GET).urlencode()}"
+            if request.htmx:
+                return HttpResponse(status=204, headers={"HX-Redirect": queue_url})
+            return redirect(queue_url)
+        target = _load(project, following.pk)
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(focus_url(project, target, request.GET))
+    response = _render(request, project, target, notice=notice)
+    if target.pk != example.pk:
+        response["HX-Push-Url"] = focus_url(project, target, request.GET)
+    return response
+
+
+def _after_decision(request, project, example):
+    queryset, order = _navigation(request, project, example)
+    if queryset is None:
+        return None
+    if request.GET.get("lease") == "1":
+        return leases.claim_next(project, request.user, queryset, order, after=example)
+    return adjacent(queryset, order, example, +1)
+
+
+@login_required
+@require_POST
+def next_for_me(request, slug):
+    """Lease the next free pending example of the filter to this reviewer and open it."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    kept = filter_params(request.GET)
+    queue_url = f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}"
+    try:
+        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+    except FilterError as exc:
+        messages.error(request, f"The filter is broken: {exc}")
+        return redirect(queue_url)
+    after_id = request.POST.get("after", "")
+    after = Example.objects.filter(project=project, pk=int(after_id)).first() if after_id.isdigit() else None
+    claimed = leases.claim_next(project, request.user, queryset, cleaned.get("order") or DEFAULT_ORDER, after=after)
+    if claimed is None:
+        messages.info(request, "Nothing left for you in this filter: every pending example is done or leased to "
+                               "another reviewer right now.")
+        return redirect(queue_url)
+    return redirect(reverse("review-focus", args=[slug, claimed.pk]) + "?" + with_params(kept, lease="1"))

@@ -1,0 +1,108 @@
+"""The gold set page: list, search, add, edit, confirm imported candidates; the contamination list."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from curation.access import can, project_for
+from curation.filters import FilterError, keyset_page
+from curation.models import GoldItem, Role
+from curation.services import gold
+from curation.services.review import ReviewError
+
+PAGE_SIZE = 50
+
+
+def _page_of(queryset, after):
+    """Keyset page by id (newest first); a broken cursor (a hand-edited link) starts over."""
+    try:
+        return keyset_page(queryset, "newest", after or None, PAGE_SIZE)
+    except FilterError:
+        return keyset_page(queryset, "newest", None, PAGE_SIZE)
+
+
+def _gold_page(request, project, status=200, **extra):
+    query, state = request.GET.get("q", ""), request.GET.get("state", "")
+    items = gold.search_gold(project, query, state)
+    page = _page_of(items, request.GET.get("after"))
+    context = {
+        "project": project,
+        "page": page,
+        "q": query,
+        "state": state,
+        "n_candidates": project.gold_items.filter(confirmed=False).count(),
+        "n_gold": project.gold_items.count(),
+        "n_contaminated": gold.contamination(project).count(),
+        "can_act": can(project, Role.REVIEWER),
+        "typed": {},
+        **extra,
+    }
+    template = "curation/partials/gold_rows.html" if request.htmx and request.htmx.target == "gold-rows" else "curation/gold.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+def gold_list(request, slug):
+    return _gold_page(request, project_for(request.user, slug))
+
+
+@login_required
+@require_POST
+def gold_add(request, slug):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    data = request.POST
+    try:
+        gold.add_gold_prompt(project, request.user, data.get("prompt", ""), data.get("reference", ""), data.get("label", ""))
+    except ReviewError as exc:
+        return _gold_page(request, project, status=400, add_error=str(exc), typed=data)
+    messages.success(request, "Added to the gold set; the prompt is locked out of training.")
+    return redirect("gold-list", slug=slug)
+
+
+@login_required
+@require_POST
+def gold_edit(request, slug, pk):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    item = get_object_or_404(GoldItem.objects.select_related("project"), project=project, pk=pk)
+    try:
+        gold.update_gold_item(item, request.POST.get("reference", ""), request.POST.get("label", ""))
+    except ReviewError as exc:
+        return _gold_page(request, project, status=400, edit_error=str(exc), edit_id=item.pk, typed=request.POST)
+    messages.success(request, "Gold item saved.")
+    return redirect(reverse("gold-list", args=[slug]) + f"#gold-{item.pk}")
+
+
+@login_required
+@require_POST
+def gold_confirm(request, slug):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    ids = [int(i) for i in request.POST.getlist("item") if i.isdigit()]
+    if not ids:
+        messages.error(request, "item: tick the candidates to confirm.")
+    else:
+        done = gold.confirm_candidates(project, ids)
+        messages.success(request, f"Confirmed {done} gold candidate{'s' if done != 1 else ''}.")
+    return redirect(reverse("gold-list", args=[slug]) + "?state=candidates")
+
+
+@login_required
+@require_POST
+def gold_discard(request, slug, pk):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    item = get_object_or_404(GoldItem, project=project, pk=pk)
+    try:
+        gold.discard_candidate(item)
+    except ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Candidate discarded; its prompt may be trained on again.")
+    return redirect(reverse("gold-list", args=[slug]) + "?state=candidates")
+
+
+@login_required
+def gold_contamination(request, slug):
+    project = project_for(request.user, slug)
+    examples = gold.contamination(project).select_related("prompt", "stage", "tier")
+    page = _page_of(examples, request.GET.get("after"))
+    return render(request, "curation/gold_contamination.html", {"project": project, "page": page})

@@ -1,0 +1,57 @@
+"""Project settings (engineers): guidelines, second pass, checks, tier cut points, stages and tiers."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from curation.access import project_for
+from curation.forms import ProjectSettingsForm
+from curation.models import Role
+from curation.services import curriculum
+from curation.services.review import ReviewError
+
+
+def _page(request, project, form, status=200, **extra):
+    context = {"project": project, "form": form, "typed": {},
+               "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())], **extra}
+    return render(request, "curation/settings.html", context, status=status)
+
+
+@login_required
+def project_settings(request, slug):
+    project = project_for(request.user, slug, Role.ENGINEER)
+    if request.method == "POST":
+        form = ProjectSettingsForm(request.POST, instance=project)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Settings saved.")
+            return redirect("project-settings", slug=slug)
+        return _page(request, project, form, status=400)
+    return _page(request, project, ProjectSettingsForm(instance=project))
+
+
+CURRICULUM_OPS = {
+    "add": lambda project, kind, level_id, name: curriculum.add_level(project, kind, name),
+    "rename": lambda project, kind, level_id, name: curriculum.rename_level(project, kind, level_id, name),
+    "up": lambda project, kind, level_id, name: curriculum.move_level(project, kind, level_id, -1),
+    "down": lambda project, kind, level_id, name: curriculum.move_level(project, kind, level_id, +1),
+    "remove": lambda project, kind, level_id, name: curriculum.remove_level(project, kind, level_id),
+}
+
+
+@login_required
+@require_POST
+def edit_curriculum(request, slug):
+    project = project_for(request.user, slug, Role.ENGINEER)
+    op, kind, level_id = request.POST.get("op", ""), request.POST.get("kind", ""), request.POST.get("id") or "0"
+    try:
+        if op not in CURRICULUM_OPS:
+            raise ReviewError(f"op: expected one of {', '.join(CURRICULUM_OPS)}.")
+        if not level_id.isdigit():
+            raise ReviewError("id: not a stage or tier of this project.")
+        CURRICULUM_OPS[op](project, kind, int(level_id), request.POST.get("name", ""))
+    except ReviewError as exc:
+        return _page(request, project, ProjectSettingsForm(instance=project), status=400,
+                     curriculum_error=str(exc), typed=request.POST)
+    messages.success(request, f"{kind.capitalize()}s updated.")
+    return redirect("project-settings", slug=slug)

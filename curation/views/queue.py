@@ -1,0 +1,197 @@
+"""The review queue: the shared filter in the URL, keyset pages, lazy counts, bulk actions by filter."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.db.models.functions import Substr
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from curation.access import can, project_for
+from curation.filters import DEFAULT_ORDER, ORDER_LABELS, PARAMS, FilterError, filtered_examples, keyset_page
+from curation.models import ExampleStatus, Prompt, Role
+from curation.services.bulk import ACTIONS as BULK_ACTIONS
+from curation.services.bulk import BulkCountChanged, apply_bulk, plan_bulk
+from curation.services.gold import with_gold_flag
+from curation.services.review import ReviewError
+
+PAGE_SIZE = 50
+EXCERPT_CHARS = 240
+QUEUE_SHORTCUTS = [
+    ("j / k", "Move down / up the list"),
+    ("o or Enter", "Open the selected example"),
+    ("n", "Next for me: lease the next free pending example of this filter"),
+    ("/", "Search"),
+    ("?", "Show or hide this list"),
+]
+
+
+def filter_params(params) -> QueryDict:
+    """Only the filter's own parameters (no cursor, no action): what links carry along."""
+    kept = QueryDict(mutable=True)
+    for key in PARAMS:
+        values = [v for v in params.getlist(key) if v != ""]
+        if values:
+            kept.setlist(key, values)
+    return kept
+
+
+def with_params(base: QueryDict, **changes) -> str:
+    """``base`` as a query string with some parameters replaced (None drops one)."""
+    params = base.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value is not None:
+            params.setlist(key, value if isinstance(value, list) else [value])
+    return params.urlencode()
+
+
+def queue_rows(queryset):
+    """What a queue row shows, with bounded excerpts instead of whole texts."""
+    return with_gold_flag(
+        queryset.select_related("prompt", "tier", "stage", "reviewed_by", "leased_by")
+        .defer("response", "original_response", "prompt__text", "prompt__metadata", "failed_checks")
+        .annotate(
+            response_excerpt=Substr("response", 1, EXCERPT_CHARS),
+            prompt_text_excerpt=Substr("prompt__text", 1, EXCERPT_CHARS),
+        )
+    )
+
+
+def filter_choices(project):
+    return {
+        "statuses": ExampleStatus.choices,
+        "tiers": list(project.tiers.values_list("name", flat=True)),
+        "stages": list(project.stages.values_list("name", flat=True)),
+        "sources": Prompt.Source.choices,
+        "labels": project.labels or [],
+        "reviewers": list(
+            project.memberships.filter(role__in=[Role.REVIEWER, Role.ENGINEER])
+            .order_by("user__username").values_list("user__username", flat=True)
+        ),
+        "orders": list(ORDER_LABELS.items()),
+        "bulk_actions": BULK_ACTIONS,
+    }
+
+
+RANGES = [
+    ("confidence", "Confidence", "the teacher's mean token probability, 0 to 1"),
+    ("entropy", "Entropy", "mean entropy of the teacher's distribution, in nats"),
+    ("margin", "Margin", "smallest gap between the teacher's top two log-probabilities"),
+    ("difficulty", "Difficulty", "0 (easiest) to 1 (hardest) within its generation batch"),
+]
+
+
+def range_inputs(params, errors):
+    rows = []
+    for name, label, hint in RANGES:
+        problems = errors.get(f"{name}_min", []) + errors.get(f"{name}_max", [])
+        rows.append({"name": name, "label": label, "hint": hint, "min": params.get(f"{name}_min", ""),
+                     "max": params.get(f"{name}_max", ""), "error": f"{label}: {' '.join(problems)}" if problems else ""})
+    return rows
+
+
+@login_required
+def review_queue(request, slug):
+    project = project_for(request.user, slug)
+    kept = filter_params(request.GET)
+    errors, page = {}, None
+    try:
+        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+        order = cleaned.get("order") or DEFAULT_ORDER
+        page = keyset_page(queue_rows(queryset), order, request.GET.get("after") or None, PAGE_SIZE)
+    except FilterError as exc:
+        errors = exc.errors
+    context = {
+        "project": project,
+        "page": page,
+        "errors": errors,
+        "params": request.GET,
+        "current_order": request.GET.get("order") or DEFAULT_ORDER,
+        "selected_statuses": request.GET.getlist("status"),
+        "ranges": range_inputs(request.GET, errors),
+        "filter_qs": kept.urlencode(),
+        "filter_pairs": [(key, value) for key in kept for value in kept.getlist(key)],
+        "next_qs": with_params(kept, after=page.next_cursor) if page and page.next_cursor else None,
+        "is_first_page": not request.GET.get("after"),
+        "can_act": can(project, Role.REVIEWER),
+        "queue_shortcuts": [s for s in QUEUE_SHORTCUTS if can(project, Role.REVIEWER) or s[0] != "n"],
+        "now": timezone.now(),
+        **filter_choices(project),
+    }
+    results_only = request.htmx and request.htmx.target == "queue-results"
+    template = "curation/partials/queue_results.html" if results_only else "curation/review_queue.html"
+    return render(request, template, context, status=400 if errors else 200)
+
+
+@login_required
+def queue_counts(request, slug):
+    """Per-status counts for the current filter (the slow part of a page, so loaded after it)."""
+    project = project_for(request.user, slug)
+    kept = filter_params(request.GET)
+    try:
+        queryset, _ = filtered_examples(project, QueryDict(with_params(kept, status=None, conflict=None)))
+    except FilterError:
+        return render(request, "curation/partials/queue_counts.html", {"project": project, "broken": True})
+    by_status, conflicts = {}, 0
+    for status, conflict, n in queryset.order_by().values_list("status", "conflict").annotate(n=Count("id")):
+        by_status[status] = by_status.get(status, 0) + n
+        conflicts += n if conflict else 0
+    selected = set(kept.getlist("status"))
+    tabs = [{"label": "All", "n": sum(by_status.values()), "qs": with_params(kept, status=None, conflict=None),
+             "active": not selected and not kept.get("conflict")}]
+    for value, label in ExampleStatus.choices:
+        tabs.append({"label": label, "n": by_status.get(value, 0), "status": value,
+                     "qs": with_params(kept, status=value, conflict=None),
+                     "active": selected == {value} and not kept.get("conflict")})
+    if conflicts or project.require_second_approval:
+        tabs.append({"label": "Conflicts", "n": conflicts, "qs": with_params(kept, status=None, conflict="true"),
+                     "active": kept.get("conflict") == "true"})
+    matching = sum(n for s, n in by_status.items() if not selected or s in selected)
+    if kept.get("conflict") == "true":
+        matching = conflicts
+    return render(request, "curation/partials/queue_counts.html",
+                  {"project": project, "tabs": tabs, "matching": matching, "filter_qs": kept.urlencode()})
+
+
+@login_required
+def bulk(request, slug):
+    """GET: the confirmation stating N; POST: apply to all N (refused if N changed meanwhile)."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    kept = filter_params(request.GET)
+    data = request.POST if request.method == "POST" else request.GET
+    context = {"project": project, "filter_qs": kept.urlencode(), "filter_items": _filter_items(kept), "data": data,
+               "queue_url": f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}", **filter_choices(project)}
+    try:
+        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+        plan = plan_bulk(project, data.get("action", ""), data.get("to_tier", ""), data.get("to_stage", ""))
+    except FilterError as exc:
+        return render(request, "curation/bulk_confirm.html", {**context, "errors": exc.errors}, status=400)
+    except ReviewError as exc:
+        return render(request, "curation/bulk_confirm.html", {**context, "error": str(exc)}, status=400)
+    status = 200
+    if request.method == "POST":
+        try:
+            expected = int(data.get("expected", ""))
+        except ValueError:
+            expected = -1
+        try:
+            done = apply_bulk(project, request.user, queryset, plan, expected=expected,
+                              filter_description={k: kept.getlist(k) for k in kept})
+        except BulkCountChanged as exc:
+            context["changed"] = exc
+            status = 409
+        except ReviewError as exc:
+            context["error"] = str(exc)
+            status = 400
+        else:
+            messages.success(request, f"{plan.describe(done.count, done=True)} in {done.seconds:.2f} s.")
+            return redirect(context["queue_url"])
+    count = queryset.count()
+    context.update({"plan": plan, "count": count, "description": plan.describe(count)})
+    return render(request, "curation/bulk_confirm.html", context, status=status)
+
+
+def _filter_items(kept: QueryDict) -> list[tuple[str, str]]:
+    return [(key, ", ".join(kept.getlist(key))) for key in kept if key != "order"]

@@ -1,0 +1,141 @@
+// Reviewer workspace: keyboard shortcuts, the ? overlay, tidy filter URLs, htmx error handling.
+(function () {
+  "use strict";
+
+  if (window.htmx) {
+    // A refused action (400: bad value, 409: someone else changed the example) comes back
+    // as the page fragment with the message and the reviewer's input: swap it in.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(400|409)", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  }
+
+  function editable(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+
+  function visible(el) {
+    return !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  }
+
+  function toggleShortcuts() {
+    const dialog = document.getElementById("shortcuts");
+    if (!dialog) return;
+    if (dialog.open) dialog.close();
+    else dialog.showModal();
+  }
+
+  function openDetails(summary) {
+    const details = summary.closest("details");
+    if (!details) return;
+    details.open = true;
+    const field = details.querySelector("textarea, input:not([type=hidden]), select");
+    if (field) {
+      field.focus();
+      if (field.setSelectionRange && field.value) field.setSelectionRange(field.value.length, field.value.length);
+    }
+  }
+
+  function findShortcut(key) {
+    const scope = document.getElementById("focus") || document;
+    const all = Array.from(scope.querySelectorAll("[data-shortcut]")).concat(
+      scope === document ? [] : Array.from(document.querySelectorAll("[data-shortcut]")));
+    return all.find((el) => el.dataset.shortcut === key && !el.disabled &&
+      (visible(el) || el.tagName === "SUMMARY"));
+  }
+
+  // Queue rows: j/k move a highlight, o or Enter opens the highlighted row.
+  function moveRow(step) {
+    const rows = Array.from(document.querySelectorAll("[data-row-list] [data-row]"));
+    if (!rows.length) return false;
+    let index = rows.findIndex((r) => r.classList.contains("selected"));
+    if (index >= 0) rows[index].classList.remove("selected");
+    index = Math.max(0, Math.min(rows.length - 1, index + step));
+    rows[index].classList.add("selected");
+    rows[index].scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  function openRow() {
+    const row = document.querySelector("[data-row-list] [data-row].selected");
+    if (row) window.location.href = row.dataset.href;
+    return !!row;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (editable(target)) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.form) {
+        event.preventDefault();
+        target.form.requestSubmit();
+      } else if (event.key === "Escape") {
+        const details = target.closest("details");
+        if (details) {
+          details.open = false;
+          if (target.tagName === "TEXTAREA" && target.defaultValue !== undefined) target.value = target.defaultValue;
+        }
+        target.blur();
+      }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key;
+    if (key === "?") {
+      event.preventDefault();
+      toggleShortcuts();
+      return;
+    }
+    if (document.querySelector("dialog[open]")) return;
+    if (!document.getElementById("focus")) {
+      if ((key === "j" || key === "k") && moveRow(key === "j" ? 1 : -1)) return event.preventDefault();
+      if ((key === "o" || key === "Enter") && openRow()) return event.preventDefault();
+    }
+    const el = findShortcut(key);
+    if (!el) return;
+    event.preventDefault();
+    const how = el.dataset.shortcutAction;
+    if (how === "open") openDetails(el);
+    else if (how === "focus") el.focus();
+    else el.click();
+  });
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-toggle-shortcuts]")) toggleShortcuts();
+  });
+
+  // Selects marked data-autosubmit save as soon as they change (tier, label).
+  document.addEventListener("change", (event) => {
+    const select = event.target.closest("select[data-autosubmit]");
+    if (select && select.form) select.form.requestSubmit();
+  });
+
+  // Filter forms send only the fields that are set, so the URL stays short and shareable.
+  document.addEventListener("htmx:configRequest", (event) => {
+    const form = event.detail.elt.closest && event.detail.elt.closest("[data-clean-params]");
+    const data = event.detail.formData;
+    if (!form || !data) return;
+    for (const key of Array.from(new Set(data.keys()))) {
+      const kept = data.getAll(key).filter((v) => v !== "");
+      data.delete(key);
+      kept.forEach((v) => data.append(key, v));
+    }
+  });
+
+  // A refused request that htmx does not swap (403, 500, network) must not fail silently.
+  document.addEventListener("htmx:responseError", (event) => {
+    const status = event.detail.xhr ? event.detail.xhr.status : "";
+    const text = status === 403 ? "You do not have the role for that action." : `The server answered ${status}; nothing was changed. Reload the page.`;
+    let box = document.getElementById("htmx-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "htmx-error";
+      box.className = "msg error toast";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+  });
+})();

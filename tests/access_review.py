@@ -1,0 +1,37 @@
+# The reviewer workspace's URLs in the access matrix (tests/test_access.py).
+# url name -> (HTTP method, lowest role allowed, extra URL kwargs factory or None)
+from curation.models import GoldItem
+from tests.factories import ExampleFactory, PromptFactory
+
+
+def example_kwargs(project):
+    return {"pk": ExampleFactory(prompt__project=project).pk}
+
+
+def approve_kwargs(project):
+    return {**example_kwargs(project), "action": "approve"}
+
+
+def gold_kwargs(project):
+    prompt = PromptFactory(project=project)
+    return {"pk": GoldItem.objects.create(project=project, prompt=prompt, reference="ref").pk}
+
+
+ACCESS = {
+    "review-queue": ("get", "reader", None),
+    "review-counts": ("get", "reader", None),
+    "review-bulk": ("post", "reviewer", None),
+    "review-next": ("post", "reviewer", None),
+    "review-focus": ("get", "reader", example_kwargs),
+    "review-heatmap": ("get", "reader", example_kwargs),
+    "review-act": ("post", "reviewer", approve_kwargs),
+    "review-board": ("get", "reader", None),
+    "gold-list": ("get", "reader", None),
+    "gold-add": ("post", "reviewer", None),
+    "gold-confirm": ("post", "reviewer", None),
+    "gold-contamination": ("get", "reader", None),
+    "gold-edit": ("post", "reviewer", gold_kwargs),
+    "gold-discard": ("post", "reviewer", gold_kwargs),
+    "project-settings": ("get", "engineer", None),
+    "project-curriculum": ("post", "engineer", None),
+}
