@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from curation.views import generation, health, imports, jobs, modelspecs, projects, training
+from curation.views import generation, health, imports, jobs, modelspecs, projects, snapshots, tokens, training
 from curation.views import board, focus, gold, project_settings, queue  # reviewer workspace
 
 urlpatterns = [
@@ -9,11 +9,15 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
     path("p/<slug:slug>/", projects.dashboard, name="project-dashboard"),
     path("p/<slug:slug>/import/", imports.import_page, name="project-import"),
     path("p/<slug:slug>/jobs/", jobs.job_list, name="job-list"),
     path("p/<slug:slug>/jobs/<int:pk>/", jobs.job_detail, name="job-detail"),
     path("p/<slug:slug>/jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
+    path("p/<slug:slug>/snapshots/", snapshots.snapshot_list, name="snapshot-list"),
+    path("p/<slug:slug>/snapshots/<int:pk>/", snapshots.snapshot_detail, name="snapshot-detail"),
     path("p/<slug:slug>/jobs/<int:pk>/resume", training.job_resume, name="job-resume"),
     path("p/<slug:slug>/distill/new/", training.distill_launch, name="distill-launch"),
     path("p/<slug:slug>/models/", training.model_list, name="model-list"),

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "curation",
 ]
@@ -158,10 +159,13 @@ REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so an unauthenticated client gets 401 with WWW-Authenticate: Token.
+        "curation.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "curation.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
@@ -176,11 +180,25 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Prompts, curated examples, verdicts, snapshots, jobs and model versions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from our own static files (the sidecar package): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "JobKindEnum": "curation.models.jobs.Job.Kind",
         "LaunchableJobKindEnum": [("generate", "generate"), ("score", "score")],
+        "JobStatusEnum": "curation.models.jobs.Job.Status",
+        "ExampleStatusEnum": "curation.models.data.ExampleStatus",
+        "SnapshotStatusEnum": "curation.models.artifacts.Snapshot.Status",
     },
 }
+# Throttle counters (and any other cache use). Local memory counts per process; set
+# CACHE_URL=redis://... in production so every web worker shares one count per user.
+CACHE_URL = env_str("CACHE_URL", None)
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

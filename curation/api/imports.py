@@ -1,4 +1,5 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,7 +39,24 @@ class PromptImportView(APIView):
             )
         },
         parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
-        responses={201: ImportResultSerializer, 400: ImportResultSerializer},
+        responses={
+            201: ImportResultSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+                "Bad lines (the import result; nothing was stored unless skip_bad_lines) or a bad field ({field: [message]})."
+            )),
+        },
+        examples=[
+            OpenApiExample("Upload a JSONL file", request_only=True, media_type="multipart/form-data",
+                           value={"file": "prompts.jsonl", "format": "jsonl", "skip_bad_lines": False}),
+            OpenApiExample("Imported", response_only=True, status_codes=["201"], value={
+                "imported": True, "created": 998, "duplicates": 2, "gold_candidates": 10, "lines": 1000, "error_count": 0,
+                "errors": [], "errors_truncated": False, "skipped_bad_lines": False}),
+            OpenApiExample("Bad lines", response_only=True, status_codes=["400"], value={
+                "imported": False, "created": 0, "duplicates": 0, "gold_candidates": 0, "lines": 1000, "error_count": 1,
+                "errors": [{"line": 17, "reason": "invalid JSON (Expecting ',' delimiter at column 31)"}],
+                "errors_truncated": False, "skipped_bad_lines": False}),
+            OpenApiExample("No file", response_only=True, status_codes=["400"], value={"file": ["Upload the prompt file in the 'file' field."]}),
+        ],
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)

@@ -215,6 +215,16 @@ class Pages(LimitOffsetPagination):
     max_limit = 500
 
 
+MODEL_VERSION_EXAMPLE = {
+    "id": 12, "name": "triage student, final", "job": 44, "stage": "", "stage_index": None, "is_final": True,
+    "kd_mode": "label", "parent": 11, "student_spec": "triage student", "teacher_spec": "triage teacher",
+    "snapshots": [{"id": 3, "name": "stage 1, week 48", "content_hash": "98f75478e640…"}],
+    "gate": {"metric": "accuracy", "threshold": 0.8, "value": 0.85, "passed": True},
+    "metrics": {"accuracy": 0.85}, "parameters": 8100000, "created_at": "2026-11-25T14:00:00Z",
+    "download_url": "http://api.example.org/api/v1/projects/triage/model-versions/12/download", "eval_reports": [7],
+}
+
+
 class _ProjectScoped:
     pagination_class = Pages
 
@@ -236,7 +246,8 @@ class ModelVersionListView(_ProjectScoped, generics.ListAPIView):
             qs = qs.filter(is_final=True)
         return qs
 
-    @extend_schema(operation_id="model_versions_list", parameters=[SLUG, OpenApiParameter("final", bool, description="Final models only.")])
+    @extend_schema(operation_id="model_versions_list", parameters=[SLUG, OpenApiParameter("final", bool, description="Final models only.")],
+                   examples=[OpenApiExample("A final model", response_only=True, value=MODEL_VERSION_EXAMPLE)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -247,7 +258,10 @@ class ModelVersionDetailView(_ProjectScoped, generics.RetrieveAPIView):
     def get_queryset(self):
         return ModelVersion.objects.filter(project=self.project()).select_related("project", "student_spec", "teacher_spec")
 
-    @extend_schema(operation_id="model_versions_retrieve", parameters=[SLUG, ID])
+    @extend_schema(operation_id="model_versions_retrieve", parameters=[SLUG, ID], examples=[OpenApiExample(
+        "A final model", response_only=True,
+        value={**MODEL_VERSION_EXAMPLE, "config": {"stages": ["stage 1"]}, "card": {"parameters": 8100000},
+               "artifact_path": "models/44/final"})])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -271,10 +285,14 @@ class EvalReportListView(_ProjectScoped, generics.ListAPIView):
         qs = EvalReport.objects.filter(project=self.project()).select_related("teacher_spec").order_by("-id")
         version = self.request.query_params.get("model_version")
         if version:
-            qs = qs.filter(model_version_id=version if version.isdigit() else -1)
+            qs = qs.filter(model_version_id=int(version) if version.isascii() and version.isdigit() and int(version) < 2**63 else -1)
         return qs
 
-    @extend_schema(operation_id="eval_reports_list", parameters=[SLUG, OpenApiParameter("model_version", int)])
+    @extend_schema(operation_id="eval_reports_list", parameters=[SLUG, OpenApiParameter("model_version", int)],
+                   examples=[OpenApiExample("A report", response_only=True, value={
+                       "id": 7, "model_version": 12, "teacher_spec": "triage teacher", "job": 44, "quality_retained": 0.94,
+                       "speedup": 3.8, "metrics": {"task": "classification", "quality_basis": "accuracy"}, "by_tier": {},
+                       "speed": {}, "reliability": {}, "created_at": "2026-11-25T14:00:00Z"})])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -21,6 +21,10 @@ class Snapshot(models.Model):
     filter = models.JSONField(default=dict, blank=True, help_text="The queue filter it was built from.")
     seed = models.IntegerField(default=0)
     validation_fraction = models.FloatField(default=0.1)
+    include_soft_targets = models.BooleanField(
+        default=False, help_text="Parquet files inline the teacher's top-k soft targets (label distribution: always)."
+    )
+    system_prompt = models.TextField(blank=True, help_text="Chat format: a system turn for prompts that have none.")
     row_count = models.PositiveIntegerField(default=0)
     train_count = models.PositiveIntegerField(default=0)
     validation_count = models.PositiveIntegerField(default=0)
@@ -30,13 +34,19 @@ class Snapshot(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BUILDING)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshots")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    message = models.TextField(blank=True, help_text="Why the build failed, for people.")
     created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_ready(self):
+        return self.status == self.Status.READY
 
 
 class SnapshotRow(models.Model):
@@ -47,8 +57,15 @@ class SnapshotRow(models.Model):
         VALIDATION = "validation", "Validation"
 
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
-    ordinal = models.PositiveIntegerField()
-    example = models.ForeignKey(Example, null=True, on_delete=models.SET_NULL, related_name="+")
+    ordinal = models.PositiveIntegerField(help_text="Order in which the row was frozen; files follow (split, row_hash).")
+    # A frozen copy keeps the example's id even if the example is deleted later:
+    # the files, and the hash over them, must never change.
+    example = models.ForeignKey(
+        Example, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    example_version = models.PositiveIntegerField(null=True, blank=True, help_text="The example's version when frozen.")
+    row_hash = models.CharField(max_length=64, default="", help_text="sha256 of the row as written to the files.")
+    prompt_hash = models.CharField(max_length=64, default="", help_text="Normalised prompt hash: the split key.")
     prompt_text = models.TextField(blank=True)
     prompt_messages = models.JSONField(null=True, blank=True)
     response = models.TextField(blank=True)
@@ -56,12 +73,16 @@ class SnapshotRow(models.Model):
     tier = models.CharField(max_length=50, blank=True)
     stage = models.CharField(max_length=50, blank=True)
     source = models.CharField(max_length=20, blank=True)
+    grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    edited = models.BooleanField(default=False)
     split = models.CharField(max_length=20, choices=Split.choices, default=Split.TRAIN)
     soft_targets = models.CharField(max_length=300, blank=True)
     label_distribution = models.JSONField(null=True, blank=True, help_text="Classification: the teacher's {label: p}.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["snapshot", "ordinal"], name="snapshotrow_unique_ordinal")]
+        # Exports read a snapshot's rows split by split in row-hash order (files, downloads, the hash).
+        indexes = [models.Index(fields=["snapshot", "split", "row_hash"], name="snaprow_split_hash")]
 
 
 class ModelVersion(models.Model):

@@ -115,12 +115,18 @@ def _choice(raw, field, choices, errors, default):
     return raw
 
 
+def _db_id(raw) -> int:
+    """``raw`` as a primary key the database can hold, else -1 (matches nothing, never overflows)."""
+    text = str(raw)
+    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else -1
+
+
 def _spec(project, raw, field, role, errors, *, required=True):
     if raw in (None, ""):
         if required:
             errors.add(field, f"Choose the {role} model.")
         return None
-    spec = ModelSpec.objects.filter(project=project, pk=raw if str(raw).isdigit() else -1).first()
+    spec = ModelSpec.objects.filter(project=project, pk=_db_id(raw)).first()
     if spec is None:
         errors.add(field, f"no model spec #{raw} in this project")
         return None
@@ -189,7 +195,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         errors.add("stages", f"at most {MAX_STAGES} stages")
         raw_stages = raw_stages[:MAX_STAGES]
     snapshot_ids = [s.get("snapshot") for s in raw_stages if isinstance(s, dict)]
-    snapshots = {s.pk: s for s in Snapshot.objects.filter(project=project, pk__in=[i for i in snapshot_ids if str(i).isdigit()]).select_related("stage")}
+    snapshots = {s.pk: s for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related("stage")}
     counts = _row_counts(list(snapshots))
     stages, stage_snaps = [], []
     for i, raw in enumerate(raw_stages):
@@ -202,7 +208,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         stage_known = {"snapshot", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
         for key in sorted(set(raw) - stage_known):
             errors.add(f"{where}.{key}", "unknown stage setting")
-        snap = snapshots.get(int(raw["snapshot"])) if str(raw.get("snapshot", "")).isdigit() else None
+        snap = snapshots.get(_db_id(raw.get("snapshot", "")))
         if raw.get("snapshot") in (None, ""):
             errors.add(f"{where}.snapshot", "Choose the snapshot this stage trains on.")
         elif snap is None:

@@ -1,5 +1,14 @@
 // Our own small behaviours; htmx itself comes from the django-htmx package.
 
+// "Copy" buttons: <button data-copy="#element-id">.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = "Copied"; });
+});
+
 // Formset rows (the distillation stages): "add" clones the <template> row with the
 // next index and copies the settings of the last visible row; "remove" marks the row
 // deleted and hides it. Without JavaScript both buttons submit and the server re-renders.

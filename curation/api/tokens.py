@@ -1,0 +1,89 @@
+"""API tokens of the signed-in user: create (the key is shown once), list, revoke."""
+from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from curation.api.base import IdCursorPagination
+from curation.models import ApiToken
+from curation.services import tokens as token_service
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "active"]
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. 'training pipeline'.")
+
+
+class NewTokenSerializer(TokenSerializer):
+    key = serializers.CharField(help_text="The key. Shown this once: only its hash is stored.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = TokenSerializer.Meta.fields + ["key"]
+
+
+TOKEN_EXAMPLE = {"id": 5, "name": "training pipeline", "prefix": "q3Jx9aZk", "created_at": "2026-11-25T12:00:00Z",
+                 "last_used_at": "2026-11-25T13:10:00Z", "revoked_at": None, "active": True}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="My API tokens (prefixes only; keys are never shown again)",
+        examples=[OpenApiExample("Tokens", response_only=True, value=TOKEN_EXAMPLE)],
+    ),
+    create=extend_schema(
+        summary="Create a token; the response holds its key, once",
+        request=TokenCreateSerializer, responses={201: NewTokenSerializer, 400: OpenApiResponse(description="The body names the bad field.")},
+        examples=[
+            OpenApiExample("Name it", request_only=True, value={"name": "training pipeline"}),
+            OpenApiExample("Created", response_only=True, status_codes=["201"],
+                           value={**TOKEN_EXAMPLE, "last_used_at": None, "key": "cc_q3Jx9aZk7YwB2v0m4c1-T8sE5rHn6uLpQdGfKjXo"}),
+        ],
+    ),
+    destroy=extend_schema(
+        summary="Revoke a token (it stops working at once)",
+        responses={204: OpenApiResponse(description="Revoked (or already revoked)."), 404: OpenApiResponse(description="Not one of your tokens.")},
+    ),
+)
+class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = TokenSerializer
+    pagination_class = IdCursorPagination
+    lookup_value_converter = "int"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=self.request.user)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        allowed = {"cursor", "size"} if self.action == "list" else set()
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise serializers.ValidationError({k: ["Unknown query parameter."] for k in unknown})
+
+    def get_object(self):
+        pk = str(self.kwargs.get("pk", ""))
+        if not (pk.isascii() and pk.isdigit()) or int(pk) > 2**63 - 1:
+            raise Http404("No such token.")
+        return super().get_object()
+
+    def create(self, request, *args, **kwargs):
+        incoming = TokenCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            token, key = token_service.issue(request.user, incoming.validated_data["name"])
+        except token_service.TokenError as exc:
+            raise serializers.ValidationError({"name": [str(exc)]}) from None
+        token.key = key  # only on this instance, for this one response
+        body = NewTokenSerializer(token).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        token_service.revoke(instance)

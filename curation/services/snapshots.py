@@ -1,0 +1,426 @@
+"""Snapshots: immutable, content-addressed, gold-guarded sets of approved examples.
+
+``start_snapshot`` validates a request (a stage or a review-queue filter) and launches
+a ``snapshot`` job; the job runs ``build_snapshot``:
+
+1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in one
+   transaction (one consistent view of the examples). Rows that cannot be trained on
+   are counted by reason instead: ``not_approved``, ``gold_prompt`` (the board's guard,
+   ``services/gold.training_eligible``: the prompt's hash is a gold item's),
+   ``gold_duplicate`` (equal to a gold prompt after normalisation although its stored
+   hash says otherwise), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
+   same completion for the same prompt twice).
+2. **Split**: a prompt goes to validation when ``sha256(seed, prompt hash)`` falls
+   below the validation fraction. It depends on nothing but the seed and the prompt,
+   so every sample of a prompt lands on the same side, and a prompt keeps its side in
+   every later snapshot with the same seed (no leakage between versions).
+3. **Hash**: each row's ``row_hash`` is the sha256 of exactly what the files say
+   about it; the snapshot's ``content_hash`` is the sha256 of the build options and
+   the row hashes in (split, row_hash) order. Same rows, same hash, whatever order
+   the database returned them in and whenever it ran.
+4. **Files** (``services/exports.py``) under ``ARTIFACT_DIR/snapshots/<hash>/``: a
+   second snapshot with the same hash reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter, namedtuple
+from collections.abc import Callable
+from contextlib import closing
+
+from django.db import transaction
+from django.db.models import Count
+from django.http import QueryDict
+from django.utils import timezone
+
+from curation.filters import PARAMS, FilterError, filter_description, filtered_examples
+from curation.models import Example, ExampleStatus, Job, Project, Snapshot, SnapshotRow, Stage
+from curation.normalize import content_hash
+from curation.services import jobs
+from curation.services.gold import training_eligible
+from curation.services.goldset import GoldGuard, guard_keys
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FREEZE_BATCH = 2000
+MAX_NAME = 200
+MAX_SYSTEM_PROMPT = 10_000
+MAX_VALIDATION_FRACTION = 0.5
+SEED_RANGE = (0, 2**31 - 1)
+EXCLUSION_REASONS = ("not_approved", "gold_prompt", "gold_duplicate", "empty_completion", "no_label", "duplicate")
+
+
+class SnapshotError(ValueError):
+    """A request that cannot become a snapshot: ``errors`` is {field: [message]}."""
+
+    def __init__(self, errors: dict):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class BuildCancelled(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ requests
+def clean_filter(project: Project, params) -> dict:
+    """A filter (dict or QueryDict) checked against the review queue's rules; returns its JSON form.
+
+    ``order`` is accepted (a queue URL carries it) and dropped: files follow row hashes.
+    """
+    if params is None:
+        return {}
+    if isinstance(params, str):
+        params = QueryDict(params.lstrip("?"))
+    if not hasattr(params, "keys"):
+        raise SnapshotError({"filter": ["The filter is an object of review-queue parameters, e.g. {\"tier\": \"hard\"}."]})
+    unknown = sorted(set(params.keys()) - set(PARAMS))
+    if unknown:
+        raise SnapshotError({"filter": {k: [f"Unknown filter; use {', '.join(PARAMS)}."] for k in unknown}})
+    query = _as_querydict(params)
+    query.pop("order", None)
+    try:
+        _, cleaned = filtered_examples(project, query)
+    except FilterError as exc:
+        raise SnapshotError({"filter": exc.errors}) from None
+    return filter_description(cleaned)
+
+
+def _as_querydict(params) -> QueryDict:
+    if isinstance(params, QueryDict):
+        return params.copy()
+    query = QueryDict(mutable=True)
+    for key, value in params.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if isinstance(item, (dict, list)) or item is None:
+                raise SnapshotError({"filter": {key: ["Give a text, number or boolean value (or a list of them)."]}})
+            query.appendlist(key, str(item).lower() if isinstance(item, bool) else str(item))
+    return query
+
+
+def start_snapshot(project: Project, user, *, name: str, stage: str | None = None, filter=None, seed: int = 0,
+                   validation_fraction: float = 0.1, include_soft_targets: bool = False,
+                   system_prompt: str = "", launch: bool = True) -> Snapshot:
+    """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
+
+    ``launch=False`` only records the request: the caller runs ``build_snapshot`` itself.
+    """
+    errors: dict = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Give the snapshot a name."]
+    elif len(name) > MAX_NAME:
+        errors["name"] = [f"At most {MAX_NAME} characters."]
+    stage_obj = None
+    has_filter = bool(filter)
+    if stage not in (None, "") and has_filter:
+        errors["filter"] = ["Give a stage or a filter, not both (a filter can say stage=...)."]
+    elif stage not in (None, ""):
+        stage_obj = Stage.objects.filter(project=project, name=stage).first()
+        if stage_obj is None:
+            names = ", ".join(project.stages.values_list("name", flat=True))
+            errors["stage"] = [f"No stage {stage!r} here; choose one of {names}."]
+    elif not has_filter:
+        errors["stage"] = ["Give a stage, or a filter, to say which examples the snapshot holds."]
+    cleaned_filter = {}
+    if has_filter and "filter" not in errors:
+        try:
+            cleaned_filter = clean_filter(project, filter)
+        except SnapshotError as exc:
+            errors.update(exc.errors)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        errors["seed"] = [f"A whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}."]
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) or not (
+        0 <= validation_fraction <= MAX_VALIDATION_FRACTION
+    ):
+        errors["validation_fraction"] = [f"A number from 0 to {MAX_VALIDATION_FRACTION}."]
+    if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
+        errors["system_prompt"] = [f"Text of at most {MAX_SYSTEM_PROMPT:,} characters."]
+    if errors:
+        raise SnapshotError(errors)
+    with transaction.atomic():
+        snapshot = Snapshot.objects.create(
+            project=project, name=name, stage=stage_obj, filter=cleaned_filter, seed=seed,
+            validation_fraction=float(validation_fraction), include_soft_targets=bool(include_soft_targets),
+            system_prompt=system_prompt, created_by=user, status=Snapshot.Status.BUILDING,
+        )
+        if launch:
+            snapshot.job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)
+            snapshot.save(update_fields=["job"])
+    return snapshot
+
+
+# ------------------------------------------------------------------ freezing
+def selection(snapshot: Snapshot):
+    """Every example the snapshot's stage or filter names, whatever its status."""
+    project = snapshot.project
+    if snapshot.filter:
+        query = _as_querydict(snapshot.filter)
+        qs, _ = filtered_examples(project, query)
+        return qs
+    if snapshot.stage_id is None:
+        raise SnapshotError({"stage": ["The stage this snapshot was taken from no longer exists."]})
+    return Example.objects.filter(project=project, stage_id=snapshot.stage_id)
+
+
+def split_of(seed: int, prompt_hash: str, fraction: float) -> str:
+    digest = hashlib.sha256(f"{seed}:{prompt_hash}".encode()).digest()
+    unit = int.from_bytes(digest[:8], "big") / 2**64
+    return SnapshotRow.Split.VALIDATION if unit < fraction else SnapshotRow.Split.TRAIN
+
+
+def row_record(row: SnapshotRow, *, with_soft_targets: bool) -> dict:
+    """Everything the files say about a row: what its ``row_hash`` covers."""
+    record = {
+        "example_id": row.example_id, "prompt": row.prompt_text, "prompt_messages": row.prompt_messages,
+        "completion": row.response, "label": row.label, "split": row.split, "stage": row.stage,
+        "tier": row.tier or None, "source": row.source, "grade": row.grade, "edited": row.edited,
+        "label_distribution": row.label_distribution,
+    }
+    if with_soft_targets:
+        record["soft_targets"] = row.soft_targets
+    return record
+
+
+def hash_record(record: dict) -> str:
+    raw = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+_FIELDS = {
+    "id": "id", "version": "version", "prompt_id": "prompt_id", "text": "prompt__text", "messages": "prompt__messages",
+    "stored_hash": "prompt__content_hash", "response": "response", "label": "label", "tier": "tier__name",
+    "stage": "stage__name", "source": "source", "grade": "grade", "edited": "edited", "soft_targets": "soft_targets",
+    "distribution": "sample__label_distribution", "predicted": "sample__predicted_label",
+}
+_Candidate = namedtuple("_Candidate", _FIELDS)
+
+
+class _Freezer:
+    """Turns candidate examples (approved, in (prompt, id) order) into frozen rows, or reasons to leave them out."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.classification = snapshot.project.is_classification
+        self.labels = list(snapshot.project.labels or [])
+        self.guard = GoldGuard(snapshot.project)
+        self.excluded: Counter = Counter()
+        self._prompt, self._completions = None, set()
+
+    def completion(self, c) -> tuple[str, str | None]:
+        """The row's completion, and the reason it cannot be trained on (None: it can)."""
+        if self.classification:
+            completion = c.label or c.predicted or ""
+            if not completion or (self.labels and completion not in self.labels):
+                return completion, "no_label"
+            return completion, None
+        return c.response, (None if c.response.strip() else "empty_completion")
+
+    def row(self, c, ordinal: int) -> SnapshotRow | None:
+        keys = guard_keys(c.text, c.messages)
+        reason = self.guard.reason(c.prompt_id, c.stored_hash, keys)
+        completion, problem = self.completion(c)
+        reason = reason or problem
+        if reason is None:
+            # Candidates come in prompt order, so one prompt's completions are all seen together.
+            if c.prompt_id != self._prompt:
+                self._prompt, self._completions = c.prompt_id, set()
+            if completion in self._completions:
+                reason = "duplicate"
+            self._completions.add(completion)
+        if reason is not None:
+            self.excluded[reason] += 1
+            return None
+        snap = self.snapshot
+        prompt_hash = content_hash(c.text, c.messages)
+        row = SnapshotRow(
+            snapshot=snap, ordinal=ordinal, example_id=c.id, example_version=c.version, prompt_hash=prompt_hash,
+            prompt_text=_display_text(c.text, c.messages), prompt_messages=c.messages or None, response=completion,
+            label=completion if self.classification else "", tier=c.tier or "", stage=c.stage, source=c.source,
+            grade=c.grade, edited=c.edited, split=split_of(snap.seed, prompt_hash, snap.validation_fraction),
+            soft_targets=c.soft_targets or "",
+            label_distribution=_label_distribution(c.distribution, self.labels) if self.classification else None,
+        )
+        row.row_hash = hash_record(row_record(row, with_soft_targets=snap.include_soft_targets))
+        return row
+
+
+def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Counter:
+    """Copy the snapshot's trainable examples into SnapshotRow; returns {reason: count} of those left out."""
+    freezer = _Freezer(snapshot)
+    with transaction.atomic():
+        # A build resumed after a worker died starts its rows over.
+        SnapshotRow.objects.filter(snapshot=snapshot).delete()
+        chosen = selection(snapshot)
+        total = chosen.count()
+        approved = chosen.filter(status=ExampleStatus.APPROVED)
+        n_approved = approved.count()
+        # The board's guard (one SQL definition) first; the freezer then catches what a
+        # stored hash cannot show (stale hashes, a one-turn chat form of a gold prompt).
+        eligible = training_eligible(approved)
+        not_approved = total - n_approved
+        freezer.excluded["not_approved"] = not_approved
+        freezer.excluded["gold_prompt"] = n_approved - eligible.count()
+        if progress:
+            progress(0, total, phase="freezing rows")
+        candidates = eligible.order_by("prompt_id", "id").values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
+        batch: list[SnapshotRow] = []
+        # closing(): the server-side cursor must close inside the transaction, even on cancel.
+        with closing(candidates):
+            for ordinal, values in enumerate(candidates):
+                row = freezer.row(_Candidate._make(values), ordinal)
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= FREEZE_BATCH:
+                    _flush(batch)
+                    if progress:
+                        progress(total - n_approved + ordinal + 1, total)
+                    if cancelled and cancelled():
+                        raise BuildCancelled()
+        _flush(batch)
+    return Counter({k: v for k, v in freezer.excluded.items() if v})
+
+
+def _flush(batch: list[SnapshotRow]) -> None:
+    SnapshotRow.objects.bulk_create(batch, batch_size=FREEZE_BATCH)
+    batch.clear()
+
+
+def _display_text(text: str, messages) -> str:
+    if messages:
+        return "\n".join(f"{m.get('role')}: {m.get('content')}" for m in messages)
+    return text
+
+
+def _label_distribution(distribution, labels: list[str]):
+    """The teacher's {label: p} over the project's labels (None when missing)."""
+    if not isinstance(distribution, dict) or not labels:
+        return None
+    return {label: float(distribution.get(label) or 0.0) for label in labels}
+
+
+# --------------------------------------------------------------- hash, manifest
+def options_of(snapshot: Snapshot) -> dict:
+    """Build options that shape the files: part of the content hash."""
+    project = snapshot.project
+    return {
+        "format_version": FORMAT_VERSION,
+        "task_type": project.task_type,
+        "labels": list(project.labels or []) if project.is_classification else [],
+        "include_soft_targets": snapshot.include_soft_targets,
+        "system_prompt": snapshot.system_prompt,
+    }
+
+
+def compute_content_hash(snapshot: Snapshot) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(options_of(snapshot), sort_keys=True, ensure_ascii=False).encode() + b"\n")
+    hashes = (
+        SnapshotRow.objects.filter(snapshot=snapshot).order_by("split", "row_hash")
+        .values_list("split", "row_hash").iterator(chunk_size=20_000)
+    )
+    for split, row_hash in hashes:
+        digest.update(f"{split} {row_hash}\n".encode())
+    return digest.hexdigest()
+
+
+def _counts(snapshot: Snapshot) -> dict:
+    rows = SnapshotRow.objects.filter(snapshot=snapshot)
+
+    def by(field):
+        return {(k or "(none)"): n for k, n in rows.values_list(field).annotate(n=Count("id")).order_by(field)}
+
+    soft = rows.exclude(soft_targets="").count()
+    return {
+        "rows": rows.count(), "by_split": by("split"), "by_tier": by("tier"), "by_stage": by("stage"),
+        "by_source": by("source"), "with_soft_targets": soft,
+    }
+
+
+def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "snapshot": {"id": snapshot.pk, "name": snapshot.name, "project": snapshot.project.slug},
+        "content_hash": snapshot.content_hash,
+        "created_by": snapshot.created_by.username if snapshot.created_by else None,
+        "created_at": snapshot.created_at.isoformat(),
+        "built_at": timezone.now().isoformat(),
+        "selection": {"stage": snapshot.stage.name if snapshot.stage else None, "filter": snapshot.filter,
+                      "status": "approved"},
+        "split": {"seed": snapshot.seed, "validation_fraction": snapshot.validation_fraction,
+                  "rule": "validation when sha256(f'{seed}:{prompt_hash}')[:8] / 2**64 < validation_fraction"},
+        "options": options_of(snapshot),
+        "counts": counts,
+        "excluded": snapshot.excluded,
+        "files": files,
+    }
+
+
+# ------------------------------------------------------------------ building
+def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Snapshot:
+    """Freeze, hash and write the files of ``snapshot``; idempotent (a ready snapshot only gets missing files)."""
+    from curation.services import exports
+
+    def report(done=None, total=None, *, phase=None):
+        if progress:
+            progress(done, total, phase=phase)
+
+    snapshot = Snapshot.objects.select_related("project", "stage", "created_by").get(pk=snapshot.pk)
+    if snapshot.status != Snapshot.Status.READY:
+        excluded = freeze_rows(snapshot, progress, cancelled)
+        report(phase="hashing")
+        counts = _counts(snapshot)
+        Snapshot.objects.filter(pk=snapshot.pk).update(
+            content_hash=compute_content_hash(snapshot), excluded=dict(sorted(excluded.items())),
+            row_count=counts["rows"], train_count=counts["by_split"].get("train", 0),
+            validation_count=counts["by_split"].get("validation", 0),
+        )
+        snapshot.refresh_from_db()
+    else:
+        counts = snapshot.manifest.get("counts") or _counts(snapshot)
+    report(0, snapshot.row_count, phase="writing files")
+    files = exports.write_files(snapshot, progress=lambda done: report(done, snapshot.row_count), cancelled=cancelled)
+    snapshot.files = {name: info["path"] for name, info in files.items()}
+    snapshot.manifest = make_manifest(snapshot, counts, files)
+    snapshot.status, snapshot.message, snapshot.finished_at = Snapshot.Status.READY, "", timezone.now()
+    snapshot.save(update_fields=["files", "manifest", "status", "message", "finished_at"])
+    return snapshot
+
+
+def fail_snapshot(snapshot: Snapshot, message: str) -> None:
+    Snapshot.objects.filter(pk=snapshot.pk).exclude(status=Snapshot.Status.READY).update(
+        status=Snapshot.Status.FAILED, message=message[:5000], finished_at=timezone.now()
+    )
+
+
+def summary(snapshot: Snapshot) -> str:
+    excluded = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in snapshot.excluded.items()) or "none"
+    return (
+        f"{snapshot.row_count:,} rows ({snapshot.train_count:,} train, {snapshot.validation_count:,} validation); "
+        f"left out: {excluded}. Hash {snapshot.content_hash[:12]}."
+    )
+
+
+def run_build_job(ctx) -> jobs.JobOutcome:
+    """The ``snapshot`` job body (workers.tasks.snapshots.build)."""
+    snapshot_id = ctx.params.get("snapshot_id")
+    snapshot = Snapshot.objects.filter(pk=snapshot_id, project_id=ctx.job.project_id).first()
+    if snapshot is None:
+        raise jobs.JobError(f"Snapshot {snapshot_id} no longer exists.")
+    try:
+        snapshot = build_snapshot(snapshot, progress=ctx.progress, cancelled=ctx.cancelled)
+    except BuildCancelled:
+        fail_snapshot(snapshot, "The build was cancelled.")
+        return jobs.JobOutcome(jobs.Status.CANCELLED, "Cancelled; the snapshot was not built.")
+    except SnapshotError as exc:
+        fail_snapshot(snapshot, str(exc))
+        raise jobs.JobError(str(exc)) from None
+    except Exception as exc:
+        fail_snapshot(snapshot, f"The build failed ({type(exc).__name__}: {exc}).")
+        raise
+    ctx.progress(snapshot.row_count, snapshot.row_count, phase="ready", force=True)
+    return jobs.JobOutcome(message=summary(snapshot), metrics={"rows": snapshot.row_count, "excluded": snapshot.excluded})

@@ -1,0 +1,75 @@
+"""Snapshot pages: the list with the create form (engineers), and one snapshot."""
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from curation.access import can, project_for
+from curation.forms import SnapshotForm
+from curation.models import Role, Snapshot
+from curation.services import downloads, exports, snapshots
+
+
+def excluded_list(snapshot):
+    return [(reason.replace("_", " "), n) for reason, n in (snapshot.excluded or {}).items()]
+
+
+@login_required
+def snapshot_list(request, slug):
+    project = project_for(request.user, slug, Role.ENGINEER if request.method == "POST" else Role.READER)
+    stages = list(project.stages.values_list("name", flat=True))
+    first_stage = next(iter(project.stages.filter(is_pool=False).values_list("name", flat=True)), None)
+    initial = {"filter": request.GET.get("filter", ""), "stage": first_stage}
+    if initial["filter"]:
+        initial["source"] = "filter"
+    form = SnapshotForm(request.POST or None, stages=stages, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        from_filter = data["source"] == "filter"
+        try:
+            snapshot = snapshots.start_snapshot(
+                project, request.user, name=data["name"],
+                stage=None if from_filter else data["stage"], filter=data["filter"] if from_filter else None,
+                seed=data["seed"], validation_fraction=data["validation_fraction"],
+                include_soft_targets=data["include_soft_targets"], system_prompt=data["system_prompt"],
+            )
+        except snapshots.SnapshotError as exc:
+            for field, problems in exc.errors.items():
+                if isinstance(problems, dict):  # a filter parameter's own errors
+                    problems = [f"{param}: {' '.join(msgs)}" for param, msgs in problems.items()]
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            return redirect("snapshot-detail", slug=project.slug, pk=snapshot.pk)
+    rows = list(project.snapshots.select_related("created_by", "stage", "job")[:200])
+    for row in rows:
+        row.excluded_list = excluded_list(row)
+    context = {"project": project, "form": form, "snapshots": rows, "is_engineer": can(project, Role.ENGINEER),
+               "any_building": any(s.status == Snapshot.Status.BUILDING for s in rows)}
+    if request.htmx and request.method == "GET":
+        return render(request, "curation/partials/snapshot_table.html", context)
+    return render(request, "curation/snapshot_list.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def snapshot_detail(request, slug, pk):
+    project = project_for(request.user, slug)
+    snapshot = get_object_or_404(project.snapshots.select_related("created_by", "stage", "job"), pk=pk)
+    files = []
+    if snapshot.status == Snapshot.Status.READY:
+        api = reverse("api-snapshots-download", kwargs={"slug": project.slug, "pk": snapshot.pk})
+        for name, info in sorted(snapshot.manifest.get("files", {}).items()):
+            query = f"format={info['format']}&split={info['split']}" + ("&compression=gzip" if info["gzip"] else "")
+            files.append({"name": name, **info, "url": f"{api}?{query}"})
+    context = {
+        "project": project, "snapshot": snapshot, "files": files, "excluded": excluded_list(snapshot), "manifest": snapshot.manifest,
+        "api_url": request.build_absolute_uri(reverse("api-snapshots-detail", kwargs={"slug": project.slug, "pk": snapshot.pk})),
+        "download_url": request.build_absolute_uri(reverse("api-snapshots-download", kwargs={"slug": project.slug, "pk": snapshot.pk})),
+        "content_types": downloads.CONTENT_TYPES, "splits": exports.SPLITS,
+    }
+    if request.htmx and request.GET.get("fragment") == "status":
+        if snapshot.status != Snapshot.Status.BUILDING:
+            # Built while the page watched: reload it whole (files, counts) instead of patching.
+            response = render(request, "curation/partials/snapshot_status.html", context)
+            response["HX-Refresh"] = "true"
+            return response
+        return render(request, "curation/partials/snapshot_status.html", context)
+    return render(request, "curation/snapshot_detail.html", context)

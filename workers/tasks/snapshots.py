@@ -1,0 +1,9 @@
+from celery import shared_task
+
+
+@shared_task(name="workers.tasks.snapshots.build")
+def build(job_id):
+    """Freeze, hash and write the files of the snapshot a ``snapshot`` job names (queue default)."""
+    from curation.services import jobs, snapshots
+
+    return jobs.run(job_id, snapshots.run_build_job)
