@@ -6,6 +6,20 @@ from tests.realworker import real_worker  # noqa: F401  (real Celery worker test
 from tests.tinymodels import build_tiny_model
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Test users need passwords, not 1,000,000 PBKDF2 rounds each (seconds per test on 2 cores)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def artifact_dir(tmp_path, settings):
+    """Each test writes shards, snapshot files and models into its own ARTIFACT_DIR."""
+    settings.ARTIFACT_DIR = tmp_path / "artifacts"
+    settings.ARTIFACT_DIR.mkdir(exist_ok=True)
+    return settings.ARTIFACT_DIR
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny GPT-2-style teacher (and tokenizer) saved with save_pretrained."""

@@ -118,7 +118,7 @@ def stage(snapshot_obj, name=None, **settings_) -> dict:
 def artifacts(settings, tmp_path):
     """A private artifact store (soft-target shards, job outputs, models) per test."""
     settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.ARTIFACT_DIR.mkdir()
+    settings.ARTIFACT_DIR.mkdir(exist_ok=True)
     return settings.ARTIFACT_DIR
 
 

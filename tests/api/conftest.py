@@ -5,20 +5,6 @@ from curation.services import snapshots
 from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Test users need passwords, not 1,000,000 PBKDF2 rounds each (seconds per test on 2 cores)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def artifact_dir(tmp_path, settings):
-    """Each test writes snapshot files into its own ARTIFACT_DIR."""
-    settings.ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.ARTIFACT_DIR.mkdir()
-    return settings.ARTIFACT_DIR
-
-
 @pytest.fixture
 def stage1(project):
     return project.stages.get(name="stage 1")
