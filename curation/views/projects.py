@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from curation.access import can, project_for, visible_projects
 from curation.models import Role
+from curation.services.next_steps import next_steps
 from curation.services.stats import agreement, reviewed_per_day, stage_progress, status_matrix
 
 
@@ -21,12 +22,14 @@ def project_list(request):
 def dashboard(request, slug):
     project = project_for(request.user, slug)
     matrix = status_matrix(project)
+    progress = stage_progress(project, matrix)
     context = {
         "project": project,
         "matrix": matrix,
         "per_day": reviewed_per_day(project),
         "agreement": agreement(project),
-        "progress": stage_progress(project, matrix),
+        "progress": progress,
+        "next_steps": next_steps(project, progress),
         "n_prompts": project.prompts.count(),
         "n_gold": project.gold_items.count(),
         "jobs": project.jobs.select_related("created_by")[:10],

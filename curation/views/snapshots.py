@@ -18,7 +18,8 @@ def snapshot_list(request, slug):
     project = project_for(request.user, slug, Role.ENGINEER if request.method == "POST" else Role.READER)
     stages = list(project.stages.values_list("name", flat=True))
     first_stage = next(iter(project.stages.filter(is_pool=False).values_list("name", flat=True)), None)
-    initial = {"filter": request.GET.get("filter", ""), "stage": first_stage}
+    asked = request.GET.get("stage")  # the dashboard's "build one" link names the stage
+    initial = {"filter": request.GET.get("filter", ""), "stage": asked if asked in stages else first_stage}
     if initial["filter"]:
         initial["source"] = "filter"
     form = SnapshotForm(request.POST or None, stages=stages, initial=initial)
