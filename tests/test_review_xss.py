@@ -38,11 +38,14 @@ def hostile(db, settings, tmp_path, monkeypatch):
     pointer = write_soft_targets("xss", [1, 2, 3], [0.9, 0.2, 0.5])
     spec = ModelSpecFactory(project=project, path=str(tmp_path))
     sample = TeacherSampleFactory(prompt=prompt, text=PAYLOAD, model_spec=spec, soft_targets=pointer,
-                                  label_distribution={PAYLOAD[:90]: 0.7, "plain": 0.3},
+                                  label_distribution={PAYLOAD[:90]: 0.7, "plain": 0.3}, predicted_label=PAYLOAD[:90],
                                   check_results=[{"name": PAYLOAD[:40], "passed": False, "detail": PAYLOAD}])
     example = ExampleFactory(prompt=prompt, sample=sample, response=PAYLOAD, original_response=PAYLOAD,
                              soft_targets=pointer, tier=project.tiers.get(order=2), label=PAYLOAD[:90],
                              failed_checks=[PAYLOAD[:40]], checks_failed=True)
+    # Approved in the payload-named stage: the dashboard's next steps name that stage.
+    ExampleFactory(prompt__project=project, status="approved", label="plain",
+                   stage=project.stages.get(name=PAYLOAD[:50]))
     TeacherSampleFactory(prompt=prompt, text=PAYLOAD, sample_index=9)
     chat_sample = TeacherSampleFactory(prompt=chat, text=PAYLOAD, model_spec=spec, soft_targets=pointer)
     unedited = ExampleFactory(prompt=chat, sample=chat_sample, response=PAYLOAD, soft_targets=pointer)
@@ -84,8 +87,9 @@ def test_the_payload_renders_as_text_on_every_review_page(hostile, client):
 def test_the_stale_conflict_message_escapes_the_other_reviewers_change(hostile, client):
     client.force_login(hostile["user"])
     example = hostile["example"]
+    # A classification's edit sets the label (the hostile project classifies).
     response = client.post(reverse("review-act", args=[hostile["project"].slug, example.pk, "edit"]),
-                           {"version": 1, "response": PAYLOAD}, HTTP_HX_REQUEST="true")
+                           {"version": 1, "label": "plain"}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 409 and "&lt;b&gt;evil&lt;/b&gt; changed this example" in html
     for markup in LIVE_MARKUP:
@@ -95,3 +99,20 @@ def test_the_stale_conflict_message_escapes_the_other_reviewers_change(hostile, 
 def test_the_history_keeps_the_payload_as_recorded_text(hostile):
     verdicts = Verdict.objects.filter(example=hostile["example"])
     assert any(v.comment == PAYLOAD for v in verdicts)
+
+
+def test_labels_and_the_next_steps_render_the_payload_escaped(hostile, client):
+    """The queue's label column, the focus view's prediction and the dashboard's steps are new places."""
+    client.force_login(hostile["user"])
+    slug, pk = hostile["project"].slug, hostile["example"].pk
+    escaped = "&lt;script&gt;window.__xss=1&lt;/script&gt;"
+    queue = client.get(reverse("review-queue", args=[slug])).content.decode()
+    assert f'<b class="label">{escaped}' in queue and "teacher: " not in queue  # label == prediction
+    focus = client.get(reverse("review-focus", args=[slug, pk])).content.decode()
+    assert f'<b id="teacher-label">{escaped}' in focus and f'title="{escaped}' in focus
+    dashboard = client.get(reverse("project-dashboard", args=[slug])).content.decode()
+    assert f"{escaped}&lt;img src=x onerror= has 1 approved example and no snapshot." in dashboard
+    assert "?stage=%3Cscript%3Ewindow.__xss" in dashboard
+    for html in (queue, focus, dashboard):
+        for markup in LIVE_MARKUP:
+            assert markup not in html

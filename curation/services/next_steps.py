@@ -85,7 +85,7 @@ def _review_steps(project, progress, reviewer) -> list[Step]:
     in_pool = sum(row["approved"] for row in progress if row["stage"].is_pool)
     if in_pool and reviewer:
         steps.append(Step(f"{_plural(in_pool, 'approved example is', 'approved examples are')} in the pool.",
-                          "Place them into stages on the board", _url("review-board", project)))
+                          "Place them in stages on the board" if in_pool > 1 else "Place it in a stage on the board", _url("review-board", project)))
     return steps
 
 

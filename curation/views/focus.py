@@ -14,6 +14,7 @@ from curation.services import leases, review
 from curation.services.gold import with_gold_flag
 from curation.services.heatmap import heatmap_for
 from curation.services.review import ReviewError, StaleExample
+from curation.templatetags.review_tags import ranked
 from curation.views.queue import filter_params, with_params
 
 # (key, what it does): the ? overlay lists these; templates put the same keys in data-shortcut.
@@ -92,7 +93,6 @@ def focus_context(request, project, example, **extra):
         TeacherSample.objects.filter(prompt_id=example.prompt_id).exclude(id=example.sample_id)
         .select_related("example").order_by("sample_index", "id")[:OTHER_SAMPLES_SHOWN]
     )
-    distribution = sorted((sample.label_distribution or {}).items(), key=lambda kv: -kv[1]) if sample else []
     now = timezone.now()
     return {
         "project": project,
@@ -101,7 +101,7 @@ def focus_context(request, project, example, **extra):
         "others": others,
         "checks": (sample.check_results if sample and sample.check_results else
                    [{"name": name, "passed": False, "detail": ""} for name in example.failed_checks or []]),
-        "distribution": distribution,
+        "distribution": ranked(sample.label_distribution) if sample else [],
         "gold": GoldItem.objects.filter(project=project, content_hash=example.prompt.content_hash).first()
         if example.is_gold else None,
         "history": _history(example),
@@ -116,10 +116,18 @@ def focus_context(request, project, example, **extra):
         "leased_to_other": leases.leased_to_someone_else(example, request.user, now),
         "my_lease": example.leased_by_id == request.user.id and example.lease_expires_at and example.lease_expires_at > now,
         "can_act": can(project, Role.REVIEWER),
-        "shortcuts": SHORTCUTS if can(project, Role.REVIEWER) else [s for s in SHORTCUTS if s[0] in READER_SHORTCUTS],
+        "shortcuts": _shortcuts(project),
         "typed": {},
         **extra,
     }
+
+
+def _shortcuts(project):
+    if not can(project, Role.REVIEWER):
+        return [s for s in SHORTCUTS if s[0] in READER_SHORTCUTS]
+    if project.is_classification:  # the edit key changes the label: there is no text to edit
+        return [("e", "Change the label (Esc cancels)") if key == "e" else (key, what) for key, what in SHORTCUTS]
+    return SHORTCUTS
 
 
 def _render(request, project, example, status=200, **extra):
@@ -177,6 +185,8 @@ def _reject(ex, user, version, data):
 
 
 def _edit(ex, user, version, data):
+    if ex.project.is_classification:  # a classification's answer is its label
+        return _label(ex, user, version, data)
     review.edit(ex, user, version, data.get("response", ""))
     return "Saved your edit; the teacher's original is kept below."
 

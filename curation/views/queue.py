@@ -1,7 +1,7 @@
 """The review queue: the shared filter in the URL, keyset pages, lazy counts, bulk actions by filter."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, F
 from django.db.models.functions import Substr
 from django.http import QueryDict
 from django.shortcuts import redirect, render
@@ -47,9 +47,13 @@ def with_params(base: QueryDict, **changes) -> str:
     return params.urlencode()
 
 
-def queue_rows(queryset):
-    """What a queue row shows, with bounded excerpts instead of whole texts."""
-    return with_gold_flag(
+def queue_rows(queryset, classification=False):
+    """What a queue row shows, with bounded excerpts instead of whole texts.
+
+    A classification row shows labels instead of a response: the teacher's prediction
+    and its (small) label distribution come along from the sample.
+    """
+    rows = with_gold_flag(
         queryset.select_related("prompt", "tier", "stage", "reviewed_by", "leased_by")
         .defer("response", "original_response", "prompt__text", "prompt__metadata", "failed_checks")
         .annotate(
@@ -57,6 +61,10 @@ def queue_rows(queryset):
             prompt_text_excerpt=Substr("prompt__text", 1, EXCERPT_CHARS),
         )
     )
+    if classification:
+        rows = rows.annotate(teacher_label=F("sample__predicted_label"),
+                             teacher_distribution=F("sample__label_distribution"))
+    return rows
 
 
 def filter_choices(project):
@@ -100,7 +108,7 @@ def review_queue(request, slug):
     try:
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
         order = cleaned.get("order") or DEFAULT_ORDER
-        page = keyset_page(queue_rows(queryset), order, request.GET.get("after") or None, PAGE_SIZE)
+        page = keyset_page(queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE)
     except FilterError as exc:
         errors = exc.errors
     context = {

@@ -1,0 +1,88 @@
+"""Classification examples show labels, not an empty response: in the queue rows and the focus view."""
+import pytest
+from django.urls import reverse
+
+from curation.models import Example, Verdict
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.review_factories import example_with_sample
+
+LABELS = ["billing", "account", "bug"]
+
+
+@pytest.fixture
+def triage(db):
+    return ProjectFactory(task_type="classification", labels=LABELS)
+
+
+@pytest.fixture
+def reviewer(client, triage):
+    user = UserFactory(username="cora")
+    MembershipFactory(project=triage, user=user, role="reviewer")
+    client.force_login(user)
+    return client
+
+
+def classified(project, predicted="billing", label=None, distribution=None):
+    """An example as classification generation writes it: no response, the teacher's label."""
+    example = example_with_sample(project, response="", label=label or predicted)
+    example.sample.predicted_label = predicted
+    example.sample.text = predicted
+    example.sample.label_distribution = distribution or {"billing": 0.7, "account": 0.2, "bug": 0.1}
+    example.sample.save()
+    return example
+
+
+def focus_page(client, example):
+    return client.get(reverse("review-focus", args=[example.project.slug, example.pk])).content.decode()
+
+
+def test_the_queue_shows_the_label_and_the_teachers_distribution(triage, reviewer):
+    classified(triage, predicted="billing", label="account")
+    page = reviewer.get(reverse("review-queue", args=[triage.slug])).content.decode()
+    assert "<th>Label</th>" in page and "<th>Response</th>" not in page
+    assert '<b class="label">account</b>' in page
+    assert "teacher: billing" in page
+    assert "70.0%" in page and 'style="width: 70%"' in page
+
+
+def test_the_queue_of_a_generation_project_still_shows_responses(project, client_as):
+    example_with_sample(project, response="A drafted reply.")
+    page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
+    assert "<th>Response</th>" in page and "A drafted reply." in page
+
+
+def test_the_focus_view_shows_the_prediction_and_hides_the_text_tools(triage, reviewer):
+    example = classified(triage, predicted="billing", label="bug")
+    page = focus_page(reviewer, example)
+    assert '<b id="current-label">bug</b>' in page
+    assert '<b id="teacher-label">billing</b>' in page
+    assert "changed by a reviewer" in page
+    assert 'id="response-text"' not in page and 'name="response"' not in page
+    assert 'id="heatmap"' not in page
+    assert 'class="bar-row current"' in page  # the current label is marked in the bars
+    assert "Change the label" in page
+
+
+def test_the_edit_action_sets_the_label(triage, reviewer):
+    example = classified(triage)
+    url = reverse("review-act", args=[triage.slug, example.pk, "edit"])
+    response = reviewer.post(url, {"version": example.version, "label": "account"})
+    assert response.status_code == 302
+    example = Example.objects.get(pk=example.pk)
+    assert example.label == "account" and example.response == ""
+    assert Verdict.objects.get(example=example).action == Verdict.Action.LABEL
+
+
+def test_editing_to_an_unknown_label_is_refused(triage, reviewer):
+    example = classified(triage)
+    url = reverse("review-act", args=[triage.slug, example.pk, "edit"])
+    response = reviewer.post(url, {"version": example.version, "label": "nonsense"})
+    assert response.status_code == 400
+    assert "not one of this project&#x27;s labels" in response.content.decode()
+    assert Example.objects.get(pk=example.pk).label == "billing"
+
+
+def test_a_malformed_distribution_does_not_break_the_pages(triage, reviewer):
+    example = classified(triage, distribution={"billing": "lots", "account": 0.4, "bug": None})
+    assert '<span class="num">40.0%</span>' in focus_page(reviewer, example)
+    assert reviewer.get(reverse("review-queue", args=[triage.slug])).status_code == 200
