@@ -2,6 +2,7 @@ import math
 
 from django import template
 
+from curation.excerpts import prompt_source
 from curation.markdown import render_markdown
 
 register = template.Library()
@@ -29,13 +30,7 @@ def probability(p):
 @register.filter
 def prompt_excerpt(prompt_obj, length=160):
     """A one-line excerpt of a prompt: its text, or the last user turn of a chat."""
-    text = getattr(prompt_obj, "text", "") or ""
-    messages = getattr(prompt_obj, "messages", None)
-    if not text and messages:
-        users = [m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        text = (users or [messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""])[-1]
-    text = " ".join(str(text).split())
-    return text if len(text) <= int(length) else text[: int(length) - 1] + "…"
+    return one_line(prompt_source(prompt_obj, getattr(prompt_obj, "text", "")), length)
 
 
 @register.filter

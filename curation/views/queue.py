@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from curation.access import can, project_for
+from curation.excerpts import with_prompt_excerpts
 from curation.filters import DEFAULT_ORDER, ORDER_LABELS, PARAMS, FilterError, filtered_examples, keyset_page
 from curation.models import ExampleStatus, Prompt, Role
 from curation.services.bulk import ACTIONS as BULK_ACTIONS
@@ -18,6 +19,8 @@ from curation.services.review import ReviewError
 
 PAGE_SIZE = 50
 EXCERPT_CHARS = 240
+# A prompt's excerpt skips the instruction its page shares, and its title shows the rest.
+PROMPT_CHARS = 1000
 QUEUE_SHORTCUTS = [
     ("j / k", "Move down / up the list"),
     ("o or Enter", "Open the selected example"),
@@ -58,7 +61,7 @@ def queue_rows(queryset, classification=False):
         .defer("response", "original_response", "prompt__text", "prompt__metadata", "failed_checks")
         .annotate(
             response_excerpt=Substr("response", 1, EXCERPT_CHARS),
-            prompt_text_excerpt=Substr("prompt__text", 1, EXCERPT_CHARS),
+            prompt_text_excerpt=Substr("prompt__text", 1, PROMPT_CHARS),
         )
     )
     if classification:
@@ -109,6 +112,7 @@ def review_queue(request, slug):
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
         order = cleaned.get("order") or DEFAULT_ORDER
         page = keyset_page(queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE)
+        with_prompt_excerpts(page.items)
     except FilterError as exc:
         errors = exc.errors
     context = {

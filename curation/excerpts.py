@@ -1,0 +1,48 @@
+"""Excerpts of prompts for lists: what tells one row from the next.
+
+Prompts of a project usually open with the same instruction ("Classify this support
+ticket ..."), so a plain excerpt makes every queue row look the same. Rows skip the
+leading lines the page's prompts share; the whole text stays in the row's title.
+"""
+from __future__ import annotations
+
+
+def prompt_source(prompt, text: str | None = None) -> str:
+    """The text a prompt's excerpt is cut from: its text, or the last user turn of a chat.
+
+    ``text`` stands in for ``prompt.text`` where a list loaded only its beginning.
+    """
+    text = (prompt.text if text is None else text) or ""
+    messages = getattr(prompt, "messages", None)
+    if not text and messages:
+        users = [m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        text = (users or [messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""])[-1]
+    return str(text)
+
+
+def shared_leading_lines(texts: list[str]) -> str:
+    """The whole lines every one of ``texts`` (two or more) opens with, newline included; else ""."""
+    if len(texts) < 2:
+        return ""
+    first = texts[0]
+    shared = len(first)
+    for text in texts[1:]:
+        n = 0
+        limit = min(shared, len(text))
+        while n < limit and first[n] == text[n]:
+            n += 1
+        shared = n
+    cut = first.rfind("\n", 0, shared) + 1  # back off to the end of a whole line
+    # Skipping must leave something of every text to show.
+    return first[:cut] if cut and all(len(t) > cut and t[cut:].strip() for t in texts) else ""
+
+
+def with_prompt_excerpts(rows, text_attr: str = "prompt_text_excerpt"):
+    """Set ``prompt_full`` and ``prompt_excerpt`` (shared leading lines skipped) on each row."""
+    for row in rows:
+        row.prompt_full = prompt_source(row.prompt, getattr(row, text_attr, None))
+    shared = shared_leading_lines([row.prompt_full for row in rows])
+    for row in rows:
+        row.prompt_skipped = bool(shared)
+        row.prompt_excerpt = row.prompt_full[len(shared):]
+    return rows

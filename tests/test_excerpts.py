@@ -1,0 +1,53 @@
+"""Queue rows skip the instruction lines their prompts share, keeping the whole prompt in the title."""
+import pytest
+from django.urls import reverse
+
+from curation.excerpts import shared_leading_lines
+from curation.models import Prompt
+from tests.factories import ExampleFactory, PromptFactory
+
+INSTRUCTION = "Classify this support ticket as billing, account, technical or other."
+
+
+def test_it_finds_the_whole_lines_every_text_opens_with():
+    texts = [f"{INSTRUCTION}\nTicket: refund me\nCategory:", f"{INSTRUCTION}\nTicket: reset my password\nCategory:"]
+    assert shared_leading_lines(texts) == INSTRUCTION + "\n"
+
+
+def test_it_never_cuts_inside_a_line():
+    assert shared_leading_lines(["Ticket: refund me", "Ticket: reset it"]) == ""
+    assert shared_leading_lines(["Hello\nworld one", "Hello\nworld two"]) == "Hello\n"
+
+
+def test_it_needs_two_texts_and_leaves_something_of_each():
+    assert shared_leading_lines([f"{INSTRUCTION}\nTicket: x"]) == ""
+    assert shared_leading_lines([f"{INSTRUCTION}\n", f"{INSTRUCTION}\nTicket: x"]) == ""
+    assert shared_leading_lines([f"{INSTRUCTION}\n  \n", f"{INSTRUCTION}\nTicket: x"]) == ""
+    assert shared_leading_lines([]) == ""
+
+
+@pytest.mark.django_db
+def test_queue_rows_show_what_differs_and_the_whole_prompt_in_the_title(project, client_as):
+    for ticket in ("I was charged twice", "I cannot log in"):
+        ExampleFactory(prompt=PromptFactory(project=project, text=f"{INSTRUCTION}\nTicket: {ticket}\nCategory:"))
+    page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
+    assert '<span class="skipped" aria-hidden="true">…</span>Ticket: I was charged twice Category:</a>' in page
+    assert f'title="{INSTRUCTION}\nTicket: I cannot log in\nCategory:"' in page
+    assert f">{INSTRUCTION}" not in page
+
+
+@pytest.mark.django_db
+def test_chat_prompts_are_cut_from_their_last_user_turn(project, client_as):
+    for ticket in ("charged twice", "locked out"):
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"{INSTRUCTION}\n{ticket}"}]
+        prompt = Prompt.objects.create(project=project, messages=messages, content_hash=ticket)
+        ExampleFactory(prompt=prompt)
+    page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
+    assert '…</span>locked out</a>' in page and '…</span>charged twice</a>' in page
+
+
+@pytest.mark.django_db
+def test_a_lone_row_keeps_its_whole_prompt(project, client_as):
+    ExampleFactory(prompt=PromptFactory(project=project, text=f"{INSTRUCTION}\nTicket: only one"))
+    page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
+    assert f">{INSTRUCTION} Ticket: only one</a>" in page and 'class="skipped"' not in page
