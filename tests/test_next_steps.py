@@ -57,7 +57,7 @@ def test_it_asks_to_place_approved_examples_from_the_pool(project, client_as):
 def test_engineers_are_asked_to_snapshot_a_stage_without_one(project, client_as):
     ExampleFactory.create_batch(2, prompt__project=project, status="approved", stage=stage(project))
     html = panel(dashboard(client_as("engineer"), project))
-    assert "stage 1 has 2 approved examples and no snapshot." in html
+    assert "2 approved examples in stage 1 have no snapshot yet." in html
     assert f'{reverse("snapshot-list", args=[project.slug])}?stage=stage+1' in html
     assert "distill" not in html
 
@@ -81,7 +81,7 @@ def test_a_stage_that_grew_since_its_snapshot_is_pointed_out(project, client_as)
     ExampleFactory.create_batch(3, prompt__project=project, status="approved", stage=stage(project))
     Snapshot.objects.create(project=project, name="s1-v1", stage=stage(project), status="ready", row_count=2)
     html = panel(dashboard(client_as("engineer"), project))
-    assert "stage 1 has 3 approved examples; its latest snapshot, s1-v1, holds 2." in html
+    assert "3 approved examples in stage 1; its latest snapshot, s1-v1, holds 2." in html
 
 
 @pytest.mark.django_db

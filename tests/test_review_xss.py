@@ -111,7 +111,7 @@ def test_labels_and_the_next_steps_render_the_payload_escaped(hostile, client):
     focus = client.get(reverse("review-focus", args=[slug, pk])).content.decode()
     assert f'<b id="teacher-label">{escaped}' in focus and f'title="{escaped}' in focus
     dashboard = client.get(reverse("project-dashboard", args=[slug])).content.decode()
-    assert f"{escaped}&lt;img src=x onerror= has 1 approved example and no snapshot." in dashboard
+    assert f"1 approved example in {escaped}&lt;img src=x onerror= has no snapshot yet." in dashboard
     assert "?stage=%3Cscript%3Ewindow.__xss" in dashboard
     for html in (queue, focus, dashboard):
         for markup in LIVE_MARKUP:

@@ -102,10 +102,11 @@ def _snapshot_steps(project, progress, jobs) -> list[Step]:
         snapshot = latest.get(stage.id)
         build = _url("snapshot-list", project, query={"stage": stage.name})
         if snapshot is None:
-            steps.append(Step(f"{stage.name} has {_plural(eligible, 'approved example')} and no snapshot.",
+            has = "has" if eligible == 1 else "have"
+            steps.append(Step(f"{_plural(eligible, 'approved example')} in {stage.name} {has} no snapshot yet.",
                               "Build one", build))
         elif snapshot.row_count != eligible:
-            steps.append(Step(f"{stage.name} has {_plural(eligible, 'approved example')}; its latest snapshot, "
+            steps.append(Step(f"{_plural(eligible, 'approved example')} in {stage.name}; its latest snapshot, "
                               f"{snapshot.name}, holds {snapshot.row_count:,}.", "Build a new one", build))
     if steps or not latest:
         return steps
