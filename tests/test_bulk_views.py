@@ -74,7 +74,7 @@ def test_the_board_counts_each_stage_by_tier_and_status_and_what_a_snapshot_hold
     page = client_as("reader").get(reverse("review-board", args=[project.slug])).content.decode()
     column = page[page.index(f'id="stage-{stage1.id}"'):]
     column = column[: column.index("</section>")]
-    assert "<b>9</b> in a snapshot" in column
+    assert "<b>9</b> would go in a snapshot" in column
     assert "1 approved but gold-guarded" in column
     assert re.search(r"10 approved", column)
 
