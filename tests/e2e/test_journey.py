@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 SHOTS = ARTIFACTS / "journey"
 SLUG = "triage"
-N_TRAIN, N_GOLD = 1500, 200
+N_TRAIN, N_GOLD = 2500, 200
 # A smaller teacher than `make demo`'s (4x192, 150 s): triage only needs a few hundred
 # steps, and a step budget (not a time budget) keeps its quality the same on a busy machine.
 TEACHER_RECIPE = TeacherRecipe(n_layer=2, n_head=4, n_embd=128, n_positions=128, vocab_size=1200, n_train_tickets=4000,
