@@ -119,3 +119,24 @@ def test_filters_with_joins_and_text_search_apply_to_exactly_their_matches(proje
     bulk = _bulk(project, alice, {"q": "refund"}, "reject")
     assert list(Example.objects.filter(status="rejected").values_list("id", flat=True)) == [examples[3].id]
     assert bulk.count == 1
+
+
+def test_a_row_changed_during_the_one_statement_path_is_redone_lock_first(project, examples, alice, monkeypatch):
+    from curation.services import bulk as bulk_module
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement path is PostgreSQL's")
+
+    real = bulk_module._update_and_audit
+    calls = []
+
+    def raced(*args):
+        calls.append(real(*args) - 1)  # as if a matching row had changed under the statement
+        return calls[-1]
+
+    monkeypatch.setattr(bulk_module, "_update_and_audit", raced)
+    bulk = _bulk(project, alice, {"tier": "hard"}, "approve")
+    assert len(calls) == 1  # tried once, rolled back whole, then done lock-first
+    assert BulkAction.objects.get().id == bulk.id and bulk.count == 6
+    assert Verdict.objects.count() == 6 and set(Verdict.objects.values_list("version", flat=True)) == {2}
+    assert set(Example.objects.filter(status="approved").values_list("version", flat=True)) == {2}
