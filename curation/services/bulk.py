@@ -1,16 +1,26 @@
 """Bulk actions: approve / reject / set tier / move to stage for every example a filter matches.
 
-Two set-based statements, whatever the number of rows, in one transaction:
+Set-based SQL whatever the number of rows, in one transaction, with one audit
+``Verdict`` row per changed example (before/after values, version + 1, one shared
+``bulk_id``):
 
-1. ``INSERT INTO verdict (...) SELECT ... FROM example WHERE <filter> [FOR UPDATE]`` writes
-   one audit row per matching example (before/after values, version + 1, one shared
-   ``bulk_id``). On PostgreSQL the rows are locked as they are read, so no single
-   action can slip in between the audit and the change; SQLite's IMMEDIATE
-   transactions already keep every other writer out.
-2. ``UPDATE example SET ..., version = version + 1 WHERE <filter>``. The audited rows are
-   locked, so they all still match; if a new row started matching in between, the row
-   counts differ and the whole transaction is rolled back (``BulkCountChanged``), so
-   no row ever changes without its audit row.
+- PostgreSQL: one statement, ``WITH moved AS (UPDATE example ... FROM (<filter's rows:
+  ctid, version, audited column, before value>) old WHERE <filter> AND same ctid, version
+  and audited column RETURNING ...) INSERT INTO verdict SELECT ... FROM moved``. The
+  UPDATE locks each row as it writes it, and the audit row is made from that very
+  change, so no single action can slip in between the audit and the change. A row
+  another transaction changed meanwhile is re-checked on its newest version; if it no
+  longer matches, or its version or audited value moved, it is skipped, the count
+  comes out short and the whole action is redone the lock-first way below (which waits
+  for the other writer). Each row is read and written once: locking first in a pass of
+  its own dirtied every page twice and wrote 1.4 GB of WAL for 100,000 rows, not 0.9.
+- Lock-first (SQLite, and PostgreSQL after such a race): 1. ``INSERT INTO verdict
+  (...) SELECT ... FROM example WHERE <filter> [FOR UPDATE]`` writes the audit rows; on
+  PostgreSQL the rows are locked as they are read; SQLite's IMMEDIATE transactions
+  already keep every other writer out. 2. ``UPDATE example SET ..., version = version
+  + 1 WHERE <filter>``. The audited rows are locked, so they all still match; if a new
+  row started matching in between, the row counts differ and the whole transaction is
+  rolled back (``BulkCountChanged``), so no row ever changes without its audit row.
 
 The reviewer confirmed a number; if the filter matches a different number now,
 nothing is written (``BulkCountChanged``) and the page asks again with the new number.
