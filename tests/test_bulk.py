@@ -1,5 +1,5 @@
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from curation.filters import filtered_examples
@@ -140,3 +140,54 @@ def test_a_row_changed_during_the_one_statement_path_is_redone_lock_first(projec
     assert BulkAction.objects.get().id == bulk.id and bulk.count == 6
     assert Verdict.objects.count() == 6 and set(Verdict.objects.values_list("version", flat=True)) == {2}
     assert set(Example.objects.filter(status="approved").values_list("version", flat=True)) == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change, outcome", [("lease", "applied"), ("reject", "refused")])
+def test_a_row_another_reviewer_is_changing_on_postgresql(project, change, outcome):
+    """The bulk UPDATE waits for the other writer, then re-checks: exact audit rows, or nothing."""
+    import threading
+
+    from django.db import connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and re-checks are PostgreSQL's")
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    rows = [ExampleFactory(prompt__project=project) for _ in range(5)]
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                if change == "lease":  # still matches, same status and version
+                    Example.objects.filter(pk=rows[2].pk).update(leased_by=bob)
+                else:  # no longer matches status=pending
+                    review.reject(rows[2], bob, rows[2].version)
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(0.5, release.set).start()  # commits while the bulk UPDATE waits on its row lock
+    try:
+        if outcome == "applied":
+            bulk = _bulk_expecting(project, alice, {"status": ["pending"]}, 5)
+            assert bulk.count == 5
+            assert Verdict.objects.filter(bulk_id=bulk.id).count() == 5
+            assert set(Example.objects.values_list("status", "version")) == {("approved", 2)}
+        else:
+            with pytest.raises(BulkCountChanged):
+                _bulk_expecting(project, alice, {"status": ["pending"]}, 5)
+            assert not Verdict.objects.filter(bulk_id__isnull=False).exists()
+            assert Example.objects.filter(status="pending").count() == 4
+    finally:
+        release.set()
+        thread.join()
+
+
+def _bulk_expecting(project, user, params, expected):
+    qs, _ = filtered_examples(project, params)
+    return apply_bulk(project, user, qs, plan_bulk(project, "approve"), expected=expected)
