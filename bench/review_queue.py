@@ -229,18 +229,21 @@ def main():
         print(f"{label:<34}{p[name][0]:>10.1f}{p[name][1]:>10.1f}")
     ratio = p["offset_deep"][1] / p["keyset_deep"][1]
     print(f"deep page p95: OFFSET / keyset = {ratio:.1f}x")
-    rest = bulk_s - statements.get("INSERT", 0) - statements.get("UPDATE", 0)
-    print(f"bulk approve by filter, {bulk_rows:,} examples: {bulk_s:.2f} s through the view (INSERT of the audit rows "
-          f"{statements.get('INSERT', 0):.2f} s, UPDATE {statements.get('UPDATE', 0):.2f} s, the rest, mostly COMMIT "
-          f"with its deferred foreign-key checks, {rest:.2f} s); one by one (review.approve, {len(sample):,} measured) "
-          f"would take {one_by_one_s:.1f} s: {one_by_one_s / bulk_s:.0f}x")
+    # PostgreSQL applies it as one "WITH moved AS (UPDATE ...) INSERT INTO verdict" statement;
+    # the two-statement path (INSERT of the audit rows, then UPDATE) only runs after a race.
+    written = sum(statements.get(kind, 0) for kind in ("WITH", "INSERT", "UPDATE"))
+    rest = bulk_s - written
+    print(f"bulk approve by filter, {bulk_rows:,} examples: {bulk_s:.2f} s through the view (UPDATE + audit rows "
+          f"{written:.2f} s, the rest, mostly COMMIT with its deferred foreign-key checks, {rest:.2f} s); "
+          f"one by one (review.approve, {len(sample):,} measured) would take {one_by_one_s:.1f} s: "
+          f"{one_by_one_s / bulk_s:.0f}x")
     print(json.dumps({
         "rows": args.rows, "matching": matching, "deep_page": page_no,
         "keyset_p50_ms_first": round(p["keyset_first"][0], 1), "keyset_p95_ms_first": round(p["keyset_first"][1], 1),
         "keyset_p50_ms_deep": round(p["keyset_deep"][0], 1), "keyset_p95_ms_deep": round(p["keyset_deep"][1], 1),
         "offset_p95_ms_first": round(p["offset_first"][1], 1), "offset_p95_ms_deep": round(p["offset_deep"][1], 1),
         "deep_ratio": round(ratio, 1), "bulk_rows": bulk_rows, "bulk_100k_s": round(bulk_s, 2),
-        "bulk_insert_s": round(statements.get("INSERT", 0), 2), "bulk_update_s": round(statements.get("UPDATE", 0), 2),
+        "bulk_write_s": round(written, 2), "bulk_commit_s": round(rest, 2),
         "one_by_one_s": round(one_by_one_s, 1), "load_s": round(load_s, 1),
     }))
 

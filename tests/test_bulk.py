@@ -1,5 +1,5 @@
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from curation.filters import filtered_examples
@@ -119,3 +119,75 @@ def test_filters_with_joins_and_text_search_apply_to_exactly_their_matches(proje
     bulk = _bulk(project, alice, {"q": "refund"}, "reject")
     assert list(Example.objects.filter(status="rejected").values_list("id", flat=True)) == [examples[3].id]
     assert bulk.count == 1
+
+
+def test_a_row_changed_during_the_one_statement_path_is_redone_lock_first(project, examples, alice, monkeypatch):
+    from curation.services import bulk as bulk_module
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement path is PostgreSQL's")
+
+    real = bulk_module._update_and_audit
+    calls = []
+
+    def raced(*args):
+        calls.append(real(*args) - 1)  # as if a matching row had changed under the statement
+        return calls[-1]
+
+    monkeypatch.setattr(bulk_module, "_update_and_audit", raced)
+    bulk = _bulk(project, alice, {"tier": "hard"}, "approve")
+    assert len(calls) == 1  # tried once, rolled back whole, then done lock-first
+    assert BulkAction.objects.get().id == bulk.id and bulk.count == 6
+    assert Verdict.objects.count() == 6 and set(Verdict.objects.values_list("version", flat=True)) == {2}
+    assert set(Example.objects.filter(status="approved").values_list("version", flat=True)) == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change, outcome", [("lease", "applied"), ("reject", "refused")])
+def test_a_row_another_reviewer_is_changing_on_postgresql(project, change, outcome):
+    """The bulk UPDATE waits for the other writer, then re-checks: exact audit rows, or nothing."""
+    import threading
+
+    from django.db import connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and re-checks are PostgreSQL's")
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    rows = [ExampleFactory(prompt__project=project) for _ in range(5)]
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                if change == "lease":  # still matches, same status and version
+                    Example.objects.filter(pk=rows[2].pk).update(leased_by=bob)
+                else:  # no longer matches status=pending
+                    review.reject(rows[2], bob, rows[2].version)
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(0.5, release.set).start()  # commits while the bulk UPDATE waits on its row lock
+    try:
+        if outcome == "applied":
+            bulk = _bulk_expecting(project, alice, {"status": ["pending"]}, 5)
+            assert bulk.count == 5
+            assert Verdict.objects.filter(bulk_id=bulk.id).count() == 5
+            assert set(Example.objects.values_list("status", "version")) == {("approved", 2)}
+        else:
+            with pytest.raises(BulkCountChanged):
+                _bulk_expecting(project, alice, {"status": ["pending"]}, 5)
+            assert not Verdict.objects.filter(bulk_id__isnull=False).exists()
+            assert Example.objects.filter(status="pending").count() == 4
+    finally:
+        release.set()
+        thread.join()
+
+
+def _bulk_expecting(project, user, params, expected):
+    qs, _ = filtered_examples(project, params)
+    return apply_bulk(project, user, qs, plan_bulk(project, "approve"), expected=expected)

@@ -213,12 +213,18 @@ class Verdict(models.Model):
     comment = models.TextField(blank=True)
     bulk_id = models.UUIDField(null=True, blank=True, help_text="Shared by every row of one bulk action.")
     version = models.PositiveIntegerField(null=True, blank=True, help_text="The example's version after this change.")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Not indexed alone: nothing reads verdicts by date across projects, and a bulk action
+    # writes 100,000 rows at once.
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["example", "id"], name="verdict_example_id"),
-            models.Index(fields=["project", "user", "created_at"], name="verdict_reviewer_day"),
+            # Reviews per reviewer per day leave bulk actions out (stats.reviewed_per_day), so
+            # a bulk action's rows need no entry here.
+            models.Index(
+                fields=["project", "user", "created_at"], name="verdict_reviewer_day", condition=models.Q(bulk_id__isnull=True)
+            ),
             # Inter-reviewer agreement: each reviewer's own approve/reject decisions per example.
             models.Index(
                 fields=["project", "example", "user", "id"], name="verdict_decision",

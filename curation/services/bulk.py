@@ -1,16 +1,26 @@
 """Bulk actions: approve / reject / set tier / move to stage for every example a filter matches.
 
-Two set-based statements, whatever the number of rows, in one transaction:
+Set-based SQL whatever the number of rows, in one transaction, with one audit
+``Verdict`` row per changed example (before/after values, version + 1, one shared
+``bulk_id``):
 
-1. ``INSERT INTO verdict (...) SELECT ... FROM example WHERE <filter> [FOR UPDATE]`` writes
-   one audit row per matching example (before/after values, version + 1, one shared
-   ``bulk_id``). On PostgreSQL the rows are locked as they are read, so no single
-   action can slip in between the audit and the change; SQLite's IMMEDIATE
-   transactions already keep every other writer out.
-2. ``UPDATE example SET ..., version = version + 1 WHERE <filter>``. The audited rows are
-   locked, so they all still match; if a new row started matching in between, the row
-   counts differ and the whole transaction is rolled back (``BulkCountChanged``), so
-   no row ever changes without its audit row.
+- PostgreSQL: one statement, ``WITH moved AS (UPDATE example ... FROM (<filter's rows:
+  ctid, version, audited column, before value>) old WHERE <filter> AND same ctid, version
+  and audited column RETURNING ...) INSERT INTO verdict SELECT ... FROM moved``. The
+  UPDATE locks each row as it writes it, and the audit row is made from that very
+  change, so no single action can slip in between the audit and the change. A row
+  another transaction changed meanwhile is re-checked on its newest version; if it no
+  longer matches, or its version or audited value moved, it is skipped, the count
+  comes out short and the whole action is redone the lock-first way below (which waits
+  for the other writer). Each row is read and written once: locking first in a pass of
+  its own dirtied every page twice and wrote 1.4 GB of WAL for 100,000 rows, not 0.9.
+- Lock-first (SQLite, and PostgreSQL after such a race): 1. ``INSERT INTO verdict
+  (...) SELECT ... FROM example WHERE <filter> [FOR UPDATE]`` writes the audit rows; on
+  PostgreSQL the rows are locked as they are read; SQLite's IMMEDIATE transactions
+  already keep every other writer out. 2. ``UPDATE example SET ..., version = version
+  + 1 WHERE <filter>``. The audited rows are locked, so they all still match; if a new
+  row started matching in between, the row counts differ and the whole transaction is
+  rolled back (``BulkCountChanged``), so no row ever changes without its audit row.
 
 The reviewer confirmed a number; if the filter matches a different number now,
 nothing is written (``BulkCountChanged``) and the page asks again with the new number.
@@ -22,7 +32,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import CharField, DateTimeField, F, IntegerField, UUIDField, Value
+from django.db.models import CharField, DateTimeField, F, IntegerField, UUIDField, Value, sql
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, JSONArray, JSONObject
 from django.utils import timezone
 
@@ -97,6 +108,22 @@ def plan_bulk(project, action: str, to_tier: str = "", to_stage: str = "") -> Bu
     return plan
 
 
+def _after(plan: BulkPlan):
+    if plan.action in ("approve", "reject"):
+        return ExampleStatus.APPROVED if plan.action == "approve" else ExampleStatus.REJECTED
+    if plan.action == "tier":
+        return plan.tier.name if plan.tier else None
+    return plan.stage.name
+
+
+def _audited(plan: BulkPlan):
+    """(audited field, its "before" expression, UPDATE fields) for the plan."""
+    changes, update = _changes(plan)
+    field = {"approve": "status", "reject": "status", "tier": "tier", "stage": "stage"}[plan.action]
+    before = {"status": F("status"), "tier": F("tier__name"), "stage": F("stage__name")}[field]
+    return field, before, update
+
+
 def _changes(plan: BulkPlan):
     """(JSON {field: [before, after]} expression, UPDATE fields) for the plan."""
     if plan.action in ("approve", "reject"):
@@ -116,9 +143,22 @@ def _changes(plan: BulkPlan):
     return JSONObject(stage=JSONArray(F("stage__name"), Value(plan.stage.name))), {"stage": plan.stage}
 
 
-@transaction.atomic
+class _Raced(Exception):
+    """A matching row changed while the one-statement path ran: redo it the lock-first way."""
+
+
 def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter_description: dict | None = None) -> BulkAction:
     """Apply ``plan`` to every example of ``queryset`` (one project's); see the module docstring."""
+    if connection.vendor == "postgresql":
+        try:
+            return _apply(project, user, queryset, plan, expected, filter_description, one_statement=True)
+        except _Raced:
+            pass  # rolled back whole; the lock-first path below waits for the other writer
+    return _apply(project, user, queryset, plan, expected, filter_description, one_statement=False)
+
+
+@transaction.atomic
+def _apply(project, user, queryset, plan, expected, filter_description, *, one_statement):
     started = time.perf_counter()
     count = queryset.count()
     if count != expected:
@@ -129,6 +169,84 @@ def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter
         project=project, user=user, action=plan.action, target=plan.target_name, filter=filter_description or {}, count=count
     )
     now = timezone.now()
+    if one_statement:
+        _tune_transaction()
+        changed = _update_and_audit(project, user, queryset, plan, bulk, now)
+        if changed != count:
+            raise _Raced
+    else:
+        _audit_then_update(project, user, queryset, plan, bulk, now, count)
+    bulk.seconds = round(time.perf_counter() - started, 3)
+    bulk.save(update_fields=["seconds"])
+    return bulk
+
+
+def _tune_transaction():
+    """Settings for this transaction only (PostgreSQL).
+
+    work_mem: the filter's bitmap of 100,000 rows spread over the whole table stays exact
+    (4 MB makes it lossy: every row of every page is rechecked). No JIT: compiling costs
+    more than it saves on a statement that is all index and heap writes. No wait for the
+    WAL flush at COMMIT: a crash in the next few hundred milliseconds loses the whole
+    action (never half of it: the transaction stays atomic), and the reviewer would see
+    the rows still pending.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true), "
+            "set_config('synchronous_commit', 'off', true)"
+        )
+
+
+def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
+    """PostgreSQL: one statement, ``WITH moved AS (UPDATE ... RETURNING) INSERT INTO verdict ...``.
+
+    Each row is read once from the statement's snapshot (``old``: its ctid, version, the
+    audited column and its value before) and updated by ctid. The UPDATE locks each row
+    as it writes it; if another transaction changed a row since the snapshot, PostgreSQL
+    re-checks the WHERE on the newest version: the filter, the same version and the same
+    audited column, so a row that no longer matches or whose "before" changed is skipped,
+    the count comes out short and the caller redoes the action the lock-first way. So
+    every audit row holds the exact before and after of the change it records, and the
+    table is read and written once instead of locked in one pass and updated in another.
+    """
+    changes_field, before, update = _audited(plan)
+    guard = {"approve": "status", "reject": "status", "tier": "tier_id", "stage": "stage_id"}[plan.action]
+    table = connection.ops.quote_name(Example._meta.db_table)
+    old_sql, old_params = (
+        queryset.order_by()
+        .annotate(b_tid=RawSQL(f"{table}.ctid", [], output_field=CharField()), b_before=before)
+        .values_list("b_tid", "version", guard, "b_before")
+        .query.sql_with_params()
+    )
+    query = queryset.order_by().query.chain(sql.UpdateQuery)
+    query.add_update_values({**update, "version": F("version") + 1, "updated_at": now})
+    compiler = query.get_compiler(connection.alias)
+    compiler.pre_sql_setup()
+    update_sql, update_params = compiler.as_sql()
+    where_sql, where_params = compiler.compile(compiler.query.where)
+    head = update_sql[: -len(f" WHERE {where_sql}")]
+    assert update_sql == f"{head} WHERE {where_sql}", update_sql
+    set_params = list(update_params[: len(update_params) - len(where_params)])
+    qn = connection.ops.quote_name
+    statement = (
+        f"WITH moved AS ({head} FROM ({old_sql}) AS old "
+        f"WHERE ({where_sql}) AND {table}.ctid = old.{qn('b_tid')} AND {table}.{qn('version')} = old.{qn('version')} "
+        f"AND {table}.{qn(guard)} IS NOT DISTINCT FROM old.{qn(guard)} "
+        f"RETURNING {table}.{qn('id')} AS example_id, {table}.{qn('version')} AS version, old.{qn('b_before')} AS before) "
+        f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) "
+        f"SELECT %s, example_id, %s, %s, jsonb_build_object(%s::text, jsonb_build_array(before, %s::text)), '', "
+        f"%s, version, %s FROM moved"
+    )
+    params = [*set_params, *old_params, *where_params,
+              project.id, user.id, plan.action, changes_field, _after(plan), bulk.id, now]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.rowcount
+
+
+def _audit_then_update(project, user, queryset, plan, bulk, now, count):
+    """Two statements (SQLite, and PostgreSQL after a race): lock and audit, then update."""
     changes, update = _changes(plan)
     rows = queryset.order_by().annotate(
         b_project=Value(project.id), b_example=F("id"), b_user=Value(user.id, output_field=IntegerField()),
@@ -154,6 +272,3 @@ def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter
     changed = queryset.order_by().update(**update, version=F("version") + 1, updated_at=now)
     if not audited == changed == count:
         raise BulkCountChanged(count, changed if changed != count else audited)
-    bulk.seconds = round(time.perf_counter() - started, 3)
-    bulk.save(update_fields=["seconds"])
-    return bulk
