@@ -28,6 +28,14 @@ GENERATION = {
     "drafting": {"n": 2, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 64, "seed": 0},
 }
 TEACHER_BUDGET_S = 150
+# The triage student's distillation recipe, pre-filled by the launch form (the student
+# spec's defaults["distill"]); bench/demo.py measures what it reaches.
+DISTILL = {
+    "triage": {
+        "batch_size": 32, "max_seq_len": 256,
+        "stage": {"epochs": 3, "lr": 3e-3, "warmup_steps": 10, "temperature": 2.0, "alpha": 0.7, "replay_fraction": 0.2},
+    },
+}
 GUIDELINES = {
     "triage": (
         "## Triage guidelines\n\n- **billing**: charges, refunds, invoices, payment methods.\n"
@@ -114,7 +122,8 @@ def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
     student, _ = ModelSpec.objects.update_or_create(
         project=project, name="demo student",
         defaults={"role": ModelSpec.Role.STUDENT, "backend": ModelSpec.Backend.TRANSFORMERS,
-                  "path": str(models["student_dir"])},
+                  "path": str(models["student_dir"]),
+                  "defaults": {"distill": DISTILL["triage"]} if project.is_classification else {}},
     )
     return teacher, student
 
@@ -132,10 +141,27 @@ def queue_demo_generation(project, teacher: ModelSpec, engineer, log=print) -> J
     return job
 
 
+def sizes_from_env(value: str | None = None) -> dict:
+    """``DEMO_SIZES`` ("triage=120:40,drafting=8:4": training prompts and gold items per
+    project) for small demo data in tests and the benchmark's smoke run; {} when unset."""
+    value = os.environ.get("DEMO_SIZES", "") if value is None else value
+    sizes = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        try:
+            kind, numbers = part.split("=")
+            n_train, n_gold = (int(n) for n in numbers.split(":"))
+        except ValueError:
+            raise ValueError(f"DEMO_SIZES: {part!r} is not kind=prompts:gold (e.g. triage=120:40)") from None
+        if kind not in SIZES or n_train < 1 or n_gold < 1:
+            raise ValueError(f"DEMO_SIZES: {part!r}: kind is one of {', '.join(SIZES)}, sizes are positive")
+        sizes[kind] = (n_train, n_gold)
+    return sizes
+
+
 def seed_demo(log=print, with_teacher=True, sizes=None, teacher_budget_s=None):
     from curation.services.imports import import_prompts
 
-    sizes = {**SIZES, **(sizes or {})}
+    sizes = {**SIZES, **sizes_from_env(), **(sizes or {})}
     users = _users()
     projects = {
         "triage": _project("ticket-triage", "Ticket triage", "classification", TRIAGE_LABELS, GUIDELINES["triage"], users),
