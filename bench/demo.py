@@ -160,6 +160,7 @@ def distill_request(project, student, teacher, snaps, smoke: bool) -> dict:
 
 def journey(data_dir: Path, smoke: bool) -> dict:
     sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     import django
 
     django.setup()
