@@ -106,11 +106,16 @@ def generate(project) -> float:
 
 def curate(project, user) -> dict[str, int]:
     """Approve every pending example, then easy -> stage 1, medium and hard -> stage 2 (bulk, by filter)."""
+    from urllib.parse import urlencode
+
+    from django.http import QueryDict
+
     from curation.filters import filtered_examples
     from curation.services.bulk import apply_bulk, plan_bulk
 
     def bulk(action, filter_, **target):
-        queryset, cleaned = filtered_examples(project, filter_)
+        # The filter as the review queue's address carries it (a filter is a link).
+        queryset, cleaned = filtered_examples(project, QueryDict(urlencode(filter_)))
         count = queryset.count()
         if count:
             apply_bulk(project, user, queryset, plan_bulk(project, action, **target), expected=count, filter_description=cleaned)
@@ -167,7 +172,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     from django.contrib.auth import get_user_model
 
     from curation.models import EvalReport, Job, ModelSpec, Project
-    from curation.services.distillation import launch_distillation, run_distill_job
+    from curation.services.distillation import launch_distillation, resume_distillation, run_distill_job
     from curation.services.evaluation import run_evaluation_job
 
     project = Project.objects.get(slug="ticket-triage")
@@ -187,6 +192,16 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     print(f"  distillation request: {json.dumps(request)}", file=sys.stderr)
     job = launch_distillation(project, request, by=engineer)
     status, distill_s = _run_job(job, run_distill_job)
+    forced = []
+    while status == "gated" and len(forced) < len(request["stages"]):
+        # A gate that fails waits for a person; the bench forces it (recorded in the job and
+        # the model card) and says so, so the figures still come out for what was reached.
+        gate = job.metrics["gated"]["gate"]
+        forced.append(f"{gate['metric']} {gate['value']:.3f} < {gate['threshold']}")
+        print(f"  gate failed ({forced[-1]}): forcing it, as an engineer could", file=sys.stderr)
+        resume_distillation(job, by=engineer, force=True, comment="bench/demo.py: forced to measure the student anyway")
+        status, took = _run_job(job, run_distill_job)
+        distill_s += took
     _must(status, job, "the distillation")
     print(f"  {job.message}", file=sys.stderr)
     evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
@@ -202,7 +217,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "student_p50_ms": report.speed["student"]["latency_p50_ms"], "teacher_p50_ms": report.speed["teacher"]["latency_p50_ms"],
         "student_params": report.speed["student"]["parameters"], "teacher_params": report.speed["teacher"]["parameters"],
         "stages": {k: v.get("outcome") for k, v in (job.metrics.get("stages") or {}).items()},
-        "kd_mode": job.metrics.get("kd_mode"), "recipe": request,
+        "kd_mode": job.metrics.get("kd_mode"), "recipe": request, "gates_forced": forced,
     }
 
 
@@ -245,7 +260,8 @@ def main():
     met = q is not None and sp is not None and q >= TARGET_QUALITY and sp >= TARGET_SPEEDUP
     rows = [
         ("teacher gold accuracy (triage)", f"{figures['teacher_accuracy']:.3f}", f"{figures['gold_items']} gold tickets; teacher trained {info['train_time_s']:.0f} s, budget {info['time_budget_s']:.0f} s"),
-        ("student gold accuracy", f"{figures['student_accuracy']:.3f}", f"kd_mode={figures['kd_mode']}, stages {figures['stages']}"),
+        ("student gold accuracy", f"{figures['student_accuracy']:.3f}", f"kd_mode={figures['kd_mode']}, stages {figures['stages']}"
+         + (f"; gates FORCED: {'; '.join(figures['gates_forced'])}" if figures["gates_forced"] else "")),
         ("student agreement with teacher", f"{figures['agreement']:.3f}", "same top label"),
         ("quality retained", f"{q:.3f}" if q is not None else "n/a", f"target >= {TARGET_QUALITY}"),
         ("latency p50 student / teacher", f"{figures['student_p50_ms']:.2f} / {figures['teacher_p50_ms']:.2f} ms", "batch 1, label scoring, same gold tickets"),
@@ -273,7 +289,8 @@ def main():
         "generation_s": round(figures["generation_s"], 1), "distill_s": round(figures["distill_s"], 1),
         "evaluation_s": round(figures["evaluation_s"], 1),
         "demo_first_run_s": round(first, 1), "demo_second_run_s": round(second, 1),
-        "teacher_budget_s": info["time_budget_s"], "targets_met": met, "smoke": bool(args.smoke),
+        "teacher_budget_s": info["time_budget_s"], "gates_forced": len(figures["gates_forced"]), "targets_met": met,
+        "smoke": bool(args.smoke),
     }))
 
 
