@@ -20,7 +20,7 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
     assert figures["speedup"] > 0 and figures["smoke"] is True
     assert figures["quality_retained"] == round(figures["student_accuracy"] / figures["teacher_accuracy"], 4) or abs(
         figures["quality_retained"] - figures["student_accuracy"] / figures["teacher_accuracy"]) < 1e-3
-    assert 0 < figures["demo_second_run_s"] < 30
+    assert 0 < figures["demo_second_run_s"] < figures["demo_first_run_s"]  # the second run reuses the teacher
     assert figures["student_params"] < figures["teacher_params"]
     assert "quality retained" in out.stdout and "speed-up" in out.stdout
     # It ran on its own data directory: the user's var/ was not used.
