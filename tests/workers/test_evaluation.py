@@ -1,3 +1,4 @@
+import functools
 import math
 
 import pytest
@@ -125,3 +126,31 @@ def test_it_refuses_an_empty_gold_set(tiny_student_dir):
     lm = load_model(str(tiny_student_dir))
     with pytest.raises(ValueError, match="empty"):
         evaluate(lm, lm, [], task="generation")
+
+
+def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_the_full_pass(tiny_model_dir):
+    from workers.distill.data import ClsExample, collate_classification, label_scores, label_token_ids
+
+    lm = load_model(tiny_model_dir)
+    tok, pad = lm.tokenizer, lm.tokenizer.pad_token_id
+    # Two labels that are one token each in the tiny vocabulary: the one-pass scoring path.
+    words = sorted(t[1:] for t in tok.get_vocab() if t.startswith("\u0120") and t[1:].isalpha() and len(t) > 3)
+    labels = [w for w in words if len(label_token_ids(tok, [w])[0]) == 1][:2]
+    conts = label_token_ids(tok, labels)
+    assert len(labels) == 2 and all(len(c) == 1 for c in conts)
+    prompts = ["Ticket: refund please\nCategory:", "Ticket: cannot sign in at all today\nCategory:"]
+    exs = [ClsExample(tok(render_prompt(tok, p), add_special_tokens=False)["input_ids"], 0, None) for p in prompts]
+    seen = []
+    forward = lm.model.forward
+
+    @functools.wraps(forward)
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("logits_to_keep"))
+        return forward(*args, **kwargs)
+
+    lm.model.forward = spy
+    with torch.no_grad():
+        alone = [label_scores(lm.model, collate_classification([ex], pad), conts, pad) for ex in exs]
+        padded = label_scores(lm.model, collate_classification(exs, pad), conts, pad)  # different lengths: every logit
+    assert seen == [1, 1, None]
+    assert torch.allclose(torch.cat(alone), padded, atol=1e-5)
