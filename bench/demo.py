@@ -169,7 +169,11 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import get_user_model
+
+    if data_dir is not None and Path(settings.DATA_DIR) != Path(data_dir).resolve():
+        raise SystemExit(f"DATA_DIR is {settings.DATA_DIR}, not {data_dir}: refusing to play the journey elsewhere")
 
     from curation.models import EvalReport, Job, ModelSpec, Project
     from curation.services.distillation import launch_distillation, resume_distillation, run_distill_job
@@ -224,7 +228,8 @@ def journey(data_dir: Path, smoke: bool) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--teacher-budget", type=float, help="seconds for the demo teacher's training (default: the demo's)")
-    ap.add_argument("--data-dir", help="use (and keep) this data directory instead of a fresh temporary one")
+    ap.add_argument("--data-dir", help="use (and keep) this data directory instead of a fresh temporary one; "
+                                       "one that already holds the demo reports cached times (the teacher is reused)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory (its path is printed)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes and budget: checks the journey, not the figures")
     ap.add_argument("--journey", help=argparse.SUPPRESS)  # internal: run steps 2-4 in this process on that data dir
@@ -267,7 +272,7 @@ def main():
         ("latency p50 student / teacher", f"{figures['student_p50_ms']:.2f} / {figures['teacher_p50_ms']:.2f} ms", "batch 1, label scoring, same gold tickets"),
         ("speed-up (teacher p50 / student p50)", f"{sp:.2f}x" if sp is not None else "n/a", f"target >= {TARGET_SPEEDUP}x"),
         ("parameters student / teacher", f"{figures['student_params']:,} / {figures['teacher_params']:,}", f"{figures['teacher_params'] / figures['student_params']:.1f}x"),
-        ("teacher generation (triage)", f"{figures['generation_s']:.1f} s", ""),
+        ("teacher generation (triage)", f"{figures['generation_s']:.1f} s", "label distributions; reply drafting's job is left queued"),
         ("curation (bulk + 2 snapshots)", f"{figures['curation_s']:.1f} s", ", ".join(f"{k}: {v}" for k, v in figures["moved"].items())),
         ("distillation (2 stages, gated)", f"{figures['distill_s']:.1f} s", ""),
         ("evaluation on the gold set", f"{figures['evaluation_s']:.1f} s", ""),
