@@ -154,3 +154,18 @@ def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_t
         padded = label_scores(lm.model, collate_classification(exs, pad), conts, pad)  # different lengths: every logit
     assert seen == [1, 1, None]
     assert torch.allclose(torch.cat(alone), padded, atol=1e-5)
+
+
+def test_each_model_is_timed_at_its_faster_thread_count_and_the_count_is_restored(tiny_model_dir, tiny_student_dir, monkeypatch):
+    import workers.evaluation as ev
+
+    student, teacher = load_model(str(tiny_student_dir)), load_model(str(tiny_model_dir))
+    gold = [{"prompt": f"Ticket: refund request {i}\nCategory:", "label": "billing"} for i in range(4)]
+    torch.set_num_threads(2)
+    chosen = []
+    real = ev._fastest_threads
+    monkeypatch.setattr(ev, "_fastest_threads", lambda request, probes: chosen.append(real(request, probes)) or chosen[-1])
+    report = evaluate(student, teacher, gold, task="classification", labels=["billing", "account"])
+    assert len(chosen) == 2 and set(chosen) <= {1, 2}
+    assert [report["student"]["speed"]["threads"], report["teacher"]["speed"]["threads"]] == chosen
+    assert torch.get_num_threads() == 2
