@@ -220,6 +220,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "agreement": s.get("teacher_agreement"), "quality_retained": report.quality_retained, "speedup": report.speedup,
         "student_p50_ms": report.speed["student"]["latency_p50_ms"], "teacher_p50_ms": report.speed["teacher"]["latency_p50_ms"],
         "student_params": report.speed["student"]["parameters"], "teacher_params": report.speed["teacher"]["parameters"],
+        "threads": [report.speed["student"].get("threads"), report.speed["teacher"].get("threads")],
         "stages": {k: v.get("outcome") for k, v in (job.metrics.get("stages") or {}).items()},
         "kd_mode": job.metrics.get("kd_mode"), "recipe": request, "gates_forced": forced,
     }
@@ -269,7 +270,7 @@ def main():
          + (f"; gates FORCED: {'; '.join(figures['gates_forced'])}" if figures["gates_forced"] else "")),
         ("student agreement with teacher", f"{figures['agreement']:.3f}", "same top label"),
         ("quality retained", f"{q:.3f}" if q is not None else "n/a", f"target >= {TARGET_QUALITY}"),
-        ("latency p50 student / teacher", f"{figures['student_p50_ms']:.2f} / {figures['teacher_p50_ms']:.2f} ms", "batch 1, label scoring, same gold tickets"),
+        ("latency p50 student / teacher", f"{figures['student_p50_ms']:.2f} / {figures['teacher_p50_ms']:.2f} ms", f"batch 1, label scoring, same gold tickets; threads {figures['threads'][0]} / {figures['threads'][1]}"),
         ("speed-up (teacher p50 / student p50)", f"{sp:.2f}x" if sp is not None else "n/a", f"target >= {TARGET_SPEEDUP}x"),
         ("parameters student / teacher", f"{figures['student_params']:,} / {figures['teacher_params']:,}", f"{figures['teacher_params'] / figures['student_params']:.1f}x"),
         ("teacher generation (triage)", f"{figures['generation_s']:.1f} s", "label distributions; reply drafting's job is left queued"),
