@@ -168,7 +168,7 @@ def forward_latency_ms(model, tokenizer, prompt: str, runs: int = 50, warmup: in
     timings = []
     for i in range(warmup + runs):
         started = time.perf_counter()
-        model(input_ids=ids, attention_mask=attention, logits_to_keep=1)
+        model(input_ids=ids, attention_mask=attention, logits_to_keep=1, use_cache=False)
         if i >= warmup:
             timings.append((time.perf_counter() - started) * 1000)
     return statistics.median(timings)

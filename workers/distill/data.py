@@ -235,12 +235,23 @@ def response_logits(model, batch: dict) -> torch.Tensor:
     return logits[:, :-1][batch["target_mask"]]
 
 
+_FORWARD_PARAMS: dict = {}
+
+
+def _forward_params(model) -> frozenset:
+    """The keyword arguments ``model``'s forward takes (looked up once per model class)."""
+    key = type(model) if "forward" not in vars(model) else model.forward
+    if key not in _FORWARD_PARAMS:
+        try:
+            _FORWARD_PARAMS[key] = frozenset(inspect.signature(model.forward).parameters)
+        except (TypeError, ValueError):
+            _FORWARD_PARAMS[key] = frozenset()
+    return _FORWARD_PARAMS[key]
+
+
 def _keeps_last_logits(model) -> bool:
     """Whether ``model``'s forward takes ``logits_to_keep`` (transformers causal LMs do)."""
-    try:
-        return "logits_to_keep" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
+    return "logits_to_keep" in _forward_params(model)
 
 
 def label_scores(model, batch: dict, label_ids: list[list[int]], pad_id: int) -> torch.Tensor:
@@ -256,7 +267,8 @@ def label_scores(model, batch: dict, label_ids: list[list[int]], pad_id: int) ->
         if bool((last == batch["input_ids"].shape[1] - 1).all()) and _keeps_last_logits(model):
             # No padding (a single prompt, as in the evaluation's timed requests): only the
             # last position goes through the output layer, as a deployed classifier does.
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1).logits
+            extra = {"use_cache": False} if "use_cache" in _forward_params(model) else {}  # no KV cache to build
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1, **extra).logits
             logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
         else:
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
