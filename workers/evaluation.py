@@ -124,7 +124,7 @@ def _ids(tok, text):
     return list(tok(text, add_special_tokens=False)["input_ids"])
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _generate(lm: LoadedModel, prompt, max_new_tokens):
     tok = lm.tokenizer
     ids = torch.tensor([_ids(tok, render_prompt(tok, prompt))])
@@ -233,7 +233,7 @@ def _aggregate_generation(items) -> dict:
 
 # --------------------------------------------------------------- classification
 @_with_threads
-@torch.no_grad()
+@torch.inference_mode()
 def _classification_items(lm: LoadedModel, gold, labels):
     tok = lm.tokenizer
     conts = label_token_ids(tok, labels)
