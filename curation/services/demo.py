@@ -21,7 +21,7 @@ DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [("reviewer", "reviewer"), ("engineer", "engineer")]
 TRIAGE_LABELS = ["billing", "account", "technical", "other"]
 # Training prompts and gold items per project. Triage needs a couple of thousand
-# teacher-labelled tickets for a 0.4M-parameter student to keep the teacher's accuracy.
+# teacher-labelled tickets for a 0.26M-parameter student to keep the teacher's accuracy.
 SIZES = {"triage": (2000, 200), "drafting": (600, 100)}
 GENERATION = {
     "triage": {},
@@ -102,13 +102,17 @@ def _prompt_lines(kind, n_train, n_gold):
 
 def build_demo_models(log=print, budget_s: float | None = None) -> dict:
     """Train (or reuse) the demo teacher and a fresh student sharing its tokenizer."""
-    from workers.demo.student import build_demo_student
+    from workers.demo.student import INFO_FILE, STUDENT_ARCH, build_demo_student
     from workers.demo.teacher import build_demo_teacher
 
     budget = budget_s or float(os.environ.get("DEMO_TEACHER_BUDGET_S", TEACHER_BUDGET_S))
     teacher_dir, student_dir = demo_dir() / "teacher", demo_dir() / "student"
     teacher = build_demo_teacher(teacher_dir, time_budget_s=budget, log=log)
-    if not teacher["cached"] or not (student_dir / "demo_student.json").is_file():
+    try:
+        student_arch = json.loads((student_dir / INFO_FILE).read_text()).get("architecture")
+    except (OSError, ValueError):
+        student_arch = None
+    if not teacher["cached"] or student_arch != STUDENT_ARCH:
         student = build_demo_student(teacher_dir, student_dir)
         log(f"demo student: {student['parameters'] / 1e6:.2f}M parameters, "
             f"{student['latency_ratio']:.1f}x faster forward pass than the teacher")
