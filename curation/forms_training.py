@@ -7,7 +7,9 @@ does the checking (the API goes through it too), and its errors, named like
 from django import forms
 
 from curation.models import ModelSpec, Snapshot, SnapshotRow
-from curation.services.distillation import DIVERGENCES, GATE_METRICS, JOB_DEFAULTS, PRECISIONS, STAGE_DEFAULTS
+from curation.services.distillation import (
+    DISTILL_JOB_KEYS, DIVERGENCES, GATE_METRICS, JOB_DEFAULTS, PRECISIONS, STAGE_DEFAULTS, distill_defaults,
+)
 
 NUMBER = {"step": "any"}
 
@@ -50,6 +52,11 @@ class DistillLaunchForm(forms.Form):
             only = list(field.queryset[:2])
             if len(only) == 1:
                 field.initial = only[0].pk
+        # The one student's recipe (its spec's defaults["distill"]) pre-fills the job settings.
+        recipe = distill_defaults(default_student(project))
+        for key in DISTILL_JOB_KEYS:
+            if key in recipe:
+                self.fields[key].initial = recipe[key]
 
 
 class StageForm(forms.Form):
@@ -112,8 +119,25 @@ def apply_errors(errors: dict[str, list[str]], form: DistillLaunchForm, rows: li
                 form.add_error(key if key in form.fields else None, message)
 
 
-def initial_stages(project) -> list[dict]:
-    """One row per curriculum stage that has a ready snapshot (its newest), in order."""
+def default_student(project) -> ModelSpec | None:
+    """The student the launch form preselects: the project's only student spec, if it has one."""
+    only = list(ModelSpec.objects.filter(project=project, role=ModelSpec.Role.STUDENT).order_by("name")[:2])
+    return only[0] if len(only) == 1 else None
+
+
+def initial_stages(project, student: ModelSpec | None = None) -> list[dict]:
+    """One row per curriculum stage that has a ready snapshot (its newest), in order, with
+    the stage settings of the student's recipe (``student``, else the preselected one)."""
+    rows = _initial_rows(project)
+    stage = distill_defaults(student if student is not None else default_student(project)).get("stage", {})
+    for i, row in enumerate(rows):
+        row.update({k: v for k, v in stage.items() if k != "replay_fraction" or i > 0})
+        if "steps" in stage and "epochs" not in stage:
+            row.pop("epochs", None)
+    return rows
+
+
+def _initial_rows(project) -> list[dict]:
     ready = Snapshot.objects.filter(project=project, status=Snapshot.Status.READY).order_by("-created_at", "-id")
     gate_metric, threshold = ("accuracy", 0.6) if project.is_classification else ("teacher_agreement", 0.5)
     rows = []

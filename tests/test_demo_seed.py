@@ -35,6 +35,11 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(d
     triage = projects["triage"]
     teacher, student = demo.register_demo_specs(triage, models)
     assert (teacher.role, student.role) == ("teacher", "student")
+    # The student carries the recipe bench/demo.py measured, in a form the launch form reads.
+    from curation.services.distillation import check_distill_defaults, distill_defaults
+
+    assert student.defaults["distill"] == demo.DISTILL["triage"] and not check_distill_defaults(student.defaults["distill"])
+    assert distill_defaults(student)["stage"]["epochs"] == demo.DISTILL["triage"]["stage"]["epochs"]
     job = demo.queue_demo_generation(triage, teacher, triage.memberships.get(role="engineer").user, log=lambda *_: None)
     assert job.params["frozen"]["count"] == 12  # the gold prompts are never generated for
     assert demo.queue_demo_generation(triage, teacher, None, log=lambda *_: None) is None

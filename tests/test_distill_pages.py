@@ -55,6 +55,39 @@ def test_the_launch_form_offers_one_row_per_curriculum_stage_with_a_ready_snapsh
     assert 'id="stage-template"' in page and "__prefix__" in page
 
 
+def test_the_students_recipe_in_its_spec_defaults_pre_fills_the_launch_form(project, client_as, specs, snapshots):
+    _, student = specs
+    student.defaults = {"distill": {"batch_size": 32, "max_seq_len": 256,
+                                    "stage": {"epochs": 3, "lr": 0.003, "alpha": 0.7, "temperature": 2.0, "replay_fraction": 0.25}}}
+    student.save()
+    client = client_as("engineer")
+    page = client.get(launch_url(project)).content.decode()
+    assert 'name="batch_size" value="32"' in page and 'name="max_seq_len" value="256"' in page
+    for i in (0, 1):
+        assert f'name="stages-{i}-epochs" value="3"' in page and f'name="stages-{i}-lr" value="0.003"' in page
+        assert f'name="stages-{i}-alpha" value="0.7"' in page and f'name="stages-{i}-temperature" value="2.0"' in page
+    # Replay only makes sense after the first stage.
+    assert 'name="stages-0-replay_fraction" value="0.0"' in page and 'name="stages-1-replay_fraction" value="0.25"' in page
+    # Without a recipe the form keeps its own defaults.
+    student.defaults = {}
+    student.save()
+    page = client.get(launch_url(project)).content.decode()
+    assert 'name="batch_size" value="8"' in page and 'name="stages-0-epochs" value="1.0"' in page
+
+
+def test_a_distill_recipe_in_spec_defaults_is_checked_and_kept_out_of_generation_settings(project, specs):
+    from curation.services.modelspecs import check_spec_fields, resolve_generation_params
+
+    _, student = specs
+    recipe = {"batch_size": 32, "stage": {"epochs": 3, "lr": 0.003}}
+    assert check_spec_fields("transformers", "x", "", "", {"temperature": 0.5, "distill": recipe}, {}) == {}
+    bad = check_spec_fields("transformers", "x", "", "", {"distill": {"batch": 3, "stage": {"alpha": "high", "steps": 1.5}}}, {})
+    assert any("distill.batch: unknown setting" in m for m in bad["defaults"])
+    assert any("distill.stage.alpha" in m for m in bad["defaults"]) and any("distill.stage.steps" in m for m in bad["defaults"])
+    student.defaults = {"temperature": 0.5, "distill": recipe}
+    assert resolve_generation_params(student, {})["temperature"] == 0.5
+
+
 def test_an_engineer_launches_a_job_from_the_form(project, client_as, specs, snapshots):
     easy, hard = snapshots
     data = form_data(specs, [{"snapshot": easy.pk, "gate_metric": "accuracy", "gate_threshold": 0.1}, {"snapshot": hard.pk, "epochs": 2, "steps": ""}])

@@ -21,7 +21,9 @@ Definitions (what the report shows):
   normalized-match(student) / normalized-match(teacher), or, when the teacher matches
   no reference, the student's teacher agreement (the teacher agrees with itself: 1).
 - speed: each gold request is timed (greedy generation, or label scoring) after one
-  warm-up request; p50/p95 latency in ms, tokens/s = generated (or scored prompt)
+  warm-up request, on the CPU thread count (all cores or one) that answers the first
+  gold requests faster for that model (``threads``: each model at its best on this
+  machine); p50/p95 latency in ms, tokens/s = generated (or scored prompt)
   tokens / total time; speedup = teacher p50 / student p50.
 - memory: parameter + buffer bytes, and the growth of the process's peak RSS
   (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
@@ -122,7 +124,7 @@ def _ids(tok, text):
     return list(tok(text, add_special_tokens=False)["input_ids"])
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _generate(lm: LoadedModel, prompt, max_new_tokens):
     tok = lm.tokenizer
     ids = torch.tensor([_ids(tok, render_prompt(tok, prompt))])
@@ -145,8 +147,41 @@ def _reference_logits(lm: LoadedModel, prompt, reference):
     return logits, torch.tensor(r)
 
 
+def _fastest_threads(request, probes) -> int:
+    """Set torch's CPU threads to whichever answers ``probes`` faster, all cores or one.
+
+    Each model is timed at its own best setting on this machine: a small model's
+    batch-1 requests are often faster on one thread (a parallel region waits for its
+    slowest thread, worse when other work shares the cores), a bigger one's on all.
+    """
+    current = torch.get_num_threads()
+    if current <= 1:
+        return current
+    timings = {}
+    for threads in (current, 1):
+        torch.set_num_threads(threads)
+        request(probes[0])  # the first request after a switch pays for the thread pool
+        timings[threads] = float(np.median([request(p) for p in probes]))
+    best = min(timings, key=timings.get)
+    torch.set_num_threads(best)
+    return best
+
+
+def _with_threads(fn):
+    """Run ``fn`` (which may change torch's thread count) and restore the count after."""
+    def wrapped(*args, **kwargs):
+        before = torch.get_num_threads()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+    return wrapped
+
+
+@_with_threads
 def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn):
     _generate(lm, gold[0]["prompt"], max_new_tokens)  # warm-up, not timed
+    threads = _fastest_threads(lambda g: _generate(lm, g["prompt"], max_new_tokens)[2], gold[:3])
     items = []
     for g in gold:
         text, n_new, elapsed = _generate(lm, g["prompt"], max_new_tokens)
@@ -157,6 +192,7 @@ def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn):
             "latency_s": elapsed,
             "tokens": n_new,
             "output": text,
+            "threads": threads,
         }
         if check_fn is not None:
             item["check"] = float(bool(check_fn(text)))
@@ -196,7 +232,8 @@ def _aggregate_generation(items) -> dict:
 
 
 # --------------------------------------------------------------- classification
-@torch.no_grad()
+@_with_threads
+@torch.inference_mode()
 def _classification_items(lm: LoadedModel, gold, labels):
     tok = lm.tokenizer
     conts = label_token_ids(tok, labels)
@@ -211,12 +248,13 @@ def _classification_items(lm: LoadedModel, gold, labels):
         return probs, time.perf_counter() - start, len(ex.prompt_ids)
 
     score(gold[0])  # warm-up
+    threads = _fastest_threads(lambda g: score(g)[1], gold[:10])
     items = []
     for g in gold:
         probs, elapsed, n_tok = score(g)
         pred = int(probs.argmax())
         items.append({"tier": g.get("tier"), "gold": g["label"], "pred": labels[pred], "confidence": float(probs[pred]),
-                      "probs": probs.tolist(), "latency_s": elapsed, "tokens": n_tok})
+                      "probs": probs.tolist(), "latency_s": elapsed, "tokens": n_tok, "threads": threads})
     return items
 
 
@@ -245,6 +283,7 @@ def _speed(items, memory, rss_delta) -> dict:
         "latency_p50_ms": _percentile(lat, 50) * 1000,
         "latency_p95_ms": _percentile(lat, 95) * 1000,
         "tokens_per_s": sum(i["tokens"] for i in items) / max(sum(lat), 1e-12),
+        "threads": items[0].get("threads") if items else None,
         **memory,
         "peak_rss_delta_mb": rss_delta,
     }

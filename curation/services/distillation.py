@@ -60,6 +60,48 @@ JOB_DEFAULTS = {
 }
 
 
+# A student spec may carry the recipe that works for it: ``defaults["distill"]`` holds job
+# settings and, under "stage", settings for every stage row (``replay_fraction`` only for
+# the stages after the first). The launch form pre-fills them when it picks that student.
+DISTILL_JOB_KEYS = ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
+DISTILL_STAGE_KEYS = ("steps", "epochs", *STAGE_DEFAULTS)
+
+
+def check_distill_defaults(value) -> list[str]:
+    """Problems with a spec's ``defaults["distill"]`` (an empty list when it is usable)."""
+    if not isinstance(value, dict):
+        return ['"distill" must be an object of distillation settings']
+    errors = _Errors()
+    for key in sorted(set(value) - {*DISTILL_JOB_KEYS, "stage"}):
+        errors.add(key, f"unknown setting; known: {', '.join(DISTILL_JOB_KEYS)}, stage")
+    for key in DISTILL_JOB_KEYS:
+        if key == "mixed_precision":
+            _choice(value.get(key), key, PRECISIONS, errors, None)
+        elif key in value:
+            _number(value[key], key, errors, kind=int, minimum=0 if key in ("seed", "checkpoint_every") else 1)
+    stage = value.get("stage", {})
+    if not isinstance(stage, dict):
+        errors.add("stage", "must be an object of stage settings")
+        stage = {}
+    for key in sorted(set(stage) - set(DISTILL_STAGE_KEYS)):
+        errors.add(f"stage.{key}", f"unknown stage setting; known: {', '.join(DISTILL_STAGE_KEYS)}")
+    for key in DISTILL_STAGE_KEYS:
+        if key == "divergence":
+            _choice(stage.get(key), f"stage.{key}", DIVERGENCES, errors, None)
+        elif key in stage:
+            kind = int if key in ("steps", "warmup_steps") else float
+            _number(stage[key], f"stage.{key}", errors, kind=kind, minimum=0)
+    return [f"distill.{field}: {message}" for field, messages in errors.items() for message in messages]
+
+
+def distill_defaults(spec: ModelSpec | None) -> dict:
+    """The student spec's distillation recipe (``defaults["distill"]``), or {} when it has none or it is unusable."""
+    value = ((spec.defaults or {}) if spec is not None else {}).get("distill")
+    if value is None or check_distill_defaults(value):
+        return {}
+    return value
+
+
 class LaunchInvalid(Exception):
     """A launch (or resume) request that cannot run; ``errors`` maps fields to messages."""
 

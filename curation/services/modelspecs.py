@@ -96,10 +96,15 @@ def check_generation_params(data: dict) -> tuple[dict, dict[str, list[str]]]:
     return cleaned, errors
 
 
+def generation_defaults(defaults) -> dict:
+    """A spec's default generation settings: its defaults without the student's "distill" recipe."""
+    return {k: v for k, v in defaults.items() if k != "distill"} if isinstance(defaults, dict) else defaults
+
+
 def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classification: bool = False) -> dict:
     """Defaults <- the spec's defaults <- ``given``; ``SpecProblem`` names bad fields."""
     given = dict(given or {})
-    spec_defaults, spec_errors = check_generation_params(spec.defaults if spec is not None else {})
+    spec_defaults, spec_errors = check_generation_params(generation_defaults(spec.defaults if spec is not None else {}))
     if spec_errors:
         raise SpecProblem({"model_spec": [f"the spec's default settings are invalid ({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Model specs page"]})
     cleaned, errors = check_generation_params(given)
@@ -161,9 +166,14 @@ def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, 
     if not isinstance(defaults, dict):
         errors["defaults"] = ["must be a JSON object of generation settings"]
     else:
-        _, problems = check_generation_params(defaults)
-        if problems:
-            errors["defaults"] = [f"{k}: {v[0]}" for k, v in problems.items()]
+        from curation.services.distillation import check_distill_defaults
+
+        _, problems = check_generation_params(generation_defaults(defaults))
+        messages = [f"{k}: {v[0]}" for k, v in problems.items()]
+        if "distill" in defaults:
+            messages += check_distill_defaults(defaults["distill"])
+        if messages:
+            errors["defaults"] = messages
     option_problems = check_options(backend, options)
     if option_problems:
         errors["options"] = option_problems

@@ -1,3 +1,4 @@
+import functools
 import math
 
 import pytest
@@ -125,3 +126,46 @@ def test_it_refuses_an_empty_gold_set(tiny_student_dir):
     lm = load_model(str(tiny_student_dir))
     with pytest.raises(ValueError, match="empty"):
         evaluate(lm, lm, [], task="generation")
+
+
+def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_the_full_pass(tiny_model_dir):
+    from workers.distill.data import ClsExample, collate_classification, label_scores, label_token_ids
+
+    lm = load_model(tiny_model_dir)
+    tok, pad = lm.tokenizer, lm.tokenizer.pad_token_id
+    # Two labels that are one token each in the tiny vocabulary: the one-pass scoring path.
+    words = sorted(t[1:] for t in tok.get_vocab() if t.startswith("\u0120") and t[1:].isalpha() and len(t) > 3)
+    labels = [w for w in words if len(label_token_ids(tok, [w])[0]) == 1][:2]
+    conts = label_token_ids(tok, labels)
+    assert len(labels) == 2 and all(len(c) == 1 for c in conts)
+    prompts = ["Ticket: refund please\nCategory:", "Ticket: cannot sign in at all today\nCategory:"]
+    exs = [ClsExample(tok(render_prompt(tok, p), add_special_tokens=False)["input_ids"], 0, None) for p in prompts]
+    seen = []
+    forward = lm.model.forward
+
+    @functools.wraps(forward)
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("logits_to_keep"))
+        return forward(*args, **kwargs)
+
+    lm.model.forward = spy
+    with torch.no_grad():
+        alone = [label_scores(lm.model, collate_classification([ex], pad), conts, pad) for ex in exs]
+        padded = label_scores(lm.model, collate_classification(exs, pad), conts, pad)  # different lengths: every logit
+    assert seen == [1, 1, None]
+    assert torch.allclose(torch.cat(alone), padded, atol=1e-5)
+
+
+def test_each_model_is_timed_at_its_faster_thread_count_and_the_count_is_restored(tiny_model_dir, tiny_student_dir, monkeypatch):
+    import workers.evaluation as ev
+
+    student, teacher = load_model(str(tiny_student_dir)), load_model(str(tiny_model_dir))
+    gold = [{"prompt": f"Ticket: refund request {i}\nCategory:", "label": "billing"} for i in range(4)]
+    torch.set_num_threads(2)
+    chosen = []
+    real = ev._fastest_threads
+    monkeypatch.setattr(ev, "_fastest_threads", lambda request, probes: chosen.append(real(request, probes)) or chosen[-1])
+    report = evaluate(student, teacher, gold, task="classification", labels=["billing", "account"])
+    assert len(chosen) == 2 and set(chosen) <= {1, 2}
+    assert [report["student"]["speed"]["threads"], report["teacher"]["speed"]["threads"]] == chosen
+    assert torch.get_num_threads() == 2

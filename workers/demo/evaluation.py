@@ -161,13 +161,14 @@ def greedy_replies(model, tokenizer, tickets: Sequence[Ticket], max_new_tokens: 
 
 @torch.no_grad()
 def forward_latency_ms(model, tokenizer, prompt: str, runs: int = 50, warmup: int = 5) -> float:
-    """Median wall time (ms) of one batch-1 forward pass over ``prompt``."""
+    """Median wall time (ms) of one batch-1 forward pass over ``prompt`` that scores the next
+    token (only the last position goes through the output layer, as in label scoring)."""
     ids = torch.tensor([_encode(tokenizer, render_prompt(tokenizer, prompt))])
     attention = torch.ones_like(ids)
     timings = []
     for i in range(warmup + runs):
         started = time.perf_counter()
-        model(input_ids=ids, attention_mask=attention)
+        model(input_ids=ids, attention_mask=attention, logits_to_keep=1, use_cache=False)
         if i >= warmup:
             timings.append((time.perf_counter() - started) * 1000)
     return statistics.median(timings)

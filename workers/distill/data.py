@@ -12,6 +12,7 @@ None}`` with ``teacher_probs`` over the project labels, in order.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 from dataclasses import dataclass
@@ -234,6 +235,25 @@ def response_logits(model, batch: dict) -> torch.Tensor:
     return logits[:, :-1][batch["target_mask"]]
 
 
+_FORWARD_PARAMS: dict = {}
+
+
+def _forward_params(model) -> frozenset:
+    """The keyword arguments ``model``'s forward takes (looked up once per model class)."""
+    key = type(model) if "forward" not in vars(model) else model.forward
+    if key not in _FORWARD_PARAMS:
+        try:
+            _FORWARD_PARAMS[key] = frozenset(inspect.signature(model.forward).parameters)
+        except (TypeError, ValueError):
+            _FORWARD_PARAMS[key] = frozenset()
+    return _FORWARD_PARAMS[key]
+
+
+def _keeps_last_logits(model) -> bool:
+    """Whether ``model``'s forward takes ``logits_to_keep`` (transformers causal LMs do)."""
+    return "logits_to_keep" in _forward_params(model)
+
+
 def label_scores(model, batch: dict, label_ids: list[list[int]], pad_id: int) -> torch.Tensor:
     """Per-label log-score [B, L] = sum of the continuation tokens' log-probabilities.
 
@@ -243,9 +263,16 @@ def label_scores(model, batch: dict, label_ids: list[list[int]], pad_id: int) ->
     """
     device = batch["input_ids"].device
     if all(len(c) == 1 for c in label_ids):
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         last = batch["attention_mask"].sum(1) - 1
-        logp = torch.log_softmax(logits[torch.arange(logits.shape[0], device=device), last].float(), dim=-1)
+        if bool((last == batch["input_ids"].shape[1] - 1).all()) and _keeps_last_logits(model):
+            # No padding (a single prompt, as in the evaluation's timed requests): only the
+            # last position goes through the output layer, as a deployed classifier does.
+            extra = {"use_cache": False} if "use_cache" in _forward_params(model) else {}  # no KV cache to build
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1, **extra).logits
+            logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+        else:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logp = torch.log_softmax(logits[torch.arange(logits.shape[0], device=device), last].float(), dim=-1)
         return logp[:, [c[0] for c in label_ids]]
     seqs, starts = [], []
     for prompt in batch["prompt_ids"]:
