@@ -62,9 +62,9 @@ def demo_models(tmp_path_factory):
             "build_s": time.monotonic() - started}
 
 
-def shot(page, name):
+def shot(page, name, full_page=True):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
+    page.screenshot(path=str(SHOTS / name), full_page=full_page)
 
 
 def job_id_from(page) -> int:
@@ -182,7 +182,8 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     rita.select_option("select[name=tier]", "easy")
     rita.wait_for_function("location.search.includes('tier=easy')")
     settle(rita)
-    shot(rita, "queue.png")
+    shot(rita, "queue.png", full_page=False)  # the first screen; the whole page below
+    shot(rita, "queue-full.png")
     rita.keyboard.press("Escape")  # leave the select: keys are shortcuts again
     rita.keyboard.press("j")
     rita.keyboard.press("Enter")
