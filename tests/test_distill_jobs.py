@@ -285,3 +285,21 @@ def test_out_of_memory_ends_the_job_with_advice(project, specs, engineer, tiny_m
     job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
     assert run(job) == "failed"
     assert job.message.startswith(message)
+
+
+def test_a_label_a_reviewer_changed_trains_on_the_human_label_not_the_overruled_distribution(project):
+    from curation.services.distillation import snapshot_records
+
+    project.task_type, project.labels = "classification", kit.LABELS
+    project.save()
+    agreed, changed = kit.LABELS[0], kit.LABELS[1]
+    teacher = {label: (0.7 if label == agreed else 0.1) for label in kit.LABELS}
+    snap = kit.snapshot(project, "relabelled", [
+        {"prompt_text": "kept", "label": agreed, "label_distribution": teacher, "split": "train"},
+        {"prompt_text": "changed", "label": changed, "label_distribution": teacher, "split": "train"},
+    ])
+
+    kept, relabelled = snapshot_records(snap.pk, "train", task="classification", labels=kit.LABELS)
+    assert kept["teacher_probs"] == [teacher[label] for label in kit.LABELS]
+    # No teacher target: the loss gives this row full CE weight on the reviewer's label, whatever alpha.
+    assert relabelled["label"] == changed and relabelled["teacher_probs"] is None

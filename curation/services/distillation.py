@@ -409,7 +409,7 @@ def snapshot_records(snapshot_id: int, split: str, *, task: str, labels: list[st
     for row in snap.rows.filter(split=split).order_by("ordinal").iterator(chunk_size=2000):
         prompt = row.prompt_messages or row.prompt_text
         if task == Project.TaskType.CLASSIFICATION:
-            out.append({"prompt": prompt, "label": row.label, "teacher_probs": _teacher_probs(row.label_distribution, labels),
+            out.append({"prompt": prompt, "label": row.label, "teacher_probs": _teacher_probs(row.label_distribution, labels, human_label=row.label),
                         "tier": row.tier or None})
             continue
         soft = None
@@ -424,12 +424,19 @@ def snapshot_records(snapshot_id: int, split: str, *, task: str, labels: list[st
     return out
 
 
-def _teacher_probs(distribution, labels):
-    """``{label: p}`` in project-label order; None when there is none (CE only for that row)."""
+def _teacher_probs(distribution, labels, human_label=None):
+    """``{label: p}`` in project-label order; None when there is none (CE only for that row).
+
+    Also None when the example's label is not the teacher's top label: a reviewer changed
+    it, and the student must learn the human's label (full CE weight, whatever alpha),
+    not the distribution the reviewer overruled.
+    """
     if not isinstance(distribution, dict):
         return None
     probs = [float(distribution.get(label, 0.0) or 0.0) for label in labels]
     if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
+        return None
+    if human_label is not None and human_label in labels and probs[labels.index(human_label)] < max(probs):
         return None
     return probs
 
