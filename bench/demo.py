@@ -143,7 +143,7 @@ def snapshots(project, user, stages) -> list:
 def distill_request(project, student, teacher, snaps, smoke: bool) -> dict:
     """The launch form's pre-filled request: the student spec's recipe on every curriculum stage."""
     from curation.forms_training import initial_stages
-    from curation.services.distillation import distill_defaults
+    from curation.services.distill_request import distill_defaults
 
     recipe = distill_defaults(student)
     rows = initial_stages(project, student)

@@ -1,13 +1,13 @@
 """The distillation launch form: job settings plus one formset row per stage.
 
-The forms only parse the page's inputs; ``services.distillation.validate_distillation``
+The forms only parse the page's inputs; ``services.distill_request.validate_distillation``
 does the checking (the API goes through it too), and its errors, named like
 ``stages.1.gate.threshold``, are put back on the fields with ``apply_errors``.
 """
 from django import forms
 
 from curation.models import ModelSpec, Snapshot, SnapshotRow
-from curation.services.distillation import (
+from curation.services.distill_request import (
     DISTILL_JOB_KEYS, DIVERGENCES, GATE_METRICS, JOB_DEFAULTS, PRECISIONS, STAGE_DEFAULTS, distill_defaults,
 )
 

@@ -13,7 +13,8 @@ from django.db.models.functions import RowNumber
 
 from curation import charts
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion, Snapshot
-from curation.services.distillation import KD_MODES, LOWER_IS_BETTER, phase_label
+from curation.services.distill_request import LOWER_IS_BETTER
+from curation.services.distillation import KD_MODES, phase_label
 
 LOSS_SERIES = (("loss", "total loss", "s-total"), ("kd_loss", "KD", "s-kd"), ("ce_loss", "CE", "s-ce"))
 CURVE_POINTS = 300

@@ -36,7 +36,7 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(d
     teacher, student = demo.register_demo_specs(triage, models)
     assert (teacher.role, student.role) == ("teacher", "student")
     # The student carries the recipe bench/demo.py measured, in a form the launch form reads.
-    from curation.services.distillation import check_distill_defaults, distill_defaults
+    from curation.services.distill_request import check_distill_defaults, distill_defaults
 
     assert student.defaults["distill"] == demo.DISTILL["triage"] and not check_distill_defaults(student.defaults["distill"])
     assert distill_defaults(student)["stage"]["epochs"] == demo.DISTILL["triage"]["stage"]["epochs"]

@@ -288,7 +288,7 @@ def test_out_of_memory_ends_the_job_with_advice(project, specs, engineer, tiny_m
 
 
 def test_a_label_a_reviewer_changed_trains_on_the_human_label_not_the_overruled_distribution(project):
-    from curation.services.distillation import snapshot_records
+    from curation.services.distill_request import snapshot_records
 
     project.task_type, project.labels = "classification", kit.LABELS
     project.save()

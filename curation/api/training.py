@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
-from curation.services.distillation import DIVERGENCES, GATE_METRICS, PRECISIONS, LaunchInvalid, launch_distillation, resume_distillation
+from curation.services.distill_request import DIVERGENCES, GATE_METRICS, PRECISIONS, LaunchInvalid
+from curation.services.distillation import launch_distillation, resume_distillation
 from curation.services.evaluation import launch_evaluation
 from curation.views.training import archive_response
 

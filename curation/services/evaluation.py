@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from curation.models import EvalReport, GoldItem, Job, ModelSpec, ModelVersion, Project
 from curation.services import jobs
-from curation.services.distillation import LaunchInvalid, _Errors, _number
+from curation.services.distill_request import LaunchInvalid, _Errors, _number
 from curation.services.registry import ArtifactMissing, model_dir
 
 MAX_NEW_TOKENS = 32

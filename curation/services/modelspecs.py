@@ -166,7 +166,7 @@ def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, 
     if not isinstance(defaults, dict):
         errors["defaults"] = ["must be a JSON object of generation settings"]
     else:
-        from curation.services.distillation import check_distill_defaults
+        from curation.services.distill_request import check_distill_defaults
 
         _, problems = check_generation_params(generation_defaults(defaults))
         messages = [f"{k}: {v[0]}" for k, v in problems.items()]
