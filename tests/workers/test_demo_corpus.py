@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from workers.demo import corpus
+from workers.demo import replies as R
 from workers.demo import templates as T
 from workers.demo.corpus import (
     Ticket,
@@ -75,7 +76,7 @@ def test_it_covers_every_template_of_a_split(train):
 
 def test_it_makes_typos():
     vocabulary = set()
-    for pool in (template_pool("train"), T.REPLIES):
+    for pool in (template_pool("train"), R.REPLIES):
         vocabulary |= set(re.findall(r"[a-z]+", json.dumps(pool).lower()))
     for values in T.SLOTS.values():
         vocabulary |= set(re.findall(r"[a-z]+", " ".join(values).lower()))
@@ -109,7 +110,7 @@ def test_its_replies_are_short_and_only_use_what_the_ticket_said(train):
 
 
 def test_every_reply_pool_keeps_a_body_without_slots():
-    for pools in T.REPLIES.values():
+    for pools in R.REPLIES.values():
         for key, bodies in pools.items():
             assert any("{" not in b for b in bodies), key
 

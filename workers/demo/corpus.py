@@ -30,6 +30,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from workers.demo import replies as R
 from workers.demo import templates as T
 from workers.demo.templates import DISPLAY_NAMES, LABELS
 
@@ -90,9 +91,9 @@ def corpus_fingerprint() -> str:
     """A short hash of everything that shapes the corpus; changes when a template does."""
     material = {
         "version": CORPUS_VERSION,
-        "templates": T.TEMPLATES, "mixed": T.MIXED, "asides": T.ASIDES, "replies": T.REPLIES, "slots": T.SLOTS,
-        "framing": [T.OPENERS, T.NAME_INTROS, T.SIGN_OFFS, T.PLAIN_CLOSERS, T.GREETINGS_NAMED, T.GREETINGS_ANON,
-                    T.REPLY_CLOSERS, TRIAGE_INSTRUCTION, DRAFTING_INSTRUCTION],
+        "templates": T.TEMPLATES, "mixed": T.MIXED, "asides": T.ASIDES, "replies": R.REPLIES, "slots": T.SLOTS,
+        "framing": [T.OPENERS, T.NAME_INTROS, T.SIGN_OFFS, T.PLAIN_CLOSERS, R.GREETINGS_NAMED, R.GREETINGS_ANON,
+                    R.REPLY_CLOSERS, TRIAGE_INSTRUCTION, DRAFTING_INSTRUCTION],
         "shares": [MIXED_SHARE, ASIDE_SHARE, TYPO_SHARE, LOWER_SHARE, SHOUT_SHARE],
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -290,15 +291,15 @@ def _template_text(entry: str | tuple[str, str]) -> str:
 
 
 def _reply(rng: random.Random, label: str, reply_key: str, slots: dict[str, str], used: set[str]) -> str:
-    bodies = [b for b in T.REPLIES[label][reply_key] if set(_SLOT.findall(b)) <= used]
+    bodies = [b for b in R.REPLIES[label][reply_key] if set(_SLOT.findall(b)) <= used]
     body = _fill(rng.choice(bodies), slots)
-    greetings = T.GREETINGS_NAMED if "name" in used else T.GREETINGS_ANON
+    greetings = R.GREETINGS_NAMED if "name" in used else R.GREETINGS_ANON
     if body.startswith("Thank"):
         greetings = [g for g in greetings if not g.startswith("Thank")]
     greeting = rng.choice(greetings)
     parts = [_fill(greeting, slots), body]
     if body.count(". ") + body.count("! ") + body.count("? ") == 0 and rng.random() < 0.5:
-        parts.append(rng.choice(T.REPLY_CLOSERS))
+        parts.append(rng.choice(R.REPLY_CLOSERS))
     return " ".join(parts)
 
 
