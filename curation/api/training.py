@@ -140,6 +140,15 @@ JOB_EXAMPLE = {"id": 42, "kind": "distill", "status": "queued", "phase": "", "pr
 
 
 # ---------------------------------------------------------------------- views
+def _job_response(request, launch, code=status.HTTP_201_CREATED) -> Response:
+    """``launch()`` a job: its representation with ``code``, or 400 with the fields' errors."""
+    try:
+        job = launch()
+    except LaunchInvalid as exc:
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+    return Response(TrainingJobSerializer(job, context={"request": request}).data, status=code)
+
+
 class DistillationLaunchView(APIView):
     """Launch a staged distillation job (engineers)."""
 
@@ -160,11 +169,7 @@ class DistillationLaunchView(APIView):
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
-        try:
-            job = launch_distillation(project, request.data, by=request.user)
-        except LaunchInvalid as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        return Response(TrainingJobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return _job_response(request, lambda: launch_distillation(project, request.data, by=request.user))
 
 
 class JobResumeView(APIView):
@@ -186,12 +191,10 @@ class JobResumeView(APIView):
         if job.kind != Job.Kind.DISTILL or job.status != Job.Status.GATED:
             return Response({"detail": f"{job} is {job.get_status_display().lower()}, not waiting at a gate."}, status=status.HTTP_409_CONFLICT)
         data = request.data
-        try:
-            job = resume_distillation(job, by=request.user, threshold=data.get("threshold"), extra_epochs=data.get("extra_epochs", 0),
-                                      force=data.get("force") in (True, "true", "1", "on", 1), comment=data.get("comment", ""))
-        except LaunchInvalid as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        return Response(TrainingJobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        return _job_response(request, lambda: resume_distillation(
+            job, by=request.user, threshold=data.get("threshold"), extra_epochs=data.get("extra_epochs", 0),
+            force=data.get("force") in (True, "true", "1", "on", 1), comment=data.get("comment", ""),
+        ), status.HTTP_202_ACCEPTED)
 
 
 class EvaluationLaunchView(APIView):
@@ -204,11 +207,7 @@ class EvaluationLaunchView(APIView):
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
-        try:
-            job = launch_evaluation(project, request.data, by=request.user)
-        except LaunchInvalid as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        return Response(TrainingJobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return _job_response(request, lambda: launch_evaluation(project, request.data, by=request.user))
 
 
 class Pages(LimitOffsetPagination):
