@@ -58,14 +58,14 @@ def check_distill_defaults(value) -> list[str]:
     """Problems with a spec's ``defaults["distill"]`` (an empty list when it is usable)."""
     if not isinstance(value, dict):
         return ['"distill" must be an object of distillation settings']
-    errors = _Errors()
+    errors = FieldErrors()
     for key in sorted(set(value) - {*DISTILL_JOB_KEYS, "stage"}):
         errors.add(key, f"unknown setting; known: {', '.join(DISTILL_JOB_KEYS)}, stage")
     for key in DISTILL_JOB_KEYS:
         if key == "mixed_precision":
             _choice(value.get(key), key, PRECISIONS, errors, None)
         elif key in value:
-            _number(value[key], key, errors, kind=int, minimum=0 if key in ("seed", "checkpoint_every") else 1)
+            parse_number(value[key], key, errors, kind=int, minimum=0 if key in ("seed", "checkpoint_every") else 1)
     stage = value.get("stage", {})
     if not isinstance(stage, dict):
         errors.add("stage", "must be an object of stage settings")
@@ -77,7 +77,7 @@ def check_distill_defaults(value) -> list[str]:
             _choice(stage.get(key), f"stage.{key}", DIVERGENCES, errors, None)
         elif key in stage:
             kind = int if key in ("steps", "warmup_steps") else float
-            _number(stage[key], f"stage.{key}", errors, kind=kind, minimum=0)
+            parse_number(stage[key], f"stage.{key}", errors, kind=kind, minimum=0)
     return [f"distill.{field}: {message}" for field, messages in errors.items() for message in messages]
 
 
@@ -97,13 +97,15 @@ class LaunchInvalid(Exception):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in errors.items()))
 
 
-class _Errors(dict):
+class FieldErrors(dict):
+    """Errors by field name, as ``LaunchInvalid`` carries them: ``{"stages.0.lr": ["..."]}``."""
+
     def add(self, field: str, message: str) -> None:
         self.setdefault(field, []).append(message)
 
 
 # ------------------------------------------------------------------ parsing
-def _number(raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False):
+def parse_number(raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False):
     name = field.rsplit(".", 1)[-1] if not field.endswith("gate.threshold") else "gate threshold"
     if raw is None or raw == "":
         if required:
@@ -194,7 +196,7 @@ def _row_counts(snapshot_ids) -> dict[tuple[int, str], int]:
 
 def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     """The job params for a launch request, and the specs; raises ``LaunchInvalid``."""
-    errors = _Errors()
+    errors = FieldErrors()
     if not isinstance(data, dict):
         raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
     known = {"student_spec", "teacher_spec", "stages", *JOB_DEFAULTS}
@@ -207,14 +209,14 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     params = {
         "student_spec": student.pk if student else None,
         "teacher_spec": teacher.pk if teacher else None,
-        "batch_size": _number(data.get("batch_size"), "batch_size", errors, kind=int, default=JOB_DEFAULTS["batch_size"], minimum=1),
-        "grad_accum": _number(data.get("grad_accum"), "grad_accum", errors, kind=int, default=1, minimum=1),
-        "max_seq_len": _number(data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8),
+        "batch_size": parse_number(data.get("batch_size"), "batch_size", errors, kind=int, default=JOB_DEFAULTS["batch_size"], minimum=1),
+        "grad_accum": parse_number(data.get("grad_accum"), "grad_accum", errors, kind=int, default=1, minimum=1),
+        "max_seq_len": parse_number(data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8),
         "mixed_precision": _choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
-        "seed": _number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
-        "checkpoint_every": _number(data.get("checkpoint_every"), "checkpoint_every", errors, kind=int,
+        "seed": parse_number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
+        "checkpoint_every": parse_number(data.get("checkpoint_every"), "checkpoint_every", errors, kind=int,
                                     default=JOB_DEFAULTS["checkpoint_every"], minimum=0),
-        "progress_every_s": _number(data.get("progress_every_s"), "progress_every_s", errors, default=JOB_DEFAULTS["progress_every_s"], minimum=0),
+        "progress_every_s": parse_number(data.get("progress_every_s"), "progress_every_s", errors, default=JOB_DEFAULTS["progress_every_s"], minimum=0),
     }
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
@@ -251,16 +253,16 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             "snapshot": snap.pk if snap else None,
             "snapshot_hash": snap.content_hash if snap else "",
             "name": str(raw.get("name") or "").strip()[:50],
-            "steps": _number(raw.get("steps"), f"{where}.steps", errors, kind=int),
-            "epochs": _number(raw.get("epochs"), f"{where}.epochs", errors),
+            "steps": parse_number(raw.get("steps"), f"{where}.steps", errors, kind=int),
+            "epochs": parse_number(raw.get("epochs"), f"{where}.epochs", errors),
         }
         for key, default in STAGE_DEFAULTS.items():
             if key == "divergence":
                 stage[key] = _choice(raw.get(key), f"{where}.{key}", DIVERGENCES, errors, default)
             elif key == "warmup_steps":
-                stage[key] = _number(raw.get(key), f"{where}.{key}", errors, kind=int, default=default)
+                stage[key] = parse_number(raw.get(key), f"{where}.{key}", errors, kind=int, default=default)
             else:
-                stage[key] = _number(raw.get(key), f"{where}.{key}", errors, default=default)
+                stage[key] = parse_number(raw.get(key), f"{where}.{key}", errors, default=default)
         gate = raw.get("gate")
         if gate in (None, {}, ""):
             stage["gate"] = None
@@ -270,8 +272,8 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         else:
             stage["gate"] = {
                 "metric": _choice(gate.get("metric"), f"{where}.gate.metric", GATE_METRICS, errors, None),
-                "threshold": _number(gate.get("threshold"), f"{where}.gate.threshold", errors, required=True),
-                "patience": _number(gate.get("patience"), f"{where}.gate.patience", errors, kind=int, default=0),
+                "threshold": parse_number(gate.get("threshold"), f"{where}.gate.threshold", errors, required=True),
+                "patience": parse_number(gate.get("patience"), f"{where}.gate.patience", errors, kind=int, default=0),
             }
             if stage["gate"]["metric"] is None and f"{where}.gate.metric" not in errors:
                 errors.add(f"{where}.gate.metric", f"Choose the gate's metric: {', '.join(GATE_METRICS)}.")

@@ -19,7 +19,7 @@ from curation.models import Job, MetricPoint, ModelSpec, Project
 from curation.services import jobs
 from curation.services import registry
 from curation.services.distill_request import (
-    LOWER_IS_BETTER, LaunchInvalid, _Errors, _number, build_config, validate_distillation,
+    LOWER_IS_BETTER, LaunchInvalid, FieldErrors, parse_number, build_config, validate_distillation,
 )
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,9 @@ def resume_distillation(job: Job, *, by=None, threshold=None, extra_epochs=0, fo
     The override is recorded in ``params["resumes"]`` (who, when, what) and applied by
     the next run of the job body; the recipe adds it to the run's history and model cards.
     """
-    errors = _Errors()
-    threshold = _number(threshold, "threshold", errors)
-    extra_epochs = _number(extra_epochs, "extra_epochs", errors, kind=int, default=0, minimum=0, maximum=100)
+    errors = FieldErrors()
+    threshold = parse_number(threshold, "threshold", errors)
+    extra_epochs = parse_number(extra_epochs, "extra_epochs", errors, kind=int, default=0, minimum=0, maximum=100)
     if errors:
         raise LaunchInvalid(dict(errors))
     with transaction.atomic():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from curation.models import EvalReport, GoldItem, Job, ModelSpec, ModelVersion, Project
 from curation.services import jobs
-from curation.services.distill_request import LaunchInvalid, _Errors, _number
+from curation.services.distill_request import LaunchInvalid, FieldErrors, parse_number
 from curation.services.registry import ArtifactMissing, model_dir
 
 MAX_NEW_TOKENS = 32
@@ -52,7 +52,7 @@ def _gold_problems(project: Project) -> str | None:
 
 
 def validate_evaluation(project: Project, data: dict) -> dict:
-    errors = _Errors()
+    errors = FieldErrors()
     if not isinstance(data, dict):
         raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
     for key in sorted(set(data) - {"model_version", "teacher_spec", "max_new_tokens"}):
@@ -79,7 +79,7 @@ def validate_evaluation(project: Project, data: dict) -> dict:
     elif teacher.backend != ModelSpec.Backend.TRANSFORMERS:
         errors.add("teacher_spec", f"{teacher.name!r} is served over HTTP; the speed and calibration comparison runs "
                                    "both models on this worker, so it needs a local transformers teacher")
-    max_new = _number(data.get("max_new_tokens"), "max_new_tokens", errors, kind=int, default=MAX_NEW_TOKENS, minimum=1, maximum=2048)
+    max_new = parse_number(data.get("max_new_tokens"), "max_new_tokens", errors, kind=int, default=MAX_NEW_TOKENS, minimum=1, maximum=2048)
     problem = _gold_problems(project)
     if problem:
         errors.add("__all__", problem)
