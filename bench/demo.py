@@ -142,7 +142,7 @@ def snapshots(project, user, stages) -> list:
 
 def distill_request(project, student, teacher, snaps, smoke: bool) -> dict:
     """The launch form's pre-filled request: the student spec's recipe on every curriculum stage."""
-    from curation.forms_training import initial_stages
+    from curation.forms_training import initial_stages, stage_of_row
     from curation.services.distill_request import distill_defaults
 
     recipe = distill_defaults(student)
@@ -151,10 +151,7 @@ def distill_request(project, student, teacher, snaps, smoke: bool) -> dict:
         raise SystemExit(f"the launch form would pre-fill other snapshots ({rows}) than the bench built ({snaps})")
     stages = []
     for row in rows:
-        stage = {k: row[k] for k in ("snapshot", "name", "epochs", "steps", "lr", "warmup_steps", "temperature", "alpha",
-                                      "divergence", "replay_fraction") if row.get(k) not in (None, "")}
-        if row.get("gate_metric"):
-            stage["gate"] = {"metric": row["gate_metric"], "threshold": row["gate_threshold"], "patience": row.get("gate_patience") or 0}
+        stage = stage_of_row(row)
         if smoke:
             stage.pop("epochs", None)
             stage["steps"] = SMOKE_STEPS

@@ -82,12 +82,18 @@ class StageForm(forms.Form):
 
     def as_stage(self) -> dict:
         cd = self.cleaned_data
-        stage = {"snapshot": cd["snapshot"].pk if cd.get("snapshot") else None, "name": cd.get("name") or ""}
-        for key in ("steps", "epochs", *STAGE_DEFAULTS):
-            stage[key] = cd.get(key)
-        if cd.get("gate_metric"):
-            stage["gate"] = {"metric": cd["gate_metric"], "threshold": cd.get("gate_threshold"), "patience": cd.get("gate_patience") or 0}
-        return stage
+        return stage_of_row({**cd, "snapshot": cd["snapshot"].pk if cd.get("snapshot") else None})
+
+
+def stage_of_row(row: dict) -> dict:
+    """A stage row's fields (the snapshot as its id; ``initial_stages`` gives such rows) as
+    the service's stage request."""
+    stage = {"snapshot": row.get("snapshot"), "name": row.get("name") or ""}
+    for key in ("steps", "epochs", *STAGE_DEFAULTS):
+        stage[key] = row.get(key)
+    if row.get("gate_metric"):
+        stage["gate"] = {"metric": row["gate_metric"], "threshold": row.get("gate_threshold"), "patience": row.get("gate_patience") or 0}
+    return stage
 
 
 StageFormSet = forms.formset_factory(StageForm, extra=0, can_delete=True, min_num=1, validate_min=True)
