@@ -100,7 +100,7 @@ def load(connection, project, rows, bulk_rows, seed=0):
                 failed = rng.random() < 0.05
                 logprob, entropy, margin, tokens = stats[i]
                 copy.write_row((
-                    project.id, prompt_id, sample_id, responses[i], responses[i], False, "", status,
+                    project.id, prompt_id, sample_id, responses[i], "", False,  # unedited: the text is held once "", status,
                     1 if status == "approved" else 0, False, tier, False, stage, None, 1, "imported", rng.random(),
                     logprob, entropy, margin, tokens, "", failed, '["max_length"]' if failed else "[]", "now", "now",
                 ))
@@ -229,12 +229,13 @@ def main():
         print(f"{label:<34}{p[name][0]:>10.1f}{p[name][1]:>10.1f}")
     ratio = p["offset_deep"][1] / p["keyset_deep"][1]
     print(f"deep page p95: OFFSET / keyset = {ratio:.1f}x")
-    # PostgreSQL applies it as one "WITH moved AS (UPDATE ...) INSERT INTO verdict" statement;
-    # the two-statement path (INSERT of the audit rows, then UPDATE) only runs after a race.
+    # PostgreSQL applies it as "WITH moved AS (UPDATE ...) INSERT INTO verdict" statements, one per
+    # status the rows can have before; the two-statement path (INSERT of the audit rows, then
+    # UPDATE) only runs after a race.
     written = sum(statements.get(kind, 0) for kind in ("WITH", "INSERT", "UPDATE"))
     rest = bulk_s - written
     print(f"bulk approve by filter, {bulk_rows:,} examples: {bulk_s:.2f} s through the view (UPDATE + audit rows "
-          f"{written:.2f} s, the rest, mostly COMMIT with its deferred foreign-key checks, {rest:.2f} s); "
+          f"{written:.2f} s, the rest: the count, the BulkAction row and COMMIT, {rest:.2f} s); "
           f"one by one (review.approve, {len(sample):,} measured) would take {one_by_one_s:.1f} s: "
           f"{one_by_one_s / bulk_s:.0f}x")
     print(json.dumps({

@@ -52,7 +52,6 @@ class ExampleFactory(factory.django.DjangoModelFactory):
     project = factory.LazyAttribute(lambda o: o.prompt.project)
     stage = factory.LazyAttribute(lambda o: o.project.pool)
     response = factory.Sequence(lambda n: f"Answer {n}.")
-    original_response = factory.LazyAttribute(lambda o: o.response)
 
 
 class JobFactory(factory.django.DjangoModelFactory):

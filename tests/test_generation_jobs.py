@@ -57,7 +57,8 @@ def test_a_generation_job_fills_the_pool_with_examples_carrying_statistics_and_s
     for ex in Example.objects.filter(sample__job=job).select_related("sample", "prompt", "stage"):
         sample = ex.sample
         assert ex.status == "pending" and ex.stage.is_pool and ex.source == ex.prompt.source
-        assert ex.response == ex.original_response == sample.text and ex.soft_targets == sample.soft_targets
+        assert ex.response == ex.teacher_response == sample.text and ex.soft_targets == sample.soft_targets
+        assert ex.original_response == "" and not ex.edited  # the text is held once until someone edits
         assert (ex.mean_logprob, ex.mean_entropy, ex.min_margin, ex.token_count) == (
             sample.mean_logprob, sample.mean_entropy, sample.min_margin, sample.token_count)
         assert 1 <= ex.token_count <= 8 and sample.finish_reason in ("eos", "length")

@@ -97,11 +97,11 @@ def workspace(serial_live_server, settings, tmp_path, tiny_model_dir):
         pointer = write_soft_targets(f"b{i}", ids, probabilities)
         sample = TeacherSampleFactory(prompt=prompt, text=text, model_spec=spec, soft_targets=pointer, sample_index=0)
         TeacherSampleFactory(prompt=prompt, text=f"Another draft about the {topic}.", sample_index=1)
-        rows.append(ExampleFactory(prompt=prompt, sample=sample, response=text, original_response=text,
+        rows.append(ExampleFactory(prompt=prompt, sample=sample, response=text,
                                    soft_targets=pointer, tier=hard if "refund" in topic else easy,
                                    difficulty=i / 10, mean_logprob=math.log(0.6 + i / 30), checks_failed=i == 3))
     hostile = ExampleFactory(prompt=Prompt.objects.create(project=project, text=XSS, content_hash="xss"),
-                             response=XSS, original_response=XSS, tier=easy)
+                             response=XSS, tier=easy)
     return {"project": project, "rows": rows, "hostile": hostile, "url": serial_live_server}
 
 

@@ -7,7 +7,7 @@ from tests.factories import ExampleFactory, UserFactory
 
 @pytest.fixture
 def example(project):
-    return ExampleFactory(prompt__project=project, response="Teacher text.", original_response="Teacher text.")
+    return ExampleFactory(prompt__project=project, response="Teacher text.")
 
 
 @pytest.fixture
@@ -46,6 +46,16 @@ def test_an_edit_keeps_the_teachers_original_and_drops_stale_soft_targets(exampl
     done = review.edit(example, alice, example.version, "Edited.")
     assert done.response == "Edited." and done.original_response == "Teacher text." and done.edited
     assert done.soft_targets == ""
+
+
+def test_a_second_edit_keeps_the_teachers_text_and_editing_back_undoes_the_edit(example, alice):
+    first = review.edit(example, alice, example.version, "Edited.")
+    second = review.edit(first, alice, first.version, "Edited again.")
+    assert second.original_response == second.teacher_response == "Teacher text." and second.edited
+    back = review.edit(second, alice, second.version, "Teacher text.")
+    assert not back.edited and back.original_response == "" and back.response == back.teacher_response == "Teacher text."
+    back.refresh_from_db()
+    assert not back.edited and back.original_response == ""
 
 
 def test_second_pass_needs_a_different_reviewer(example, alice, bob):

@@ -40,7 +40,7 @@ def hostile(db, settings, tmp_path, monkeypatch):
     sample = TeacherSampleFactory(prompt=prompt, text=PAYLOAD, model_spec=spec, soft_targets=pointer,
                                   label_distribution={PAYLOAD[:90]: 0.7, "plain": 0.3}, predicted_label=PAYLOAD[:90],
                                   check_results=[{"name": PAYLOAD[:40], "passed": False, "detail": PAYLOAD}])
-    example = ExampleFactory(prompt=prompt, sample=sample, response=PAYLOAD, original_response=PAYLOAD,
+    example = ExampleFactory(prompt=prompt, sample=sample, response=PAYLOAD,
                              soft_targets=pointer, tier=project.tiers.get(order=2), label=PAYLOAD[:90],
                              failed_checks=[PAYLOAD[:40]], checks_failed=True)
     # Approved in the payload-named stage: the dashboard's next steps name that stage.

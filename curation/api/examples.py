@@ -27,6 +27,10 @@ class ExampleSerializer(serializers.ModelSerializer):
     stage = serializers.SlugRelatedField(slug_field="name", read_only=True)
     reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     confidence = serializers.SerializerMethodField(help_text="exp(mean log-prob): the teacher's geometric-mean token probability.")
+    original_response = serializers.CharField(
+        source="teacher_response", read_only=True,
+        help_text="The teacher's text: the same as response until a reviewer edits it.",
+    )
     has_soft_targets = serializers.SerializerMethodField(help_text="Whether the current response has teacher soft targets.")
 
     class Meta:

@@ -131,7 +131,11 @@ class Example(models.Model):
         TeacherSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="example"
     )
     response = models.TextField(blank=True)
-    original_response = models.TextField(blank=True, help_text="The teacher's text, kept when a human edits.")
+    # Blank until a human edits: the row then keeps the teacher's text here. Unedited rows
+    # hold their text once, which keeps the row narrow for the status changes that rewrite it.
+    original_response = models.TextField(
+        blank=True, help_text="The teacher's text, kept here once a human edits the response; blank until then."
+    )
     edited = models.BooleanField(default=False)
     label = models.CharField(max_length=100, blank=True)
     status = EnumCharField(
@@ -191,6 +195,11 @@ class Example(models.Model):
 
     def __str__(self):
         return f"Example {self.pk} ({self.status})"
+
+    @property
+    def teacher_response(self) -> str:
+        """The teacher's (or the import's) text, whether or not a human has edited it since."""
+        return self.original_response if self.edited else self.response
 
 
 class Verdict(models.Model):

@@ -122,19 +122,24 @@ def reject(example: Example, user, version: int | None, comment: str = "") -> Ex
 
 @transaction.atomic
 def edit(example: Example, user, version: int | None, text: str, comment: str = "") -> Example:
-    """The edited text becomes the response; the teacher's original stays in ``original_response``."""
+    """The edited text becomes the response; the teacher's original is kept in ``original_response``.
+
+    Editing back to the teacher's text undoes the edit: ``edited`` is cleared and the
+    original is held once again, in ``response``.
+    """
     if not isinstance(text, str) or not text.strip():
         raise ReviewError("The edited response is empty; write the answer, or reject the example instead.")
     ex = _lock(example, version)
     if text == ex.response:
         return ex
-    old = ex.response
+    old, teacher = ex.response, ex.teacher_response
     ex.response = text
-    ex.edited = text != ex.original_response
+    ex.edited = text != teacher
+    ex.original_response = teacher if ex.edited else ""
     # Soft targets describe the teacher's text; after an edit a score job must re-score it.
     sample = ex.sample if ex.sample_id else None
     ex.soft_targets = sample.soft_targets if (sample is not None and not ex.edited) else ""
-    return _save(ex, user, A.EDIT, {"response": [old, text]}, ["response", "edited", "soft_targets"], comment)
+    return _save(ex, user, A.EDIT, {"response": [old, text]}, ["response", "original_response", "edited", "soft_targets"], comment)
 
 
 @transaction.atomic

@@ -18,8 +18,7 @@ def approved(project, stage1):
         prompt = fields.pop("prompt", None) or PromptFactory(project=project, text=text)
         fields.setdefault("status", "approved")
         fields.setdefault("stage", stage1)
-        return ExampleFactory(prompt=prompt, response=response or f"Answer to {text}",
-                              original_response=response or f"Answer to {text}", **fields)
+        return ExampleFactory(prompt=prompt, response=response or f"Answer to {text}", **fields)
 
     return make
 

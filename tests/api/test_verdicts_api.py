@@ -7,7 +7,7 @@ from tests.factories import ExampleFactory, UserFactory
 
 @pytest.fixture
 def example(project):
-    return ExampleFactory(prompt__project=project, response="Teacher text.", original_response="Teacher text.")
+    return ExampleFactory(prompt__project=project, response="Teacher text.")
 
 
 def verdicts_url(project, example):
@@ -112,3 +112,12 @@ def test_second_pass_rules_hold_over_the_api(api, project, example):
     assert first["status"] == "pending" and first["approvals"] == 1
     again = decide(client, project, example, action="approve", version=first["version"])
     assert again.status_code == 400 and "another reviewer" in again.json()["action"][0]
+
+
+def test_original_response_is_the_teachers_text_before_and_after_an_edit(api, project, example):
+    client = api("reviewer")
+    before = decide(client, project, example, action="comment", version=example.version, comment="ok").json()
+    assert before["example"]["original_response"] == before["example"]["response"] == "Teacher text."
+    edited = decide(client, project, example, action="edit", version=before["example"]["version"],
+                    text="Better.").json()["example"]
+    assert edited["response"] == "Better." and edited["original_response"] == "Teacher text." and edited["edited"]
