@@ -92,7 +92,8 @@ def load(connection, project, stage, rows, seed=0):
         with cursor.copy(f"COPY curation_example ({columns}) FROM STDIN") as copy:
             for prompt_id in prompt_ids:
                 answer = f"Thanks for writing. {sentence(rng, rng.randint(15, 40))}."
-                copy.write_row((project.id, prompt_id, stage.id, answer, "", False,  # unedited: the text is held once "", "approved", 1, False, False,
+                # Unedited: the text is held once (original_response stays blank until an edit).
+                copy.write_row((project.id, prompt_id, stage.id, answer, "", False, "", "approved", 1, False, False,
                                 rng.randint(1, 5), 2, "imported", rng.random(), 40, False, "[]", "",
                                 "2026-11-25T12:00:00Z", "2026-11-25T12:00:00Z"))
     raw.commit()

@@ -100,7 +100,8 @@ def load(connection, project, rows, bulk_rows, seed=0):
                 failed = rng.random() < 0.05
                 logprob, entropy, margin, tokens = stats[i]
                 copy.write_row((
-                    project.id, prompt_id, sample_id, responses[i], "", False,  # unedited: the text is held once "", status,
+                    # Unedited: the text is held once (original_response stays blank until an edit).
+                    project.id, prompt_id, sample_id, responses[i], "", False, "", status,
                     1 if status == "approved" else 0, False, tier, False, stage, None, 1, "imported", rng.random(),
                     logprob, entropy, margin, tokens, "", failed, '["max_length"]' if failed else "[]", "now", "now",
                 ))
