@@ -100,8 +100,9 @@ def load(connection, project, rows, bulk_rows, seed=0):
                 failed = rng.random() < 0.05
                 logprob, entropy, margin, tokens = stats[i]
                 copy.write_row((
-                    # Unedited: the text is held once (original_response stays blank until an edit).
-                    project.id, prompt_id, sample_id, responses[i], "", False, "", status,
+                    # Unedited: the response is the sample's text, held there once (response and
+                    # original_response stay blank until an edit), as the product stores it.
+                    project.id, prompt_id, sample_id, "", "", False, "", status,
                     1 if status == "approved" else 0, False, tier, False, stage, None, 1, "imported", rng.random(),
                     logprob, entropy, margin, tokens, "", failed, '["max_length"]' if failed else "[]", "now", "now",
                 ))

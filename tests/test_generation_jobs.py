@@ -57,8 +57,9 @@ def test_a_generation_job_fills_the_pool_with_examples_carrying_statistics_and_s
     for ex in Example.objects.filter(sample__job=job).select_related("sample", "prompt", "stage"):
         sample = ex.sample
         assert ex.status == "pending" and ex.stage.is_pool and ex.source == ex.prompt.source
-        assert ex.response == ex.teacher_response == sample.text and ex.soft_targets == sample.soft_targets
-        assert ex.original_response == "" and not ex.edited  # the text is held once until someone edits
+        assert ex.response_text == ex.teacher_response == sample.text and ex.soft_targets == sample.soft_targets
+        # The text is held once, in the sample, until someone edits.
+        assert ex.response == ex.original_response == "" and not ex.edited
         assert (ex.mean_logprob, ex.mean_entropy, ex.min_margin, ex.token_count) == (
             sample.mean_logprob, sample.mean_entropy, sample.min_margin, sample.token_count)
         assert 1 <= ex.token_count <= 8 and sample.finish_reason in ("eos", "length")
@@ -87,7 +88,7 @@ def test_failed_checks_flag_examples_and_never_delete_them(project, tiny_model_d
     examples = list(Example.objects.filter(sample__job=job).select_related("sample"))
     assert len(examples) == 6
     for ex in examples:
-        too_long = len(ex.response) > 5
+        too_long = len(ex.response_text) > 5
         assert ex.checks_failed == too_long and ex.failed_checks == (["max_length"] if too_long else [])
         assert [r["name"] for r in ex.sample.check_results] == ["non_empty", "max_length"]
         assert ex.sample.checks_passed == (not too_long)
@@ -273,7 +274,7 @@ def test_a_nul_character_from_the_model_is_stored_as_a_replacement_character(pro
     job = launch(project, teacher_spec(project, tiny_model_dir), engineer, max_new_tokens=2)
     SampleWriter(job, project, [], {prompt.id: prompt}).write_generations([handmade_result(prompt.id, 0, "a\x00b")])
     example = Example.objects.get(sample__job=job)
-    assert example.response == example.sample.text == "a\ufffdb"
+    assert example.response_text == example.sample.text == "a\ufffdb"
 
 
 def test_a_batch_racing_another_delivery_keeps_the_rows_already_there_and_adds_the_rest(
@@ -287,4 +288,5 @@ def test_a_batch_racing_another_delivery_keeps_the_rows_already_there_and_adds_t
 
     rows = dict(TeacherSample.objects.filter(job=job).values_list("sample_index", "text"))
     assert rows == {0: "first delivery", 1: "new"}
-    assert sorted(Example.objects.filter(sample__job=job).values_list("response", flat=True)) == ["first delivery", "new"]
+    shown = Example.objects.filter(sample__job=job).annotate(shown=Example.response_text_sql())
+    assert sorted(shown.values_list("shown", flat=True)) == ["first delivery", "new"]

@@ -27,6 +27,7 @@ class ExampleSerializer(serializers.ModelSerializer):
     stage = serializers.SlugRelatedField(slug_field="name", read_only=True)
     reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     confidence = serializers.SerializerMethodField(help_text="exp(mean log-prob): the teacher's geometric-mean token probability.")
+    response = serializers.CharField(source="response_text", read_only=True, help_text="The current response.")
     original_response = serializers.CharField(
         source="teacher_response", read_only=True,
         help_text="The teacher's text: the same as response until a reviewer edits it.",
@@ -58,7 +59,7 @@ EXAMPLE_EXAMPLE = {
     "has_soft_targets": True, "reviewed_by": "alice", "reviewed_at": "2026-11-25T12:30:00Z",
     "created_at": "2026-11-25T12:00:00Z", "updated_at": "2026-11-25T12:30:00Z",
 }
-RELATED = ("prompt", "tier", "stage", "reviewed_by")
+RELATED = ("prompt", "tier", "stage", "reviewed_by", "sample")
 
 
 def _filter_parameter(name, spec):

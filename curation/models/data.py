@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from curation.normalize import content_hash
 
@@ -127,9 +129,15 @@ class Example(models.Model):
     # indexes start with project, and every index costs each bulk update of 100,000 rows.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples", db_index=False)
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="examples")
+    # RESTRICT: an unedited example's response is its sample's text, so a sample goes only
+    # together with its example (a prompt's or project's deletion).
     sample = models.OneToOneField(
-        TeacherSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="example"
+        TeacherSample, null=True, blank=True, on_delete=models.RESTRICT, related_name="example"
     )
+    # The row's own text: an edit, or the response of an example without a teacher sample.
+    # Blank while the response is its sample's text (held once, in TeacherSample.text), which
+    # keeps the row narrow for the status changes that rewrite it. Read ``response_text``
+    # (or ``Example.response_text_sql()`` in a query), not this field, for what reviewers see.
     response = models.TextField(blank=True)
     # Blank until a human edits: the row then keeps the teacher's text here. Unedited rows
     # hold their text once, which keeps the row narrow for the status changes that rewrite it.
@@ -197,9 +205,25 @@ class Example(models.Model):
         return f"Example {self.pk} ({self.status})"
 
     @property
+    def response_text(self) -> str:
+        """The response as reviewers see it and snapshots train on: the row's own text, else its sample's."""
+        if self.response or not self.sample_id:
+            return self.response
+        return self.sample.text
+
+    @staticmethod
+    def response_text_sql():
+        """``response_text`` as a query expression (joins the teacher sample)."""
+        return Coalesce(NullIf(F("response"), Value("")), F("sample__text"), Value(""), output_field=models.TextField())
+
+    def set_response_text(self, text: str) -> None:
+        """Make ``text`` the response: held in the row unless it is the sample's own text."""
+        self.response = "" if (self.sample_id and text == self.sample.text) else text
+
+    @property
     def teacher_response(self) -> str:
         """The teacher's (or the import's) text, whether or not a human has edited it since."""
-        return self.original_response if self.edited else self.response
+        return self.original_response if self.edited else self.response_text
 
 
 class Verdict(models.Model):

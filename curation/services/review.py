@@ -130,10 +130,10 @@ def edit(example: Example, user, version: int | None, text: str, comment: str = 
     if not isinstance(text, str) or not text.strip():
         raise ReviewError("The edited response is empty; write the answer, or reject the example instead.")
     ex = _lock(example, version)
-    if text == ex.response:
+    old, teacher = ex.response_text, ex.teacher_response
+    if text == old:
         return ex
-    old, teacher = ex.response, ex.teacher_response
-    ex.response = text
+    ex.set_response_text(text)
     ex.edited = text != teacher
     ex.original_response = teacher if ex.edited else ""
     # Soft targets describe the teacher's text; after an edit a score job must re-score it.

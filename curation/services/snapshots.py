@@ -193,7 +193,7 @@ def hash_record(record: dict) -> str:
 
 _FIELDS = {
     "id": "id", "version": "version", "prompt_id": "prompt_id", "text": "prompt__text", "messages": "prompt__messages",
-    "stored_hash": "prompt__content_hash", "response": "response", "label": "label", "tier": "tier__name",
+    "stored_hash": "prompt__content_hash", "response": "shown_response", "label": "label", "tier": "tier__name",
     "stage": "stage__name", "source": "source", "grade": "grade", "edited": "edited", "soft_targets": "soft_targets",
     "distribution": "sample__label_distribution", "predicted": "sample__predicted_label",
 }
@@ -267,7 +267,10 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         freezer.excluded["gold_prompt"] = n_approved - eligible.count()
         if progress:
             progress(0, total, phase="freezing rows")
-        candidates = eligible.order_by("prompt_id", "id").values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
+        candidates = (
+            eligible.annotate(shown_response=Example.response_text_sql()).order_by("prompt_id", "id")
+            .values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
+        )
         batch: list[SnapshotRow] = []
         # closing(): the server-side cursor must close inside the transaction, even on cancel.
         with closing(candidates):

@@ -96,7 +96,7 @@ class SampleWriter:
                 soft_targets=pointers[shard_key(prompt_id, index)],
             )
             rows.append((sample, lambda s: self._example(
-                s, response=s.text, mean_logprob=s.mean_logprob,
+                s, mean_logprob=s.mean_logprob,
                 mean_entropy=s.mean_entropy, min_margin=s.min_margin, token_count=s.token_count,
                 soft_targets=s.soft_targets)))
             out.written += 1

@@ -11,7 +11,7 @@ from django.utils import timezone
 from curation.access import can, project_for
 from curation.excerpts import with_prompt_excerpts
 from curation.filters import DEFAULT_ORDER, ORDER_LABELS, PARAMS, FilterError, filtered_examples, keyset_page
-from curation.models import ExampleStatus, Prompt, Role
+from curation.models import Example, ExampleStatus, Prompt, Role
 from curation.services.bulk import ACTIONS as BULK_ACTIONS
 from curation.services.bulk import BulkCountChanged, apply_bulk, plan_bulk
 from curation.services.gold import with_gold_flag
@@ -60,7 +60,7 @@ def queue_rows(queryset, classification=False):
         queryset.select_related("prompt", "tier", "stage", "reviewed_by", "leased_by")
         .defer("response", "original_response", "prompt__text", "prompt__metadata", "failed_checks")
         .annotate(
-            response_excerpt=Substr("response", 1, EXCERPT_CHARS),
+            response_excerpt=Substr(Example.response_text_sql(), 1, EXCERPT_CHARS),
             prompt_text_excerpt=Substr("prompt__text", 1, PROMPT_CHARS),
         )
     )
