@@ -244,7 +244,9 @@ class Verdict(models.Model):
     # No database-level foreign keys, as usual for an audit table (Django's own cascades,
     # SET_NULL included, still run): every row is written in the transaction that changed
     # its example, with the example's id taken from that very change, and checking three
-    # keys per row at COMMIT was a fifth of a 100,000-row bulk action.
+    # keys per row at COMMIT was a fifth of a 100,000-row bulk action. Nothing reads verdicts
+    # by user alone (reviewer statistics go through verdict_reviewer_day), so ``user`` has no
+    # index of its own either: only deleting a user (SET_NULL) scans the table.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="verdicts", db_index=False, db_constraint=False
     )
@@ -252,7 +254,8 @@ class Verdict(models.Model):
         Example, on_delete=models.CASCADE, related_name="verdicts", db_index=False, db_constraint=False
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="verdicts", db_constraint=False
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="verdicts", db_constraint=False,
+        db_index=False,
     )
     action = models.CharField(max_length=20, choices=Action.choices)
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
