@@ -44,19 +44,25 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+TABLES = ("curation_verdict", "curation_bulkaction", "curation_example", "curation_teachersample", "curation_prompt")
+
+
 def remove_project(connection):
+    """Delete the bench's project and VACUUM, so a next run does not measure this run's dead rows."""
     from curation.models import Project
 
     project = Project.objects.filter(slug=SLUG).first()
-    if project is None:
-        return
-    with connection.cursor() as cursor:  # set-based: a million ORM deletes would take longer than the bench
-        for table in ("curation_verdict", "curation_bulkaction", "curation_example"):
-            cursor.execute(f"DELETE FROM {table} WHERE project_id = %s", [project.id])
-        cursor.execute("DELETE FROM curation_teachersample WHERE prompt_id IN "
-                       "(SELECT id FROM curation_prompt WHERE project_id = %s)", [project.id])
-        cursor.execute("DELETE FROM curation_prompt WHERE project_id = %s", [project.id])
-    project.delete()
+    if project is not None:
+        with connection.cursor() as cursor:  # set-based: a million ORM deletes would take longer than the bench
+            for table in ("curation_verdict", "curation_bulkaction", "curation_example"):
+                cursor.execute(f"DELETE FROM {table} WHERE project_id = %s", [project.id])
+            cursor.execute("DELETE FROM curation_teachersample WHERE prompt_id IN "
+                           "(SELECT id FROM curation_prompt WHERE project_id = %s)", [project.id])
+            cursor.execute("DELETE FROM curation_prompt WHERE project_id = %s", [project.id])
+        project.delete()
+    with connection.cursor() as cursor:
+        for table in TABLES:
+            cursor.execute(f"VACUUM {table}")
 
 
 def load(connection, project, rows, bulk_rows, seed=0):

@@ -59,6 +59,21 @@ def test_adding_from_the_page_and_the_errors_name_the_field(project, reviewer):
     assert response.status_code == 400 and "already in the gold set" in response.content.decode()
 
 
+def test_the_page_applies_the_same_length_limits_as_the_api(project, reviewer, settings):
+    settings.IMPORT_MAX_PROMPT_CHARS = 20
+    url = reverse("gold-add", args=[project.slug])
+    response = reviewer.post(url, {"prompt": "A prompt well over twenty characters?", "reference": "Short."})
+    assert response.status_code == 400
+    assert "prompt: The prompt is 37 characters; the limit is 20." in response.content.decode()
+    response = reviewer.post(url, {"prompt": "Short prompt?", "reference": "A reference over the limit."})
+    assert response.status_code == 400
+    assert "reference: The reference is 27 characters; the limit is 20." in response.content.decode()
+    assert not GoldItem.objects.exists() and not Prompt.objects.filter(project=project).exists()
+    item = gold.add_gold_prompt(project, None, "Short prompt?", reference="Short.")
+    with pytest.raises(ReviewError, match="reference: The reference is 27 characters"):
+        gold.update_gold_item(item, "A reference over the limit.", "")
+
+
 def test_classification_gold_needs_one_of_the_labels(db):
     from tests.factories import ProjectFactory
 

@@ -6,6 +6,7 @@ board is exactly what a snapshot of that stage contains.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
@@ -41,9 +42,17 @@ def contamination(project):
     return gold_guarded(Example.objects.filter(project=project).exclude(status=ExampleStatus.REJECTED))
 
 
+def check_length(field: str, noun: str, length: int) -> None:
+    """The import's length limit (``IMPORT_MAX_PROMPT_CHARS``), for a gold prompt or reference on any surface."""
+    limit = settings.IMPORT_MAX_PROMPT_CHARS
+    if length > limit:
+        raise ReviewError(f"{field}: The {noun} is {length:,} characters; the limit is {limit:,}.")
+
+
 def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
-    """(reference, label) cleaned; ReviewError naming what is missing."""
+    """(reference, label) cleaned; ReviewError naming what is missing or too long."""
     reference, label = (reference or "").strip(), (label or "").strip()
+    check_length("reference", "reference", len(reference))
     if project.is_classification:
         if label not in (project.labels or []):
             raise ReviewError(f"label: a gold item of this project needs one of {', '.join(project.labels or [])}.")
@@ -74,6 +83,7 @@ def add_gold_prompt(project, user, text: str, reference: str = "", label: str = 
     text = (text or "").strip()
     if not text:
         raise ReviewError("prompt: write the prompt of the gold item.")
+    check_length("prompt", "prompt", len(text))
     reference, label = check_gold_answer(project, reference, label)
     key = content_hash(text, None)
     if GoldItem.objects.filter(project=project, content_hash=key).exists():

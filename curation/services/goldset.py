@@ -63,9 +63,6 @@ def _check_answer(project: Project, reference: str, label: str) -> None:
     except ReviewError as exc:
         field, _, message = str(exc).partition(": ")
         raise GoldError({field if field in ("reference", "label") else "reference": [message or str(exc)]}) from None
-    limit = settings.IMPORT_MAX_PROMPT_CHARS
-    if len(reference or "") > limit:
-        raise GoldError({"reference": [f"The reference is {len(reference):,} characters; the limit is {limit:,}."]})
 
 
 def _tier(project: Project, name: str | None) -> Tier | None:
