@@ -29,8 +29,8 @@ nothing is written (``BulkCountChanged``) and the page asks again with the new n
 """
 from __future__ import annotations
 
+import json
 import time
-import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -225,8 +225,7 @@ def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
     table = connection.ops.quote_name(Example._meta.db_table)
     insert = (
         f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) "
-        f"SELECT %s, example_id, %s, %s, jsonb_build_object(%s::text, jsonb_build_array(%s::text, %s::text)), '', "
-        f"%s, version, %s FROM moved"
+        f"SELECT %s, example_id, %s, %s, %s::jsonb, '', %s, version, %s FROM moved"
     )
     _, update = _changes(plan)
     changed = 0
@@ -239,7 +238,9 @@ def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
             update_sql, update_params = compiler.as_sql()
             cursor.execute(
                 f"WITH moved AS ({update_sql} RETURNING {table}.id AS example_id, {table}.version AS version) {insert}",
-                [*update_params, project.id, user.id, plan.action, changes_field, before, _after(plan), bulk.id, now],
+                # {field: [before, after]} is the statement's constant: built once, not per row.
+                [*update_params, project.id, user.id, plan.action, json.dumps({changes_field: [before, _after(plan)]}),
+                 bulk.id, now],
             )
             changed += cursor.rowcount
     return changed
