@@ -9,12 +9,11 @@ differently. ``guard_keys`` covers both.
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from curation.models import GoldItem, Project, Prompt, Tier
 from curation.normalize import content_hash
-from curation.services.gold import check_gold_answer
+from curation.services.gold import check_gold_answer, check_length
 from curation.services.imports import _check_messages as check_messages
 from curation.services.review import ReviewError
 
@@ -85,7 +84,6 @@ def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
         if prompt is None:
             raise GoldError({"prompt": [f"No prompt {prompt_id} in this project."]})
         return prompt
-    limit = settings.IMPORT_MAX_PROMPT_CHARS
     if messages not in (None, ""):
         problem = check_messages(messages)
         if problem:
@@ -95,8 +93,10 @@ def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
         if not text.strip():
             raise GoldError({"prompt_text": ["The prompt is empty."]})
         messages, length = None, len(text)
-    if length > limit:
-        raise GoldError({given[0]: [f"The prompt is {length:,} characters; the limit is {limit:,}."]})
+    try:
+        check_length(given[0], "prompt", length)  # the web page's rule and wording
+    except ReviewError as exc:
+        raise GoldError({given[0]: [str(exc).partition(": ")[2]]}) from None
     key = content_hash(text, messages)
     prompt = Prompt.objects.filter(project=project, content_hash=key).first()
     if prompt is None:
