@@ -1,12 +1,18 @@
-"""What a 100,000-row bulk action costs to write (PostgreSQL; SQLite only gets the model state).
+"""What a 100,000-row bulk action costs to write (the database parts are PostgreSQL's;
+SQLite gets the model state and the data steps).
 
 - Verdict: no database-level foreign keys (an audit table's usual shape; Django's
-  cascades still run). Their per-row checks at COMMIT were a fifth of the action.
+  cascades and SET_NULL still run). Their per-row checks at COMMIT were a fifth of the
+  action. ``user`` has no index of its own: nothing reads verdicts by user alone.
 - Example.status: a PostgreSQL enum, so the five queue indexes that start with it
   compare four fixed bytes instead of a collated varchar.
 - Example: fillfactor 90, so a changed row's new version usually fits on its own page.
   It applies to pages written from now on (a ``VACUUM FULL curation_example`` applies
   it to the existing ones).
+- Example text is held once: ``original_response`` stays blank until a human edits, and
+  an example whose response is its teacher sample's text keeps no copy of it
+  (``Example.response_text`` reads either; 0010 blanks the copies). A sample an example
+  shows can no longer be deleted on its own (RESTRICT; it goes with its prompt or project).
 """
 import django.db.models.deletion
 from django.conf import settings
@@ -37,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='verdict',
             name='user',
-            field=models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='verdicts', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='verdicts', to=settings.AUTH_USER_MODEL),
         ),
         # Django would alter the type without a USING cast, which PostgreSQL refuses.
         migrations.SeparateDatabaseAndState(
@@ -64,5 +70,17 @@ class Migration(migrations.Migration):
         PostgresOnlySQL(
             sql="ALTER TABLE curation_example SET (fillfactor = 90)",
             reverse_sql="ALTER TABLE curation_example RESET (fillfactor)",
+        ),
+        migrations.AlterField(
+            model_name="example",
+            name="original_response",
+            field=models.TextField(
+                blank=True, help_text="The teacher's text, kept here once a human edits the response; blank until then."
+            ),
+        ),
+        migrations.AlterField(
+            model_name="example",
+            name="sample",
+            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name="example", to="curation.teachersample"),
         ),
     ]
