@@ -1,4 +1,5 @@
 """Shared set-up for benchmarks that need Django (run as scripts: `python bench/x.py`)."""
+
 import os
 import sys
 from pathlib import Path

@@ -28,6 +28,7 @@ more lower latency. The figures are reported as they come, met or not.
 The teacher is trained within a wall-clock budget, so a busy machine gives a weaker
 teacher; ``--teacher-budget`` sets it (default: the demo's own, 150 s).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,19 @@ SMOKE_STEPS = 4
 
 def _env(data_dir: Path, teacher_budget: float | None, smoke: bool) -> dict:
     """The embedded default on ``data_dir``, whatever services the caller's shell points at."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL", "ARTIFACT_DIR", "CELERY_TASK_ALWAYS_EAGER"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CACHE_URL",
+            "ARTIFACT_DIR",
+            "CELERY_TASK_ALWAYS_EAGER",
+        }
+    }
     env.update(DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="webapp.settings", PYTHONUNBUFFERED="1")
     if teacher_budget:
         env["DEMO_TEACHER_BUDGET_S"] = str(teacher_budget)
@@ -63,13 +75,16 @@ def _env(data_dir: Path, teacher_budget: float | None, smoke: bool) -> dict:
 def run_setup(env: dict, label: str) -> float:
     """``manage.py demo --setup-only`` in a subprocess; its wall time (interpreter start included)."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "manage.py", "demo", "--setup-only"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "demo", "--setup-only"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     took = time.perf_counter() - started
     for line in proc.stdout.splitlines():
         print(f"  [{label}] {line}", file=sys.stderr)
     if proc.returncode != 0:
-        raise SystemExit(f"`manage.py demo --setup-only` ({label}) failed with code {proc.returncode}:\n{proc.stderr[-4000:]}")
+        raise SystemExit(
+            f"`manage.py demo --setup-only` ({label}) failed with code {proc.returncode}:\n{proc.stderr[-4000:]}"
+        )
     return took
 
 
@@ -118,7 +133,14 @@ def curate(project, user) -> dict[str, int]:
         queryset, cleaned = filtered_examples(project, QueryDict(urlencode(filter_)))
         count = queryset.count()
         if count:
-            apply_bulk(project, user, queryset, plan_bulk(project, action, **target), expected=count, filter_description=cleaned)
+            apply_bulk(
+                project,
+                user,
+                queryset,
+                plan_bulk(project, action, **target),
+                expected=count,
+                filter_description=cleaned,
+            )
         return count
 
     moved = {"approved": bulk("approve", {"status": "pending"})}
@@ -187,7 +209,10 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     snaps = snapshots(project, engineer, ["stage 1", "stage 2"])
     curation_s = time.perf_counter() - started
     for snap in snaps:
-        print(f"  snapshot {snap.name}: {snap.train_count} train / {snap.validation_count} validation rows", file=sys.stderr)
+        print(
+            f"  snapshot {snap.name}: {snap.train_count} train / {snap.validation_count} validation rows",
+            file=sys.stderr,
+        )
 
     request = distill_request(project, student, teacher, snaps, smoke)
     print(f"  distillation request: {json.dumps(request)}", file=sys.stderr)
@@ -211,23 +236,40 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     report = EvalReport.objects.get(job=evaluation)
     s, t = report.metrics["student"], report.metrics["teacher"]
     return {
-        "report": report.pk, "moved": moved, "generation_s": generation_s, "curation_s": curation_s,
-        "distill_s": distill_s, "evaluation_s": evaluation_s, "gold_items": report.metrics["n_items"],
-        "teacher_accuracy": t["accuracy"], "student_accuracy": s["accuracy"],
-        "agreement": s.get("teacher_agreement"), "quality_retained": report.quality_retained, "speedup": report.speedup,
-        "student_p50_ms": report.speed["student"]["latency_p50_ms"], "teacher_p50_ms": report.speed["teacher"]["latency_p50_ms"],
-        "student_params": report.speed["student"]["parameters"], "teacher_params": report.speed["teacher"]["parameters"],
+        "report": report.pk,
+        "moved": moved,
+        "generation_s": generation_s,
+        "curation_s": curation_s,
+        "distill_s": distill_s,
+        "evaluation_s": evaluation_s,
+        "gold_items": report.metrics["n_items"],
+        "teacher_accuracy": t["accuracy"],
+        "student_accuracy": s["accuracy"],
+        "agreement": s.get("teacher_agreement"),
+        "quality_retained": report.quality_retained,
+        "speedup": report.speedup,
+        "student_p50_ms": report.speed["student"]["latency_p50_ms"],
+        "teacher_p50_ms": report.speed["teacher"]["latency_p50_ms"],
+        "student_params": report.speed["student"]["parameters"],
+        "teacher_params": report.speed["teacher"]["parameters"],
         "threads": [report.speed["student"].get("threads"), report.speed["teacher"].get("threads")],
         "stages": {k: v.get("outcome") for k, v in (job.metrics.get("stages") or {}).items()},
-        "kd_mode": job.metrics.get("kd_mode"), "recipe": request, "gates_forced": forced,
+        "kd_mode": job.metrics.get("kd_mode"),
+        "recipe": request,
+        "gates_forced": forced,
     }
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--teacher-budget", type=float, help="seconds for the demo teacher's training (default: the demo's)")
-    ap.add_argument("--data-dir", help="use (and keep) this data directory instead of a fresh temporary one; "
-                                       "one that already holds the demo reports cached times (the teacher is reused)")
+    ap.add_argument(
+        "--teacher-budget", type=float, help="seconds for the demo teacher's training (default: the demo's)"
+    )
+    ap.add_argument(
+        "--data-dir",
+        help="use (and keep) this data directory instead of a fresh temporary one; "
+        "one that already holds the demo reports cached times (the teacher is reused)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory (its path is printed)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes and budget: checks the journey, not the figures")
     ap.add_argument("--journey", help=argparse.SUPPRESS)  # internal: run steps 2-4 in this process on that data dir
@@ -246,8 +288,13 @@ def main():
         first = run_setup(env, "first run")
         second = run_setup(env, "second run")
         # Steps 2-4 in a fresh interpreter whose Django settings point at the data directory.
-        proc = subprocess.run([sys.executable, __file__, "--journey", str(data_dir)] + (["--smoke"] if args.smoke else []),
-                              cwd=ROOT, env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--journey", str(data_dir)] + (["--smoke"] if args.smoke else []),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         sys.stderr.write(proc.stderr[-20000:] if proc.returncode == 0 else "")
         if proc.returncode != 0:
             raise SystemExit(f"the journey failed (code {proc.returncode}):\n{proc.stderr[-6000:]}")
@@ -262,16 +309,45 @@ def main():
     q, sp = figures["quality_retained"], figures["speedup"]
     met = q is not None and sp is not None and q >= TARGET_QUALITY and sp >= TARGET_SPEEDUP
     rows = [
-        ("teacher gold accuracy (triage)", f"{figures['teacher_accuracy']:.3f}", f"{figures['gold_items']} gold tickets; teacher trained {info['train_time_s']:.0f} s, budget {info['time_budget_s']:.0f} s"),
-        ("student gold accuracy", f"{figures['student_accuracy']:.3f}", f"kd_mode={figures['kd_mode']}, stages {figures['stages']}"
-         + (f"; gates FORCED: {'; '.join(figures['gates_forced'])}" if figures["gates_forced"] else "")),
+        (
+            "teacher gold accuracy (triage)",
+            f"{figures['teacher_accuracy']:.3f}",
+            f"{figures['gold_items']} gold tickets; teacher trained {info['train_time_s']:.0f} s, budget "
+            f"{info['time_budget_s']:.0f} s",
+        ),
+        (
+            "student gold accuracy",
+            f"{figures['student_accuracy']:.3f}",
+            f"kd_mode={figures['kd_mode']}, stages {figures['stages']}"
+            + (f"; gates FORCED: {'; '.join(figures['gates_forced'])}" if figures["gates_forced"] else ""),
+        ),
         ("student agreement with teacher", f"{figures['agreement']:.3f}", "same top label"),
         ("quality retained", f"{q:.3f}" if q is not None else "n/a", f"target >= {TARGET_QUALITY}"),
-        ("latency p50 student / teacher", f"{figures['student_p50_ms']:.2f} / {figures['teacher_p50_ms']:.2f} ms", f"batch 1, label scoring, same gold tickets; threads {figures['threads'][0]} / {figures['threads'][1]}"),
-        ("speed-up (teacher p50 / student p50)", f"{sp:.2f}x" if sp is not None else "n/a", f"target >= {TARGET_SPEEDUP}x"),
-        ("parameters student / teacher", f"{figures['student_params']:,} / {figures['teacher_params']:,}", f"{figures['teacher_params'] / figures['student_params']:.1f}x"),
-        ("teacher generation (triage)", f"{figures['generation_s']:.1f} s", "label distributions; reply drafting's job is left queued"),
-        ("curation (bulk + 2 snapshots)", f"{figures['curation_s']:.1f} s", ", ".join(f"{k}: {v}" for k, v in figures["moved"].items())),
+        (
+            "latency p50 student / teacher",
+            f"{figures['student_p50_ms']:.2f} / {figures['teacher_p50_ms']:.2f} ms",
+            f"batch 1, label scoring, same gold tickets; threads {figures['threads'][0]} / {figures['threads'][1]}",
+        ),
+        (
+            "speed-up (teacher p50 / student p50)",
+            f"{sp:.2f}x" if sp is not None else "n/a",
+            f"target >= {TARGET_SPEEDUP}x",
+        ),
+        (
+            "parameters student / teacher",
+            f"{figures['student_params']:,} / {figures['teacher_params']:,}",
+            f"{figures['teacher_params'] / figures['student_params']:.1f}x",
+        ),
+        (
+            "teacher generation (triage)",
+            f"{figures['generation_s']:.1f} s",
+            "label distributions; reply drafting's job is left queued",
+        ),
+        (
+            "curation (bulk + 2 snapshots)",
+            f"{figures['curation_s']:.1f} s",
+            ", ".join(f"{k}: {v}" for k, v in figures["moved"].items()),
+        ),
         ("distillation (2 stages, gated)", f"{figures['distill_s']:.1f} s", ""),
         ("evaluation on the gold set", f"{figures['evaluation_s']:.1f} s", ""),
         ("`manage.py demo --setup-only`, first run", f"{first:.1f} s", "migrate, seed, train the teacher"),
@@ -281,20 +357,34 @@ def main():
     print(f"{'measure':<{width}}  {'value':>26}  note")
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>26}  {note}")
-    print(f"target (quality retained >= {TARGET_QUALITY}, speed-up >= {TARGET_SPEEDUP}x): {'met' if met else 'NOT met'}"
-          + (" (smoke run: tiny sizes, the figures mean nothing)" if args.smoke else ""))
-    print(json.dumps({
-        "teacher_accuracy": round(figures["teacher_accuracy"], 4), "student_accuracy": round(figures["student_accuracy"], 4),
-        "agreement": round(figures["agreement"], 4) if figures["agreement"] is not None else None,
-        "quality_retained": round(q, 4) if q is not None else None, "speedup": round(sp, 3) if sp is not None else None,
-        "student_p50_ms": round(figures["student_p50_ms"], 3), "teacher_p50_ms": round(figures["teacher_p50_ms"], 3),
-        "student_params": figures["student_params"], "teacher_params": figures["teacher_params"],
-        "generation_s": round(figures["generation_s"], 1), "distill_s": round(figures["distill_s"], 1),
-        "evaluation_s": round(figures["evaluation_s"], 1),
-        "demo_first_run_s": round(first, 1), "demo_second_run_s": round(second, 1),
-        "teacher_budget_s": info["time_budget_s"], "gates_forced": len(figures["gates_forced"]), "targets_met": met,
-        "smoke": bool(args.smoke),
-    }))
+    print(
+        f"target (quality retained >= {TARGET_QUALITY}, speed-up >= {TARGET_SPEEDUP}x): {'met' if met else 'NOT met'}"
+        + (" (smoke run: tiny sizes, the figures mean nothing)" if args.smoke else "")
+    )
+    print(
+        json.dumps(
+            {
+                "teacher_accuracy": round(figures["teacher_accuracy"], 4),
+                "student_accuracy": round(figures["student_accuracy"], 4),
+                "agreement": round(figures["agreement"], 4) if figures["agreement"] is not None else None,
+                "quality_retained": round(q, 4) if q is not None else None,
+                "speedup": round(sp, 3) if sp is not None else None,
+                "student_p50_ms": round(figures["student_p50_ms"], 3),
+                "teacher_p50_ms": round(figures["teacher_p50_ms"], 3),
+                "student_params": figures["student_params"],
+                "teacher_params": figures["teacher_params"],
+                "generation_s": round(figures["generation_s"], 1),
+                "distill_s": round(figures["distill_s"], 1),
+                "evaluation_s": round(figures["evaluation_s"], 1),
+                "demo_first_run_s": round(first, 1),
+                "demo_second_run_s": round(second, 1),
+                "teacher_budget_s": info["time_budget_s"],
+                "gates_forced": len(figures["gates_forced"]),
+                "targets_met": met,
+                "smoke": bool(args.smoke),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ torch runs single-threaded by default (``--threads``): on a 2-core machine share
 other work, two-thread small-op kernels oversubscribe and both modes slow down by an
 order of magnitude, so the figures would measure the neighbours, not the method.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,28 @@ import torch  # noqa: E402
 from workers.distill.data import collate_generation, move, prepare_generation, response_logits  # noqa: E402
 from workers.distill.losses import dense_kd_loss, topk_kd_loss  # noqa: E402
 
-FULL = dict(teacher=dict(n_layer=5, n_embd=256, n_head=4), student=dict(n_layer=2, n_embd=128, n_head=2),
-            teacher_steps=300, n_train=1200, n_heldout=200, speed_steps=40, train_steps=360, batch=16, k=20)
-SMOKE = dict(teacher=dict(n_layer=2, n_embd=64, n_head=2), student=dict(n_layer=1, n_embd=32, n_head=2),
-             teacher_steps=10, n_train=96, n_heldout=24, speed_steps=3, train_steps=9, batch=8, k=8)
+FULL = dict(
+    teacher=dict(n_layer=5, n_embd=256, n_head=4),
+    student=dict(n_layer=2, n_embd=128, n_head=2),
+    teacher_steps=300,
+    n_train=1200,
+    n_heldout=200,
+    speed_steps=40,
+    train_steps=360,
+    batch=16,
+    k=20,
+)
+SMOKE = dict(
+    teacher=dict(n_layer=2, n_embd=64, n_head=2),
+    student=dict(n_layer=1, n_embd=32, n_head=2),
+    teacher_steps=10,
+    n_train=96,
+    n_heldout=24,
+    speed_steps=3,
+    train_steps=9,
+    batch=8,
+    k=8,
+)
 TIERS = {"easy": (2, 3), "medium": (4, 5), "hard": (6, 8)}
 
 
@@ -62,7 +81,13 @@ def make_records(n, seed):
         tier = list(TIERS)[i % 3]
         lo, hi = TIERS[tier]
         digits = [rng.randrange(10) for _ in range(rng.randint(lo, hi))]
-        out.append({"prompt": "sort: " + " ".join(map(str, digits)) + " =", "response": " " + " ".join(map(str, sorted(digits))), "tier": tier})
+        out.append(
+            {
+                "prompt": "sort: " + " ".join(map(str, digits)) + " =",
+                "response": " " + " ".join(map(str, sorted(digits))),
+                "tier": tier,
+            }
+        )
     return out
 
 
@@ -98,8 +123,12 @@ def attach_soft_targets(teacher, tok, records, k):
         logp = torch.log_softmax(logits.float(), -1)
         vals, ids = logp.topk(k)
         tail = torch.log1p(-vals.exp().sum(-1).clamp(max=1 - 1e-6))
-        rec["soft"] = {"response_ids": ex.input_ids[ex.response_start:], "topk_ids": ids.int().numpy(),
-                       "topk_logprobs": vals.half().numpy(), "tail_logprob": tail.float().numpy()}
+        rec["soft"] = {
+            "response_ids": ex.input_ids[ex.response_start :],
+            "topk_ids": ids.int().numpy(),
+            "topk_logprobs": vals.half().numpy(),
+            "tail_logprob": tail.float().numpy(),
+        }
 
 
 def measure(mode: str, workdir: Path, steps: int, batch_size: int) -> dict:
@@ -120,7 +149,9 @@ def measure(mode: str, workdir: Path, steps: int, batch_size: int) -> dict:
         t0 = time.perf_counter()
         logits = response_logits(student, batch)
         if mode == "offline":
-            parts = topk_kd_loss(logits, batch["target_ids"], batch["topk_ids"], batch["topk_logprobs"], batch["tail_logprob"], alpha=0.5)
+            parts = topk_kd_loss(
+                logits, batch["target_ids"], batch["topk_ids"], batch["topk_logprobs"], batch["tail_logprob"], alpha=0.5
+            )
         else:
             with torch.no_grad():
                 t_logits = response_logits(teacher, batch)
@@ -153,8 +184,23 @@ def current_rss_mb() -> float:
 
 def run_measure(mode, workdir, cfg):
     out = subprocess.run(
-        [sys.executable, __file__, "--measure", mode, "--workdir", str(workdir), "--steps", str(cfg["speed_steps"]), "--batch", str(cfg["batch"]), "--threads", str(torch.get_num_threads())],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            __file__,
+            "--measure",
+            mode,
+            "--workdir",
+            str(workdir),
+            "--steps",
+            str(cfg["speed_steps"]),
+            "--batch",
+            str(cfg["batch"]),
+            "--threads",
+            str(torch.get_num_threads()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"{mode} measurement failed:\n{out.stderr[-3000:]}")
@@ -162,19 +208,36 @@ def run_measure(mode, workdir, cfg):
 
 
 def train_variant(name, workdir, train, heldout, cfg, *, alpha, curriculum):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from workers.distill import DistillConfig, StageConfig, run_distillation
     from workers.distill.gates import generation_metrics
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     steps = cfg["train_steps"]
     common = dict(lr=2e-3, warmup_steps=max(1, steps // 30), alpha=alpha, temperature=1.0)
     if curriculum:
-        stages = [StageConfig(name=t, records=[r for r in train if r["tier"] == t], steps=steps // 3, replay_fraction=0.3 if i else 0.0, **common)
-                  for i, t in enumerate(TIERS)]
+        stages = [
+            StageConfig(
+                name=t,
+                records=[r for r in train if r["tier"] == t],
+                steps=steps // 3,
+                replay_fraction=0.3 if i else 0.0,
+                **common,
+            )
+            for i, t in enumerate(TIERS)
+        ]
     else:
         stages = [StageConfig(name="all", records=list(train), steps=steps - steps % 3, **common)]
-    cfg_obj = DistillConfig(student=str(workdir / "student"), output_dir=str(workdir / name), teacher_tokenizer=str(workdir / "teacher"),
-                            stages=stages, batch_size=cfg["batch"], seed=0, max_seq_len=64, progress_every_s=60)
+    cfg_obj = DistillConfig(
+        student=str(workdir / "student"),
+        output_dir=str(workdir / name),
+        teacher_tokenizer=str(workdir / "teacher"),
+        stages=stages,
+        batch_size=cfg["batch"],
+        seed=0,
+        max_seq_len=64,
+        progress_every_s=60,
+    )
     t0 = time.perf_counter()
     result = run_distillation(cfg_obj)
     took = time.perf_counter() - t0
@@ -221,10 +284,14 @@ def main():
     rows = [
         ("teacher / student parameters", f"{t_params:,} / {s_params:,}", f"{t_params / s_params:.1f}x"),
         ("teacher training (CE)", f"{t_train_s:.1f} s", f"final loss {t_loss:.3f}"),
-        ("soft targets, once (k=%d)" % cfg["k"], f"{soft_s:.1f} s", f"{len(train)} examples"),
+        (f"soft targets, once (k={cfg['k']})", f"{soft_s:.1f} s", f"{len(train)} examples"),
         ("offline top-k KD tokens/s", f"{offline['tokens_per_s']:.0f}", ""),
         ("online KD tokens/s (teacher fwd/step)", f"{online['tokens_per_s']:.0f}", f"ratio {ratio:.2f}x"),
-        ("offline peak RSS", f"{offline['peak_mb']:.0f} MB", f"{offline['growth_mb']:+.0f} MB over its post-import RSS"),
+        (
+            "offline peak RSS",
+            f"{offline['peak_mb']:.0f} MB",
+            f"{offline['growth_mb']:+.0f} MB over its post-import RSS",
+        ),
         ("online peak RSS", f"{online['peak_mb']:.0f} MB", f"{online['growth_mb']:+.0f} MB over its post-import RSS"),
         ("held-out token acc: KD + curriculum", f"{kd:.3f}", f"{kd_s:.1f} s, kd_mode={kd_mode}"),
         ("held-out token acc: CE only + curriculum", f"{ce:.3f}", f"{ce_s:.1f} s"),
@@ -234,12 +301,26 @@ def main():
     print(f"{'measure':<{width}}  {'value':>22}  note")
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>22}  {note}")
-    print(json.dumps({
-        "offline_tokens_per_s": round(offline["tokens_per_s"], 1), "online_tokens_per_s": round(online["tokens_per_s"], 1),
-        "ratio": round(ratio, 3), "offline_peak_mb": round(offline["peak_mb"], 1), "online_peak_mb": round(online["peak_mb"], 1),
-        "kd_quality": round(kd, 4), "ce_only_quality": round(ce, 4), "curriculum_quality": round(kd, 4), "shuffled_quality": round(sh, 4),
-        "offline_growth_mb": round(offline["growth_mb"], 1), "online_growth_mb": round(online["growth_mb"], 1), "teacher_params": t_params, "student_params": s_params, "smoke": bool(args.smoke),
-    }))
+    print(
+        json.dumps(
+            {
+                "offline_tokens_per_s": round(offline["tokens_per_s"], 1),
+                "online_tokens_per_s": round(online["tokens_per_s"], 1),
+                "ratio": round(ratio, 3),
+                "offline_peak_mb": round(offline["peak_mb"], 1),
+                "online_peak_mb": round(online["peak_mb"], 1),
+                "kd_quality": round(kd, 4),
+                "ce_only_quality": round(ce, 4),
+                "curriculum_quality": round(kd, 4),
+                "shuffled_quality": round(sh, 4),
+                "offline_growth_mb": round(offline["growth_mb"], 1),
+                "online_growth_mb": round(online["growth_mb"], 1),
+                "teacher_params": t_params,
+                "student_params": s_params,
+                "smoke": bool(args.smoke),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Peak RSS is the gunicorn worker's VmHWM (/proc) after the downloads. Every run u
 new project and deletes it (and any a killed run left) afterwards, so it is re-runnable.
 The last line is one JSON object with the figures.
 """
+
 import argparse
 import hashlib
 import json
@@ -36,12 +37,35 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _django  # noqa: E402
+import _django
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG_PREFIX = "bench-export-"
-WORDS = ("invoice refund password login crash error upload billing account shipping order app page "
-         "payment card address delivery subscription cancel plan upgrade email reset").split()
+WORDS = [
+    "invoice",
+    "refund",
+    "password",
+    "login",
+    "crash",
+    "error",
+    "upload",
+    "billing",
+    "account",
+    "shipping",
+    "order",
+    "app",
+    "page",
+    "payment",
+    "card",
+    "address",
+    "delivery",
+    "subscription",
+    "cancel",
+    "plan",
+    "upgrade",
+    "email",
+    "reset",
+]
 
 
 def sentence(rng, n):
@@ -56,11 +80,14 @@ def cleanup(connection, log=print):
     projects = list(Project.objects.filter(slug__startswith=SLUG_PREFIX).values_list("id", flat=True))
     if not projects:
         return
-    for content_hash in Snapshot.objects.filter(project_id__in=projects).exclude(content_hash="").values_list("content_hash", flat=True):
+    for content_hash in (
+        Snapshot.objects.filter(project_id__in=projects).exclude(content_hash="").values_list("content_hash", flat=True)
+    ):
         shutil.rmtree(snapshot_dir(content_hash), ignore_errors=True)
     with connection.cursor() as cursor:
         for sql in (
-            "DELETE FROM curation_snapshotrow WHERE snapshot_id IN (SELECT id FROM curation_snapshot WHERE project_id = ANY(%s))",
+            "DELETE FROM curation_snapshotrow WHERE snapshot_id IN (SELECT id FROM curation_snapshot WHERE "
+            "project_id = ANY(%s))",
             "DELETE FROM curation_snapshot WHERE project_id = ANY(%s)",
             "DELETE FROM curation_verdict WHERE project_id = ANY(%s)",
             "DELETE FROM curation_example WHERE project_id = ANY(%s)",
@@ -80,22 +107,48 @@ def load(connection, project, stage, rows, seed=0):
     started = time.perf_counter()
     raw = connection.connection
     with raw.cursor() as cursor:
-        with cursor.copy("COPY curation_prompt (project_id, text, source, metadata, content_hash, created_at) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY curation_prompt (project_id, text, source, metadata, content_hash, created_at) FROM STDIN"
+        ) as copy:
             for i in range(rows):
                 text = f"Ticket {i}: {sentence(rng, rng.randint(12, 30))}?"
                 copy.write_row((project.id, text, "imported", "{}", content_hash(text), "2026-11-25T12:00:00Z"))
         cursor.execute("SELECT id FROM curation_prompt WHERE project_id = %s ORDER BY id", [project.id])
         prompt_ids = [r[0] for r in cursor.fetchall()]
-        columns = ("project_id, prompt_id, stage_id, response, original_response, edited, label, status, approvals, "
-                   "conflict, tier_locked, grade, version, source, difficulty, token_count, checks_failed, failed_checks, "
-                   "soft_targets, created_at, updated_at")
+        columns = (
+            "project_id, prompt_id, stage_id, response, original_response, edited, label, status, approvals, "
+            "conflict, tier_locked, grade, version, source, difficulty, token_count, checks_failed, failed_checks, "
+            "soft_targets, created_at, updated_at"
+        )
         with cursor.copy(f"COPY curation_example ({columns}) FROM STDIN") as copy:
             for prompt_id in prompt_ids:
                 answer = f"Thanks for writing. {sentence(rng, rng.randint(15, 40))}."
                 # Unedited: the text is held once (original_response stays blank until an edit).
-                copy.write_row((project.id, prompt_id, stage.id, answer, "", False, "", "approved", 1, False, False,
-                                rng.randint(1, 5), 2, "imported", rng.random(), 40, False, "[]", "",
-                                "2026-11-25T12:00:00Z", "2026-11-25T12:00:00Z"))
+                copy.write_row(
+                    (
+                        project.id,
+                        prompt_id,
+                        stage.id,
+                        answer,
+                        "",
+                        False,
+                        "",
+                        "approved",
+                        1,
+                        False,
+                        False,
+                        rng.randint(1, 5),
+                        2,
+                        "imported",
+                        rng.random(),
+                        40,
+                        False,
+                        "[]",
+                        "",
+                        "2026-11-25T12:00:00Z",
+                        "2026-11-25T12:00:00Z",
+                    )
+                )
     raw.commit()
     return time.perf_counter() - started
 
@@ -107,12 +160,38 @@ def free_port():
 
 
 def start_server(port, log_path):
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "--worker-class", "gthread", "--threads", "4", "--timeout", "900", "--log-level", "warning"],
-            cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "webapp.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--timeout",
+                "900",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
     import requests
 
@@ -159,8 +238,9 @@ def download(url, token):
 
     digest, rows, size = hashlib.sha256(), 0, 0
     started = time.perf_counter()
-    with requests.get(url, headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"},
-                      stream=True, timeout=900) as response:
+    with requests.get(
+        url, headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}, stream=True, timeout=900
+    ) as response:
         response.raise_for_status()
         while block := response.raw.read(1 << 20):
             rows += block.count(b"\n")
@@ -180,8 +260,9 @@ def copy_baseline(connection, sql):
     started = time.perf_counter()
     if psql:
         text = sql.as_string(connection.connection)
-        with subprocess.Popen([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", os.environ["DATABASE_URL"], "-c", text],
-                              stdout=subprocess.PIPE) as proc:
+        with subprocess.Popen(
+            [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", os.environ["DATABASE_URL"], "-c", text], stdout=subprocess.PIPE
+        ) as proc:
             while block := proc.stdout.read(1 << 20):
                 rows += block.count(b"\n")
                 size += len(block)
@@ -206,12 +287,12 @@ def main():
         sys.exit("--rows must be at least 1")
     _django.setup(require_postgres=True)
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from psycopg import sql as pgsql
 
     from curation.models import ApiToken, Membership, Project
     from curation.services import exports, snapshots
-    from django.contrib.auth import get_user_model
 
     cleanup(connection)
     project = Project.create_with_defaults(name="Export bench", slug=f"{SLUG_PREFIX}{uuid.uuid4().hex[:8]}")
@@ -224,8 +305,9 @@ def main():
         print(f"loaded {args.rows:,} approved examples with COPY in {load_s:.1f} s")
 
         started = time.perf_counter()
-        snap = snapshots.start_snapshot(project, user, name="bench", stage="stage 1",
-                                        validation_fraction=args.validation_fraction, launch=False)
+        snap = snapshots.start_snapshot(
+            project, user, name="bench", stage="stage 1", validation_fraction=args.validation_fraction, launch=False
+        )
         snap = snapshots.build_snapshot(snap)
         build_s = time.perf_counter() - started
         assert snap.row_count == args.rows, (snap.row_count, snap.excluded)
@@ -247,9 +329,13 @@ def main():
         rss = peak_rss_mb(worker_pid(server))
 
         baseline = copy_baseline(connection, exports.copy_statement(snap, "jsonl", None))
-        plain = copy_baseline(connection, pgsql.SQL(
-            "COPY (SELECT prompt_text, response FROM curation_snapshotrow WHERE snapshot_id = {} ORDER BY split, row_hash) TO STDOUT"
-        ).format(pgsql.Literal(snap.pk)))
+        plain = copy_baseline(
+            connection,
+            pgsql.SQL(
+                "COPY (SELECT prompt_text, response FROM curation_snapshotrow WHERE snapshot_id = {} ORDER BY "
+                "split, row_hash) TO STDOUT"
+            ).format(pgsql.Literal(snap.pk)),
+        )
     finally:
         if server is not None:
             stop_server(server)
@@ -257,20 +343,34 @@ def main():
 
     assert ours[0] == from_file[0] == baseline[0] == args.rows, (ours[0], from_file[0], baseline[0])
     assert ours[3] == from_file[3] == baseline[3], "the three paths must deliver the same bytes"
-    rate = {name: r[0] / r[2] for name, r in (("ours", ours), ("file", from_file), ("copy", baseline), ("plain", plain))}
+    rate = {
+        name: r[0] / r[2] for name, r in (("ours", ours), ("file", from_file), ("copy", baseline), ("plain", plain))
+    }
     ratio = rate["ours"] / rate["copy"]
     print(f"{'path':<46}{'rows':>11}{'MB':>9}{'seconds':>9}{'rows/s':>11}")
-    for label, key, r in (("ours: HTTP stream built by the database", "ours", ours),
-                          ("ours: HTTP from the built file (sendfile)", "file", from_file),
-                          ("baseline: COPY (SELECT same JSON lines)", "copy", baseline),
-                          ("context: COPY (SELECT prompt, response) text", "plain", plain)):
+    for label, key, r in (
+        ("ours: HTTP stream built by the database", "ours", ours),
+        ("ours: HTTP from the built file (sendfile)", "file", from_file),
+        ("baseline: COPY (SELECT same JSON lines)", "copy", baseline),
+        ("context: COPY (SELECT prompt, response) text", "plain", plain),
+    ):
         print(f"{label:<46}{r[0]:>11,}{r[1] / 1e6:>9.1f}{r[2]:>9.2f}{rate[key]:>11,.0f}")
     print(f"ratio ours/COPY: {ratio:.2f} (target >= 0.5); gunicorn worker peak RSS {rss:.0f} MB (target < 300)")
-    print(json.dumps({
-        "rows": args.rows, "ours_rows_per_s": round(rate["ours"], 1), "copy_rows_per_s": round(rate["copy"], 1),
-        "ratio": round(ratio, 3), "peak_rss_mb": round(rss, 1), "file_rows_per_s": round(rate["file"], 1),
-        "bytes": ours[1], "load_s": round(load_s, 2), "build_s": round(build_s, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "ours_rows_per_s": round(rate["ours"], 1),
+                "copy_rows_per_s": round(rate["copy"], 1),
+                "ratio": round(ratio, 3),
+                "peak_rss_mb": round(rss, 1),
+                "file_rows_per_s": round(rate["file"], 1),
+                "bytes": ours[1],
+                "load_s": round(load_s, 2),
+                "build_s": round(build_s, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ JSON (what a database column would hold).
     .venv/bin/python bench/generation.py            # 256 prompts, 4 x 256 model
     .venv/bin/python bench/generation.py --smoke    # a few seconds
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,39 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from workers.modelbuild import build_gpt2, parameter_count, save, train_tokenizer  # noqa: E402
-from workers.softtargets import ShardWriter, json_bytes  # noqa: E402
-from workers.teacher import GenerationParams, expand_requests  # noqa: E402
-from workers.teacher.hf import HFTeacher  # noqa: E402
+from workers.modelbuild import build_gpt2, parameter_count, save, train_tokenizer
+from workers.softtargets import ShardWriter, json_bytes
+from workers.teacher import GenerationParams, expand_requests
+from workers.teacher.hf import HFTeacher
 
-TOPICS = ["invoice", "refund", "password", "login", "shipping", "address", "order", "crash",
-          "settings", "upload", "error", "account", "billing", "payment", "email", "android",
-          "browser", "timeout", "download", "subscription", "cancel", "upgrade", "support", "ticket"]
+TOPICS = [
+    "invoice",
+    "refund",
+    "password",
+    "login",
+    "shipping",
+    "address",
+    "order",
+    "crash",
+    "settings",
+    "upload",
+    "error",
+    "account",
+    "billing",
+    "payment",
+    "email",
+    "android",
+    "browser",
+    "timeout",
+    "download",
+    "subscription",
+    "cancel",
+    "upgrade",
+    "support",
+    "ticket",
+]
 VERBS = ["shows", "fails", "breaks", "needs", "loses", "sends", "charges", "blocks", "opens", "keeps"]
 
 
@@ -45,8 +69,9 @@ def corpus(n: int, rng: random.Random) -> list[str]:
 
 def build_model(out: Path, vocab: int, n_layer: int, n_embd: int, rng: random.Random, texts: int = 5000) -> Path:
     # Random strings over a wide alphabet give the BPE trainer enough to reach ``vocab``.
-    texts = corpus(texts * 3 // 5, rng) + ["".join(chr(rng.randint(33, 0x2FF)) for _ in range(40))
-                                           for _ in range(texts * 2 // 5)]
+    texts = corpus(texts * 3 // 5, rng) + [
+        "".join(chr(rng.randint(33, 0x2FF)) for _ in range(40)) for _ in range(texts * 2 // 5)
+    ]
     tok = train_tokenizer(texts, vocab_size=vocab)
     model = build_gpt2(tok, n_layer=n_layer, n_embd=n_embd, n_head=4, n_positions=512)
     print(f"model: {parameter_count(model) / 1e6:.2f}M parameters, vocabulary {len(tok)}")
@@ -61,9 +86,17 @@ def run_baseline(teacher: HFTeacher, prompts: list[str], new_tokens: int) -> tup
     with torch.inference_mode():
         for p in prompts:
             enc = tok(p, return_tensors="pt", add_special_tokens=False)
-            out = model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=new_tokens,
-                                 min_new_tokens=new_tokens, pad_token_id=tok.pad_token_id,
-                                 output_scores=True, return_dict_in_generate=True)
+            out = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=1.0,
+                top_p=1.0,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                pad_token_id=tok.pad_token_id,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
             tokens += out.sequences.shape[1] - enc["input_ids"].shape[1]
     return tokens, time.perf_counter() - start
 
@@ -76,9 +109,16 @@ def run_hf_batched(teacher: HFTeacher, prompts: list[str], new_tokens: int, batc
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(prompts), batch):
-            enc = tok(prompts[i:i + batch], return_tensors="pt", padding=True, add_special_tokens=False)
-            out = model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=new_tokens,
-                                 min_new_tokens=new_tokens, pad_token_id=tok.pad_token_id)
+            enc = tok(prompts[i : i + batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            out = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=1.0,
+                top_p=1.0,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                pad_token_id=tok.pad_token_id,
+            )
             tokens += (out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0]
     return tokens, time.perf_counter() - start
 
@@ -113,8 +153,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--smoke", action="store_true", help="tiny run for the test suite")
     ap.add_argument("--prompts", type=int, default=256)
     ap.add_argument("--new-tokens", type=int, default=32)
-    ap.add_argument("--baseline-prompts", type=int, default=0,
-                    help="time the baseline on this many prompts and scale (default: all)")
+    ap.add_argument(
+        "--baseline-prompts",
+        type=int,
+        default=0,
+        help="time the baseline on this many prompts and scale (default: all)",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.prompts, args.new_tokens, args.baseline_prompts = 12, 6, 12
@@ -130,7 +174,9 @@ def main(argv=None) -> dict:
         run_ours(teacher, prompts[:8], 4, Path(tmp) / "warmup")  # first-call allocations
         n_base = args.baseline_prompts or len(prompts)
         base_tokens, base_time = run_baseline(teacher, prompts[:n_base], args.new_tokens)
-        ours_tokens, ours_time, shard_bytes, json_total = run_ours(teacher, prompts, args.new_tokens, Path(tmp) / "store")
+        ours_tokens, ours_time, shard_bytes, json_total = run_ours(
+            teacher, prompts, args.new_tokens, Path(tmp) / "store"
+        )
         hf_tokens, hf_time = run_hf_batched(teacher, prompts, args.new_tokens)
     base_tps = base_tokens / base_time
     ours_tps = ours_tokens / ours_time
@@ -149,9 +195,11 @@ def main(argv=None) -> dict:
     print(f"{'reference: HF generate, batch 64':<34}{hf_tokens:>8}{hf_time:>10.2f}{hf_tps:>12.1f}")
     print(f"{'ours (bucketed decode loop)':<34}{ours_tokens:>8}{ours_time:>10.2f}{ours_tps:>12.1f}")
     print(f"ratio: ours {figures['ratio']}x the baseline (HF batch 64: {figures['hf_batch64_ratio']}x)")
-    print(f"soft targets: {figures['softtarget_bytes_per_token']} bytes/token in shards vs "
-          f"{figures['json_bytes_per_token']} bytes/token as JSON "
-          f"({figures['json_bytes_per_token'] / figures['softtarget_bytes_per_token']:.1f}x smaller)")
+    print(
+        f"soft targets: {figures['softtarget_bytes_per_token']} bytes/token in shards vs "
+        f"{figures['json_bytes_per_token']} bytes/token as JSON "
+        f"({figures['json_bytes_per_token'] / figures['softtarget_bytes_per_token']:.1f}x smaller)"
+    )
     print(json.dumps(figures))
     return figures
 

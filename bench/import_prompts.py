@@ -7,6 +7,7 @@ Uses the database named by DATABASE_URL (PostgreSQL is what the target is about:
 same validated rows stored with one Prompt.save() per row. Each run uses fresh
 projects and deletes them afterwards.
 """
+
 import argparse
 import io
 import json
@@ -17,12 +18,26 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _django  # noqa: E402
+import _django
 
 
 def make_file(rows, seed=0):
     rng = random.Random(seed)
-    words = "refund invoice password login crash error upload billing account shipping order app page".split()
+    words = [
+        "refund",
+        "invoice",
+        "password",
+        "login",
+        "crash",
+        "error",
+        "upload",
+        "billing",
+        "account",
+        "shipping",
+        "order",
+        "app",
+        "page",
+    ]
     lines = []
     for i in range(rows):
         text = f"Ticket {i}: " + " ".join(rng.choice(words) for _ in range(rng.randint(8, 30)))
@@ -60,8 +75,9 @@ def main():
         with transaction.atomic():
             for raw in lines:
                 obj = json.loads(raw)
-                Prompt(project=base, text=obj["prompt"], metadata=obj["metadata"],
-                       content_hash=content_hash(obj["prompt"])).save()
+                Prompt(
+                    project=base, text=obj["prompt"], metadata=obj["metadata"], content_hash=content_hash(obj["prompt"])
+                ).save()
         base_s = time.perf_counter() - start
     finally:
         ours.delete()
@@ -75,10 +91,18 @@ def main():
     print(f"{'ours (bulk, validated)':<28}{args.rows:>10}{ours_s:>10.2f}{ours_rate:>12.0f}")
     print(f"{'baseline (save per row)':<28}{baseline_rows:>10}{base_s:>10.2f}{base_rate:>12.0f}")
     print(f"ratio: {ratio:.1f}x; {args.rows} rows in {ours_s:.1f} s")
-    print(json.dumps({
-        "database": connection.vendor, "rows": args.rows, "ours_seconds": round(ours_s, 3),
-        "ours_rows_per_s": round(ours_rate, 1), "baseline_rows_per_s": round(base_rate, 1), "ratio": round(ratio, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "database": connection.vendor,
+                "rows": args.rows,
+                "ours_seconds": round(ours_s, 3),
+                "ours_rows_per_s": round(ours_rate, 1),
+                "baseline_rows_per_s": round(base_rate, 1),
+                "ratio": round(ratio, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

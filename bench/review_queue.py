@@ -18,6 +18,7 @@ session, the view, the template):
 PostgreSQL only (it refuses SQLite). Leftovers of a killed run are removed first and
 everything is removed at the end, so it can be run again.
 """
+
 import argparse
 import hashlib
 import json
@@ -29,14 +30,38 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _django  # noqa: E402
+import _django
 
 SLUG = "bench-review-queue"
 USERNAME = "bench-reviewer"
 FILTER = "status=pending&tier=hard&order=-difficulty"
 PAGE = 50
-WORDS = ("refund invoice password login crash error upload billing account shipping order app page "
-         "charge card locked reset email slow timeout delivery address cancel plan").split()
+WORDS = [
+    "refund",
+    "invoice",
+    "password",
+    "login",
+    "crash",
+    "error",
+    "upload",
+    "billing",
+    "account",
+    "shipping",
+    "order",
+    "app",
+    "page",
+    "charge",
+    "card",
+    "locked",
+    "reset",
+    "email",
+    "slow",
+    "timeout",
+    "delivery",
+    "address",
+    "cancel",
+    "plan",
+]
 
 
 def percentile(values, q):
@@ -56,8 +81,11 @@ def remove_project(connection):
         with connection.cursor() as cursor:  # set-based: a million ORM deletes would take longer than the bench
             for table in ("curation_verdict", "curation_bulkaction", "curation_example"):
                 cursor.execute(f"DELETE FROM {table} WHERE project_id = %s", [project.id])
-            cursor.execute("DELETE FROM curation_teachersample WHERE prompt_id IN "
-                           "(SELECT id FROM curation_prompt WHERE project_id = %s)", [project.id])
+            cursor.execute(
+                "DELETE FROM curation_teachersample WHERE prompt_id IN "
+                "(SELECT id FROM curation_prompt WHERE project_id = %s)",
+                [project.id],
+            )
             cursor.execute("DELETE FROM curation_prompt WHERE project_id = %s", [project.id])
         project.delete()
     with connection.cursor() as cursor:
@@ -73,45 +101,84 @@ def load(connection, project, rows, bulk_rows, seed=0):
     raw = connection.connection  # the psycopg 3 connection under Django's wrapper
     started = time.perf_counter()
     with raw.cursor() as cursor:
-        with cursor.copy("COPY curation_prompt (project_id, text, source, metadata, content_hash, created_at) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY curation_prompt (project_id, text, source, metadata, content_hash, created_at) FROM STDIN"
+        ) as copy:
             for i in range(rows):
                 text = f"Ticket {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 24)))
                 copy.write_row((project.id, text, "imported", "{}", hashlib.sha256(text.encode()).hexdigest(), "now"))
         cursor.execute("SELECT id FROM curation_prompt WHERE project_id = %s ORDER BY id", [project.id])
         prompt_ids = [r[0] for r in cursor.fetchall()]
         responses = ["Reply: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 40))) for _ in prompt_ids]
-        stats = [(math.log(rng.uniform(0.2, 0.99)), rng.uniform(0.1, 3.0), rng.uniform(0, 5), rng.randint(10, 200))
-                 for _ in prompt_ids]
-        sample_columns = ("prompt_id, sample_index, scored, text, token_count, finish_reason, mean_logprob, "
-                          "mean_entropy, min_margin, check_results, checks_passed, soft_targets, predicted_label, "
-                          "error, created_at")
+        stats = [
+            (math.log(rng.uniform(0.2, 0.99)), rng.uniform(0.1, 3.0), rng.uniform(0, 5), rng.randint(10, 200))
+            for _ in prompt_ids
+        ]
+        sample_columns = (
+            "prompt_id, sample_index, scored, text, token_count, finish_reason, mean_logprob, "
+            "mean_entropy, min_margin, check_results, checks_passed, soft_targets, predicted_label, "
+            "error, created_at"
+        )
         with cursor.copy(f"COPY curation_teachersample ({sample_columns}) FROM STDIN") as copy:
             for prompt_id, text, (logprob, entropy, margin, tokens) in zip(prompt_ids, responses, stats, strict=True):
-                copy.write_row((prompt_id, 0, False, text, tokens, "eos", logprob, entropy, margin, "[]", True, "", "", "",
-                                "now"))
-        cursor.execute("SELECT s.id FROM curation_teachersample s JOIN curation_prompt p ON p.id = s.prompt_id "
-                       "WHERE p.project_id = %s ORDER BY s.prompt_id", [project.id])
+                copy.write_row(
+                    (prompt_id, 0, False, text, tokens, "eos", logprob, entropy, margin, "[]", True, "", "", "", "now")
+                )
+        cursor.execute(
+            "SELECT s.id FROM curation_teachersample s JOIN curation_prompt p ON p.id = s.prompt_id "
+            "WHERE p.project_id = %s ORDER BY s.prompt_id",
+            [project.id],
+        )
         sample_ids = [r[0] for r in cursor.fetchall()]
-        columns = ("project_id, prompt_id, sample_id, response, original_response, edited, label, status, approvals, "
-                   "conflict, tier_id, tier_locked, stage_id, grade, version, source, difficulty, mean_logprob, "
-                   "mean_entropy, min_margin, token_count, soft_targets, checks_failed, failed_checks, created_at, "
-                   "updated_at")
+        columns = (
+            "project_id, prompt_id, sample_id, response, original_response, edited, label, status, approvals, "
+            "conflict, tier_id, tier_locked, stage_id, grade, version, source, difficulty, mean_logprob, "
+            "mean_entropy, min_margin, token_count, soft_targets, checks_failed, failed_checks, created_at, "
+            "updated_at"
+        )
         step = rows // bulk_rows
         with cursor.copy(f"COPY curation_example ({columns}) FROM STDIN") as copy:
             for i, (prompt_id, sample_id) in enumerate(zip(prompt_ids, sample_ids, strict=True)):
                 in_bulk_stage = i % step == 0 and i // step < bulk_rows
-                status = "pending" if in_bulk_stage else rng.choices(["pending", "approved", "rejected"], [80, 15, 5])[0]
+                status = (
+                    "pending" if in_bulk_stage else rng.choices(["pending", "approved", "rejected"], [80, 15, 5])[0]
+                )
                 stage = stages["stage 1"] if in_bulk_stage else stages["pool"]
                 tier = None if rng.random() < 0.1 else rng.choice(tiers)
                 failed = rng.random() < 0.05
                 logprob, entropy, margin, tokens = stats[i]
-                copy.write_row((
-                    # Unedited: the response is the sample's text, held there once (response and
-                    # original_response stay blank until an edit), as the product stores it.
-                    project.id, prompt_id, sample_id, "", "", False, "", status,
-                    1 if status == "approved" else 0, False, tier, False, stage, None, 1, "imported", rng.random(),
-                    logprob, entropy, margin, tokens, "", failed, '["max_length"]' if failed else "[]", "now", "now",
-                ))
+                copy.write_row(
+                    (
+                        # Unedited: the response is the sample's text, held there once (response and
+                        # original_response stay blank until an edit), as the product stores it.
+                        project.id,
+                        prompt_id,
+                        sample_id,
+                        "",
+                        "",
+                        False,
+                        "",
+                        status,
+                        1 if status == "approved" else 0,
+                        False,
+                        tier,
+                        False,
+                        stage,
+                        None,
+                        1,
+                        "imported",
+                        rng.random(),
+                        logprob,
+                        entropy,
+                        margin,
+                        tokens,
+                        "",
+                        failed,
+                        '["max_length"]' if failed else "[]",
+                        "now",
+                        "now",
+                    )
+                )
         for table in ("curation_prompt", "curation_teachersample", "curation_example"):
             cursor.execute(f"VACUUM ANALYZE {table}")
     return time.perf_counter() - started
@@ -127,7 +194,7 @@ def offset_page(queryset, order, after=None, size=50):
 
     field, desc = ORDERINGS[order]
     offset = int(after or 0)
-    items = list(queryset.order_by(f"-{field}" if desc else field, "-id" if desc else "id")[offset:offset + size + 1])
+    items = list(queryset.order_by(f"-{field}" if desc else field, "-id" if desc else "id")[offset : offset + size + 1])
     more = len(items) > size
     return Page(items[:size], str(offset + size) if more else None, order)
 
@@ -184,8 +251,9 @@ def main():
 
         results = {}
         results["keyset_first"] = timed_requests(client, f"{base}?{FILTER}", args.requests)
-        results["keyset_deep"] = timed_requests(client, f"{base}?{FILTER}&after={cursor}" if cursor else f"{base}?{FILTER}",
-                                                args.requests)
+        results["keyset_deep"] = timed_requests(
+            client, f"{base}?{FILTER}&after={cursor}" if cursor else f"{base}?{FILTER}", args.requests
+        )
         queue_view.keyset_page = offset_page
         try:
             deep_offset = offset_page(queue_view.queue_rows(queryset), "-difficulty", depth, PAGE).items
@@ -211,14 +279,19 @@ def main():
 
         start = time.perf_counter()
         with connection.execute_wrapper(time_statement):
-            response = client.post(reverse("review-bulk", args=[SLUG]) + f"?{bulk_filter}",
-                                   {"action": "approve", "expected": str(expected)})
+            response = client.post(
+                reverse("review-bulk", args=[SLUG]) + f"?{bulk_filter}",
+                {"action": "approve", "expected": str(expected)},
+            )
         bulk_s = time.perf_counter() - start
         assert response.status_code == 302, response.status_code
         assert Example.objects.filter(project=project, stage__name="stage 1", status="approved").count() == bulk_rows
 
-        sample = list(Example.objects.filter(project=project, stage__name="pool", status="pending")
-                      .order_by("id")[:args.baseline_rows])
+        sample = list(
+            Example.objects.filter(project=project, stage__name="pool", status="pending").order_by("id")[
+                : args.baseline_rows
+            ]
+        )
         start = time.perf_counter()
         for example in sample:
             review.approve(example, user, example.version)
@@ -229,11 +302,17 @@ def main():
 
     p = {name: (statistics.median(t), percentile(t, 0.95)) for name, t in results.items()}
     page_no = depth // PAGE + 1
-    print(f"database: PostgreSQL · {args.rows:,} examples loaded with COPY in {load_s:.1f} s · filter {FILTER} "
-          f"matches {matching:,}; deep page = page {page_no:,} (row {depth:,})")
+    print(
+        f"database: PostgreSQL · {args.rows:,} examples loaded with COPY in {load_s:.1f} s · filter {FILTER} "
+        f"matches {matching:,}; deep page = page {page_no:,} (row {depth:,})"
+    )
     print(f"{'queue page (full response)':<34}{'p50 ms':>10}{'p95 ms':>10}")
-    for name, label in (("keyset_first", "keyset, page 1"), ("keyset_deep", f"keyset, page {page_no:,}"),
-                        ("offset_first", "OFFSET, page 1"), ("offset_deep", f"OFFSET, page {page_no:,}")):
+    for name, label in (
+        ("keyset_first", "keyset, page 1"),
+        ("keyset_deep", f"keyset, page {page_no:,}"),
+        ("offset_first", "OFFSET, page 1"),
+        ("offset_deep", f"OFFSET, page {page_no:,}"),
+    ):
         print(f"{label:<34}{p[name][0]:>10.1f}{p[name][1]:>10.1f}")
     ratio = p["offset_deep"][1] / p["keyset_deep"][1]
     print(f"deep page p95: OFFSET / keyset = {ratio:.1f}x")
@@ -242,19 +321,34 @@ def main():
     # UPDATE) only runs after a race.
     written = sum(statements.get(kind, 0) for kind in ("WITH", "INSERT", "UPDATE"))
     rest = bulk_s - written
-    print(f"bulk approve by filter, {bulk_rows:,} examples: {bulk_s:.2f} s through the view (UPDATE + audit rows "
-          f"{written:.2f} s, the rest: the count, the BulkAction row and COMMIT, {rest:.2f} s); "
-          f"one by one (review.approve, {len(sample):,} measured) would take {one_by_one_s:.1f} s: "
-          f"{one_by_one_s / bulk_s:.0f}x")
-    print(json.dumps({
-        "rows": args.rows, "matching": matching, "deep_page": page_no,
-        "keyset_p50_ms_first": round(p["keyset_first"][0], 1), "keyset_p95_ms_first": round(p["keyset_first"][1], 1),
-        "keyset_p50_ms_deep": round(p["keyset_deep"][0], 1), "keyset_p95_ms_deep": round(p["keyset_deep"][1], 1),
-        "offset_p95_ms_first": round(p["offset_first"][1], 1), "offset_p95_ms_deep": round(p["offset_deep"][1], 1),
-        "deep_ratio": round(ratio, 1), "bulk_rows": bulk_rows, "bulk_100k_s": round(bulk_s, 2),
-        "bulk_write_s": round(written, 2), "bulk_commit_s": round(rest, 2),
-        "one_by_one_s": round(one_by_one_s, 1), "load_s": round(load_s, 1),
-    }))
+    print(
+        f"bulk approve by filter, {bulk_rows:,} examples: {bulk_s:.2f} s through the view (UPDATE + audit rows "
+        f"{written:.2f} s, the rest: the count, the BulkAction row and COMMIT, {rest:.2f} s); "
+        f"one by one (review.approve, {len(sample):,} measured) would take {one_by_one_s:.1f} s: "
+        f"{one_by_one_s / bulk_s:.0f}x"
+    )
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "matching": matching,
+                "deep_page": page_no,
+                "keyset_p50_ms_first": round(p["keyset_first"][0], 1),
+                "keyset_p95_ms_first": round(p["keyset_first"][1], 1),
+                "keyset_p50_ms_deep": round(p["keyset_deep"][0], 1),
+                "keyset_p95_ms_deep": round(p["keyset_deep"][1], 1),
+                "offset_p95_ms_first": round(p["offset_first"][1], 1),
+                "offset_p95_ms_deep": round(p["offset_deep"][1], 1),
+                "deep_ratio": round(ratio, 1),
+                "bulk_rows": bulk_rows,
+                "bulk_100k_s": round(bulk_s, 2),
+                "bulk_write_s": round(written, 2),
+                "bulk_commit_s": round(rest, 2),
+                "one_by_one_s": round(one_by_one_s, 1),
+                "load_s": round(load_s, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

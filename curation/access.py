@@ -3,6 +3,7 @@
 An outsider learns nothing (404, as if the project did not exist); a member whose
 role is too low for the action gets 403.
 """
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 

@@ -48,7 +48,14 @@ class JobAdmin(admin.ModelAdmin):
 
 
 for model in (
-    models.Tier, models.Stage, models.ModelSpec, models.TeacherSample, models.GoldItem, models.Snapshot,
-    models.ModelVersion, models.EvalReport, models.ApiToken,
+    models.Tier,
+    models.Stage,
+    models.ModelSpec,
+    models.TeacherSample,
+    models.GoldItem,
+    models.Snapshot,
+    models.ModelVersion,
+    models.EvalReport,
+    models.ApiToken,
 ):
     admin.site.register(model)

@@ -5,6 +5,7 @@ templates draw them with Django's auto-escaping, so a tier or stage name can nev
 inject markup. No JavaScript and no chart library: the pages poll a fragment and get
 a fresh SVG.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,17 +59,30 @@ def thin(points: Sequence, limit: int = MAX_POINTS) -> list:
     return [points[round(i * stride)] for i in range(limit)]
 
 
-def line_chart(series: list[dict], *, width=560, height=220, x_label="", y_label="", markers=(), y_range=None,
-               x_range=None) -> dict:
+def line_chart(
+    series: list[dict], *, width=560, height=220, x_label="", y_label="", markers=(), y_range=None, x_range=None
+) -> dict:
     """``series``: ``[{"name", "css", "points": [(x, y), ...]}]``; ``markers``: ``[(x, label)]``
     drawn as dashed verticals (phase boundaries). ``y_range``/``x_range`` share scales
     between small multiples."""
     left, top = PAD["left"], PAD["top"]
     right, bottom = width - PAD["right"], height - PAD["bottom"]
     finite = [(x, y) for s in series for x, y in s["points"] if y is not None and math.isfinite(y)]
-    chart = {"width": width, "height": height, "left": left, "right": right, "top": top, "bottom": bottom,
-             "x_label": x_label, "y_label": y_label, "lines": [], "xticks": [], "yticks": [], "markers": [],
-             "empty": not finite}
+    chart = {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": right,
+        "top": top,
+        "bottom": bottom,
+        "x_label": x_label,
+        "y_label": y_label,
+        "lines": [],
+        "xticks": [],
+        "yticks": [],
+        "markers": [],
+        "empty": not finite,
+    }
     if not finite:
         return chart
     xs = [p[0] for p in finite]
@@ -93,22 +107,45 @@ def line_chart(series: list[dict], *, width=560, height=220, x_label="", y_label
             continue
         d = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(pts))
         last = pts[-1]
-        chart["lines"].append({"name": s["name"], "css": s.get("css", ""), "d": d, "single": len(pts) == 1,
-                               "cx": f"{sx(last[0]):.1f}", "cy": f"{sy(last[1]):.1f}", "last": fmt(last[1])})
+        chart["lines"].append(
+            {
+                "name": s["name"],
+                "css": s.get("css", ""),
+                "d": d,
+                "single": len(pts) == 1,
+                "cx": f"{sx(last[0]):.1f}",
+                "cy": f"{sy(last[1]):.1f}",
+                "last": fmt(last[1]),
+            }
+        )
     chart["yticks"] = [{"y": f"{sy(v):.1f}", "label": fmt(v)} for v in yt]
     chart["xticks"] = [{"x": f"{sx(v):.1f}", "label": fmt(v)} for v in nice_ticks(x0, x1, 6) if x0 <= v <= x1]
     chart["markers"] = [{"x": f"{sx(x):.1f}", "label": label} for x, label in markers if x0 < x <= x1]
     return chart
 
 
-def bar_chart(groups: list[dict], series: list[dict], *, width=560, height=220, y_max=None, kind="num", y_label="") -> dict:
+def bar_chart(
+    groups: list[dict], series: list[dict], *, width=560, height=220, y_max=None, kind="num", y_label=""
+) -> dict:
     """Grouped bars. ``groups``: ``[{"label", "values": [v per series]}]``; ``series``:
     ``[{"name", "css"}]``. ``kind`` formats values (pct, ms, num). None values leave a gap."""
     left, top = PAD["left"], PAD["top"]
     right, bottom = width - PAD["right"], height - PAD["bottom"]
     values = [v for g in groups for v in g["values"] if v is not None and math.isfinite(v)]
-    chart = {"width": width, "height": height, "left": left, "right": right, "top": top, "bottom": bottom,
-             "bars": [], "groups": [], "yticks": [], "series": series, "y_label": y_label, "empty": not values}
+    chart = {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": right,
+        "top": top,
+        "bottom": bottom,
+        "bars": [],
+        "groups": [],
+        "yticks": [],
+        "series": series,
+        "y_label": y_label,
+        "empty": not values,
+    }
     if not values:
         return chart
     top_value = y_max if y_max is not None else max(values)
@@ -125,10 +162,20 @@ def bar_chart(groups: list[dict], series: list[dict], *, width=560, height=220, 
                 continue
             h = max(0.0, value) / y1 * (bottom - top)
             x = start + si * bar_w
-            chart["bars"].append({"x": f"{x + 1:.1f}", "y": f"{bottom - h:.1f}", "w": f"{bar_w - 2:.1f}", "h": f"{h:.1f}",
-                                  # Bar labels leave the unit to the axis: side by side they must stay short.
-                                  "css": series[si].get("css", ""), "label": fmt(value, "num" if kind == "ms" else kind), "tx": f"{x + bar_w / 2:.1f}",
-                                  "ty": f"{bottom - h - 3:.1f}", "title": f"{group['label']} · {series[si]['name']}: {fmt(value, kind)}"})
+            chart["bars"].append(
+                {
+                    "x": f"{x + 1:.1f}",
+                    "y": f"{bottom - h:.1f}",
+                    "w": f"{bar_w - 2:.1f}",
+                    "h": f"{h:.1f}",
+                    # Bar labels leave the unit to the axis: side by side they must stay short.
+                    "css": series[si].get("css", ""),
+                    "label": fmt(value, "num" if kind == "ms" else kind),
+                    "tx": f"{x + bar_w / 2:.1f}",
+                    "ty": f"{bottom - h - 3:.1f}",
+                    "title": f"{group['label']} · {series[si]['name']}: {fmt(value, kind)}",
+                }
+            )
     chart["yticks"] = [{"y": f"{bottom - v / y1 * (bottom - top):.1f}", "label": fmt(v, kind)} for v in yt]
     return chart
 
@@ -147,12 +194,33 @@ def reliability_diagram(bins: list[dict], *, size=240, css="") -> dict:
         x = left + b["lower"] * span_x
         w = (b["upper"] - b["lower"]) * span_x
         h = b["accuracy"] * span_y
-        bars.append({"x": f"{x + 0.5:.1f}", "w": f"{w - 1:.1f}", "y": f"{bottom - h:.1f}", "h": f"{h:.1f}", "top": top,
-                     "span": f"{span_y:.1f}",
-                     "cx": f"{x + w / 2:.1f}", "cy": f"{bottom - b['confidence'] * span_y:.1f}",
-                     "opacity": f"{0.35 + 0.65 * b['count'] / total:.2f}",
-                     "title": f"confidence {b['lower']:.2f}–{b['upper']:.2f}: {b['count']} items, "
-                              f"accuracy {b['accuracy']:.0%}, mean confidence {b['confidence']:.0%}"})
-    ticks = [{"v": f"{left + t * span_x:.1f}", "h": f"{bottom - t * span_y:.1f}", "label": f"{t:g}"} for t in (0, 0.25, 0.5, 0.75, 1)]
-    return {"size": size, "left": left, "top": top, "right": right, "bottom": bottom, "bars": bars, "ticks": ticks,
-            "css": css, "empty": not bars}
+        bars.append(
+            {
+                "x": f"{x + 0.5:.1f}",
+                "w": f"{w - 1:.1f}",
+                "y": f"{bottom - h:.1f}",
+                "h": f"{h:.1f}",
+                "top": top,
+                "span": f"{span_y:.1f}",
+                "cx": f"{x + w / 2:.1f}",
+                "cy": f"{bottom - b['confidence'] * span_y:.1f}",
+                "opacity": f"{0.35 + 0.65 * b['count'] / total:.2f}",
+                "title": f"confidence {b['lower']:.2f}–{b['upper']:.2f}: {b['count']} items, "
+                f"accuracy {b['accuracy']:.0%}, mean confidence {b['confidence']:.0%}",
+            }
+        )
+    ticks = [
+        {"v": f"{left + t * span_x:.1f}", "h": f"{bottom - t * span_y:.1f}", "label": f"{t:g}"}
+        for t in (0, 0.25, 0.5, 0.75, 1)
+    ]
+    return {
+        "size": size,
+        "left": left,
+        "top": top,
+        "right": right,
+        "bottom": bottom,
+        "bars": bars,
+        "ticks": ticks,
+        "css": css,
+        "empty": not bars,
+    }

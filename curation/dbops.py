@@ -1,4 +1,5 @@
 """Migration operations that only some database vendors understand."""
+
 from django.db import migrations
 
 
@@ -23,7 +24,8 @@ TRIGRAM_INDEXES = PostgresOnlySQL(
     sql=[
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
         "CREATE INDEX IF NOT EXISTS prompt_text_trgm ON curation_prompt USING gin (UPPER(text) gin_trgm_ops)",
-        "CREATE INDEX IF NOT EXISTS prompt_messages_trgm ON curation_prompt USING gin (UPPER(messages::text) gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS prompt_messages_trgm ON curation_prompt USING gin (UPPER(messages::text) "
+        "gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS sample_text_trgm ON curation_teachersample USING gin (UPPER(text) gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS ex_response_trgm ON curation_example USING gin (UPPER(response) gin_trgm_ops) "
         "WHERE (edited OR sample_id IS NULL)",

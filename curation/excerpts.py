@@ -4,6 +4,7 @@ Prompts of a project usually open with the same instruction ("Classify this supp
 ticket ..."), so a plain excerpt makes every queue row look the same. Rows skip the
 leading lines the page's prompts share; the whole text stays in the row's title.
 """
+
 from __future__ import annotations
 
 
@@ -44,5 +45,5 @@ def with_prompt_excerpts(rows, text_attr: str = "prompt_text_excerpt"):
     shared = shared_leading_lines([row.prompt_full for row in rows])
     for row in rows:
         row.prompt_skipped = bool(shared)
-        row.prompt_excerpt = row.prompt_full[len(shared):]
+        row.prompt_excerpt = row.prompt_full[len(shared) :]
     return rows

@@ -14,6 +14,7 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
 A bad value is a form error naming the parameter; ``filtered_examples`` raises
 ``FilterError`` with ``errors = {param: [message]}`` so pages and the API can show it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import django_filters
-from django import forms
 from django.db.models import Q
 
 from curation.models import Example, ExampleStatus, Prompt, TeacherSample
@@ -47,9 +47,27 @@ ORDER_LABELS = {
 }
 DEFAULT_ORDER = "oldest"
 PARAMS = (
-    "status", "tier", "stage", "source", "checks", "edited", "conflict", "confidence_min", "confidence_max",
-    "entropy_min", "entropy_max", "margin_min", "margin_max", "difficulty_min", "difficulty_max", "grade",
-    "reviewer", "label", "q", "gold", "order",
+    "status",
+    "tier",
+    "stage",
+    "source",
+    "checks",
+    "edited",
+    "conflict",
+    "confidence_min",
+    "confidence_max",
+    "entropy_min",
+    "entropy_max",
+    "margin_min",
+    "margin_max",
+    "difficulty_min",
+    "difficulty_max",
+    "grade",
+    "reviewer",
+    "label",
+    "q",
+    "gold",
+    "order",
 )
 NONE = "none"
 
@@ -87,7 +105,9 @@ class ExampleFilter(django_filters.FilterSet):
     reviewer = django_filters.CharFilter(field_name="reviewed_by__username")
     label = django_filters.CharFilter()
     q = django_filters.CharFilter(method="filter_text", max_length=200, help_text="Text in the prompt or response.")
-    gold = django_filters.BooleanFilter(method="filter_gold", help_text="The prompt is in the gold set (never trained on).")
+    gold = django_filters.BooleanFilter(
+        method="filter_gold", help_text="The prompt is in the gold set (never trained on)."
+    )
     order = django_filters.ChoiceFilter(choices=list(ORDER_LABELS.items()), method="filter_noop", empty_label=None)
 
     class Meta:
@@ -107,7 +127,9 @@ class ExampleFilter(django_filters.FilterSet):
         if value == NONE:
             return queryset.filter(tier__isnull=True)
         if value not in self._tiers:
-            raise FilterError({"tier": [f"No tier {value!r} here; choose one of {', '.join(self._tiers) or '(none)'} or 'none'."]})
+            raise FilterError(
+                {"tier": [f"No tier {value!r} here; choose one of {', '.join(self._tiers) or '(none)'} or 'none'."]}
+            )
         return queryset.filter(tier_id=self._tiers[value])
 
     def filter_stage(self, queryset, name, value):
@@ -142,9 +164,13 @@ class ExampleFilter(django_filters.FilterSet):
         examples = Example.objects.filter(project=self.project)
         prompts = Prompt.objects.filter(Q(text__icontains=value) | Q(messages__icontains=value), project=self.project)
         samples = TeacherSample.objects.filter(text__icontains=value, prompt__project=self.project)
-        matching = examples.filter(prompt_id__in=prompts.values("id")).values("id").union(
-            examples.filter(edited=False, sample_id__in=samples.values("id")).values("id"),
-            examples.filter(Q(edited=True) | Q(sample__isnull=True), response__icontains=value).values("id"),
+        matching = (
+            examples.filter(prompt_id__in=prompts.values("id"))
+            .values("id")
+            .union(
+                examples.filter(edited=False, sample_id__in=samples.values("id")).values("id"),
+                examples.filter(Q(edited=True) | Q(sample__isnull=True), response__icontains=value).values("id"),
+            )
         )
         return queryset.filter(id__in=matching)
 
@@ -186,11 +212,16 @@ def filter_description(cleaned: dict) -> dict:
     for key, value in cleaned.items():
         if key == "unknown":
             continue
-        out[key] = list(value) if isinstance(value, (list, tuple)) else (str(value) if not isinstance(value, (int, float, bool)) else value)
+        out[key] = (
+            list(value)
+            if isinstance(value, (list, tuple))
+            else (str(value) if not isinstance(value, (int, float, bool)) else value)
+        )
     return out
 
 
 # ------------------------------------------------------------- keyset pagination
+
 
 @dataclass
 class Page:
@@ -212,7 +243,9 @@ def decode_cursor(cursor: str, order: str):
         if got_order != order or not isinstance(last_id, int) or not (value is None or isinstance(value, (int, float))):
             raise ValueError
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise FilterError({"after": ["This page link is out of date or broken; start again from the first page."]}) from None
+        raise FilterError(
+            {"after": ["This page link is out of date or broken; start again from the first page."]}
+        ) from None
     return value, last_id
 
 
@@ -260,9 +293,13 @@ def rows_after(queryset, order: str, after: str | None = None) -> list:
     if after is not None:
         # ">= value" is the index range; the OR only trims the rows tied with the cursor.
         if desc:
-            sorted_rows = sorted_rows.filter(Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(id__lt=last_id)))
+            sorted_rows = sorted_rows.filter(
+                Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(id__lt=last_id))
+            )
         else:
-            sorted_rows = sorted_rows.filter(Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(id__gt=last_id)))
+            sorted_rows = sorted_rows.filter(
+                Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(id__gt=last_id))
+            )
     return [sorted_rows.order_by(f"-{field}" if desc else field, id_order), nulls]
 
 

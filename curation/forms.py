@@ -17,24 +17,35 @@ class ImportForm(forms.Form):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What will use it, e.g. “training pipeline” or “Alice's notebook”.")
+    name = forms.CharField(
+        max_length=100, help_text="What will use it, e.g. “training pipeline” or “Alice's notebook”."
+    )
 
 
 class SnapshotForm(forms.Form):
     name = forms.CharField(max_length=200)
-    source = forms.ChoiceField(choices=[("stage", "A stage"), ("filter", "A review-queue filter")], initial="stage",
-                               widget=forms.RadioSelect)
+    source = forms.ChoiceField(
+        choices=[("stage", "A stage"), ("filter", "A review-queue filter")], initial="stage", widget=forms.RadioSelect
+    )
     stage = forms.ChoiceField(required=False)
     filter = forms.CharField(
-        required=False, max_length=2000,
+        required=False,
+        max_length=2000,
         help_text="The review queue's parameters, as in its URL: e.g. tier=hard&checks=passed",
     )
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
-    validation_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=0.5,
-                                           help_text="Share of prompts held out for validation (0 to 0.5).")
-    include_soft_targets = forms.BooleanField(required=False, help_text="Inline the teacher's top-k soft targets in the Parquet files.")
-    system_prompt = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text="Chat format only: a system turn for prompts that have none.")
+    validation_fraction = forms.FloatField(
+        initial=0.1, min_value=0, max_value=0.5, help_text="Share of prompts held out for validation (0 to 0.5)."
+    )
+    include_soft_targets = forms.BooleanField(
+        required=False, help_text="Inline the teacher's top-k soft targets in the Parquet files."
+    )
+    system_prompt = forms.CharField(
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Chat format only: a system turn for prompts that have none.",
+    )
 
     def __init__(self, *args, stages=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,13 +56,15 @@ class ProjectSettingsForm(forms.ModelForm):
     """Guidelines, second pass, automatic checks and tier cut points (engineers)."""
 
     checks = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
         help_text='A JSON list, e.g. [{"type": "non_empty"}, {"type": "max_length", "chars": 2000}].',
     )
     tier_quantiles = forms.CharField(
-        required=False, widget=forms.TextInput(attrs={"spellcheck": "false"}),
+        required=False,
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
         help_text="Difficulty cut points between tiers, easiest first: increasing numbers between 0 and 1, "
-                  "one fewer than the tiers (e.g. 0.5, 0.8). Empty: equal-sized tiers.",
+        "one fewer than the tiers (e.g. 0.5, 0.8). Empty: equal-sized tiers.",
     )
 
     class Meta:
@@ -88,5 +101,7 @@ class ProjectSettingsForm(forms.ModelForm):
             raise forms.ValidationError("The cut points must be strictly increasing numbers between 0 and 1.")
         tiers = self.instance.tiers.count()
         if len(cuts) != tiers - 1:
-            raise forms.ValidationError(f"This project has {tiers} tiers, so it needs {tiers - 1} cut points, not {len(cuts)}.")
+            raise forms.ValidationError(
+                f"This project has {tiers} tiers, so it needs {tiers - 1} cut points, not {len(cuts)}."
+            )
         return cuts

@@ -4,11 +4,18 @@ The forms only parse the page's inputs; ``services.distill_request.validate_dist
 does the checking (the API goes through it too), and its errors, named like
 ``stages.1.gate.threshold``, are put back on the fields with ``apply_errors``.
 """
+
 from django import forms
 
 from curation.models import ModelSpec, Snapshot, SnapshotRow
 from curation.services.distill_request import (
-    DISTILL_JOB_KEYS, DIVERGENCES, GATE_METRICS, JOB_DEFAULTS, PRECISIONS, STAGE_DEFAULTS, distill_defaults,
+    DISTILL_JOB_KEYS,
+    DIVERGENCES,
+    GATE_METRICS,
+    JOB_DEFAULTS,
+    PRECISIONS,
+    STAGE_DEFAULTS,
+    distill_defaults,
 )
 
 NUMBER = {"step": "any"}
@@ -30,16 +37,30 @@ class SnapshotChoice(forms.ModelChoiceField):
 
 
 class DistillLaunchForm(forms.Form):
-    student_spec = SpecChoice(queryset=ModelSpec.objects.none(), help_text="The small model to train (a transformers path).")
-    teacher_spec = SpecChoice(queryset=ModelSpec.objects.none(),
-                              help_text="Its tokenizer decides token-level KD (shared vocabulary) or sequence-level KD; the evaluation compares with it.")
+    student_spec = SpecChoice(
+        queryset=ModelSpec.objects.none(), help_text="The small model to train (a transformers path)."
+    )
+    teacher_spec = SpecChoice(
+        queryset=ModelSpec.objects.none(),
+        help_text=(
+            "Its tokenizer decides token-level KD (shared vocabulary) or sequence-level KD; the "
+            "evaluation compares with it."
+        ),
+    )
     batch_size = forms.IntegerField(initial=JOB_DEFAULTS["batch_size"], widget=_num(min=1, step=1))
-    grad_accum = forms.IntegerField(initial=JOB_DEFAULTS["grad_accum"], label="Gradient accumulation", widget=_num(min=1, step=1))
-    max_seq_len = forms.IntegerField(initial=JOB_DEFAULTS["max_seq_len"], label="Max sequence length", widget=_num(min=8, step=1))
+    grad_accum = forms.IntegerField(
+        initial=JOB_DEFAULTS["grad_accum"], label="Gradient accumulation", widget=_num(min=1, step=1)
+    )
+    max_seq_len = forms.IntegerField(
+        initial=JOB_DEFAULTS["max_seq_len"], label="Max sequence length", widget=_num(min=8, step=1)
+    )
     mixed_precision = forms.ChoiceField(choices=[(p, p) for p in PRECISIONS], initial="no")
     seed = forms.IntegerField(initial=JOB_DEFAULTS["seed"], widget=_num(min=0, step=1))
-    checkpoint_every = forms.IntegerField(initial=JOB_DEFAULTS["checkpoint_every"], widget=_num(min=0, step=1),
-                                          help_text="Optimizer steps between checkpoints (0: stage ends only).")
+    checkpoint_every = forms.IntegerField(
+        initial=JOB_DEFAULTS["checkpoint_every"],
+        widget=_num(min=0, step=1),
+        help_text="Optimizer steps between checkpoints (0: stage ends only).",
+    )
 
     JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
 
@@ -61,14 +82,18 @@ class DistillLaunchForm(forms.Form):
 
 class StageForm(forms.Form):
     snapshot = SnapshotChoice(queryset=Snapshot.objects.none())
-    name = forms.CharField(required=False, max_length=50, widget=forms.TextInput(attrs={"placeholder": "from the snapshot"}))
+    name = forms.CharField(
+        required=False, max_length=50, widget=forms.TextInput(attrs={"placeholder": "from the snapshot"})
+    )
     steps = forms.IntegerField(required=False, widget=_num(min=1, step=1, placeholder="steps"))
     epochs = forms.FloatField(required=False, widget=_num(min=0, placeholder="epochs"))
     lr = forms.FloatField(initial=STAGE_DEFAULTS["lr"], label="Learning rate", widget=_num(min=0))
     warmup_steps = forms.IntegerField(initial=STAGE_DEFAULTS["warmup_steps"], widget=_num(min=0, step=1))
     temperature = forms.FloatField(initial=STAGE_DEFAULTS["temperature"], widget=_num(min=0))
     alpha = forms.FloatField(initial=STAGE_DEFAULTS["alpha"], widget=_num(min=0, max=1))
-    divergence = forms.ChoiceField(choices=[(d, d.replace("_", " ")) for d in DIVERGENCES], initial=STAGE_DEFAULTS["divergence"])
+    divergence = forms.ChoiceField(
+        choices=[(d, d.replace("_", " ")) for d in DIVERGENCES], initial=STAGE_DEFAULTS["divergence"]
+    )
     jsd_beta = forms.FloatField(initial=STAGE_DEFAULTS["jsd_beta"], label="JSD β", widget=_num(min=0, max=1))
     replay_fraction = forms.FloatField(initial=STAGE_DEFAULTS["replay_fraction"], widget=_num(min=0, max=1))
     gate_metric = forms.ChoiceField(choices=[("", "no gate")] + [(m, m) for m in GATE_METRICS], required=False)
@@ -77,8 +102,11 @@ class StageForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["snapshot"].queryset = (Snapshot.objects.filter(project=project, status=Snapshot.Status.READY)
-                                            .select_related("stage").order_by("-created_at", "-id"))
+        self.fields["snapshot"].queryset = (
+            Snapshot.objects.filter(project=project, status=Snapshot.Status.READY)
+            .select_related("stage")
+            .order_by("-created_at", "-id")
+        )
 
     def as_stage(self) -> dict:
         cd = self.cleaned_data
@@ -92,7 +120,11 @@ def stage_of_row(row: dict) -> dict:
     for key in ("steps", "epochs", *STAGE_DEFAULTS):
         stage[key] = row.get(key)
     if row.get("gate_metric"):
-        stage["gate"] = {"metric": row["gate_metric"], "threshold": row.get("gate_threshold"), "patience": row.get("gate_patience") or 0}
+        stage["gate"] = {
+            "metric": row["gate_metric"],
+            "threshold": row.get("gate_threshold"),
+            "patience": row.get("gate_patience") or 0,
+        }
     return stage
 
 
@@ -159,5 +191,12 @@ def _initial_rows(project) -> list[dict]:
 
 def _row(snap, name, index, gate_metric, threshold):
     has_val = snap.validation_count or snap.rows.filter(split=SnapshotRow.Split.VALIDATION).exists()
-    return {"snapshot": snap.pk, "name": name, "epochs": 1.0, "replay_fraction": 0.0 if index == 0 else 0.2,
-            "gate_metric": gate_metric if has_val else "", "gate_threshold": threshold if has_val else None, "gate_patience": 1}
+    return {
+        "snapshot": snap.pk,
+        "name": name,
+        "epochs": 1.0,
+        "replay_fraction": 0.0 if index == 0 else 0.2,
+        "gate_metric": gate_metric if has_val else "",
+        "gate_threshold": threshold if has_val else None,
+        "gate_patience": 1,
+    }

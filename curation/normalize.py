@@ -1,4 +1,5 @@
 """Prompt normalisation: what counts as "the same prompt" for dedup and the gold guard."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ job page, loss charts, the report page and the comparison of two model versions.
 Views and template tags stay thin; everything here reads the database and returns
 plain dicts for the templates (and the SVG geometry of ``curation.charts``).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -70,13 +71,27 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
     curves = (job.metrics or {}).get("curves", {})
     out = []
     for name in names:
-        series = [{"name": label, "css": css, "points": points.get((name, metric), [])} for metric, label, css in LOSS_SERIES]
+        series = [
+            {"name": label, "css": css, "points": points.get((name, metric), [])} for metric, label, css in LOSS_SERIES
+        ]
         runs = curves.get(name, [])
         markers = [(run["offset"], _short_phase(run["phase"])) for run in runs if run["offset"] > 0]
         end = max((run["offset"] + run["total"] for run in runs), default=None)
         x_range = (0, end) if end else None
-        out.append({"stage": name, "chart": charts.line_chart(series, width=width, height=height, x_label="step",
-                                                              markers=markers, y_range=y_range, x_range=x_range)})
+        out.append(
+            {
+                "stage": name,
+                "chart": charts.line_chart(
+                    series,
+                    width=width,
+                    height=height,
+                    x_label="step",
+                    markers=markers,
+                    y_range=y_range,
+                    x_range=x_range,
+                ),
+            }
+        )
     return out
 
 
@@ -90,9 +105,14 @@ def _curve_rows(job: Job):
         rows = base.filter(stage=stage)
         stride = -(-counts[stage] // CURVE_POINTS)
         if stride > 1:
-            rows = (rows.annotate(rn=Window(RowNumber(), partition_by=[F("name")], order_by=[F("step").asc(), F("id").asc()]),
-                                  total=Window(Count("id"), partition_by=[F("name")]))
-                    .annotate(m=F("rn") % stride).filter(Q(m=0) | Q(rn=1) | Q(rn=F("total"))))
+            rows = (
+                rows.annotate(
+                    rn=Window(RowNumber(), partition_by=[F("name")], order_by=[F("step").asc(), F("id").asc()]),
+                    total=Window(Count("id"), partition_by=[F("name")]),
+                )
+                .annotate(m=F("rn") % stride)
+                .filter(Q(m=0) | Q(rn=1) | Q(rn=F("total")))
+            )
         yield from rows.order_by("name", "step", "id").values_list("stage", "name", "step", "value")
 
 
@@ -121,13 +141,21 @@ def distill_panel(job: Job) -> dict:
             status = "stopped" if job.status == Job.Status.CANCELLED else "failed"
         else:
             status = "waiting"
-        stages.append({
-            "index": i, "number": i + 1, "name": s["name"], "snapshot": snapshots.get(s.get("snapshot")),
-            "length": f"{s['steps']} steps" if s.get("steps") else f"{s.get('epochs')} epochs",
-            "settings": s, "gate_rule": gate_rule(s.get("gate")), "gate": (done or {}).get("gate"),
-            "status": status, "version": versions.get(s["name"]),
-            "phase": phase_label(current["phase"]) if status == "running" and current.get("phase") else "",
-        })
+        stages.append(
+            {
+                "index": i,
+                "number": i + 1,
+                "name": s["name"],
+                "snapshot": snapshots.get(s.get("snapshot")),
+                "length": f"{s['steps']} steps" if s.get("steps") else f"{s.get('epochs')} epochs",
+                "settings": s,
+                "gate_rule": gate_rule(s.get("gate")),
+                "gate": (done or {}).get("gate"),
+                "status": status,
+                "version": versions.get(s["name"]),
+                "phase": phase_label(current["phase"]) if status == "running" and current.get("phase") else "",
+            }
+        )
     charts_by_stage = {c["stage"]: c["chart"] for c in loss_charts(job)}
     for stage in stages:
         stage["chart"] = charts_by_stage.get(stage["name"])
@@ -150,7 +178,10 @@ def distill_panel(job: Job) -> dict:
         "final": versions.get(""),
         "evaluation": evaluation,
         "report": EvalReport.objects.filter(job=evaluation).first() if evaluation else None,
-        "settings": {k: params.get(k) for k in ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")},
+        "settings": {
+            k: params.get(k)
+            for k in ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
+        },
     }
 
 
@@ -161,8 +192,16 @@ def metric_rows(student: dict, teacher: dict | None, *, task: str) -> list[dict]
         if key not in student and (teacher is None or key not in teacher):
             continue
         s, t = student.get(key), (teacher or {}).get(key)
-        rows.append({"key": key, "label": label, "student": _fmt(s, kind), "teacher": _fmt(t, kind),
-                     "lower_is_better": lower, "headline": key == HEADLINE.get(task)})
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "student": _fmt(s, kind),
+                "teacher": _fmt(t, kind),
+                "lower_is_better": lower,
+                "headline": key == HEADLINE.get(task),
+            }
+        )
     return rows
 
 
@@ -182,8 +221,13 @@ def tier_chart(report: EvalReport, metric: str, *, sides=SIDES, width=560) -> di
     by_tier = report.by_tier or {}
     tiers = sorted(set(by_tier.get("student", {})) | set(by_tier.get("teacher", {})), key=_tier_order(report))
     groups = [{"label": "all", "values": [report.metrics.get(side["name"], {}).get(metric) for side in sides]}]
-    groups += [{"label": f"{t} ({by_tier.get('student', {}).get(t, {}).get('n', 0)})",
-                "values": [by_tier.get(side["name"], {}).get(t, {}).get(metric) for side in sides]} for t in tiers]
+    groups += [
+        {
+            "label": f"{t} ({by_tier.get('student', {}).get(t, {}).get('n', 0)})",
+            "values": [by_tier.get(side["name"], {}).get(t, {}).get(metric) for side in sides],
+        }
+        for t in tiers
+    ]
     kind = METRICS.get(metric, ("", "num", False))[1]
     return charts.bar_chart(groups, list(sides), width=width, y_max=1.0 if kind == "pct" else None, kind=kind)
 
@@ -218,29 +262,57 @@ def report_context(report: EvalReport) -> dict:
     version = report.model_version
     speed = report.speed or {}
     latency = charts.bar_chart(
-        [{"label": "p50", "values": [speed.get(side["name"], {}).get("latency_p50_ms") for side in SIDES]},
-         {"label": "p95", "values": [speed.get(side["name"], {}).get("latency_p95_ms") for side in SIDES]}],
-        list(SIDES), width=300, kind="ms")
+        [
+            {"label": "p50", "values": [speed.get(side["name"], {}).get("latency_p50_ms") for side in SIDES]},
+            {"label": "p95", "values": [speed.get(side["name"], {}).get("latency_p95_ms") for side in SIDES]},
+        ],
+        list(SIDES),
+        width=300,
+        kind="ms",
+    )
     throughput = charts.bar_chart(
         [{"label": "tokens/s", "values": [speed.get(side["name"], {}).get("tokens_per_s") for side in SIDES]}],
-        list(SIDES), width=300, kind="num")
+        list(SIDES),
+        width=300,
+        kind="num",
+    )
     tier_charts = [{"title": f"{METRICS[headline][0]} by tier", "chart": tier_chart(report, headline)}]
     if "teacher_agreement" in student and task == "generation":
-        tier_charts.append({"title": "Agreement with the teacher by tier (student)",
-                            "chart": tier_chart(report, "teacher_agreement", sides=SIDES[:1])})
+        tier_charts.append(
+            {
+                "title": "Agreement with the teacher by tier (student)",
+                "chart": tier_chart(report, "teacher_agreement", sides=SIDES[:1]),
+            }
+        )
     reliability = []
     for side in SIDES:
         data = (report.reliability or {}).get(side["name"])
         if data:
-            reliability.append({"title": side["name"].capitalize(), "ece": data.get("ece"),
-                                "chart": charts.reliability_diagram(data["bins"], css=side["css"])})
+            reliability.append(
+                {
+                    "title": side["name"].capitalize(),
+                    "ece": data.get("ece"),
+                    "chart": charts.reliability_diagram(data["bins"], css=side["css"]),
+                }
+            )
     training = training_context(version)
     return {
-        "report": report, "version": version, "task": task, "headline": headline,
-        "basis": BASIS.get(metrics.get("quality_basis"), f"the student's {METRICS[headline][0].lower()} ÷ the teacher's"),
-        "rows": metric_rows(student, teacher, task=task), "tier_charts": tier_charts, "reliability": reliability,
-        "latency_chart": latency, "throughput_chart": throughput, "speed_rows": speed_rows(report),
-        "samples": metrics.get("samples", []), "notes": metrics.get("notes", []), "n_items": metrics.get("n_items"),
+        "report": report,
+        "version": version,
+        "task": task,
+        "headline": headline,
+        "basis": BASIS.get(
+            metrics.get("quality_basis"), f"the student's {METRICS[headline][0].lower()} ÷ the teacher's"
+        ),
+        "rows": metric_rows(student, teacher, task=task),
+        "tier_charts": tier_charts,
+        "reliability": reliability,
+        "latency_chart": latency,
+        "throughput_chart": throughput,
+        "speed_rows": speed_rows(report),
+        "samples": metrics.get("samples", []),
+        "notes": metrics.get("notes", []),
+        "n_items": metrics.get("n_items"),
         **training,
     }
 
@@ -254,7 +326,15 @@ def training_context(version: ModelVersion | None) -> dict:
     gates = []
     for i, s in enumerate(job.params.get("stages", [])):
         v = stage_versions.get(s["name"])
-        gates.append({"number": i + 1, "name": s["name"], "rule": gate_rule(s.get("gate")), "gate": v.gate if v else None, "version": v})
+        gates.append(
+            {
+                "number": i + 1,
+                "name": s["name"],
+                "rule": gate_rule(s.get("gate")),
+                "gate": v.gate if v else None,
+                "version": v,
+            }
+        )
     return {"loss_charts": loss_charts(job, width=360, height=180), "gates": gates, "training_job": job}
 
 
@@ -269,14 +349,18 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
     rows = []
 
     def add(label, values, kind="num", lower=False, delta=True):
-        shown = [_fmt(v, kind) if isinstance(v, (int, float)) and not isinstance(v, bool) else (v if v not in (None, "") else "–") for v in values]
+        shown = [
+            _fmt(v, kind)
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else (v if v not in (None, "") else "–")
+            for v in values
+        ]
         diff = None
         if delta and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             d = values[1] - values[0]
             better = (d < 0) if lower else (d > 0)
             text = f"{d * 100:.1f} pts" if kind == "pct" else f"{d:.2f}" if kind == "x" else _fmt(d, kind)
-            diff = {"text": ("+" if d > 0 else "") + text,
-                    "css": "" if d == 0 else ("better" if better else "worse")}
+            diff = {"text": ("+" if d > 0 else "") + text, "css": "" if d == 0 else ("better" if better else "worse")}
         rows.append({"label": label, "a": shown[0], "b": shown[1], "delta": diff})
 
     add("Stage", [v.stage or "final" for v in (a, b)], delta=False)
@@ -292,21 +376,43 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
             add(label, values, kind, lower)
     for side in ("latency_p50_ms", "tokens_per_s"):
         values = [r.speed.get("student", {}).get(side) if r else None for r in reports]
-        add("Latency p50 (ms)" if side == "latency_p50_ms" else "Tokens per second", values,
-            "num" if side == "latency_p50_ms" else "int", lower=side == "latency_p50_ms")
+        add(
+            "Latency p50 (ms)" if side == "latency_p50_ms" else "Tokens per second",
+            values,
+            "num" if side == "latency_p50_ms" else "int",
+            lower=side == "latency_p50_ms",
+        )
     tier_chart_ = None
     if task and all(reports):
         metric = HEADLINE[task]
         tiers = sorted({t for r in reports for t in r.by_tier.get("student", {})})
-        groups = [{"label": "all", "values": [r.metrics["student"].get(metric) for r in reports] + [reports[1].metrics["teacher"].get(metric)]}]
-        groups += [{"label": t, "values": [r.by_tier["student"].get(t, {}).get(metric) for r in reports]
-                    + [reports[1].by_tier.get("teacher", {}).get(t, {}).get(metric)]} for t in tiers]
+        groups = [
+            {
+                "label": "all",
+                "values": [r.metrics["student"].get(metric) for r in reports]
+                + [reports[1].metrics["teacher"].get(metric)],
+            }
+        ]
+        groups += [
+            {
+                "label": t,
+                "values": [r.by_tier["student"].get(t, {}).get(metric) for r in reports]
+                + [reports[1].by_tier.get("teacher", {}).get(t, {}).get(metric)],
+            }
+            for t in tiers
+        ]
         same_teacher = reports[0].teacher_spec_id == reports[1].teacher_spec_id
         teacher = {"name": "teacher" if same_teacher else "teacher (B's report)", "css": "s-teacher"}
-        tier_chart_ = {"title": f"{METRICS[metric][0]} by tier",
-                       "chart": charts.bar_chart(groups, sides + [teacher], y_max=1.0, kind="pct")}
+        tier_chart_ = {
+            "title": f"{METRICS[metric][0]} by tier",
+            "chart": charts.bar_chart(groups, sides + [teacher], y_max=1.0, kind="pct"),
+        }
     gates = []
     for v in (a, b):  # a stage's version went through its own gate and the earlier ones
-        upto = len(v.job.params.get("stages", [])) if v.is_final or v.stage_index is None or v.job is None else v.stage_index + 1
+        upto = (
+            len(v.job.params.get("stages", []))
+            if v.is_final or v.stage_index is None or v.job is None
+            else v.stage_index + 1
+        )
         gates.append(training_context(v)["gates"][:upto])
     return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": gates}

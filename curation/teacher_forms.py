@@ -4,6 +4,7 @@ The forms only collect input; the rules (and their messages) live in
 ``curation.services.generation`` / ``scoring`` / ``modelspecs`` and come back here as
 field errors, so the page and the API refuse the same things in the same words.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,16 +59,26 @@ class GenerateForm(forms.Form):
     top_p = forms.FloatField(required=False, label="top_p")
     max_new_tokens = forms.IntegerField(required=False, label="Max new tokens")
     min_new_tokens = forms.IntegerField(required=False, label="Min new tokens")
-    stop = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Stop strings",
-                           help_text=r"One per line; write \n for a line break.")
+    stop = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Stop strings",
+        help_text=r"One per line; write \n for a line break.",
+    )
     seed = forms.IntegerField(required=False)
-    top_k = forms.IntegerField(required=False, label="Soft-target width (top_k)",
-                               help_text="Top-k log-probabilities stored per token (OpenAI-compatible servers often cap this at 20).")
+    top_k = forms.IntegerField(
+        required=False,
+        label="Soft-target width (top_k)",
+        help_text="Top-k log-probabilities stored per token (OpenAI-compatible servers often cap this at 20).",
+    )
     scope = forms.ChoiceField(choices=list(SCOPES.items()), widget=forms.RadioSelect, initial="all", label="Prompts")
     source = forms.ChoiceField(choices=[("", "any source")] + list(Prompt.Source.choices), required=False)
     metadata_key = forms.CharField(required=False, label="Metadata key")
-    metadata_value = forms.CharField(required=False, label="Metadata value",
-                                     help_text="Empty: the key must be present. true/false and numbers also match JSON values.")
+    metadata_value = forms.CharField(
+        required=False,
+        label="Metadata value",
+        help_text="Empty: the key must be present. true/false and numbers also match JSON values.",
+    )
     ids = forms.CharField(required=False, label="Prompt ids", help_text="e.g. 4, 8, 15-17")
     limit = forms.IntegerField(required=False, label="At most", help_text="The first N matching prompts, by id.")
 
@@ -79,9 +90,15 @@ class GenerateForm(forms.Form):
             for name in GENERATION_FIELDS:
                 del self.fields[name]
         else:  # n changes the number of samples the launch page announces
-            self.fields["n"].widget.attrs.update({
-                "hx-get": reverse("gen-prompt-count", args=[project.slug]), "hx-trigger": "input delay:400ms",
-                "hx-target": "#prompt-count", "hx-swap": "outerHTML", "hx-include": "#generate-form"})
+            self.fields["n"].widget.attrs.update(
+                {
+                    "hx-get": reverse("gen-prompt-count", args=[project.slug]),
+                    "hx-trigger": "input delay:400ms",
+                    "hx-target": "#prompt-count",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "#generate-form",
+                }
+            )
 
     @staticmethod
     def initial_for(spec: ModelSpec | None) -> dict:
@@ -94,7 +111,9 @@ class GenerateForm(forms.Form):
 
     def generation_params(self) -> dict:
         data = self.cleaned_data
-        params = {name: data[name] for name in GENERATION_FIELDS if name in self.fields and data.get(name) not in (None, "")}
+        params = {
+            name: data[name] for name in GENERATION_FIELDS if name in self.fields and data.get(name) not in (None, "")
+        }
         if "stop" in self.fields:
             params["stop"] = text_to_stops(data.get("stop", ""))
         return params
@@ -109,8 +128,9 @@ class GenerateForm(forms.Form):
 
 class ScoreForm(forms.Form):
     model_spec = TeacherChoiceField(queryset=ModelSpec.objects.none(), empty_label=None, label="Teacher")
-    targets = forms.MultipleChoiceField(choices=list(TARGETS.items()), widget=forms.CheckboxSelectMultiple,
-                                        initial=list(TARGETS), label="Score")
+    targets = forms.MultipleChoiceField(
+        choices=list(TARGETS.items()), widget=forms.CheckboxSelectMultiple, initial=list(TARGETS), label="Score"
+    )
     top_k = forms.IntegerField(initial=20, label="Soft-target width (top_k)")
 
     def __init__(self, *args, project, **kwargs):
@@ -129,21 +149,42 @@ class PrettyJSONField(forms.JSONField):
 
 
 class ModelSpecForm(forms.ModelForm):
-    defaults = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
-                               help_text='Default generation settings, e.g. {"n": 4, "temperature": 0.8, "max_new_tokens": 256}.')
-    options = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
-                              help_text='Backend options, e.g. {"max_batch_size": 64} or {"endpoint": "chat", "concurrency": 16}.')
+    defaults = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text='Default generation settings, e.g. {"n": 4, "temperature": 0.8, "max_new_tokens": 256}.',
+    )
+    options = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text='Backend options, e.g. {"max_batch_size": 64} or {"endpoint": "chat", "concurrency": 16}.',
+    )
 
     class Meta:
         model = ModelSpec
-        fields = ["name", "role", "backend", "path", "revision", "base_url", "api_key_env", "tokenizer_path",
-                  "defaults", "options"]
-        labels = {"path": "Path, hub name or served model", "base_url": "Server base URL",
-                  "api_key_env": "API key variable", "tokenizer_path": "Tokenizer (path or hub name)"}
+        fields = [
+            "name",
+            "role",
+            "backend",
+            "path",
+            "revision",
+            "base_url",
+            "api_key_env",
+            "tokenizer_path",
+            "defaults",
+            "options",
+        ]
+        labels = {
+            "path": "Path, hub name or served model",
+            "base_url": "Server base URL",
+            "api_key_env": "API key variable",
+            "tokenizer_path": "Tokenizer (path or hub name)",
+        }
         help_texts = {
             "api_key_env": "The NAME of the environment variable that holds the key on the workers "
-                           "(e.g. VLLM_API_KEY). Never paste the key itself.",
-            "tokenizer_path": "OpenAI-compatible servers: the teacher's tokenizer, to map tokens to ids and to score text.",
+            "(e.g. VLLM_API_KEY). Never paste the key itself.",
+            "tokenizer_path": "OpenAI-compatible servers: the teacher's tokenizer, to map tokens to ids and "
+            "to score text.",
         }
 
     def __init__(self, *args, project, **kwargs):
@@ -164,8 +205,14 @@ class ModelSpecForm(forms.ModelForm):
                 data[name] = {}
         if self.errors:
             return data
-        problems = check_spec_fields(data.get("backend", ""), data.get("path", ""), data.get("base_url", ""),
-                                     data.get("api_key_env", ""), data["defaults"], data["options"])
+        problems = check_spec_fields(
+            data.get("backend", ""),
+            data.get("path", ""),
+            data.get("base_url", ""),
+            data.get("api_key_env", ""),
+            data["defaults"],
+            data["options"],
+        )
         for field, messages in problems.items():
             for message in messages:
                 self.add_error(field, message)

@@ -1,8 +1,22 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from curation.views import generation, health, imports, jobs, modelspecs, projects, snapshots, tokens, training
-from curation.views import board, focus, gold, project_settings, queue  # reviewer workspace
+from curation.views import (  # reviewer workspace
+    board,
+    focus,
+    generation,
+    gold,
+    health,
+    imports,
+    jobs,
+    modelspecs,
+    project_settings,
+    projects,
+    queue,
+    snapshots,
+    tokens,
+    training,
+)
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),

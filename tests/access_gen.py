@@ -1,4 +1,5 @@
 """Access rules for the teacher pages and the jobs API (merged into tests/test_access.py)."""
+
 from curation.models import ModelSpec
 from tests.factories import JobFactory
 

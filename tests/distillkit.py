@@ -4,6 +4,7 @@ Snapshots are made directly (the snapshot builder lives on another branch); gene
 rows carry real soft targets computed by the tiny teacher and stored in shards under
 ``settings.ARTIFACT_DIR``, exactly as teacher generation stores them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,20 +21,36 @@ from workers.softtargets import ShardWriter, SoftTargets, tail_logprob_from_topk
 
 LABELS = ["billing", "account", "technical"]
 TICKETS = [
-    ("refund request", "billing"), ("cannot sign in", "account"), ("page does not load", "technical"),
-    ("charged twice", "billing"), ("password reset email", "account"), ("error 500 on upload", "technical"),
+    ("refund request", "billing"),
+    ("cannot sign in", "account"),
+    ("page does not load", "technical"),
+    ("charged twice", "billing"),
+    ("password reset email", "account"),
+    ("error 500 on upload", "technical"),
 ]
-GOLD_TICKETS = [("double charge on invoice", "billing", "easy"), ("locked out after reset", "account", "easy"),
-                ("app crashes in settings", "technical", "hard")]
+GOLD_TICKETS = [
+    ("double charge on invoice", "billing", "easy"),
+    ("locked out after reset", "account", "easy"),
+    ("app crashes in settings", "technical", "hard"),
+]
 
 
 def ticket_prompt(text: str) -> str:
     return f"Ticket: {text}\nCategory:"
 
 
-def spec(project, role, path, *, name=None, tokenizer_path="", backend=ModelSpec.Backend.TRANSFORMERS, **kw) -> ModelSpec:
-    return ModelSpec.objects.create(project=project, role=role, path=str(path), name=name or f"{role}-{ModelSpec.objects.count()}",
-                                    tokenizer_path=str(tokenizer_path), backend=backend, **kw)
+def spec(
+    project, role, path, *, name=None, tokenizer_path="", backend=ModelSpec.Backend.TRANSFORMERS, **kw
+) -> ModelSpec:
+    return ModelSpec.objects.create(
+        project=project,
+        role=role,
+        path=str(path),
+        name=name or f"{role}-{ModelSpec.objects.count()}",
+        tokenizer_path=str(tokenizer_path),
+        backend=backend,
+        **kw,
+    )
 
 
 def _soft(teacher, tok, prompt: str, response: str, k: int = 8) -> SoftTargets:
@@ -43,14 +60,22 @@ def _soft(teacher, tok, prompt: str, response: str, k: int = 8) -> SoftTargets:
         logits = teacher(torch.tensor([p + r])).logits[0, len(p) - 1 : -1]
     logp = torch.log_softmax(logits.float(), -1)
     vals, ids = logp.topk(k)
-    return SoftTargets(token_ids=r, topk_ids=ids.numpy(), topk_logprobs=vals.numpy(),
-                       tail_logprob=tail_logprob_from_topk(vals.numpy()))
+    return SoftTargets(
+        token_ids=r, topk_ids=ids.numpy(), topk_logprobs=vals.numpy(), tail_logprob=tail_logprob_from_topk(vals.numpy())
+    )
 
 
 def snapshot(project, name, rows: list[dict], *, status=Snapshot.Status.READY, stage=None) -> Snapshot:
-    digest = hashlib.sha256(repr([(r.get("prompt_text"), r.get("response"), r.get("label")) for r in rows]).encode()).hexdigest()
+    digest = hashlib.sha256(
+        repr([(r.get("prompt_text"), r.get("response"), r.get("label")) for r in rows]).encode()
+    ).hexdigest()
     snap = Snapshot.objects.create(
-        project=project, name=name, status=status, stage=stage, content_hash=digest, row_count=len(rows),
+        project=project,
+        name=name,
+        status=status,
+        stage=stage,
+        content_hash=digest,
+        row_count=len(rows),
         train_count=sum(r.get("split", "train") == "train" for r in rows),
         validation_count=sum(r.get("split") == "validation" for r in rows),
     )
@@ -58,7 +83,9 @@ def snapshot(project, name, rows: list[dict], *, status=Snapshot.Status.READY, s
     return snap
 
 
-def generation_snapshot(project, teacher_dir, name, *, tickets=TICKETS, repeat=2, n_val=2, tier="easy", stage=None, soft=True) -> Snapshot:
+def generation_snapshot(
+    project, teacher_dir, name, *, tickets=TICKETS, repeat=2, n_val=2, tier="easy", stage=None, soft=True
+) -> Snapshot:
     """Rows "Ticket: ...\\nCategory:" -> " <label>", with the teacher's top-k soft targets."""
     rows = []
     if soft:
@@ -68,8 +95,13 @@ def generation_snapshot(project, teacher_dir, name, *, tickets=TICKETS, repeat=2
     items = [(t, y) for t, y in tickets * repeat]
     keys = []
     for i, (text, label) in enumerate(items):
-        row = {"prompt_text": ticket_prompt(text), "response": f" {label}", "tier": tier, "stage": name,
-               "split": "validation" if i < n_val else "train"}
+        row = {
+            "prompt_text": ticket_prompt(text),
+            "response": f" {label}",
+            "tier": tier,
+            "stage": name,
+            "split": "validation" if i < n_val else "train",
+        }
         if soft:
             key = f"{name.replace(' ', '_')}-{i}"
             writer.add(key, _soft(teacher, tok, row["prompt_text"], row["response"]))
@@ -86,8 +118,15 @@ def classification_snapshot(project, name, *, tickets=TICKETS, repeat=2, n_val=3
     rows = []
     for i, (text, label) in enumerate(tickets * repeat):
         dist = {other: (0.8 if other == label else 0.1) for other in LABELS}
-        rows.append({"prompt_text": ticket_prompt(text), "label": label, "label_distribution": dist, "tier": tier,
-                     "split": "validation" if i < n_val else "train"})
+        rows.append(
+            {
+                "prompt_text": ticket_prompt(text),
+                "label": label,
+                "label_distribution": dist,
+                "tier": tier,
+                "split": "validation" if i < n_val else "train",
+            }
+        )
     return snapshot(project, name, rows)
 
 
@@ -97,10 +136,16 @@ def gold(project, items=GOLD_TICKETS, *, classification=True, confirmed=True) ->
     for text, label, tier in items:
         prompt_text = ticket_prompt(text)
         prompt = Prompt.objects.create(project=project, text=prompt_text, content_hash=content_hash(prompt_text, None))
-        out.append(GoldItem.objects.create(
-            project=project, prompt=prompt, label=label if classification else "",
-            reference="" if classification else f" {label}", tier=tiers.get(tier), confirmed=confirmed,
-        ))
+        out.append(
+            GoldItem.objects.create(
+                project=project,
+                prompt=prompt,
+                label=label if classification else "",
+                reference="" if classification else f" {label}",
+                tier=tiers.get(tier),
+                confirmed=confirmed,
+            )
+        )
     return out
 
 
@@ -125,4 +170,6 @@ def artifacts(settings, tmp_path):
 @pytest.fixture
 def specs(project, tiny_model_dir, tiny_student_dir):
     """(teacher, student) model specs of the tiny models, sharing a tokenizer."""
-    return spec(project, "teacher", tiny_model_dir, name="tiny teacher"), spec(project, "student", tiny_student_dir, name="tiny student")
+    return spec(project, "teacher", tiny_model_dir, name="tiny teacher"), spec(
+        project, "student", tiny_student_dir, name="tiny student"
+    )

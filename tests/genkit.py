@@ -1,4 +1,5 @@
 """Helpers shared by the generation and scoring tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,7 +52,7 @@ def forward_logprobs(model, tokenizer, prompt_text, token_ids):
     with torch.inference_mode():
         logits = model(input_ids=torch.tensor([ids])).logits[0].float()
     lp = torch.log_softmax(logits, -1).numpy()
-    return lp[len(prompt_ids) - 1:len(ids) - 1]
+    return lp[len(prompt_ids) - 1 : len(ids) - 1]
 
 
 def assert_soft_targets_match(st, lp):

@@ -14,6 +14,7 @@ kill and restart workers.
 - The worker runs in its own process group (``kill()`` sends SIGKILL to all of it) with
   a node name chosen by the test, so a restart under the same name takes over its jobs.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,9 @@ def _database_env() -> dict:
     if s["ENGINE"].endswith("sqlite3"):
         name = str(s["NAME"])
         if name == ":memory:" or "mode=memory" in name or Path(name).name != "db.sqlite3":
-            raise RuntimeError("the SQLite test database is not a file named db.sqlite3; request the real_worker fixture")
+            raise RuntimeError(
+                "the SQLite test database is not a file named db.sqlite3; request the real_worker fixture"
+            )
         return {"DATA_DIR": str(Path(name).parent)}
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
     return {"DATABASE_URL": f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"}
@@ -58,8 +61,15 @@ class RealWorker:
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATA_DIR", "CELERY_BROKER_URL")}
         self.env.update(_database_env())
         self.env.setdefault("DATA_DIR", str(tmp_path / "worker-data"))
-        self.env.update({"ARTIFACT_DIR": str(settings.ARTIFACT_DIR), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
-                         "CELERY_BROKER_KEY_PREFIX": self.prefix, "JOB_STALE_AFTER_S": "120"})
+        self.env.update(
+            {
+                "ARTIFACT_DIR": str(settings.ARTIFACT_DIR),
+                "OMP_NUM_THREADS": "1",
+                "PYTHONUNBUFFERED": "1",
+                "CELERY_BROKER_KEY_PREFIX": self.prefix,
+                "JOB_STALE_AFTER_S": "120",
+            }
+        )
         self.broker_dir = Path(self.env["DATA_DIR"]) / "broker"
         if not self.redis_url:
             shutil.rmtree(self.broker_dir, ignore_errors=True)
@@ -72,9 +82,30 @@ class RealWorker:
         log = self.tmp / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", self.queues, "--pool", "solo",
-             "-n", f"{self.node}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                self.queues,
+                "--pool",
+                "solo",
+                "-n",
+                f"{self.node}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -109,10 +140,16 @@ class RealWorker:
             else:
                 for sub in ("queue", "processed", "control"):
                     (self.broker_dir / sub).mkdir(parents=True, exist_ok=True)
-                self._client = Celery(broker="filesystem://", broker_transport_options={
-                    "data_folder_in": str(self.broker_dir / "queue"), "data_folder_out": str(self.broker_dir / "queue"),
-                    "processed_folder": str(self.broker_dir / "processed"), "store_processed": False,
-                    "control_folder": str(self.broker_dir / "control")})
+                self._client = Celery(
+                    broker="filesystem://",
+                    broker_transport_options={
+                        "data_folder_in": str(self.broker_dir / "queue"),
+                        "data_folder_out": str(self.broker_dir / "queue"),
+                        "processed_folder": str(self.broker_dir / "processed"),
+                        "store_processed": False,
+                        "control_folder": str(self.broker_dir / "control"),
+                    },
+                )
         return self._client
 
     def enqueue(self, job_id: int) -> None:
@@ -136,7 +173,9 @@ class RealWorker:
             conn.close()
 
 
-def wait_for(predicate, *, timeout: float, worker: RealWorker | None = None, what: str = "the condition", every: float = 0.1):
+def wait_for(
+    predicate, *, timeout: float, worker: RealWorker | None = None, what: str = "the condition", every: float = 0.1
+):
     """Poll ``predicate`` until it returns something truthy; fail with the worker's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
 """Factories and helpers for the reviewer workspace's tests."""
+
 import math
 
 import factory
@@ -52,7 +53,9 @@ def write_soft_targets(key, token_ids, probabilities, k=4, vocab=50, root=None):
         rest = (1 - p) / k
         topk_logprobs[i] = [math.log(p)] + [math.log(rest)] * (k - 1)
     st = SoftTargets(
-        token_ids=np.array(token_ids, dtype=np.int32), topk_ids=topk_ids, topk_logprobs=topk_logprobs,
+        token_ids=np.array(token_ids, dtype=np.int32),
+        topk_ids=topk_ids,
+        topk_logprobs=topk_logprobs,
         tail_logprob=tail_logprob_from_topk(topk_logprobs),
         token_logprob=np.log(np.array(probabilities, dtype=np.float32)),
     )
@@ -65,6 +68,7 @@ def write_soft_targets(key, token_ids, probabilities, k=4, vocab=50, root=None):
 def example_with_sample(project, spec=None, pointer="", **fields):
     """An example made from a teacher sample (stats copied, as generation does)."""
     prompt = fields.pop("prompt", None) or PromptFactory(project=project)
-    sample = TeacherSampleFactory(prompt=prompt, model_spec=spec, soft_targets=pointer,
-                                  text=fields.get("response", "Teacher says hi."))
+    sample = TeacherSampleFactory(
+        prompt=prompt, model_spec=spec, soft_targets=pointer, text=fields.get("response", "Teacher says hi.")
+    )
     return ExampleFactory(prompt=prompt, sample=sample, soft_targets=pointer, **fields)

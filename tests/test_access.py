@@ -5,13 +5,14 @@ its own entries in a ``tests/access_<area>.py`` module (a dict named ACCESS,
 same shape). A test below fails when a project-scoped URL has no entry, so no
 view can ship without its access test.
 """
+
 import importlib
 import pkgutil
 
 import pytest
-import tests
 from django.urls import URLResolver, get_resolver, reverse
 
+import tests
 
 ROLES = ["reader", "reviewer", "engineer"]
 

@@ -23,7 +23,7 @@ def examples(project):
 
 
 def _bulk(project, user, params, action, **target):
-    qs, cleaned = filtered_examples(project, params)
+    qs, _cleaned = filtered_examples(project, params)
     plan = plan_bulk(project, action, **target)
     return apply_bulk(project, user, qs, plan, expected=qs.count(), filter_description={"p": 1})
 
@@ -61,12 +61,18 @@ def test_it_uses_a_constant_number_of_statements(project, examples, alice):
 
 def test_the_audit_rows_keep_before_and_after_tier_and_stage(project, examples, alice):
     bulk = _bulk(project, alice, {"tier": "hard"}, "tier", to_tier="easy")
-    assert {tuple(c["tier"]) for c in Verdict.objects.filter(bulk_id=bulk.id).values_list("changes", flat=True)} == {("hard", "easy")}
+    assert {tuple(c["tier"]) for c in Verdict.objects.filter(bulk_id=bulk.id).values_list("changes", flat=True)} == {
+        ("hard", "easy")
+    }
     assert Example.objects.filter(project=project, tier__name="easy", tier_locked=True).count() == 6
     bulk = _bulk(project, alice, {"tier": "easy"}, "stage", to_stage="stage 1")
-    assert {tuple(c["stage"]) for c in Verdict.objects.filter(bulk_id=bulk.id).values_list("changes", flat=True)} == {("pool", "stage 1")}
+    assert {tuple(c["stage"]) for c in Verdict.objects.filter(bulk_id=bulk.id).values_list("changes", flat=True)} == {
+        ("pool", "stage 1")
+    }
     bulk = _bulk(project, alice, {"tier": "none"}, "tier", to_tier="hard")
-    assert {tuple(c["tier"]) for c in Verdict.objects.filter(bulk_id=bulk.id).values_list("changes", flat=True)} == {(None, "hard")}
+    assert {tuple(c["tier"]) for c in Verdict.objects.filter(bulk_id=bulk.id).values_list("changes", flat=True)} == {
+        (None, "hard")
+    }
 
 
 def test_it_refuses_when_the_filter_matches_a_different_number_now(project, examples, alice):

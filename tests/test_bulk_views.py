@@ -31,8 +31,9 @@ def test_the_confirmation_states_how_many_examples_the_whole_filter_matches(proj
 
 
 def test_applying_changes_all_of_them_and_says_so(project, rows, reviewer):
-    response = reviewer.post(bulk_url(project, "tier=hard&status=pending"), {"action": "approve", "expected": "60"},
-                             follow=True)
+    response = reviewer.post(
+        bulk_url(project, "tier=hard&status=pending"), {"action": "approve", "expected": "60"}, follow=True
+    )
     assert "Approved 60 examples" in response.content.decode()
     assert Example.objects.filter(project=project, status="approved").count() == 60
     bulk = BulkAction.objects.get()
@@ -61,8 +62,10 @@ def test_moving_by_filter_from_the_board_moves_every_match(project, rows, review
     query = "stage=pool&status=approved&tier=hard&action=stage&to_stage=stage+1"
     page = reviewer.get(bulk_url(project, query)).content.decode()
     assert "Move 60 examples to stage 1?" in page
-    reviewer.post(bulk_url(project, "stage=pool&status=approved&tier=hard"),
-                  {"action": "stage", "to_stage": "stage 1", "expected": "60"})
+    reviewer.post(
+        bulk_url(project, "stage=pool&status=approved&tier=hard"),
+        {"action": "stage", "to_stage": "stage 1", "expected": "60"},
+    )
     assert Example.objects.filter(project=project, stage__name="stage 1").count() == 60
 
 
@@ -72,7 +75,7 @@ def test_the_board_counts_each_stage_by_tier_and_status_and_what_a_snapshot_hold
     Example.objects.filter(pk__in=[e.pk for e in moved]).update(stage=stage1, status="approved")
     GoldItemFactory(prompt=moved[0].prompt)
     page = client_as("reader").get(reverse("review-board", args=[project.slug])).content.decode()
-    column = page[page.index(f'id="stage-{stage1.id}"'):]
+    column = page[page.index(f'id="stage-{stage1.id}"') :]
     column = column[: column.index("</section>")]
     assert "<b>9</b> would go in a snapshot" in column
     assert "1 approved but gold-guarded" in column

@@ -1,4 +1,5 @@
 """A message really travels broker -> worker process -> result backend through Redis."""
+
 import os
 import subprocess
 import sys
@@ -20,9 +21,26 @@ def test_a_task_round_trips_through_redis_with_a_real_worker(tmp_path):
     env = {**os.environ, "CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url, "DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)  # the ping task needs no database
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queue, "--pool", "solo",
-         "-n", f"{queue}@%h", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "-n",
+            f"{queue}@%h",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     client = Celery(broker=url, backend=url)
     try:

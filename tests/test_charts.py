@@ -1,4 +1,5 @@
 """The SVG chart geometry behind the loss curves, tier bars and reliability diagrams."""
+
 import pytest
 
 from curation import charts
@@ -14,8 +15,12 @@ def test_nice_ticks_are_round_and_cover_the_range():
 
 
 def test_a_line_chart_maps_points_into_the_plot_and_marks_phases():
-    chart = charts.line_chart([{"name": "loss", "css": "s-total", "points": [(1, 4.0), (2, 2.0), (3, 1.0)]}],
-                              width=400, height=200, markers=[(2, "patience 1")])
+    chart = charts.line_chart(
+        [{"name": "loss", "css": "s-total", "points": [(1, 4.0), (2, 2.0), (3, 1.0)]}],
+        width=400,
+        height=200,
+        markers=[(2, "patience 1")],
+    )
     path = chart["lines"][0]["d"].split()
     first_x, first_y = map(float, path[0][1:].split(","))
     last_x, last_y = map(float, path[-1][1:].split(","))
@@ -39,16 +44,26 @@ def test_long_curves_are_thinned_keeping_both_ends():
 
 
 def test_bar_heights_are_proportional_and_gaps_stay_gaps():
-    chart = charts.bar_chart([{"label": "easy", "values": [0.5, 1.0]}, {"label": "hard", "values": [None, 0.25]}],
-                             [{"name": "student"}, {"name": "teacher"}], y_max=1.0, kind="pct")
+    chart = charts.bar_chart(
+        [{"label": "easy", "values": [0.5, 1.0]}, {"label": "hard", "values": [None, 0.25]}],
+        [{"name": "student"}, {"name": "teacher"}],
+        y_max=1.0,
+        kind="pct",
+    )
     heights = [float(b["h"]) for b in chart["bars"]]
-    assert len(heights) == 3 and heights[0] == pytest.approx(heights[1] / 2) and heights[2] == pytest.approx(heights[1] / 4)
+    assert (
+        len(heights) == 3
+        and heights[0] == pytest.approx(heights[1] / 2)
+        and heights[2] == pytest.approx(heights[1] / 4)
+    )
     assert [b["label"] for b in chart["bars"]] == ["50%", "100%", "25%"]
     assert chart["bars"][0]["title"] == "easy · student: 50%"
 
 
 def test_a_reliability_diagram_draws_only_occupied_bins():
-    bins = [{"lower": i / 15, "upper": (i + 1) / 15, "confidence": None, "accuracy": None, "count": 0} for i in range(15)]
+    bins = [
+        {"lower": i / 15, "upper": (i + 1) / 15, "confidence": None, "accuracy": None, "count": 0} for i in range(15)
+    ]
     bins[14] = {"lower": 14 / 15, "upper": 1.0, "confidence": 0.95, "accuracy": 0.5, "count": 2}
     chart = charts.reliability_diagram(bins, size=240)
     assert len(chart["bars"]) == 1

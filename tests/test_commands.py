@@ -11,7 +11,10 @@ def test_create_project_makes_default_tiers_stages_and_members(db):
     project = Project.objects.get(slug="support")
     assert [t.name for t in project.tiers.all()] == ["easy", "medium", "hard"]
     assert [(s.name, s.is_pool) for s in project.stages.all()] == [
-        ("pool", True), ("stage 1", False), ("stage 2", False), ("stage 3", False),
+        ("pool", True),
+        ("stage 1", False),
+        ("stage 2", False),
+        ("stage 3", False),
     ]
     assert Membership.objects.get(project=project).role == "reviewer"
 

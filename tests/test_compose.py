@@ -1,4 +1,5 @@
 """docker-compose.yml is valid and wires the services the way the README says."""
+
 import json
 import os
 import shutil
@@ -23,7 +24,10 @@ def _compose():
 def _config(**env):
     result = subprocess.run(
         [_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
     )
     return result
 
@@ -43,6 +47,11 @@ def test_the_compose_file_is_valid_and_has_every_service():
 
 def test_the_compose_file_refuses_to_run_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    result = subprocess.run([_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr

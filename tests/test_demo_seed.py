@@ -6,12 +6,18 @@ def test_seeding_the_demo_is_idempotent(db):
     seed_demo(log=lambda *_: None, with_teacher=False)
     counts = (Project.objects.count(), Prompt.objects.count(), GoldItem.objects.count(), Membership.objects.count())
     seed_demo(log=lambda *_: None, with_teacher=False)
-    assert counts == (Project.objects.count(), Prompt.objects.count(), GoldItem.objects.count(), Membership.objects.count())
+    assert counts == (
+        Project.objects.count(),
+        Prompt.objects.count(),
+        GoldItem.objects.count(),
+        Membership.objects.count(),
+    )
     triage = Project.objects.get(slug="ticket-triage")
     assert triage.task_type == "classification" and triage.labels == ["billing", "account", "technical", "other"]
     assert triage.gold_items.filter(confirmed=True).count() == triage.gold_items.count() > 0
     assert set(Membership.objects.filter(project=triage).values_list("user__username", "role")) == {
-        ("reviewer", "reviewer"), ("engineer", "engineer"),
+        ("reviewer", "reviewer"),
+        ("engineer", "engineer"),
     }
 
 
@@ -23,8 +29,9 @@ def test_demo_gold_prompts_are_not_among_the_training_prompts(db):
         assert gold and not gold & set(training)
 
 
-def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(db, tiny_model_dir, tiny_student_dir,
-                                                                              monkeypatch):
+def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(
+    db, tiny_model_dir, tiny_student_dir, monkeypatch
+):
     from curation.models import Job
     from curation.services import demo, jobs
     from curation.services.generation import run_generation
@@ -38,7 +45,9 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(d
     # The student carries the recipe bench/demo.py measured, in a form the launch form reads.
     from curation.services.distill_request import check_distill_defaults, distill_defaults
 
-    assert student.defaults["distill"] == demo.DISTILL["triage"] and not check_distill_defaults(student.defaults["distill"])
+    assert student.defaults["distill"] == demo.DISTILL["triage"] and not check_distill_defaults(
+        student.defaults["distill"]
+    )
     assert distill_defaults(student)["stage"]["epochs"] == demo.DISTILL["triage"]["stage"]["epochs"]
     job = demo.queue_demo_generation(triage, teacher, triage.memberships.get(role="engineer").user, log=lambda *_: None)
     assert job.params["frozen"]["count"] == 12  # the gold prompts are never generated for

@@ -1,4 +1,5 @@
 """REST endpoints for distillation, evaluation, model versions and reports."""
+
 import io
 import shutil
 import tarfile
@@ -19,9 +20,16 @@ def snap(project, tiny_model_dir):
 @pytest.fixture
 def version(project, specs, artifacts, tiny_student_dir):
     shutil.copytree(tiny_student_dir, artifacts / "jobs" / "1" / "final")
-    return ModelVersion.objects.create(project=project, name="tiny student · final", is_final=True, kd_mode="token",
-                                       artifact_path=str(artifacts / "jobs" / "1" / "final"), teacher_spec=specs[0],
-                                       card={"parameters": 1234}, metrics={"stages": {}})
+    return ModelVersion.objects.create(
+        project=project,
+        name="tiny student · final",
+        is_final=True,
+        kd_mode="token",
+        artifact_path=str(artifacts / "jobs" / "1" / "final"),
+        teacher_spec=specs[0],
+        card={"parameters": 1234},
+        metrics={"stages": {}},
+    )
 
 
 def url(name, project, *args):
@@ -29,8 +37,13 @@ def url(name, project, *args):
 
 
 def test_an_engineer_launches_a_distillation(project, client_as, specs, snap):
-    body = {"student_spec": specs[1].pk, "teacher_spec": specs[0].pk,
-            "stages": [{"snapshot": snap.pk, "epochs": 1, "gate": {"metric": "teacher_agreement", "threshold": 0.5, "patience": 1}}]}
+    body = {
+        "student_spec": specs[1].pk,
+        "teacher_spec": specs[0].pk,
+        "stages": [
+            {"snapshot": snap.pk, "epochs": 1, "gate": {"metric": "teacher_agreement", "threshold": 0.5, "patience": 1}}
+        ],
+    }
     response = client_as("engineer").post(url("api-distillations", project), body, content_type="application/json")
     assert response.status_code == 201, response.json()
     data = response.json()
@@ -41,13 +54,24 @@ def test_an_engineer_launches_a_distillation(project, client_as, specs, snap):
 
 
 def test_a_bad_launch_gets_the_same_messages_as_the_form(project, client_as, specs, snap):
-    body = {"student_spec": specs[1].pk, "teacher_spec": specs[0].pk, "learning_rate": 1,
-            "stages": [{"snapshot": snap.pk, "steps": 10, "alpha": 1.5}, {"snapshot": 999999, "steps": 5}]}
+    body = {
+        "student_spec": specs[1].pk,
+        "teacher_spec": specs[0].pk,
+        "learning_rate": 1,
+        "stages": [{"snapshot": snap.pk, "steps": 10, "alpha": 1.5}, {"snapshot": 999999, "steps": 5}],
+    }
     client = client_as("engineer")
     response = client.post(url("api-distillations", project), body, content_type="application/json")
     assert response.status_code == 400
-    assert response.json() == {"learning_rate": ["unknown setting"], "stages.1.snapshot": ["no snapshot #999999 in this project"]}
-    body = {"student_spec": specs[1].pk, "teacher_spec": specs[0].pk, "stages": [{"snapshot": snap.pk, "steps": 10, "alpha": 1.5}]}
+    assert response.json() == {
+        "learning_rate": ["unknown setting"],
+        "stages.1.snapshot": ["no snapshot #999999 in this project"],
+    }
+    body = {
+        "student_spec": specs[1].pk,
+        "teacher_spec": specs[0].pk,
+        "stages": [{"snapshot": snap.pk, "steps": 10, "alpha": 1.5}],
+    }
     response = client.post(url("api-distillations", project), body, content_type="application/json")
     assert response.json() == {"stages.0.alpha": ["stage 'easy': alpha must be between 0 and 1, got 1.5"]}
 
@@ -58,8 +82,10 @@ def test_a_student_spec_must_be_a_student_of_this_project(project, client_as, sp
     foreign = kit.spec(ProjectFactory(), "student", specs[1].path)
     body = {"student_spec": specs[0].pk, "teacher_spec": foreign.pk, "stages": [{"snapshot": snap.pk, "steps": 1}]}
     errors = client_as("engineer").post(url("api-distillations", project), body, content_type="application/json").json()
-    assert errors == {"student_spec": ["'tiny teacher' is registered as a teacher, not a student"],
-                      "teacher_spec": [f"no model spec #{foreign.pk} in this project"]}
+    assert errors == {
+        "student_spec": ["'tiny teacher' is registered as a teacher, not a student"],
+        "teacher_spec": [f"no model spec #{foreign.pk} in this project"],
+    }
 
 
 def test_resuming_needs_a_job_waiting_at_a_gate(project, client_as):
@@ -67,17 +93,29 @@ def test_resuming_needs_a_job_waiting_at_a_gate(project, client_as):
     client = client_as("engineer")
     response = client.post(url("api-job-resume", project, job.pk), {"threshold": 0.1}, content_type="application/json")
     assert response.status_code == 409 and "not waiting at a gate" in response.json()["detail"]
-    Job.objects.filter(pk=job.pk).update(status="gated", metrics={"gated": {"stage": "easy", "stage_index": 0, "gate": {"threshold": 0.9}}})
-    response = client.post(url("api-job-resume", project, job.pk), {"threshold": 0.1, "force": True, "comment": "ship it"},
-                           content_type="application/json")
+    Job.objects.filter(pk=job.pk).update(
+        status="gated", metrics={"gated": {"stage": "easy", "stage_index": 0, "gate": {"threshold": 0.9}}}
+    )
+    response = client.post(
+        url("api-job-resume", project, job.pk),
+        {"threshold": 0.1, "force": True, "comment": "ship it"},
+        content_type="application/json",
+    )
     assert response.status_code == 202 and response.json()["status"] == "queued"
     resume = Job.objects.get(pk=job.pk).params["resumes"][0]
-    assert (resume["threshold"], resume["force"], resume["comment"], resume["configured_threshold"]) == (0.1, True, "ship it", 0.9)
+    assert (resume["threshold"], resume["force"], resume["comment"], resume["configured_threshold"]) == (
+        0.1,
+        True,
+        "ship it",
+        0.9,
+    )
 
 
 def test_a_resume_with_a_bad_threshold_is_refused(project, client_as):
     job = Job.objects.create(project=project, kind="distill", status="gated", params={"resumes": []})
-    response = client_as("engineer").post(url("api-job-resume", project, job.pk), {"threshold": "low"}, content_type="application/json")
+    response = client_as("engineer").post(
+        url("api-job-resume", project, job.pk), {"threshold": "low"}, content_type="application/json"
+    )
     assert response.status_code == 400 and response.json() == {"threshold": ["threshold must be a number, got 'low'"]}
     assert Job.objects.get(pk=job.pk).status == "gated"
 
@@ -109,8 +147,14 @@ def test_another_projects_version_is_not_found(project, client_as, version):
 
 
 def test_eval_reports_are_listed_by_version(project, client_as, version, specs):
-    report = EvalReport.objects.create(project=project, model_version=version, teacher_spec=specs[0], quality_retained=0.8, speedup=3.0,
-                                       metrics={"task": "generation", "student": {"normalized_match": 0.4}})
+    report = EvalReport.objects.create(
+        project=project,
+        model_version=version,
+        teacher_spec=specs[0],
+        quality_retained=0.8,
+        speedup=3.0,
+        metrics={"task": "generation", "student": {"normalized_match": 0.4}},
+    )
     EvalReport.objects.create(project=project, quality_retained=0.1)
     client = client_as("reader")
     rows = client.get(url("api-eval-reports", project), {"model_version": version.pk}).json()["results"]
@@ -121,11 +165,17 @@ def test_eval_reports_are_listed_by_version(project, client_as, version, specs):
 
 def test_an_evaluation_is_launched_for_a_version(project, client_as, version):
     client = client_as("engineer")
-    response = client.post(url("api-evaluations", project), {"model_version": version.pk}, content_type="application/json")
+    response = client.post(
+        url("api-evaluations", project), {"model_version": version.pk}, content_type="application/json"
+    )
     assert response.status_code == 400
-    assert response.json() == {"__all__": ["the project has no confirmed gold items to evaluate on; confirm some on the gold page first"]}
+    assert response.json() == {
+        "__all__": ["the project has no confirmed gold items to evaluate on; confirm some on the gold page first"]
+    }
     kit.gold(project, classification=False)
-    response = client.post(url("api-evaluations", project), {"model_version": version.pk}, content_type="application/json")
+    response = client.post(
+        url("api-evaluations", project), {"model_version": version.pk}, content_type="application/json"
+    )
     assert response.status_code == 201
     job = Job.objects.get(pk=response.json()["id"])
     assert job.kind == "evaluate" and job.params["teacher_spec"] == version.teacher_spec_id
@@ -133,9 +183,14 @@ def test_an_evaluation_is_launched_for_a_version(project, client_as, version):
 
 def test_an_http_teacher_cannot_be_evaluated_against(project, client_as, version):
     kit.gold(project, classification=False)
-    served = kit.spec(project, "teacher", "big-model", name="vllm teacher", backend="openai", base_url="http://vllm:8000/v1")
-    response = client_as("engineer").post(url("api-evaluations", project), {"model_version": version.pk, "teacher_spec": served.pk},
-                                          content_type="application/json")
+    served = kit.spec(
+        project, "teacher", "big-model", name="vllm teacher", backend="openai", base_url="http://vllm:8000/v1"
+    )
+    response = client_as("engineer").post(
+        url("api-evaluations", project),
+        {"model_version": version.pk, "teacher_spec": served.pk},
+        content_type="application/json",
+    )
     assert response.status_code == 400 and "served over HTTP" in response.json()["teacher_spec"][0]
 
 
@@ -146,9 +201,16 @@ def test_the_schema_documents_the_endpoints_with_examples(client_as):
     paths = schema["paths"]
     launch = paths["/api/v1/projects/{slug}/distillations"]["post"]
     examples = launch["requestBody"]["content"]["application/json"]["examples"].values()
-    assert any(e["summary"] == "Two stages, gated" and e["value"]["stages"][0]["gate"]["metric"] == "teacher_agreement" for e in examples)
+    assert any(
+        e["summary"] == "Two stages, gated" and e["value"]["stages"][0]["gate"]["metric"] == "teacher_agreement"
+        for e in examples
+    )
     assert "400" in launch["responses"] and "201" in launch["responses"]
     assert "409" in paths["/api/v1/projects/{slug}/jobs/{id}/resume"]["post"]["responses"]
-    for path in ("/api/v1/projects/{slug}/model-versions", "/api/v1/projects/{slug}/model-versions/{id}/download",
-                 "/api/v1/projects/{slug}/eval-reports/{id}", "/api/v1/projects/{slug}/evaluations"):
+    for path in (
+        "/api/v1/projects/{slug}/model-versions",
+        "/api/v1/projects/{slug}/model-versions/{id}/download",
+        "/api/v1/projects/{slug}/eval-reports/{id}",
+        "/api/v1/projects/{slug}/evaluations",
+    ):
         assert path in paths

@@ -1,4 +1,5 @@
 """Distillation jobs end to end through ``jobs.run``, on CPU with tiny models built here."""
+
 import json
 import math
 
@@ -23,7 +24,14 @@ def engineer(project, member):
 
 def request(specs, stages, **kw):
     teacher, student = specs
-    return {"student_spec": student.pk, "teacher_spec": teacher.pk, "stages": stages, "batch_size": 4, "progress_every_s": 0, **kw}
+    return {
+        "student_spec": student.pk,
+        "teacher_spec": teacher.pk,
+        "stages": stages,
+        "batch_size": 4,
+        "progress_every_s": 0,
+        **kw,
+    }
 
 
 def run(job, body=run_distill_job):
@@ -32,19 +40,33 @@ def run(job, body=run_distill_job):
     return status
 
 
-def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_evaluation(project, specs, engineer, tiny_model_dir):
+def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_evaluation(
+    project, specs, engineer, tiny_model_dir
+):
     easy = kit.generation_snapshot(project, tiny_model_dir, "easy")
     hard = kit.generation_snapshot(project, tiny_model_dir, "hard", tier="hard")
     kit.gold(project, classification=False)
-    job = launch_distillation(project, request(specs, [
-        kit.stage(easy, gate={"metric": "teacher_agreement", "threshold": 0.0}),
-        kit.stage(hard, replay_fraction=0.5, temperature=2.0, gate={"metric": "val_kd_loss", "threshold": 100.0}),
-    ]), by=engineer)
+    job = launch_distillation(
+        project,
+        request(
+            specs,
+            [
+                kit.stage(easy, gate={"metric": "teacher_agreement", "threshold": 0.0}),
+                kit.stage(
+                    hard, replay_fraction=0.5, temperature=2.0, gate={"metric": "val_kd_loss", "threshold": 100.0}
+                ),
+            ],
+        ),
+        by=engineer,
+    )
 
     assert run(job) == "succeeded", job.message
     assert job.metrics["kd_mode"] == "token"
     assert [job.metrics["stages"][i]["outcome"] for i in ("0", "1")] == ["passed", "passed"]
-    assert job.metrics["stages"]["1"]["gate"]["metric"] == "val_kd_loss" and job.metrics["stages"]["1"]["gate"]["value"] < 100
+    assert (
+        job.metrics["stages"]["1"]["gate"]["metric"] == "val_kd_loss"
+        and job.metrics["stages"]["1"]["gate"]["value"] < 100
+    )
 
     stage_versions = list(ModelVersion.objects.filter(job=job, is_final=False).order_by("stage_index"))
     final = ModelVersion.objects.get(job=job, is_final=True)
@@ -61,27 +83,45 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
     for stage_name in ("easy", "hard"):
         steps = list(MetricPoint.objects.filter(job=job, stage=stage_name, name="loss").values_list("step", flat=True))
         assert sorted(steps) == [1, 2, 3]
-    assert set(MetricPoint.objects.filter(job=job).values_list("name", flat=True)) == {"loss", "kd_loss", "ce_loss", "lr"}
+    assert set(MetricPoint.objects.filter(job=job).values_list("name", flat=True)) == {
+        "loss",
+        "kd_loss",
+        "ce_loss",
+        "lr",
+    }
     assert (job.progress_done, job.progress_total) == (3, 3)
 
     evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
-    assert evaluation.kind == "evaluate" and evaluation.params["model_version"] == final.pk and evaluation.params["auto"]
+    assert (
+        evaluation.kind == "evaluate" and evaluation.params["model_version"] == final.pk and evaluation.params["auto"]
+    )
     assert f"Evaluation job #{evaluation.pk}" in job.message
     assert run(evaluation, run_evaluation_job) == "succeeded", evaluation.message
     report = EvalReport.objects.get(job=evaluation)
     assert report.model_version == final and report.metrics["n_items"] == 3
     assert set(report.by_tier["student"]) == {"easy", "hard"}
     assert report.speed["student"]["parameters"] < report.speed["teacher"]["parameters"]
-    assert report.speedup == pytest.approx(report.speed["teacher"]["latency_p50_ms"] / report.speed["student"]["latency_p50_ms"])
+    assert report.speedup == pytest.approx(
+        report.speed["teacher"]["latency_p50_ms"] / report.speed["student"]["latency_p50_ms"]
+    )
 
 
-def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recorded(project, specs, engineer, tiny_model_dir):
+def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recorded(
+    project, specs, engineer, tiny_model_dir
+):
     easy = kit.generation_snapshot(project, tiny_model_dir, "easy")
     hard = kit.generation_snapshot(project, tiny_model_dir, "hard")
-    job = launch_distillation(project, request(specs, [
-        kit.stage(easy, gate={"metric": "val_kd_loss", "threshold": 1e-9, "patience": 1}),
-        kit.stage(hard),
-    ]), by=engineer)
+    job = launch_distillation(
+        project,
+        request(
+            specs,
+            [
+                kit.stage(easy, gate={"metric": "val_kd_loss", "threshold": 1e-9, "patience": 1}),
+                kit.stage(hard),
+            ],
+        ),
+        by=engineer,
+    )
 
     assert run(job) == "gated"
     gate = job.metrics["gated"]["gate"]
@@ -93,7 +133,9 @@ def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recor
     assert gated_version.gate["passed"] is False
     archive = registry.archive_for(gated_version)  # someone downloads the gated stage to look at it
     assert not ModelVersion.objects.filter(job=job, is_final=True).exists()
-    patience_steps = sorted(MetricPoint.objects.filter(job=job, stage="easy", name="loss").values_list("step", flat=True))
+    patience_steps = sorted(
+        MetricPoint.objects.filter(job=job, stage="easy", name="loss").values_list("step", flat=True)
+    )
     assert patience_steps == list(range(1, len(patience_steps) + 1)) and len(patience_steps) > 3
 
     threshold = math.ceil(gate["value"] * 10) / 10 + 1
@@ -107,11 +149,18 @@ def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recor
     gated_version.refresh_from_db()
     assert gated_version.gate["passed"] and gated_version.gate["threshold"] == threshold
     overrides = [h for h in job.metrics["history"] if h["event"] == "gate_override"]
-    assert overrides[0]["threshold"] == threshold and overrides[0]["by"] == "alice" and overrides[0]["comment"] == "hard tier is noisy"
+    assert (
+        overrides[0]["threshold"] == threshold
+        and overrides[0]["by"] == "alice"
+        and overrides[0]["comment"] == "hard tier is noisy"
+    )
     final = ModelVersion.objects.get(job=job, is_final=True)
     assert any(h["event"] == "gate_override" for h in final.card["history"])
     # The first stage was not trained again after the resume.
-    assert sorted(MetricPoint.objects.filter(job=job, stage="easy", name="loss").values_list("step", flat=True)) == patience_steps
+    assert (
+        sorted(MetricPoint.objects.filter(job=job, stage="easy", name="loss").values_list("step", flat=True))
+        == patience_steps
+    )
 
 
 def test_resuming_is_refused_unless_the_job_waits_at_a_gate(project, specs, engineer):
@@ -156,7 +205,11 @@ def test_a_classification_project_trains_on_label_distributions(project, enginee
     specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
     snap = kit.classification_snapshot(project, "all tickets")
     kit.gold(project)
-    job = launch_distillation(project, request(specs, [kit.stage(snap, steps=4, lr=1e-2, gate={"metric": "accuracy", "threshold": 0.0})]), by=engineer)
+    job = launch_distillation(
+        project,
+        request(specs, [kit.stage(snap, steps=4, lr=1e-2, gate={"metric": "accuracy", "threshold": 0.0})]),
+        by=engineer,
+    )
 
     assert run(job) == "succeeded", job.message
     assert job.metrics["kd_mode"] == "label"
@@ -186,8 +239,15 @@ def test_a_nan_loss_ends_the_job_with_a_clear_message(project, specs, engineer, 
     snap = kit.generation_snapshot(project, tiny_model_dir, "easy")
     writer = ShardWriter(artifacts, prefix="broken")
     for row in snap.rows.all():
-        writer.add(f"r{row.pk}", SoftTargets(token_ids=[5, 6], topk_ids=[[1, 2], [3, 4]],
-                                            topk_logprobs=np.full((2, 2), np.nan), tail_logprob=[-1.0, -1.0]))
+        writer.add(
+            f"r{row.pk}",
+            SoftTargets(
+                token_ids=[5, 6],
+                topk_ids=[[1, 2], [3, 4]],
+                topk_logprobs=np.full((2, 2), np.nan),
+                tail_logprob=[-1.0, -1.0],
+            ),
+        )
     pointers = writer.flush()
     for row in snap.rows.all():
         row.soft_targets = pointers[f"r{row.pk}"]
@@ -226,15 +286,25 @@ def test_a_web_process_finds_the_training_tasks_when_it_launches_a_job():
     import sys
     from pathlib import Path
 
-    code = ("import django; django.setup(); from curation.services.jobs import task_named; "
-            "print(task_named('workers.tasks.gpu.distill').name, task_named('workers.tasks.gpu.evaluate').name)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}, timeout=120)
+    code = (
+        "import django; django.setup(); from curation.services.jobs import task_named; "
+        "print(task_named('workers.tasks.gpu.distill').name, task_named('workers.tasks.gpu.evaluate').name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"},
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["workers.tasks.gpu.distill", "workers.tasks.gpu.evaluate"]
 
 
-def test_a_launched_job_runs_through_its_celery_task(project, specs, engineer, tiny_model_dir, monkeypatch, django_capture_on_commit_callbacks):
+def test_a_launched_job_runs_through_its_celery_task(
+    project, specs, engineer, tiny_model_dir, monkeypatch, django_capture_on_commit_callbacks
+):
     from webapp.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
@@ -249,7 +319,13 @@ def test_a_resumed_job_whose_config_drifted_shows_the_warning(project, specs, en
     from django.urls import reverse
 
     easy = kit.generation_snapshot(project, tiny_model_dir, "easy", soft=False)
-    job = launch_distillation(project, request(specs, [kit.stage(easy, gate={"metric": "accuracy", "threshold": 1.01}), kit.stage(easy, name="again")]), by=engineer)
+    job = launch_distillation(
+        project,
+        request(
+            specs, [kit.stage(easy, gate={"metric": "accuracy", "threshold": 1.01}), kit.stage(easy, name="again")]
+        ),
+        by=engineer,
+    )
     assert run(job) == "gated"
     params = dict(job.params)
     params["stages"][1]["lr"] = 5e-4  # someone edited the job behind the recipe's back
@@ -268,10 +344,13 @@ def test_a_resumed_job_whose_config_drifted_shows_the_warning(project, specs, en
     assert 'id="job-warnings"' in page and "stage &#x27;again&#x27; lr: 0.001 -&gt; 0.0005" in page
 
 
-@pytest.mark.parametrize("where, message", [
-    ("_loss_step", "out of memory in stage 'easy' at step 1 (batch_size 4, max_seq_len 512): lower batch_size"),
-    ("setup", "Out of memory while loading or training the student: lower batch_size"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("_loss_step", "out of memory in stage 'easy' at step 1 (batch_size 4, max_seq_len 512): lower batch_size"),
+        ("setup", "Out of memory while loading or training the student: lower batch_size"),
+    ],
+)
 def test_out_of_memory_ends_the_job_with_advice(project, specs, engineer, tiny_model_dir, monkeypatch, where, message):
     import torch
 
@@ -294,10 +373,14 @@ def test_a_label_a_reviewer_changed_trains_on_the_human_label_not_the_overruled_
     project.save()
     agreed, changed = kit.LABELS[0], kit.LABELS[1]
     teacher = {label: (0.7 if label == agreed else 0.1) for label in kit.LABELS}
-    snap = kit.snapshot(project, "relabelled", [
-        {"prompt_text": "kept", "label": agreed, "label_distribution": teacher, "split": "train"},
-        {"prompt_text": "changed", "label": changed, "label_distribution": teacher, "split": "train"},
-    ])
+    snap = kit.snapshot(
+        project,
+        "relabelled",
+        [
+            {"prompt_text": "kept", "label": agreed, "label_distribution": teacher, "split": "train"},
+            {"prompt_text": "changed", "label": changed, "label_distribution": teacher, "split": "train"},
+        ],
+    )
 
     kept, relabelled = snapshot_records(snap.pk, "train", task="classification", labels=kit.LABELS)
     assert kept["teacher_probs"] == [teacher[label] for label in kit.LABELS]

@@ -1,4 +1,5 @@
 """Evaluation jobs: the EvalReport holds the numbers a hand computation gives on small cases."""
+
 import math
 import shutil
 
@@ -22,8 +23,13 @@ pytestmark = pytest.mark.slow
 def version(project, artifacts, tiny_student_dir, tiny_model_dir):
     teacher = kit.spec(project, "teacher", tiny_model_dir, name="teacher")
     shutil.copytree(tiny_student_dir, artifacts / "jobs" / "7" / "final")
-    return ModelVersion.objects.create(project=project, name="student", is_final=True, teacher_spec=teacher,
-                                       artifact_path=str(artifacts / "jobs" / "7" / "final"))
+    return ModelVersion.objects.create(
+        project=project,
+        name="student",
+        is_final=True,
+        teacher_spec=teacher,
+        artifact_path=str(artifacts / "jobs" / "7" / "final"),
+    )
 
 
 def evaluate_job(project, version):
@@ -68,7 +74,10 @@ def hand_ece(confidences, correct, n_bins=15):
     for c, ok in zip(confidences, correct):
         bins.setdefault(min(max(math.ceil(c * n_bins) - 1, 0), n_bins - 1), []).append((c, ok))
     n = len(confidences)
-    return sum(len(items) / n * abs(sum(ok for _, ok in items) / len(items) - sum(c for c, _ in items) / len(items)) for items in bins.values())
+    return sum(
+        len(items) / n * abs(sum(ok for _, ok in items) / len(items) - sum(c for c, _ in items) / len(items))
+        for items in bins.values()
+    )
 
 
 def test_a_classification_report_holds_hand_computed_accuracy_f1_ece_and_ratios(project, version, tiny_model_dir):
@@ -100,7 +109,9 @@ def test_a_classification_report_holds_hand_computed_accuracy_f1_ece_and_ratios(
     assert report.by_tier["student"]["hard"]["n"] == 1
     assert report.metrics["teacher"]["accuracy"] == pytest.approx(t_acc)
     assert report.quality_retained == (pytest.approx(sum(s_ok) / 3 / t_acc) if t_acc else None)
-    assert report.speedup == pytest.approx(report.speed["teacher"]["latency_p50_ms"] / report.speed["student"]["latency_p50_ms"])
+    assert report.speedup == pytest.approx(
+        report.speed["teacher"]["latency_p50_ms"] / report.speed["student"]["latency_p50_ms"]
+    )
     assert job.metrics["eval_report"] == report.pk and f"Report #{report.pk}" in job.message
 
 

@@ -1,4 +1,5 @@
 """Queue rows skip the instruction lines their prompts share, keeping the whole prompt in the title."""
+
 import pytest
 from django.urls import reverse
 
@@ -43,7 +44,7 @@ def test_chat_prompts_are_cut_from_their_last_user_turn(project, client_as):
         prompt = Prompt.objects.create(project=project, messages=messages, content_hash=ticket)
         ExampleFactory(prompt=prompt)
     page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
-    assert '…</span>locked out</a>' in page and '…</span>charged twice</a>' in page
+    assert "…</span>locked out</a>" in page and "…</span>charged twice</a>" in page
 
 
 @pytest.mark.django_db

@@ -158,7 +158,9 @@ def test_the_text_search_expressions_match_the_trigram_indexes_on_postgresql(pro
         "prompt_text_trgm": Prompt.objects.filter(text__icontains="refund"),
         "prompt_messages_trgm": Prompt.objects.filter(messages__icontains="refund"),
         "sample_text_trgm": TeacherSample.objects.filter(text__icontains="refund"),
-        "ex_response_trgm": Example.objects.filter(Q(edited=True) | Q(sample__isnull=True), response__icontains="refund"),
+        "ex_response_trgm": Example.objects.filter(
+            Q(edited=True) | Q(sample__isnull=True), response__icontains="refund"
+        ),
     }
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: ask what the planner *can* use

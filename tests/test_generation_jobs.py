@@ -1,4 +1,5 @@
 """Teacher generation jobs end to end through ``jobs.run``, with the tiny model built in the tests."""
+
 import math
 from collections import Counter
 
@@ -11,7 +12,13 @@ from curation.services.generation import launch_generation, retry, run_generatio
 from curation.services.teacher_output import SampleWriter
 from tests.factories import ProjectFactory, UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
-    TICKETS, add_prompts, artifacts, assert_soft_targets_match, forward_logprobs, teacher_spec, tiny,
+    TICKETS,
+    add_prompts,
+    artifacts,
+    assert_soft_targets_match,
+    forward_logprobs,
+    teacher_spec,
+    tiny,
 )
 from workers.difficulty import assign_tiers, generation_difficulty
 from workers.softtargets import read_soft_targets
@@ -42,7 +49,8 @@ def assert_exactly_n_per_prompt(job, prompts, n):
 
 
 def test_a_generation_job_fills_the_pool_with_examples_carrying_statistics_and_soft_targets(
-        project, tiny_model_dir, tiny, engineer, artifacts):
+    project, tiny_model_dir, tiny, engineer, artifacts
+):
     prompts = add_prompts(project, TICKETS[:5])
     spec = teacher_spec(project, tiny_model_dir)
     job = launch(project, spec, engineer, n=3, max_new_tokens=8, seed=1, top_k=5)
@@ -61,14 +69,21 @@ def test_a_generation_job_fills_the_pool_with_examples_carrying_statistics_and_s
         # The text is held once, in the sample, until someone edits.
         assert ex.response == ex.original_response == "" and not ex.edited
         assert (ex.mean_logprob, ex.mean_entropy, ex.min_margin, ex.token_count) == (
-            sample.mean_logprob, sample.mean_entropy, sample.min_margin, sample.token_count)
+            sample.mean_logprob,
+            sample.mean_entropy,
+            sample.min_margin,
+            sample.token_count,
+        )
         assert 1 <= ex.token_count <= 8 and sample.finish_reason in ("eos", "length")
         assert ex.difficulty is not None and 0 <= ex.difficulty <= 1 and ex.tier is not None and not ex.tier_locked
         st = read_soft_targets(artifacts, ex.soft_targets)
         assert st.k == 5 and len(st) == ex.token_count
         assert_soft_targets_match(st, forward_logprobs(model, tokenizer, ex.prompt.text, st.token_ids))
-    rows = list(Example.objects.filter(sample__job=job).order_by("id").values_list(
-        "difficulty", "prompt_id", "sample__mean_entropy", "sample__text", "tier__name"))
+    rows = list(
+        Example.objects.filter(sample__job=job)
+        .order_by("id")
+        .values_list("difficulty", "prompt_id", "sample__mean_entropy", "sample__text", "tier__name")
+    )
     expected = generation_difficulty([r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
     assert [r[0] for r in rows] == pytest.approx(expected)
     # Equal-sized tiers by default: cut at the 1/3 and 2/3 quantiles of the job's scores.
@@ -80,8 +95,9 @@ def test_failed_checks_flag_examples_and_never_delete_them(project, tiny_model_d
     project.checks = [{"type": "non_empty"}, {"type": "max_length", "chars": 5}]
     project.save()
     add_prompts(project, TICKETS[:3])
-    job = launch(project, teacher_spec(project, tiny_model_dir), engineer, n=2, max_new_tokens=6,
-                 min_new_tokens=6, seed=2)
+    job = launch(
+        project, teacher_spec(project, tiny_model_dir), engineer, n=2, max_new_tokens=6, min_new_tokens=6, seed=2
+    )
 
     assert jobs.run(job.id, run_generation) == "succeeded"
 
@@ -98,10 +114,17 @@ def test_failed_checks_flag_examples_and_never_delete_them(project, tiny_model_d
 
 
 def test_a_cancelled_job_keeps_what_it_wrote_and_a_retry_completes_it_keeping_human_tiers(
-        project, tiny_model_dir, engineer, monkeypatch):
+    project, tiny_model_dir, engineer, monkeypatch
+):
     prompts = add_prompts(project, TICKETS)
-    job = launch(project, teacher_spec(project, tiny_model_dir, options={"max_batch_size": 2}), engineer,
-                 n=2, max_new_tokens=4, seed=3)
+    job = launch(
+        project,
+        teacher_spec(project, tiny_model_dir, options={"max_batch_size": 2}),
+        engineer,
+        n=2,
+        max_new_tokens=4,
+        seed=3,
+    )
     monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)
     real_write = SampleWriter.write_generations
     batches = []
@@ -140,10 +163,17 @@ def test_a_cancelled_job_keeps_what_it_wrote_and_a_retry_completes_it_keeping_hu
 
 
 def test_a_job_whose_worker_died_midway_resumes_with_only_the_missing_samples(
-        project, tiny_model_dir, engineer, monkeypatch, settings):
+    project, tiny_model_dir, engineer, monkeypatch, settings
+):
     prompts = add_prompts(project, TICKETS[:6])
-    job = launch(project, teacher_spec(project, tiny_model_dir, options={"max_batch_size": 2}), engineer,
-                 n=2, max_new_tokens=4, seed=4)
+    job = launch(
+        project,
+        teacher_spec(project, tiny_model_dir, options={"max_batch_size": 2}),
+        engineer,
+        n=2,
+        max_new_tokens=4,
+        seed=4,
+    )
     real_write = SampleWriter.write_generations
     calls = []
 
@@ -161,7 +191,9 @@ def test_a_job_whose_worker_died_midway_resumes_with_only_the_missing_samples(
     first_texts = dict(TeacherSample.objects.filter(job=job).values_list("id", "text"))
 
     monkeypatch.setattr(SampleWriter, "write_generations", real_write)
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(seconds=settings.JOB_STALE_AFTER_S + 1))
+    Job.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(seconds=settings.JOB_STALE_AFTER_S + 1)
+    )
     assert jobs.run(job.id, run_generation) == "succeeded"
 
     assert_exactly_n_per_prompt(job, prompts, 2)
@@ -185,7 +217,8 @@ def test_running_a_finished_job_again_writes_nothing_new(project, tiny_model_dir
 
 
 def test_a_bad_model_path_fails_the_job_clearly_and_a_retry_after_the_fix_succeeds(
-        project, tmp_path, tiny_model_dir, engineer):
+    project, tmp_path, tiny_model_dir, engineer
+):
     prompts = add_prompts(project, TICKETS[:2])
     spec = teacher_spec(project, tmp_path / "no-such-model")
     job = launch(project, spec, engineer, max_new_tokens=2)
@@ -262,11 +295,20 @@ def handmade_result(prompt_id, index, text):
     from workers.softtargets import SoftTargets
     from workers.teacher import GenerationResult
 
-    st = SoftTargets(token_ids=np.array([5, 6]), topk_ids=np.array([[5, 1], [6, 2]]),
-                     topk_logprobs=np.array([[-0.1, -2.5], [-0.2, -2.0]]), tail_logprob=np.array([-3.0, -3.0]),
-                     token_logprob=np.array([-0.1, -0.2]))
-    return GenerationResult(key=(prompt_id, index), text=text, finish_reason="length", soft_targets=st,
-                            stats={"mean_logprob": -0.15, "mean_entropy": 0.5, "min_margin": 1.8, "token_count": 2})
+    st = SoftTargets(
+        token_ids=np.array([5, 6]),
+        topk_ids=np.array([[5, 1], [6, 2]]),
+        topk_logprobs=np.array([[-0.1, -2.5], [-0.2, -2.0]]),
+        tail_logprob=np.array([-3.0, -3.0]),
+        token_logprob=np.array([-0.1, -0.2]),
+    )
+    return GenerationResult(
+        key=(prompt_id, index),
+        text=text,
+        finish_reason="length",
+        soft_targets=st,
+        stats={"mean_logprob": -0.15, "mean_entropy": 0.5, "min_margin": 1.8, "token_count": 2},
+    )
 
 
 def test_a_nul_character_from_the_model_is_stored_as_a_replacement_character(project, engineer, tiny_model_dir):
@@ -278,7 +320,8 @@ def test_a_nul_character_from_the_model_is_stored_as_a_replacement_character(pro
 
 
 def test_a_batch_racing_another_delivery_keeps_the_rows_already_there_and_adds_the_rest(
-        project, engineer, tiny_model_dir):
+    project, engineer, tiny_model_dir
+):
     [prompt] = add_prompts(project, TICKETS[:1])
     job = launch(project, teacher_spec(project, tiny_model_dir), engineer, n=2, max_new_tokens=2)
     writer = SampleWriter(job, project, [], {prompt.id: prompt})

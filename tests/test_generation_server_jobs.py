@@ -1,4 +1,5 @@
 """Generation jobs against an OpenAI-compatible server (the test server answers from the tiny model)."""
+
 import pytest
 
 from curation.models import Example, ModelSpec, TeacherSample
@@ -6,7 +7,12 @@ from curation.services import jobs
 from curation.services.generation import launch_generation, run_generation
 from tests.factories import UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
-    TICKETS, add_prompts, artifacts, assert_soft_targets_match, forward_logprobs, tiny,
+    TICKETS,
+    add_prompts,
+    artifacts,
+    assert_soft_targets_match,
+    forward_logprobs,
+    tiny,
 )
 from tests.workers.openai_server import TinyModelServer
 from workers.softtargets import read_soft_targets
@@ -23,8 +29,14 @@ def server(tiny_model_dir):
 
 def server_spec(project, base_url, tokenizer, **options):
     return ModelSpec.objects.create(
-        project=project, name="served teacher", backend="openai", path="tiny", base_url=base_url,
-        api_key_env=KEY_VAR, tokenizer_path=str(tokenizer), options={"token_ids_in_response": True, **options},
+        project=project,
+        name="served teacher",
+        backend="openai",
+        path="tiny",
+        base_url=base_url,
+        api_key_env=KEY_VAR,
+        tokenizer_path=str(tokenizer),
+        options={"token_ids_in_response": True, **options},
     )
 
 
@@ -36,7 +48,8 @@ def run(project, spec, **params):
 
 
 def test_a_job_on_the_openai_backend_stores_the_servers_soft_targets(
-        project, server, tiny_model_dir, tiny, monkeypatch, artifacts):
+    project, server, tiny_model_dir, tiny, monkeypatch, artifacts
+):
     monkeypatch.setenv(KEY_VAR, "sk-gen-secret")
     prompts = add_prompts(project, TICKETS[:3])
     status, job = run(project, server_spec(project, server.url, tiny_model_dir), n=2, max_new_tokens=5, top_k=4, seed=9)
@@ -72,7 +85,9 @@ def test_an_unreachable_server_fails_the_job_with_a_clear_message(project, tiny_
     assert not TeacherSample.objects.filter(job=job).exists()
 
 
-def test_a_prompt_too_long_for_the_server_is_recorded_and_the_rest_generated(project, server, tiny_model_dir, monkeypatch):
+def test_a_prompt_too_long_for_the_server_is_recorded_and_the_rest_generated(
+    project, server, tiny_model_dir, monkeypatch
+):
     monkeypatch.setenv(KEY_VAR, "sk-gen-secret")
     ok = add_prompts(project, TICKETS[:2])
     [long] = add_prompts(project, ["refund " * 400])

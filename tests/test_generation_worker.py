@@ -6,6 +6,7 @@ The worker is ``celery -A webapp worker`` in its own process group, on the test 
 Redis under a unique key prefix when REDIS_URL is set, else the filesystem broker in
 the worker's own DATA_DIR.
 """
+
 import os
 import signal
 import subprocess
@@ -42,8 +43,10 @@ class Worker:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_URL", "DATA_DIR"))}
         env.update(PYTHONUNBUFFERED="1", ARTIFACT_DIR=str(self.artifacts), LOG_LEVEL="WARNING")
         if db["ENGINE"].endswith("postgresql"):
-            env["DATABASE_URL"] = (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
-                                   f"{db['PORT'] or 5432}/{db['NAME']}")
+            env["DATABASE_URL"] = (
+                f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
+                f"{db['PORT'] or 5432}/{db['NAME']}"
+            )
             env["DATA_DIR"] = str(tmp_path / "data")
         else:
             name = Path(str(db["NAME"]))
@@ -60,19 +63,45 @@ class Worker:
             for sub in ("queue", "processed", "control"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             env["CELERY_BROKER_URL"] = "filesystem://"
-            self.client = Celery(broker="filesystem://", broker_transport_options={
-                "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-                "processed_folder": str(folder / "processed"), "store_processed": False,
-                "control_folder": str(folder / "control")})
+            self.client = Celery(
+                broker="filesystem://",
+                broker_transport_options={
+                    "data_folder_in": str(folder / "queue"),
+                    "data_folder_out": str(folder / "queue"),
+                    "processed_folder": str(folder / "processed"),
+                    "store_processed": False,
+                    "control_folder": str(folder / "control"),
+                },
+            )
         self.env = env
 
     def start(self) -> subprocess.Popen:
         log = open(self.log, "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "gpu", "--concurrency", "1",
-             "-n", f"{self.node}@%h", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                "gpu",
+                "--concurrency",
+                "1",
+                "-n",
+                f"{self.node}@%h",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
@@ -121,7 +150,9 @@ def wait_for(condition, timeout, worker, what):
         if value:
             return value
         for proc in worker.procs[-1:]:
-            assert proc.poll() is None, f"the worker exited ({proc.returncode}) while waiting for {what}:\n{worker.log_tail()}"
+            assert proc.poll() is None, (
+                f"the worker exited ({proc.returncode}) while waiting for {what}:\n{worker.log_tail()}"
+            )
         time.sleep(0.02)
     pytest.fail(f"timed out waiting for {what}\n{worker.log_tail()}")
 
@@ -135,11 +166,16 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_restarted_worker_complete
     total = n * prompt_count
 
     first = worker.start()
-    job = launch_generation(project, by=UserFactory(), model_spec=spec.pk,
-                            params={"n": n, "max_new_tokens": 16, "min_new_tokens": 16, "seed": 5})
+    job = launch_generation(
+        project,
+        by=UserFactory(),
+        model_spec=spec.pk,
+        params={"n": n, "max_new_tokens": 16, "min_new_tokens": 16, "seed": 5},
+    )
 
-    written = wait_for(lambda: (c := TeacherSample.objects.filter(job=job).count()) >= 6 and c, 180, worker,
-                       "the first batches")
+    written = wait_for(
+        lambda: (c := TeacherSample.objects.filter(job=job).count()) >= 6 and c, 180, worker, "the first batches"
+    )
     worker.kill(first)
     at_kill = TeacherSample.objects.filter(job=job).count()
     job.refresh_from_db()
@@ -156,7 +192,9 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_restarted_worker_complete
     rows = list(TeacherSample.objects.filter(job=job).values_list("prompt_id", "sample_index"))
     assert len(rows) == len(set(rows)) == total
     assert sorted(rows) == sorted((p.id, i) for p in prompts for i in range(n))
-    assert Counter(Example.objects.filter(sample__job=job).values_list("prompt_id", flat=True)) == {p.id: n for p in prompts}
+    assert Counter(Example.objects.filter(sample__job=job).values_list("prompt_id", flat=True)) == {
+        p.id: n for p in prompts
+    }
     assert dict(TeacherSample.objects.filter(id__in=kept).values_list("id", "soft_targets")) == kept
     for pointer in TeacherSample.objects.filter(job=job).values_list("soft_targets", flat=True):
         assert len(read_soft_targets(worker.artifacts, pointer)) == 16
@@ -164,8 +202,10 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_restarted_worker_complete
 
 def test_a_web_process_knows_the_job_tasks_it_enqueues_by_name(tmp_path):
     """jobs.enqueue looks tasks up by name; a process that is not a worker must have them too."""
-    code = ("import django; django.setup(); from webapp.celery import app; "
-            "print(sorted(n for n in app.tasks if n.startswith('workers.tasks.gpu.')))")
+    code = (
+        "import django; django.setup(); from webapp.celery import app; "
+        "print(sorted(n for n in app.tasks if n.startswith('workers.tasks.gpu.')))"
+    )
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -21,7 +21,9 @@ def test_it_decodes_tokens_with_the_teachers_tokenizer_and_shades_the_unsure_one
     ids = tokenizer.encode("Please refund the payment")
     probabilities = [0.95, 0.2, 0.6, 0.99, 0.45][: len(ids)] + [0.9] * max(0, len(ids) - 5)
     pointer = write_soft_targets("ex-1", ids, probabilities)
-    example = example_with_sample(project, spec=ModelSpecFactory(project=project, path=str(tiny_model_dir)), pointer=pointer)
+    example = example_with_sample(
+        project, spec=ModelSpecFactory(project=project, path=str(tiny_model_dir)), pointer=pointer
+    )
     result = heatmap_for(example)
     assert result.decoded and not result.note
     assert "".join(t.text for t in result.tokens) == "Please refund the payment"
@@ -33,7 +35,9 @@ def test_it_decodes_tokens_with_the_teachers_tokenizer_and_shades_the_unsure_one
 
 def test_without_a_loadable_tokenizer_it_shows_ids_and_says_why(project):
     pointer = write_soft_targets("ex-2", [5, 6, 7], [0.9, 0.5, 0.1])
-    example = example_with_sample(project, spec=ModelSpecFactory(project=project, path="/no/such/model"), pointer=pointer)
+    example = example_with_sample(
+        project, spec=ModelSpecFactory(project=project, path="/no/such/model"), pointer=pointer
+    )
     result = heatmap_for(example)
     assert not result.decoded
     assert [t.text for t in result.tokens] == ["#5", "#6", "#7"]
@@ -62,9 +66,14 @@ def test_an_unreadable_pointer_is_a_note_not_a_crash(project, client_as):
 
 def test_the_heatmap_fragment_lists_alternatives_for_hover(project, tiny_model_dir, client_as):
     pointer = write_soft_targets("ex-4", [10, 11], [0.3, 0.95])
-    example = example_with_sample(project, spec=ModelSpecFactory(project=project, path=str(tiny_model_dir)), pointer=pointer)
-    page = client_as("reader").get(reverse("review-heatmap", args=[project.slug, example.pk]),
-                                   HTTP_HX_REQUEST="true").content.decode()
+    example = example_with_sample(
+        project, spec=ModelSpecFactory(project=project, path=str(tiny_model_dir)), pointer=pointer
+    )
+    page = (
+        client_as("reader")
+        .get(reverse("review-heatmap", args=[project.slug, example.pk]), HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
     assert page.count('class="tok s') == 2 + 5  # two tokens, five legend swatches
     assert 'role="tooltip"' in page and "30.0%" in page
 

@@ -5,8 +5,14 @@ from tests.factories import JobFactory, ProjectFactory
 
 
 def test_the_job_page_shows_progress_and_escapes_messages(project, client_as):
-    job = JobFactory(project=project, status="running", progress_done=5, progress_total=20,
-                     message="<script>alert(1)</script>", errors=[{"item": "prompt 3", "error": "<b>too long</b>"}])
+    job = JobFactory(
+        project=project,
+        status="running",
+        progress_done=5,
+        progress_total=20,
+        message="<script>alert(1)</script>",
+        errors=[{"item": "prompt 3", "error": "<b>too long</b>"}],
+    )
     page = client_as("reader").get(reverse("job-detail", args=[project.slug, job.pk])).content.decode()
     assert "5</b> / 20 (25%)" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

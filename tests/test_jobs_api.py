@@ -1,4 +1,5 @@
 """The jobs API: launch generate/score with validation naming the field, read progress, cancel."""
+
 import pytest
 from django.urls import reverse
 
@@ -27,44 +28,74 @@ def post(client, project, body):
 
 
 def test_an_engineer_launches_generation_and_gets_the_job_back(
-        project, spec, prompts, client_as, monkeypatch, django_capture_on_commit_callbacks):
+    project, spec, prompts, client_as, monkeypatch, django_capture_on_commit_callbacks
+):
     enqueued = []
     monkeypatch.setattr(jobs, "enqueue", enqueued.append)
     client = client_as("engineer")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, project, {"kind": "generate", "model_spec": spec.pk,
-                                          "params": {"temperature": 0.7, "stop": ["\n\n"]},
-                                          "prompt_filter": {"source": "synthetic", "limit": 3}})
+        response = post(
+            client,
+            project,
+            {
+                "kind": "generate",
+                "model_spec": spec.pk,
+                "params": {"temperature": 0.7, "stop": ["\n\n"]},
+                "prompt_filter": {"source": "synthetic", "limit": 3},
+            },
+        )
     assert response.status_code == 201, response.json()
     body = response.json()
     job = Job.objects.get(pk=body["id"])
-    assert enqueued == [job.pk] and response["Location"] == body["url"] == f"/api/v1/projects/{project.slug}/jobs/{job.pk}"
-    assert (body["kind"], body["status"], body["model_spec"], body["created_by"]) == ("generate", "queued", spec.pk, "engineer-" + project.slug)
+    assert (
+        enqueued == [job.pk] and response["Location"] == body["url"] == f"/api/v1/projects/{project.slug}/jobs/{job.pk}"
+    )
+    assert (body["kind"], body["status"], body["model_spec"], body["created_by"]) == (
+        "generate",
+        "queued",
+        spec.pk,
+        "engineer-" + project.slug,
+    )
     generation = body["params"]["generation"]
-    assert (generation["n"], generation["max_new_tokens"], generation["temperature"], generation["top_k"]) == (3, 64, 0.7, 20)
+    assert (generation["n"], generation["max_new_tokens"], generation["temperature"], generation["top_k"]) == (
+        3,
+        64,
+        0.7,
+        20,
+    )
     assert generation["stop"] == ["\n\n"]
     assert body["params"]["frozen"] == {"max_prompt_id": prompts[2].pk, "count": 3}
     assert body["params"]["teacher"]["path"] == spec.path and body["samples"] == {"written": 0, "failed": 0}
 
 
-@pytest.mark.parametrize("body, field, message", [
-    ({"kind": "generate", "model_spec": "x"}, ["model_spec"], "valid integer"),
-    ({"kind": "dance", "model_spec": 1}, ["kind"], "not a valid choice"),
-    ({"kind": "generate", "model_spec": 999}, ["model_spec"], "no model spec 999 in this project"),
-    ({"params": {"top_p": 1.5}}, ["params", "top_p"], "between 0.0 and 1.0"),
-    ({"params": {"n": 0}}, ["params", "n"], "between 1 and 64"),
-    ({"params": {"temperature": "hot"}}, ["params", "temperature"], "must be a number"),
-    ({"params": {"beam_width": 4}}, ["params", "params"], "unknown setting(s) beam_width"),
-    ({"params": {"min_new_tokens": 80}}, ["params", "min_new_tokens"], "must not exceed max_new_tokens (64)"),
-    ({"params": {"stop": "\n"}}, None, None),
-    ({"prompt_filter": {"ids": ["first prompt", 999999]}}, ["prompt_filter", "ids"],
-     "1 id is not a prompt of this project: 999999"),
-    ({"prompt_filter": {"scope": "some"}}, ["prompt_filter", "scope"], "choose 'all' or 'missing'"),
-    ({"prompt_filter": {"limit": 0}}, ["prompt_filter", "limit"], "between 1 and"),
-    ({"prompt_filter": {"metadata_value": "en"}}, ["prompt_filter", "metadata_key"], "name the metadata key"),
-    ({"prompt_filter": {"source": "retrieval"}}, ["prompt_filter", "prompt_filter"], "no prompt matches this filter"),
-    ({"prompt_filter": {"colour": "red"}}, ["prompt_filter", "prompt_filter"], "unknown field(s) colour"),
-])
+@pytest.mark.parametrize(
+    "body, field, message",
+    [
+        ({"kind": "generate", "model_spec": "x"}, ["model_spec"], "valid integer"),
+        ({"kind": "dance", "model_spec": 1}, ["kind"], "not a valid choice"),
+        ({"kind": "generate", "model_spec": 999}, ["model_spec"], "no model spec 999 in this project"),
+        ({"params": {"top_p": 1.5}}, ["params", "top_p"], "between 0.0 and 1.0"),
+        ({"params": {"n": 0}}, ["params", "n"], "between 1 and 64"),
+        ({"params": {"temperature": "hot"}}, ["params", "temperature"], "must be a number"),
+        ({"params": {"beam_width": 4}}, ["params", "params"], "unknown setting(s) beam_width"),
+        ({"params": {"min_new_tokens": 80}}, ["params", "min_new_tokens"], "must not exceed max_new_tokens (64)"),
+        ({"params": {"stop": "\n"}}, None, None),
+        (
+            {"prompt_filter": {"ids": ["first prompt", 999999]}},
+            ["prompt_filter", "ids"],
+            "1 id is not a prompt of this project: 999999",
+        ),
+        ({"prompt_filter": {"scope": "some"}}, ["prompt_filter", "scope"], "choose 'all' or 'missing'"),
+        ({"prompt_filter": {"limit": 0}}, ["prompt_filter", "limit"], "between 1 and"),
+        ({"prompt_filter": {"metadata_value": "en"}}, ["prompt_filter", "metadata_key"], "name the metadata key"),
+        (
+            {"prompt_filter": {"source": "retrieval"}},
+            ["prompt_filter", "prompt_filter"],
+            "no prompt matches this filter",
+        ),
+        ({"prompt_filter": {"colour": "red"}}, ["prompt_filter", "prompt_filter"], "unknown field(s) colour"),
+    ],
+)
 def test_launch_validation_names_the_field(project, spec, prompts, client_as, body, field, message):
     body = {"kind": "generate", "model_spec": spec.pk, **body}
     if "ids" in body.get("prompt_filter", {}):
@@ -108,8 +139,16 @@ def test_anonymous_clients_are_refused(project, client):
 
 
 def test_readers_read_progress_tokens_per_second_eta_and_errors(project, client_as):
-    job = JobFactory(project=project, status="running", progress_done=30, progress_total=120, tokens_per_s=512.5,
-                     eta_s=42.0, phase="generating", errors=[{"item": "prompt 7", "error": "too long"}])
+    job = JobFactory(
+        project=project,
+        status="running",
+        progress_done=30,
+        progress_total=120,
+        tokens_per_s=512.5,
+        eta_s=42.0,
+        phase="generating",
+        errors=[{"item": "prompt 7", "error": "too long"}],
+    )
     client = client_as("reader")
     body = client.get(reverse("api-job-detail", args=[project.slug, job.pk])).json()
     assert body["progress"] == {"done": 30, "total": 120, "percent": 25}

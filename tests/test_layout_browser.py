@@ -1,4 +1,5 @@
 """Layout in headless Chromium: the engineer's top bar at common widths, a classification reviewed by keyboard."""
+
 import pytest
 
 from curation.models import Example
@@ -10,9 +11,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def triage(serial_live_server):  # noqa: F811
-    project = ProjectFactory(name="Ticket triage", slug="triage", task_type="classification",
-                             labels=["billing", "account", "technical", "other"])
+def triage(serial_live_server):
+    project = ProjectFactory(
+        name="Ticket triage",
+        slug="triage",
+        task_type="classification",
+        labels=["billing", "account", "technical", "other"],
+    )
     MembershipFactory(user=UserFactory(username="erin"), project=project, role="engineer")
     example = example_with_sample(project, response="", label="billing")
     example.sample.predicted_label = "billing"
@@ -40,7 +45,7 @@ TOPBAR_PROBLEMS = """() => {
 }"""
 
 
-def test_the_engineers_top_bar_neither_overflows_nor_overlaps(chromium, triage):  # noqa: F811
+def test_the_engineers_top_bar_neither_overflows_nor_overlaps(chromium, triage):
     page = login(chromium, triage["url"], "erin")
     page.goto(f"{triage['url']}/p/triage/")
     for width in (1400, 1250, 1100, 900, 800):
@@ -50,7 +55,7 @@ def test_the_engineers_top_bar_neither_overflows_nor_overlaps(chromium, triage):
     page.context.close()
 
 
-def test_e_changes_a_classifications_label(chromium, triage):  # noqa: F811
+def test_e_changes_a_classifications_label(chromium, triage):
     base, example = triage["url"], triage["example"]
     page = login(chromium, base, "erin")
     page.goto(f"{base}/p/triage/examples/{example.pk}/")

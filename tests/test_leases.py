@@ -83,7 +83,10 @@ def test_the_next_for_me_view_opens_the_claimed_example_in_lease_mode(project, p
     client = client_as("reviewer")
     response = client.post(reverse("review-next", args=[project.slug]) + "?status=pending&order=newest")
     assert response.status_code == 302
-    assert response["Location"] == reverse("review-focus", args=[project.slug, pending[3].pk]) + "?status=pending&order=newest&lease=1"
+    assert (
+        response["Location"]
+        == reverse("review-focus", args=[project.slug, pending[3].pk]) + "?status=pending&order=newest&lease=1"
+    )
     page = client.get(response["Location"]).content.decode()
     assert "Leased to you until" in page
 
@@ -91,8 +94,9 @@ def test_the_next_for_me_view_opens_the_claimed_example_in_lease_mode(project, p
 def test_in_lease_mode_a_decision_claims_the_next_one(project, pending, client_as):
     client = client_as("reviewer")
     client.post(reverse("review-next", args=[project.slug]))
-    response = client.post(reverse("review-act", args=[project.slug, pending[0].pk, "approve"]) + "?lease=1",
-                           {"version": 1})
+    response = client.post(
+        reverse("review-act", args=[project.slug, pending[0].pk, "approve"]) + "?lease=1", {"version": 1}
+    )
     assert response["Location"].startswith(reverse("review-focus", args=[project.slug, pending[1].pk]))
     assert Example.objects.get(pk=pending[1].pk).leased_by is not None
     assert Example.objects.get(pk=pending[0].pk).leased_by is None

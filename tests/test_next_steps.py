@@ -1,4 +1,5 @@
 """The dashboard's "what to do next" panel, read from the project's state and the member's role."""
+
 import pytest
 from django.urls import reverse
 
@@ -15,7 +16,7 @@ def dashboard(client, project):
 def panel(page):
     """Only the panel's HTML, so links elsewhere on the dashboard do not count."""
     start = page.index('id="next-steps"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 def stage(project, name="stage 1"):
@@ -58,7 +59,7 @@ def test_engineers_are_asked_to_snapshot_a_stage_without_one(project, client_as)
     ExampleFactory.create_batch(2, prompt__project=project, status="approved", stage=stage(project))
     html = panel(dashboard(client_as("engineer"), project))
     assert "2 approved examples in stage 1 have no snapshot yet." in html
-    assert f'{reverse("snapshot-list", args=[project.slug])}?stage=stage+1' in html
+    assert f"{reverse('snapshot-list', args=[project.slug])}?stage=stage+1" in html
     assert "distill" not in html
 
 
@@ -99,8 +100,9 @@ def test_ready_snapshots_lead_to_a_distillation(project, client_as):
 @pytest.mark.django_db
 def test_it_reports_the_teacher_at_work_and_a_gated_job(project, client_as):
     JobFactory(project=project, status=Job.Status.RUNNING, progress_done=5, progress_total=20)
-    gated = JobFactory(project=project, kind=Job.Kind.DISTILL, status=Job.Status.GATED,
-                       metrics={"gated": {"stage": "stage 2"}})
+    gated = JobFactory(
+        project=project, kind=Job.Kind.DISTILL, status=Job.Status.GATED, metrics={"gated": {"stage": "stage 2"}}
+    )
     engineer = panel(dashboard(client_as("engineer"), project))
     assert "The teacher is answering 20 prompts (5 / 20 done)." in engineer
     assert f"Staged distillation #{gated.pk} waits at a gate after stage 2" in engineer

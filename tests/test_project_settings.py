@@ -17,10 +17,15 @@ def settings_url(project):
 
 
 def test_an_engineer_saves_guidelines_second_pass_checks_and_cut_points(project, engineer):
-    response = engineer.post(settings_url(project), {
-        "guidelines": "## Rules\n- be brief", "require_second_approval": "on",
-        "checks": '[{"type": "non_empty"}, {"type": "max_length", "chars": 300}]', "tier_quantiles": "0.4, 0.8",
-    })
+    response = engineer.post(
+        settings_url(project),
+        {
+            "guidelines": "## Rules\n- be brief",
+            "require_second_approval": "on",
+            "checks": '[{"type": "non_empty"}, {"type": "max_length", "chars": 300}]',
+            "tier_quantiles": "0.4, 0.8",
+        },
+    )
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.require_second_approval and project.guidelines.startswith("## Rules")
@@ -28,12 +33,15 @@ def test_an_engineer_saves_guidelines_second_pass_checks_and_cut_points(project,
     assert project.tier_quantiles == [0.4, 0.8]
 
 
-@pytest.mark.parametrize("checks, message", [
-    ("[{", "Not valid JSON"),
-    ('[{"type": "telepathy"}]', "unknown check type"),
-    ('[{"type": "max_length"}]', "missing &#x27;chars&#x27;"),
-    ('[{"type": "regex_must_match", "pattern": "(a+)+"}]', "nests repetition"),
-])
+@pytest.mark.parametrize(
+    "checks, message",
+    [
+        ("[{", "Not valid JSON"),
+        ('[{"type": "telepathy"}]', "unknown check type"),
+        ('[{"type": "max_length"}]', "missing &#x27;chars&#x27;"),
+        ('[{"type": "regex_must_match", "pattern": "(a+)+"}]', "nests repetition"),
+    ],
+)
 def test_bad_checks_are_refused_naming_the_problem_and_keeping_the_text(project, engineer, checks, message):
     response = engineer.post(settings_url(project), {"guidelines": "kept", "checks": checks, "tier_quantiles": ""})
     page = response.content.decode()
@@ -42,10 +50,15 @@ def test_bad_checks_are_refused_naming_the_problem_and_keeping_the_text(project,
     assert Project.objects.get(pk=project.pk).checks == []
 
 
-@pytest.mark.parametrize("cuts, message", [
-    ("0.8, 0.4", "strictly increasing"), ("0.5", "needs 2 cut points"), ("half", "numbers separated by commas"),
-    ("0, 0.5", "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "cuts, message",
+    [
+        ("0.8, 0.4", "strictly increasing"),
+        ("0.5", "needs 2 cut points"),
+        ("half", "numbers separated by commas"),
+        ("0, 0.5", "between 0 and 1"),
+    ],
+)
 def test_bad_tier_cut_points_are_refused(project, engineer, cuts, message):
     response = engineer.post(settings_url(project), {"checks": "[]", "tier_quantiles": cuts})
     assert response.status_code == 400 and message in response.content.decode()
@@ -54,8 +67,12 @@ def test_bad_tier_cut_points_are_refused(project, engineer, cuts, message):
 def test_reviewers_cannot_change_settings_or_the_curriculum(project, client_as):
     client = client_as("reviewer")
     assert client.post(settings_url(project), {"checks": "[]", "require_second_approval": "on"}).status_code == 403
-    assert client.post(reverse("project-curriculum", args=[project.slug]),
-                       {"op": "add", "kind": "stage", "name": "x"}).status_code == 403
+    assert (
+        client.post(
+            reverse("project-curriculum", args=[project.slug]), {"op": "add", "kind": "stage", "name": "x"}
+        ).status_code
+        == 403
+    )
     assert not Project.objects.get(pk=project.pk).require_second_approval
 
 
@@ -94,16 +111,23 @@ def test_curriculum_rules_protect_the_pool_and_examples(project, engineer):
 
 
 def test_a_curriculum_error_is_shown_with_the_typed_name(project, engineer):
-    response = engineer.post(reverse("project-curriculum", args=[project.slug]),
-                             {"op": "add", "kind": "tier", "name": "hard"})
+    response = engineer.post(
+        reverse("project-curriculum", args=[project.slug]), {"op": "add", "kind": "tier", "name": "hard"}
+    )
     page = response.content.decode()
     assert response.status_code == 400 and "already a tier" in page and 'value="hard"' in page
 
 
-@pytest.mark.parametrize("data", [
-    {"op": "up", "kind": "stage"}, {"op": "rename", "kind": "stage", "id": "x"}, {"op": "fly", "kind": "tier"},
-    {"op": "add", "kind": "galaxy", "name": "x"}, {"op": "remove", "kind": "tier", "id": "999999"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"op": "up", "kind": "stage"},
+        {"op": "rename", "kind": "stage", "id": "x"},
+        {"op": "fly", "kind": "tier"},
+        {"op": "add", "kind": "galaxy", "name": "x"},
+        {"op": "remove", "kind": "tier", "id": "999999"},
+    ],
+)
 def test_a_malformed_curriculum_request_is_a_400_with_a_message(project, engineer, data):
     response = engineer.post(reverse("project-curriculum", args=[project.slug]), data)
     assert response.status_code == 400 and 'role="alert"' in response.content.decode()

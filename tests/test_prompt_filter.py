@@ -1,9 +1,17 @@
 """The prompt filter of generation jobs: parsing, matching, and freezing at launch."""
+
 import pytest
 
 from curation.models import GoldItem, Job
 from curation.services.prompt_filter import (
-    FilterInvalid, PromptFilter, count_matching, freeze, frozen_prompts, matching_prompts, parse_filter, parse_ids,
+    FilterInvalid,
+    PromptFilter,
+    count_matching,
+    freeze,
+    frozen_prompts,
+    matching_prompts,
+    parse_filter,
+    parse_ids,
 )
 from tests.genkit import add_prompts
 
@@ -45,7 +53,7 @@ def test_source_and_ids_narrow_and_gold_prompts_never_match(project):
 
 def test_bad_filters_name_every_bad_field(project):
     with pytest.raises(FilterInvalid) as info:
-        parse_filter({"scope": "few", "source": "web", "ids": "x", "limit": "-1", "metadata_key": "a\"b"}, project)
+        parse_filter({"scope": "few", "source": "web", "ids": "x", "limit": "-1", "metadata_key": 'a"b'}, project)
     assert set(info.value.errors) == {"scope", "source", "ids", "limit", "metadata_key"}
 
 
@@ -58,7 +66,8 @@ def test_a_job_sees_the_prompts_of_its_launch_even_after_more_are_imported(proje
     add_prompts(project, ["d"])
     assert count_matching(project, pf, None) == 2
     assert texts(frozen_prompts(job, pf)) == ["a", "b"]
-    everything = Job.objects.create(project=project, kind="generate",
-                                    params={"frozen": freeze(project, PromptFilter(), None), "teacher": {}})
+    everything = Job.objects.create(
+        project=project, kind="generate", params={"frozen": freeze(project, PromptFilter(), None), "teacher": {}}
+    )
     add_prompts(project, ["e"])
     assert texts(frozen_prompts(everything, PromptFilter())) == ["a", "b", "c", "d"]

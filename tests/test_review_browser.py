@@ -3,6 +3,7 @@
 Screenshots of the queue and the focus view go to TEST_ARTIFACTS_DIR (default
 var/test-artifacts, outside the source tree).
 """
+
 import math
 import os
 from pathlib import Path
@@ -75,8 +76,11 @@ def serial_live_server(django_db_setup, django_db_blocker):
 @pytest.fixture
 def workspace(serial_live_server, settings, tmp_path, tiny_model_dir):
     settings.ARTIFACT_DIR = tmp_path
-    project = ProjectFactory(name="Support replies", slug="support",
-                             guidelines="## Reply guidelines\n\n- Polite, **short** answers.\n- Reject invented facts.")
+    project = ProjectFactory(
+        name="Support replies",
+        slug="support",
+        guidelines="## Reply guidelines\n\n- Polite, **short** answers.\n- Reject invented facts.",
+    )
     for name in ("rita", "bob"):
         user = UserFactory(username=name)
         MembershipFactory(user=user, project=project, role="reviewer")
@@ -86,22 +90,41 @@ def workspace(serial_live_server, settings, tmp_path, tiny_model_dir):
     tokenizer = load_tokenizer(str(tiny_model_dir))
     spec = ModelSpecFactory(project=project, path=str(tiny_model_dir))
     rows = []
-    topics = ["refund for a double charge", "cannot log in after reset", "refund not received", "app crashes on start",
-              "change shipping address", "refund request for order 42", "invoice shows wrong VAT", "password email missing"]
+    topics = [
+        "refund for a double charge",
+        "cannot log in after reset",
+        "refund not received",
+        "app crashes on start",
+        "change shipping address",
+        "refund request for order 42",
+        "invoice shows wrong VAT",
+        "password email missing",
+    ]
     for i, topic in enumerate(topics):
-        prompt = Prompt.objects.create(project=project, text=f"Customer: {topic}. Write a short reply.",
-                                       content_hash=f"h{i}")
+        prompt = Prompt.objects.create(
+            project=project, text=f"Customer: {topic}. Write a short reply.", content_hash=f"h{i}"
+        )
         text = f"Thanks for reaching out about the {topic}. We are looking into it."
         ids = tokenizer.encode(text)
         probabilities = [0.97 if j % 4 else 0.25 + 0.1 * (j % 3) for j in range(len(ids))]
         pointer = write_soft_targets(f"b{i}", ids, probabilities)
         sample = TeacherSampleFactory(prompt=prompt, text=text, model_spec=spec, soft_targets=pointer, sample_index=0)
         TeacherSampleFactory(prompt=prompt, text=f"Another draft about the {topic}.", sample_index=1)
-        rows.append(ExampleFactory(prompt=prompt, sample=sample, response=text,
-                                   soft_targets=pointer, tier=hard if "refund" in topic else easy,
-                                   difficulty=i / 10, mean_logprob=math.log(0.6 + i / 30), checks_failed=i == 3))
-    hostile = ExampleFactory(prompt=Prompt.objects.create(project=project, text=XSS, content_hash="xss"),
-                             response=XSS, tier=easy)
+        rows.append(
+            ExampleFactory(
+                prompt=prompt,
+                sample=sample,
+                response=text,
+                soft_targets=pointer,
+                tier=hard if "refund" in topic else easy,
+                difficulty=i / 10,
+                mean_logprob=math.log(0.6 + i / 30),
+                checks_failed=i == 3,
+            )
+        )
+    hostile = ExampleFactory(
+        prompt=Prompt.objects.create(project=project, text=XSS, content_hash="xss"), response=XSS, tier=easy
+    )
     return {"project": project, "rows": rows, "hostile": hostile, "url": serial_live_server}
 
 
@@ -127,7 +150,7 @@ def screenshot(page, name):
 
 
 def test_a_reviewer_filters_the_queue_and_reviews_with_the_keyboard(chromium, workspace):
-    base, project, rows = workspace["url"], workspace["project"], workspace["rows"]
+    base, rows = workspace["url"], workspace["rows"]
     page = login(chromium, base, "rita")
     page.goto(f"{base}/p/support/review/?status=pending")
     settle(page)

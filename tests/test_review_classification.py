@@ -1,4 +1,5 @@
 """Classification examples show labels, not an empty response: in the queue rows and the focus view."""
+
 import pytest
 from django.urls import reverse
 

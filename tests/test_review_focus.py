@@ -34,8 +34,11 @@ def act_url(example, action, query=""):
 def test_it_shows_the_prompt_as_chat_turns_the_response_and_the_guidelines(project, reviewer):
     project.guidelines = "## Be kind\n\n- **short** answers"
     project.save()
-    prompt = Prompt.objects.create(project=project, content_hash="c1", messages=[
-        {"role": "system", "content": "You are support."}, {"role": "user", "content": "My order is late."}])
+    prompt = Prompt.objects.create(
+        project=project,
+        content_hash="c1",
+        messages=[{"role": "system", "content": "You are support."}, {"role": "user", "content": "My order is late."}],
+    )
     example = ExampleFactory(prompt=prompt, response="Sorry to hear that.")
     page = reviewer.get(focus_url(example)).content.decode()
     assert 'class="turn role-system"' in page and "You are support." in page
@@ -78,8 +81,9 @@ def test_after_the_last_example_it_goes_back_to_the_queue(project, three, review
 def test_a_stale_edit_is_refused_showing_who_changed_what_and_keeping_the_typed_text(project, three, reviewer):
     example = three[0]
     review.edit(example, UserFactory(username="bob"), example.version, "Bob's better answer.")
-    response = reviewer.post(act_url(example, "edit"), {"version": 1, "response": "Rita's careful rewrite."},
-                             HTTP_HX_REQUEST="true")
+    response = reviewer.post(
+        act_url(example, "edit"), {"version": 1, "response": "Rita's careful rewrite."}, HTTP_HX_REQUEST="true"
+    )
     page = response.content.decode()
     assert response.status_code == 409
     assert "bob changed this example" in page
@@ -105,19 +109,27 @@ def test_an_unknown_action_is_a_404(project, three, reviewer):
     assert reviewer.post(act_url(three[0], "explode"), {"version": 1}).status_code == 404
 
 
-@pytest.mark.parametrize("action, data, check", [
-    ("approve", {}, lambda ex: ex.status == "approved"),
-    ("reject", {}, lambda ex: ex.status == "rejected"),
-    ("edit", {"response": "Better."}, lambda ex: ex.response == "Better." and ex.original_response == "Answer 0"),
-    ("grade", {"grade": "4"}, lambda ex: ex.grade == 4),
-    ("tier", {"tier": "hard"}, lambda ex: ex.tier.name == "hard" and ex.tier_locked),
-    ("stage", {"stage": "stage 2"}, lambda ex: ex.stage.name == "stage 2"),
-    ("promote", {}, lambda ex: ex.stage.name == "stage 1"),
-    ("comment", {"comment": "Looks fine."}, lambda ex: ex.verdicts.get().comment == "Looks fine."),
-    ("gold", {"reference": "The gold answer."},
-     lambda ex: GoldItem.objects.get(prompt=ex.prompt).reference == "The gold answer."),
-])
-def test_every_action_writes_one_verdict_and_bumps_the_version(project, three, reviewer, reviewer_user, action, data, check):
+@pytest.mark.parametrize(
+    "action, data, check",
+    [
+        ("approve", {}, lambda ex: ex.status == "approved"),
+        ("reject", {}, lambda ex: ex.status == "rejected"),
+        ("edit", {"response": "Better."}, lambda ex: ex.response == "Better." and ex.original_response == "Answer 0"),
+        ("grade", {"grade": "4"}, lambda ex: ex.grade == 4),
+        ("tier", {"tier": "hard"}, lambda ex: ex.tier.name == "hard" and ex.tier_locked),
+        ("stage", {"stage": "stage 2"}, lambda ex: ex.stage.name == "stage 2"),
+        ("promote", {}, lambda ex: ex.stage.name == "stage 1"),
+        ("comment", {"comment": "Looks fine."}, lambda ex: ex.verdicts.get().comment == "Looks fine."),
+        (
+            "gold",
+            {"reference": "The gold answer."},
+            lambda ex: GoldItem.objects.get(prompt=ex.prompt).reference == "The gold answer.",
+        ),
+    ],
+)
+def test_every_action_writes_one_verdict_and_bumps_the_version(
+    project, three, reviewer, reviewer_user, action, data, check
+):
     response = reviewer.post(act_url(three[0], action), {"version": 1, **data})
     assert response.status_code == 302, response.content.decode()[:500]
     example = Example.objects.get(pk=three[0].pk)

@@ -21,11 +21,20 @@ def examples(project):
     hard = project.tiers.get(name="hard")
     rows = []
     for i in range(8):
-        rows.append(ExampleFactory(
-            prompt=PromptFactory(project=project, text=f"Ticket {i}: {'refund please' if i % 2 else 'login broken'}"),
-            response=f"Reply {i}", tier=hard if i < 4 else None, difficulty=i / 10, mean_logprob=math.log(0.5 + i / 20),
-            status="approved" if i == 7 else "pending", checks_failed=i == 1, edited=i == 2,
-        ))
+        rows.append(
+            ExampleFactory(
+                prompt=PromptFactory(
+                    project=project, text=f"Ticket {i}: {'refund please' if i % 2 else 'login broken'}"
+                ),
+                response=f"Reply {i}",
+                tier=hard if i < 4 else None,
+                difficulty=i / 10,
+                mean_logprob=math.log(0.5 + i / 20),
+                status="approved" if i == 7 else "pending",
+                checks_failed=i == 1,
+                edited=i == 2,
+            )
+        )
     return rows
 
 
@@ -70,7 +79,8 @@ def test_pages_follow_a_keyset_cursor_that_keeps_the_filter(project, reviewer):
     assert "status=pending" in next_link
     second = reviewer.get(next_link).content.decode()
     ids = set(re.findall(r'data-href="/p/[^/]+/examples/(\d+)/', first)) | set(
-        re.findall(r'data-href="/p/[^/]+/examples/(\d+)/', second))
+        re.findall(r'data-href="/p/[^/]+/examples/(\d+)/', second)
+    )
     assert ids == {str(e.id) for e in rows}
     assert "End of the list." in second
 
@@ -109,8 +119,9 @@ def test_readers_see_the_queue_but_no_action_buttons(project, examples, client_a
 def test_the_queue_searches_chat_prompts_too(project, reviewer):
     from curation.models import Prompt
 
-    chat = Prompt.objects.create(project=project, messages=[{"role": "user", "content": "Where is my parcel?"}],
-                                 content_hash="chat-1")
+    chat = Prompt.objects.create(
+        project=project, messages=[{"role": "user", "content": "Where is my parcel?"}], content_hash="chat-1"
+    )
     example = ExampleFactory(prompt=chat)
     ExampleFactory(prompt__project=project)
     page = reviewer.get(queue_url(project, "q=PARCEL")).content.decode()

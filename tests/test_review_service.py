@@ -53,7 +53,9 @@ def test_a_second_edit_keeps_the_teachers_text_and_editing_back_undoes_the_edit(
     second = review.edit(first, alice, first.version, "Edited again.")
     assert second.original_response == second.teacher_response == "Teacher text." and second.edited
     back = review.edit(second, alice, second.version, "Teacher text.")
-    assert not back.edited and back.original_response == "" and back.response == back.teacher_response == "Teacher text."
+    assert (
+        not back.edited and back.original_response == "" and back.response == back.teacher_response == "Teacher text."
+    )
     back.refresh_from_db()
     assert not back.edited and back.original_response == ""
 

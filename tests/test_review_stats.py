@@ -21,8 +21,14 @@ def decide(example, user, action):
 
 def test_kappa_matches_a_hand_computation(project, raters):
     ann, ben, _ = raters
-    # 10 doubly reviewed examples: both approve 5, both reject 2, ann approves/ben rejects 2, ann rejects/ben approves 1.
-    plan = [("approve", "approve")] * 5 + [("reject", "reject")] * 2 + [("approve", "reject")] * 2 + [("reject", "approve")]
+    # 10 doubly reviewed examples: both approve 5, both reject 2,
+    # ann approves/ben rejects 2, ann rejects/ben approves 1.
+    plan = (
+        [("approve", "approve")] * 5
+        + [("reject", "reject")] * 2
+        + [("approve", "reject")] * 2
+        + [("reject", "approve")]
+    )
     for first, second in plan:
         example = ExampleFactory(prompt__project=project)
         decide(example, ann, first)

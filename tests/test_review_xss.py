@@ -1,4 +1,5 @@
 """Model outputs, prompts, edits and names are untrusted: every page renders them as inert text."""
+
 import pytest
 from django.urls import reverse
 
@@ -11,7 +12,7 @@ PAYLOAD = (
     '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
     '**[click](javascript:window.__xss=3)** <a href="javascript:window.__xss=4">x</a> "quoted" \'single\''
 )
-LIVE_MARKUP = ("<script>window.__xss", "<img src=x", 'href="javascript:', "onerror=\"window")
+LIVE_MARKUP = ("<script>window.__xss", "<img src=x", 'href="javascript:', 'onerror="window')
 
 
 class PayloadTokenizer:
@@ -37,15 +38,29 @@ def hostile(db, settings, tmp_path, monkeypatch):
     chat = Prompt.objects.create(project=project, content_hash="h2", messages=[{"role": "user", "content": PAYLOAD}])
     pointer = write_soft_targets("xss", [1, 2, 3], [0.9, 0.2, 0.5])
     spec = ModelSpecFactory(project=project, path=str(tmp_path))
-    sample = TeacherSampleFactory(prompt=prompt, text=PAYLOAD, model_spec=spec, soft_targets=pointer,
-                                  label_distribution={PAYLOAD[:90]: 0.7, "plain": 0.3}, predicted_label=PAYLOAD[:90],
-                                  check_results=[{"name": PAYLOAD[:40], "passed": False, "detail": PAYLOAD}])
-    example = ExampleFactory(prompt=prompt, sample=sample, response=PAYLOAD,
-                             soft_targets=pointer, tier=project.tiers.get(order=2), label=PAYLOAD[:90],
-                             failed_checks=[PAYLOAD[:40]], checks_failed=True)
+    sample = TeacherSampleFactory(
+        prompt=prompt,
+        text=PAYLOAD,
+        model_spec=spec,
+        soft_targets=pointer,
+        label_distribution={PAYLOAD[:90]: 0.7, "plain": 0.3},
+        predicted_label=PAYLOAD[:90],
+        check_results=[{"name": PAYLOAD[:40], "passed": False, "detail": PAYLOAD}],
+    )
+    example = ExampleFactory(
+        prompt=prompt,
+        sample=sample,
+        response=PAYLOAD,
+        soft_targets=pointer,
+        tier=project.tiers.get(order=2),
+        label=PAYLOAD[:90],
+        failed_checks=[PAYLOAD[:40]],
+        checks_failed=True,
+    )
     # Approved in the payload-named stage: the dashboard's next steps name that stage.
-    ExampleFactory(prompt__project=project, status="approved", label="plain",
-                   stage=project.stages.get(name=PAYLOAD[:50]))
+    ExampleFactory(
+        prompt__project=project, status="approved", label="plain", stage=project.stages.get(name=PAYLOAD[:50])
+    )
     TeacherSampleFactory(prompt=prompt, text=PAYLOAD, sample_index=9)
     chat_sample = TeacherSampleFactory(prompt=chat, text=PAYLOAD, model_spec=spec, soft_targets=pointer)
     unedited = ExampleFactory(prompt=chat, sample=chat_sample, response=PAYLOAD, soft_targets=pointer)
@@ -88,8 +103,11 @@ def test_the_stale_conflict_message_escapes_the_other_reviewers_change(hostile, 
     client.force_login(hostile["user"])
     example = hostile["example"]
     # A classification's edit sets the label (the hostile project classifies).
-    response = client.post(reverse("review-act", args=[hostile["project"].slug, example.pk, "edit"]),
-                           {"version": 1, "label": "plain"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("review-act", args=[hostile["project"].slug, example.pk, "edit"]),
+        {"version": 1, "label": "plain"},
+        HTTP_HX_REQUEST="true",
+    )
     html = response.content.decode()
     assert response.status_code == 409 and "&lt;b&gt;evil&lt;/b&gt; changed this example" in html
     for markup in LIVE_MARKUP:

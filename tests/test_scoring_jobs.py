@@ -1,4 +1,5 @@
 """Score jobs: teacher-forced soft targets for human edits and gold references."""
+
 import pytest
 from django.utils import timezone
 
@@ -8,7 +9,13 @@ from curation.services.generation import LaunchInvalid, launch_generation, run_g
 from curation.services.scoring import ScoreWriter, launch_scoring, run_scoring
 from tests.factories import ExampleFactory, ProjectFactory, UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
-    TICKETS, add_prompts, artifacts, assert_soft_targets_match, forward_logprobs, teacher_spec, tiny,
+    TICKETS,
+    add_prompts,
+    artifacts,
+    assert_soft_targets_match,
+    forward_logprobs,
+    teacher_spec,
+    tiny,
 )
 from workers.softtargets import read_soft_targets
 
@@ -38,7 +45,8 @@ def score(project, spec, user, **params):
 
 
 def test_scoring_an_edit_points_the_example_at_soft_targets_of_the_edited_text(
-        project, generated, user, tiny, artifacts):
+    project, generated, user, tiny, artifacts
+):
     spec, examples = generated
     edited = review.edit(examples[0], user, examples[0].version, " Category: billing, refund the charge")
     assert edited.soft_targets == ""
@@ -62,7 +70,8 @@ def test_scoring_an_edit_points_the_example_at_soft_targets_of_the_edited_text(
 
 
 def test_an_example_edited_again_while_scoring_keeps_a_blank_pointer_for_the_next_job(
-        project, generated, user, monkeypatch):
+    project, generated, user, monkeypatch
+):
     spec, examples = generated
     ex = review.edit(examples[0], user, examples[0].version, " first edit")
     real_write = ScoreWriter.write
@@ -87,15 +96,21 @@ def test_an_example_edited_again_while_scoring_keeps_a_blank_pointer_for_the_nex
 
 def test_gold_references_are_scored_once_per_teacher(project, generated, user):
     spec, examples = generated
-    gold = GoldItem.objects.create(project=project, prompt=examples[2].prompt, reference=" Category: technical",
-                                   confirmed=True)
+    gold = GoldItem.objects.create(
+        project=project, prompt=examples[2].prompt, reference=" Category: technical", confirmed=True
+    )
     GoldItem.objects.create(project=project, prompt=examples[1].prompt, reference=" not yet confirmed")
 
     status, job = score(project, spec, user, targets=["gold"])
 
     assert status == "succeeded"
     sample = TeacherSample.objects.get(job=job)
-    assert (sample.prompt_id, sample.sample_index, sample.text, sample.scored) == (gold.prompt_id, 0, gold.reference, True)
+    assert (sample.prompt_id, sample.sample_index, sample.text, sample.scored) == (
+        gold.prompt_id,
+        0,
+        gold.reference,
+        True,
+    )
     assert sample.soft_targets and sample.token_count > 0
     with pytest.raises(LaunchInvalid) as info:
         launch_scoring(project, by=user, model_spec=spec.pk, params={"targets": ["gold"]})

@@ -1,4 +1,5 @@
 """Tiny GPT-2-style models and tokenizers the tests build themselves (no hub)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 A typo in a deployment's environment must stop the process at start-up with a
 message naming the variable, never turn silently into a default.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ filesystem under DATA_DIR, so one command runs everything on a fresh machine.
 DATABASE_URL switches to PostgreSQL (psycopg 3); REDIS_URL or CELERY_BROKER_URL
 switch the broker to Redis.
 """
+
 from pathlib import Path
 
 import dj_database_url

@@ -17,6 +17,7 @@ Regular expressions run on at most ``REGEX_TEXT_LIMIT`` characters of the text a
 are refused at configuration time when they nest unbounded repetition (``(a+)+``,
 ``(\\w*)*``): the shape behind catastrophic backtracking in Python's engine.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,7 @@ _FIELDS = {
     "refusal": {},
     "label_in_set": {"labels": list},
 }
-_OPTIONAL = {"refusal": {"phrases": list}, "regex_must_match": {"flags": str},
-             "regex_must_not_match": {"flags": str}}
+_OPTIONAL = {"refusal": {"phrases": list}, "regex_must_match": {"flags": str}, "regex_must_not_match": {"flags": str}}
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,\})")
 
 
@@ -65,8 +65,10 @@ def _compile(pattern: str, where: str) -> re.Pattern:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(f"{where}: pattern is longer than {MAX_PATTERN_LENGTH} characters")
     if _NESTED_QUANTIFIER.search(pattern):
-        raise ValueError(f"{where}: pattern {pattern!r} nests repetition (like '(a+)+'), "
-                         "which can take exponential time; rewrite it without the outer repetition")
+        raise ValueError(
+            f"{where}: pattern {pattern!r} nests repetition (like '(a+)+'), "
+            "which can take exponential time; rewrite it without the outer repetition"
+        )
     try:
         return re.compile(pattern)
     except re.error as exc:
@@ -137,7 +139,8 @@ def _run_one(text: str, entry: dict) -> tuple[bool, str]:
         if kind == "json":
             return True, ""
         error = jsonschema.exceptions.best_match(
-            jsonschema.validators.validator_for(entry["schema"])(entry["schema"]).iter_errors(value))
+            jsonschema.validators.validator_for(entry["schema"])(entry["schema"]).iter_errors(value)
+        )
         if error is None:
             return True, ""
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"

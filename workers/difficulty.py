@@ -29,6 +29,7 @@ Tiers
 ``assign_tiers`` cuts the batch's scores at the given quantiles (computed over every
 score, locked or not) and names the pieces easiest first; a tier a human set is kept.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -94,8 +95,9 @@ def generation_difficulty(
     for key, text in zip(prompt_keys, texts):
         groups[key].append(text)
     disagreement = {key: sample_disagreement(ts) for key, ts in groups.items()}
-    return combined_difficulty(mean_entropies, [disagreement[k] for k in prompt_keys],
-                               entropy_weight=entropy_weight, method=method)
+    return combined_difficulty(
+        mean_entropies, [disagreement[k] for k in prompt_keys], entropy_weight=entropy_weight, method=method
+    )
 
 
 def combined_difficulty(

@@ -28,6 +28,7 @@ Definitions (what the report shows):
 - memory: parameter + buffer bytes, and the growth of the process's peak RSS
   (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
 """
+
 from __future__ import annotations
 
 import math
@@ -95,7 +96,9 @@ def expected_calibration_error(confidences, correct, n_bins: int = ECE_BINS) -> 
         bin_acc = float(ok[sel].mean()) if n else None
         if n:
             ece += n / len(conf) * abs(bin_acc - bin_conf)
-        bins.append({"lower": b / n_bins, "upper": (b + 1) / n_bins, "confidence": bin_conf, "accuracy": bin_acc, "count": n})
+        bins.append(
+            {"lower": b / n_bins, "upper": (b + 1) / n_bins, "confidence": bin_conf, "accuracy": bin_acc, "count": n}
+        )
     return float(ece), bins
 
 
@@ -130,11 +133,14 @@ def _generate(lm: LoadedModel, prompt, max_new_tokens):
     ids = torch.tensor([_ids(tok, render_prompt(tok, prompt))])
     start = time.perf_counter()
     out = lm.model.generate(
-        input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
         pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
     )
     elapsed = time.perf_counter() - start
-    new = out[0, ids.shape[1]:].tolist()
+    new = out[0, ids.shape[1] :].tolist()
     return tok.decode(new, skip_special_tokens=True), len(new), elapsed
 
 
@@ -169,12 +175,14 @@ def _fastest_threads(request, probes) -> int:
 
 def _with_threads(fn):
     """Run ``fn`` (which may change torch's thread count) and restore the count after."""
+
     def wrapped(*args, **kwargs):
         before = torch.get_num_threads()
         try:
             return fn(*args, **kwargs)
         finally:
             torch.set_num_threads(before)
+
     return wrapped
 
 
@@ -253,8 +261,18 @@ def _classification_items(lm: LoadedModel, gold, labels):
     for g in gold:
         probs, elapsed, n_tok = score(g)
         pred = int(probs.argmax())
-        items.append({"tier": g.get("tier"), "gold": g["label"], "pred": labels[pred], "confidence": float(probs[pred]),
-                      "probs": probs.tolist(), "latency_s": elapsed, "tokens": n_tok, "threads": threads})
+        items.append(
+            {
+                "tier": g.get("tier"),
+                "gold": g["label"],
+                "pred": labels[pred],
+                "confidence": float(probs[pred]),
+                "probs": probs.tolist(),
+                "latency_s": elapsed,
+                "tokens": n_tok,
+                "threads": threads,
+            }
+        )
     return items
 
 
@@ -262,8 +280,13 @@ def _aggregate_classification(items, labels, teacher_items=None) -> dict:
     preds, golds = [i["pred"] for i in items], [i["gold"] for i in items]
     correct = [p == g for p, g in zip(preds, golds)]
     ece, bins = expected_calibration_error([i["confidence"] for i in items], correct)
-    out = {"n": len(items), "accuracy": float(np.mean(correct)), "macro_f1": macro_f1(preds, golds),
-           "ece": ece, "reliability": bins}
+    out = {
+        "n": len(items),
+        "accuracy": float(np.mean(correct)),
+        "macro_f1": macro_f1(preds, golds),
+        "ece": ece,
+        "reliability": bins,
+    }
     if teacher_items is not None:
         out["teacher_agreement"] = float(np.mean([a["pred"] == b["pred"] for a, b in zip(items, teacher_items)]))
     return out
@@ -322,8 +345,13 @@ def evaluate(
             raise ValueError(f"gold labels {sorted(unknown)} are not project labels {labels}")
         s_items, s_rss = _run(student, lambda m: _classification_items(m, gold, labels))
         t_items, t_rss = _run(teacher, lambda m: _classification_items(m, gold, labels))
-        student_agg = lambda idx: _aggregate_classification([s_items[i] for i in idx], labels, [t_items[i] for i in idx])
-        teacher_agg = lambda idx: _aggregate_classification([t_items[i] for i in idx], labels)
+
+        def student_agg(idx):
+            return _aggregate_classification([s_items[i] for i in idx], labels, [t_items[i] for i in idx])
+
+        def teacher_agg(idx):
+            return _aggregate_classification([t_items[i] for i in idx], labels)
+
         headline_key = "accuracy"
     elif task == "generation":
         missing = [i for i, g in enumerate(gold) if not g.get("reference")]
@@ -334,9 +362,17 @@ def evaluate(
         if student.tokenizer.get_vocab() == teacher.tokenizer.get_vocab():
             _teacher_forced(student, teacher, gold, s_items, t_items)
         else:
-            notes.append("student and teacher tokenizers differ: teacher agreement, KL and a comparable perplexity are not computed")
-        student_agg = lambda idx: _aggregate_generation([s_items[i] for i in idx])
-        teacher_agg = lambda idx: _aggregate_generation([t_items[i] for i in idx])
+            notes.append(
+                "student and teacher tokenizers differ: teacher agreement, KL and a comparable perplexity are "
+                "not computed"
+            )
+
+        def student_agg(idx):
+            return _aggregate_generation([s_items[i] for i in idx])
+
+        def teacher_agg(idx):
+            return _aggregate_generation([t_items[i] for i in idx])
+
         headline_key = "normalized_match"
     else:
         raise ValueError(f"unknown task {task!r}: generation or classification")
@@ -359,6 +395,9 @@ def evaluate(
         "quality_retained": quality,
         "quality_basis": basis,
         "speedup": t_speed["latency_p50_ms"] / s_speed["latency_p50_ms"] if s_speed["latency_p50_ms"] else None,
-        "samples": [{"student": s.get("output", s.get("pred")), "teacher": t.get("output", t.get("pred"))} for s, t in zip(s_items[:20], t_items[:20])],
+        "samples": [
+            {"student": s.get("output", s.get("pred")), "teacher": t.get("output", t.get("pred"))}
+            for s, t in zip(s_items[:20], t_items[:20])
+        ],
         "notes": notes,
     }

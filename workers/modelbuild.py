@@ -5,6 +5,7 @@ from a tokenizer trained here with ``tokenizers`` and a freshly initialised
 GPT-2 config, saved with ``save_pretrained`` so that every loader in the product
 (``AutoModelForCausalLM.from_pretrained(path)``) treats it like any other model.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

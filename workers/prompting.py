@@ -3,6 +3,7 @@
 The teacher generates from, and the student is trained on, exactly the text this
 module produces, so a curated example means the same thing at both ends.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -22,6 +22,7 @@ place without ever replacing an existing file, so a killed process loses at most
 unflushed buffer and never damages what it wrote before. A pointer
 ``shards/<prefix>-00003.safetensors#<key>`` (relative to the root) names a sample.
 """
+
 from __future__ import annotations
 
 import os
@@ -293,4 +294,3 @@ def json_bytes(st: SoftTargets) -> int:
     import json
 
     return len(json.dumps(st.to_json_obj(), separators=(",", ":")).encode())
-

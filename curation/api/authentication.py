@@ -4,6 +4,7 @@ Only the key's sha256 is stored, so a lookup is one indexed query on ``key_hash`
 ``last_used_at`` is written at most once a minute per token: a busy client costs one
 UPDATE a minute, not one per request.
 """
+
 from datetime import timedelta
 
 from django.db.models import Q
@@ -23,11 +24,15 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not parts or parts[0].lower() not in KEYWORDS:
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Authorization: give 'Token <key>' (or 'Bearer <key>'), one key, no spaces.")
+            raise exceptions.AuthenticationFailed(
+                "Authorization: give 'Token <key>' (or 'Bearer <key>'), one key, no spaces."
+            )
         try:
             key = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Authorization: the token key has characters a key never has.") from None
+            raise exceptions.AuthenticationFailed(
+                "Authorization: the token key has characters a key never has."
+            ) from None
         token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Authorization: this token is unknown or revoked.")

@@ -1,4 +1,5 @@
 """What every project-scoped endpoint shares: the role check, strict query parameters, pagination."""
+
 from __future__ import annotations
 
 from django.http import Http404
@@ -42,7 +43,9 @@ class IdCursorPagination(CursorPagination):
     def get_paginated_response_schema(self, schema):
         document = super().get_paginated_response_schema(schema)
         for name, cursor in (("next", "cD0yMDI2LTExLTI1"), ("previous", "cj0xJnA9MjAyNi0xMS0yNQ")):
-            document["properties"][name]["example"] = f"http://api.example.org/api/v1/projects/triage/snapshots/?cursor={cursor}"
+            document["properties"][name]["example"] = (
+                f"http://api.example.org/api/v1/projects/triage/snapshots/?cursor={cursor}"
+            )
         return document
 
     def decode_cursor(self, request):
@@ -84,7 +87,9 @@ class ProjectScoped:
         unknown = sorted(set(request.query_params.keys()) - allowed)
         if unknown:
             known = ", ".join(sorted(allowed)) or "none"
-            raise exceptions.ValidationError({name: [f"Unknown query parameter; this endpoint takes: {known}."] for name in unknown})
+            raise exceptions.ValidationError(
+                {name: [f"Unknown query parameter; this endpoint takes: {known}."] for name in unknown}
+            )
 
     def schema_project(self):
         """Spectacular builds the schema without a request; querysets then start from nothing."""
@@ -107,5 +112,7 @@ class ProjectViewSet(ProjectScoped, viewsets.GenericViewSet):
     lookup_value_converter = "int"
 
     def get_object(self):
-        checked_id(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field), self.get_queryset().model._meta.verbose_name)
+        checked_id(
+            self.kwargs.get(self.lookup_url_kwarg or self.lookup_field), self.get_queryset().model._meta.verbose_name
+        )
         return super().get_object()

@@ -1,4 +1,5 @@
 """API errors are JSON naming what was wrong, including the ones Django raises before DRF sees the body."""
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
@@ -13,5 +14,7 @@ class PayloadTooLarge(exceptions.APIException):
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        exc = PayloadTooLarge({"body": [f"The request body is larger than {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)."]})
+        exc = PayloadTooLarge(
+            {"body": [f"The request body is larger than {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)."]}
+        )
     return drf_exception_handler(exc, context)

@@ -1,4 +1,5 @@
 """Examples: the review queue's filter (``curation.filters``) and keyset pages, over REST."""
+
 import math
 
 import django_filters
@@ -26,21 +27,50 @@ class ExampleSerializer(serializers.ModelSerializer):
     tier = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     stage = serializers.SlugRelatedField(slug_field="name", read_only=True)
     reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    confidence = serializers.SerializerMethodField(help_text="exp(mean log-prob): the teacher's geometric-mean token probability.")
+    confidence = serializers.SerializerMethodField(
+        help_text="exp(mean log-prob): the teacher's geometric-mean token probability."
+    )
     response = serializers.CharField(source="response_text", read_only=True, help_text="The current response.")
     original_response = serializers.CharField(
-        source="teacher_response", read_only=True,
+        source="teacher_response",
+        read_only=True,
         help_text="The teacher's text: the same as response until a reviewer edits it.",
     )
-    has_soft_targets = serializers.SerializerMethodField(help_text="Whether the current response has teacher soft targets.")
+    has_soft_targets = serializers.SerializerMethodField(
+        help_text="Whether the current response has teacher soft targets."
+    )
 
     class Meta:
         model = Example
         fields = [
-            "id", "prompt", "response", "original_response", "edited", "label", "status", "approvals", "conflict",
-            "tier", "tier_locked", "stage", "grade", "version", "source", "difficulty", "confidence", "mean_logprob",
-            "mean_entropy", "min_margin", "token_count", "checks_failed", "failed_checks", "has_soft_targets",
-            "reviewed_by", "reviewed_at", "created_at", "updated_at",
+            "id",
+            "prompt",
+            "response",
+            "original_response",
+            "edited",
+            "label",
+            "status",
+            "approvals",
+            "conflict",
+            "tier",
+            "tier_locked",
+            "stage",
+            "grade",
+            "version",
+            "source",
+            "difficulty",
+            "confidence",
+            "mean_logprob",
+            "mean_entropy",
+            "min_margin",
+            "token_count",
+            "checks_failed",
+            "failed_checks",
+            "has_soft_targets",
+            "reviewed_by",
+            "reviewed_at",
+            "created_at",
+            "updated_at",
         ]
 
     def get_confidence(self, example) -> float | None:
@@ -51,13 +81,34 @@ class ExampleSerializer(serializers.ModelSerializer):
 
 
 EXAMPLE_EXAMPLE = {
-    "id": 42, "prompt": {"id": 17, "text": "My invoice shows the wrong VAT number.", "messages": None, "source": "imported"},
-    "response": "billing", "original_response": "billing", "edited": False, "label": "billing", "status": "approved",
-    "approvals": 1, "conflict": False, "tier": "easy", "tier_locked": False, "stage": "stage 1", "grade": 5,
-    "version": 3, "source": "imported", "difficulty": 0.12, "confidence": 0.93, "mean_logprob": -0.072,
-    "mean_entropy": 0.31, "min_margin": 0.8, "token_count": 1, "checks_failed": False, "failed_checks": [],
-    "has_soft_targets": True, "reviewed_by": "alice", "reviewed_at": "2026-11-25T12:30:00Z",
-    "created_at": "2026-11-25T12:00:00Z", "updated_at": "2026-11-25T12:30:00Z",
+    "id": 42,
+    "prompt": {"id": 17, "text": "My invoice shows the wrong VAT number.", "messages": None, "source": "imported"},
+    "response": "billing",
+    "original_response": "billing",
+    "edited": False,
+    "label": "billing",
+    "status": "approved",
+    "approvals": 1,
+    "conflict": False,
+    "tier": "easy",
+    "tier_locked": False,
+    "stage": "stage 1",
+    "grade": 5,
+    "version": 3,
+    "source": "imported",
+    "difficulty": 0.12,
+    "confidence": 0.93,
+    "mean_logprob": -0.072,
+    "mean_entropy": 0.31,
+    "min_margin": 0.8,
+    "token_count": 1,
+    "checks_failed": False,
+    "failed_checks": [],
+    "has_soft_targets": True,
+    "reviewed_by": "alice",
+    "reviewed_at": "2026-11-25T12:30:00Z",
+    "created_at": "2026-11-25T12:00:00Z",
+    "updated_at": "2026-11-25T12:30:00Z",
 }
 RELATED = ("prompt", "tier", "stage", "reviewed_by", "sample")
 
@@ -68,7 +119,9 @@ def _filter_parameter(name, spec):
         schema = {"type": "array", "items": {"type": "string", "enum": [c for c, _ in spec.extra["choices"]]}}
         return OpenApiParameter(name, schema, explode=True, style="form", description=f"{description} (repeatable)")
     if isinstance(spec, django_filters.ChoiceFilter):
-        return OpenApiParameter(name, OpenApiTypes.STR, enum=[c for c, _ in spec.extra["choices"]], description=description)
+        return OpenApiParameter(
+            name, OpenApiTypes.STR, enum=[c for c, _ in spec.extra["choices"]], description=description
+        )
     if isinstance(spec, django_filters.BooleanFilter):
         return OpenApiParameter(name, OpenApiTypes.BOOL, description=description)
     if isinstance(spec, django_filters.NumberFilter):
@@ -104,20 +157,35 @@ class KeysetPagination(BasePagination):
 
     def get_paginated_response_schema(self, schema):
         return {
-            "type": "object", "required": ["next", "results"],
+            "type": "object",
+            "required": ["next", "results"],
             "properties": {
-                "next": {"type": "string", "format": "uri", "nullable": True,
-                         "example": "http://api.example.org/api/v1/projects/triage/examples/?status=approved&cursor=WyJvbGRlc3QiLG51bGwsNDJd"},
+                "next": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": True,
+                    "example": "http://api.example.org/api/v1/projects/triage/examples/?status=approved&cursor=WyJvbGRlc3QiLG51bGwsNDJd",
+                },
                 "results": schema,
             },
         }
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-             "description": "From the previous page's `next`."},
-            {"name": "size", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-             "description": "Page size, 1 to 500 (default 50)."},
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "From the previous page's `next`.",
+            },
+            {
+                "name": "size",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                "description": "Page size, 1 to 500 (default 50).",
+            },
         ]
 
 
@@ -133,7 +201,8 @@ class KeysetPagination(BasePagination):
         examples=[OpenApiExample("Approved hard examples", response_only=True, value=EXAMPLE_EXAMPLE)],
     ),
     retrieve=extend_schema(
-        summary="One example (its `version` is what a verdict must send back)", parameters=[SLUG_PARAMETER],
+        summary="One example (its `version` is what a verdict must send back)",
+        parameters=[SLUG_PARAMETER],
         examples=[OpenApiExample("An example", value=EXAMPLE_EXAMPLE, response_only=True)],
     ),
 )
@@ -154,7 +223,10 @@ class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVi
             unknown = sorted(set(request.query_params) - allowed)
             if unknown:
                 raise serializers.ValidationError(
-                    {name: [f"Unknown filter; the examples endpoint takes: {', '.join(sorted(allowed))}."] for name in unknown}
+                    {
+                        name: [f"Unknown filter; the examples endpoint takes: {', '.join(sorted(allowed))}."]
+                        for name in unknown
+                    }
                 )
             # The queue's form reads any other word as "either"; a client that sent one meant something.
             bad = [n for n in BOOLEAN_PARAMS if request.query_params.get(n, "true").lower() not in BOOLEAN_VALUES]

@@ -3,6 +3,7 @@
 Readers (training pipelines) cannot read the gold set at all: what is never trained
 on must not be one API call away from a training job.
 """
+
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
@@ -27,7 +28,18 @@ class GoldItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GoldItem
-        fields = ["id", "prompt", "content_hash", "reference", "label", "tier", "confirmed", "created_by", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "prompt",
+            "content_hash",
+            "reference",
+            "label",
+            "tier",
+            "confirmed",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class MessageSerializer(serializers.Serializer):
@@ -36,8 +48,12 @@ class MessageSerializer(serializers.Serializer):
 
 
 class GoldCreateSerializer(serializers.Serializer):
-    prompt = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="An existing prompt's id.")
-    prompt_text = serializers.CharField(required=False, max_length=MAX_TEXT, trim_whitespace=False, help_text="Or new prompt text.")
+    prompt = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="An existing prompt's id."
+    )
+    prompt_text = serializers.CharField(
+        required=False, max_length=MAX_TEXT, trim_whitespace=False, help_text="Or new prompt text."
+    )
     messages = MessageSerializer(many=True, required=False, allow_empty=False, help_text="Or a new chat prompt.")
     reference = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
     label = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -53,9 +69,15 @@ class GoldUpdateSerializer(serializers.Serializer):
 
 
 GOLD_EXAMPLE = {
-    "id": 7, "prompt": {"id": 17, "text": "Where do I change my VAT number?", "messages": None},
-    "content_hash": "9a0364b9e99bb480dd25e1f0284c8555a7d1d4a4b5f1e1b3c5e7f9a1b3c5d7e9", "reference": "Settings, Billing, Tax.",
-    "label": "", "tier": "easy", "confirmed": True, "created_by": "alice", "created_at": "2026-11-25T12:00:00Z",
+    "id": 7,
+    "prompt": {"id": 17, "text": "Where do I change my VAT number?", "messages": None},
+    "content_hash": "9a0364b9e99bb480dd25e1f0284c8555a7d1d4a4b5f1e1b3c5e7f9a1b3c5d7e9",
+    "reference": "Settings, Billing, Tax.",
+    "label": "",
+    "tier": "easy",
+    "confirmed": True,
+    "created_by": "alice",
+    "created_at": "2026-11-25T12:00:00Z",
     "updated_at": "2026-11-25T12:00:00Z",
 }
 BAD = OpenApiResponse(description="A field is wrong; the body names it (e.g. the prompt is already gold).")
@@ -63,35 +85,52 @@ BAD = OpenApiResponse(description="A field is wrong; the body names it (e.g. the
 
 @extend_schema_view(
     list=extend_schema(
-        summary="The gold set (reviewers and engineers)", parameters=[SLUG_PARAMETER],
+        summary="The gold set (reviewers and engineers)",
+        parameters=[SLUG_PARAMETER],
         examples=[OpenApiExample("Gold items", response_only=True, value=GOLD_EXAMPLE)],
     ),
     retrieve=extend_schema(
-        summary="One gold item", parameters=[SLUG_PARAMETER],
+        summary="One gold item",
+        parameters=[SLUG_PARAMETER],
         examples=[OpenApiExample("A gold item", response_only=True, value=GOLD_EXAMPLE)],
     ),
     create=extend_schema(
         summary="Add a gold item: an existing prompt, or new prompt text",
-        parameters=[SLUG_PARAMETER], request=GoldCreateSerializer, responses={201: GoldItemSerializer, 400: BAD},
+        parameters=[SLUG_PARAMETER],
+        request=GoldCreateSerializer,
+        responses={201: GoldItemSerializer, 400: BAD},
         examples=[
-            OpenApiExample("From new text", request_only=True,
-                           value={"prompt_text": "Where do I change my VAT number?", "reference": "Settings, Billing, Tax.", "tier": "easy"}),
+            OpenApiExample(
+                "From new text",
+                request_only=True,
+                value={
+                    "prompt_text": "Where do I change my VAT number?",
+                    "reference": "Settings, Billing, Tax.",
+                    "tier": "easy",
+                },
+            ),
             OpenApiExample("From an existing prompt", request_only=True, value={"prompt": 17, "label": "billing"}),
             OpenApiExample("Added", response_only=True, status_codes=["201"], value=GOLD_EXAMPLE),
         ],
     ),
     partial_update=extend_schema(
-        summary="Correct a gold item's answer, tier or confirmation", parameters=[SLUG_PARAMETER],
-        request=GoldUpdateSerializer, responses={200: GoldItemSerializer, 400: BAD},
+        summary="Correct a gold item's answer, tier or confirmation",
+        parameters=[SLUG_PARAMETER],
+        request=GoldUpdateSerializer,
+        responses={200: GoldItemSerializer, 400: BAD},
         examples=[
-            OpenApiExample("Confirm with a better reference", request_only=True,
-                           value={"reference": "Settings → Billing → Tax ID.", "confirmed": True}),
+            OpenApiExample(
+                "Confirm with a better reference",
+                request_only=True,
+                value={"reference": "Settings → Billing → Tax ID.", "confirmed": True},
+            ),
             OpenApiExample("Updated", response_only=True, value=GOLD_EXAMPLE),
         ],
     ),
 )
-class GoldItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                      mixins.UpdateModelMixin, ProjectViewSet):
+class GoldItemViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, ProjectViewSet
+):
     serializer_class = GoldItemSerializer
     read_role = Role.REVIEWER
     write_role = Role.REVIEWER
@@ -108,9 +147,14 @@ class GoldItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         data = incoming.validated_data
         try:
             item = goldset.create_gold_item(
-                self.project, request.user, prompt=data.get("prompt"), prompt_text=data.get("prompt_text"),
+                self.project,
+                request.user,
+                prompt=data.get("prompt"),
+                prompt_text=data.get("prompt_text"),
                 messages=[dict(m) for m in data["messages"]] if "messages" in data else None,
-                reference=data.get("reference", ""), label=data.get("label", ""), tier=data.get("tier"),
+                reference=data.get("reference", ""),
+                label=data.get("label", ""),
+                tier=data.get("tier"),
                 confirmed=data["confirmed"],
             )
         except goldset.GoldError as exc:
@@ -119,9 +163,15 @@ class GoldItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     def partial_update(self, request, *args, **kwargs):
         item = self.get_object()
-        unknown = sorted(set(request.data.keys()) - set(GoldUpdateSerializer().fields)) if hasattr(request.data, "keys") else []
+        unknown = (
+            sorted(set(request.data.keys()) - set(GoldUpdateSerializer().fields))
+            if hasattr(request.data, "keys")
+            else []
+        )
         if unknown:
-            raise serializers.ValidationError({k: ["Not a field you can change here (the prompt of a gold item never changes)."] for k in unknown})
+            raise serializers.ValidationError(
+                {k: ["Not a field you can change here (the prompt of a gold item never changes)."] for k in unknown}
+            )
         incoming = GoldUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
         try:
@@ -129,4 +179,3 @@ class GoldItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         except goldset.GoldError as exc:
             raise serializers.ValidationError(exc.errors) from None
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data)
-

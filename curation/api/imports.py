@@ -41,21 +41,59 @@ class PromptImportView(APIView):
         parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
         responses={
             201: ImportResultSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description=(
-                "Bad lines (the import result; nothing was stored unless skip_bad_lines) or a bad field ({field: [message]})."
-            )),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description=(
+                    "Bad lines (the import result; nothing was stored unless skip_bad_lines) or a bad field "
+                    "({field: [message]})."
+                ),
+            ),
         },
         examples=[
-            OpenApiExample("Upload a JSONL file", request_only=True, media_type="multipart/form-data",
-                           value={"file": "prompts.jsonl", "format": "jsonl", "skip_bad_lines": False}),
-            OpenApiExample("Imported", response_only=True, status_codes=["201"], value={
-                "imported": True, "created": 998, "duplicates": 2, "gold_candidates": 10, "lines": 1000, "error_count": 0,
-                "errors": [], "errors_truncated": False, "skipped_bad_lines": False}),
-            OpenApiExample("Bad lines", response_only=True, status_codes=["400"], value={
-                "imported": False, "created": 0, "duplicates": 0, "gold_candidates": 0, "lines": 1000, "error_count": 1,
-                "errors": [{"line": 17, "reason": "invalid JSON (Expecting ',' delimiter at column 31)"}],
-                "errors_truncated": False, "skipped_bad_lines": False}),
-            OpenApiExample("No file", response_only=True, status_codes=["400"], value={"file": ["Upload the prompt file in the 'file' field."]}),
+            OpenApiExample(
+                "Upload a JSONL file",
+                request_only=True,
+                media_type="multipart/form-data",
+                value={"file": "prompts.jsonl", "format": "jsonl", "skip_bad_lines": False},
+            ),
+            OpenApiExample(
+                "Imported",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "imported": True,
+                    "created": 998,
+                    "duplicates": 2,
+                    "gold_candidates": 10,
+                    "lines": 1000,
+                    "error_count": 0,
+                    "errors": [],
+                    "errors_truncated": False,
+                    "skipped_bad_lines": False,
+                },
+            ),
+            OpenApiExample(
+                "Bad lines",
+                response_only=True,
+                status_codes=["400"],
+                value={
+                    "imported": False,
+                    "created": 0,
+                    "duplicates": 0,
+                    "gold_candidates": 0,
+                    "lines": 1000,
+                    "error_count": 1,
+                    "errors": [{"line": 17, "reason": "invalid JSON (Expecting ',' delimiter at column 31)"}],
+                    "errors_truncated": False,
+                    "skipped_bad_lines": False,
+                },
+            ),
+            OpenApiExample(
+                "No file",
+                response_only=True,
+                status_codes=["400"],
+                value={"file": ["Upload the prompt file in the 'file' field."]},
+            ),
         ],
     )
     def post(self, request, slug):
@@ -68,7 +106,9 @@ class PromptImportView(APIView):
             return Response({"format": [f"Unknown format {fmt!r}: use jsonl or csv."]}, status=400)
         skip = str(request.data.get("skip_bad_lines", "")).lower() in ("1", "true", "yes", "on")
         try:
-            result = import_prompts(project, upload, filename=upload.name, fmt=fmt, skip_bad_lines=skip, size=upload.size)
+            result = import_prompts(
+                project, upload, filename=upload.name, fmt=fmt, skip_bad_lines=skip, size=upload.size
+            )
         except ImportRejected as exc:
             return Response({"file": [str(exc)]}, status=400)
         return Response(result.as_dict(), status=status.HTTP_201_CREATED if result.ok else 400)

@@ -4,6 +4,7 @@ Every endpoint goes through ``project_for``: outsiders get 404, readers may read
 launching and cancelling need the engineer role (403 below it). Authentication comes
 from ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` (session, tokens).
 """
+
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -29,9 +30,27 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "url", "kind", "status", "model_spec", "params", "progress", "tokens_per_s", "eta_s", "phase",
-                  "message", "error_count", "metrics", "cancel_requested", "attempts", "created_by", "created_at",
-                  "started_at", "finished_at"]
+        fields = [
+            "id",
+            "url",
+            "kind",
+            "status",
+            "model_spec",
+            "params",
+            "progress",
+            "tokens_per_s",
+            "eta_s",
+            "phase",
+            "message",
+            "error_count",
+            "metrics",
+            "cancel_requested",
+            "attempts",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
     def get_progress(self, job) -> dict:
         return {"done": job.progress_done, "total": job.progress_total, "percent": job.percent}
@@ -54,53 +73,99 @@ class JobDetailSerializer(JobSerializer):
         if job.kind not in (Job.Kind.GENERATE, Job.Kind.SCORE):
             return None
         return TeacherSample.objects.filter(job=job).aggregate(
-            written=Count("id", filter=Q(error="")), failed=Count("id", filter=~Q(error="")))
+            written=Count("id", filter=Q(error="")), failed=Count("id", filter=~Q(error=""))
+        )
 
 
 class JobLaunchSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[Job.Kind.GENERATE, Job.Kind.SCORE])
     model_spec = serializers.IntegerField(help_text="Id of one of the project's teacher model specs.")
-    params = serializers.DictField(required=False, default=dict, help_text=(
-        "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target width, "
-        "default 20); missing ones come from the spec's defaults. score: targets (edits, gold), top_k."))
-    prompt_filter = serializers.DictField(required=False, default=dict, help_text=(
-        "generate only: scope (all | missing), source, metadata_key, metadata_value, ids, limit."))
+    params = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=(
+            "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target width, "
+            "default 20); missing ones come from the spec's defaults. score: targets (edits, gold), top_k."
+        ),
+    )
+    prompt_filter = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=("generate only: scope (all | missing), source, metadata_key, metadata_value, ids, limit."),
+    )
 
 
 def _launch(project, user, data):
     if data["kind"] == Job.Kind.GENERATE:
-        return launch_generation(project, by=user, model_spec=data["model_spec"], params=data["params"],
-                                 prompt_filter=data["prompt_filter"])
+        return launch_generation(
+            project, by=user, model_spec=data["model_spec"], params=data["params"], prompt_filter=data["prompt_filter"]
+        )
     if data["prompt_filter"]:
-        raise LaunchInvalid({"prompt_filter": ["score jobs take no prompt filter: they score edits and gold references"]})
+        raise LaunchInvalid(
+            {"prompt_filter": ["score jobs take no prompt filter: they score edits and gold references"]}
+        )
     return launch_scoring(project, by=user, model_spec=data["model_spec"], params=data["params"])
 
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH)
 JOB_EXAMPLE = {
-    "id": 42, "url": "/api/v1/projects/support/jobs/42", "kind": "generate", "status": "running", "model_spec": 3,
-    "params": {"task": "generation", "generation": {"n": 4, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 256,
-                                                     "min_new_tokens": 0, "stop": [], "seed": 0, "top_k": 20},
-               "prompt_filter": {"scope": "missing", "source": "imported"}, "frozen": {"max_prompt_id": 9120, "count": 5000}},
-    "progress": {"done": 5200, "total": 20000, "percent": 26}, "tokens_per_s": 1830.5, "eta_s": 611.0,
-    "phase": "generating", "message": "", "error_count": 1, "metrics": {}, "cancel_requested": False, "attempts": 1,
-    "created_by": "alice", "created_at": "2026-11-25T13:00:00Z", "started_at": "2026-11-25T13:00:02Z",
+    "id": 42,
+    "url": "/api/v1/projects/support/jobs/42",
+    "kind": "generate",
+    "status": "running",
+    "model_spec": 3,
+    "params": {
+        "task": "generation",
+        "generation": {
+            "n": 4,
+            "temperature": 0.8,
+            "top_p": 0.95,
+            "max_new_tokens": 256,
+            "min_new_tokens": 0,
+            "stop": [],
+            "seed": 0,
+            "top_k": 20,
+        },
+        "prompt_filter": {"scope": "missing", "source": "imported"},
+        "frozen": {"max_prompt_id": 9120, "count": 5000},
+    },
+    "progress": {"done": 5200, "total": 20000, "percent": 26},
+    "tokens_per_s": 1830.5,
+    "eta_s": 611.0,
+    "phase": "generating",
+    "message": "",
+    "error_count": 1,
+    "metrics": {},
+    "cancel_requested": False,
+    "attempts": 1,
+    "created_by": "alice",
+    "created_at": "2026-11-25T13:00:00Z",
+    "started_at": "2026-11-25T13:00:02Z",
     "finished_at": None,
 }
 
 
 class JobListView(APIView):
     @extend_schema(
-        operation_id="jobs_list", parameters=[
-            SLUG, OpenApiParameter("kind", str, description="Only jobs of this kind."),
+        operation_id="jobs_list",
+        parameters=[
+            SLUG,
+            OpenApiParameter("kind", str, description="Only jobs of this kind."),
             OpenApiParameter("status", str, description="Only jobs in this status."),
             OpenApiParameter("before", int, description="Only jobs with a smaller id (the next page)."),
             OpenApiParameter("limit", int, description=f"At most this many (default 50, at most {MAX_LIST})."),
         ],
-        responses={200: inline_serializer("JobList", {"results": JobSerializer(many=True),
-                                                      "next_before": serializers.IntegerField(allow_null=True)})},
-        examples=[OpenApiExample("Running generation", value={"results": [JOB_EXAMPLE], "next_before": None},
-                                 response_only=True)],
+        responses={
+            200: inline_serializer(
+                "JobList",
+                {"results": JobSerializer(many=True), "next_before": serializers.IntegerField(allow_null=True)},
+            )
+        },
+        examples=[
+            OpenApiExample(
+                "Running generation", value={"results": [JOB_EXAMPLE], "next_before": None}, response_only=True
+            )
+        ],
     )
     def get(self, request, slug):
         project = project_for(request.user, slug)
@@ -124,33 +189,71 @@ class JobListView(APIView):
             return Response(errors, status=400)
         if before:
             qs = qs.filter(id__lt=before)
-        rows = list(qs[:limit + 1])
+        rows = list(qs[: limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
-        return Response({"results": JobSerializer(rows, many=True).data,
-                         "next_before": rows[-1].id if more and rows else None})
+        return Response(
+            {"results": JobSerializer(rows, many=True).data, "next_before": rows[-1].id if more and rows else None}
+        )
 
     @extend_schema(
-        operation_id="jobs_launch", parameters=[SLUG], request=JobLaunchSerializer,
-        responses={201: JobDetailSerializer, 400: inline_serializer("JobLaunchErrors", {
-            "kind": serializers.ListField(child=serializers.CharField(), required=False),
-            "model_spec": serializers.ListField(child=serializers.CharField(), required=False),
-            "params": serializers.DictField(required=False),
-            "prompt_filter": serializers.DictField(required=False)})},
+        operation_id="jobs_launch",
+        parameters=[SLUG],
+        request=JobLaunchSerializer,
+        responses={
+            201: JobDetailSerializer,
+            400: inline_serializer(
+                "JobLaunchErrors",
+                {
+                    "kind": serializers.ListField(child=serializers.CharField(), required=False),
+                    "model_spec": serializers.ListField(child=serializers.CharField(), required=False),
+                    "params": serializers.DictField(required=False),
+                    "prompt_filter": serializers.DictField(required=False),
+                },
+            ),
+        },
         examples=[
-            OpenApiExample("Generate for prompts the teacher has not answered", request_only=True, value={
-                "kind": "generate", "model_spec": 3,
-                "params": {"n": 4, "temperature": 0.8, "max_new_tokens": 256, "top_k": 20},
-                "prompt_filter": {"scope": "missing", "source": "imported", "limit": 5000}}),
-            OpenApiExample("Score edits and gold references", request_only=True, value={
-                "kind": "score", "model_spec": 3, "params": {"targets": ["edits", "gold"], "top_k": 20}}),
-            OpenApiExample("Launched", response_only=True, status_codes=["201"],
-                           value={**JOB_EXAMPLE, "status": "queued", "progress": {"done": 0, "total": 0, "percent": 0},
-                                  "tokens_per_s": None, "eta_s": None, "phase": "", "error_count": 0,
-                                  "started_at": None, "errors": [], "samples": {"written": 0, "failed": 0}}),
-            OpenApiExample("Invalid settings", response_only=True, status_codes=["400"], value={
-                "params": {"top_p": ["must be between 0.0 and 1.0, got 1.5"]},
-                "prompt_filter": {"ids": ["2 ids are not prompts of this project: 998, 999"]}}),
+            OpenApiExample(
+                "Generate for prompts the teacher has not answered",
+                request_only=True,
+                value={
+                    "kind": "generate",
+                    "model_spec": 3,
+                    "params": {"n": 4, "temperature": 0.8, "max_new_tokens": 256, "top_k": 20},
+                    "prompt_filter": {"scope": "missing", "source": "imported", "limit": 5000},
+                },
+            ),
+            OpenApiExample(
+                "Score edits and gold references",
+                request_only=True,
+                value={"kind": "score", "model_spec": 3, "params": {"targets": ["edits", "gold"], "top_k": 20}},
+            ),
+            OpenApiExample(
+                "Launched",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    **JOB_EXAMPLE,
+                    "status": "queued",
+                    "progress": {"done": 0, "total": 0, "percent": 0},
+                    "tokens_per_s": None,
+                    "eta_s": None,
+                    "phase": "",
+                    "error_count": 0,
+                    "started_at": None,
+                    "errors": [],
+                    "samples": {"written": 0, "failed": 0},
+                },
+            ),
+            OpenApiExample(
+                "Invalid settings",
+                response_only=True,
+                status_codes=["400"],
+                value={
+                    "params": {"top_p": ["must be between 0.0 and 1.0, got 1.5"]},
+                    "prompt_filter": {"ids": ["2 ids are not prompts of this project: 998, 999"]},
+                },
+            ),
         ],
     )
     def post(self, request, slug):
@@ -171,30 +274,68 @@ def _job(project, pk) -> Job:
 
 
 class JobDetailView(APIView):
-    @extend_schema(operation_id="jobs_detail", parameters=[SLUG],
-                   responses={200: JobDetailSerializer},
-                   examples=[OpenApiExample("Running generation", response_only=True, value={
-                       **JOB_EXAMPLE, "errors": [{"item": "prompt 7", "error": "prompt is 300 tokens; with 1 more it "
-                                                  "exceeds the model's context of 256 tokens (4 samples)"}],
-                       "samples": {"written": 5196, "failed": 4}})])
+    @extend_schema(
+        operation_id="jobs_detail",
+        parameters=[SLUG],
+        responses={200: JobDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "Running generation",
+                response_only=True,
+                value={
+                    **JOB_EXAMPLE,
+                    "errors": [
+                        {
+                            "item": "prompt 7",
+                            "error": "prompt is 300 tokens; with 1 more it "
+                            "exceeds the model's context of 256 tokens (4 samples)",
+                        }
+                    ],
+                    "samples": {"written": 5196, "failed": 4},
+                },
+            )
+        ],
+    )
     def get(self, request, slug, pk):
         project = project_for(request.user, slug)
         return Response(JobDetailSerializer(_job(project, pk)).data)
 
 
 class JobCancelView(APIView):
-    @extend_schema(operation_id="jobs_cancel", parameters=[SLUG],
-                   request=None, responses={200: JobDetailSerializer, 409: inline_serializer(
-                       "JobCancelConflict", {"detail": serializers.CharField()})},
-                   examples=[OpenApiExample("Stopping after the current batch", response_only=True, status_codes=["200"],
-                                            value={**JOB_EXAMPLE, "cancel_requested": True, "errors": [],
-                                                   "samples": {"written": 5200, "failed": 0}}),
-                             OpenApiExample("Already finished", response_only=True, status_codes=["409"],
-                                            value={"detail": "Job 42 has already succeeded; there is nothing to cancel."})])
+    @extend_schema(
+        operation_id="jobs_cancel",
+        parameters=[SLUG],
+        request=None,
+        responses={
+            200: JobDetailSerializer,
+            409: inline_serializer("JobCancelConflict", {"detail": serializers.CharField()}),
+        },
+        examples=[
+            OpenApiExample(
+                "Stopping after the current batch",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    **JOB_EXAMPLE,
+                    "cancel_requested": True,
+                    "errors": [],
+                    "samples": {"written": 5200, "failed": 0},
+                },
+            ),
+            OpenApiExample(
+                "Already finished",
+                response_only=True,
+                status_codes=["409"],
+                value={"detail": "Job 42 has already succeeded; there is nothing to cancel."},
+            ),
+        ],
+    )
     def post(self, request, slug, pk):
         project = project_for(request.user, slug, Role.ENGINEER)
         job = job_service.request_cancel(_job(project, pk))
         if not job.cancel_requested:
-            return Response({"detail": f"Job {job.pk} has already {job.get_status_display().lower()}; "
-                                       "there is nothing to cancel."}, status=409)
+            return Response(
+                {"detail": f"Job {job.pk} has already {job.get_status_display().lower()}; there is nothing to cancel."},
+                status=409,
+            )
         return Response(JobDetailSerializer(_job(project, pk)).data)

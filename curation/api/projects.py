@@ -1,4 +1,5 @@
 """Projects (mine), and each project's tiers and stages (read-only)."""
+
 from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -21,8 +22,13 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 PROJECT_EXAMPLE = {
-    "slug": "triage", "name": "Ticket triage", "task_type": "classification", "labels": ["billing", "bug", "account"],
-    "guidelines": "Pick the team that should answer.", "require_second_approval": False, "role": "reader",
+    "slug": "triage",
+    "name": "Ticket triage",
+    "task_type": "classification",
+    "labels": ["billing", "bug", "account"],
+    "guidelines": "Pick the team that should answer.",
+    "require_second_approval": False,
+    "role": "reader",
     "created_at": "2026-11-25T12:00:00Z",
 }
 NOT_FOUND = OpenApiResponse(description="No such project, or you are not a member (outsiders always get 404).")
@@ -38,7 +44,8 @@ class ProjectPagination(IdCursorPagination):
         examples=[OpenApiExample("My projects", value=PROJECT_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
-        summary="One of my projects", parameters=[SLUG_PARAMETER],
+        summary="One of my projects",
+        parameters=[SLUG_PARAMETER],
         responses={200: ProjectSerializer, 404: NOT_FOUND},
         examples=[OpenApiExample("A project", value=PROJECT_EXAMPLE, response_only=True)],
     ),
@@ -63,18 +70,24 @@ class ProjectApiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def list(self, request, *args, **kwargs):
         unknown = sorted(set(request.query_params) - {"cursor", "size"})
         if unknown:
-            raise serializers.ValidationError({k: ["Unknown query parameter; this endpoint takes: cursor, size."] for k in unknown})
+            raise serializers.ValidationError(
+                {k: ["Unknown query parameter; this endpoint takes: cursor, size."] for k in unknown}
+            )
         return super().list(request, *args, **kwargs)
 
     def get_object(self):
         if set(self.request.query_params):
-            raise serializers.ValidationError({k: ["This endpoint takes no query parameters."] for k in self.request.query_params})
+            raise serializers.ValidationError(
+                {k: ["This endpoint takes no query parameters."] for k in self.request.query_params}
+            )
         return project_for(self.request.user, self.kwargs["slug"])
 
 
 class TierSerializer(serializers.ModelSerializer):
     examples = serializers.IntegerField(source="n_examples", read_only=True, help_text="Examples in this tier.")
-    approved = serializers.IntegerField(source="n_approved", read_only=True, help_text="Approved examples in this tier.")
+    approved = serializers.IntegerField(
+        source="n_approved", read_only=True, help_text="Approved examples in this tier."
+    )
 
     class Meta:
         model = Tier
@@ -83,7 +96,11 @@ class TierSerializer(serializers.ModelSerializer):
 
 class StageSerializer(serializers.ModelSerializer):
     examples = serializers.IntegerField(source="n_examples", read_only=True, help_text="Examples in this stage.")
-    approved = serializers.IntegerField(source="n_approved", read_only=True, help_text="Approved examples: what a snapshot of it holds before the gold guard.")
+    approved = serializers.IntegerField(
+        source="n_approved",
+        read_only=True,
+        help_text="Approved examples: what a snapshot of it holds before the gold guard.",
+    )
 
     class Meta:
         model = Stage
@@ -114,12 +131,26 @@ class _CurriculumViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proje
 
 @extend_schema_view(
     list=extend_schema(
-        summary="The project's difficulty tiers, easiest first", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("Tiers", response_only=True, value={"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80})],
+        summary="The project's difficulty tiers, easiest first",
+        parameters=[SLUG_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Tiers",
+                response_only=True,
+                value={"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80},
+            )
+        ],
     ),
     retrieve=extend_schema(
-        summary="One tier", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("A tier", response_only=True, value={"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80})],
+        summary="One tier",
+        parameters=[SLUG_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "A tier",
+                response_only=True,
+                value={"id": 1, "name": "easy", "order": 0, "examples": 120, "approved": 80},
+            )
+        ],
     ),
 )
 class TierViewSet(_CurriculumViewSet):
@@ -128,12 +159,42 @@ class TierViewSet(_CurriculumViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="The project's curriculum stages in order (the pool first)", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("Stages", response_only=True, value={"id": 2, "name": "stage 1", "order": 1, "is_pool": False, "description": "Short answers.", "examples": 300, "approved": 280})],
+        summary="The project's curriculum stages in order (the pool first)",
+        parameters=[SLUG_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Stages",
+                response_only=True,
+                value={
+                    "id": 2,
+                    "name": "stage 1",
+                    "order": 1,
+                    "is_pool": False,
+                    "description": "Short answers.",
+                    "examples": 300,
+                    "approved": 280,
+                },
+            )
+        ],
     ),
     retrieve=extend_schema(
-        summary="One stage", parameters=[SLUG_PARAMETER],
-        examples=[OpenApiExample("A stage", response_only=True, value={"id": 2, "name": "stage 1", "order": 1, "is_pool": False, "description": "", "examples": 300, "approved": 280})],
+        summary="One stage",
+        parameters=[SLUG_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "A stage",
+                response_only=True,
+                value={
+                    "id": 2,
+                    "name": "stage 1",
+                    "order": 1,
+                    "is_pool": False,
+                    "description": "",
+                    "examples": 300,
+                    "approved": 280,
+                },
+            )
+        ],
     ),
 )
 class StageViewSet(_CurriculumViewSet):

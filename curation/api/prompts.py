@@ -1,11 +1,12 @@
 """Prompts of a project (read). Importing is ``api/imports.py``."""
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
+from curation.access import can
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet
 from curation.models import GoldItem, Prompt, Role
-from curation.access import can
 
 MAX_QUERY = 200
 
@@ -17,8 +18,12 @@ class PromptSerializer(serializers.ModelSerializer):
 
 
 PROMPT_EXAMPLE = {
-    "id": 17, "text": "My invoice shows the wrong VAT number.", "messages": None, "source": "imported",
-    "metadata": {"lang": "en"}, "content_hash": "5d41402abc4b2a76b9719d911017c592ae7e1d0f4a8b1ec2f6d1f9a3e2c1b0aa",
+    "id": 17,
+    "text": "My invoice shows the wrong VAT number.",
+    "messages": None,
+    "source": "imported",
+    "metadata": {"lang": "en"},
+    "content_hash": "5d41402abc4b2a76b9719d911017c592ae7e1d0f4a8b1ec2f6d1f9a3e2c1b0aa",
     "created_at": "2026-11-25T12:00:00Z",
 }
 
@@ -36,13 +41,18 @@ def hide_gold_from_readers(project, queryset, prompt_field="id"):
         summary="Prompts, newest first (readers do not see gold prompts)",
         parameters=[
             SLUG_PARAMETER,
-            OpenApiParameter("source", OpenApiTypes.STR, enum=Prompt.Source.values, description="Only prompts from this source."),
-            OpenApiParameter("q", OpenApiTypes.STR, description=f"Text in the prompt (at most {MAX_QUERY} characters)."),
+            OpenApiParameter(
+                "source", OpenApiTypes.STR, enum=Prompt.Source.values, description="Only prompts from this source."
+            ),
+            OpenApiParameter(
+                "q", OpenApiTypes.STR, description=f"Text in the prompt (at most {MAX_QUERY} characters)."
+            ),
         ],
         examples=[OpenApiExample("A page of prompts", response_only=True, value=PROMPT_EXAMPLE)],
     ),
     retrieve=extend_schema(
-        summary="One prompt", parameters=[SLUG_PARAMETER],
+        summary="One prompt",
+        parameters=[SLUG_PARAMETER],
         examples=[OpenApiExample("A prompt", value=PROMPT_EXAMPLE, response_only=True)],
     ),
 )

@@ -1,4 +1,5 @@
 """API tokens of the signed-in user: create (the key is shown once), list, revoke."""
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -28,8 +29,15 @@ class NewTokenSerializer(TokenSerializer):
         fields = TokenSerializer.Meta.fields + ["key"]
 
 
-TOKEN_EXAMPLE = {"id": 5, "name": "training pipeline", "prefix": "q3Jx9aZk", "created_at": "2026-11-25T12:00:00Z",
-                 "last_used_at": "2026-11-25T13:10:00Z", "revoked_at": None, "active": True}
+TOKEN_EXAMPLE = {
+    "id": 5,
+    "name": "training pipeline",
+    "prefix": "q3Jx9aZk",
+    "created_at": "2026-11-25T12:00:00Z",
+    "last_used_at": "2026-11-25T13:10:00Z",
+    "revoked_at": None,
+    "active": True,
+}
 
 
 @extend_schema_view(
@@ -39,16 +47,24 @@ TOKEN_EXAMPLE = {"id": 5, "name": "training pipeline", "prefix": "q3Jx9aZk", "cr
     ),
     create=extend_schema(
         summary="Create a token; the response holds its key, once",
-        request=TokenCreateSerializer, responses={201: NewTokenSerializer, 400: OpenApiResponse(description="The body names the bad field.")},
+        request=TokenCreateSerializer,
+        responses={201: NewTokenSerializer, 400: OpenApiResponse(description="The body names the bad field.")},
         examples=[
             OpenApiExample("Name it", request_only=True, value={"name": "training pipeline"}),
-            OpenApiExample("Created", response_only=True, status_codes=["201"],
-                           value={**TOKEN_EXAMPLE, "last_used_at": None, "key": "cc_q3Jx9aZk7YwB2v0m4c1-T8sE5rHn6uLpQdGfKjXo"}),
+            OpenApiExample(
+                "Created",
+                response_only=True,
+                status_codes=["201"],
+                value={**TOKEN_EXAMPLE, "last_used_at": None, "key": "cc_q3Jx9aZk7YwB2v0m4c1-T8sE5rHn6uLpQdGfKjXo"},
+            ),
         ],
     ),
     destroy=extend_schema(
         summary="Revoke a token (it stops working at once)",
-        responses={204: OpenApiResponse(description="Revoked (or already revoked)."), 404: OpenApiResponse(description="Not one of your tokens.")},
+        responses={
+            204: OpenApiResponse(description="Revoked (or already revoked)."),
+            404: OpenApiResponse(description="Not one of your tokens."),
+        },
     ),
 )
 class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):

@@ -5,6 +5,7 @@ Launch and resume requests are validated by the same services as the pages
 messages the launch form shows, keyed by field (``stages.1.gate.threshold``). The
 request serializers below describe the bodies for the schema; the services check them.
 """
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -25,22 +26,36 @@ ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 ERRORS = OpenApiResponse(
     inline_serializer("FieldErrors", {"field": serializers.ListField(child=serializers.CharField())}),
     description="Messages keyed by the field they are about (dotted for stages; `__all__` for the request as a whole).",
-    examples=[OpenApiExample("A bad stage", value={
-        "stages.1.alpha": ["stage 'hard': alpha must be between 0 and 1, got 1.5"],
-        "stages.0.gate.metric": ["a gate evaluates the snapshot's validation rows, and 'easy v3' has none; build it with a validation fraction, or remove the gate"],
-    })],
+    examples=[
+        OpenApiExample(
+            "A bad stage",
+            value={
+                "stages.1.alpha": ["stage 'hard': alpha must be between 0 and 1, got 1.5"],
+                "stages.0.gate.metric": [
+                    "a gate evaluates the snapshot's validation rows, and 'easy v3' has none; build it with a "
+                    "validation fraction, or remove the gate"
+                ],
+            },
+        )
+    ],
 )
 
 
 # ---------------------------------------------------------------- serializers
 class GateSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=GATE_METRICS)
-    threshold = serializers.FloatField(help_text="Pass when the metric is <= this (val_kd_loss) or >= this (the others).")
-    patience = serializers.IntegerField(required=False, default=0, help_text="Extra epochs tried before the job waits as gated.")
+    threshold = serializers.FloatField(
+        help_text="Pass when the metric is <= this (val_kd_loss) or >= this (the others)."
+    )
+    patience = serializers.IntegerField(
+        required=False, default=0, help_text="Extra epochs tried before the job waits as gated."
+    )
 
 
 class StageRequestSerializer(serializers.Serializer):
-    snapshot = serializers.IntegerField(help_text="A ready snapshot of this project: its train split trains, its validation split gates.")
+    snapshot = serializers.IntegerField(
+        help_text="A ready snapshot of this project: its train split trains, its validation split gates."
+    )
     name = serializers.CharField(required=False, help_text="Default: the snapshot's curriculum stage, else its name.")
     steps = serializers.IntegerField(required=False, help_text="Optimizer steps (give steps or epochs).")
     epochs = serializers.FloatField(required=False)
@@ -50,32 +65,46 @@ class StageRequestSerializer(serializers.Serializer):
     alpha = serializers.FloatField(required=False, default=0.5, help_text="Weight of the KD term; 1 - alpha weighs CE.")
     divergence = serializers.ChoiceField(choices=DIVERGENCES, required=False, default="forward_kl")
     jsd_beta = serializers.FloatField(required=False, default=0.5)
-    replay_fraction = serializers.FloatField(required=False, default=0.0, help_text="Share of all earlier stages' records mixed in.")
+    replay_fraction = serializers.FloatField(
+        required=False, default=0.0, help_text="Share of all earlier stages' records mixed in."
+    )
     gate = GateSerializer(required=False, allow_null=True)
 
 
 class DistillationRequestSerializer(serializers.Serializer):
     student_spec = serializers.IntegerField(help_text="A student ModelSpec (transformers backend).")
-    teacher_spec = serializers.IntegerField(help_text="The teacher ModelSpec; its tokenizer decides token- vs sequence-level KD.")
+    teacher_spec = serializers.IntegerField(
+        help_text="The teacher ModelSpec; its tokenizer decides token- vs sequence-level KD."
+    )
     stages = StageRequestSerializer(many=True)
     batch_size = serializers.IntegerField(required=False, default=8)
     grad_accum = serializers.IntegerField(required=False, default=1)
     max_seq_len = serializers.IntegerField(required=False, default=512)
     mixed_precision = serializers.ChoiceField(choices=PRECISIONS, required=False, default="no")
     seed = serializers.IntegerField(required=False, default=0)
-    checkpoint_every = serializers.IntegerField(required=False, default=200, help_text="Optimizer steps between checkpoints; 0: stage ends only.")
+    checkpoint_every = serializers.IntegerField(
+        required=False, default=200, help_text="Optimizer steps between checkpoints; 0: stage ends only."
+    )
 
 
 class ResumeRequestSerializer(serializers.Serializer):
-    threshold = serializers.FloatField(required=False, allow_null=True, help_text="The gate's new threshold (recorded); default: unchanged.")
-    extra_epochs = serializers.IntegerField(required=False, default=0, help_text="Train this many more epochs before judging.")
-    force = serializers.BooleanField(required=False, default=False, help_text="Pass the gate even if it still fails (recorded).")
+    threshold = serializers.FloatField(
+        required=False, allow_null=True, help_text="The gate's new threshold (recorded); default: unchanged."
+    )
+    extra_epochs = serializers.IntegerField(
+        required=False, default=0, help_text="Train this many more epochs before judging."
+    )
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="Pass the gate even if it still fails (recorded)."
+    )
     comment = serializers.CharField(required=False, allow_blank=True)
 
 
 class EvaluationRequestSerializer(serializers.Serializer):
     model_version = serializers.IntegerField()
-    teacher_spec = serializers.IntegerField(required=False, help_text="Default: the teacher the version was distilled from.")
+    teacher_spec = serializers.IntegerField(
+        required=False, help_text="Default: the teacher the version was distilled from."
+    )
     max_new_tokens = serializers.IntegerField(required=False, default=32)
 
 
@@ -84,8 +113,23 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "status", "phase", "progress_done", "progress_total", "tokens_per_s", "eta_s", "message",
-                  "params", "metrics", "created_at", "started_at", "finished_at", "url"]
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "phase",
+            "progress_done",
+            "progress_total",
+            "tokens_per_s",
+            "eta_s",
+            "message",
+            "params",
+            "metrics",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "url",
+        ]
         read_only_fields = fields
 
     def get_url(self, job) -> str:
@@ -109,12 +153,31 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "job", "stage", "stage_index", "is_final", "kd_mode", "parent", "student_spec", "teacher_spec",
-                  "snapshots", "gate", "metrics", "parameters", "created_at", "download_url", "eval_reports"]
+        fields = [
+            "id",
+            "name",
+            "job",
+            "stage",
+            "stage_index",
+            "is_final",
+            "kd_mode",
+            "parent",
+            "student_spec",
+            "teacher_spec",
+            "snapshots",
+            "gate",
+            "metrics",
+            "parameters",
+            "created_at",
+            "download_url",
+            "eval_reports",
+        ]
         read_only_fields = fields
 
     def get_download_url(self, version) -> str:
-        return reverse("api-model-version-download", args=[version.project.slug, version.pk], request=self.context.get("request"))
+        return reverse(
+            "api-model-version-download", args=[version.project.slug, version.pk], request=self.context.get("request")
+        )
 
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
@@ -128,15 +191,39 @@ class EvalReportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EvalReport
-        fields = ["id", "model_version", "teacher_spec", "job", "quality_retained", "speedup", "metrics", "by_tier", "speed",
-                  "reliability", "created_at"]
+        fields = [
+            "id",
+            "model_version",
+            "teacher_spec",
+            "job",
+            "quality_retained",
+            "speedup",
+            "metrics",
+            "by_tier",
+            "speed",
+            "reliability",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
-JOB_EXAMPLE = {"id": 42, "kind": "distill", "status": "queued", "phase": "", "progress_done": 0, "progress_total": 0,
-               "tokens_per_s": None, "eta_s": None, "message": "", "params": {"student_spec": 3, "teacher_spec": 1, "stages": ["…"]},
-               "metrics": {}, "created_at": "2026-11-25T13:00:00Z", "started_at": None, "finished_at": None,
-               "url": "https://curation.example/p/support/jobs/42/"}
+JOB_EXAMPLE = {
+    "id": 42,
+    "kind": "distill",
+    "status": "queued",
+    "phase": "",
+    "progress_done": 0,
+    "progress_total": 0,
+    "tokens_per_s": None,
+    "eta_s": None,
+    "message": "",
+    "params": {"student_spec": 3, "teacher_spec": 1, "stages": ["…"]},
+    "metrics": {},
+    "created_at": "2026-11-25T13:00:00Z",
+    "started_at": None,
+    "finished_at": None,
+    "url": "https://curation.example/p/support/jobs/42/",
+}
 
 
 # ---------------------------------------------------------------------- views
@@ -153,17 +240,42 @@ class DistillationLaunchView(APIView):
     """Launch a staged distillation job (engineers)."""
 
     @extend_schema(
-        operation_id="distillations_create", parameters=[SLUG], request=DistillationRequestSerializer,
+        operation_id="distillations_create",
+        parameters=[SLUG],
+        request=DistillationRequestSerializer,
         responses={201: TrainingJobSerializer, 400: ERRORS},
         examples=[
-            OpenApiExample("Two stages, gated", request_only=True, value={
-                "student_spec": 3, "teacher_spec": 1, "batch_size": 8, "checkpoint_every": 200,
-                "stages": [
-                    {"snapshot": 10, "name": "easy", "epochs": 2, "lr": 5e-4, "temperature": 2.0, "alpha": 0.5,
-                     "gate": {"metric": "teacher_agreement", "threshold": 0.6, "patience": 1}},
-                    {"snapshot": 11, "name": "hard", "steps": 400, "lr": 2e-4, "replay_fraction": 0.2, "divergence": "jsd",
-                     "jsd_beta": 0.5, "gate": {"metric": "val_kd_loss", "threshold": 1.2}},
-                ]}),
+            OpenApiExample(
+                "Two stages, gated",
+                request_only=True,
+                value={
+                    "student_spec": 3,
+                    "teacher_spec": 1,
+                    "batch_size": 8,
+                    "checkpoint_every": 200,
+                    "stages": [
+                        {
+                            "snapshot": 10,
+                            "name": "easy",
+                            "epochs": 2,
+                            "lr": 5e-4,
+                            "temperature": 2.0,
+                            "alpha": 0.5,
+                            "gate": {"metric": "teacher_agreement", "threshold": 0.6, "patience": 1},
+                        },
+                        {
+                            "snapshot": 11,
+                            "name": "hard",
+                            "steps": 400,
+                            "lr": 2e-4,
+                            "replay_fraction": 0.2,
+                            "divergence": "jsd",
+                            "jsd_beta": 0.5,
+                            "gate": {"metric": "val_kd_loss", "threshold": 1.2},
+                        },
+                    ],
+                },
+            ),
             OpenApiExample("Queued", response_only=True, status_codes=["201"], value=JOB_EXAMPLE),
         ],
     )
@@ -176,34 +288,65 @@ class JobResumeView(APIView):
     """Resume a distillation job that waits at a gate (engineers); the decision is recorded."""
 
     @extend_schema(
-        operation_id="jobs_resume", parameters=[SLUG, ID], request=ResumeRequestSerializer,
-        responses={202: TrainingJobSerializer, 400: ERRORS, 409: OpenApiResponse(description="The job is not waiting at a gate.")},
+        operation_id="jobs_resume",
+        parameters=[SLUG, ID],
+        request=ResumeRequestSerializer,
+        responses={
+            202: TrainingJobSerializer,
+            400: ERRORS,
+            409: OpenApiResponse(description="The job is not waiting at a gate."),
+        },
         examples=[
-            OpenApiExample("Lower the threshold", request_only=True, value={"threshold": 0.5, "comment": "hard tier is noisy"}),
+            OpenApiExample(
+                "Lower the threshold", request_only=True, value={"threshold": 0.5, "comment": "hard tier is noisy"}
+            ),
             OpenApiExample("Train more, then force", request_only=True, value={"extra_epochs": 2, "force": True}),
-            OpenApiExample("Queued again", response_only=True, status_codes=["202"],
-                           value={**JOB_EXAMPLE, "message": "Resumed at the gate of stage 'easy' by alice: threshold 0.5 (was 0.6). “hard tier is noisy”"}),
+            OpenApiExample(
+                "Queued again",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    **JOB_EXAMPLE,
+                    "message": "Resumed at the gate of stage 'easy' by alice: threshold 0.5 (was 0.6). “hard "
+                    "tier is noisy”",
+                },
+            ),
         ],
     )
     def post(self, request, slug, pk):
         project = project_for(request.user, slug, Role.ENGINEER)
         job = get_object_or_404(Job, project=project, pk=pk)
         if job.kind != Job.Kind.DISTILL or job.status != Job.Status.GATED:
-            return Response({"detail": f"{job} is {job.get_status_display().lower()}, not waiting at a gate."}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": f"{job} is {job.get_status_display().lower()}, not waiting at a gate."},
+                status=status.HTTP_409_CONFLICT,
+            )
         data = request.data
-        return _job_response(request, lambda: resume_distillation(
-            job, by=request.user, threshold=data.get("threshold"), extra_epochs=data.get("extra_epochs", 0),
-            force=data.get("force") in (True, "true", "1", "on", 1), comment=data.get("comment", ""),
-        ), status.HTTP_202_ACCEPTED)
+        return _job_response(
+            request,
+            lambda: resume_distillation(
+                job,
+                by=request.user,
+                threshold=data.get("threshold"),
+                extra_epochs=data.get("extra_epochs", 0),
+                force=data.get("force") in (True, "true", "1", "on", 1),
+                comment=data.get("comment", ""),
+            ),
+            status.HTTP_202_ACCEPTED,
+        )
 
 
 class EvaluationLaunchView(APIView):
     """Evaluate a model version against a teacher on the project's confirmed gold items (engineers)."""
 
     @extend_schema(
-        operation_id="evaluations_create", parameters=[SLUG], request=EvaluationRequestSerializer,
+        operation_id="evaluations_create",
+        parameters=[SLUG],
+        request=EvaluationRequestSerializer,
         responses={201: TrainingJobSerializer, 400: ERRORS},
-        examples=[OpenApiExample("Evaluate a version", request_only=True, value={"model_version": 12, "teacher_spec": 1})],
+        examples=[
+            OpenApiExample("Evaluate a version", request_only=True, value={"model_version": 12, "teacher_spec": 1})
+        ],
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
@@ -216,12 +359,23 @@ class Pages(LimitOffsetPagination):
 
 
 MODEL_VERSION_EXAMPLE = {
-    "id": 12, "name": "triage student, final", "job": 44, "stage": "", "stage_index": None, "is_final": True,
-    "kd_mode": "label", "parent": 11, "student_spec": "triage student", "teacher_spec": "triage teacher",
+    "id": 12,
+    "name": "triage student, final",
+    "job": 44,
+    "stage": "",
+    "stage_index": None,
+    "is_final": True,
+    "kd_mode": "label",
+    "parent": 11,
+    "student_spec": "triage student",
+    "teacher_spec": "triage teacher",
     "snapshots": [{"id": 3, "name": "stage 1, week 48", "content_hash": "98f75478e640…"}],
     "gate": {"metric": "accuracy", "threshold": 0.8, "value": 0.85, "passed": True},
-    "metrics": {"accuracy": 0.85}, "parameters": 8100000, "created_at": "2026-11-25T14:00:00Z",
-    "download_url": "http://api.example.org/api/v1/projects/triage/model-versions/12/download", "eval_reports": [7],
+    "metrics": {"accuracy": 0.85},
+    "parameters": 8100000,
+    "created_at": "2026-11-25T14:00:00Z",
+    "download_url": "http://api.example.org/api/v1/projects/triage/model-versions/12/download",
+    "eval_reports": [7],
 }
 
 
@@ -240,14 +394,21 @@ class ModelVersionListView(_ProjectScoped, generics.ListAPIView):
     serializer_class = ModelVersionSerializer
 
     def get_queryset(self):
-        qs = (ModelVersion.objects.filter(project=self.project()).select_related("project", "student_spec", "teacher_spec")
-              .prefetch_related("snapshots", "eval_reports").order_by("-id"))
+        qs = (
+            ModelVersion.objects.filter(project=self.project())
+            .select_related("project", "student_spec", "teacher_spec")
+            .prefetch_related("snapshots", "eval_reports")
+            .order_by("-id")
+        )
         if self.request.query_params.get("final") in ("1", "true"):
             qs = qs.filter(is_final=True)
         return qs
 
-    @extend_schema(operation_id="model_versions_list", parameters=[SLUG, OpenApiParameter("final", bool, description="Final models only.")],
-                   examples=[OpenApiExample("A final model", response_only=True, value=MODEL_VERSION_EXAMPLE)])
+    @extend_schema(
+        operation_id="model_versions_list",
+        parameters=[SLUG, OpenApiParameter("final", bool, description="Final models only.")],
+        examples=[OpenApiExample("A final model", response_only=True, value=MODEL_VERSION_EXAMPLE)],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -256,12 +417,26 @@ class ModelVersionDetailView(_ProjectScoped, generics.RetrieveAPIView):
     serializer_class = ModelVersionDetailSerializer
 
     def get_queryset(self):
-        return ModelVersion.objects.filter(project=self.project()).select_related("project", "student_spec", "teacher_spec")
+        return ModelVersion.objects.filter(project=self.project()).select_related(
+            "project", "student_spec", "teacher_spec"
+        )
 
-    @extend_schema(operation_id="model_versions_retrieve", parameters=[SLUG, ID], examples=[OpenApiExample(
-        "A final model", response_only=True,
-        value={**MODEL_VERSION_EXAMPLE, "config": {"stages": ["stage 1"]}, "card": {"parameters": 8100000},
-               "artifact_path": "models/44/final"})])
+    @extend_schema(
+        operation_id="model_versions_retrieve",
+        parameters=[SLUG, ID],
+        examples=[
+            OpenApiExample(
+                "A final model",
+                response_only=True,
+                value={
+                    **MODEL_VERSION_EXAMPLE,
+                    "config": {"stages": ["stage 1"]},
+                    "card": {"parameters": 8100000},
+                    "artifact_path": "models/44/final",
+                },
+            )
+        ],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -269,11 +444,16 @@ class ModelVersionDetailView(_ProjectScoped, generics.RetrieveAPIView):
 class ModelVersionDownloadView(APIView):
     """The version as a .tar.gz (save_pretrained directory with its model card)."""
 
-    @extend_schema(operation_id="model_versions_download", parameters=[SLUG, ID],
-                   responses={(200, "application/gzip"): OpenApiResponse(description="A .tar.gz archive."), 404: None})
+    @extend_schema(
+        operation_id="model_versions_download",
+        parameters=[SLUG, ID],
+        responses={(200, "application/gzip"): OpenApiResponse(description="A .tar.gz archive."), 404: None},
+    )
     def get(self, request, slug, pk):
         project = project_for(request.user, slug)
-        return archive_response(get_object_or_404(ModelVersion.objects.select_related("project"), project=project, pk=pk))
+        return archive_response(
+            get_object_or_404(ModelVersion.objects.select_related("project"), project=project, pk=pk)
+        )
 
 
 class EvalReportListView(_ProjectScoped, generics.ListAPIView):
@@ -285,14 +465,36 @@ class EvalReportListView(_ProjectScoped, generics.ListAPIView):
         qs = EvalReport.objects.filter(project=self.project()).select_related("teacher_spec").order_by("-id")
         version = self.request.query_params.get("model_version")
         if version:
-            qs = qs.filter(model_version_id=int(version) if version.isascii() and version.isdigit() and int(version) < 2**63 else -1)
+            qs = qs.filter(
+                model_version_id=int(version)
+                if version.isascii() and version.isdigit() and int(version) < 2**63
+                else -1
+            )
         return qs
 
-    @extend_schema(operation_id="eval_reports_list", parameters=[SLUG, OpenApiParameter("model_version", int)],
-                   examples=[OpenApiExample("A report", response_only=True, value={
-                       "id": 7, "model_version": 12, "teacher_spec": "triage teacher", "job": 44, "quality_retained": 0.94,
-                       "speedup": 3.8, "metrics": {"task": "classification", "quality_basis": "accuracy"}, "by_tier": {},
-                       "speed": {}, "reliability": {}, "created_at": "2026-11-25T14:00:00Z"})])
+    @extend_schema(
+        operation_id="eval_reports_list",
+        parameters=[SLUG, OpenApiParameter("model_version", int)],
+        examples=[
+            OpenApiExample(
+                "A report",
+                response_only=True,
+                value={
+                    "id": 7,
+                    "model_version": 12,
+                    "teacher_spec": "triage teacher",
+                    "job": 44,
+                    "quality_retained": 0.94,
+                    "speedup": 3.8,
+                    "metrics": {"task": "classification", "quality_basis": "accuracy"},
+                    "by_tier": {},
+                    "speed": {},
+                    "reliability": {},
+                    "created_at": "2026-11-25T14:00:00Z",
+                },
+            )
+        ],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -303,15 +505,55 @@ class EvalReportDetailView(_ProjectScoped, generics.RetrieveAPIView):
     def get_queryset(self):
         return EvalReport.objects.filter(project=self.project()).select_related("teacher_spec")
 
-    @extend_schema(operation_id="eval_reports_retrieve", parameters=[SLUG, ID], examples=[OpenApiExample("A classification report", response_only=True, value={
-        "id": 7, "model_version": 12, "teacher_spec": "triage teacher", "job": 44, "quality_retained": 0.94, "speedup": 3.8,
-        "metrics": {"task": "classification", "n_items": 60, "quality_basis": "accuracy",
-                    "student": {"n": 60, "accuracy": 0.85, "macro_f1": 0.83, "ece": 0.06, "teacher_agreement": 0.9},
-                    "teacher": {"n": 60, "accuracy": 0.9, "macro_f1": 0.89, "ece": 0.04}},
-        "by_tier": {"student": {"easy": {"n": 30, "accuracy": 0.97}, "hard": {"n": 30, "accuracy": 0.73}}, "teacher": {"…": "…"}},
-        "speed": {"student": {"latency_p50_ms": 4.1, "latency_p95_ms": 6.0, "tokens_per_s": 5200, "parameters": 8100000},
-                  "teacher": {"latency_p50_ms": 15.6, "latency_p95_ms": 21.0, "tokens_per_s": 1400, "parameters": 82000000}},
-        "reliability": {"student": {"ece": 0.06, "bins": [{"lower": 0.0, "upper": 0.0667, "confidence": None, "accuracy": None, "count": 0}]}},
-        "created_at": "2026-11-25T14:00:00Z"})])
+    @extend_schema(
+        operation_id="eval_reports_retrieve",
+        parameters=[SLUG, ID],
+        examples=[
+            OpenApiExample(
+                "A classification report",
+                response_only=True,
+                value={
+                    "id": 7,
+                    "model_version": 12,
+                    "teacher_spec": "triage teacher",
+                    "job": 44,
+                    "quality_retained": 0.94,
+                    "speedup": 3.8,
+                    "metrics": {
+                        "task": "classification",
+                        "n_items": 60,
+                        "quality_basis": "accuracy",
+                        "student": {"n": 60, "accuracy": 0.85, "macro_f1": 0.83, "ece": 0.06, "teacher_agreement": 0.9},
+                        "teacher": {"n": 60, "accuracy": 0.9, "macro_f1": 0.89, "ece": 0.04},
+                    },
+                    "by_tier": {
+                        "student": {"easy": {"n": 30, "accuracy": 0.97}, "hard": {"n": 30, "accuracy": 0.73}},
+                        "teacher": {"…": "…"},
+                    },
+                    "speed": {
+                        "student": {
+                            "latency_p50_ms": 4.1,
+                            "latency_p95_ms": 6.0,
+                            "tokens_per_s": 5200,
+                            "parameters": 8100000,
+                        },
+                        "teacher": {
+                            "latency_p50_ms": 15.6,
+                            "latency_p95_ms": 21.0,
+                            "tokens_per_s": 1400,
+                            "parameters": 82000000,
+                        },
+                    },
+                    "reliability": {
+                        "student": {
+                            "ece": 0.06,
+                            "bins": [{"lower": 0.0, "upper": 0.0667, "confidence": None, "accuracy": None, "count": 0}],
+                        }
+                    },
+                    "created_at": "2026-11-25T14:00:00Z",
+                },
+            )
+        ],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -5,8 +5,16 @@ changed since, nothing is written and the answer is 409 with the current version
 what changed (who, when, which fields), so the client can re-apply its decision on
 purpose instead of overwriting someone else's.
 """
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
@@ -20,10 +28,23 @@ MAX_TEXT = 100_000
 MAX_COMMENT = 10_000
 ACTIONS = ["approve", "reject", "edit", "grade", "tier", "stage", "promote", "demote", "label", "comment", "gold"]
 # The request field a refused action is about (ReviewError carries only a message).
-ACTION_FIELD = {"edit": "text", "grade": "grade", "tier": "tier", "stage": "stage", "label": "label",
-                "comment": "comment", "gold": "reference"}
-REQUIRED = {"edit": ["text"], "grade": ["grade"], "tier": ["tier"], "stage": ["stage"], "label": ["label"],
-            "comment": ["comment"]}
+ACTION_FIELD = {
+    "edit": "text",
+    "grade": "grade",
+    "tier": "tier",
+    "stage": "stage",
+    "label": "label",
+    "comment": "comment",
+    "gold": "reference",
+}
+REQUIRED = {
+    "edit": ["text"],
+    "grade": ["grade"],
+    "tier": ["tier"],
+    "stage": ["stage"],
+    "label": ["label"],
+    "comment": ["comment"],
+}
 
 
 class VerdictSerializer(serializers.ModelSerializer):
@@ -39,11 +60,19 @@ class DecisionSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The example version you loaded.")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT)
     text = serializers.CharField(required=False, max_length=MAX_TEXT, help_text="edit: the new response.")
-    grade = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5, help_text="grade: 1-5, or null to clear.")
-    tier = serializers.CharField(required=False, allow_null=True, max_length=50, help_text="tier: a tier name, or null to clear.")
+    grade = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=5, help_text="grade: 1-5, or null to clear."
+    )
+    tier = serializers.CharField(
+        required=False, allow_null=True, max_length=50, help_text="tier: a tier name, or null to clear."
+    )
     stage = serializers.CharField(required=False, max_length=50, help_text="stage: the stage name to move to.")
-    label = serializers.CharField(required=False, max_length=100, help_text="label (classification), or gold: the gold label.")
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT, help_text="gold: the reference answer.")
+    label = serializers.CharField(
+        required=False, max_length=100, help_text="label (classification), or gold: the gold label."
+    )
+    reference = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_TEXT, help_text="gold: the reference answer."
+    )
 
     def validate(self, data):
         for field in REQUIRED.get(data["action"], []):
@@ -59,18 +88,31 @@ class StaleSerializer(serializers.Serializer):
     example = ExampleSerializer()
 
 
-DECISION_RESULT = inline_serializer("DecisionResult", {
-    "verdict": VerdictSerializer(), "example": ExampleSerializer(),
-    "gold_item": serializers.IntegerField(allow_null=True, help_text="gold: the gold item's id."),
-})
-VERDICT_EXAMPLE = {"id": 901, "action": "approve", "user": "alice", "changes": {"status": ["pending", "approved"]},
-                   "comment": "", "version": 4, "bulk_id": None, "created_at": "2026-11-25T12:31:00Z"}
+DECISION_RESULT = inline_serializer(
+    "DecisionResult",
+    {
+        "verdict": VerdictSerializer(),
+        "example": ExampleSerializer(),
+        "gold_item": serializers.IntegerField(allow_null=True, help_text="gold: the gold item's id."),
+    },
+)
+VERDICT_EXAMPLE = {
+    "id": 901,
+    "action": "approve",
+    "user": "alice",
+    "changes": {"status": ["pending", "approved"]},
+    "comment": "",
+    "version": 4,
+    "bulk_id": None,
+    "created_at": "2026-11-25T12:31:00Z",
+}
 EXAMPLE_ID = OpenApiParameter("example_id", int, OpenApiParameter.PATH, description="The example's id.")
 
 
 @extend_schema_view(
     list=extend_schema(
-        summary="An example's history, oldest first", parameters=[SLUG_PARAMETER, EXAMPLE_ID],
+        summary="An example's history, oldest first",
+        parameters=[SLUG_PARAMETER, EXAMPLE_ID],
         examples=[OpenApiExample("History", response_only=True, value=VERDICT_EXAMPLE)],
     ),
     create=extend_schema(
@@ -80,21 +122,56 @@ EXAMPLE_ID = OpenApiParameter("example_id", int, OpenApiParameter.PATH, descript
         request=DecisionSerializer,
         responses={
             201: DECISION_RESULT,
-            400: OpenApiResponse(description="A field is wrong or the action cannot be done; the body names the field."),
+            400: OpenApiResponse(
+                description="A field is wrong or the action cannot be done; the body names the field."
+            ),
             409: OpenApiResponse(StaleSerializer, description="Someone changed the example since your version."),
         },
         examples=[
             OpenApiExample("Approve", request_only=True, value={"action": "approve", "version": 3}),
-            OpenApiExample("Edit", request_only=True, value={"action": "edit", "version": 3, "text": "The corrected answer.", "comment": "fixed the VAT rule"}),
-            OpenApiExample("Move to a stage", request_only=True, value={"action": "stage", "version": 3, "stage": "stage 2"}),
-            OpenApiExample("Decided", response_only=True, status_codes=["201"],
-                           value={"verdict": VERDICT_EXAMPLE, "example": {"id": 42, "version": 4, "status": "approved"}, "gold_item": None}),
-            OpenApiExample("Stale version", response_only=True, status_codes=["409"], value={
-                "detail": "bob changed this example since you loaded it (version 4 now); your input was not saved.",
-                "current_version": 4,
-                "changes": [{"user": "bob", "at": "2026-11-25T12:31:00Z", "action": "edit",
-                             "changes": {"response": ["Old.", "New."]}, "comment": "", "version": 4}],
-                "example": {"id": 42, "version": 4}}),
+            OpenApiExample(
+                "Edit",
+                request_only=True,
+                value={
+                    "action": "edit",
+                    "version": 3,
+                    "text": "The corrected answer.",
+                    "comment": "fixed the VAT rule",
+                },
+            ),
+            OpenApiExample(
+                "Move to a stage", request_only=True, value={"action": "stage", "version": 3, "stage": "stage 2"}
+            ),
+            OpenApiExample(
+                "Decided",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "verdict": VERDICT_EXAMPLE,
+                    "example": {"id": 42, "version": 4, "status": "approved"},
+                    "gold_item": None,
+                },
+            ),
+            OpenApiExample(
+                "Stale version",
+                response_only=True,
+                status_codes=["409"],
+                value={
+                    "detail": "bob changed this example since you loaded it (version 4 now); your input was not saved.",
+                    "current_version": 4,
+                    "changes": [
+                        {
+                            "user": "bob",
+                            "at": "2026-11-25T12:31:00Z",
+                            "action": "edit",
+                            "changes": {"response": ["Old.", "New."]},
+                            "comment": "",
+                            "version": 4,
+                        }
+                    ],
+                    "example": {"id": 42, "version": 4},
+                },
+            ),
         ],
     ),
 )
@@ -128,10 +205,17 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
         try:
             result = self._apply(example, request.user, action, data)
         except review.StaleExample as stale:
-            return Response({
-                "detail": str(stale), "current_version": stale.current.version, "changes": stale.changes(),
-                "example": ExampleSerializer(Example.objects.select_related("prompt", "tier", "stage", "reviewed_by").get(pk=example.pk)).data,
-            }, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {
+                    "detail": str(stale),
+                    "current_version": stale.current.version,
+                    "changes": stale.changes(),
+                    "example": ExampleSerializer(
+                        Example.objects.select_related("prompt", "tier", "stage", "reviewed_by").get(pk=example.pk)
+                    ).data,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         except review.ReviewError as exc:
             field = ACTION_FIELD.get(action, "action")
             if action == "gold" and example.project.is_classification:
@@ -143,10 +227,14 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
         verdict = None
         if example.version > data["version"]:  # an edit to the same text writes nothing
             verdict = Verdict.objects.filter(example=example).select_related("user").order_by("-id").first()
-        return Response({
-            "verdict": VerdictSerializer(verdict).data if verdict else None,
-            "example": ExampleSerializer(example).data, "gold_item": gold,
-        }, status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                "verdict": VerdictSerializer(verdict).data if verdict else None,
+                "example": ExampleSerializer(example).data,
+                "gold_item": gold,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
     def _apply(self, example, user, action, data):
         version, comment = data["version"], data.get("comment", "")
@@ -163,12 +251,26 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
             if data["tier"] not in (None, ""):
                 tier = self.project.tiers.filter(name=data["tier"]).first()
                 if tier is None:
-                    raise serializers.ValidationError({"tier": [f"No tier {data['tier']!r} here; choose one of {', '.join(self.project.tiers.values_list('name', flat=True))} or null."]})
+                    raise serializers.ValidationError(
+                        {
+                            "tier": [
+                                f"No tier {data['tier']!r} here; choose one of "
+                                f"{', '.join(self.project.tiers.values_list('name', flat=True))} or null."
+                            ]
+                        }
+                    )
             return review.set_tier(example, user, version, tier)
         if action == "stage":
             stage = self.project.stages.filter(name=data["stage"]).first()
             if stage is None:
-                raise serializers.ValidationError({"stage": [f"No stage {data['stage']!r} here; choose one of {', '.join(self.project.stages.values_list('name', flat=True))}."]})
+                raise serializers.ValidationError(
+                    {
+                        "stage": [
+                            f"No stage {data['stage']!r} here; choose one of "
+                            f"{', '.join(self.project.stages.values_list('name', flat=True))}."
+                        ]
+                    }
+                )
             return review.move_to_stage(example, user, version, stage)
         if action == "promote":
             return review.promote(example, user, version)
@@ -179,4 +281,3 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
         if action == "comment":
             return review.comment(example, user, version, data["comment"])
         return review.add_to_gold(example, user, version, data.get("reference", ""), data.get("label", ""))
-

@@ -57,12 +57,12 @@ class SnapshotRow(models.Model):
         VALIDATION = "validation", "Validation"
 
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
-    ordinal = models.PositiveIntegerField(help_text="Order in which the row was frozen; files follow (split, row_hash).")
+    ordinal = models.PositiveIntegerField(
+        help_text="Order in which the row was frozen; files follow (split, row_hash)."
+    )
     # A frozen copy keeps the example's id even if the example is deleted later:
     # the files, and the hash over them, must never change.
-    example = models.ForeignKey(
-        Example, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    example = models.ForeignKey(Example, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     example_version = models.PositiveIntegerField(null=True, blank=True, help_text="The example's version when frozen.")
     row_hash = models.CharField(max_length=64, default="", help_text="sha256 of the row as written to the files.")
     prompt_hash = models.CharField(max_length=64, default="", help_text="Normalised prompt hash: the split key.")
@@ -84,6 +84,9 @@ class SnapshotRow(models.Model):
         # Exports read a snapshot's rows split by split in row-hash order (files, downloads, the hash).
         indexes = [models.Index(fields=["snapshot", "split", "row_hash"], name="snaprow_split_hash")]
 
+    def __str__(self):
+        return f"row {self.example_id} of snapshot {self.snapshot_id}"
+
 
 class ModelVersion(models.Model):
     """A trained student (a finished stage or job), saved with save_pretrained."""
@@ -95,7 +98,11 @@ class ModelVersion(models.Model):
         ModelSpec, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Distilled from."
     )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
         help_text="The version training started from (the previous stage); none: the student spec's weights.",
     )
     name = models.CharField(max_length=200)
@@ -150,7 +157,9 @@ class EvalReport(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # One report per evaluation job: a redelivered job does not write a second one.
-            models.UniqueConstraint(fields=["job"], condition=models.Q(job__isnull=False), name="evalreport_unique_job"),
+            models.UniqueConstraint(
+                fields=["job"], condition=models.Q(job__isnull=False), name="evalreport_unique_job"
+            ),
         ]
 
     def __str__(self):

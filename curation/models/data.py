@@ -71,9 +71,10 @@ class ModelSpec(models.Model):
     tokenizer_path = models.CharField(max_length=500, blank=True)
     defaults = models.JSONField(default=dict, blank=True, help_text="Default generation parameters.")
     options = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text="Backend options: transformers {device, dtype, max_batch_size, max_batch_tokens}; "
-                  "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.",
+        "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -89,7 +90,8 @@ class TeacherSample(models.Model):
     job = models.ForeignKey("curation.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="samples")
     model_spec = models.ForeignKey(ModelSpec, null=True, blank=True, on_delete=models.SET_NULL)
     sample_index = models.PositiveIntegerField(
-        default=0, help_text="Generation: 0..n-1. Score jobs: the scored example's id, or 0 for a gold reference.",
+        default=0,
+        help_text="Generation: 0..n-1. Score jobs: the scored example's id, or 0 for a gold reference.",
     )
     scored = models.BooleanField(default=False, help_text="Teacher-forced text (a score job), not generated.")
     text = models.TextField(blank=True)
@@ -112,6 +114,9 @@ class TeacherSample(models.Model):
             # Makes generation idempotent: a resumed job only fills what is missing.
             models.UniqueConstraint(fields=["prompt", "job", "sample_index"], name="sample_unique_prompt_job_index")
         ]
+
+    def __str__(self):
+        return f"sample {self.sample_index} of prompt {self.prompt_id}"
 
 
 class ExampleStatus(models.TextChoices):
@@ -166,7 +171,8 @@ class Example(models.Model):
     min_margin = models.FloatField(null=True, blank=True)
     token_count = models.PositiveIntegerField(default=0)
     soft_targets = models.CharField(
-        max_length=300, blank=True,
+        max_length=300,
+        blank=True,
         help_text="Soft targets of the current response (the sample's, or a score job's after an edit); blank: none.",
     )
     checks_failed = models.BooleanField(default=False)
@@ -196,7 +202,8 @@ class Example(models.Model):
             models.Index(fields=["leased_by"], condition=models.Q(leased_by__isnull=False), name="ex_leased_by"),
             # Individually reviewed rows only (bulk decisions leave reviewed_by alone).
             models.Index(
-                fields=["project", "reviewed_by", "reviewed_at"], condition=models.Q(reviewed_by__isnull=False),
+                fields=["project", "reviewed_by", "reviewed_at"],
+                condition=models.Q(reviewed_by__isnull=False),
                 name="ex_reviewer_day",
             ),
         ]
@@ -254,7 +261,11 @@ class Verdict(models.Model):
         Example, on_delete=models.CASCADE, related_name="verdicts", db_index=False, db_constraint=False
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="verdicts", db_constraint=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="verdicts",
+        db_constraint=False,
         db_index=False,
     )
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -272,14 +283,20 @@ class Verdict(models.Model):
             # Reviews per reviewer per day leave bulk actions out (stats.reviewed_per_day), so
             # a bulk action's rows need no entry here.
             models.Index(
-                fields=["project", "user", "created_at"], name="verdict_reviewer_day", condition=models.Q(bulk_id__isnull=True)
+                fields=["project", "user", "created_at"],
+                name="verdict_reviewer_day",
+                condition=models.Q(bulk_id__isnull=True),
             ),
             # Inter-reviewer agreement: each reviewer's own approve/reject decisions per example.
             models.Index(
-                fields=["project", "example", "user", "id"], name="verdict_decision",
+                fields=["project", "example", "user", "id"],
+                name="verdict_decision",
                 condition=models.Q(action__in=["approve", "reject"], bulk_id__isnull=True),
             ),
         ]
+
+    def __str__(self):
+        return f"{self.action} on example {self.example_id} (v{self.version})"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -306,6 +323,9 @@ class GoldItem(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="gold_unique_content")]
+
+    def __str__(self):
+        return f"gold item {self.pk} (prompt {self.prompt_id})"
 
     def save(self, *args, **kwargs):
         self.content_hash = self.prompt.content_hash

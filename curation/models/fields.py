@@ -1,4 +1,5 @@
 """Model fields with a PostgreSQL-specific storage."""
+
 from django.db import models
 
 

@@ -83,3 +83,6 @@ class MetricPoint(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["job", "name", "step"], name="metric_job_name_step")]
+
+    def __str__(self):
+        return f"{self.name}@{self.step} of job {self.job_id}"

@@ -27,6 +27,7 @@ Set-based SQL whatever the number of rows, in one transaction, with one audit
 The reviewer confirmed a number; if the filter matches a different number now,
 nothing is written (``BulkCountChanged``) and the page asks again with the new number.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,17 @@ ACTIONS = {
     "tier": "Set tier",
     "stage": "Move to stage",
 }
-_VERDICT_COLUMNS = ("project_id", "example_id", "user_id", "action", "changes", "comment", "bulk_id", "version", "created_at")
+_VERDICT_COLUMNS = (
+    "project_id",
+    "example_id",
+    "user_id",
+    "action",
+    "changes",
+    "comment",
+    "bulk_id",
+    "version",
+    "created_at",
+)
 
 
 class BulkCountChanged(Exception):
@@ -125,7 +136,10 @@ def _changes(plan: BulkPlan):
         # history (its Verdict rows and BulkAction), and leaving them alone spares 100,000
         # index entries and foreign-key checks.
         update = {
-            "status": status, "conflict": False, "leased_by": None, "lease_expires_at": None,
+            "status": status,
+            "conflict": False,
+            "leased_by": None,
+            "lease_expires_at": None,
             "approvals": Greatest(F("approvals"), Value(1)) if plan.action == "approve" else 0,
         }
         return JSONObject(status=JSONArray(F("status"), Value(status))), update
@@ -140,7 +154,9 @@ class _Raced(Exception):
     """A matching row changed while the one-statement path ran: redo it the lock-first way."""
 
 
-def apply_bulk(project, user, queryset, plan: BulkPlan, *, expected: int, filter_description: dict | None = None) -> BulkAction:
+def apply_bulk(
+    project, user, queryset, plan: BulkPlan, *, expected: int, filter_description: dict | None = None
+) -> BulkAction:
     """Apply ``plan`` to every example of ``queryset`` (one project's); see the module docstring."""
     if connection.vendor == "postgresql":
         try:
@@ -159,7 +175,12 @@ def _apply(project, user, queryset, plan, expected, filter_description, *, one_s
     if count == 0:
         raise ReviewError("No example matches this filter; nothing to do.")
     bulk = BulkAction.objects.create(
-        project=project, user=user, action=plan.action, target=plan.target_name, filter=filter_description or {}, count=count
+        project=project,
+        user=user,
+        action=plan.action,
+        target=plan.target_name,
+        filter=filter_description or {},
+        count=count,
     )
     now = timezone.now()
     if one_statement:
@@ -183,9 +204,7 @@ def _tune_transaction():
     synchronous: a reviewer who was told "approved" must not lose the action to a crash.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
-        )
+        cursor.execute("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)")
 
 
 def _before_values(project, plan: BulkPlan):
@@ -239,8 +258,15 @@ def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
             cursor.execute(
                 f"WITH moved AS ({update_sql} RETURNING {table}.id AS example_id, {table}.version AS version) {insert}",
                 # {field: [before, after]} is the statement's constant: built once, not per row.
-                [*update_params, project.id, user.id, plan.action, json.dumps({changes_field: [before, _after(plan)]}),
-                 bulk.id, now],
+                [
+                    *update_params,
+                    project.id,
+                    user.id,
+                    plan.action,
+                    json.dumps({changes_field: [before, _after(plan)]}),
+                    bulk.id,
+                    now,
+                ],
             )
             changed += cursor.rowcount
     return changed
@@ -249,13 +275,22 @@ def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
 def _audit_then_update(project, user, queryset, plan, bulk, now, count):
     """Two statements (SQLite, and PostgreSQL after a race): lock and audit, then update."""
     changes, update = _changes(plan)
-    rows = queryset.order_by().annotate(
-        b_project=Value(project.id), b_example=F("id"), b_user=Value(user.id, output_field=IntegerField()),
-        b_action=Value(plan.action), b_changes=changes, b_comment=Value(""),
-        b_bulk=Value(bulk.id, output_field=UUIDField()),
-        b_version=F("version") + 1, b_created=Value(now, output_field=DateTimeField()),
-    ).values_list(
-        "b_project", "b_example", "b_user", "b_action", "b_changes", "b_comment", "b_bulk", "b_version", "b_created"
+    rows = (
+        queryset.order_by()
+        .annotate(
+            b_project=Value(project.id),
+            b_example=F("id"),
+            b_user=Value(user.id, output_field=IntegerField()),
+            b_action=Value(plan.action),
+            b_changes=changes,
+            b_comment=Value(""),
+            b_bulk=Value(bulk.id, output_field=UUIDField()),
+            b_version=F("version") + 1,
+            b_created=Value(now, output_field=DateTimeField()),
+        )
+        .values_list(
+            "b_project", "b_example", "b_user", "b_action", "b_changes", "b_comment", "b_bulk", "b_version", "b_created"
+        )
     )
     select_sql, params = rows.query.sql_with_params()
     if connection.features.has_select_for_update_of:
@@ -263,9 +298,7 @@ def _audit_then_update(project, user, queryset, plan, bulk, now, count):
         # would also lock joined rows (the reviewer's user row, tiers) or fail on outer joins.
         select_sql += f" FOR UPDATE OF {connection.ops.quote_name(Example._meta.db_table)}"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) {select_sql}", params
-        )
+        cursor.execute(f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) {select_sql}", params)
         audited = cursor.rowcount
     # The audited rows are locked, so none of them can change or stop matching; the same
     # filter now reaches them in index order (an id list would probe the table at random).

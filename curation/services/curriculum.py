@@ -4,6 +4,7 @@ Stages and tiers share the rules, so one set of functions serves both (``kind`` 
 "stage" or "tier"). The pool stays the first stage and cannot be renamed or removed;
 a stage or tier that still holds examples cannot be removed (move them first).
 """
+
 from __future__ import annotations
 
 from django.db import transaction

@@ -4,6 +4,7 @@ the locally trained teacher and student, and the teacher's first generation jobs
 Idempotent: a second run finds everything in place (the teacher is cached under
 ``DATA_DIR/demo``) and only starts the servers.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,16 @@ TEACHER_BUDGET_S = 150
 # (4000 tickets); the teacher's whole label distribution at T 4 for 10 epochs reached 90.5%.
 DISTILL = {
     "triage": {
-        "batch_size": 32, "max_seq_len": 256,
-        "stage": {"epochs": 10, "lr": 3e-3, "warmup_steps": 10, "temperature": 4.0, "alpha": 1.0, "replay_fraction": 0.2},
+        "batch_size": 32,
+        "max_seq_len": 256,
+        "stage": {
+            "epochs": 10,
+            "lr": 3e-3,
+            "warmup_steps": 10,
+            "temperature": 4.0,
+            "alpha": 1.0,
+            "replay_fraction": 0.2,
+        },
     },
 }
 GUIDELINES = {
@@ -114,23 +123,33 @@ def build_demo_models(log=print, budget_s: float | None = None) -> dict:
         student_arch = None
     if not teacher["cached"] or student_arch != STUDENT_ARCH:
         student = build_demo_student(teacher_dir, student_dir)
-        log(f"demo student: {student['parameters'] / 1e6:.2f}M parameters, "
-            f"{student['latency_ratio']:.1f}x faster forward pass than the teacher")
+        log(
+            f"demo student: {student['parameters'] / 1e6:.2f}M parameters, "
+            f"{student['latency_ratio']:.1f}x faster forward pass than the teacher"
+        )
     return {"teacher_dir": teacher_dir, "student_dir": student_dir, "teacher": teacher}
 
 
 def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
     teacher, _ = ModelSpec.objects.update_or_create(
-        project=project, name="demo teacher",
-        defaults={"role": ModelSpec.Role.TEACHER, "backend": ModelSpec.Backend.TRANSFORMERS,
-                  "path": str(models["teacher_dir"]),
-                  "defaults": GENERATION["triage" if project.is_classification else "drafting"]},
+        project=project,
+        name="demo teacher",
+        defaults={
+            "role": ModelSpec.Role.TEACHER,
+            "backend": ModelSpec.Backend.TRANSFORMERS,
+            "path": str(models["teacher_dir"]),
+            "defaults": GENERATION["triage" if project.is_classification else "drafting"],
+        },
     )
     student, _ = ModelSpec.objects.update_or_create(
-        project=project, name="demo student",
-        defaults={"role": ModelSpec.Role.STUDENT, "backend": ModelSpec.Backend.TRANSFORMERS,
-                  "path": str(models["student_dir"]),
-                  "defaults": {"distill": DISTILL["triage"]} if project.is_classification else {}},
+        project=project,
+        name="demo student",
+        defaults={
+            "role": ModelSpec.Role.STUDENT,
+            "backend": ModelSpec.Backend.TRANSFORMERS,
+            "path": str(models["student_dir"]),
+            "defaults": {"distill": DISTILL["triage"]} if project.is_classification else {},
+        },
     )
     return teacher, student
 
@@ -139,11 +158,16 @@ def queue_demo_generation(project, teacher: ModelSpec, engineer, log=print) -> J
     """The teacher's first pass over the project's prompts, unless one already ran or runs."""
     from curation.services.generation import launch_generation
 
-    if project.jobs.filter(kind=Job.Kind.GENERATE).exclude(status__in=[Job.Status.FAILED, Job.Status.CANCELLED]).exists():
+    if (
+        project.jobs.filter(kind=Job.Kind.GENERATE)
+        .exclude(status__in=[Job.Status.FAILED, Job.Status.CANCELLED])
+        .exists()
+    ):
         return None
     kind = "triage" if project.is_classification else "drafting"
-    job = launch_generation(project, by=engineer, model_spec=teacher, params=GENERATION[kind],
-                            prompt_filter={"scope": "missing"})
+    job = launch_generation(
+        project, by=engineer, model_spec=teacher, params=GENERATION[kind], prompt_filter={"scope": "missing"}
+    )
     log(f"{project.name}: queued {job} over {job.params['frozen']['count']} prompts.")
     return job
 
@@ -171,7 +195,9 @@ def seed_demo(log=print, with_teacher=True, sizes=None, teacher_budget_s=None):
     sizes = {**SIZES, **sizes_from_env(), **(sizes or {})}
     users = _users()
     projects = {
-        "triage": _project("ticket-triage", "Ticket triage", "classification", TRIAGE_LABELS, GUIDELINES["triage"], users),
+        "triage": _project(
+            "ticket-triage", "Ticket triage", "classification", TRIAGE_LABELS, GUIDELINES["triage"], users
+        ),
         "drafting": _project("reply-drafting", "Reply drafting", "generation", [], GUIDELINES["drafting"], users),
     }
     for kind, project in projects.items():

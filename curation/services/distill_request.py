@@ -17,6 +17,7 @@ rows) and then builds the core's ``DistillConfig``, so every message the core wo
 raise at run time (``DistillError``) is shown at launch, attached to the field it
 names. Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the rest.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,12 +39,22 @@ MAX_STAGES = 20
 # most a few minutes when its worker dies. And progress (a curve point) every second
 # rather than every two, so a short stage still draws a curve.
 STAGE_DEFAULTS = {
-    "lr": 5e-5, "warmup_steps": 0, "temperature": 1.0, "alpha": 0.5, "divergence": "forward_kl",
-    "jsd_beta": 0.5, "replay_fraction": 0.0,
+    "lr": 5e-5,
+    "warmup_steps": 0,
+    "temperature": 1.0,
+    "alpha": 0.5,
+    "divergence": "forward_kl",
+    "jsd_beta": 0.5,
+    "replay_fraction": 0.0,
 }
 JOB_DEFAULTS = {
-    "batch_size": 8, "grad_accum": 1, "max_seq_len": 512, "mixed_precision": "no", "seed": 0,
-    "checkpoint_every": 200, "progress_every_s": 1.0,
+    "batch_size": 8,
+    "grad_accum": 1,
+    "max_seq_len": 512,
+    "mixed_precision": "no",
+    "seed": 0,
+    "checkpoint_every": 200,
+    "progress_every_s": 1.0,
 }
 
 
@@ -190,7 +201,9 @@ def _stage_names(snapshots: list[Snapshot | None], given: list[str]) -> list[str
 def _row_counts(snapshot_ids) -> dict[tuple[int, str], int]:
     from django.db.models import Count
 
-    rows = SnapshotRow.objects.filter(snapshot_id__in=snapshot_ids).values("snapshot_id", "split").annotate(n=Count("id"))
+    rows = (
+        SnapshotRow.objects.filter(snapshot_id__in=snapshot_ids).values("snapshot_id", "split").annotate(n=Count("id"))
+    )
     return {(r["snapshot_id"], r["split"]): r["n"] for r in rows}
 
 
@@ -205,18 +218,37 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     student = _spec(project, data.get("student_spec"), "student_spec", ModelSpec.Role.STUDENT, errors)
     teacher = _spec(project, data.get("teacher_spec"), "teacher_spec", ModelSpec.Role.TEACHER, errors)
     if student is not None and student.backend != ModelSpec.Backend.TRANSFORMERS:
-        errors.add("student_spec", f"{student.name!r} is served over HTTP; a student must be a local transformers model to be trained")
+        errors.add(
+            "student_spec",
+            f"{student.name!r} is served over HTTP; a student must be a local transformers model to be trained",
+        )
     params = {
         "student_spec": student.pk if student else None,
         "teacher_spec": teacher.pk if teacher else None,
-        "batch_size": parse_number(data.get("batch_size"), "batch_size", errors, kind=int, default=JOB_DEFAULTS["batch_size"], minimum=1),
+        "batch_size": parse_number(
+            data.get("batch_size"), "batch_size", errors, kind=int, default=JOB_DEFAULTS["batch_size"], minimum=1
+        ),
         "grad_accum": parse_number(data.get("grad_accum"), "grad_accum", errors, kind=int, default=1, minimum=1),
-        "max_seq_len": parse_number(data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8),
+        "max_seq_len": parse_number(
+            data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8
+        ),
         "mixed_precision": _choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
         "seed": parse_number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
-        "checkpoint_every": parse_number(data.get("checkpoint_every"), "checkpoint_every", errors, kind=int,
-                                    default=JOB_DEFAULTS["checkpoint_every"], minimum=0),
-        "progress_every_s": parse_number(data.get("progress_every_s"), "progress_every_s", errors, default=JOB_DEFAULTS["progress_every_s"], minimum=0),
+        "checkpoint_every": parse_number(
+            data.get("checkpoint_every"),
+            "checkpoint_every",
+            errors,
+            kind=int,
+            default=JOB_DEFAULTS["checkpoint_every"],
+            minimum=0,
+        ),
+        "progress_every_s": parse_number(
+            data.get("progress_every_s"),
+            "progress_every_s",
+            errors,
+            default=JOB_DEFAULTS["progress_every_s"],
+            minimum=0,
+        ),
     }
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
@@ -226,7 +258,12 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         errors.add("stages", f"at most {MAX_STAGES} stages")
         raw_stages = raw_stages[:MAX_STAGES]
     snapshot_ids = [s.get("snapshot") for s in raw_stages if isinstance(s, dict)]
-    snapshots = {s.pk: s for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related("stage")}
+    snapshots = {
+        s.pk: s
+        for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related(
+            "stage"
+        )
+    }
     counts = _row_counts(list(snapshots))
     stages, stage_snaps = [], []
     for i, raw in enumerate(raw_stages):
@@ -278,9 +315,11 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             if stage["gate"]["metric"] is None and f"{where}.gate.metric" not in errors:
                 errors.add(f"{where}.gate.metric", f"Choose the gate's metric: {', '.join(GATE_METRICS)}.")
             if snap is not None and not counts.get((snap.pk, SnapshotRow.Split.VALIDATION)):
-                errors.add(f"{where}.gate.metric",
-                           f"a gate evaluates the snapshot's validation rows, and {snap.name!r} has none; "
-                           "build it with a validation fraction, or remove the gate")
+                errors.add(
+                    f"{where}.gate.metric",
+                    f"a gate evaluates the snapshot's validation rows, and {snap.name!r} has none; "
+                    "build it with a validation fraction, or remove the gate",
+                )
         stages.append(stage)
     names = _stage_names(stage_snaps, [s.get("name", "") for s in stages])
     for i, (stage, name) in enumerate(zip(stages, names)):
@@ -295,17 +334,29 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     from workers.distill import DistillError
 
     try:
-        build_config(project, params, output_dir=Path(settings.ARTIFACT_DIR) / "jobs" / "new", teacher=teacher, student=student)
+        build_config(
+            project, params, output_dir=Path(settings.ARTIFACT_DIR) / "jobs" / "new", teacher=teacher, student=student
+        )
     except DistillError as exc:
         raise LaunchInvalid({_field_of(str(exc), stages): [str(exc)]}) from None
     return params, {"student": student, "teacher": teacher}
 
 
 _STAGE_FIELD_WORDS = [
-    ("steps or epochs", "steps"), ("epochs", "epochs"), ("steps", "steps"), ("learning rate", "lr"),
-    ("warmup_steps", "warmup_steps"), ("temperature", "temperature"), ("jsd_beta", "jsd_beta"), ("alpha", "alpha"),
-    ("divergence", "divergence"), ("replay_fraction", "replay_fraction"), ("gate metric", "gate.metric"),
-    ("gate threshold", "gate.threshold"), ("gate patience", "gate.patience"), ("gate", "gate.metric"),
+    ("steps or epochs", "steps"),
+    ("epochs", "epochs"),
+    ("steps", "steps"),
+    ("learning rate", "lr"),
+    ("warmup_steps", "warmup_steps"),
+    ("temperature", "temperature"),
+    ("jsd_beta", "jsd_beta"),
+    ("alpha", "alpha"),
+    ("divergence", "divergence"),
+    ("replay_fraction", "replay_fraction"),
+    ("gate metric", "gate.metric"),
+    ("gate threshold", "gate.threshold"),
+    ("gate patience", "gate.patience"),
+    ("gate", "gate.metric"),
     ("name", "name"),
 ]
 _JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "checkpoint_every", "mixed_precision")
@@ -322,7 +373,7 @@ def _field_of(message: str, stages: list[dict]) -> str:
                 return f"stages.{i}.name"
             seen.add(s["name"])
     if index is not None:
-        rest = message[match.end():]
+        rest = message[match.end() :]
         for word, field in _STAGE_FIELD_WORDS:
             if word in rest:
                 return f"stages.{index}.{field}"
@@ -360,14 +411,18 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
     for s in params["stages"]:
         gate = GateConfig(**s["gate"]) if s.get("gate") else None
         where = f"stage {s['name']!r}"
-        stages.append(StageConfig(
-            name=s["name"],
-            records=_loader(s["snapshot"], SnapshotRow.Split.TRAIN, task, labels, where),
-            val_records=_loader(s["snapshot"], SnapshotRow.Split.VALIDATION, task, labels, where) if gate else None,
-            steps=s.get("steps"), epochs=s.get("epochs"),
-            **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
-            gate=gate, snapshot=s.get("snapshot_hash") or None,
-        ))
+        stages.append(
+            StageConfig(
+                name=s["name"],
+                records=_loader(s["snapshot"], SnapshotRow.Split.TRAIN, task, labels, where),
+                val_records=_loader(s["snapshot"], SnapshotRow.Split.VALIDATION, task, labels, where) if gate else None,
+                steps=s.get("steps"),
+                epochs=s.get("epochs"),
+                **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
+                gate=gate,
+                snapshot=s.get("snapshot_hash") or None,
+            )
+        )
     return DistillConfig(
         student=student.path,
         stages=stages,
@@ -391,15 +446,24 @@ def snapshot_records(snapshot_id: int, split: str, *, task: str, labels: list[st
     snap = Snapshot.objects.filter(pk=snapshot_id).first()
     prefix = f"{where}: " if where else ""
     if snap is None:
-        raise DistillError(f"{prefix}snapshot #{snapshot_id} no longer exists (deleted after the job was launched); launch the job again with a ready snapshot")
+        raise DistillError(
+            f"{prefix}snapshot #{snapshot_id} no longer exists (deleted after the job was launched); launch "
+            "the job again with a ready snapshot"
+        )
     if snap.status != Snapshot.Status.READY:
         raise DistillError(f"{prefix}snapshot {snap.name!r} is {snap.status}, not ready")
     out = []
     for row in snap.rows.filter(split=split).order_by("ordinal").iterator(chunk_size=2000):
         prompt = row.prompt_messages or row.prompt_text
         if task == Project.TaskType.CLASSIFICATION:
-            out.append({"prompt": prompt, "label": row.label, "teacher_probs": _teacher_probs(row.label_distribution, labels, human_label=row.label),
-                        "tier": row.tier or None})
+            out.append(
+                {
+                    "prompt": prompt,
+                    "label": row.label,
+                    "teacher_probs": _teacher_probs(row.label_distribution, labels, human_label=row.label),
+                    "tier": row.tier or None,
+                }
+            )
             continue
         soft = None
         if row.soft_targets:
@@ -407,8 +471,12 @@ def snapshot_records(snapshot_id: int, split: str, *, task: str, labels: list[st
                 st = read_soft_targets(settings.ARTIFACT_DIR, row.soft_targets)
             except SoftTargetError as exc:
                 raise DistillError(f"{prefix}row {row.ordinal} of snapshot {snap.name!r}: {exc}") from exc
-            soft = {"response_ids": st.token_ids, "topk_ids": st.topk_ids, "topk_logprobs": st.topk_logprobs,
-                    "tail_logprob": st.tail_logprob}
+            soft = {
+                "response_ids": st.token_ids,
+                "topk_ids": st.topk_ids,
+                "topk_logprobs": st.topk_logprobs,
+                "tail_logprob": st.tail_logprob,
+            }
         out.append({"prompt": prompt, "response": row.response, "tier": row.tier or None, "soft": soft})
     return out
 

@@ -5,6 +5,7 @@ The job's output directory is ``ARTIFACT_DIR/jobs/<id>``: the recipe's checkpoin
 live there, so re-running the job body (a restarted worker, a resume at a gate) with
 the same params continues where the last checkpoint left off.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,10 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from curation.models import Job, MetricPoint, ModelSpec, Project
-from curation.services import jobs
-from curation.services import registry
+from curation.services import jobs, registry
 from curation.services.distill_request import (
-    LOWER_IS_BETTER, LaunchInvalid, FieldErrors, parse_number, build_config, validate_distillation,
+    LOWER_IS_BETTER,
+    FieldErrors,
+    LaunchInvalid,
+    build_config,
+    parse_number,
+    validate_distillation,
 )
 
 log = logging.getLogger(__name__)
@@ -58,12 +63,19 @@ def resume_distillation(job: Job, *, by=None, threshold=None, extra_epochs=0, fo
             raise LaunchInvalid({"__all__": [f"{job} is {job.get_status_display().lower()}, not waiting at a gate."]})
         gated = (job.metrics or {}).get("gated") or {}
         params = dict(job.params)
-        params["resumes"] = list(params.get("resumes", [])) + [{
-            "threshold": threshold, "extra_epochs": extra_epochs, "force": bool(force), "comment": str(comment or "")[:500],
-            "by": getattr(by, "username", None), "at": timezone.now().isoformat(timespec="seconds"),
-            "stage": gated.get("stage"), "stage_index": gated.get("stage_index"),
-            "configured_threshold": (gated.get("gate") or {}).get("threshold"),
-        }]
+        params["resumes"] = list(params.get("resumes", [])) + [
+            {
+                "threshold": threshold,
+                "extra_epochs": extra_epochs,
+                "force": bool(force),
+                "comment": str(comment or "")[:500],
+                "by": getattr(by, "username", None),
+                "at": timezone.now().isoformat(timespec="seconds"),
+                "stage": gated.get("stage"),
+                "stage_index": gated.get("stage_index"),
+                "configured_threshold": (gated.get("gate") or {}).get("threshold"),
+            }
+        ]
         job.params = params
         job.cancel_requested = False
         job.message = resume_summary(params["resumes"][-1])
@@ -78,7 +90,9 @@ def resume_summary(resume: dict) -> str:
     parts = []
     if resume.get("threshold") is not None:
         was = resume.get("configured_threshold")
-        parts.append(f"threshold {resume['threshold']:g}" + (f" (was {was:g})" if isinstance(was, (int, float)) else ""))
+        parts.append(
+            f"threshold {resume['threshold']:g}" + (f" (was {was:g})" if isinstance(was, (int, float)) else "")
+        )
     if resume.get("extra_epochs"):
         n = resume["extra_epochs"]
         parts.append(f"{n} extra epoch{'s' if n != 1 else ''}")
@@ -103,8 +117,13 @@ def pending_override(params: dict, history: list[dict]) -> dict | None:
     if len(resumes) <= applied:
         return None
     last = resumes[-1]
-    return {"threshold": last.get("threshold"), "force": bool(last.get("force")), "extra_epochs": int(last.get("extra_epochs") or 0),
-            "by": last.get("by"), "comment": last.get("comment", "")}
+    return {
+        "threshold": last.get("threshold"),
+        "force": bool(last.get("force")),
+        "extra_epochs": int(last.get("extra_epochs") or 0),
+        "by": last.get("by"),
+        "comment": last.get("comment", ""),
+    }
 
 
 # ---------------------------------------------------------------- the body
@@ -114,9 +133,19 @@ def describe_gate(gate: dict) -> str:
 
 
 KD_MODES = {
-    "token": ("Token-level KD", "teacher and student share a tokenizer: the student learns the teacher's top-k distribution at every response token"),
-    "sequence": ("Sequence-level KD", "the student is trained with CE on the approved responses, without the teacher's per-token distribution"),
-    "label": ("Label-level KD", "the student matches the teacher's distribution over the project labels, plus CE on the approved labels"),
+    "token": (
+        "Token-level KD",
+        "teacher and student share a tokenizer: the student learns the teacher's top-k distribution at every "
+        "response token",
+    ),
+    "sequence": (
+        "Sequence-level KD",
+        "the student is trained with CE on the approved responses, without the teacher's per-token distribution",
+    ),
+    "label": (
+        "Label-level KD",
+        "the student matches the teacher's distribution over the project labels, plus CE on the approved labels",
+    ),
 }
 
 
@@ -168,9 +197,18 @@ class DistillRun:
         # The recipe reports every ``progress_every_s``; writing each report at once
         # means every point up to a checkpoint is stored before the checkpoint is
         # taken, so a worker killed after it leaves no gap in the curves.
-        self.ctx.progress(p["step"], p["total_steps"], tokens_per_s=p["tokens_per_s"], eta_s=p["eta_s"],
-                          phase=f"stage {i + 1} of {self.n} ({stage}): {phase_label(phase)}", force=True)
-        self.state["current"] = {k: p[k] for k in ("stage", "stage_index", "phase", "step", "total_steps", "loss", "kd_loss", "ce_loss", "lr")}
+        self.ctx.progress(
+            p["step"],
+            p["total_steps"],
+            tokens_per_s=p["tokens_per_s"],
+            eta_s=p["eta_s"],
+            phase=f"stage {i + 1} of {self.n} ({stage}): {phase_label(phase)}",
+            force=True,
+        )
+        self.state["current"] = {
+            k: p[k]
+            for k in ("stage", "stage_index", "phase", "step", "total_steps", "loss", "kd_loss", "ce_loss", "lr")
+        }
         if time.monotonic() - self._last_save >= jobs.PROGRESS_EVERY_S:
             self.save()
 
@@ -196,7 +234,10 @@ class DistillRun:
     def stage_end(self, info: dict) -> None:
         version = registry.register_stage_version(self.job, self.config, info)
         self.state["stages"][str(info["stage_index"])] = {
-            "name": info["stage"], "outcome": info["outcome"], "gate": info["gate"], "model_version": version.pk,
+            "name": info["stage"],
+            "outcome": info["outcome"],
+            "gate": info["gate"],
+            "model_version": version.pk,
         }
         self.save()
 
@@ -208,13 +249,23 @@ class DistillRun:
             if entry is None or entry.get("gate") != record["gate"]:
                 gate = record["gate"]
                 outcome = "gated" if gate and not gate["passed"] else "passed"
-                self.stage_end({"stage": record["name"], "stage_index": record["index"], "outcome": outcome,
-                                "gate": gate, "model_dir": record["model_dir"], "kd_mode": result.kd_mode})
+                self.stage_end(
+                    {
+                        "stage": record["name"],
+                        "stage_index": record["index"],
+                        "outcome": outcome,
+                        "gate": gate,
+                        "model_dir": record["model_dir"],
+                        "kd_mode": result.kd_mode,
+                    }
+                )
 
 
 def phase_label(phase: str) -> str:
     kind, _, n = phase.partition("-")
-    return {"train": "training", "patience": f"patience epoch {n}", "extra": f"extra epoch {n} (after a resume)"}.get(kind, phase)
+    return {"train": "training", "patience": f"patience epoch {n}", "extra": f"extra epoch {n} (after a resume)"}.get(
+        kind, phase
+    )
 
 
 def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
@@ -237,8 +288,9 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     except DistillError as exc:
         raise jobs.JobError(str(exc)) from None
     run = DistillRun(ctx, config)
-    recipe = DistillRecipe(config, on_progress=run.progress, on_stage_end=run.stage_end, on_warning=run.warning,
-                           should_stop=ctx.cancelled)
+    recipe = DistillRecipe(
+        config, on_progress=run.progress, on_stage_end=run.stage_end, on_warning=run.warning, should_stop=ctx.cancelled
+    )
     try:
         recipe.setup()
         run.kd_decided(recipe.kd_mode)
@@ -260,19 +312,33 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         stage_cfg = config.stages[record["index"]]
         run.state["gated"] = {"stage": record["name"], "stage_index": record["index"], "gate": gate}
         patience = stage_cfg.gate.patience if stage_cfg.gate else 0
-        tail = f" after {patience} extra epoch{'s' if patience != 1 else ''} of patience" if patience and record["phase"] != "train" else ""
-        message = (f"Stage {record['index'] + 1} of {run.n} ({record['name']}) did not pass its gate{tail}: {describe_gate(gate)}. "
-                   "Resume it (lower the threshold, train extra epochs, or force it) or stop the job.")
-        ctx.progress(phase=f"waiting at the gate of stage {record['index'] + 1} of {run.n} ({record['name']})", force=True)
+        tail = (
+            f" after {patience} extra epoch{'s' if patience != 1 else ''} of patience"
+            if patience and record["phase"] != "train"
+            else ""
+        )
+        message = (
+            f"Stage {record['index'] + 1} of {run.n} ({record['name']}) did not pass its gate{tail}: "
+            f"{describe_gate(gate)}. "
+            "Resume it (lower the threshold, train extra epochs, or force it) or stop the job."
+        )
+        ctx.progress(
+            phase=f"waiting at the gate of stage {record['index'] + 1} of {run.n} ({record['name']})", force=True
+        )
         return jobs.JobOutcome(Job.Status.GATED, message, run.state)
     if result.status == "stopped":
         stage = config.stages[min(result.stage_index, run.n - 1)].name
         ctx.progress(phase=f"stopped in stage {stage!r}", force=True)
-        return jobs.JobOutcome(Job.Status.CANCELLED, f"Stopped on request in stage {stage!r} at step {result.step}.", run.state)
+        return jobs.JobOutcome(
+            Job.Status.CANCELLED, f"Stopped on request in stage {stage!r} at step {result.step}.", run.state
+        )
     final = registry.register_final_version(job, config, result)
     run.state["final_model_version"] = final.pk
     ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
-    message = f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model “{final.name}” registered."
+    message = (
+        f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model "
+        f"“{final.name}” registered."
+    )
     evaluation = _launch_automatic_evaluation(job, final, teacher, ctx)
     if evaluation is not None:
         run.state["evaluation_job"] = evaluation.pk
@@ -290,7 +356,9 @@ def _launch_automatic_evaluation(job, version, teacher, ctx):
         ctx.warn("No automatic evaluation: the teacher model spec was deleted.")
         return None
     try:
-        return launch_evaluation(job.project, {"model_version": version.pk, "teacher_spec": teacher.pk}, by=job.created_by, auto=True)
+        return launch_evaluation(
+            job.project, {"model_version": version.pk, "teacher_spec": teacher.pk}, by=job.created_by, auto=True
+        )
     except LaunchInvalid as exc:
         ctx.warn(f"No automatic evaluation: {exc}")
         return None

@@ -12,6 +12,7 @@ The ETag is the content hash plus the representation, so it changes exactly when
 the bytes do: a snapshot never changes, and a different representation is a
 different ETag.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -116,7 +117,11 @@ class Representation:
 
 def representation(snapshot: Snapshot, fmt: str, split: str | None, gzip: bool) -> Representation:
     if snapshot.status != Snapshot.Status.READY:
-        state = "is still being built; poll the snapshot until its status is ready" if snapshot.status == Snapshot.Status.BUILDING else f"failed to build: {snapshot.message or 'see its job'}"
+        state = (
+            "is still being built; poll the snapshot until its status is ready"
+            if snapshot.status == Snapshot.Status.BUILDING
+            else f"failed to build: {snapshot.message or 'see its job'}"
+        )
         raise Unavailable("snapshot", f"Snapshot {snapshot.pk} {state}.")
     if fmt == "parquet" and split is None:
         raise Unavailable("split", "Parquet files are per split: ask for split=train or split=validation.")
@@ -125,7 +130,7 @@ def representation(snapshot: Snapshot, fmt: str, split: str | None, gzip: bool) 
     files = (snapshot.manifest or {}).get("files", {})
     directory = exports.snapshot_dir(snapshot.content_hash)
     segments = []
-    for name_split in ([split] if split else list(exports.SPLITS)):
+    for name_split in [split] if split else list(exports.SPLITS):
         name = exports.file_name(fmt, name_split, gzip)
         info = files.get(name)
         if info is None:
@@ -134,8 +139,9 @@ def representation(snapshot: Snapshot, fmt: str, split: str | None, gzip: bool) 
         present = path.is_file() and path.stat().st_size == info["bytes"]
         if not present and fmt == "parquet":
             raise Unavailable(
-                "format", f"The Parquet file is not in this server's ARTIFACT_DIR ({settings.ARTIFACT_DIR}); "
-                "JSONL and chat downloads still work (the database rebuilds them)."
+                "format",
+                f"The Parquet file is not in this server's ARTIFACT_DIR ({settings.ARTIFACT_DIR}); "
+                "JSONL and chat downloads still work (the database rebuilds them).",
             )
         segments.append(Segment(snapshot, fmt, name_split, gzip, info["bytes"], path if present else None))
     return Representation(snapshot, fmt, split, gzip, segments)

@@ -12,11 +12,12 @@ tiers), runs ``workers.evaluation.evaluate`` and stores everything it returns in
 - ``reliability`` (classification): ``{"student": {"ece", "bins"}, "teacher": {...}}``
 - ``quality_retained`` and ``speedup``: the headline ratios.
 """
+
 from __future__ import annotations
 
 from curation.models import EvalReport, GoldItem, Job, ModelSpec, ModelVersion, Project
 from curation.services import jobs
-from curation.services.distill_request import LaunchInvalid, FieldErrors, parse_number
+from curation.services.distill_request import FieldErrors, LaunchInvalid, parse_number
 from curation.services.registry import ArtifactMissing, model_dir
 
 MAX_NEW_TOKENS = 32
@@ -69,7 +70,9 @@ def validate_evaluation(project: Project, data: dict) -> dict:
         except ArtifactMissing as exc:
             errors.add("model_version", str(exc))
     raw_teacher = data.get("teacher_spec") or (version.teacher_spec_id if version else None)
-    teacher = ModelSpec.objects.filter(project=project, pk=raw_teacher).first() if str(raw_teacher or "").isdigit() else None
+    teacher = (
+        ModelSpec.objects.filter(project=project, pk=raw_teacher).first() if str(raw_teacher or "").isdigit() else None
+    )
     if raw_teacher in (None, ""):
         errors.add("teacher_spec", "Choose the teacher to compare with.")
     elif teacher is None:
@@ -77,9 +80,14 @@ def validate_evaluation(project: Project, data: dict) -> dict:
     elif teacher.role != ModelSpec.Role.TEACHER:
         errors.add("teacher_spec", f"{teacher.name!r} is registered as a {teacher.role}, not a teacher")
     elif teacher.backend != ModelSpec.Backend.TRANSFORMERS:
-        errors.add("teacher_spec", f"{teacher.name!r} is served over HTTP; the speed and calibration comparison runs "
-                                   "both models on this worker, so it needs a local transformers teacher")
-    max_new = parse_number(data.get("max_new_tokens"), "max_new_tokens", errors, kind=int, default=MAX_NEW_TOKENS, minimum=1, maximum=2048)
+        errors.add(
+            "teacher_spec",
+            f"{teacher.name!r} is served over HTTP; the speed and calibration comparison runs "
+            "both models on this worker, so it needs a local transformers teacher",
+        )
+    max_new = parse_number(
+        data.get("max_new_tokens"), "max_new_tokens", errors, kind=int, default=MAX_NEW_TOKENS, minimum=1, maximum=2048
+    )
     problem = _gold_problems(project)
     if problem:
         errors.add("__all__", problem)
@@ -92,7 +100,9 @@ def launch_evaluation(project: Project, data: dict, by=None, *, auto: bool = Fal
     """Validate (``LaunchInvalid`` names the fields) and queue an evaluation job."""
     params = validate_evaluation(project, data)
     params["auto"] = auto
-    return jobs.launch(project, Job.Kind.EVALUATE, params, by=by, model_spec=ModelSpec.objects.get(pk=params["teacher_spec"]))
+    return jobs.launch(
+        project, Job.Kind.EVALUATE, params, by=by, model_spec=ModelSpec.objects.get(pk=params["teacher_spec"])
+    )
 
 
 def _check_fn(project: Project):
@@ -105,6 +115,7 @@ def _check_fn(project: Project):
 
 def report_fields(result: dict) -> dict:
     """``workers.evaluation.evaluate``'s report as EvalReport fields."""
+
     def overall(side):
         return {k: v for k, v in result[side]["overall"].items() if k != "reliability"}
 
@@ -113,12 +124,20 @@ def report_fields(result: dict) -> dict:
 
     reliability = {}
     if result["task"] == "classification":
-        reliability = {side: {"ece": result[side]["overall"]["ece"], "bins": result[side]["overall"]["reliability"]}
-                       for side in ("student", "teacher")}
+        reliability = {
+            side: {"ece": result[side]["overall"]["ece"], "bins": result[side]["overall"]["reliability"]}
+            for side in ("student", "teacher")
+        }
     return {
-        "metrics": {"task": result["task"], "n_items": result["n_items"], "quality_basis": result["quality_basis"],
-                    "notes": result["notes"], "samples": result["samples"],
-                    "student": overall("student"), "teacher": overall("teacher")},
+        "metrics": {
+            "task": result["task"],
+            "n_items": result["n_items"],
+            "quality_basis": result["quality_basis"],
+            "notes": result["notes"],
+            "samples": result["samples"],
+            "student": overall("student"),
+            "teacher": overall("teacher"),
+        },
         "by_tier": {"student": tiers("student"), "teacher": tiers("teacher")},
         "speed": {"student": result["student"]["speed"], "teacher": result["teacher"]["speed"]},
         "reliability": reliability,
@@ -151,8 +170,15 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         raise jobs.JobError(problem[0].upper() + problem[1:] + ".")
     ctx.progress(0, 2, phase=f"student on {len(gold)} gold items, then the teacher", force=True)
     try:
-        result = evaluate(str(path), teacher.path, gold, task=project.task_type, labels=list(project.labels or []),
-                          check_fn=_check_fn(project), max_new_tokens=int(job.params.get("max_new_tokens") or MAX_NEW_TOKENS))
+        result = evaluate(
+            str(path),
+            teacher.path,
+            gold,
+            task=project.task_type,
+            labels=list(project.labels or []),
+            check_fn=_check_fn(project),
+            max_new_tokens=int(job.params.get("max_new_tokens") or MAX_NEW_TOKENS),
+        )
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
     except OSError as exc:
@@ -163,10 +189,14 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
             raise jobs.JobError(OOM_MESSAGE) from None
         raise
-    report = EvalReport.objects.create(project=project, job=job, model_version=version, teacher_spec=teacher, **report_fields(result))
+    report = EvalReport.objects.create(
+        project=project, job=job, model_version=version, teacher_spec=teacher, **report_fields(result)
+    )
     ctx.progress(2, 2, phase="report written", force=True)
-    return jobs.JobOutcome(message=_summary(report), metrics={"eval_report": report.pk, "quality_retained": report.quality_retained,
-                                                              "speedup": report.speedup})
+    return jobs.JobOutcome(
+        message=_summary(report),
+        metrics={"eval_report": report.pk, "quality_retained": report.quality_retained, "speedup": report.speedup},
+    )
 
 
 def _summary(report: EvalReport) -> str:

@@ -12,6 +12,7 @@ format and split (``train.jsonl``, ``validation.chat.jsonl.gz``, ``train.parquet
 plus ``files.json`` (sizes and sha256), written last: a directory without it is
 incomplete and is rebuilt. Snapshots with the same content hash share the directory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -97,18 +98,21 @@ def _chat_expr(vendor: str, system_fragment: str) -> str:
     system = "''"
     if system_fragment:
         system = f"CASE WHEN {first_role} = 'system' THEN '' ELSE %(system)s END"
-    user = "'{\"role\":\"user\",\"content\":' || " + q("prompt_text") + " || '},'"
+    user = '\'{"role":"user","content":\' || ' + q("prompt_text") + " || '},'"
     return (
         "'{\"messages\":[' || " + system + " || "
         f"CASE WHEN prompt_messages IS NULL THEN {user} ELSE {turns} || ',' END || "
-        "'{\"role\":\"assistant\",\"content\":' || " + q("response") + " || '}]}'"
+        '\'{"role":"assistant","content":\' || ' + q("response") + " || '}]}'"
     )
 
 
 def _system_fragment(snapshot: Snapshot) -> str:
     if not snapshot.system_prompt:
         return ""
-    return json.dumps({"role": "system", "content": snapshot.system_prompt}, ensure_ascii=False, separators=(",", ":")) + ","
+    return (
+        json.dumps({"role": "system", "content": snapshot.system_prompt}, ensure_ascii=False, separators=(",", ":"))
+        + ","
+    )
 
 
 def lines_sql(snapshot: Snapshot, fmt: str, vendor: str, split: str | None = "") -> tuple[str, dict]:
@@ -218,7 +222,8 @@ def parquet_schema(snapshot: Snapshot, split: str) -> pa.Schema:
     elif snapshot.include_soft_targets:
         columns += _SOFT_COLUMNS
     metadata = {
-        "curation.content_hash": snapshot.content_hash, "curation.split": split,
+        "curation.content_hash": snapshot.content_hash,
+        "curation.split": split,
         "curation.labels": json.dumps(list(project.labels or []) if project.is_classification else []),
     }
     return pa.schema(columns, metadata=metadata)
@@ -258,14 +263,26 @@ def _soft_batch(pointers: list[str], problems: list) -> dict:
         "topk_logprobs": _nested([s.topk_logprobs if s else None for s in loaded], np.float16, 2),
         "tail_logprob": _nested([s.tail_logprob if s else None for s in loaded], np.float32, 1),
         "token_logprob": _nested(
-            [s.token_logprob if (s is not None and s.token_logprob is not None) else None for s in loaded], np.float32, 1
+            [s.token_logprob if (s is not None and s.token_logprob is not None) else None for s in loaded],
+            np.float32,
+            1,
         ),
     }
 
 
 _PARQUET_FIELDS = (
-    "example_id", "prompt_text", "prompt_messages", "response", "split", "stage", "tier", "source", "grade", "edited",
-    "label_distribution", "soft_targets",
+    "example_id",
+    "prompt_text",
+    "prompt_messages",
+    "response",
+    "split",
+    "stage",
+    "tier",
+    "source",
+    "grade",
+    "edited",
+    "label_distribution",
+    "soft_targets",
 )
 
 
@@ -276,8 +293,10 @@ def write_parquet(snapshot: Snapshot, split: str, path: Path, problems: list, on
     soft = "token_ids" in names
     batch_rows = PARQUET_BATCH_ROWS_SOFT if soft else PARQUET_BATCH_ROWS
     rows = (
-        SnapshotRow.objects.filter(snapshot=snapshot, split=split).order_by("row_hash")
-        .values_list(*_PARQUET_FIELDS).iterator(chunk_size=min(batch_rows, 5000))
+        SnapshotRow.objects.filter(snapshot=snapshot, split=split)
+        .order_by("row_hash")
+        .values_list(*_PARQUET_FIELDS)
+        .iterator(chunk_size=min(batch_rows, 5000))
     )
     written = 0
     with closing(rows), pq.ParquetWriter(path, schema, compression="zstd") as writer:
@@ -289,13 +308,21 @@ def write_parquet(snapshot: Snapshot, split: str, path: Path, problems: list, on
                 return
             cols = list(zip(*buffer))
             data = {
-                "example_id": cols[0], "prompt": cols[1],
+                "example_id": cols[0],
+                "prompt": cols[1],
                 "prompt_messages": [
-                    [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in msgs] if msgs else None
+                    [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in msgs]
+                    if msgs
+                    else None
                     for msgs in cols[2]
                 ],
-                "completion": cols[3], "split": cols[4], "stage": cols[5],
-                "tier": [t or None for t in cols[6]], "source": cols[7], "grade": cols[8], "edited": cols[9],
+                "completion": cols[3],
+                "split": cols[4],
+                "stage": cols[5],
+                "tier": [t or None for t in cols[6]],
+                "source": cols[7],
+                "grade": cols[8],
+                "edited": cols[9],
             }
             arrays = [pa.array(data[name], type=schema.field(name).type) for name, _ in _BASE_COLUMNS]
             if "label_distribution" in names:
@@ -359,8 +386,9 @@ def read_index(directory: Path) -> dict | None:
     return index
 
 
-def write_files(snapshot: Snapshot, progress: Callable[[int], None] | None = None,
-                cancelled: Callable[[], bool] | None = None) -> dict:
+def write_files(
+    snapshot: Snapshot, progress: Callable[[int], None] | None = None, cancelled: Callable[[], bool] | None = None
+) -> dict:
     """Write (or reuse) every file of ``snapshot``; returns {name: {path, bytes, sha256, rows, format, split, gzip}}."""
     from curation.services.snapshots import BuildCancelled
 
@@ -396,9 +424,7 @@ def _with_paths(index: dict, directory: Path) -> dict:
 def _write_all(snapshot: Snapshot, directory: Path, progress, cancelled) -> dict:
     from curation.services.snapshots import BuildCancelled
 
-    counts = dict(
-        SnapshotRow.objects.filter(snapshot=snapshot).values_list("split").annotate(n=Count("id")).order_by()
-    )
+    counts = dict(SnapshotRow.objects.filter(snapshot=snapshot).values_list("split").annotate(n=Count("id")).order_by())
     index: dict = {}
     done = 0
     for split in SPLITS:
@@ -414,8 +440,12 @@ def _write_all(snapshot: Snapshot, directory: Path, progress, cancelled) -> dict
                 packed.close()
             for writer, gz in ((plain, False), (packed, True)):
                 index[file_name(fmt, split, gz)] = {
-                    "bytes": writer.bytes, "sha256": writer.sha.hexdigest(), "rows": rows, "format": fmt,
-                    "split": split, "gzip": gz,
+                    "bytes": writer.bytes,
+                    "sha256": writer.sha.hexdigest(),
+                    "rows": rows,
+                    "format": fmt,
+                    "split": split,
+                    "gzip": gz,
                 }
             if cancelled and cancelled():
                 raise BuildCancelled()
@@ -430,8 +460,12 @@ def _write_all(snapshot: Snapshot, directory: Path, progress, cancelled) -> dict
 
         written = write_parquet(snapshot, split, path, problems, on_rows)
         index[file_name("parquet", split)] = {
-            "bytes": path.stat().st_size, "sha256": _sha256_of(path), "rows": written, "format": "parquet",
-            "split": split, "gzip": False,
+            "bytes": path.stat().st_size,
+            "sha256": _sha256_of(path),
+            "rows": written,
+            "format": "parquet",
+            "split": split,
+            "gzip": False,
         }
         if problems:
             index[file_name("parquet", split)]["soft_target_problems"] = problems[:20] + (

@@ -18,6 +18,7 @@ exactly what is missing, so every prompt ends with exactly n samples. When gener
 ends (also after a cancel or a teacher failure) the job's examples get their
 difficulty and tiers (``tiering``).
 """
+
 from __future__ import annotations
 
 import gc
@@ -33,7 +34,12 @@ from curation.services.teacher_output import SampleWriter, existing_keys
 from curation.services.tiering import score_and_tier
 from workers.checks import validate_checks_config
 from workers.teacher import (
-    CANCEL, ClassifyRequest, GenerationParams, GenerationRequest, TeacherError, load_teacher,
+    CANCEL,
+    ClassifyRequest,
+    GenerationParams,
+    GenerationRequest,
+    TeacherError,
+    load_teacher,
 )
 
 REQUESTS_PER_CALL = 1024  # one teacher call buckets this many requests by length
@@ -190,8 +196,10 @@ def drive_teacher(ctx, job, calls, phase: str, progress: Progress) -> tuple[str 
     except TeacherError as exc:
         return f"The teacher stopped: {exc}", False
     except SoftTimeLimitExceeded:
-        return ("The job reached the worker's time limit (CELERY_TASK_SOFT_TIME_LIMIT). Everything written "
-                "is kept; Retry continues with what is missing."), False
+        return (
+            "The job reached the worker's time limit (CELERY_TASK_SOFT_TIME_LIMIT). Everything written "
+            "is kept; Retry continues with what is missing."
+        ), False
     finally:
         close_teacher(teacher)
         ctx.flush()
@@ -216,8 +224,13 @@ class Progress:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = self.run_done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else None
-        self.ctx.progress(self.done, self.total, tokens_per_s=round(self.tokens / elapsed, 1),
-                          eta_s=round(max(eta, 0.0), 1) if eta is not None else None, phase=phase)
+        self.ctx.progress(
+            self.done,
+            self.total,
+            tokens_per_s=round(self.tokens / elapsed, 1),
+            eta_s=round(max(eta, 0.0), 1) if eta is not None else None,
+            phase=phase,
+        )
 
 
 def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
@@ -256,12 +269,20 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
                     return CANCEL if ctx.cancelled() else None
 
                 if classification:
-                    requests = [ClassifyRequest(key=(p.id, 0), prompt=p.model_input) for p in chunk if 0 not in have[p.id]]
+                    requests = [
+                        ClassifyRequest(key=(p.id, 0), prompt=p.model_input) for p in chunk if 0 not in have[p.id]
+                    ]
                     if requests:
-                        yield lambda teacher, r=requests, cb=on_batch: teacher.classify(r, params["labels"], on_batch=cb)
+                        yield lambda teacher, r=requests, cb=on_batch: teacher.classify(
+                            r, params["labels"], on_batch=cb
+                        )
                 else:
-                    requests = [GenerationRequest(key=(p.id, i), prompt=p.model_input, sample_index=i)
-                                for p in chunk for i in range(gen.n) if i not in have[p.id]]
+                    requests = [
+                        GenerationRequest(key=(p.id, i), prompt=p.model_input, sample_index=i)
+                        for p in chunk
+                        for i in range(gen.n)
+                        if i not in have[p.id]
+                    ]
                     if requests:
                         yield lambda teacher, r=requests, cb=on_batch: teacher.generate(r, gen, on_batch=cb)
 
@@ -273,8 +294,14 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
         ctx.warn(tiering["warning"])
     metrics = _metrics(job, n_prompts, gen.n, tiering)
     message = _summary(metrics, classification)
-    return conclude(ctx, failure=failure, cancelled=cancelled, message=message, metrics=metrics,
-                    all_failed=metrics["samples_written"] == 0 and metrics["failed_samples"] > 0)
+    return conclude(
+        ctx,
+        failure=failure,
+        cancelled=cancelled,
+        message=message,
+        metrics=metrics,
+        all_failed=metrics["samples_written"] == 0 and metrics["failed_samples"] > 0,
+    )
 
 
 def conclude(ctx, *, failure, cancelled, all_failed, message, metrics) -> jobs.JobOutcome:
@@ -295,11 +322,13 @@ def conclude(ctx, *, failure, cancelled, all_failed, message, metrics) -> jobs.J
 def _metrics(job, n_prompts: int, n: int, tiering: dict) -> dict:
     rows = TeacherSample.objects.filter(job=job)
     return {
-        "prompts": n_prompts, "samples_per_prompt": n,
+        "prompts": n_prompts,
+        "samples_per_prompt": n,
         "samples_written": rows.filter(error="").count(),
         "failed_samples": rows.exclude(error="").count(),
         "failed_checks": rows.filter(error="", checks_passed=False).count(),
-        "tiers": tiering.get("tiers", {}), "kept_human_tiers": tiering.get("kept_human_tiers", 0),
+        "tiers": tiering.get("tiers", {}),
+        "kept_human_tiers": tiering.get("kept_human_tiers", 0),
     }
 
 

@@ -4,6 +4,7 @@
 with it, and the snapshot builder must use it too, so a stage's approved count on the
 board is exactly what a snapshot of that stage contains.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -67,7 +68,9 @@ def search_gold(project, query: str = "", state: str = ""):
     query = (query or "").strip()
     if query:
         items = items.filter(
-            Q(prompt__text__icontains=query) | Q(prompt__messages__icontains=query) | Q(reference__icontains=query)
+            Q(prompt__text__icontains=query)
+            | Q(prompt__messages__icontains=query)
+            | Q(reference__icontains=query)
             | Q(label__iexact=query)
         )
     if state == "candidates":

@@ -7,6 +7,7 @@ hashes are not the whole truth: a prompt edited in the admin keeps its old
 user turn asks exactly what the same text as a plain prompt asks, yet hashes
 differently. ``guard_keys`` covers both.
 """
+
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
@@ -75,7 +76,11 @@ def _tier(project: Project, name: str | None) -> Tier | None:
 
 
 def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
-    given = [name for name, value in (("prompt", prompt_id), ("prompt_text", text), ("messages", messages)) if value not in (None, "")]
+    given = [
+        name
+        for name, value in (("prompt", prompt_id), ("prompt_text", text), ("messages", messages))
+        if value not in (None, "")
+    ]
     if len(given) != 1:
         field = given[1] if len(given) > 1 else "prompt"
         raise GoldError({field: ["Give exactly one of: prompt (an existing prompt's id), prompt_text, or messages."]})
@@ -107,8 +112,18 @@ def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
 
 
 @transaction.atomic
-def create_gold_item(project: Project, user, *, prompt=None, prompt_text=None, messages=None, reference="", label="",
-                     tier=None, confirmed=True) -> GoldItem:
+def create_gold_item(
+    project: Project,
+    user,
+    *,
+    prompt=None,
+    prompt_text=None,
+    messages=None,
+    reference="",
+    label="",
+    tier=None,
+    confirmed=True,
+) -> GoldItem:
     """A gold item for an existing prompt (by id) or for new prompt text; refuses a second item for one prompt."""
     _check_answer(project, reference, label)
     tier_obj = _tier(project, tier)
@@ -117,8 +132,15 @@ def create_gold_item(project: Project, user, *, prompt=None, prompt_text=None, m
     field = "prompt" if prompt not in (None, "") else ("messages" if messages else "prompt_text")
     if existing is not None:
         raise GoldError({field: [f"This prompt is already gold item {existing.pk}; change that one instead."]})
-    item = GoldItem(project=project, prompt=prompt_obj, reference=(reference or "").strip(), label=label or "",
-                    tier=tier_obj, confirmed=confirmed, created_by=user)
+    item = GoldItem(
+        project=project,
+        prompt=prompt_obj,
+        reference=(reference or "").strip(),
+        label=label or "",
+        tier=tier_obj,
+        confirmed=confirmed,
+        created_by=user,
+    )
     try:
         with transaction.atomic():
             item.save()

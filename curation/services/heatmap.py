@@ -5,6 +5,7 @@ decoded with the teacher's own tokenizer (the ModelSpec's ``tokenizer_path``, el
 its local ``path``), loaded once per process and kept. When it cannot be loaded, the
 heatmap shows token ids and says why.
 """
+
 from __future__ import annotations
 
 import math
@@ -108,7 +109,9 @@ def heatmap_for(example) -> Heatmap | None:
     if not example.soft_targets:
         why = (
             "This response was edited; the teacher's soft targets describe its original text until a score job "
-            "re-scores the edit." if example.edited else "No soft targets are stored for this response."
+            "re-scores the edit."
+            if example.edited
+            else "No soft targets are stored for this response."
         )
         return Heatmap([], False, why)
     try:

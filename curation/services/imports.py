@@ -6,6 +6,7 @@ skipped ones are listed. Duplicates (after normalisation, within the file or
 against the project) are skipped and counted. Inserts are bulk, never a query
 per row.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -111,7 +112,9 @@ def import_prompts(
         raise ImportRejected(_too_big(size, limit))
     head = fileobj.read(8192)
     if not head:
-        raise ImportRejected("The file is empty: expected JSONL (one JSON object per line) or CSV with a 'prompt' column.")
+        raise ImportRejected(
+            "The file is empty: expected JSONL (one JSON object per line) or CSV with a 'prompt' column."
+        )
     _reject_binary(head)
     fmt = fmt or detect_format(filename, head)
     if fmt not in ("jsonl", "csv"):
@@ -132,7 +135,10 @@ def import_prompts(
 
 
 def _too_big(size, limit):
-    return f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB (IMPORT_MAX_BYTES). Split it into smaller files."
+    return (
+        f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB (IMPORT_MAX_BYTES). "
+        "Split it into smaller files."
+    )
 
 
 def _reject_binary(head: bytes):
@@ -174,7 +180,9 @@ def _decoded_lines(stream, result):
         except UnicodeDecodeError as exc:
             result.lines += 1
             bad = raw[exc.start : exc.start + 1].hex()
-            result.add_error(number, f"not valid UTF-8 (byte 0x{bad} at column {exc.start + 1}); save the file as UTF-8")
+            result.add_error(
+                number, f"not valid UTF-8 (byte 0x{bad} at column {exc.start + 1}); save the file as UTF-8"
+            )
 
 
 def _parse_jsonl(project, stream, result):
@@ -294,7 +302,9 @@ def _validate(project, number, obj, result):
             return None
         length = len(text)
     if length > max_chars:
-        result.add_error(number, f"prompt is {length:,} characters; the limit is {max_chars:,} (IMPORT_MAX_PROMPT_CHARS)")
+        result.add_error(
+            number, f"prompt is {length:,} characters; the limit is {max_chars:,} (IMPORT_MAX_PROMPT_CHARS)"
+        )
         return None
     metadata = obj.get("metadata", {})
     if not isinstance(metadata, dict):

@@ -17,6 +17,7 @@ Reliability:
 - Writes from the worker touch only the fields it owns (``update()``), so a cancel
   requested from a page is never overwritten by a progress write.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -72,7 +72,12 @@ def launch(project, kind: str, params: dict | None = None, *, by=None, model_spe
     if kind not in TASKS:
         raise ValueError(f"unknown job kind {kind!r}")
     job = Job.objects.create(
-        project=project, kind=kind, params=params or {}, created_by=by, model_spec=model_spec, status=Status.QUEUED,
+        project=project,
+        kind=kind,
+        params=params or {},
+        created_by=by,
+        model_spec=model_spec,
+        status=Status.QUEUED,
     )
     transaction.on_commit(lambda: enqueue(job.id))
     return job
@@ -195,8 +200,13 @@ class JobContext:
         return self.job.params
 
     def progress(self, done=None, total=None, *, tokens_per_s=None, eta_s=None, phase=None, force=False) -> None:
-        for name, value in (("progress_done", done), ("progress_total", total), ("tokens_per_s", tokens_per_s),
-                            ("eta_s", eta_s), ("phase", phase)):
+        for name, value in (
+            ("progress_done", done),
+            ("progress_total", total),
+            ("tokens_per_s", tokens_per_s),
+            ("eta_s", eta_s),
+            ("phase", phase),
+        ):
             if value is not None:
                 if name == "phase":
                     value = str(value)[:100]
@@ -277,7 +287,9 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
         outcome = JobOutcome(Status.FAILED, str(exc))
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        outcome = JobOutcome(Status.FAILED, f"Unexpected error ({type(exc).__name__}: {exc}). The worker log has the traceback.")
+        outcome = JobOutcome(
+            Status.FAILED, f"Unexpected error ({type(exc).__name__}: {exc}). The worker log has the traceback."
+        )
         ctx.error("traceback", traceback.format_exc()[-4000:])
     finally:
         beat.stopped.set()
@@ -310,7 +322,9 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
     """
     me = worker_identity(node)
     ids = []
-    for job in Job.objects.filter(status=Status.RUNNING).only("id", "worker", "status", "heartbeat_at", "started_at", "created_at"):
+    for job in Job.objects.filter(status=Status.RUNNING).only(
+        "id", "worker", "status", "heartbeat_at", "started_at", "created_at"
+    ):
         if _worker_gone(job, me) or (startup and _split(job.worker)[0] == node):
             with transaction.atomic():
                 updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker).update(

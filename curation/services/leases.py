@@ -12,6 +12,7 @@ Second pass (``Project.require_second_approval``): examples that wait for a seco
 approval, or whose reviewers disagreed, come first, and never go back to the
 reviewer who gave the first approval.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -50,7 +51,9 @@ def release_leases(project, user) -> int:
 def without_my_first_approvals(queryset, user):
     """Drop examples whose pending approval is ``user``'s own: the second must come from someone else."""
     last_approver = (
-        Verdict.objects.filter(example=OuterRef("pk"), action=Verdict.Action.APPROVE).order_by("-id").values("user_id")[:1]
+        Verdict.objects.filter(example=OuterRef("pk"), action=Verdict.Action.APPROVE)
+        .order_by("-id")
+        .values("user_id")[:1]
     )
     return queryset.annotate(last_approver=Subquery(last_approver)).exclude(
         Q(approvals__gte=1) & Q(last_approver=user.id)
@@ -72,7 +75,7 @@ def claim_next(project, user, queryset, order: str, after=None) -> Example | Non
         candidates = without_my_first_approvals(candidates, user)
         groups = [candidates.filter(Q(approvals__gte=1) | Q(conflict=True)), candidates]
     for group in groups:
-        for start in ([after, None] if after is not None else [None]):
+        for start in [after, None] if after is not None else [None]:
             claimed = _claim_first(group, order, start, user, now)
             if claimed is not None:
                 return claimed

@@ -8,6 +8,7 @@ passes through a page, the database or a job's parameters.
 A job freezes its teacher at launch (``teacher_config``), so a resumed job uses the
 model it started with even if someone edits the spec meanwhile.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,12 +26,18 @@ MAX_STOPS = 16
 
 OPTIONS = {
     ModelSpec.Backend.TRANSFORMERS: {
-        "device": (str, None), "dtype": (str, ("auto", "float32", "float16", "bfloat16")),
-        "max_batch_size": (int, (1, 4096)), "max_batch_tokens": (int, (64, 10**8)), "num_threads": (int, (1, 512)),
+        "device": (str, None),
+        "dtype": (str, ("auto", "float32", "float16", "bfloat16")),
+        "max_batch_size": (int, (1, 4096)),
+        "max_batch_tokens": (int, (64, 10**8)),
+        "num_threads": (int, (1, 512)),
     },
     ModelSpec.Backend.OPENAI: {
-        "endpoint": (str, ("completions", "chat")), "timeout": (float, (1, 3600)), "concurrency": (int, (1, 256)),
-        "batch_size": (int, (1, 4096)), "token_ids_in_response": (bool, None),
+        "endpoint": (str, ("completions", "chat")),
+        "timeout": (float, (1, 3600)),
+        "concurrency": (int, (1, 256)),
+        "batch_size": (int, (1, 4096)),
+        "token_ids_in_response": (bool, None),
     },
 }
 
@@ -72,11 +79,18 @@ def check_generation_params(data: dict) -> tuple[dict, dict[str, list[str]]]:
         return {}, {"params": ["must be an object of generation settings"]}
     unknown = sorted(set(data) - set(GenerationParams.__dataclass_fields__))
     if unknown:
-        errors["params"] = [f"unknown setting(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(GenerationParams.__dataclass_fields__)}"]
-    ranges = {"n": (int, 1, MAX_N), "temperature": (float, 0.0, 10.0), "top_p": (float, 0.0, 1.0),
-              "max_new_tokens": (int, 1, MAX_NEW_TOKENS), "min_new_tokens": (int, 0, MAX_NEW_TOKENS),
-              "seed": (int, 0, 2**63 - 1), "top_k": (int, 1, MAX_TOP_K)}
+        errors["params"] = [
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(GenerationParams.__dataclass_fields__)}"
+        ]
+    ranges = {
+        "n": (int, 1, MAX_N),
+        "temperature": (float, 0.0, 10.0),
+        "top_p": (float, 0.0, 1.0),
+        "max_new_tokens": (int, 1, MAX_NEW_TOKENS),
+        "min_new_tokens": (int, 0, MAX_NEW_TOKENS),
+        "seed": (int, 0, 2**63 - 1),
+        "top_k": (int, 1, MAX_TOP_K),
+    }
     for name, (kind, lo, hi) in ranges.items():
         if name in data and data[name] not in (None, ""):
             value = _number(name, data[name], kind, lo, hi, errors)
@@ -106,7 +120,14 @@ def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classifica
     given = dict(given or {})
     spec_defaults, spec_errors = check_generation_params(generation_defaults(spec.defaults if spec is not None else {}))
     if spec_errors:
-        raise SpecProblem({"model_spec": [f"the spec's default settings are invalid ({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Model specs page"]})
+        raise SpecProblem(
+            {
+                "model_spec": [
+                    "the spec's default settings are invalid "
+                    f"({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Model specs page"
+                ]
+            }
+        )
     cleaned, errors = check_generation_params(given)
     if classification and cleaned.get("n", 1) != 1:
         errors["n"] = ["a classification project gets one label distribution per prompt; use n = 1"]
@@ -117,8 +138,14 @@ def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classifica
         merged["n"] = 1
     if merged["min_new_tokens"] > merged["max_new_tokens"]:
         field = "min_new_tokens" if "min_new_tokens" in cleaned else "max_new_tokens"
-        raise SpecProblem({field: [f"min_new_tokens ({merged['min_new_tokens']}) must not exceed "
-                                   f"max_new_tokens ({merged['max_new_tokens']})"]})
+        raise SpecProblem(
+            {
+                field: [
+                    f"min_new_tokens ({merged['min_new_tokens']}) must not exceed "
+                    f"max_new_tokens ({merged['max_new_tokens']})"
+                ]
+            }
+        )
     try:
         return asdict(GenerationParams.from_dict(merged))
     except ValueError as exc:
@@ -148,21 +175,30 @@ def check_options(backend: str, options) -> list[str]:
     return problems
 
 
-def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, defaults, options) -> dict[str, list[str]]:
+def check_spec_fields(
+    backend: str, path: str, base_url: str, api_key_env: str, defaults, options
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not (path or "").strip():
-        errors["path"] = ["give the local path or hub name" if backend == ModelSpec.Backend.TRANSFORMERS
-                          else "give the model name the server serves (its 'model' field)"]
+        errors["path"] = [
+            "give the local path or hub name"
+            if backend == ModelSpec.Backend.TRANSFORMERS
+            else "give the model name the server serves (its 'model' field)"
+        ]
     if backend == ModelSpec.Backend.OPENAI:
         if not base_url:
             errors["base_url"] = ["an OpenAI-compatible server needs its base URL, e.g. http://vllm:8000/v1"]
         elif not base_url.startswith(("http://", "https://")):
             errors["base_url"] = ["must start with http:// or https://"]
         elif "@" in base_url.split("//", 1)[1].split("/", 1)[0]:
-            errors["base_url"] = ["must not contain credentials; put the API key in an environment variable "
-                                  "and name it in 'API key variable'"]
+            errors["base_url"] = [
+                "must not contain credentials; put the API key in an environment variable "
+                "and name it in 'API key variable'"
+            ]
     if api_key_env and not ENV_NAME_RE.match(api_key_env):
-        errors["api_key_env"] = ["must be the NAME of an environment variable (like VLLM_API_KEY), never the key itself"]
+        errors["api_key_env"] = [
+            "must be the NAME of an environment variable (like VLLM_API_KEY), never the key itself"
+        ]
     if not isinstance(defaults, dict):
         errors["defaults"] = ["must be a JSON object of generation settings"]
     else:
@@ -184,9 +220,15 @@ def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, 
 def teacher_config(spec: ModelSpec) -> dict:
     """What a job records about its teacher at launch (no key: only the variable's name)."""
     return {
-        "spec_id": spec.pk, "name": spec.name, "backend": spec.backend, "path": spec.path,
-        "revision": spec.revision, "base_url": spec.base_url, "api_key_env": spec.api_key_env,
-        "tokenizer_path": spec.tokenizer_path, "options": dict(spec.options or {}),
+        "spec_id": spec.pk,
+        "name": spec.name,
+        "backend": spec.backend,
+        "path": spec.path,
+        "revision": spec.revision,
+        "base_url": spec.base_url,
+        "api_key_env": spec.api_key_env,
+        "tokenizer_path": spec.tokenizer_path,
+        "options": dict(spec.options or {}),
     }
 
 
@@ -195,8 +237,12 @@ def load_spec(config: dict, environ=None) -> dict:
     environ = os.environ if environ is None else environ
     options = dict(config.get("options") or {})
     if config["backend"] == ModelSpec.Backend.TRANSFORMERS:
-        return {"backend": "transformers", "name_or_path": config["path"], "revision": config.get("revision") or None,
-                **options}
+        return {
+            "backend": "transformers",
+            "name_or_path": config["path"],
+            "revision": config.get("revision") or None,
+            **options,
+        }
     api_key = None
     if config.get("api_key_env"):
         api_key = environ.get(config["api_key_env"])
@@ -205,8 +251,14 @@ def load_spec(config: dict, environ=None) -> dict:
                 f"model spec {config.get('name')!r} takes its API key from the environment variable "
                 f"{config['api_key_env']}, which is not set for this process"
             )
-    return {"backend": "openai", "base_url": config["base_url"], "model": config["path"], "api_key": api_key,
-            "tokenizer": config.get("tokenizer_path") or None, **options}
+    return {
+        "backend": "openai",
+        "base_url": config["base_url"],
+        "model": config["path"],
+        "api_key": api_key,
+        "tokenizer": config.get("tokenizer_path") or None,
+        **options,
+    }
 
 
 def probe_spec(spec: ModelSpec):

@@ -4,6 +4,7 @@ Each step says what is true now and links to the page where it is dealt with; a
 member only gets links their role can follow (a reader sees the state, not the
 reviewer's or engineer's actions).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ def _job_step(project, job, engineer) -> Step:
         stage = ((job.metrics or {}).get("gated") or {}).get("stage")
         where = f" after {stage}" if stage else ""
         if engineer:
-            return Step(f"{job} waits at a gate{where}: its evaluation missed the threshold.",
-                        "Decide: resume or stop", url)
+            return Step(
+                f"{job} waits at a gate{where}: its evaluation missed the threshold.", "Decide: resume or stop", url
+            )
         return Step(f"{job} waits at a gate{where} for an engineer to decide.", "See the job", url)
     progress = f" ({job.progress_done:,} / {job.progress_total:,} done)" if job.progress_total else ""
     if job.kind == Job.Kind.GENERATE:
@@ -78,14 +80,25 @@ def _review_steps(project, progress, reviewer) -> list[Step]:
     pending = sum(row["pending"] for row in progress)
     if pending:
         if reviewer:
-            steps.append(Step(f"{_plural(pending, 'example waits', 'examples wait')} for review.", "Open the queue",
-                              _url("review-queue", project, query={"status": "pending"}), hint=REVIEW_KEYS))
+            steps.append(
+                Step(
+                    f"{_plural(pending, 'example waits', 'examples wait')} for review.",
+                    "Open the queue",
+                    _url("review-queue", project, query={"status": "pending"}),
+                    hint=REVIEW_KEYS,
+                )
+            )
         else:
             steps.append(Step(f"{_plural(pending, 'example waits', 'examples wait')} for a reviewer."))
     in_pool = sum(row["approved"] for row in progress if row["stage"].is_pool)
     if in_pool and reviewer:
-        steps.append(Step(f"{_plural(in_pool, 'approved example is', 'approved examples are')} in the pool.",
-                          "Place them in stages on the board" if in_pool > 1 else "Place it in a stage on the board", _url("review-board", project)))
+        steps.append(
+            Step(
+                f"{_plural(in_pool, 'approved example is', 'approved examples are')} in the pool.",
+                "Place them in stages on the board" if in_pool > 1 else "Place it in a stage on the board",
+                _url("review-board", project),
+            )
+        )
     return steps
 
 
@@ -103,19 +116,35 @@ def _snapshot_steps(project, progress, jobs) -> list[Step]:
         build = _url("snapshot-list", project, query={"stage": stage.name})
         if snapshot is None:
             has = "has" if eligible == 1 else "have"
-            steps.append(Step(f"{_plural(eligible, 'approved example')} in {stage.name} {has} no snapshot yet.",
-                              "Build one", build))
+            steps.append(
+                Step(
+                    f"{_plural(eligible, 'approved example')} in {stage.name} {has} no snapshot yet.",
+                    "Build one",
+                    build,
+                )
+            )
         elif snapshot.row_count != eligible:
-            steps.append(Step(f"{_plural(eligible, 'approved example')} in {stage.name}; its latest snapshot, "
-                              f"{snapshot.name}, holds {snapshot.row_count:,}.", "Build a new one", build))
+            steps.append(
+                Step(
+                    f"{_plural(eligible, 'approved example')} in {stage.name}; its latest snapshot, "
+                    f"{snapshot.name}, holds {snapshot.row_count:,}.",
+                    "Build a new one",
+                    build,
+                )
+            )
     if steps or not latest:
         return steps
     newest = max(s.created_at for s in latest.values())
     last_distill = project.jobs.filter(kind=Job.Kind.DISTILL).order_by("-created_at").first()
     busy = any(job.kind == Job.Kind.DISTILL for job in jobs)
     if not busy and (last_distill is None or last_distill.created_at < newest):
-        steps.append(Step(f"Snapshots of {_plural(len(latest), 'stage')} are ready.",
-                          "Launch a staged distillation", _url("distill-launch", project)))
+        steps.append(
+            Step(
+                f"Snapshots of {_plural(len(latest), 'stage')} are ready.",
+                "Launch a staged distillation",
+                _url("distill-launch", project),
+            )
+        )
     return steps
 
 

@@ -14,6 +14,7 @@ those bounds ("missing" counts only samples that existed at launch). So a job th
 resumes after a crash sees the same prompts, its own samples never turn a prompt into
 "already answered", and prompts imported later wait for the next job.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,10 @@ class PromptFilter:
         if self.source:
             parts.append(f"source {self.source}")
         if self.metadata_key:
-            parts.append(f"metadata {self.metadata_key}" + (f" = {self.metadata_value}" if self.metadata_value != "" else " present"))
+            parts.append(
+                f"metadata {self.metadata_key}"
+                + (f" = {self.metadata_value}" if self.metadata_value != "" else " present")
+            )
         if self.ids:
             parts.append(f"{len(self.ids)} chosen id{'s' if len(self.ids) != 1 else ''}")
         if self.limit:
@@ -133,8 +137,10 @@ def parse_filter(data: dict | None, project) -> PromptFilter:
             missing = [i for i in ids if i not in known]
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
-                errors["ids"] = [f"{len(missing)} {'ids are not prompts' if len(missing) != 1 else 'id is not a prompt'} "
-                                 f"of this project: {shown}"]
+                errors["ids"] = [
+                    f"{len(missing)} {'ids are not prompts' if len(missing) != 1 else 'id is not a prompt'} "
+                    f"of this project: {shown}"
+                ]
     except ValueError as exc:
         ids = []
         errors["ids"] = [str(exc)]
@@ -190,7 +196,10 @@ def matching_prompts(project, pf: PromptFilter, teacher_spec_id: int | None, *, 
         qs = _metadata_q(qs, pf.metadata_key, pf.metadata_value)
     if pf.scope == "missing":
         answered = TeacherSample.objects.filter(
-            prompt=OuterRef("pk"), model_spec_id=teacher_spec_id, scored=False, error="",
+            prompt=OuterRef("pk"),
+            model_spec_id=teacher_spec_id,
+            scored=False,
+            error="",
         )
         if as_of is not None:
             answered = answered.filter(created_at__lt=as_of)
@@ -208,7 +217,7 @@ def freeze(project, pf: PromptFilter, teacher_spec_id: int | None) -> dict:
     ids = matching_prompts(project, pf, teacher_spec_id).values_list("id", flat=True)
     last = None
     if pf.limit:
-        last = next(iter(ids[pf.limit - 1:pf.limit]), None)
+        last = next(iter(ids[pf.limit - 1 : pf.limit]), None)
     if last is None:
         last = ids.last()
     return {"max_prompt_id": last, "count": count_matching(project, pf, teacher_spec_id)}

@@ -6,6 +6,7 @@ keyed by (job, stage) so a re-run job body (a resume at a gate, a restarted work
 updates its versions instead of adding more. Download archives (``.tar.gz`` next to
 the model directory) are packed on first download and reused.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -43,8 +44,10 @@ def _snapshots_for(job: Job, upto: int | None) -> list[int]:
 
 def _specs(job: Job):
     params = job.params
-    return (ModelSpec.objects.filter(pk=params.get("student_spec")).first(),
-            ModelSpec.objects.filter(pk=params.get("teacher_spec")).first())
+    return (
+        ModelSpec.objects.filter(pk=params.get("student_spec")).first(),
+        ModelSpec.objects.filter(pk=params.get("teacher_spec")).first(),
+    )
 
 
 def _student_name(job: Job, student) -> str:
@@ -61,13 +64,22 @@ def register_stage_version(job: Job, config, info: dict) -> ModelVersion:
     parent = ModelVersion.objects.filter(job=job, stage_index=i - 1, is_final=False).first() if i else None
     card = _card(info["model_dir"])
     version, _ = ModelVersion.objects.update_or_create(
-        job=job, stage=info["stage"],
+        job=job,
+        stage=info["stage"],
         defaults={
-            "project": job.project, "student_spec": student, "teacher_spec": teacher, "parent": parent,
-            "name": f"{_student_name(job, student)} · stage {i + 1}/{n}" + ("" if info["stage"] == f"stage {i + 1}" else f" {info['stage']}"),
-            "stage_index": i, "is_final": False, "kd_mode": info.get("kd_mode", ""),
-            "artifact_path": str(info["model_dir"]), "config": card.get("config") or config.summary(),
-            "metrics": {"gate": info.get("gate"), "outcome": info.get("outcome")}, "card": card,
+            "project": job.project,
+            "student_spec": student,
+            "teacher_spec": teacher,
+            "parent": parent,
+            "name": f"{_student_name(job, student)} · stage {i + 1}/{n}"
+            + ("" if info["stage"] == f"stage {i + 1}" else f" {info['stage']}"),
+            "stage_index": i,
+            "is_final": False,
+            "kd_mode": info.get("kd_mode", ""),
+            "artifact_path": str(info["model_dir"]),
+            "config": card.get("config") or config.summary(),
+            "metrics": {"gate": info.get("gate"), "outcome": info.get("outcome")},
+            "card": card,
         },
     )
     version.snapshots.set(_snapshots_for(job, i))
@@ -82,13 +94,21 @@ def register_final_version(job: Job, config, result) -> ModelVersion:
     last = ModelVersion.objects.filter(job=job, is_final=False).order_by("-stage_index").first()
     card = _card(result.final_model_dir)
     version, _ = ModelVersion.objects.update_or_create(
-        job=job, stage="",
+        job=job,
+        stage="",
         defaults={
-            "project": job.project, "student_spec": student, "teacher_spec": teacher, "parent": last,
-            "name": f"{_student_name(job, student)} · final", "stage_index": None, "is_final": True,
-            "kd_mode": result.kd_mode, "artifact_path": str(result.final_model_dir),
+            "project": job.project,
+            "student_spec": student,
+            "teacher_spec": teacher,
+            "parent": last,
+            "name": f"{_student_name(job, student)} · final",
+            "stage_index": None,
+            "is_final": True,
+            "kd_mode": result.kd_mode,
+            "artifact_path": str(result.final_model_dir),
             "config": card.get("config") or config.summary(),
-            "metrics": {"stages": {s["name"]: s["gate"] for s in result.stages}}, "card": card,
+            "metrics": {"stages": {s["name"]: s["gate"] for s in result.stages}},
+            "card": card,
         },
     )
     version.snapshots.set(_snapshots_for(job, None))

@@ -12,6 +12,7 @@ approves it. A rejection against an approval (or an approval against a rejection
 disagreement: the example goes back to pending with ``conflict = True`` (the
 "conflicts" filter), and the next approve or reject settles it.
 """
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -39,8 +40,14 @@ class StaleExample(Exception):
     def changes(self) -> list[dict]:
         """What changed, oldest first: who, when, action, {field: [before, after]}."""
         return [
-            {"user": v.user.username if v.user else None, "at": v.created_at.isoformat(), "action": v.action,
-             "changes": v.changes, "comment": v.comment, "version": v.version}
+            {
+                "user": v.user.username if v.user else None,
+                "at": v.created_at.isoformat(),
+                "action": v.action,
+                "changes": v.changes,
+                "comment": v.comment,
+                "version": v.version,
+            }
             for v in self.verdicts
         ]
 
@@ -51,7 +58,9 @@ def _lock(example: Example, expected_version: int | None) -> Example:
     )
     if expected_version is not None and current.version != int(expected_version):
         later = list(
-            Verdict.objects.filter(example=current, version__gt=int(expected_version)).select_related("user").order_by("id")
+            Verdict.objects.filter(example=current, version__gt=int(expected_version))
+            .select_related("user")
+            .order_by("id")
         )
         raise StaleExample(current, later)
     return current
@@ -71,15 +80,23 @@ def _save(example: Example, user, action: str, changes: dict, fields: list[str],
         update |= {"leased_by", "lease_expires_at"}
     example.save(update_fields=sorted(update))
     Verdict.objects.create(
-        project_id=example.project_id, example=example, user=user, action=action, changes=changes,
-        comment=comment, version=example.version,
+        project_id=example.project_id,
+        example=example,
+        user=user,
+        action=action,
+        changes=changes,
+        comment=comment,
+        version=example.version,
     )
     return example
 
 
 def _first_approver_id(example: Example):
     verdict = (
-        Verdict.objects.filter(example=example, action=A.APPROVE).order_by("-id").values_list("user_id", flat=True).first()
+        Verdict.objects.filter(example=example, action=A.APPROVE)
+        .order_by("-id")
+        .values_list("user_id", flat=True)
+        .first()
     )
     return verdict
 
@@ -139,7 +156,14 @@ def edit(example: Example, user, version: int | None, text: str, comment: str = 
     # Soft targets describe the teacher's text; after an edit a score job must re-score it.
     sample = ex.sample if ex.sample_id else None
     ex.soft_targets = sample.soft_targets if (sample is not None and not ex.edited) else ""
-    return _save(ex, user, A.EDIT, {"response": [old, text]}, ["response", "original_response", "edited", "soft_targets"], comment)
+    return _save(
+        ex,
+        user,
+        A.EDIT,
+        {"response": [old, text]},
+        ["response", "original_response", "edited", "soft_targets"],
+        comment,
+    )
 
 
 @transaction.atomic
@@ -178,7 +202,9 @@ def neighbour_stage(example: Example, step: int) -> Stage:
     index = next(i for i, s in enumerate(stages) if s.id == example.stage_id)
     target = index + step
     if not 0 <= target < len(stages):
-        raise ReviewError("This example is already in the last stage." if step > 0 else "This example is already in the pool.")
+        raise ReviewError(
+            "This example is already in the last stage." if step > 0 else "This example is already in the pool."
+        )
     return stages[target]
 
 

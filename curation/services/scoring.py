@@ -16,6 +16,7 @@ edited again meanwhile keeps a blank pointer and the next score job takes it. Th
 example's mean log-prob, entropy, margin and token count are set from the scored
 text, so the queue's statistics describe the response it shows.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
 from curation.services.generation import LaunchInvalid, Progress, conclude, drive_teacher, teacher_spec_for
 from curation.services.modelspecs import MAX_TOP_K, teacher_config
-from curation.services.teacher_output import finite, db_text
+from curation.services.teacher_output import db_text, finite
 from workers.softtargets import ShardWriter
 from workers.teacher import CANCEL, ScoreRequest
 
@@ -37,14 +38,16 @@ REQUESTS_PER_CALL = 1024
 def edits_to_score(project, job=None):
     qs = Example.objects.filter(project=project, soft_targets="").exclude(response="")
     if job is not None:
-        qs = qs.exclude(Exists(TeacherSample.objects.filter(job=job, prompt=OuterRef("prompt_id"),
-                                                            sample_index=OuterRef("pk"))))
+        qs = qs.exclude(
+            Exists(TeacherSample.objects.filter(job=job, prompt=OuterRef("prompt_id"), sample_index=OuterRef("pk")))
+        )
     return qs.order_by("id")
 
 
 def gold_to_score(project, spec_id, job=None):
-    scored = TeacherSample.objects.filter(prompt=OuterRef("prompt_id"), model_spec_id=spec_id, scored=True,
-                                          error="", text=OuterRef("reference"))
+    scored = TeacherSample.objects.filter(
+        prompt=OuterRef("prompt_id"), model_spec_id=spec_id, scored=True, error="", text=OuterRef("reference")
+    )
     qs = GoldItem.objects.filter(project=project, confirmed=True).exclude(reference="").exclude(Exists(scored))
     if job is not None:
         qs = qs.exclude(Exists(TeacherSample.objects.filter(job=job, prompt=OuterRef("prompt_id"), sample_index=0)))
@@ -65,7 +68,8 @@ def prepare_scoring(project, *, model_spec, params=None) -> tuple:
     if project.is_classification:
         errors.setdefault("project", []).append(
             "classification projects keep the teacher's label distribution, not token soft targets: "
-            "there is nothing to score")
+            "there is nothing to score"
+        )
     unknown = sorted(set(params) - {"targets", "top_k"})
     param_errors = {}
     if unknown:
@@ -89,8 +93,12 @@ def prepare_scoring(project, *, model_spec, params=None) -> tuple:
     if not errors:
         counts = count_targets(project, spec.pk, targets)
         if not sum(counts.values()):
-            errors["params"] = {"targets": ["nothing to score: no edited example lacks soft targets and every "
-                                            "confirmed gold reference is already scored by this teacher"]}
+            errors["params"] = {
+                "targets": [
+                    "nothing to score: no edited example lacks soft targets and every "
+                    "confirmed gold reference is already scored by this teacher"
+                ]
+            }
     if errors:
         raise LaunchInvalid(errors)
     return spec, {"teacher": teacher_config(spec), "targets": sorted(set(targets)), "top_k": top_k}
@@ -146,8 +154,14 @@ class ScoreWriter:
         rows, errors, tokens = [], [], 0
         for r in results:
             t = targets[r.key]
-            sample = TeacherSample(prompt_id=t.prompt.id, job_id=self.job.pk, model_spec_id=self.spec_id,
-                                   sample_index=t.sample_index, scored=True, text=t.text)
+            sample = TeacherSample(
+                prompt_id=t.prompt.id,
+                job_id=self.job.pk,
+                model_spec_id=self.spec_id,
+                sample_index=t.sample_index,
+                scored=True,
+                text=t.text,
+            )
             if r.ok:
                 st = r.stats
                 sample.token_count, sample.soft_targets = r.token_count, pointers[r.key]
@@ -176,8 +190,12 @@ class ScoreWriter:
                 if t.kind != "e" or s.error:
                     continue
                 n = Example.objects.filter(pk=t.obj_id, response=t.text).update(
-                    soft_targets=s.soft_targets, mean_logprob=s.mean_logprob, mean_entropy=s.mean_entropy,
-                    min_margin=s.min_margin, token_count=s.token_count)
+                    soft_targets=s.soft_targets,
+                    mean_logprob=s.mean_logprob,
+                    mean_entropy=s.mean_entropy,
+                    min_margin=s.min_margin,
+                    token_count=s.token_count,
+                )
                 updated += n
                 changed += 1 - n
         return updated, changed
@@ -196,7 +214,7 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
 
         def calls():
             for start in range(0, len(targets), REQUESTS_PER_CALL):
-                chunk = {t.key: t for t in targets[start:start + REQUESTS_PER_CALL]}
+                chunk = {t.key: t for t in targets[start : start + REQUESTS_PER_CALL]}
 
                 def on_batch(results, stats, chunk=chunk):
                     written, tokens, errors = writer.write(results, chunk)
@@ -206,23 +224,38 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
                     return CANCEL if ctx.cancelled() else None
 
                 requests = [ScoreRequest(key=t.key, prompt=t.prompt.model_input, text=t.text) for t in chunk.values()]
-                yield lambda teacher, r=requests, cb=on_batch: teacher.score(r, top_k=job.params.get("top_k", 20),
-                                                                             on_batch=cb)
+                yield lambda teacher, r=requests, cb=on_batch: teacher.score(
+                    r, top_k=job.params.get("top_k", 20), on_batch=cb
+                )
 
         failure, cancelled = drive_teacher(ctx, job, calls(), "scoring", progress)
     metrics = _metrics(job, writer)
-    message = (f"Scored {metrics['scored']:,} texts ({metrics['edits']:,} edits, {metrics['gold']:,} gold references)."
-               + (f" {metrics['failed']:,} failed (listed under problems)." if metrics["failed"] else "")
-               + (f" {writer.changed_meanwhile:,} edited again while scoring: left for the next score job."
-                  if writer.changed_meanwhile else ""))
-    return conclude(ctx, failure=failure, cancelled=cancelled, message=message, metrics=metrics,
-                    all_failed=metrics["scored"] == 0 and metrics["failed"] > 0)
+    message = (
+        f"Scored {metrics['scored']:,} texts ({metrics['edits']:,} edits, {metrics['gold']:,} gold references)."
+        + (f" {metrics['failed']:,} failed (listed under problems)." if metrics["failed"] else "")
+        + (
+            f" {writer.changed_meanwhile:,} edited again while scoring: left for the next score job."
+            if writer.changed_meanwhile
+            else ""
+        )
+    )
+    return conclude(
+        ctx,
+        failure=failure,
+        cancelled=cancelled,
+        message=message,
+        metrics=metrics,
+        all_failed=metrics["scored"] == 0 and metrics["failed"] > 0,
+    )
 
 
 def _metrics(job, writer: ScoreWriter) -> dict:
     rows = TeacherSample.objects.filter(job=job)
     ok = rows.filter(error="")
     return {
-        "scored": ok.count(), "edits": ok.exclude(sample_index=0).count(), "gold": ok.filter(sample_index=0).count(),
-        "failed": rows.exclude(error="").count(), "changed_meanwhile": writer.changed_meanwhile,
+        "scored": ok.count(),
+        "edits": ok.exclude(sample_index=0).count(),
+        "gold": ok.filter(sample_index=0).count(),
+        "failed": rows.exclude(error="").count(),
+        "changed_meanwhile": writer.changed_meanwhile,
     }

@@ -21,6 +21,7 @@ a ``snapshot`` job; the job runs ``build_snapshot``:
 4. **Files** (``services/exports.py``) under ``ARTIFACT_DIR/snapshots/<hash>/``: a
    second snapshot with the same hash reuses them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,7 +77,7 @@ def clean_filter(project: Project, params) -> dict:
     if isinstance(params, str):
         params = QueryDict(params.lstrip("?"))
     if not hasattr(params, "keys"):
-        raise SnapshotError({"filter": ["The filter is an object of review-queue parameters, e.g. {\"tier\": \"hard\"}."]})
+        raise SnapshotError({"filter": ['The filter is an object of review-queue parameters, e.g. {"tier": "hard"}.']})
     unknown = sorted(set(params.keys()) - set(PARAMS))
     if unknown:
         raise SnapshotError({"filter": {k: [f"Unknown filter; use {', '.join(PARAMS)}."] for k in unknown}})
@@ -102,9 +103,19 @@ def _as_querydict(params) -> QueryDict:
     return query
 
 
-def start_snapshot(project: Project, user, *, name: str, stage: str | None = None, filter=None, seed: int = 0,
-                   validation_fraction: float = 0.1, include_soft_targets: bool = False,
-                   system_prompt: str = "", launch: bool = True) -> Snapshot:
+def start_snapshot(
+    project: Project,
+    user,
+    *,
+    name: str,
+    stage: str | None = None,
+    filter=None,
+    seed: int = 0,
+    validation_fraction: float = 0.1,
+    include_soft_targets: bool = False,
+    system_prompt: str = "",
+    launch: bool = True,
+) -> Snapshot:
     """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
 
     ``launch=False`` only records the request: the caller runs ``build_snapshot`` itself.
@@ -134,8 +145,10 @@ def start_snapshot(project: Project, user, *, name: str, stage: str | None = Non
             errors.update(exc.errors)
     if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         errors["seed"] = [f"A whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}."]
-    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) or not (
-        0 <= validation_fraction <= MAX_VALIDATION_FRACTION
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, (int, float))
+        or not (0 <= validation_fraction <= MAX_VALIDATION_FRACTION)
     ):
         errors["validation_fraction"] = [f"A number from 0 to {MAX_VALIDATION_FRACTION}."]
     if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
@@ -144,9 +157,16 @@ def start_snapshot(project: Project, user, *, name: str, stage: str | None = Non
         raise SnapshotError(errors)
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
-            project=project, name=name, stage=stage_obj, filter=cleaned_filter, seed=seed,
-            validation_fraction=float(validation_fraction), include_soft_targets=bool(include_soft_targets),
-            system_prompt=system_prompt, created_by=user, status=Snapshot.Status.BUILDING,
+            project=project,
+            name=name,
+            stage=stage_obj,
+            filter=cleaned_filter,
+            seed=seed,
+            validation_fraction=float(validation_fraction),
+            include_soft_targets=bool(include_soft_targets),
+            system_prompt=system_prompt,
+            created_by=user,
+            status=Snapshot.Status.BUILDING,
         )
         if launch:
             snapshot.job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)
@@ -176,9 +196,17 @@ def split_of(seed: int, prompt_hash: str, fraction: float) -> str:
 def row_record(row: SnapshotRow, *, with_soft_targets: bool) -> dict:
     """Everything the files say about a row: what its ``row_hash`` covers."""
     record = {
-        "example_id": row.example_id, "prompt": row.prompt_text, "prompt_messages": row.prompt_messages,
-        "completion": row.response, "label": row.label, "split": row.split, "stage": row.stage,
-        "tier": row.tier or None, "source": row.source, "grade": row.grade, "edited": row.edited,
+        "example_id": row.example_id,
+        "prompt": row.prompt_text,
+        "prompt_messages": row.prompt_messages,
+        "completion": row.response,
+        "label": row.label,
+        "split": row.split,
+        "stage": row.stage,
+        "tier": row.tier or None,
+        "source": row.source,
+        "grade": row.grade,
+        "edited": row.edited,
         "label_distribution": row.label_distribution,
     }
     if with_soft_targets:
@@ -192,10 +220,22 @@ def hash_record(record: dict) -> str:
 
 
 _FIELDS = {
-    "id": "id", "version": "version", "prompt_id": "prompt_id", "text": "prompt__text", "messages": "prompt__messages",
-    "stored_hash": "prompt__content_hash", "response": "shown_response", "label": "label", "tier": "tier__name",
-    "stage": "stage__name", "source": "source", "grade": "grade", "edited": "edited", "soft_targets": "soft_targets",
-    "distribution": "sample__label_distribution", "predicted": "sample__predicted_label",
+    "id": "id",
+    "version": "version",
+    "prompt_id": "prompt_id",
+    "text": "prompt__text",
+    "messages": "prompt__messages",
+    "stored_hash": "prompt__content_hash",
+    "response": "shown_response",
+    "label": "label",
+    "tier": "tier__name",
+    "stage": "stage__name",
+    "source": "source",
+    "grade": "grade",
+    "edited": "edited",
+    "soft_targets": "soft_targets",
+    "distribution": "sample__label_distribution",
+    "predicted": "sample__predicted_label",
 }
 _Candidate = namedtuple("_Candidate", _FIELDS)
 
@@ -238,10 +278,21 @@ class _Freezer:
         snap = self.snapshot
         prompt_hash = content_hash(c.text, c.messages)
         row = SnapshotRow(
-            snapshot=snap, ordinal=ordinal, example_id=c.id, example_version=c.version, prompt_hash=prompt_hash,
-            prompt_text=_display_text(c.text, c.messages), prompt_messages=c.messages or None, response=completion,
-            label=completion if self.classification else "", tier=c.tier or "", stage=c.stage, source=c.source,
-            grade=c.grade, edited=c.edited, split=split_of(snap.seed, prompt_hash, snap.validation_fraction),
+            snapshot=snap,
+            ordinal=ordinal,
+            example_id=c.id,
+            example_version=c.version,
+            prompt_hash=prompt_hash,
+            prompt_text=_display_text(c.text, c.messages),
+            prompt_messages=c.messages or None,
+            response=completion,
+            label=completion if self.classification else "",
+            tier=c.tier or "",
+            stage=c.stage,
+            source=c.source,
+            grade=c.grade,
+            edited=c.edited,
+            split=split_of(snap.seed, prompt_hash, snap.validation_fraction),
             soft_targets=c.soft_targets or "",
             label_distribution=_label_distribution(c.distribution, self.labels) if self.classification else None,
         )
@@ -268,8 +319,10 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         if progress:
             progress(0, total, phase="freezing rows")
         candidates = (
-            eligible.annotate(shown_response=Example.response_text_sql()).order_by("prompt_id", "id")
-            .values_list(*_FIELDS.values()).iterator(chunk_size=FREEZE_BATCH)
+            eligible.annotate(shown_response=Example.response_text_sql())
+            .order_by("prompt_id", "id")
+            .values_list(*_FIELDS.values())
+            .iterator(chunk_size=FREEZE_BATCH)
         )
         batch: list[SnapshotRow] = []
         # closing(): the server-side cursor must close inside the transaction, even on cancel.
@@ -323,8 +376,10 @@ def compute_content_hash(snapshot: Snapshot) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(options_of(snapshot), sort_keys=True, ensure_ascii=False).encode() + b"\n")
     hashes = (
-        SnapshotRow.objects.filter(snapshot=snapshot).order_by("split", "row_hash")
-        .values_list("split", "row_hash").iterator(chunk_size=20_000)
+        SnapshotRow.objects.filter(snapshot=snapshot)
+        .order_by("split", "row_hash")
+        .values_list("split", "row_hash")
+        .iterator(chunk_size=20_000)
     )
     for split, row_hash in hashes:
         digest.update(f"{split} {row_hash}\n".encode())
@@ -339,8 +394,12 @@ def _counts(snapshot: Snapshot) -> dict:
 
     soft = rows.exclude(soft_targets="").count()
     return {
-        "rows": rows.count(), "by_split": by("split"), "by_tier": by("tier"), "by_stage": by("stage"),
-        "by_source": by("source"), "with_soft_targets": soft,
+        "rows": rows.count(),
+        "by_split": by("split"),
+        "by_tier": by("tier"),
+        "by_stage": by("stage"),
+        "by_source": by("source"),
+        "with_soft_targets": soft,
     }
 
 
@@ -352,10 +411,16 @@ def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
         "created_by": snapshot.created_by.username if snapshot.created_by else None,
         "created_at": snapshot.created_at.isoformat(),
         "built_at": timezone.now().isoformat(),
-        "selection": {"stage": snapshot.stage.name if snapshot.stage else None, "filter": snapshot.filter,
-                      "status": "approved"},
-        "split": {"seed": snapshot.seed, "validation_fraction": snapshot.validation_fraction,
-                  "rule": "validation when sha256(f'{seed}:{prompt_hash}')[:8] / 2**64 < validation_fraction"},
+        "selection": {
+            "stage": snapshot.stage.name if snapshot.stage else None,
+            "filter": snapshot.filter,
+            "status": "approved",
+        },
+        "split": {
+            "seed": snapshot.seed,
+            "validation_fraction": snapshot.validation_fraction,
+            "rule": "validation when sha256(f'{seed}:{prompt_hash}')[:8] / 2**64 < validation_fraction",
+        },
         "options": options_of(snapshot),
         "counts": counts,
         "excluded": snapshot.excluded,
@@ -378,8 +443,10 @@ def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancell
         report(phase="hashing")
         counts = _counts(snapshot)
         Snapshot.objects.filter(pk=snapshot.pk).update(
-            content_hash=compute_content_hash(snapshot), excluded=dict(sorted(excluded.items())),
-            row_count=counts["rows"], train_count=counts["by_split"].get("train", 0),
+            content_hash=compute_content_hash(snapshot),
+            excluded=dict(sorted(excluded.items())),
+            row_count=counts["rows"],
+            train_count=counts["by_split"].get("train", 0),
             validation_count=counts["by_split"].get("validation", 0),
         )
         snapshot.refresh_from_db()
@@ -426,4 +493,6 @@ def run_build_job(ctx) -> jobs.JobOutcome:
         fail_snapshot(snapshot, f"The build failed ({type(exc).__name__}: {exc}).")
         raise
     ctx.progress(snapshot.row_count, snapshot.row_count, phase="ready", force=True)
-    return jobs.JobOutcome(message=summary(snapshot), metrics={"rows": snapshot.row_count, "excluded": snapshot.excluded})
+    return jobs.JobOutcome(
+        message=summary(snapshot), metrics={"rows": snapshot.row_count, "excluded": snapshot.excluded}
+    )

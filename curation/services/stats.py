@@ -1,4 +1,5 @@
 """Review statistics for the dashboard: throughput per reviewer, agreement, stage progress."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -54,7 +55,10 @@ def reviewed_per_day(project, days: int = 14, today=None) -> dict:
     first = today - timedelta(days=days - 1)
     rows = (
         Verdict.objects.filter(
-            project=project, action__in=DECISIONS, bulk_id__isnull=True, user__isnull=False,
+            project=project,
+            action__in=DECISIONS,
+            bulk_id__isnull=True,
+            user__isnull=False,
             created_at__date__gte=first,
         )
         .annotate(day=TruncDate("created_at"))
@@ -70,8 +74,10 @@ def reviewed_per_day(project, days: int = 14, today=None) -> dict:
         {
             "username": name,
             "total": sum(counts.values()),
-            "days": [{"date": d, "n": counts.get(d, 0), "height": round(100 * counts.get(d, 0) / peak) if peak else 0}
-                     for d in dates],
+            "days": [
+                {"date": d, "n": counts.get(d, 0), "height": round(100 * counts.get(d, 0) / peak) if peak else 0}
+                for d in dates
+            ],
         }
         for name, counts in sorted(per_user.items())
     ]
@@ -136,20 +142,24 @@ def stage_progress(project, matrix: dict) -> list[dict]:
     """Per stage: counts by status and the approved examples a snapshot of it would hold."""
     eligible = dict(
         training_eligible(Example.objects.filter(project=project, status=ExampleStatus.APPROVED))
-        .values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n")
+        .values_list("stage_id")
+        .annotate(n=Count("id"))
+        .values_list("stage_id", "n")
     )
     rows = []
     for row in matrix["rows"]:
         total = row["sum"]
         counts = row["total"]
-        rows.append({
-            "stage": row["stage"],
-            "total": total,
-            "approved": counts.get(ExampleStatus.APPROVED, 0),
-            "rejected": counts.get(ExampleStatus.REJECTED, 0),
-            "pending": counts.get(ExampleStatus.PENDING, 0),
-            "in_snapshot": eligible.get(row["stage"].id, 0),
-            "gold_guarded": counts.get(ExampleStatus.APPROVED, 0) - eligible.get(row["stage"].id, 0),
-            "percent": {s: (100 * counts.get(s, 0) / total if total else 0) for s in ExampleStatus.values},
-        })
+        rows.append(
+            {
+                "stage": row["stage"],
+                "total": total,
+                "approved": counts.get(ExampleStatus.APPROVED, 0),
+                "rejected": counts.get(ExampleStatus.REJECTED, 0),
+                "pending": counts.get(ExampleStatus.PENDING, 0),
+                "in_snapshot": eligible.get(row["stage"].id, 0),
+                "gold_guarded": counts.get(ExampleStatus.APPROVED, 0) - eligible.get(row["stage"].id, 0),
+                "percent": {s: (100 * counts.get(s, 0) / total if total else 0) for s in ExampleStatus.values},
+            }
+        )
     return rows

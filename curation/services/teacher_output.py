@@ -7,6 +7,7 @@ Order matters for "nothing written is lost, nothing is duplicated":
 A worker killed between 1 and 2 leaves an unreferenced shard and no rows: the resumed
 job generates those samples again. A row therefore never points at a missing shard.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,16 +53,23 @@ class SampleWriter:
         return results, all_passed(results)
 
     def _sample(self, prompt_id: int, index: int, **fields) -> TeacherSample:
-        return TeacherSample(prompt_id=prompt_id, job_id=self.job.pk, model_spec_id=self.spec_id,
-                             sample_index=index, **fields)
+        return TeacherSample(
+            prompt_id=prompt_id, job_id=self.job.pk, model_spec_id=self.spec_id, sample_index=index, **fields
+        )
 
     def _example(self, sample: TeacherSample, **fields) -> Example:
         prompt = self.prompts[sample.prompt_id]
         failed = [r["name"] for r in sample.check_results if not r["passed"]]
         return Example(
-            project=self.project, prompt_id=sample.prompt_id, sample=sample, stage=self.pool,
-            status=Example.Status.PENDING, source=prompt.source, checks_failed=bool(failed),
-            failed_checks=failed, **fields,
+            project=self.project,
+            prompt_id=sample.prompt_id,
+            sample=sample,
+            stage=self.pool,
+            status=Example.Status.PENDING,
+            source=prompt.source,
+            checks_failed=bool(failed),
+            failed_checks=failed,
+            **fields,
         )
 
     def _failed(self, out: BatchOutcome, r):
@@ -90,15 +98,31 @@ class SampleWriter:
             checks, passed = self._checks(text)
             st = r.stats
             sample = self._sample(
-                prompt_id, index, text=text, token_count=r.token_count, finish_reason=r.finish_reason or "",
-                mean_logprob=finite(st.get("mean_logprob")), mean_entropy=finite(st.get("mean_entropy")),
-                min_margin=finite(st.get("min_margin")), check_results=checks, checks_passed=passed,
+                prompt_id,
+                index,
+                text=text,
+                token_count=r.token_count,
+                finish_reason=r.finish_reason or "",
+                mean_logprob=finite(st.get("mean_logprob")),
+                mean_entropy=finite(st.get("mean_entropy")),
+                min_margin=finite(st.get("min_margin")),
+                check_results=checks,
+                checks_passed=passed,
                 soft_targets=pointers[shard_key(prompt_id, index)],
             )
-            rows.append((sample, lambda s: self._example(
-                s, mean_logprob=s.mean_logprob,
-                mean_entropy=s.mean_entropy, min_margin=s.min_margin, token_count=s.token_count,
-                soft_targets=s.soft_targets)))
+            rows.append(
+                (
+                    sample,
+                    lambda s: self._example(
+                        s,
+                        mean_logprob=s.mean_logprob,
+                        mean_entropy=s.mean_entropy,
+                        min_margin=s.min_margin,
+                        token_count=s.token_count,
+                        soft_targets=s.soft_targets,
+                    ),
+                )
+            )
             out.written += 1
             out.tokens += r.token_count
         self._commit(rows)
@@ -120,13 +144,31 @@ class SampleWriter:
             entropy = -sum(q * math.log(q) for q in r.distribution.values() if q > 0)
             checks, passed = self._checks(r.predicted)
             sample = self._sample(
-                prompt_id, index, text=r.predicted, label_distribution=r.distribution, predicted_label=r.predicted,
-                label_margin=r.margin, mean_logprob=math.log(max(p, 1e-300)), mean_entropy=entropy,
-                min_margin=r.margin, check_results=checks, checks_passed=passed, finish_reason="label",
+                prompt_id,
+                index,
+                text=r.predicted,
+                label_distribution=r.distribution,
+                predicted_label=r.predicted,
+                label_margin=r.margin,
+                mean_logprob=math.log(max(p, 1e-300)),
+                mean_entropy=entropy,
+                min_margin=r.margin,
+                check_results=checks,
+                checks_passed=passed,
+                finish_reason="label",
             )
-            rows.append((sample, lambda s: self._example(
-                s, label=s.predicted_label, mean_logprob=s.mean_logprob, mean_entropy=s.mean_entropy,
-                min_margin=s.min_margin)))
+            rows.append(
+                (
+                    sample,
+                    lambda s: self._example(
+                        s,
+                        label=s.predicted_label,
+                        mean_logprob=s.mean_logprob,
+                        mean_entropy=s.mean_entropy,
+                        min_margin=s.min_margin,
+                    ),
+                )
+            )
             out.written += 1
         self._commit(rows)
         return out
@@ -139,8 +181,11 @@ class SampleWriter:
             # Only another delivery of this job racing us gets here (claim prevents it in
             # normal operation): keep what is already there, insert the rest.
             keys = {(s.prompt_id, s.sample_index) for s, _ in rows}
-            have = set(TeacherSample.objects.filter(job_id=self.job.pk, prompt_id__in={k[0] for k in keys})
-                       .values_list("prompt_id", "sample_index"))
+            have = set(
+                TeacherSample.objects.filter(job_id=self.job.pk, prompt_id__in={k[0] for k in keys}).values_list(
+                    "prompt_id", "sample_index"
+                )
+            )
             self._insert([(s, mk) for s, mk in rows if (s.prompt_id, s.sample_index) not in have])
 
     def _insert(self, rows) -> None:
@@ -167,6 +212,7 @@ def existing_keys(job, prompt_ids) -> dict[int, set[int]]:
     """{prompt id: sample indexes this job already wrote (errors included)}."""
     have: dict[int, set[int]] = defaultdict(set)
     for pid, idx in TeacherSample.objects.filter(job=job, prompt_id__in=list(prompt_ids)).values_list(
-            "prompt_id", "sample_index"):
+        "prompt_id", "sample_index"
+    ):
         have[pid].add(idx)
     return have

@@ -13,6 +13,7 @@ first. A tier a human set (``tier_locked``) is never overwritten: the update its
 requires ``tier_locked = false``, so a reviewer locking a tier while this runs wins.
 Neither write bumps ``Example.version``: they are machine annotations, not decisions.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -34,11 +35,17 @@ def tier_plan(project) -> tuple[list, list[float], str | None]:
     quantiles = list(project.tier_quantiles or [])
     if not quantiles:
         return tiers, equal, None
-    ok = (len(quantiles) == len(tiers) - 1 and all(isinstance(q, (int, float)) and 0 < q < 1 for q in quantiles)
-          and quantiles == sorted(set(quantiles)))
+    ok = (
+        len(quantiles) == len(tiers) - 1
+        and all(isinstance(q, (int, float)) and 0 < q < 1 for q in quantiles)
+        and quantiles == sorted(set(quantiles))
+    )
     if not ok:
-        return tiers, equal, (f"the project's tier quantiles {quantiles} do not fit its {len(tiers)} tiers; "
-                              "used equal-sized tiers")
+        return (
+            tiers,
+            equal,
+            (f"the project's tier quantiles {quantiles} do not fit its {len(tiers)} tiers; used equal-sized tiers"),
+        )
     return tiers, [float(q) for q in quantiles], None
 
 
@@ -46,8 +53,11 @@ def _generation_scores(job) -> tuple[list[int], list[float]]:
     """(example ids, difficulty) over the job's samples, read prompt by prompt so a large
     job never holds every text in memory at once."""
     ids, entropies, disagreements = [], [], []
-    rows = (Example.objects.filter(sample__job=job, sample__error="")
-            .values_list("id", "prompt_id", "sample__mean_entropy", "sample__text").order_by("prompt_id", "id"))
+    rows = (
+        Example.objects.filter(sample__job=job, sample__error="")
+        .values_list("id", "prompt_id", "sample__mean_entropy", "sample__text")
+        .order_by("prompt_id", "id")
+    )
     group: list[tuple] = []
 
     def close_group():
@@ -68,8 +78,11 @@ def _generation_scores(job) -> tuple[list[int], list[float]]:
 
 
 def _classification_scores(job) -> tuple[list[int], list[float]]:
-    rows = list(Example.objects.filter(sample__job=job, sample__error="")
-                .values_list("id", "sample__label_distribution").order_by("id"))
+    rows = list(
+        Example.objects.filter(sample__job=job, sample__error="")
+        .values_list("id", "sample__label_distribution")
+        .order_by("id")
+    )
     return [r[0] for r in rows], classification_difficulty([r[1] or {} for r in rows])
 
 
@@ -79,7 +92,7 @@ def score_and_tier(job, project, *, classification: bool) -> dict:
     if not ids:
         return {}
     for start in range(0, len(ids), CHUNK):
-        part = [Example(id=i, difficulty=s) for i, s in zip(ids[start:start + CHUNK], scores[start:start + CHUNK])]
+        part = [Example(id=i, difficulty=s) for i, s in zip(ids[start : start + CHUNK], scores[start : start + CHUNK])]
         Example.objects.bulk_update(part, ["difficulty"])
     tiers, quantiles, warning = tier_plan(project)
     if not tiers:
@@ -96,8 +109,9 @@ def score_and_tier(job, project, *, classification: bool) -> dict:
         example_ids = by_tier.get(name, [])
         counts[name] = 0
         for start in range(0, len(example_ids), CHUNK):
-            counts[name] += Example.objects.filter(id__in=example_ids[start:start + CHUNK], tier_locked=False).update(
-                tier_id=ids[name])
+            counts[name] += Example.objects.filter(id__in=example_ids[start : start + CHUNK], tier_locked=False).update(
+                tier_id=ids[name]
+            )
     kept = Example.objects.filter(sample__job=job, tier_locked=True).count()
     result = {"tiers": counts, "kept_human_tiers": kept}
     if warning:

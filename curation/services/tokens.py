@@ -1,4 +1,5 @@
 """API tokens: issue (the key is returned once), revoke. Only sha256(key) is stored."""
+
 from curation.models import ApiToken
 
 MAX_ACTIVE = 100

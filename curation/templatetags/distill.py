@@ -3,6 +3,7 @@
 The generic job page renders ``partials/job_<kind>.html`` with only the job in its
 context, so those panels fetch what they show through these tags.
 """
+
 from django import template
 
 from curation import presenters
@@ -26,7 +27,9 @@ def evaluation_panel(job):
 def latest_models(project, is_engineer=False):
     finals = list(ModelVersion.objects.filter(project=project, is_final=True).select_related("job")[:5])
     reports = {}
-    for report in EvalReport.objects.filter(model_version__in=finals).order_by("model_version_id", "-created_at", "-id"):
+    for report in EvalReport.objects.filter(model_version__in=finals).order_by(
+        "model_version_id", "-created_at", "-id"
+    ):
         reports.setdefault(report.model_version_id, report)
     return {"project": project, "rows": [(v, reports.get(v.pk)) for v in finals], "is_engineer": is_engineer}
 

@@ -47,7 +47,14 @@ def get_item(mapping, key):
 @register.filter
 def ranked(distribution, limit=None):
     """A classification's {label: p} as [(label, p)], most probable first (non-numbers dropped)."""
-    rows = [(str(label), float(p)) for label, p in (distribution or {}).items()
-            if isinstance(p, (int, float)) and not isinstance(p, bool)] if hasattr(distribution, "items") else []
+    rows = (
+        [
+            (str(label), float(p))
+            for label, p in (distribution or {}).items()
+            if isinstance(p, (int, float)) and not isinstance(p, bool)
+        ]
+        if hasattr(distribution, "items")
+        else []
+    )
     rows.sort(key=lambda row: -row[1])
     return rows[: int(limit)] if limit else rows

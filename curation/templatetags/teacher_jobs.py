@@ -4,6 +4,7 @@ The panel sits in the progress fragment that polls every 2 s while the job runs,
 while it runs only the sample counts (one aggregate over the job's index) are read;
 examples and tiers are counted once the job has finished.
 """
+
 from django import template
 from django.db.models import Count, Q
 

@@ -1,4 +1,5 @@
 """The curriculum board: the pool and each stage as a column, and moves by filter between them."""
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -19,10 +20,15 @@ def board(request, slug):
             {"tier": tier, "counts": cell, "sum": sum(cell.values())}
             for tier, cell in zip(matrix["tiers"], row["cells"], strict=True)
         ]
-        columns.append({
-            "stage": stage, "total": row["total"], "sum": row["sum"], "tiers": tiers,
-            "progress": progress[stage.id],
-        })
+        columns.append(
+            {
+                "stage": stage,
+                "total": row["total"],
+                "sum": row["sum"],
+                "tiers": tiers,
+                "progress": progress[stage.id],
+            }
+        )
     context = {
         "project": project,
         "columns": columns,

@@ -1,4 +1,5 @@
 """The focus view: one example, its context, and every reviewer action (keyboard first)."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -63,7 +64,9 @@ def focus_url(project, example, params) -> str:
 
 def _change_rows(changes) -> list[tuple]:
     """(field, before, after) from a verdict's {field: [before, after]}."""
-    return [(name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2]
+    return [
+        (name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2
+    ]
 
 
 def _history(example):
@@ -90,8 +93,10 @@ def focus_context(request, project, example, **extra):
     following = adjacent(queryset, order, example, +1) if queryset is not None else None
     sample = example.sample if example.sample_id else None
     others = (
-        TeacherSample.objects.filter(prompt_id=example.prompt_id).exclude(id=example.sample_id)
-        .select_related("example").order_by("sample_index", "id")[:OTHER_SAMPLES_SHOWN]
+        TeacherSample.objects.filter(prompt_id=example.prompt_id)
+        .exclude(id=example.sample_id)
+        .select_related("example")
+        .order_by("sample_index", "id")[:OTHER_SAMPLES_SHOWN]
     )
     now = timezone.now()
     return {
@@ -99,11 +104,15 @@ def focus_context(request, project, example, **extra):
         "example": example,
         "sample": sample,
         "others": others,
-        "checks": (sample.check_results if sample and sample.check_results else
-                   [{"name": name, "passed": False, "detail": ""} for name in example.failed_checks or []]),
+        "checks": (
+            sample.check_results
+            if sample and sample.check_results
+            else [{"name": name, "passed": False, "detail": ""} for name in example.failed_checks or []]
+        ),
         "distribution": ranked(sample.label_distribution) if sample else [],
         "gold": GoldItem.objects.filter(project=project, content_hash=example.prompt.content_hash).first()
-        if example.is_gold else None,
+        if example.is_gold
+        else None,
         "history": _history(example),
         "tiers": project.tiers.all(),
         "stages": project.stages.all(),
@@ -114,7 +123,9 @@ def focus_context(request, project, example, **extra):
         "queue_url": f"{reverse('review-queue', args=[project.slug])}?{kept.urlencode()}",
         "lease_mode": lease_mode,
         "leased_to_other": leases.leased_to_someone_else(example, request.user, now),
-        "my_lease": example.leased_by_id == request.user.id and example.lease_expires_at and example.lease_expires_at > now,
+        "my_lease": example.leased_by_id == request.user.id
+        and example.lease_expires_at
+        and example.lease_expires_at > now,
         "can_act": can(project, Role.REVIEWER),
         "shortcuts": _shortcuts(project),
         "typed": {},
@@ -234,8 +245,17 @@ def _gold(ex, user, version, data):
 
 
 ACTIONS = {
-    "approve": _approve, "reject": _reject, "edit": _edit, "grade": _grade, "tier": _tier, "stage": _stage,
-    "promote": _promote, "demote": _demote, "label": _label, "comment": _comment, "gold": _gold,
+    "approve": _approve,
+    "reject": _reject,
+    "edit": _edit,
+    "grade": _grade,
+    "tier": _tier,
+    "stage": _stage,
+    "promote": _promote,
+    "demote": _demote,
+    "label": _label,
+    "comment": _comment,
+    "gold": _gold,
 }
 TYPED_FIELDS = ("response", "comment", "reference", "label")
 
@@ -255,8 +275,16 @@ def act(request, slug, pk, action):
             raise ReviewError("version: the form lost the example's version; reload the page.")
         notice = handler(example, request.user, version, request.POST)
     except StaleExample as stale:
-        return _render(request, project, _load(project, pk), status=409, stale=stale,
-                       conflict_rows=_conflict_rows(stale), typed=typed, open_form=action)
+        return _render(
+            request,
+            project,
+            _load(project, pk),
+            status=409,
+            stale=stale,
+            conflict_rows=_conflict_rows(stale),
+            typed=typed,
+            open_form=action,
+        )
     except ReviewError as exc:
         return _render(request, project, _load(project, pk), status=400, error=str(exc), typed=typed, open_form=action)
     target = _load(project, pk)
@@ -303,7 +331,10 @@ def next_for_me(request, slug):
     after = Example.objects.filter(project=project, pk=int(after_id)).first() if after_id.isdigit() else None
     claimed = leases.claim_next(project, request.user, queryset, cleaned.get("order") or DEFAULT_ORDER, after=after)
     if claimed is None:
-        messages.info(request, "Nothing left for you in this filter: every pending example is done or leased to "
-                               "another reviewer right now.")
+        messages.info(
+            request,
+            "Nothing left for you in this filter: every pending example is done or leased to "
+            "another reviewer right now.",
+        )
         return redirect(queue_url)
     return redirect(reverse("review-focus", args=[slug, claimed.pk]) + "?" + with_params(kept, lease="1"))

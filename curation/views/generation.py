@@ -1,4 +1,5 @@
 """Launching teacher generation and scoring from the dashboard (engineers), and retrying."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -49,8 +50,13 @@ def generate_page(request, slug):
         form = GenerateForm(request.POST, project=project)
         if form.is_valid() and "preview" not in request.POST:
             try:
-                job = launch_generation(project, by=request.user, model_spec=form.cleaned_data["model_spec"],
-                                        params=form.generation_params(), prompt_filter=form.prompt_filter())
+                job = launch_generation(
+                    project,
+                    by=request.user,
+                    model_spec=form.cleaned_data["model_spec"],
+                    params=form.generation_params(),
+                    prompt_filter=form.prompt_filter(),
+                )
             except LaunchInvalid as exc:
                 form.add_service_errors(exc.errors)
             else:
@@ -63,8 +69,12 @@ def generate_page(request, slug):
         initial.update({k: request.GET[k] for k in FILTER_FIELDS if request.GET.get(k)})
         form = GenerateForm(initial=initial, project=project)
         data = {**initial, "model_spec": spec.pk if spec else None}
-    context = {"project": project, "form": form, "has_specs": _teachers(project).exists(),
-               "preview": prompt_preview(project, data)}
+    context = {
+        "project": project,
+        "form": form,
+        "has_specs": _teachers(project).exists(),
+        "preview": prompt_preview(project, data),
+    }
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "curation/generate.html", context, status=status)
 
@@ -73,8 +83,11 @@ def generate_page(request, slug):
 def prompt_count(request, slug):
     """The live "N prompts match" line of the launch page (htmx)."""
     project = project_for(request.user, slug, Role.ENGINEER)
-    return render(request, "curation/partials/gen_prompt_count.html",
-                  {"project": project, "preview": prompt_preview(project, request.GET)})
+    return render(
+        request,
+        "curation/partials/gen_prompt_count.html",
+        {"project": project, "preview": prompt_preview(project, request.GET)},
+    )
 
 
 @login_required
@@ -84,8 +97,12 @@ def score_page(request, slug):
         form = ScoreForm(request.POST, project=project)
         if form.is_valid():
             try:
-                job = launch_scoring(project, by=request.user, model_spec=form.cleaned_data["model_spec"],
-                                     params={"targets": form.cleaned_data["targets"], "top_k": form.cleaned_data["top_k"]})
+                job = launch_scoring(
+                    project,
+                    by=request.user,
+                    model_spec=form.cleaned_data["model_spec"],
+                    params={"targets": form.cleaned_data["targets"], "top_k": form.cleaned_data["top_k"]},
+                )
             except LaunchInvalid as exc:
                 form.add_service_errors(exc.errors)
             else:
@@ -96,10 +113,16 @@ def score_page(request, slug):
         spec = _chosen_spec(project, request.GET.get("model_spec"))
         form = ScoreForm(initial={"model_spec": spec}, project=project)
     counts = count_targets(project, spec.pk if spec else None, ["edits", "gold"])
-    context = {"project": project, "form": form, "has_specs": _teachers(project).exists(), "counts": counts,
-               "spec": spec}
-    return render(request, "curation/score.html", context,
-                  status=400 if request.method == "POST" and form.errors else 200)
+    context = {
+        "project": project,
+        "form": form,
+        "has_specs": _teachers(project).exists(),
+        "counts": counts,
+        "spec": spec,
+    }
+    return render(
+        request, "curation/score.html", context, status=400 if request.method == "POST" and form.errors else 200
+    )
 
 
 @login_required

@@ -1,4 +1,5 @@
 """The gold set page: list, search, add, edit, confirm imported candidates; the contamination list."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,7 +39,11 @@ def _gold_page(request, project, status=200, **extra):
         "typed": {},
         **extra,
     }
-    template = "curation/partials/gold_rows.html" if request.htmx and request.htmx.target == "gold-rows" else "curation/gold.html"
+    template = (
+        "curation/partials/gold_rows.html"
+        if request.htmx and request.htmx.target == "gold-rows"
+        else "curation/gold.html"
+    )
     return render(request, template, context, status=status)
 
 
@@ -53,7 +58,9 @@ def gold_add(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
     data = request.POST
     try:
-        gold.add_gold_prompt(project, request.user, data.get("prompt", ""), data.get("reference", ""), data.get("label", ""))
+        gold.add_gold_prompt(
+            project, request.user, data.get("prompt", ""), data.get("reference", ""), data.get("label", "")
+        )
     except ReviewError as exc:
         return _gold_page(request, project, status=400, add_error=str(exc), typed=data)
     messages.success(request, "Added to the gold set; the prompt is locked out of training.")

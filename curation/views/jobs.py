@@ -17,8 +17,12 @@ def job_for(project, pk) -> Job:
 def job_list(request, slug):
     project = project_for(request.user, slug)
     job_rows = project.jobs.select_related("created_by")[:200]
-    context = {"project": project, "jobs": job_rows, "is_engineer": can(project, Role.ENGINEER),
-               "any_active": any(j.is_active for j in job_rows)}
+    context = {
+        "project": project,
+        "jobs": job_rows,
+        "is_engineer": can(project, Role.ENGINEER),
+        "any_active": any(j.is_active for j in job_rows),
+    }
     template = "curation/partials/job_table.html" if request.htmx else "curation/job_list.html"
     return render(request, template, context)
 

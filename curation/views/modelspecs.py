@@ -1,4 +1,5 @@
 """The Model specs page: engineers register and edit teacher and student specs, and check them."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -27,8 +28,12 @@ def spec_list(request, slug):
     else:
         form = ModelSpecForm(project=project, initial={"defaults": {}, "options": {}})
     specs = ModelSpec.objects.filter(project=project).annotate(n_jobs=Count("jobs")).order_by("role", "name")
-    return render(request, "curation/modelspecs.html", {"project": project, "form": form, "specs": specs},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "curation/modelspecs.html",
+        {"project": project, "form": form, "specs": specs},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -39,12 +44,18 @@ def spec_edit(request, slug, pk):
         form = ModelSpecForm(request.POST, instance=spec, project=project)
         if form.is_valid():
             form.save()
-            messages.success(request, f"Model spec {spec.name!r} saved. Running jobs keep the settings they started with.")
+            messages.success(
+                request, f"Model spec {spec.name!r} saved. Running jobs keep the settings they started with."
+            )
             return redirect("modelspec-list", slug=project.slug)
     else:
         form = ModelSpecForm(instance=spec, project=project)
-    return render(request, "curation/modelspec_edit.html", {"project": project, "form": form, "spec": spec},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "curation/modelspec_edit.html",
+        {"project": project, "form": form, "spec": spec},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required

@@ -1,4 +1,5 @@
 """Project settings (engineers): guidelines, second pass, checks, tier cut points, stages and tiers."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -12,8 +13,13 @@ from curation.services.review import ReviewError
 
 
 def _page(request, project, form, status=200, **extra):
-    context = {"project": project, "form": form, "typed": {},
-               "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())], **extra}
+    context = {
+        "project": project,
+        "form": form,
+        "typed": {},
+        "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())],
+        **extra,
+    }
     return render(request, "curation/settings.html", context, status=status)
 
 
@@ -51,7 +57,13 @@ def edit_curriculum(request, slug):
             raise ReviewError("id: not a stage or tier of this project.")
         CURRICULUM_OPS[op](project, kind, int(level_id), request.POST.get("name", ""))
     except ReviewError as exc:
-        return _page(request, project, ProjectSettingsForm(instance=project), status=400,
-                     curriculum_error=str(exc), typed=request.POST)
+        return _page(
+            request,
+            project,
+            ProjectSettingsForm(instance=project),
+            status=400,
+            curriculum_error=str(exc),
+            typed=request.POST,
+        )
     messages.success(request, f"{kind.capitalize()}s updated.")
     return redirect("project-settings", slug=slug)

@@ -14,7 +14,10 @@ def project_list(request):
         n_prompts=Count("prompts", distinct=True),
     )
     roles = dict(request.user.memberships.values_list("project_id", "role"))
-    rows = [(p, "engineer (admin)" if request.user.is_superuser and p.id not in roles else roles.get(p.id)) for p in projects]
+    rows = [
+        (p, "engineer (admin)" if request.user.is_superuser and p.id not in roles else roles.get(p.id))
+        for p in projects
+    ]
     return render(request, "curation/project_list.html", {"rows": rows})
 
 

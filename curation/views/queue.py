@@ -1,4 +1,5 @@
 """The review queue: the shared filter in the URL, keyset pages, lazy counts, bulk actions by filter."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F
@@ -65,8 +66,9 @@ def queue_rows(queryset, classification=False):
         )
     )
     if classification:
-        rows = rows.annotate(teacher_label=F("sample__predicted_label"),
-                             teacher_distribution=F("sample__label_distribution"))
+        rows = rows.annotate(
+            teacher_label=F("sample__predicted_label"), teacher_distribution=F("sample__label_distribution")
+        )
     return rows
 
 
@@ -78,8 +80,11 @@ def with_response_excerpts(rows):
     """
     missing = {row.sample_id: row for row in rows if not row.response_excerpt and row.sample_id}
     if missing:
-        texts = dict(TeacherSample.objects.filter(pk__in=missing)
-                     .annotate(excerpt=Substr("text", 1, EXCERPT_CHARS)).values_list("pk", "excerpt"))
+        texts = dict(
+            TeacherSample.objects.filter(pk__in=missing)
+            .annotate(excerpt=Substr("text", 1, EXCERPT_CHARS))
+            .values_list("pk", "excerpt")
+        )
         for sample_id, row in missing.items():
             row.response_excerpt = texts.get(sample_id, "")
     return rows
@@ -94,7 +99,8 @@ def filter_choices(project):
         "labels": project.labels or [],
         "reviewers": list(
             project.memberships.filter(role__in=[Role.REVIEWER, Role.ENGINEER])
-            .order_by("user__username").values_list("user__username", flat=True)
+            .order_by("user__username")
+            .values_list("user__username", flat=True)
         ),
         "orders": list(ORDER_LABELS.items()),
         "bulk_actions": BULK_ACTIONS,
@@ -113,8 +119,16 @@ def range_inputs(params, errors):
     rows = []
     for name, label, hint in RANGES:
         problems = errors.get(f"{name}_min", []) + errors.get(f"{name}_max", [])
-        rows.append({"name": name, "label": label, "hint": hint, "min": params.get(f"{name}_min", ""),
-                     "max": params.get(f"{name}_max", ""), "error": f"{label}: {' '.join(problems)}" if problems else ""})
+        rows.append(
+            {
+                "name": name,
+                "label": label,
+                "hint": hint,
+                "min": params.get(f"{name}_min", ""),
+                "max": params.get(f"{name}_max", ""),
+                "error": f"{label}: {' '.join(problems)}" if problems else "",
+            }
+        )
     return rows
 
 
@@ -126,7 +140,9 @@ def review_queue(request, slug):
     try:
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
         order = cleaned.get("order") or DEFAULT_ORDER
-        page = keyset_page(queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE)
+        page = keyset_page(
+            queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE
+        )
         with_prompt_excerpts(page.items)
         if not project.is_classification:
             with_response_excerpts(page.items)
@@ -168,20 +184,41 @@ def queue_counts(request, slug):
         by_status[status] = by_status.get(status, 0) + n
         conflicts += n if conflict else 0
     selected = set(kept.getlist("status"))
-    tabs = [{"label": "All", "n": sum(by_status.values()), "qs": with_params(kept, status=None, conflict=None),
-             "active": not selected and not kept.get("conflict")}]
+    tabs = [
+        {
+            "label": "All",
+            "n": sum(by_status.values()),
+            "qs": with_params(kept, status=None, conflict=None),
+            "active": not selected and not kept.get("conflict"),
+        }
+    ]
     for value, label in ExampleStatus.choices:
-        tabs.append({"label": label, "n": by_status.get(value, 0), "status": value,
-                     "qs": with_params(kept, status=value, conflict=None),
-                     "active": selected == {value} and not kept.get("conflict")})
+        tabs.append(
+            {
+                "label": label,
+                "n": by_status.get(value, 0),
+                "status": value,
+                "qs": with_params(kept, status=value, conflict=None),
+                "active": selected == {value} and not kept.get("conflict"),
+            }
+        )
     if conflicts or project.require_second_approval:
-        tabs.append({"label": "Conflicts", "n": conflicts, "qs": with_params(kept, status=None, conflict="true"),
-                     "active": kept.get("conflict") == "true"})
+        tabs.append(
+            {
+                "label": "Conflicts",
+                "n": conflicts,
+                "qs": with_params(kept, status=None, conflict="true"),
+                "active": kept.get("conflict") == "true",
+            }
+        )
     matching = sum(n for s, n in by_status.items() if not selected or s in selected)
     if kept.get("conflict") == "true":
         matching = conflicts
-    return render(request, "curation/partials/queue_counts.html",
-                  {"project": project, "tabs": tabs, "matching": matching, "filter_qs": kept.urlencode()})
+    return render(
+        request,
+        "curation/partials/queue_counts.html",
+        {"project": project, "tabs": tabs, "matching": matching, "filter_qs": kept.urlencode()},
+    )
 
 
 @login_required
@@ -190,10 +227,16 @@ def bulk(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
     kept = filter_params(request.GET)
     data = request.POST if request.method == "POST" else request.GET
-    context = {"project": project, "filter_qs": kept.urlencode(), "filter_items": _filter_items(kept), "data": data,
-               "queue_url": f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}", **filter_choices(project)}
+    context = {
+        "project": project,
+        "filter_qs": kept.urlencode(),
+        "filter_items": _filter_items(kept),
+        "data": data,
+        "queue_url": f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}",
+        **filter_choices(project),
+    }
     try:
-        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+        queryset, _cleaned = filtered_examples(project, filter_params(request.GET))
         plan = plan_bulk(project, data.get("action", ""), data.get("to_tier", ""), data.get("to_stage", ""))
     except FilterError as exc:
         return render(request, "curation/bulk_confirm.html", {**context, "errors": exc.errors}, status=400)
@@ -206,8 +249,14 @@ def bulk(request, slug):
         except ValueError:
             expected = -1
         try:
-            done = apply_bulk(project, request.user, queryset, plan, expected=expected,
-                              filter_description={k: kept.getlist(k) for k in kept})
+            done = apply_bulk(
+                project,
+                request.user,
+                queryset,
+                plan,
+                expected=expected,
+                filter_description={k: kept.getlist(k) for k in kept},
+            )
         except BulkCountChanged as exc:
             context["changed"] = exc
             status = 409

@@ -1,4 +1,5 @@
 """Snapshot pages: the list with the create form (engineers), and one snapshot."""
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,10 +29,15 @@ def snapshot_list(request, slug):
         from_filter = data["source"] == "filter"
         try:
             snapshot = snapshots.start_snapshot(
-                project, request.user, name=data["name"],
-                stage=None if from_filter else data["stage"], filter=data["filter"] if from_filter else None,
-                seed=data["seed"], validation_fraction=data["validation_fraction"],
-                include_soft_targets=data["include_soft_targets"], system_prompt=data["system_prompt"],
+                project,
+                request.user,
+                name=data["name"],
+                stage=None if from_filter else data["stage"],
+                filter=data["filter"] if from_filter else None,
+                seed=data["seed"],
+                validation_fraction=data["validation_fraction"],
+                include_soft_targets=data["include_soft_targets"],
+                system_prompt=data["system_prompt"],
             )
         except snapshots.SnapshotError as exc:
             for field, problems in exc.errors.items():
@@ -43,8 +49,13 @@ def snapshot_list(request, slug):
     rows = list(project.snapshots.select_related("created_by", "stage", "job")[:200])
     for row in rows:
         row.excluded_list = excluded_list(row)
-    context = {"project": project, "form": form, "snapshots": rows, "is_engineer": can(project, Role.ENGINEER),
-               "any_building": any(s.status == Snapshot.Status.BUILDING for s in rows)}
+    context = {
+        "project": project,
+        "form": form,
+        "snapshots": rows,
+        "is_engineer": can(project, Role.ENGINEER),
+        "any_building": any(s.status == Snapshot.Status.BUILDING for s in rows),
+    }
     if request.htmx and request.method == "GET":
         return render(request, "curation/partials/snapshot_table.html", context)
     return render(request, "curation/snapshot_list.html", context, status=400 if form.errors else 200)
@@ -61,10 +72,19 @@ def snapshot_detail(request, slug, pk):
             query = f"format={info['format']}&split={info['split']}" + ("&compression=gzip" if info["gzip"] else "")
             files.append({"name": name, **info, "url": f"{api}?{query}"})
     context = {
-        "project": project, "snapshot": snapshot, "files": files, "excluded": excluded_list(snapshot), "manifest": snapshot.manifest,
-        "api_url": request.build_absolute_uri(reverse("api-snapshots-detail", kwargs={"slug": project.slug, "pk": snapshot.pk})),
-        "download_url": request.build_absolute_uri(reverse("api-snapshots-download", kwargs={"slug": project.slug, "pk": snapshot.pk})),
-        "content_types": downloads.CONTENT_TYPES, "splits": exports.SPLITS,
+        "project": project,
+        "snapshot": snapshot,
+        "files": files,
+        "excluded": excluded_list(snapshot),
+        "manifest": snapshot.manifest,
+        "api_url": request.build_absolute_uri(
+            reverse("api-snapshots-detail", kwargs={"slug": project.slug, "pk": snapshot.pk})
+        ),
+        "download_url": request.build_absolute_uri(
+            reverse("api-snapshots-download", kwargs={"slug": project.slug, "pk": snapshot.pk})
+        ),
+        "content_types": downloads.CONTENT_TYPES,
+        "splits": exports.SPLITS,
     }
     if request.htmx and request.GET.get("fragment") == "status":
         if snapshot.status != Snapshot.Status.BUILDING:

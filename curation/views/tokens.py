@@ -1,4 +1,5 @@
 """The API tokens page: create (the key is shown once), list, revoke."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render

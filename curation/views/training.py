@@ -1,4 +1,5 @@
 """Distillation pages: the launch form, the gate decision, the model registry, reports."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
@@ -16,7 +17,9 @@ from curation.views.jobs import job_for
 
 
 def version_for(project, pk) -> ModelVersion:
-    return get_object_or_404(ModelVersion.objects.select_related("job", "student_spec", "teacher_spec", "parent"), project=project, pk=pk)
+    return get_object_or_404(
+        ModelVersion.objects.select_related("job", "student_spec", "teacher_spec", "parent"), project=project, pk=pk
+    )
 
 
 # ------------------------------------------------------------------- launch
@@ -54,9 +57,14 @@ def distill_launch(request, slug):
 
 
 def _launch_page(request, project, form, formset, *, status=200, quiet=False):
-    context = {"project": project, "form": form, "formset": formset, "quiet": quiet,
-               "has_specs": form.fields["student_spec"].queryset.exists() and form.fields["teacher_spec"].queryset.exists(),
-               "has_snapshots": formset.empty_form.fields["snapshot"].queryset.exists()}
+    context = {
+        "project": project,
+        "form": form,
+        "formset": formset,
+        "quiet": quiet,
+        "has_specs": form.fields["student_spec"].queryset.exists() and form.fields["teacher_spec"].queryset.exists(),
+        "has_snapshots": formset.empty_form.fields["snapshot"].queryset.exists(),
+    }
     return render(request, "curation/distill_launch.html", context, status=status)
 
 
@@ -66,9 +74,14 @@ def job_resume(request, slug, pk):
     project = project_for(request.user, slug, Role.ENGINEER)
     job = job_for(project, pk)
     try:
-        job = resume_distillation(job, by=request.user, threshold=request.POST.get("threshold") or None,
-                                  extra_epochs=request.POST.get("extra_epochs") or 0,
-                                  force=request.POST.get("force") in ("on", "1", "true"), comment=request.POST.get("comment", ""))
+        job = resume_distillation(
+            job,
+            by=request.user,
+            threshold=request.POST.get("threshold") or None,
+            extra_epochs=request.POST.get("extra_epochs") or 0,
+            force=request.POST.get("force") in ("on", "1", "true"),
+            comment=request.POST.get("comment", ""),
+        )
     except LaunchInvalid as exc:
         messages.error(request, f"Not resumed: {exc}")
     else:
@@ -80,8 +93,12 @@ def job_resume(request, slug, pk):
 @login_required
 def model_list(request, slug):
     project = project_for(request.user, slug)
-    versions = list(ModelVersion.objects.filter(project=project).select_related("job", "student_spec", "parent")
-                    .prefetch_related("snapshots").order_by("-job_id", "is_final", "stage_index", "-id")[:300])
+    versions = list(
+        ModelVersion.objects.filter(project=project)
+        .select_related("job", "student_spec", "parent")
+        .prefetch_related("snapshots")
+        .order_by("-job_id", "is_final", "stage_index", "-id")[:300]
+    )
     reports = {}
     for report in EvalReport.objects.filter(model_version__in=versions).order_by("-created_at", "-id"):
         reports.setdefault(report.model_version_id, report)
@@ -91,9 +108,16 @@ def model_list(request, slug):
             by_job[v.job_id] = {"job": v.job, "versions": []}
             groups.append(by_job[v.job_id])
         by_job[v.job_id]["versions"].append((v, reports.get(v.pk)))
-    return render(request, "curation/model_list.html", {
-        "project": project, "groups": groups, "is_engineer": can(project, Role.ENGINEER), "all_versions": versions,
-    })
+    return render(
+        request,
+        "curation/model_list.html",
+        {
+            "project": project,
+            "groups": groups,
+            "is_engineer": can(project, Role.ENGINEER),
+            "all_versions": versions,
+        },
+    )
 
 
 @login_required
@@ -108,12 +132,22 @@ def model_detail(request, slug, pk):
     except registry.ArtifactMissing as exc:
         missing = str(exc)
     others = ModelVersion.objects.filter(project=project).exclude(pk=version.pk).order_by("-id")[:100]
-    return render(request, "curation/model_detail.html", {
-        "project": project, "version": version, "lineage": registry.lineage(version), "reports": reports,
-        "evaluations": evaluations, "missing": missing, "others": others, "is_engineer": can(project, Role.ENGINEER),
-        "teachers": project.model_specs.filter(role="teacher", backend="transformers"),
-        "children": version.children.all(),
-    })
+    return render(
+        request,
+        "curation/model_detail.html",
+        {
+            "project": project,
+            "version": version,
+            "lineage": registry.lineage(version),
+            "reports": reports,
+            "evaluations": evaluations,
+            "missing": missing,
+            "others": others,
+            "is_engineer": can(project, Role.ENGINEER),
+            "teachers": project.model_specs.filter(role="teacher", backend="transformers"),
+            "children": version.children.all(),
+        },
+    )
 
 
 @login_required
@@ -151,8 +185,11 @@ def model_evaluate(request, slug, pk):
 @login_required
 def report_detail(request, slug, pk):
     project = project_for(request.user, slug)
-    report = get_object_or_404(EvalReport.objects.select_related("model_version__job", "teacher_spec", "job", "project"),
-                               project=project, pk=pk)
+    report = get_object_or_404(
+        EvalReport.objects.select_related("model_version__job", "teacher_spec", "job", "project"),
+        project=project,
+        pk=pk,
+    )
     context = {"project": project, **presenters.report_context(report)}
     return render(request, "curation/report_detail.html", context)
 

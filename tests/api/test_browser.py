@@ -3,6 +3,7 @@
 Screenshots go to ``$SCREENSHOT_DIR`` when it is set (for looking at the pages), else
 to the test's temporary directory.
 """
+
 import os
 import shutil
 from pathlib import Path
@@ -29,8 +30,9 @@ def page(live_server, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         yield context.new_page()
@@ -77,8 +79,9 @@ def test_a_token_is_created_copied_once_and_revoked_in_the_browser(page, live_se
     assert not ApiToken.objects.get(user=user).is_active
 
 
-def test_a_snapshot_page_follows_its_build_and_offers_the_files(page, live_server, project, shots, settings, tmp_path,
-                                                                monkeypatch):
+def test_a_snapshot_page_follows_its_build_and_offers_the_files(
+    page, live_server, project, shots, settings, tmp_path, monkeypatch
+):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.ARTIFACT_DIR = tmp_path / "artifacts"
     monkeypatch.setattr(jobs, "enqueue", lambda job_id: None)  # the test plays the worker below
@@ -86,8 +89,12 @@ def test_a_snapshot_page_follows_its_build_and_offers_the_files(page, live_serve
     MembershipFactory(user=engineer, project=project, role="engineer")
     stage = project.stages.get(name="stage 1")
     for i in range(12):
-        ExampleFactory(prompt=PromptFactory(project=project, text=f"Ticket {i}: refund <b>please</b>"),
-                       status="approved", stage=stage, tier=project.tiers.get(name="easy" if i % 2 else "hard"))
+        ExampleFactory(
+            prompt=PromptFactory(project=project, text=f"Ticket {i}: refund <b>please</b>"),
+            status="approved",
+            stage=stage,
+            tier=project.tiers.get(name="easy" if i % 2 else "hard"),
+        )
     log_in(page, live_server, "erin")
     page.goto(f"{live_server.url}/p/{project.slug}/snapshots/")
     page.click("summary:has-text('New snapshot')")

@@ -131,14 +131,17 @@ def test_parquet_downloads_per_split_and_reads_back(reader, project, snapshot, t
     assert isinstance(pq.read_table(path), pa.Table)
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"format": "parquet"}, "split"),
-    ({"format": "parquet", "split": "train", "compression": "gzip"}, "compression"),
-    ({"format": "csv"}, "format"),
-    ({"split": "test"}, "split"),
-    ({"compression": "brotli"}, "compression"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"format": "parquet"}, "split"),
+        ({"format": "parquet", "split": "train", "compression": "gzip"}, "compression"),
+        ({"format": "csv"}, "format"),
+        ({"split": "test"}, "split"),
+        ({"compression": "brotli"}, "compression"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_download_parameters_are_400_naming_them(reader, project, snapshot, params, field):
     response = reader.get(url(project, snapshot, **params))
     assert response.status_code == 400 and field in response.json()
@@ -173,12 +176,23 @@ def test_another_projects_snapshot_is_404(api, project, snapshot):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("header, size, expected", [
-    ("bytes=0-9", 100, (0, 10)), ("bytes=90-", 100, (90, 100)), ("bytes=-10", 100, (90, 100)),
-    ("bytes=95-200", 100, (95, 100)), ("bytes=100-", 100, "unsatisfiable"), ("bytes=-0", 100, "unsatisfiable"),
-    ("bytes=5-1", 100, None), ("items=0-1", 100, None), ("bytes=a-b", 100, None), ("bytes=0-1,3-4", 100, None),
-    (None, 100, None), ("bytes=0-", 0, "unsatisfiable"),
-])
+@pytest.mark.parametrize(
+    "header, size, expected",
+    [
+        ("bytes=0-9", 100, (0, 10)),
+        ("bytes=90-", 100, (90, 100)),
+        ("bytes=-10", 100, (90, 100)),
+        ("bytes=95-200", 100, (95, 100)),
+        ("bytes=100-", 100, "unsatisfiable"),
+        ("bytes=-0", 100, "unsatisfiable"),
+        ("bytes=5-1", 100, None),
+        ("items=0-1", 100, None),
+        ("bytes=a-b", 100, None),
+        ("bytes=0-1,3-4", 100, None),
+        (None, 100, None),
+        ("bytes=0-", 0, "unsatisfiable"),
+    ],
+)
 def test_range_headers_are_read_as_rfc_9110_says(header, size, expected):
     assert downloads.parse_range(header, size) == expected
 

@@ -13,12 +13,17 @@ def examples(project):
     alice = UserFactory(username="alice")
     rows = []
     for i in range(45):
-        rows.append(ExampleFactory(
-            prompt=PromptFactory(project=project, text=f"ticket {i} about {'refunds' if i % 3 == 0 else 'login'}"),
-            difficulty=None if i % 7 == 0 else (i % 10) / 10, mean_logprob=math.log(0.05 + i / 50),
-            tier=tiers["hard"] if i % 2 else tiers["easy"], status="approved" if i % 5 == 0 else "pending",
-            reviewed_by=alice if i % 4 == 0 else None, grade=(i % 5) + 1 if i % 6 else None,
-        ))
+        rows.append(
+            ExampleFactory(
+                prompt=PromptFactory(project=project, text=f"ticket {i} about {'refunds' if i % 3 == 0 else 'login'}"),
+                difficulty=None if i % 7 == 0 else (i % 10) / 10,
+                mean_logprob=math.log(0.05 + i / 50),
+                tier=tiers["hard"] if i % 2 else tiers["easy"],
+                status="approved" if i % 5 == 0 else "pending",
+                reviewed_by=alice if i % 4 == 0 else None,
+                grade=(i % 5) + 1 if i % 6 else None,
+            )
+        )
     return rows
 
 
@@ -53,7 +58,7 @@ QUERIES = [
 def test_the_api_returns_exactly_the_review_queues_rows_in_its_order(api, project, examples, query):
     client = api("reviewer")
     ids, pages = walk(client, base(project) + f"?{query}&size=4")
-    queue, cleaned = filtered_examples(project, QueryDict(query))
+    queue, _cleaned = filtered_examples(project, QueryDict(query))
     expected = sorted(queue.values_list("id", flat=True))
     assert sorted(ids) == expected and len(ids) == len(set(ids))
     if "order=newest" in query:
@@ -66,27 +71,32 @@ def test_the_api_returns_exactly_the_review_queues_rows_in_its_order(api, projec
 def test_a_page_carries_what_a_client_needs_to_decide(api, project, examples):
     body = api("reader").get(base(project) + "?size=1").json()
     row = body["results"][0]
-    assert {"id", "prompt", "response", "status", "tier", "stage", "version", "confidence", "has_soft_targets"} <= set(row)
+    assert {"id", "prompt", "response", "status", "tier", "stage", "version", "confidence", "has_soft_targets"} <= set(
+        row
+    )
     assert row["prompt"]["text"].startswith("ticket 0")
     assert row["confidence"] == pytest.approx(0.05)
     assert "cursor=" in body["next"]
 
 
-@pytest.mark.parametrize("query, field", [
-    ("colour=red", "colour"),
-    ("status=maybe", "status"),
-    ("tier=impossible", "tier"),
-    ("confidence_min=lots", "confidence_min"),
-    ("confidence_max=2", "confidence_max"),
-    ("grade=9", "grade"),
-    ("order=sideways", "order"),
-    ("cursor=not-a-cursor", "cursor"),
-    ("size=0", "size"),
-    ("size=501", "size"),
-    ("size=ten", "size"),
-    ("edited=perhaps", "edited"),
-    ("q=" + "x" * 201, "q"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("colour=red", "colour"),
+        ("status=maybe", "status"),
+        ("tier=impossible", "tier"),
+        ("confidence_min=lots", "confidence_min"),
+        ("confidence_max=2", "confidence_max"),
+        ("grade=9", "grade"),
+        ("order=sideways", "order"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("size=0", "size"),
+        ("size=501", "size"),
+        ("size=ten", "size"),
+        ("edited=perhaps", "edited"),
+        ("q=" + "x" * 201, "q"),
+    ],
+)
 def test_a_bad_parameter_is_a_400_naming_it(api, project, examples, query, field):
     response = api("reader").get(base(project) + f"?{query}")
     assert response.status_code == 400, response.content

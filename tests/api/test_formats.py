@@ -16,20 +16,28 @@ OPENAI_ROLES = {"system", "user", "assistant", "tool"}
 @pytest.fixture
 def snapshot(project, approved, build, artifact_dir):
     writer = ShardWriter(artifact_dir, "fmt")
-    st = SoftTargets(np.array([11, 12, 13]), np.array([[11, 3], [12, 4], [13, 5]]),
-                     np.array([[-0.05, -3.5], [-0.5, -1.0], [-0.01, -6.0]]), np.array([-4.0, -1.5, -7.0]),
-                     np.array([-0.05, -0.5, -0.01]))
+    st = SoftTargets(
+        np.array([11, 12, 13]),
+        np.array([[11, 3], [12, 4], [13, 5]]),
+        np.array([[-0.05, -3.5], [-0.5, -1.0], [-0.01, -6.0]]),
+        np.array([-4.0, -1.5, -7.0]),
+        np.array([-0.05, -0.5, -0.01]),
+    )
     writer.add("s1", st)
     pointer = writer.flush()["s1"]
     approved(NASTY, "Answer with " + NASTY, soft_targets=pointer, tier=project.tiers.get(name="hard"), grade=4)
-    chat = Prompt.objects.create(project=project, messages=[
-        {"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi \"there\""}])
+    chat = Prompt.objects.create(
+        project=project,
+        messages=[{"role": "system", "content": "Be terse."}, {"role": "user", "content": 'Hi "there"'}],
+    )
     approved("", "Hello.", prompt=chat)
     chat_no_system = Prompt.objects.create(project=project, messages=[{"role": "user", "content": "Ping?"}])
     approved("", "Pong.", prompt=chat_no_system)
     for i in range(7):
         approved(f"plain question {i}")
-    snap = build(project, validation_fraction=0.3, seed=1, include_soft_targets=True, system_prompt="You answer support tickets.")
+    snap = build(
+        project, validation_fraction=0.3, seed=1, include_soft_targets=True, system_prompt="You answer support tickets."
+    )
     snap.pointer, snap.soft = pointer, st
     return snap
 
@@ -62,20 +70,29 @@ def test_gzip_files_hold_exactly_the_plain_bytes(snapshot, artifact_dir):
 
 def test_chat_lines_are_valid_openai_fine_tuning_records(snapshot, artifact_dir):
     # Split on "\n" only: str.splitlines() would also split inside a string at a raw U+2028.
-    records = [json.loads(line) for split in ("train", "validation")
-               for line in path_of(artifact_dir, snapshot, f"{split}.chat.jsonl").read_text().split("\n")[:-1]]
+    records = [
+        json.loads(line)
+        for split in ("train", "validation")
+        for line in path_of(artifact_dir, snapshot, f"{split}.chat.jsonl").read_text().split("\n")[:-1]
+    ]
     assert len(records) == 10
     for record in records:
         assert set(record) == {"messages"}
         messages = record["messages"]
-        assert all(set(m) == {"role", "content"} and m["role"] in OPENAI_ROLES and isinstance(m["content"], str) for m in messages)
+        assert all(
+            set(m) == {"role", "content"} and m["role"] in OPENAI_ROLES and isinstance(m["content"], str)
+            for m in messages
+        )
         assert messages[-1]["role"] == "assistant" and any(m["role"] == "user" for m in messages)
         assert sum(m["role"] == "system" for m in messages) == 1
     by_answer = {r["messages"][-1]["content"]: r["messages"] for r in records}
     # The prompt's own system turn wins; the snapshot's system prompt fills in where there is none.
     assert by_answer["Hello."][0] == {"role": "system", "content": "Be terse."}
-    assert by_answer["Pong."] == [{"role": "system", "content": "You answer support tickets."},
-                                  {"role": "user", "content": "Ping?"}, {"role": "assistant", "content": "Pong."}]
+    assert by_answer["Pong."] == [
+        {"role": "system", "content": "You answer support tickets."},
+        {"role": "user", "content": "Ping?"},
+        {"role": "assistant", "content": "Pong."},
+    ]
     assert by_answer["Answer with " + NASTY][1] == {"role": "user", "content": NASTY}
 
 
@@ -92,7 +109,10 @@ def test_parquet_reads_back_with_pyarrow_including_soft_targets(snapshot, artifa
     others = [r for r in rows if r["prompt"] != NASTY]
     assert all(r["token_ids"] is None and r["topk_ids"] is None for r in others)
     chat = next(r for r in rows if r["completion"] == "Hello.")
-    assert chat["prompt_messages"] == [{"role": "system", "content": "Be terse."}, {"role": "user", "content": 'Hi "there"'}]
+    assert chat["prompt_messages"] == [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": 'Hi "there"'},
+    ]
     metadata = tables[0].schema.metadata
     assert metadata[b"curation.content_hash"].decode() == snapshot.content_hash
 
@@ -104,11 +124,15 @@ def test_every_file_loads_with_hugging_face_datasets(snapshot, artifact_dir, tmp
     ds = datasets.load_dataset("json", data_files=files, cache_dir=cache)
     assert ds["train"].num_rows == snapshot.train_count and ds["validation"].num_rows == snapshot.validation_count
     assert set(ds["train"].column_names) >= {"prompt", "completion", "split", "tier", "stage"}
-    chat = datasets.load_dataset("json", data_files={s: str(path_of(artifact_dir, snapshot, f"{s}.chat.jsonl.gz")) for s in files},
-                                 cache_dir=cache)
+    chat = datasets.load_dataset(
+        "json",
+        data_files={s: str(path_of(artifact_dir, snapshot, f"{s}.chat.jsonl.gz")) for s in files},
+        cache_dir=cache,
+    )
     assert chat["train"][0]["messages"][-1]["role"] == "assistant"
-    parquet = datasets.load_dataset("parquet", data_files={s: str(path_of(artifact_dir, snapshot, f"{s}.parquet")) for s in files},
-                                    cache_dir=cache)
+    parquet = datasets.load_dataset(
+        "parquet", data_files={s: str(path_of(artifact_dir, snapshot, f"{s}.parquet")) for s in files}, cache_dir=cache
+    )
     assert parquet["train"].num_rows + parquet["validation"].num_rows == 10
     assert "topk_logprobs" in parquet["train"].column_names
 

@@ -13,7 +13,9 @@ def post(client, project, **body):
 
 
 def test_a_reviewer_adds_a_gold_item_from_new_text(api, project):
-    response = post(api("reviewer", "rita"), project, prompt_text="Where is my VAT number?", reference="Settings.", tier="easy")
+    response = post(
+        api("reviewer", "rita"), project, prompt_text="Where is my VAT number?", reference="Settings.", tier="easy"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["prompt"]["text"] == "Where is my VAT number?" and body["tier"] == "easy" and body["confirmed"]
@@ -39,19 +41,22 @@ def test_text_equal_to_an_existing_prompt_after_normalisation_reuses_it_and_refu
     assert second.status_code == 400 and "already gold item" in second.json()["prompt_text"][0]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"reference": "A."}, "prompt"),
-    ({"prompt": 10**9, "reference": "A."}, "prompt"),
-    ({"prompt": "seven", "reference": "A."}, "prompt"),
-    ({"prompt_text": "Q", "messages": [{"role": "user", "content": "Q"}], "reference": "A."}, "messages"),
-    ({"prompt_text": "Q"}, "reference"),
-    ({"prompt_text": "Q", "reference": "   "}, "reference"),
-    ({"prompt_text": "Q", "reference": "A.", "tier": "mythic"}, "tier"),
-    ({"messages": [{"role": "robot", "content": "Q"}], "reference": "A."}, "messages"),
-    ({"messages": [], "reference": "A."}, "messages"),
-    ({"prompt_text": "x" * 100_001, "reference": "A."}, "prompt_text"),
-    ({"prompt_text": "Q", "reference": "A.", "confirmed": "maybe"}, "confirmed"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"reference": "A."}, "prompt"),
+        ({"prompt": 10**9, "reference": "A."}, "prompt"),
+        ({"prompt": "seven", "reference": "A."}, "prompt"),
+        ({"prompt_text": "Q", "messages": [{"role": "user", "content": "Q"}], "reference": "A."}, "messages"),
+        ({"prompt_text": "Q"}, "reference"),
+        ({"prompt_text": "Q", "reference": "   "}, "reference"),
+        ({"prompt_text": "Q", "reference": "A.", "tier": "mythic"}, "tier"),
+        ({"messages": [{"role": "robot", "content": "Q"}], "reference": "A."}, "messages"),
+        ({"messages": [], "reference": "A."}, "messages"),
+        ({"prompt_text": "x" * 100_001, "reference": "A."}, "prompt_text"),
+        ({"prompt_text": "Q", "reference": "A.", "confirmed": "maybe"}, "confirmed"),
+    ],
+)
 def test_a_bad_gold_item_is_400_naming_the_field(api, project, body, field):
     response = post(api("reviewer"), project, **body)
     assert response.status_code == 400, response.content
@@ -67,9 +72,10 @@ def test_another_projects_prompt_cannot_become_gold_here(api, project):
 
 def test_classification_gold_needs_one_of_the_labels(api, db):
     project = ProjectFactory(task_type="classification", labels=["billing", "bug"])
-    from tests.factories import MembershipFactory, UserFactory
-    from curation.models import ApiToken
     from django.test import Client
+
+    from curation.models import ApiToken
+    from tests.factories import MembershipFactory, UserFactory
 
     user = UserFactory(username="clara")
     MembershipFactory(user=user, project=project, role="reviewer")
@@ -82,15 +88,25 @@ def test_classification_gold_needs_one_of_the_labels(api, db):
 def test_a_gold_item_is_corrected_with_patch_but_its_prompt_never_changes(api, project):
     client = api("reviewer")
     item = post(client, project, prompt_text="Q?", reference="Old.").json()
-    response = client.patch(gold_url(project, item["id"]), {"reference": "New.", "tier": "hard", "confirmed": False},
-                            content_type="application/json")
+    response = client.patch(
+        gold_url(project, item["id"]),
+        {"reference": "New.", "tier": "hard", "confirmed": False},
+        content_type="application/json",
+    )
     assert response.status_code == 200
-    assert (response.json()["reference"], response.json()["tier"], response.json()["confirmed"]) == ("New.", "hard", False)
+    assert (response.json()["reference"], response.json()["tier"], response.json()["confirmed"]) == (
+        "New.",
+        "hard",
+        False,
+    )
     moved = client.patch(gold_url(project, item["id"]), {"prompt": 1}, content_type="application/json")
     assert moved.status_code == 400 and "prompt" in moved.json()
     emptied = client.patch(gold_url(project, item["id"]), {"reference": ""}, content_type="application/json")
     assert emptied.status_code == 400 and "reference" in emptied.json()
-    assert client.put(gold_url(project, item["id"]), {"reference": "x"}, content_type="application/json").status_code == 405
+    assert (
+        client.put(gold_url(project, item["id"]), {"reference": "x"}, content_type="application/json").status_code
+        == 405
+    )
     assert client.delete(gold_url(project, item["id"])).status_code == 405
 
 

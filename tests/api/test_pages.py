@@ -1,4 +1,5 @@
 """The snapshot pages: list and create (engineers), one snapshot, its job panel."""
+
 import pytest
 from django.urls import reverse
 
@@ -31,26 +32,44 @@ def test_an_engineer_builds_a_snapshot_from_a_stage_on_the_page(login, project, 
     launched = []
     monkeypatch.setattr(jobs, "enqueue", launched.append)
     client = login("engineer")
-    response = client.post(reverse("snapshot-list", args=[project.slug]), {
-        "name": "from the page", "source": "stage", "stage": "stage 1", "seed": 3, "validation_fraction": 0.2,
-    })
+    response = client.post(
+        reverse("snapshot-list", args=[project.slug]),
+        {
+            "name": "from the page",
+            "source": "stage",
+            "stage": "stage 1",
+            "seed": 3,
+            "validation_fraction": 0.2,
+        },
+    )
     snap = Snapshot.objects.get(name="from the page")
-    assert response.status_code == 302 and response["Location"] == reverse("snapshot-detail", args=[project.slug, snap.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "snapshot-detail", args=[project.slug, snap.pk]
+    )
     assert (snap.stage.name, snap.seed, snap.validation_fraction, snap.status) == ("stage 1", 3, 0.2, "building")
     page = client.get(response["Location"]).content.decode()
     assert "Building" in page and "every 2s" in page
 
 
 def test_a_bad_filter_on_the_page_names_the_parameter(login, project):
-    response = login("engineer").post(reverse("snapshot-list", args=[project.slug]), {
-        "name": "bad", "source": "filter", "filter": "tier=legendary&checks=passed", "seed": 0, "validation_fraction": 0.1,
-    })
+    response = login("engineer").post(
+        reverse("snapshot-list", args=[project.slug]),
+        {
+            "name": "bad",
+            "source": "filter",
+            "filter": "tier=legendary&checks=passed",
+            "seed": 0,
+            "validation_fraction": 0.1,
+        },
+    )
     assert response.status_code == 400
     assert "tier" in response.content.decode() and not Snapshot.objects.exists()
 
 
 def test_the_page_takes_a_filter_from_the_review_queues_link(login, project):
-    page = login("engineer").get(reverse("snapshot-list", args=[project.slug]) + "?filter=tier%3Dhard%26checks%3Dpassed")
+    page = login("engineer").get(
+        reverse("snapshot-list", args=[project.slug]) + "?filter=tier%3Dhard%26checks%3Dpassed"
+    )
     assert 'value="tier=hard&amp;checks=passed"' in page.content.decode()
 
 

@@ -1,4 +1,5 @@
 """Every API endpoint and method, for every role: outsiders 404, too-low roles 403, the rest through."""
+
 import pytest
 
 from curation.models import GoldItem, Snapshot
@@ -10,10 +11,19 @@ ROLES = ["reader", "reviewer", "engineer"]
 def objects(project):
     prompt = PromptFactory(project=project, text="Permission prompt")
     example = ExampleFactory(prompt=prompt)
-    gold = GoldItem.objects.create(project=project, prompt=PromptFactory(project=project, text="Gold one"), reference="R")
+    gold = GoldItem.objects.create(
+        project=project, prompt=PromptFactory(project=project, text="Gold one"), reference="R"
+    )
     snapshot = Snapshot.objects.create(project=project, name="s")
-    return {"prompt": prompt.pk, "example": example.pk, "version": example.version, "gold": gold.pk,
-            "snapshot": snapshot.pk, "tier": project.tiers.first().pk, "stage": project.stages.first().pk}
+    return {
+        "prompt": prompt.pk,
+        "example": example.pk,
+        "version": example.version,
+        "gold": gold.pk,
+        "snapshot": snapshot.pk,
+        "tier": project.tiers.first().pk,
+        "stage": project.stages.first().pk,
+    }
 
 
 # (method, path under /api/v1/projects/<slug>/, body, lowest role allowed)
@@ -24,7 +34,12 @@ ENDPOINTS = [
     ("get", "examples/", None, "reader"),
     ("get", "examples/{example}/", None, "reader"),
     ("get", "examples/{example}/verdicts/", None, "reader"),
-    ("post", "examples/{example}/verdicts/", {"action": "comment", "version": "{version}", "comment": "ok"}, "reviewer"),
+    (
+        "post",
+        "examples/{example}/verdicts/",
+        {"action": "comment", "version": "{version}", "comment": "ok"},
+        "reviewer",
+    ),
     ("get", "tiers/", None, "reader"),
     ("get", "tiers/{tier}/", None, "reader"),
     ("get", "stages/", None, "reader"),
@@ -89,11 +104,21 @@ def test_ids_of_another_project_are_404_even_for_its_members(api, project):
     theirs = objects(other)
     client = api("engineer")
     MembershipFactory(user=client.get("/api/v1/tokens/").wsgi_request.user, project=other, role="engineer")
-    for path in ("prompts/{prompt}/", "examples/{example}/", "examples/{example}/verdicts/", "gold/{gold}/",
-                 "snapshots/{snapshot}/", "tiers/{tier}/", "stages/{stage}/"):
+    for path in (
+        "prompts/{prompt}/",
+        "examples/{example}/",
+        "examples/{example}/verdicts/",
+        "gold/{gold}/",
+        "snapshots/{snapshot}/",
+        "tiers/{tier}/",
+        "stages/{stage}/",
+    ):
         assert client.get(f"/api/v1/projects/{project.slug}/" + path.format(**theirs)).status_code == 404, path
-    verdict = client.post(f"/api/v1/projects/{project.slug}/examples/{theirs['example']}/verdicts/",
-                          {"action": "approve", "version": 1}, content_type="application/json")
+    verdict = client.post(
+        f"/api/v1/projects/{project.slug}/examples/{theirs['example']}/verdicts/",
+        {"action": "approve", "version": 1},
+        content_type="application/json",
+    )
     assert verdict.status_code == 404
 
 

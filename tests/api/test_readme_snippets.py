@@ -1,4 +1,5 @@
 """The README's API snippets, cut out of README.md by their markers and run against a live server."""
+
 import json
 import os
 import re
@@ -33,15 +34,26 @@ def served(live_server, project, settings, tmp_path):
     MembershipFactory(user=engineer, project=project, role="engineer")
     stage = project.stages.get(name="stage 1")
     for i in range(30):
-        ExampleFactory(prompt=PromptFactory(project=project, text=f"Ticket {i}: my invoice is wrong"),
-                       response=f"Reply {i}: we fixed the invoice.", status="approved", stage=stage)
-    snap = snapshots.build_snapshot(snapshots.start_snapshot(project, engineer, name="readme", stage="stage 1",
-                                                             validation_fraction=0.3, launch=False))
+        ExampleFactory(
+            prompt=PromptFactory(project=project, text=f"Ticket {i}: my invoice is wrong"),
+            response=f"Reply {i}: we fixed the invoice.",
+            status="approved",
+            stage=stage,
+        )
+    snap = snapshots.build_snapshot(
+        snapshots.start_snapshot(
+            project, engineer, name="readme", stage="stage 1", validation_fraction=0.3, launch=False
+        )
+    )
     workdir = tmp_path / "client"
     workdir.mkdir()
     env = {
-        **os.environ, "CC_URL": live_server.url, "CC_TOKEN": ApiToken.issue(reader, "readme")[1],
-        "CC_PROJECT": project.slug, "CC_SNAPSHOT": str(snap.pk), "HF_HOME": str(tmp_path / "hf"),
+        **os.environ,
+        "CC_URL": live_server.url,
+        "CC_TOKEN": ApiToken.issue(reader, "readme")[1],
+        "CC_PROJECT": project.slug,
+        "CC_SNAPSHOT": str(snap.pk),
+        "HF_HOME": str(tmp_path / "hf"),
         "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets"),
     }
     return snap, workdir, env

@@ -3,6 +3,7 @@
 Every surface shows it, escaped; an edit puts the new text in the row; editing back to
 the teacher's text empties the row again; a sample an example shows is not deleted alone.
 """
+
 import pytest
 from django.db.models.deletion import RestrictedError
 from django.urls import reverse
@@ -27,7 +28,8 @@ def unedited(approved):
 
 
 def test_the_queue_the_focus_view_the_api_and_a_snapshot_show_the_samples_text(
-        project, unedited, client_as, api, build):
+    project, unedited, client_as, api, build
+):
     client = client_as("reviewer")
     queue = client.get(reverse("review-queue", args=[project.slug]) + "?status=approved").content.decode()
     focus = client.get(reverse("review-focus", args=[project.slug, unedited.pk])).content.decode()

@@ -5,6 +5,7 @@ path parameters point at real objects half of the time so the fuzzer gets past t
 The property: no request, however malformed, gets a 5xx, and every 2xx body matches
 its documented schema.
 """
+
 import os
 import zlib
 
@@ -43,16 +44,26 @@ def world(project, tmp_path, settings, keep_the_test_connection):
     user = UserFactory(username="fuzzer")
     MembershipFactory(user=user, project=project, role="engineer")
     stage = project.stages.get(name="stage 1")
-    examples = [ExampleFactory(prompt=PromptFactory(project=project, text=f"Fuzz prompt {i}"), status="approved",
-                               stage=stage) for i in range(6)]
+    examples = [
+        ExampleFactory(prompt=PromptFactory(project=project, text=f"Fuzz prompt {i}"), status="approved", stage=stage)
+        for i in range(6)
+    ]
     gold = GoldItem.objects.create(project=project, prompt=PromptFactory(project=project, text="Gold"), reference="R")
     snap = snapshots.build_snapshot(snapshots.start_snapshot(project, user, name="fuzz", stage="stage 1", launch=False))
     token, key = ApiToken.issue(user, "fuzz")
     return {
-        "slug": project.slug, "key": key,
-        "ids": {"examples": examples[0].pk, "verdicts": examples[1].pk, "prompts": examples[0].prompt_id,
-                "gold": gold.pk, "snapshots": snap.pk, "tiers": project.tiers.first().pk,
-                "stages": project.stages.first().pk, "tokens": token.pk},
+        "slug": project.slug,
+        "key": key,
+        "ids": {
+            "examples": examples[0].pk,
+            "verdicts": examples[1].pk,
+            "prompts": examples[0].prompt_id,
+            "gold": gold.pk,
+            "snapshots": snap.pk,
+            "tiers": project.tiers.first().pk,
+            "stages": project.stages.first().pk,
+            "tokens": token.pk,
+        },
     }
 
 
@@ -73,12 +84,20 @@ schema = _load_schema()
 
 def _resource(path: str) -> str:
     parts = [p for p in path.split("/") if p and not p.startswith("{")]
-    return parts[-1] if parts[-1] not in ("download", "verdicts") else ("snapshots" if parts[-1] == "download" else "verdicts")
+    return (
+        parts[-1]
+        if parts[-1] not in ("download", "verdicts")
+        else ("snapshots" if parts[-1] == "download" else "verdicts")
+    )
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_no_request_gets_a_server_error(case, world):
     params = case.path_parameters or {}
     if "slug" in params:

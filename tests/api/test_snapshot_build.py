@@ -29,9 +29,15 @@ def test_a_gold_prompt_and_its_normalised_duplicates_are_excluded(project, appro
     # A prompt edited in the admin keeps its old content_hash (Prompt.save only fills an empty one):
     # its text now differs from the gold prompt only in case, spacing and Unicode form.
     duplicate = approved("Something else entirely")
-    Prompt.objects.filter(pk=duplicate.prompt_id).update(text="  WHAT is the refund\u00a0window  for ANNUAL plans\uff1f ")
-    chat = approved("unused", prompt=Prompt.objects.create(
-        project=project, messages=[{"role": "user", "content": "what is the refund window for annual plans?"}]))
+    Prompt.objects.filter(pk=duplicate.prompt_id).update(
+        text="  WHAT is the refund\u00a0window  for ANNUAL plans\uff1f "
+    )
+    chat = approved(
+        "unused",
+        prompt=Prompt.objects.create(
+            project=project, messages=[{"role": "user", "content": "what is the refund window for annual plans?"}]
+        ),
+    )
     keep = approved("A different question about refunds?")
     snap = build(project)
     assert snap.excluded == {"gold_prompt": 1, "gold_duplicate": 2}
@@ -103,8 +109,11 @@ def test_classification_completions_are_labels_with_the_teachers_distribution(bu
 
     project = ProjectFactory(task_type="classification", labels=["billing", "bug"])
     stage = project.stages.get(name="stage 1")
-    sample = TeacherSample.objects.create(prompt=PromptFactory(project=project, text="Charged twice"),
-                                          label_distribution={"bug": 0.25, "billing": 0.75}, predicted_label="billing")
+    sample = TeacherSample.objects.create(
+        prompt=PromptFactory(project=project, text="Charged twice"),
+        label_distribution={"bug": 0.25, "billing": 0.75},
+        predicted_label="billing",
+    )
     ExampleFactory(prompt=sample.prompt, sample=sample, status="approved", stage=stage, response="billing", label="")
     ExampleFactory(prompt=PromptFactory(project=project, text="No label"), status="approved", stage=stage, label="")
     snap = build(project)
@@ -143,6 +152,7 @@ def test_the_hash_and_files_do_not_depend_on_the_order_rows_were_stored_in(proje
         row.save()
     assert snapshots.compute_content_hash(snap) == snap.content_hash
     import shutil
+
     shutil.rmtree(snapshot_dir(snap.content_hash))
     rebuilt = snapshots.build_snapshot(snap)
     assert {name: (artifact_dir / path).read_bytes() for name, path in rebuilt.files.items()} == before
@@ -151,14 +161,18 @@ def test_the_hash_and_files_do_not_depend_on_the_order_rows_were_stored_in(proje
 def test_a_snapshot_never_changes_when_its_examples_do(project, approved, build, engineer, artifact_dir):
     example = approved("Q", "Original answer.")
     snap = build(project)
-    before = (artifact_dir / snap.files["train.jsonl"]).read_bytes() + (artifact_dir / snap.files["validation.jsonl"]).read_bytes()
+    before = (artifact_dir / snap.files["train.jsonl"]).read_bytes() + (
+        artifact_dir / snap.files["validation.jsonl"]
+    ).read_bytes()
     review.edit(example, engineer, example.version, "Changed answer.")
     example.refresh_from_db()
     review.reject(example, engineer, example.version)
     snap.refresh_from_db()
     assert rows_of(snap)[0].response == "Original answer."
     assert snapshots.compute_content_hash(snap) == snap.content_hash
-    after = (artifact_dir / snap.files["train.jsonl"]).read_bytes() + (artifact_dir / snap.files["validation.jsonl"]).read_bytes()
+    after = (artifact_dir / snap.files["train.jsonl"]).read_bytes() + (
+        artifact_dir / snap.files["validation.jsonl"]
+    ).read_bytes()
     assert after == before
     example_id = example.id
     example.delete()
@@ -214,28 +228,32 @@ def test_the_manifest_says_what_who_when_and_which_files(project, approved, buil
     assert sum(manifest["counts"]["by_split"].values()) == 2
     assert manifest["split"]["seed"] == 3 and "sha256" in manifest["split"]["rule"]
     assert set(manifest["files"]) == {
-        f"{split}.{ext}" for split in ("train", "validation")
+        f"{split}.{ext}"
+        for split in ("train", "validation")
         for ext in ("jsonl", "jsonl.gz", "chat.jsonl", "chat.jsonl.gz", "parquet")
     }
     for info in manifest["files"].values():
-        assert len(info["sha256"]) == 64 and info["bytes"] > 0 or info["rows"] == 0
+        assert (len(info["sha256"]) == 64 and info["bytes"] > 0) or info["rows"] == 0
 
 
 # ------------------------------------------------------------------ requests
-@pytest.mark.parametrize("request_, field", [
-    ({"name": ""}, "name"),
-    ({"name": "x" * 201}, "name"),
-    ({"stage": "nope"}, "stage"),
-    ({"stage": None}, "stage"),
-    ({"stage": "stage 1", "filter": {"tier": "hard"}}, "filter"),
-    ({"stage": None, "filter": {"tier": "impossible"}}, "filter"),
-    ({"stage": None, "filter": {"colour": "red"}}, "filter"),
-    ({"seed": -1}, "seed"),
-    ({"seed": "7"}, "seed"),
-    ({"validation_fraction": 0.9}, "validation_fraction"),
-    ({"validation_fraction": True}, "validation_fraction"),
-    ({"system_prompt": "x" * 10_001}, "system_prompt"),
-])
+@pytest.mark.parametrize(
+    "request_, field",
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"stage": "nope"}, "stage"),
+        ({"stage": None}, "stage"),
+        ({"stage": "stage 1", "filter": {"tier": "hard"}}, "filter"),
+        ({"stage": None, "filter": {"tier": "impossible"}}, "filter"),
+        ({"stage": None, "filter": {"colour": "red"}}, "filter"),
+        ({"seed": -1}, "seed"),
+        ({"seed": "7"}, "seed"),
+        ({"validation_fraction": 0.9}, "validation_fraction"),
+        ({"validation_fraction": True}, "validation_fraction"),
+        ({"system_prompt": "x" * 10_001}, "system_prompt"),
+    ],
+)
 def test_a_bad_request_is_refused_naming_the_field(project, engineer, request_, field):
     body = {"name": "snap", "stage": "stage 1", **request_}
     with pytest.raises(snapshots.SnapshotError) as err:
@@ -244,7 +262,9 @@ def test_a_bad_request_is_refused_naming_the_field(project, engineer, request_, 
     assert not Snapshot.objects.exists() and not Job.objects.exists()
 
 
-def test_a_request_launches_a_snapshot_job_on_the_default_queue(project, engineer, django_capture_on_commit_callbacks, monkeypatch):
+def test_a_request_launches_a_snapshot_job_on_the_default_queue(
+    project, engineer, django_capture_on_commit_callbacks, monkeypatch
+):
     launched = []
     monkeypatch.setattr(jobs, "enqueue", launched.append)
     with django_capture_on_commit_callbacks(execute=True):
@@ -253,7 +273,9 @@ def test_a_request_launches_a_snapshot_job_on_the_default_queue(project, enginee
     assert jobs.TASKS["snapshot"] == ("workers.tasks.snapshots.build", "default")
 
 
-def test_the_celery_task_builds_the_snapshot_and_reports_on_its_job(project, approved, engineer, django_capture_on_commit_callbacks):
+def test_the_celery_task_builds_the_snapshot_and_reports_on_its_job(
+    project, approved, engineer, django_capture_on_commit_callbacks
+):
     approved("Q")
     with override_settings(CELERY_TASK_ALWAYS_EAGER=True), django_capture_on_commit_callbacks(execute=True):
         snap = snapshots.start_snapshot(project, engineer, name="s", stage="stage 1")
@@ -300,8 +322,13 @@ def test_a_resumed_build_starts_its_rows_over(project, approved, build):
 
 def test_soft_targets_are_kept_only_when_the_example_has_them(project, approved, build, artifact_dir):
     writer = ShardWriter(artifact_dir, "t")
-    st = SoftTargets(np.array([5, 6]), np.array([[5, 1], [6, 2]]), np.array([[-0.1, -2.5], [-0.2, -3.0]]),
-                     np.array([-3.0, -2.0]), np.array([-0.1, -0.2]))
+    st = SoftTargets(
+        np.array([5, 6]),
+        np.array([[5, 1], [6, 2]]),
+        np.array([[-0.1, -2.5], [-0.2, -3.0]]),
+        np.array([-3.0, -2.0]),
+        np.array([-0.1, -0.2]),
+    )
     writer.add("k1", st)
     pointer = writer.flush()["k1"]
     approved("with", soft_targets=pointer)

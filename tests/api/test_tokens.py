@@ -114,8 +114,9 @@ def test_last_used_is_written_at_most_once_a_minute(client, alice, django_assert
     assert ApiToken.objects.get(user=alice).last_used_at > stamp - timedelta(minutes=1)
 
 
-@pytest.mark.parametrize("body, field", [({}, "name"), ({"name": ""}, "name"), ({"name": "x" * 101}, "name"),
-                                          ({"name": ["a"]}, "name")])
+@pytest.mark.parametrize(
+    "body, field", [({}, "name"), ({"name": ""}, "name"), ({"name": "x" * 101}, "name"), ({"name": ["a"]}, "name")]
+)
 def test_a_token_needs_a_sensible_name(client, alice, body, field):
     client.force_login(alice)
     response = client.post(TOKENS, body, content_type="application/json")
@@ -184,6 +185,10 @@ def test_a_token_acts_with_its_users_role(client, alice, project):
     key = create_token(client, alice)["key"]
     auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
     assert client.get(f"/api/v1/projects/{project.slug}/", **auth).status_code == 200
-    response = client.post(f"/api/v1/projects/{project.slug}/snapshots/", {"name": "x", "stage": "stage 1"},
-                           content_type="application/json", **auth)
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/snapshots/",
+        {"name": "x", "stage": "stage 1"},
+        content_type="application/json",
+        **auth,
+    )
     assert response.status_code == 403

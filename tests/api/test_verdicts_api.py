@@ -41,18 +41,27 @@ def test_a_stale_version_is_409_with_what_changed_and_nothing_written(api, proje
     assert example.response == "Bob's answer." and Verdict.objects.filter(example=example).count() == 1
 
 
-@pytest.mark.parametrize("body, check", [
-    ({"action": "reject"}, lambda e: e.status == "rejected"),
-    ({"action": "edit", "text": "Better."}, lambda e: e.response == "Better." and e.edited),
-    ({"action": "grade", "grade": 4}, lambda e: e.grade == 4),
-    ({"action": "grade", "grade": None}, lambda e: e.grade is None),
-    ({"action": "tier", "tier": "hard"}, lambda e: e.tier.name == "hard" and e.tier_locked),
-    ({"action": "tier", "tier": None}, lambda e: e.tier is None),
-    ({"action": "stage", "stage": "stage 2"}, lambda e: e.stage.name == "stage 2"),
-    ({"action": "promote"}, lambda e: e.stage.name == "stage 1"),
-    ({"action": "comment", "comment": "Check the VAT rule."}, lambda e: e.verdicts.get().comment == "Check the VAT rule."),
-    ({"action": "gold", "reference": "The gold answer."}, lambda e: GoldItem.objects.get(prompt=e.prompt).reference == "The gold answer."),
-])
+@pytest.mark.parametrize(
+    "body, check",
+    [
+        ({"action": "reject"}, lambda e: e.status == "rejected"),
+        ({"action": "edit", "text": "Better."}, lambda e: e.response == "Better." and e.edited),
+        ({"action": "grade", "grade": 4}, lambda e: e.grade == 4),
+        ({"action": "grade", "grade": None}, lambda e: e.grade is None),
+        ({"action": "tier", "tier": "hard"}, lambda e: e.tier.name == "hard" and e.tier_locked),
+        ({"action": "tier", "tier": None}, lambda e: e.tier is None),
+        ({"action": "stage", "stage": "stage 2"}, lambda e: e.stage.name == "stage 2"),
+        ({"action": "promote"}, lambda e: e.stage.name == "stage 1"),
+        (
+            {"action": "comment", "comment": "Check the VAT rule."},
+            lambda e: e.verdicts.get().comment == "Check the VAT rule.",
+        ),
+        (
+            {"action": "gold", "reference": "The gold answer."},
+            lambda e: GoldItem.objects.get(prompt=e.prompt).reference == "The gold answer.",
+        ),
+    ],
+)
 def test_each_action_does_what_the_review_queue_does(api, project, example, body, check):
     response = decide(api("reviewer"), project, example, version=example.version, **body)
     assert response.status_code == 201, response.content
@@ -60,24 +69,27 @@ def test_each_action_does_what_the_review_queue_does(api, project, example, body
     assert check(example)
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "action"),
-    ({"action": "approve"}, "version"),
-    ({"action": "approve", "version": "three"}, "version"),
-    ({"action": "approve", "version": 0}, "version"),
-    ({"action": "dance", "version": 1}, "action"),
-    ({"action": "edit", "version": 1}, "text"),
-    ({"action": "edit", "version": 1, "text": "   "}, "text"),
-    ({"action": "edit", "version": 1, "text": "x" * 100_001}, "text"),
-    ({"action": "grade", "version": 1, "grade": 6}, "grade"),
-    ({"action": "grade", "version": 1}, "grade"),
-    ({"action": "tier", "version": 1, "tier": "legendary"}, "tier"),
-    ({"action": "stage", "version": 1, "stage": "stage 99"}, "stage"),
-    ({"action": "demote", "version": 1}, "action"),
-    ({"action": "label", "version": 1, "label": "nope"}, "label"),
-    ({"action": "comment", "version": 1, "comment": ""}, "comment"),
-    ({"action": "gold", "version": 1}, "reference"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "action"),
+        ({"action": "approve"}, "version"),
+        ({"action": "approve", "version": "three"}, "version"),
+        ({"action": "approve", "version": 0}, "version"),
+        ({"action": "dance", "version": 1}, "action"),
+        ({"action": "edit", "version": 1}, "text"),
+        ({"action": "edit", "version": 1, "text": "   "}, "text"),
+        ({"action": "edit", "version": 1, "text": "x" * 100_001}, "text"),
+        ({"action": "grade", "version": 1, "grade": 6}, "grade"),
+        ({"action": "grade", "version": 1}, "grade"),
+        ({"action": "tier", "version": 1, "tier": "legendary"}, "tier"),
+        ({"action": "stage", "version": 1, "stage": "stage 99"}, "stage"),
+        ({"action": "demote", "version": 1}, "action"),
+        ({"action": "label", "version": 1, "label": "nope"}, "label"),
+        ({"action": "comment", "version": 1, "comment": ""}, "comment"),
+        ({"action": "gold", "version": 1}, "reference"),
+    ],
+)
 def test_a_bad_decision_is_400_naming_the_field_and_writes_nothing(api, project, example, body, field):
     response = decide(api("reviewer"), project, example, **body)
     assert response.status_code == 400, response.content
@@ -96,7 +108,10 @@ def test_the_history_lists_every_verdict_oldest_first(api, project, example):
     done = review.approve(example, alice, example.version)
     review.grade(example, alice, done.version, 5)
     body = api("reader").get(verdicts_url(project, example)).json()
-    assert [(v["action"], v["user"], v["version"]) for v in body["results"]] == [("approve", "alice", 2), ("grade", "alice", 3)]
+    assert [(v["action"], v["user"], v["version"]) for v in body["results"]] == [
+        ("approve", "alice", 2),
+        ("grade", "alice", 3),
+    ]
 
 
 def test_an_edit_to_the_same_text_records_no_verdict(api, project, example):
@@ -118,6 +133,7 @@ def test_original_response_is_the_teachers_text_before_and_after_an_edit(api, pr
     client = api("reviewer")
     before = decide(client, project, example, action="comment", version=example.version, comment="ok").json()
     assert before["example"]["original_response"] == before["example"]["response"] == "Teacher text."
-    edited = decide(client, project, example, action="edit", version=before["example"]["version"],
-                    text="Better.").json()["example"]
+    edited = decide(
+        client, project, example, action="edit", version=before["example"]["version"], text="Better."
+    ).json()["example"]
     assert edited["response"] == "Better." and edited["original_response"] == "Teacher text." and edited["edited"]

@@ -16,8 +16,14 @@ def test_the_export_benchmark_runs_on_postgresql_and_ends_with_its_figures(tmp_p
     if not url.startswith(("postgres://", "postgresql://")):
         pytest.skip("bench/export.py measures PostgreSQL")
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "bench/export.py", "--rows", "500"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "bench/export.py", "--rows", "500"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["rows"] == 500
@@ -29,6 +35,12 @@ def test_the_export_benchmark_runs_on_postgresql_and_ends_with_its_figures(tmp_p
 def test_the_export_benchmark_refuses_sqlite(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "bench/export.py", "--rows", "10"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "bench/export.py", "--rows", "10"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0 and "refuses SQLite" in out.stderr

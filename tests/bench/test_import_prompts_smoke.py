@@ -11,8 +11,12 @@ def test_the_import_benchmark_runs_and_ends_with_its_figures(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)  # the smoke run uses a throwaway SQLite, never the CI database
     out = subprocess.run(
-        [sys.executable, "bench/import_prompts.py", "--smoke"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "bench/import_prompts.py", "--smoke"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout.strip().splitlines()[-1])

@@ -14,7 +14,11 @@ def test_the_review_queue_benchmark_runs_and_ends_with_its_figures(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "bench/review_queue.py", "--rows", "3000", "--requests", "5", "--baseline-rows", "20"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     assert "OFFSET / keyset" in out.stdout
@@ -27,6 +31,12 @@ def test_the_review_queue_benchmark_runs_and_ends_with_its_figures(tmp_path):
 def test_the_review_queue_benchmark_refuses_sqlite(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "bench/review_queue.py", "--rows", "10"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "bench/review_queue.py", "--rows", "10"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0 and "refuses SQLite" in out.stderr

@@ -17,6 +17,7 @@ takes about 3.5 minutes: 1.5 for the teacher, 1.5 for the journey (half of it in
 worker: generation, snapshots, training, evaluation). With 2,500 tickets the student
 agreed with the teacher on 86-88% of the gold items, the teacher was right on 86%.
 """
+
 import gzip
 import json
 import os
@@ -40,8 +41,20 @@ SLUG = "triage"
 N_TRAIN, N_GOLD = 2500, 200
 # A smaller teacher than `make demo`'s (4x192, 150 s): triage only needs a few hundred
 # steps, and a step budget (not a time budget) keeps its quality the same on a busy machine.
-TEACHER_RECIPE = TeacherRecipe(n_layer=2, n_head=4, n_embd=128, n_positions=128, vocab_size=1200, n_train_tickets=4000,
-                               n_gold_tickets=200, batch_size=32, lr=3e-3, warmup_steps=20, max_steps=300, max_len=128)
+TEACHER_RECIPE = TeacherRecipe(
+    n_layer=2,
+    n_head=4,
+    n_embd=128,
+    n_positions=128,
+    vocab_size=1200,
+    n_train_tickets=4000,
+    n_gold_tickets=200,
+    batch_size=32,
+    lr=3e-3,
+    warmup_steps=20,
+    max_steps=300,
+    max_len=128,
+)
 TEACHER_BUDGET_S = 240
 STAGE = {"epochs": "3", "lr": "0.003", "temperature": "2", "alpha": "0.7"}
 GATE_THRESHOLD = "0.6"
@@ -58,8 +71,12 @@ def demo_models(tmp_path_factory):
     teacher = build_demo_teacher(root / "teacher", time_budget_s=TEACHER_BUDGET_S, recipe=TEACHER_RECIPE, log=None)
     if not (root / "student" / "demo_student.json").is_file() or not teacher["cached"]:
         build_demo_student(root / "teacher", root / "student", latency_runs=5)
-    return {"teacher": root / "teacher", "student": root / "student", "info": teacher,
-            "build_s": time.monotonic() - started}
+    return {
+        "teacher": root / "teacher",
+        "student": root / "student",
+        "info": teacher,
+        "build_s": time.monotonic() - started,
+    }
 
 
 def shot(page, name, full_page=True):
@@ -109,7 +126,8 @@ def bulk_apply(page, expected_description_start):
 
 
 def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_triage(
-        chromium, serial_live_server, real_worker, demo_models, tmp_path):
+    chromium, serial_live_server, real_worker, demo_models, tmp_path
+):
     timings = {"teacher build (fixture)": demo_models["build_s"]}
     started = last = time.monotonic()
 
@@ -120,8 +138,13 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
         last = now
 
     base = serial_live_server
-    project = Project.create_with_defaults(slug=SLUG, name="Ticket triage", task_type="classification",
-                                           labels=TRIAGE_LABELS, guidelines=GUIDELINES["triage"])
+    project = Project.create_with_defaults(
+        slug=SLUG,
+        name="Ticket triage",
+        task_type="classification",
+        labels=TRIAGE_LABELS,
+        guidelines=GUIDELINES["triage"],
+    )
     for username, role in (("erin", "engineer"), ("rita", "reviewer")):
         MembershipFactory(user=UserFactory(username=username), project=project, role=role)
     worker = real_worker().start()
@@ -129,8 +152,10 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     # --- Engineer: register the teacher and the student, import the prompts, confirm gold.
     erin = login(chromium, base, "erin")
     erin.goto(f"{base}/p/{SLUG}/model-specs/")
-    for name, role, path in (("demo teacher", "teacher", demo_models["teacher"]),
-                             ("demo student", "student", demo_models["student"])):
+    for name, role, path in (
+        ("demo teacher", "teacher", demo_models["teacher"]),
+        ("demo student", "student", demo_models["student"]),
+    ):
         erin.fill("input[name=name]", name)
         erin.select_option("select[name=role]", role)
         erin.select_option("select[name=backend]", "transformers")
@@ -140,7 +165,9 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
         erin.goto(f"{base}/p/{SLUG}/model-specs/")
     erin.locator("table.specs tr", has_text="demo teacher").locator("button:has-text('Check')").click()
     erin.wait_for_selector(".check-row .check-report")
-    assert "ok-card" in erin.locator(".check-row .check-report").get_attribute("class"), erin.locator(".check-report").inner_text()
+    assert "ok-card" in erin.locator(".check-row .check-report").get_attribute("class"), erin.locator(
+        ".check-report"
+    ).inner_text()
 
     prompts = tmp_path / "tickets.jsonl"
     prompts.write_bytes(_prompt_lines("triage", N_TRAIN, N_GOLD))
@@ -197,7 +224,9 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     def decide(key):
         before = current()
         rita.keyboard.press(key)
-        rita.wait_for_function(f"document.querySelector('#focus') && document.querySelector('#focus').dataset.example != '{before}'")
+        rita.wait_for_function(
+            f"document.querySelector('#focus') && document.querySelector('#focus').dataset.example != '{before}'"
+        )
         settle(rita)
         return before
 
@@ -262,7 +291,9 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
         erin.select_option("select[name=stage]", stage)
         erin.click("button:has-text('Build snapshot')")
         erin.wait_for_url(re.compile(r"/snapshots/\d+/"))
-        erin.wait_for_selector("#snapshot-status h1 .status.succeeded, #snapshot-status h1 .status.failed", timeout=120_000)
+        erin.wait_for_selector(
+            "#snapshot-status h1 .status.succeeded, #snapshot-status h1 .status.failed", timeout=120_000
+        )
         snapshot = Snapshot.objects.get(pk=int(re.search(r"/snapshots/(\d+)/", erin.url).group(1)))
         assert snapshot.status == "ready", snapshot.message
         assert snapshot.excluded.get("gold_prompt", 0) == 0  # gold prompts never reached the queue
@@ -323,8 +354,9 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     wanted = snapshots["stage 1"]
     manifest = api.get(f"{root}/snapshots/{wanted.pk}/", timeout=30).json()
     assert manifest["content_hash"] == wanted.content_hash
-    download = api.get(f"{root}/snapshots/{wanted.pk}/download/", params={"format": "jsonl", "compression": "gzip"},
-                       timeout=60)
+    download = api.get(
+        f"{root}/snapshots/{wanted.pk}/download/", params={"format": "jsonl", "compression": "gzip"}, timeout=60
+    )
     assert download.status_code == 200, download.text[:500]
     rows = [json.loads(line) for line in gzip.decompress(download.content).decode().splitlines()]
     assert len(rows) == wanted.row_count
@@ -343,12 +375,17 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     teacher_accuracy = via_api["metrics"]["teacher"]["accuracy"]
     agreement = via_api["metrics"]["student"]["teacher_agreement"]
     timings["total (test body)"] = time.monotonic() - started
-    summary = {"teacher_gold_accuracy": teacher_accuracy, "student_teacher_agreement": agreement,
-               "student_gold_accuracy": via_api["metrics"]["student"]["accuracy"],
-               "quality_retained": report.quality_retained, "speedup": report.speedup,
-               "teacher_build": {k: demo_models["info"].get(k) for k in ("gold_accuracy", "steps", "train_time_s", "cached")},
-               "generation_job": generation.message, "distillation_job": distill.message,
-               "seconds": {k: round(v, 1) for k, v in timings.items()}}
+    summary = {
+        "teacher_gold_accuracy": teacher_accuracy,
+        "student_teacher_agreement": agreement,
+        "student_gold_accuracy": via_api["metrics"]["student"]["accuracy"],
+        "quality_retained": report.quality_retained,
+        "speedup": report.speedup,
+        "teacher_build": {k: demo_models["info"].get(k) for k in ("gold_accuracy", "steps", "train_time_s", "cached")},
+        "generation_job": generation.message,
+        "distillation_job": distill.message,
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "numbers.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

@@ -7,6 +7,7 @@ It speaks the parts of the vLLM dialect the backend uses: ``/v1/completions`` wi
 server is started with ``prompt_logprobs=False``), ``return_tokens_as_token_ids``,
 ``stop_reason`` and ``min_tokens``; ``/v1/chat/completions`` with ``top_logprobs``.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,7 +63,7 @@ class TinyModelServer:
                         status, payload = server.chat(body)
                     else:
                         status, payload = 404, {"error": {"message": f"no route {self.path}"}}
-                except Exception as exc:  # noqa: BLE001 - a test server reports, never dies
+                except Exception as exc:
                     status, payload = 500, {"error": {"message": repr(exc)}}
                 self._send(status, payload)
 
@@ -88,8 +89,11 @@ class TinyModelServer:
 
     def _too_long(self, n: int):
         if n + 1 > self.context:
-            return 400, {"error": {"message": f"This model's maximum context length is {self.context} tokens; "
-                                              f"the prompt has {n}"}}
+            return 400, {
+                "error": {
+                    "message": f"This model's maximum context length is {self.context} tokens; the prompt has {n}"
+                }
+            }
         return None
 
     def _generate(self, ids: list[int], body: dict, k: int, as_ids: bool):
@@ -130,15 +134,17 @@ class TinyModelServer:
                 break
         text = self.tokenizer.decode(out, skip_special_tokens=True)
         if stop_reason:
-            text = text[:text.find(stop_reason)]
+            text = text[: text.find(stop_reason)]
         tokens = [self._name(t, as_ids) for t in out]
         top_named = [{self._name(t, as_ids): v for t, v in row} for row in tops]
         return text, tokens, chosen, top_named, finish, stop_reason
 
     def completions(self, body: dict):
         prompt = body.get("prompt", "")
-        ids = list(prompt) if isinstance(prompt, list) else self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        if (err := self._too_long(len(ids))):
+        ids = (
+            list(prompt) if isinstance(prompt, list) else self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        )
+        if err := self._too_long(len(ids)):
             return err
         k = int(body.get("logprobs") or 1)
         as_ids = bool(body.get("return_tokens_as_token_ids"))
@@ -152,13 +158,18 @@ class TinyModelServer:
             for pos in range(1, len(ids)):
                 row_lp = lp[pos - 1]
                 values, idx = torch.topk(row_lp, pk)
-                entry = {str(int(i)): {"logprob": float(v), "rank": r + 1, "decoded_token": self.tokenizer.decode([int(i)])}
-                         for r, (i, v) in enumerate(zip(idx, values))}
+                entry = {
+                    str(int(i)): {"logprob": float(v), "rank": r + 1, "decoded_token": self.tokenizer.decode([int(i)])}
+                    for r, (i, v) in enumerate(zip(idx, values))
+                }
                 actual = ids[pos]
                 if str(actual) not in entry:
                     rank = int((row_lp > row_lp[actual]).sum()) + 1
-                    entry[str(actual)] = {"logprob": float(row_lp[actual]), "rank": rank,
-                                          "decoded_token": self.tokenizer.decode([actual])}
+                    entry[str(actual)] = {
+                        "logprob": float(row_lp[actual]),
+                        "rank": rank,
+                        "decoded_token": self.tokenizer.decode([actual]),
+                    }
                 rows.append(entry)
             choice["prompt_logprobs"] = rows
         text, tokens, chosen, tops, finish, stop_reason = self._generate(ids, body, k, as_ids)
@@ -166,21 +177,41 @@ class TinyModelServer:
         for t in tokens:
             offsets.append(pos)
             pos += len(t)
-        choice.update(text=text, finish_reason=finish, stop_reason=stop_reason, logprobs={
-            "tokens": tokens, "token_logprobs": chosen, "top_logprobs": tops, "text_offset": offsets})
-        return 200, {"object": "text_completion", "model": body.get("model"), "choices": [choice],
-                     "usage": {"prompt_tokens": len(ids), "completion_tokens": len(tokens)}}
+        choice.update(
+            text=text,
+            finish_reason=finish,
+            stop_reason=stop_reason,
+            logprobs={"tokens": tokens, "token_logprobs": chosen, "top_logprobs": tops, "text_offset": offsets},
+        )
+        return 200, {
+            "object": "text_completion",
+            "model": body.get("model"),
+            "choices": [choice],
+            "usage": {"prompt_tokens": len(ids), "completion_tokens": len(tokens)},
+        }
 
     def chat(self, body: dict):
         rendered = render_prompt(self.tokenizer, body.get("messages") or [])
         ids = self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
-        if (err := self._too_long(len(ids))):
+        if err := self._too_long(len(ids)):
             return err
         k = int(body.get("top_logprobs") or 1)
         as_ids = bool(body.get("return_tokens_as_token_ids"))
         text, tokens, chosen, tops, finish, stop_reason = self._generate(ids, body, k, as_ids)
-        content = [{"token": t, "logprob": c, "top_logprobs": [{"token": n, "logprob": v} for n, v in top.items()]}
-                   for t, c, top in zip(tokens, chosen, tops)]
-        return 200, {"object": "chat.completion", "model": body.get("model"), "choices": [{
-            "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
-            "stop_reason": stop_reason, "logprobs": {"content": content}}]}
+        content = [
+            {"token": t, "logprob": c, "top_logprobs": [{"token": n, "logprob": v} for n, v in top.items()]}
+            for t, c, top in zip(tokens, chosen, tops)
+        ]
+        return 200, {
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": finish,
+                    "stop_reason": stop_reason,
+                    "logprobs": {"content": content},
+                }
+            ],
+        }

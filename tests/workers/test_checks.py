@@ -56,28 +56,40 @@ def test_results_carry_custom_names_in_order():
     assert [(r["name"], r["passed"]) for r in out] == [("non_empty", True), ("short", False)]
 
 
-@pytest.mark.parametrize("cfg, message", [
-    ({"type": "non_empty"}, "must be a list"),
-    ([{"type": "spellcheck"}], r"check #1 \(spellcheck\): unknown check type 'spellcheck'"),
-    ([{"type": "non_empty"}, {"type": "regex_must_match", "pattern": "(unclosed"}], r"check #2 \(regex_must_match\): invalid regular expression"),
-    ([{"type": "regex_must_not_match", "pattern": r"(a+)+$"}], "nests repetition"),
-    ([{"type": "json_schema", "schema": {"type": "banana"}}], "invalid JSON schema"),
-    ([{"type": "max_length"}], "missing 'chars'"),
-    ([{"type": "max_length", "chars": "10"}], "'chars' must be int"),
-    ([{"type": "label_in_set", "labels": []}], "non-empty list"),
-    ([{"type": "json", "pattern": "x"}], "unexpected field"),
-    ([{"type": "json"}, {"type": "json"}], "second check named 'json'"),
-])
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        ({"type": "non_empty"}, "must be a list"),
+        ([{"type": "spellcheck"}], r"check #1 \(spellcheck\): unknown check type 'spellcheck'"),
+        (
+            [{"type": "non_empty"}, {"type": "regex_must_match", "pattern": "(unclosed"}],
+            r"check #2 \(regex_must_match\): invalid regular expression",
+        ),
+        ([{"type": "regex_must_not_match", "pattern": r"(a+)+$"}], "nests repetition"),
+        ([{"type": "json_schema", "schema": {"type": "banana"}}], "invalid JSON schema"),
+        ([{"type": "max_length"}], "missing 'chars'"),
+        ([{"type": "max_length", "chars": "10"}], "'chars' must be int"),
+        ([{"type": "label_in_set", "labels": []}], "non-empty list"),
+        ([{"type": "json", "pattern": "x"}], "unexpected field"),
+        ([{"type": "json"}, {"type": "json"}], "second check named 'json'"),
+    ],
+)
 def test_bad_configs_are_refused_with_the_entry_named(cfg, message):
     with pytest.raises(ValueError, match=message):
         validate_checks_config(cfg)
 
 
 def test_a_valid_config_passes_validation():
-    cfg = [{"type": "non_empty"}, {"type": "max_length", "chars": 2000},
-           {"type": "regex_must_match", "pattern": "x"}, {"type": "regex_must_not_match", "pattern": "y"},
-           {"type": "json"}, {"type": "json_schema", "schema": {"type": "object"}, "name": "schema"},
-           {"type": "refusal"}, {"type": "label_in_set", "labels": ["a"]}]
+    cfg = [
+        {"type": "non_empty"},
+        {"type": "max_length", "chars": 2000},
+        {"type": "regex_must_match", "pattern": "x"},
+        {"type": "regex_must_not_match", "pattern": "y"},
+        {"type": "json"},
+        {"type": "json_schema", "schema": {"type": "object"}, "name": "schema"},
+        {"type": "refusal"},
+        {"type": "label_in_set", "labels": ["a"]},
+    ]
     assert validate_checks_config(cfg) == cfg
 
 

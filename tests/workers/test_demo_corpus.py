@@ -8,8 +8,8 @@ from workers.demo import corpus
 from workers.demo import replies as R
 from workers.demo import templates as T
 from workers.demo.corpus import (
-    Ticket,
     LABELS,
+    Ticket,
     corpus_fingerprint,
     drafting_prompt,
     generate_tickets,
@@ -80,7 +80,9 @@ def test_it_makes_typos():
         vocabulary |= set(re.findall(r"[a-z]+", json.dumps(pool).lower()))
     for values in T.SLOTS.values():
         vocabulary |= set(re.findall(r"[a-z]+", " ".join(values).lower()))
-    vocabulary |= set(re.findall(r"[a-z]+", json.dumps([T.OPENERS, T.SIGN_OFFS, T.PLAIN_CLOSERS, T.NAME_INTROS]).lower()))
+    vocabulary |= set(
+        re.findall(r"[a-z]+", json.dumps([T.OPENERS, T.SIGN_OFFS, T.PLAIN_CLOSERS, T.NAME_INTROS]).lower())
+    )
     tickets = generate_tickets(300, seed=1)
     misspelt = [t for t in tickets if set(re.findall(r"[a-z]{4,}", t.text.lower())) - vocabulary]
     assert 0.15 * len(tickets) < len(misspelt) < 0.5 * len(tickets)

@@ -13,8 +13,17 @@ from workers.demo.teacher import INFO_FILE, TeacherRecipe, ThreadTuner, build_de
 from workers.prompting import label_continuation, render_prompt
 
 TINY = TeacherRecipe(
-    n_layer=1, n_head=2, n_embd=32, vocab_size=400, n_train_tickets=120, n_gold_tickets=24,
-    batch_size=8, max_steps=12, warmup_steps=2, max_len=128, n_positions=128,
+    n_layer=1,
+    n_head=2,
+    n_embd=32,
+    vocab_size=400,
+    n_train_tickets=120,
+    n_gold_tickets=24,
+    batch_size=8,
+    max_steps=12,
+    warmup_steps=2,
+    max_len=128,
+    n_positions=128,
 )
 
 
@@ -125,8 +134,8 @@ def test_it_builds_caches_and_reuses_the_demo_teacher(tmp_path, monkeypatch):
     assert rebuilt["cached"] is False and rebuilt["corpus"] == "v999-changed"
 
     student_info = build_demo_student(out, tmp_path / "student", n_layer=1, n_embd=16, n_head=2, latency_runs=5)
-    student, student_tok = load(tmp_path / "student")
-    teacher, teacher_tok = load(out)
+    _student, student_tok = load(tmp_path / "student")
+    _teacher, teacher_tok = load(out)
     assert student_tok.get_vocab() == teacher_tok.get_vocab()
     assert student_info["parameters"] < student_info["teacher_parameters"]
     assert student_info["latency_ratio"] > 0

@@ -3,7 +3,12 @@ import math
 import pytest
 
 from workers.difficulty import (
-    assign_tiers, classification_difficulty, generation_difficulty, label_entropy, normalize, sample_disagreement,
+    assign_tiers,
+    classification_difficulty,
+    generation_difficulty,
+    label_entropy,
+    normalize,
+    sample_disagreement,
 )
 
 
@@ -52,11 +57,14 @@ def test_auto_tiering_never_overwrites_a_tier_a_human_set():
     assert tiers[0] == "easy" and tiers[4] == "hard"
 
 
-@pytest.mark.parametrize("quantiles, names, message", [
-    ([0.5], ["a", "b", "c"], "need 2 tier names"),
-    ([0.7, 0.3], ["a", "b", "c"], "strictly increasing"),
-    ([1.5], ["a", "b"], "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "quantiles, names, message",
+    [
+        ([0.5], ["a", "b", "c"], "need 2 tier names"),
+        ([0.7, 0.3], ["a", "b", "c"], "strictly increasing"),
+        ([1.5], ["a", "b"], "between 0 and 1"),
+    ],
+)
 def test_bad_tier_configs_are_refused(quantiles, names, message):
     with pytest.raises(ValueError, match=message):
         assign_tiers([0.1, 0.2], quantiles, names, [False, False])

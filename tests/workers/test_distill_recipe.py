@@ -1,4 +1,5 @@
 """The staged trainer end to end on CPU with tiny local models."""
+
 import json
 import os
 import signal
@@ -12,12 +13,26 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workers.distill import DistillConfig, DistillError, GateConfig, StageConfig, load_card, pack_archive, run_distillation
+from workers.distill import (
+    DistillConfig,
+    DistillError,
+    GateConfig,
+    StageConfig,
+    load_card,
+    pack_archive,
+    run_distillation,
+)
 from workers.distill.checkpoint import CheckpointStore
 from workers.prompting import render_prompt
 
-TICKETS = [("refund request", "billing"), ("cannot sign in", "account"), ("page does not load", "technical"),
-           ("charged twice", "billing"), ("password reset email", "account"), ("error 500 on upload", "technical")]
+TICKETS = [
+    ("refund request", "billing"),
+    ("cannot sign in", "account"),
+    ("page does not load", "technical"),
+    ("charged twice", "billing"),
+    ("password reset email", "account"),
+    ("error 500 on upload", "technical"),
+]
 LABELS = ["billing", "account", "technical"]
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +46,12 @@ def soft_targets(teacher, tok, prompt, response, k=8):
     logp = torch.log_softmax(logits, -1)
     vals, ids = logp.topk(k)
     tail = torch.log1p(-vals.exp().sum(-1).clamp(max=1 - 1e-6))
-    return {"response_ids": r, "topk_ids": ids.int().numpy(), "topk_logprobs": vals.half().numpy(), "tail_logprob": tail.float().numpy()}
+    return {
+        "response_ids": r,
+        "topk_ids": ids.int().numpy(),
+        "topk_logprobs": vals.half().numpy(),
+        "tail_logprob": tail.float().numpy(),
+    }
 
 
 def make_generation_records(teacher_dir, tier="easy", repeat=2):
@@ -40,16 +60,35 @@ def make_generation_records(teacher_dir, tier="easy", repeat=2):
     out = []
     for text, label in TICKETS * repeat:
         prompt = f"Ticket: {text}\nCategory:"
-        out.append({"prompt": prompt, "response": f" {label}", "tier": tier, "soft": soft_targets(teacher, tok, prompt, f" {label}")})
+        out.append(
+            {
+                "prompt": prompt,
+                "response": f" {label}",
+                "tier": tier,
+                "soft": soft_targets(teacher, tok, prompt, f" {label}"),
+            }
+        )
     return out
 
 
 def gen_config(student, out, records, *, gates=(None, None), steps=(4, 4), **kw):
     stages = []
     for i, (gate, n) in enumerate(zip(gates, steps)):
-        stages.append(StageConfig(name=f"s{i}", records=records, val_records=records[:4], steps=n, lr=1e-3,
-                                  temperature=2.0 if i else 1.0, replay_fraction=0.5 if i else 0.0, gate=gate))
-    return DistillConfig(student=str(student), output_dir=str(out), stages=stages, batch_size=4, progress_every_s=0, **kw)
+        stages.append(
+            StageConfig(
+                name=f"s{i}",
+                records=records,
+                val_records=records[:4],
+                steps=n,
+                lr=1e-3,
+                temperature=2.0 if i else 1.0,
+                replay_fraction=0.5 if i else 0.0,
+                gate=gate,
+            )
+        )
+    return DistillConfig(
+        student=str(student), output_dir=str(out), stages=stages, batch_size=4, progress_every_s=0, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +98,13 @@ def records(tiny_model_dir):
 
 def test_it_trains_two_stages_whose_gates_pass(tiny_model_dir, tiny_student_dir, records, tmp_path):
     progress, ends = [], []
-    cfg = gen_config(tiny_student_dir, tmp_path, records, teacher_tokenizer=tiny_model_dir,
-                     gates=(GateConfig("teacher_agreement", 0.0), GateConfig("val_kd_loss", 100.0)))
+    cfg = gen_config(
+        tiny_student_dir,
+        tmp_path,
+        records,
+        teacher_tokenizer=tiny_model_dir,
+        gates=(GateConfig("teacher_agreement", 0.0), GateConfig("val_kd_loss", 100.0)),
+    )
     result = run_distillation(cfg, on_progress=progress.append, on_stage_end=ends.append)
     assert result.status == "completed" and result.kd_mode == "token"
     assert [e["outcome"] for e in ends] == ["passed", "passed"]
@@ -74,6 +118,7 @@ def test_it_trains_two_stages_whose_gates_pass(tiny_model_dir, tiny_student_dir,
         assert load_card(path)["config"]["stages"][0]["name"] == "s0"
     archive = pack_archive(result.final_model_dir, tmp_path / "student.tar.gz")
     import tarfile
+
     assert "final/model_card.json" in tarfile.open(archive).getnames()
 
 
@@ -86,8 +131,13 @@ def test_the_final_student_differs_from_the_initial_one(tiny_model_dir, tiny_stu
 
 def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold(tiny_model_dir, tiny_student_dir, records, tmp_path):
     progress = []
-    cfg = gen_config(tiny_student_dir, tmp_path, records, teacher_tokenizer=tiny_model_dir,
-                     gates=(GateConfig("val_kd_loss", 1e-9, patience=1), None))
+    cfg = gen_config(
+        tiny_student_dir,
+        tmp_path,
+        records,
+        teacher_tokenizer=tiny_model_dir,
+        gates=(GateConfig("val_kd_loss", 1e-9, patience=1), None),
+    )
     result = run_distillation(cfg, on_progress=progress.append)
     assert result.status == "gated"
     assert result.gate["metric"] == "val_kd_loss" and result.gate["value"] > 1e-9 and not result.gate["passed"]
@@ -109,7 +159,13 @@ def test_it_falls_back_to_sequence_level_kd_when_tokenizers_differ(tiny_model_di
 
     other = build_tiny_model(tmp_path / "other-student", n_layer=1, n_embd=32, vocab_size=300, seed=2)
     warnings = []
-    cfg = gen_config(other, tmp_path / "out", records, teacher_tokenizer=tiny_model_dir, gates=(GateConfig("val_kd_loss", 100.0), None))
+    cfg = gen_config(
+        other,
+        tmp_path / "out",
+        records,
+        teacher_tokenizer=tiny_model_dir,
+        gates=(GateConfig("val_kd_loss", 100.0), None),
+    )
     result = run_distillation(cfg, on_warning=warnings.append)
     assert result.status == "completed" and result.kd_mode == "sequence"
     assert any("tokenizers differ" in w for w in warnings) and any("tokenizers differ" in w for w in result.warnings)
@@ -117,13 +173,35 @@ def test_it_falls_back_to_sequence_level_kd_when_tokenizers_differ(tiny_model_di
 
 
 def test_it_trains_a_classification_student(tiny_student_dir, tmp_path):
-    recs = [{"prompt": f"Ticket: {t}\nCategory:", "label": y, "teacher_probs": [0.8 if l == y else 0.1 for l in LABELS], "tier": "easy"}
-            for t, y in TICKETS * 2]
+    recs = [
+        {
+            "prompt": f"Ticket: {t}\nCategory:",
+            "label": y,
+            "teacher_probs": [0.8 if label == y else 0.1 for label in LABELS],
+            "tier": "easy",
+        }
+        for t, y in TICKETS * 2
+    ]
     recs[0]["teacher_probs"] = None
     ends = []
-    cfg = DistillConfig(student=str(tiny_student_dir), output_dir=str(tmp_path), task="classification", labels=LABELS,
-                        batch_size=4, progress_every_s=0,
-                        stages=[StageConfig(name="all", records=recs, val_records=recs, epochs=8, lr=1e-2, gate=GateConfig("accuracy", 0.5, patience=3))])
+    cfg = DistillConfig(
+        student=str(tiny_student_dir),
+        output_dir=str(tmp_path),
+        task="classification",
+        labels=LABELS,
+        batch_size=4,
+        progress_every_s=0,
+        stages=[
+            StageConfig(
+                name="all",
+                records=recs,
+                val_records=recs,
+                epochs=8,
+                lr=1e-2,
+                gate=GateConfig("accuracy", 0.5, patience=3),
+            )
+        ],
+    )
     result = run_distillation(cfg, on_stage_end=ends.append)
     assert result.kd_mode == "label"
     gate = ends[-1]["gate"]
@@ -143,7 +221,13 @@ def test_a_cancelled_job_stops_and_resumes(tiny_model_dir, tiny_student_dir, rec
 
 
 def test_a_resumed_job_warns_about_a_changed_config(tiny_model_dir, tiny_student_dir, records, tmp_path):
-    cfg = gen_config(tiny_student_dir, tmp_path, records, teacher_tokenizer=tiny_model_dir, gates=(GateConfig("val_kd_loss", 1e-9), None))
+    cfg = gen_config(
+        tiny_student_dir,
+        tmp_path,
+        records,
+        teacher_tokenizer=tiny_model_dir,
+        gates=(GateConfig("val_kd_loss", 1e-9), None),
+    )
     assert run_distillation(cfg).status == "gated"
     cfg.stages[1].lr = 5e-4
     warnings = []
@@ -168,13 +252,19 @@ def test_it_reports_a_missing_snapshot(tiny_student_dir, tmp_path):
     def missing():
         raise FileNotFoundError("snapshot abc123 not found")
 
-    cfg = DistillConfig(student=str(tiny_student_dir), output_dir=str(tmp_path), stages=[StageConfig(name="a", records=missing, steps=1)])
-    with pytest.raises(DistillError, match="could not load records.*abc123"):
+    cfg = DistillConfig(
+        student=str(tiny_student_dir),
+        output_dir=str(tmp_path),
+        stages=[StageConfig(name="a", records=missing, steps=1)],
+    )
+    with pytest.raises(DistillError, match=r"could not load records.*abc123"):
         run_distillation(cfg)
 
 
 def test_a_nan_loss_ends_the_job_with_a_clear_message(tiny_model_dir, tiny_student_dir, records, tmp_path):
-    bad = [dict(r, soft=dict(r["soft"], topk_logprobs=np.full_like(r["soft"]["topk_logprobs"], np.nan))) for r in records]
+    bad = [
+        dict(r, soft=dict(r["soft"], topk_logprobs=np.full_like(r["soft"]["topk_logprobs"], np.nan))) for r in records
+    ]
     cfg = gen_config(tiny_student_dir, tmp_path, bad, teacher_tokenizer=tiny_model_dir)
     with pytest.raises(DistillError, match="loss became nan"):
         run_distillation(cfg)
@@ -186,7 +276,8 @@ from pathlib import Path
 from tests.workers.test_distill_recipe import gen_config, make_generation_records
 from workers.distill import run_distillation
 teacher, student, out = sys.argv[1:4]
-cfg = gen_config(student, out, make_generation_records(teacher), teacher_tokenizer=teacher, steps=(3, 150), checkpoint_every=5)
+records = make_generation_records(teacher)
+cfg = gen_config(student, out, records, teacher_tokenizer=teacher, steps=(3, 150), checkpoint_every=5)
 log = open(Path(out) / "progress.jsonl", "a")
 def progress(p):
     log.write(json.dumps({k: p[k] for k in ("stage_index", "phase", "step")}) + "\\n"); log.flush()
@@ -215,7 +306,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(tiny_model_dir, tiny_studen
     out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == "completed"
-    after = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()[len(before):]]
+    after = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()[len(before) :]]
     assert all(p["stage_index"] == 1 for p in after), "a finished stage was trained again"
     assert after[0]["step"] == killed_at["step"] + 1
     assert after[-1]["step"] == 150
@@ -223,11 +314,19 @@ def test_a_killed_worker_resumes_from_its_checkpoint(tiny_model_dir, tiny_studen
 
 
 def test_an_engineer_can_force_a_gate_after_extra_epochs(tiny_model_dir, tiny_student_dir, records, tmp_path):
-    cfg = gen_config(tiny_student_dir, tmp_path, records, teacher_tokenizer=tiny_model_dir,
-                     gates=(GateConfig("teacher_agreement", 1.01), None), steps=(2, 2))
+    cfg = gen_config(
+        tiny_student_dir,
+        tmp_path,
+        records,
+        teacher_tokenizer=tiny_model_dir,
+        gates=(GateConfig("teacher_agreement", 1.01), None),
+        steps=(2, 2),
+    )
     assert run_distillation(cfg).status == "gated"
     progress = []
-    done = run_distillation(cfg, gate_override={"force": True, "extra_epochs": 1, "comment": "good enough"}, on_progress=progress.append)
+    done = run_distillation(
+        cfg, gate_override={"force": True, "extra_epochs": 1, "comment": "good enough"}, on_progress=progress.append
+    )
     assert done.status == "completed"
     assert any(p["phase"] == "extra-1" and p["stage"] == "s0" for p in progress)
     gate = done.stages[0]["gate"]

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from workers.evaluation import (
-    LoadedModel,
     evaluate,
     expected_calibration_error,
     load_model,
@@ -72,7 +71,9 @@ def test_the_generation_report_matches_hand_computations(tiny_model_dir, tiny_st
     assert overall["teacher_agreement"] == pytest.approx(sum(t[2] for t in totals) / n)
     assert report["teacher"]["overall"]["teacher_agreement"] == 1.0
     hard = report["student"]["by_tier"]["hard"]
-    assert hard["n"] == 1 and hard["reference_perplexity"] == pytest.approx(math.exp(totals[1][0] / totals[1][3]), rel=1e-4)
+    assert hard["n"] == 1 and hard["reference_perplexity"] == pytest.approx(
+        math.exp(totals[1][0] / totals[1][3]), rel=1e-4
+    )
     speed = report["student"]["speed"]
     assert speed["latency_p50_ms"] > 0 and speed["tokens_per_s"] > 0
     assert speed["parameters"] < report["teacher"]["speed"]["parameters"]
@@ -156,7 +157,9 @@ def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_t
     assert torch.allclose(torch.cat(alone), padded, atol=1e-5)
 
 
-def test_each_model_is_timed_at_its_faster_thread_count_and_the_count_is_restored(tiny_model_dir, tiny_student_dir, monkeypatch):
+def test_each_model_is_timed_at_its_faster_thread_count_and_the_count_is_restored(
+    tiny_model_dir, tiny_student_dir, monkeypatch
+):
     import workers.evaluation as ev
 
     student, teacher = load_model(str(tiny_student_dir)), load_model(str(tiny_model_dir))
@@ -164,7 +167,9 @@ def test_each_model_is_timed_at_its_faster_thread_count_and_the_count_is_restore
     torch.set_num_threads(2)
     chosen = []
     real = ev._fastest_threads
-    monkeypatch.setattr(ev, "_fastest_threads", lambda request, probes: chosen.append(real(request, probes)) or chosen[-1])
+    monkeypatch.setattr(
+        ev, "_fastest_threads", lambda request, probes: chosen.append(real(request, probes)) or chosen[-1]
+    )
     report = evaluate(student, teacher, gold, task="classification", labels=["billing", "account"])
     assert len(chosen) == 2 and set(chosen) <= {1, 2}
     assert [report["student"]["speed"]["threads"], report["teacher"]["speed"]["threads"]] == chosen

@@ -35,8 +35,12 @@ def test_it_equals_the_dense_loss_when_k_is_the_vocabulary(divergence, beta, tem
     student, teacher, targets = _case()
     ids, vals, _ = _full_topk(teacher, teacher.shape[-1])
     tail = torch.full((teacher.shape[0],), float("-inf"), dtype=teacher.dtype)
-    ours = topk_kd_loss(student, targets, ids, vals, tail, alpha=0.6, temperature=temperature, divergence=divergence, beta=beta)
-    dense = dense_kd_loss(student, teacher, targets, alpha=0.6, temperature=temperature, divergence=divergence, beta=beta)
+    ours = topk_kd_loss(
+        student, targets, ids, vals, tail, alpha=0.6, temperature=temperature, divergence=divergence, beta=beta
+    )
+    dense = dense_kd_loss(
+        student, teacher, targets, alpha=0.6, temperature=temperature, divergence=divergence, beta=beta
+    )
     assert torch.allclose(ours.loss, dense.loss, atol=1e-10)
     assert torch.allclose(ours.kd, dense.kd, atol=1e-10)
     assert ours.kd > 0
@@ -49,7 +53,9 @@ def test_its_gradients_equal_the_dense_gradients_when_k_is_the_vocabulary(diverg
     tail = torch.full((teacher.shape[0],), float("-inf"), dtype=teacher.dtype)
     a = student.clone().requires_grad_(True)
     b = student.clone().requires_grad_(True)
-    topk_kd_loss(a, targets, ids, vals, tail, alpha=0.5, temperature=2.0, divergence=divergence, beta=beta).loss.backward()
+    topk_kd_loss(
+        a, targets, ids, vals, tail, alpha=0.5, temperature=2.0, divergence=divergence, beta=beta
+    ).loss.backward()
     dense_kd_loss(b, teacher, targets, alpha=0.5, temperature=2.0, divergence=divergence, beta=beta).loss.backward()
     assert torch.isfinite(a.grad).all()
     assert torch.allclose(a.grad, b.grad, atol=1e-10)
@@ -62,13 +68,15 @@ def test_its_small_k_gradient_passes_gradcheck(divergence, beta):
     x = student.clone().requires_grad_(True)
 
     def f(logits):
-        return topk_kd_loss(logits, targets, ids, vals, tail, alpha=0.7, temperature=1.5, divergence=divergence, beta=beta).loss
+        return topk_kd_loss(
+            logits, targets, ids, vals, tail, alpha=0.7, temperature=1.5, divergence=divergence, beta=beta
+        ).loss
 
     assert torch.autograd.gradcheck(f, (x,))
 
 
 def test_a_small_k_never_gives_a_trivially_zero_loss():
-    student, teacher, targets = _case(seed=7)
+    student, teacher, _targets = _case(seed=7)
     ids, vals, tail = _full_topk(teacher, 1)
     kd = topk_divergence(student, ids, vals, tail)
     assert (kd > 1e-3).all()
@@ -139,7 +147,10 @@ def test_generalized_jsd_matches_its_definition():
     q = torch.tensor([0.2, 0.8], dtype=torch.float64)
     beta = 0.3
     m = beta * p + (1 - beta) * q
-    kl = lambda a, b: (a * (a / b).log()).sum()
+
+    def kl(a, b):
+        return (a * (a / b).log()).sum()
+
     expected = beta * kl(p, m) + (1 - beta) * kl(q, m)
     got = divergence_from_logprobs(p.log(), q.log(), "jsd", beta)
     assert got.item() == pytest.approx(expected.item())

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from workers.softtargets import (
-    ShardWriter, SoftTargetError, SoftTargets, json_bytes, read_soft_targets, summarize, tail_logprob_from_topk,
+    ShardWriter,
+    SoftTargetError,
+    SoftTargets,
+    json_bytes,
+    read_soft_targets,
+    summarize,
+    tail_logprob_from_topk,
 )
 
 
@@ -16,8 +22,13 @@ def make(t=5, k=4, seed=0):
     ids = np.argsort(-lp, axis=1)[:, :k]
     top = np.take_along_axis(lp, ids, 1)
     chosen = ids[:, 0]
-    return SoftTargets(token_ids=chosen, topk_ids=ids, topk_logprobs=top, tail_logprob=tail_logprob_from_topk(top),
-                       token_logprob=top[:, 0]), lp
+    return SoftTargets(
+        token_ids=chosen,
+        topk_ids=ids,
+        topk_logprobs=top,
+        tail_logprob=tail_logprob_from_topk(top),
+        token_logprob=top[:, 0],
+    ), lp
 
 
 def test_it_round_trips_samples_through_a_shard(tmp_path):
@@ -81,7 +92,7 @@ def test_the_tail_is_the_mass_outside_the_top_k():
 
 
 def test_summary_statistics_follow_their_definitions():
-    st, lp = make(k=4)
+    st, _lp = make(k=4)
     s = summarize(st)
     p = np.exp(st.topk_logprobs.astype(np.float32))
     tail = st.tail_logprob

@@ -4,7 +4,13 @@ import torch
 
 from workers.softtargets import ShardWriter, read_soft_targets
 from workers.teacher import (
-    CANCEL, ClassifyRequest, GenerationParams, GenerationRequest, ModelLoadError, ScoreRequest, expand_requests,
+    CANCEL,
+    ClassifyRequest,
+    GenerationParams,
+    GenerationRequest,
+    ModelLoadError,
+    ScoreRequest,
+    expand_requests,
     load_teacher,
 )
 from workers.teacher.hf import HFTeacher
@@ -26,7 +32,7 @@ def forward_logprobs(teacher, prompt, token_ids):
     with torch.inference_mode():
         logits = teacher.model(input_ids=torch.tensor([ids])).logits[0].float()
     lp = torch.log_softmax(logits, -1)
-    return lp[len(ids) - len(token_ids) - 1:len(ids) - 1].numpy()
+    return lp[len(ids) - len(token_ids) - 1 : len(ids) - 1].numpy()
 
 
 def assert_matches_forward(st, lp, k):
@@ -78,11 +84,13 @@ def test_it_stops_at_a_stop_string(teacher):
     params = GenerationParams(max_new_tokens=20, min_new_tokens=20, seed=4)
     [free] = teacher.generate([GenerationRequest("a", PROMPTS[0][1])], params)
     text = free.text
-    stop = next(text[i:i + 2] for i in range(3, len(text) - 2) if text[i:i + 2].strip() and "\ufffd" not in text[i:i + 2])
+    stop = next(
+        text[i : i + 2] for i in range(3, len(text) - 2) if text[i : i + 2].strip() and "\ufffd" not in text[i : i + 2]
+    )
     params.stop = [stop]
     [stopped] = teacher.generate([GenerationRequest("a", PROMPTS[0][1])], params)
     assert stopped.finish_reason == "stop"
-    assert stopped.text == text[:text.find(stop)]
+    assert stopped.text == text[: text.find(stop)]
     assert stopped.token_count < 20
 
 
@@ -101,7 +109,10 @@ def test_soft_targets_round_trip_and_equal_a_forward_pass(teacher, tmp_path):
 
 
 def test_scoring_teacher_forces_the_given_text(teacher):
-    requests = [ScoreRequest("edit", PROMPTS[0][1], " billing"), ScoreRequest("gold", PROMPTS[1][1], " Hi! How can I help")]
+    requests = [
+        ScoreRequest("edit", PROMPTS[0][1], " billing"),
+        ScoreRequest("gold", PROMPTS[1][1], " Hi! How can I help"),
+    ]
     results = teacher.score(requests, top_k=5)
     for req, res in zip(requests, results):
         assert res.ok and res.soft_targets.token_ids.tolist() == teacher.encode_text(req.text)
@@ -145,8 +156,10 @@ def test_out_of_memory_halves_the_batch_instead_of_failing(tiny_model_dir, monke
 
 def test_a_prompt_longer_than_the_context_fails_alone(teacher):
     long_prompt = "refund " * 400
-    results = teacher.generate([GenerationRequest("long", long_prompt), GenerationRequest("ok", "How do I")],
-                               GenerationParams(max_new_tokens=3))
+    results = teacher.generate(
+        [GenerationRequest("long", long_prompt), GenerationRequest("ok", "How do I")],
+        GenerationParams(max_new_tokens=3),
+    )
     assert "exceeds the model's context of 256 tokens" in results[0].error
     assert results[1].ok and results[1].token_count > 0
     scored = teacher.score([ScoreRequest("long", long_prompt, " x"), ScoreRequest("ok", "How", " do")])

@@ -1,13 +1,20 @@
 import logging
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from tests.workers.openai_server import TinyModelServer
 from workers.teacher import (
-    ClassifyRequest, GenerationParams, GenerationRequest, ScoreRequest, ServerUnreachableError, TeacherError,
-    UnsupportedFeatureError, expand_requests, load_teacher,
+    ClassifyRequest,
+    GenerationParams,
+    GenerationRequest,
+    ScoreRequest,
+    ServerUnreachableError,
+    TeacherError,
+    UnsupportedFeatureError,
+    expand_requests,
+    load_teacher,
 )
 from workers.teacher.hf import HFTeacher
 
@@ -26,8 +33,14 @@ def local(tiny_model_dir):
 
 
 def remote(server, tiny_model_dir, **extra):
-    spec = {"backend": "openai", "base_url": server.url, "api_key": "sk-test-secret", "model": "tiny",
-            "tokenizer": str(tiny_model_dir), **extra}
+    spec = {
+        "backend": "openai",
+        "base_url": server.url,
+        "api_key": "sk-test-secret",
+        "model": "tiny",
+        "tokenizer": str(tiny_model_dir),
+        **extra,
+    }
     return load_teacher(spec)
 
 
@@ -42,9 +55,10 @@ def test_generation_returns_the_models_own_soft_targets(server, tiny_model_dir, 
         ids = local.encode_prompt(prompt) + st.token_ids.tolist()
         with torch.inference_mode():
             lp = torch.log_softmax(local.model(input_ids=torch.tensor([ids])).logits[0].float(), -1).numpy()
-        lp = lp[len(ids) - len(st) - 1:len(ids) - 1]
-        assert np.allclose(np.take_along_axis(lp, st.topk_ids.astype(np.int64), 1),
-                           st.topk_logprobs.astype(np.float32), atol=2e-2)
+        lp = lp[len(ids) - len(st) - 1 : len(ids) - 1]
+        assert np.allclose(
+            np.take_along_axis(lp, st.topk_ids.astype(np.int64), 1), st.topk_logprobs.astype(np.float32), atol=2e-2
+        )
         assert np.allclose(st.token_logprob, lp[np.arange(len(st)), st.token_ids], atol=1e-4)
         assert r.stats["token_count"] == len(st)
     again = teacher.generate(expand_requests(PROMPTS, 2), GenerationParams(max_new_tokens=6, seed=3, top_k=5))
@@ -68,17 +82,21 @@ def test_stop_strings_and_finish_reasons(server, tiny_model_dir):
     params = GenerationParams(max_new_tokens=12, min_new_tokens=12, seed=1)
     [free] = teacher.generate([GenerationRequest("a", "How do I")], params)
     assert free.finish_reason == "length"
-    stop = next(free.text[i:i + 2] for i in range(2, len(free.text) - 2)
-                if free.text[i:i + 2].strip() and "\ufffd" not in free.text[i:i + 2])
+    stop = next(
+        free.text[i : i + 2]
+        for i in range(2, len(free.text) - 2)
+        if free.text[i : i + 2].strip() and "\ufffd" not in free.text[i : i + 2]
+    )
     params.stop = [stop]
     [stopped] = teacher.generate([GenerationRequest("a", "How do I")], params)
-    assert stopped.finish_reason == "stop" and stopped.text == free.text[:free.text.find(stop)]
+    assert stopped.finish_reason == "stop" and stopped.text == free.text[: free.text.find(stop)]
 
 
 def test_the_chat_endpoint_works_too(server, tiny_model_dir):
     teacher = remote(server, tiny_model_dir, endpoint="chat")
-    [r] = teacher.generate([GenerationRequest("c", [{"role": "user", "content": "hello"}])],
-                           GenerationParams(max_new_tokens=4, top_k=3))
+    [r] = teacher.generate(
+        [GenerationRequest("c", [{"role": "user", "content": "hello"}])], GenerationParams(max_new_tokens=4, top_k=3)
+    )
     assert r.ok and r.soft_targets.k == 3 and 1 <= r.token_count <= 4
     assert server.requests[-1]["messages"] == [{"role": "user", "content": "hello"}]
 
@@ -107,23 +125,33 @@ def test_classification_over_the_server_sums_to_one(server, tiny_model_dir, loca
 
 def test_a_server_without_prompt_logprobs_is_a_clear_error(tiny_model_dir):
     with TinyModelServer(tiny_model_dir, prompt_logprobs=False) as plain:
-        teacher = load_teacher({"backend": "openai", "base_url": plain.url, "model": "tiny",
-                                "tokenizer": str(tiny_model_dir)})
+        teacher = load_teacher(
+            {"backend": "openai", "base_url": plain.url, "model": "tiny", "tokenizer": str(tiny_model_dir)}
+        )
         with pytest.raises(UnsupportedFeatureError, match="does not offer prompt log-probabilities"):
             teacher.score([ScoreRequest("s", "How", " do")])
 
 
 def test_a_prompt_too_long_for_the_server_fails_alone(server, tiny_model_dir):
     teacher = remote(server, tiny_model_dir)
-    results = teacher.generate([GenerationRequest("long", "refund " * 400), GenerationRequest("ok", "How do I")],
-                               GenerationParams(max_new_tokens=2))
+    results = teacher.generate(
+        [GenerationRequest("long", "refund " * 400), GenerationRequest("ok", "How do I")],
+        GenerationParams(max_new_tokens=2),
+    )
     assert "maximum context length" in results[0].error
     assert results[1].ok
 
 
 def test_an_unreachable_server_is_a_clear_error_without_the_key(caplog):
-    teacher = load_teacher({"backend": "openai", "base_url": "http://user:pw@127.0.0.1:9/v1",
-                            "api_key": "sk-very-secret", "model": "m", "timeout": 2})
+    teacher = load_teacher(
+        {
+            "backend": "openai",
+            "base_url": "http://user:pw@127.0.0.1:9/v1",
+            "api_key": "sk-very-secret",
+            "model": "m",
+            "timeout": 2,
+        }
+    )
     with caplog.at_level(logging.DEBUG), pytest.raises(ServerUnreachableError) as info:
         teacher.generate([GenerationRequest("a", "hi")], GenerationParams(max_new_tokens=2))
     message = str(info.value)

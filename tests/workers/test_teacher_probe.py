@@ -1,4 +1,5 @@
 """The model spec check: read a model's config and tokenizer, or ask a server what it offers."""
+
 import pytest
 
 from tests.workers.openai_server import TinyModelServer
@@ -19,8 +20,15 @@ def test_a_folder_without_a_model_says_so(tmp_path):
 
 def test_a_server_reports_logprobs_and_prompt_logprobs(tiny_model_dir):
     with TinyModelServer(tiny_model_dir, api_key="sk-probe") as server:
-        report = probe({"backend": "openai", "base_url": server.url, "model": "tiny", "api_key": "sk-probe",
-                        "tokenizer": str(tiny_model_dir)})
+        report = probe(
+            {
+                "backend": "openai",
+                "base_url": server.url,
+                "model": "tiny",
+                "api_key": "sk-probe",
+                "tokenizer": str(tiny_model_dir),
+            }
+        )
         refused = probe({"backend": "openai", "base_url": server.url, "model": "tiny", "api_key": "sk-wrong"})
     assert report.ok and "prompt log-probabilities (scoring, classification): yes" in report.details
     assert "tokenizer" in report.details[-1] and "vocabulary 400" in report.details[-1]

@@ -1,4 +1,5 @@
 """``python -m workers.demo``: build the demo teacher and student, write the demo import files."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "teacher":
             info = build_demo_teacher(args.out, time_budget_s=args.budget, seed=args.seed, force=args.force)
-            print(f"gold triage accuracy: {info['gold_accuracy']:.1%} "
-                  f"({info['parameters'] / 1e6:.2f}M parameters, trained in {info['train_time_s']:.0f}s)")
+            print(
+                f"gold triage accuracy: {info['gold_accuracy']:.1%} "
+                f"({info['parameters'] / 1e6:.2f}M parameters, trained in {info['train_time_s']:.0f}s)"
+            )
         elif args.command == "student":
             info = build_demo_student(args.teacher, args.out, n_layer=args.layers, n_embd=args.dim, n_head=args.heads)
             print(json.dumps(info, indent=2))
-            print(f"student {info['parameters'] / 1e6:.2f}M parameters, "
-                  f"{info['latency_ratio']:.1f}x faster forward pass than the teacher")
+            print(
+                f"student {info['parameters'] / 1e6:.2f}M parameters, "
+                f"{info['latency_ratio']:.1f}x faster forward pass than the teacher"
+            )
         else:
             paths = write_import_files(args.out, n_train=args.train, n_gold=args.gold, seed=args.seed)
             for name, path in paths.items():

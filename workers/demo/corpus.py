@@ -20,6 +20,7 @@ the label: "I couldn't log in for a week, so I'd like a refund" is ``billing``;
 Noise: a share of tickets get seeded typos (adjacent swaps, drops, doubled
 letters, neighbouring-key slips), greetings, sign-offs, lower case or shouting.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,16 @@ from workers.demo import templates as T
 from workers.demo.templates import DISPLAY_NAMES, LABELS
 
 __all__ = [
-    "CORPUS_VERSION", "DISPLAY_NAMES", "LABELS", "Ticket", "corpus_fingerprint", "drafting_prompt",
-    "generate_tickets", "normalize", "triage_prompt", "write_import_files",
+    "CORPUS_VERSION",
+    "DISPLAY_NAMES",
+    "LABELS",
+    "Ticket",
+    "corpus_fingerprint",
+    "drafting_prompt",
+    "generate_tickets",
+    "normalize",
+    "triage_prompt",
+    "write_import_files",
 ]
 
 CORPUS_VERSION = 1
@@ -54,9 +63,32 @@ _ALTERNATION = re.compile(r"\[([^\[\]]*)\]")
 _SLOT = re.compile(r"\{(\w+)\}")
 _SPACE = re.compile(r"\s+")
 _KEY_NEIGHBOURS = {
-    "a": "qsz", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj", "i": "uo", "j": "hk",
-    "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o", "q": "wa", "r": "et", "s": "ad", "t": "ry",
-    "u": "yi", "v": "cb", "w": "qe", "x": "zc", "y": "tu", "z": "xa",
+    "a": "qsz",
+    "b": "vn",
+    "c": "xv",
+    "d": "sf",
+    "e": "wr",
+    "f": "dg",
+    "g": "fh",
+    "h": "gj",
+    "i": "uo",
+    "j": "hk",
+    "k": "jl",
+    "l": "k",
+    "m": "n",
+    "n": "bm",
+    "o": "ip",
+    "p": "o",
+    "q": "wa",
+    "r": "et",
+    "s": "ad",
+    "t": "ry",
+    "u": "yi",
+    "v": "cb",
+    "w": "qe",
+    "x": "zc",
+    "y": "tu",
+    "z": "xa",
 }
 
 
@@ -91,9 +123,22 @@ def corpus_fingerprint() -> str:
     """A short hash of everything that shapes the corpus; changes when a template does."""
     material = {
         "version": CORPUS_VERSION,
-        "templates": T.TEMPLATES, "mixed": T.MIXED, "asides": T.ASIDES, "replies": R.REPLIES, "slots": T.SLOTS,
-        "framing": [T.OPENERS, T.NAME_INTROS, T.SIGN_OFFS, T.PLAIN_CLOSERS, R.GREETINGS_NAMED, R.GREETINGS_ANON,
-                    R.REPLY_CLOSERS, TRIAGE_INSTRUCTION, DRAFTING_INSTRUCTION],
+        "templates": T.TEMPLATES,
+        "mixed": T.MIXED,
+        "asides": T.ASIDES,
+        "replies": R.REPLIES,
+        "slots": T.SLOTS,
+        "framing": [
+            T.OPENERS,
+            T.NAME_INTROS,
+            T.SIGN_OFFS,
+            T.PLAIN_CLOSERS,
+            R.GREETINGS_NAMED,
+            R.GREETINGS_ANON,
+            R.REPLY_CLOSERS,
+            TRIAGE_INSTRUCTION,
+            DRAFTING_INSTRUCTION,
+        ],
         "shares": [MIXED_SHARE, ASIDE_SHARE, TYPO_SHARE, LOWER_SHARE, SHOUT_SHARE],
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -308,16 +353,50 @@ def _draw_slots(rng: random.Random) -> dict[str, str]:
     if slots["product2"] == slots["product"]:
         slots["product2"] = "free plan"
     currency = rng.choice(("$", "€", "£"))
-    slots["amount"] = f"{currency}{rng.choice((4, 9, 12, 19, 24, 29, 49, 79, 99, 149, 199))}.{rng.choice(('00', '99', '50'))}"
-    month = rng.choice(("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                        "October", "November", "December"))
-    slots["date"] = rng.choice((f"{month} {rng.randint(1, 28)}", "last Tuesday", "yesterday", "last Friday",
-                                f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}", f"the {rng.randint(1, 28)}th"))
+    slots["amount"] = (
+        f"{currency}{rng.choice((4, 9, 12, 19, 24, 29, 49, 79, 99, 149, 199))}.{rng.choice(('00', '99', '50'))}"
+    )
+    month = rng.choice(
+        (
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        )
+    )
+    slots["date"] = rng.choice(
+        (
+            f"{month} {rng.randint(1, 28)}",
+            "last Tuesday",
+            "yesterday",
+            "last Friday",
+            f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}",
+            f"the {rng.randint(1, 28)}th",
+        )
+    )
     digits = rng.randint(10000, 99999)
     slots["order"] = rng.choice((f"#A{digits}", f"{digits // 10}-{rng.randint(1000, 9999)}", f"ORD-{digits}"))
     slots["invoice"] = f"INV-{rng.randint(2022, 2025)}-{rng.randint(1, 9999):04d}"
-    slots["error"] = rng.choice(("error 500", "error 403", "error 502", f"E-{rng.randint(1000, 1999)}",
-                                 "code 0x80070005", "ERR_CONNECTION_RESET", "SYNC_TIMEOUT", f"error {rng.randint(600, 999)}"))
+    slots["error"] = rng.choice(
+        (
+            "error 500",
+            "error 403",
+            "error 502",
+            f"E-{rng.randint(1000, 1999)}",
+            "code 0x80070005",
+            "ERR_CONNECTION_RESET",
+            "SYNC_TIMEOUT",
+            f"error {rng.randint(600, 999)}",
+        )
+    )
     local = rng.choice(T.SLOTS["name"]).lower().replace("á", "a")
     slots["email"] = f"{local}{rng.randint(1, 99)}@{rng.choice(('example.com', 'mail.test', 'inbox.example'))}"
     slots["days"] = rng.choice(("5", "10", "14", "three", "ten"))

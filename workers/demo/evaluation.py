@@ -4,6 +4,7 @@ Triage is scored the way the product scores any classification project: for each
 label, the sum of the log-probabilities of ``label_continuation(label)``'s tokens
 after the rendered prompt; the prediction is the best-scoring label.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -41,12 +42,13 @@ def _context(model) -> int:
 
 def _fit_prompt(prompt: list[int], room: int) -> list[int]:
     """The prompt cut from the left so that ``room`` tokens remain for what follows it."""
-    return prompt[-max(room, 1):]
+    return prompt[-max(room, 1) :]
 
 
 @torch.no_grad()
-def label_logprobs(model, tokenizer, prompts: Sequence[str], labels: Sequence[str] = LABELS,
-                   batch_size: int = 32) -> torch.Tensor:
+def label_logprobs(
+    model, tokenizer, prompts: Sequence[str], labels: Sequence[str] = LABELS, batch_size: int = 32
+) -> torch.Tensor:
     """[len(prompts), len(labels)]: each label continuation's summed token log-probability."""
     conts = [_encode(tokenizer, label_continuation(label)) for label in labels]
     if any(not c for c in conts):
@@ -56,7 +58,10 @@ def label_logprobs(model, tokenizer, prompts: Sequence[str], labels: Sequence[st
     rows = []
     for start in range(0, len(prompts), batch_size):
         room = _context(model) - max(len(c) for c in conts)
-        chunk = [_fit_prompt(_encode(tokenizer, render_prompt(tokenizer, p)), room) for p in prompts[start:start + batch_size]]
+        chunk = [
+            _fit_prompt(_encode(tokenizer, render_prompt(tokenizer, p)), room)
+            for p in prompts[start : start + batch_size]
+        ]
         if single:
             # One pass over the prompts gives every one-token label's score at the last position.
             rows.append(_next_token_logprobs(model, chunk, pad)[:, [c[0] for c in conts]])
@@ -124,9 +129,11 @@ def reply_nll(model, tokenizer, tickets: Sequence[Ticket], batch_size: int = 32)
     total, count = 0.0, 0
     for start in range(0, len(tickets), batch_size):
         seqs = []
-        for t in tickets[start:start + batch_size]:
+        for t in tickets[start : start + batch_size]:
             answer = (_encode(tokenizer, " " + t.reply) + [eos])[: _context(model) - 1]
-            prompt = _fit_prompt(_encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text))), _context(model) - len(answer))
+            prompt = _fit_prompt(
+                _encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text))), _context(model) - len(answer)
+            )
             seqs.append((prompt + answer, len(prompt)))
         length = max(len(s) for s, _ in seqs)
         ids = torch.full((len(seqs), length), pad, dtype=torch.long)
@@ -149,13 +156,19 @@ def greedy_replies(model, tokenizer, tickets: Sequence[Ticket], max_new_tokens: 
     out = []
     for t in tickets:
         new_tokens = min(max_new_tokens, _context(model) // 2)
-        prompt = _fit_prompt(_encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text))), _context(model) - new_tokens)
+        prompt = _fit_prompt(
+            _encode(tokenizer, render_prompt(tokenizer, drafting_prompt(t.text))), _context(model) - new_tokens
+        )
         ids = torch.tensor([prompt])
         generated = model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens, do_sample=False,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=new_tokens,
+            do_sample=False,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
         )
-        out.append(tokenizer.decode(generated[0, ids.shape[1]:], skip_special_tokens=True).strip())
+        out.append(tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True).strip())
     return out
 
 

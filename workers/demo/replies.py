@@ -5,6 +5,7 @@ Replies are shared by both splits (they are what a good answer looks like, not w
 being tested). A body may use ``{slot}`` only for slots its ticket used
 (``workers.demo.templates.SLOTS``).
 """
+
 from __future__ import annotations
 
 # category -> reply pool -> reply bodies (one or two sentences). A pool is named
@@ -217,4 +218,8 @@ REPLIES: dict[str, dict[str, list[str]]] = {
 
 GREETINGS_NAMED = ["Hi {name},", "Hello {name},", "Dear {name},", "Thanks for writing, {name}."]
 GREETINGS_ANON = ["Hi there,", "Hello,", "Thanks for reaching out."]
-REPLY_CLOSERS = ["Let me know if there's anything else I can do.", "Have a great day!", "We're here if you need anything else."]
+REPLY_CLOSERS = [
+    "Let me know if there's anything else I can do.",
+    "Have a great day!",
+    "We're here if you need anything else.",
+]

@@ -6,6 +6,7 @@ to answer at least five times faster than the teacher on CPU; ``build_demo_stude
 measures that (median batch-1 forward pass over a typical triage prompt) and
 records it in ``demo_student.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def build_demo_student(
     ``latency_ratio`` (teacher / student).
     """
     teacher, tokenizer = load(teacher_dir)
-    student = build_gpt2(tokenizer, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                         n_positions=teacher.config.n_positions, seed=seed)
+    student = build_gpt2(
+        tokenizer, n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=teacher.config.n_positions, seed=seed
+    )
     student.eval()
     torch.set_num_threads(cpu_threads())
     prompt = triage_prompt(generate_tickets(1, seed=0, split="gold")[0].text)

@@ -14,6 +14,7 @@ tokenized separately, as every scorer in the product does, and the loss weights
 prompt tokens by ``prompt_loss_weight`` so the little compute we have goes mostly
 into the answers.
 """
+
 from __future__ import annotations
 
 import json
@@ -99,12 +100,13 @@ class ThreadTuner:
     training steps, and the faster one (in tokens per second) is kept.
     """
 
-    def __init__(self, max_threads: int, probe_every_s: float = 20.0, probe_steps: int = 4,
-                 first_probe_after_s: float = 5.0):
+    def __init__(
+        self, max_threads: int, probe_every_s: float = 20.0, probe_steps: int = 4, first_probe_after_s: float = 5.0
+    ):
         self.options = [max_threads, 1] if max_threads > 1 else [max_threads]
         self.probe_every_s, self.probe_steps = probe_every_s, probe_steps
         self.rates: dict[int, float] = {}
-        self.steps_with: dict[int, int] = {n: 0 for n in self.options}
+        self.steps_with: dict[int, int] = dict.fromkeys(self.options, 0)
         self.current = self.options[0]
         self._home: int | None = None
         self._left = 0
@@ -184,7 +186,10 @@ def build_demo_teacher(
     if not force:
         info = cached_teacher(out, recipe)
         if info is not None:
-            say(f"demo teacher: reusing {out} (corpus {info['corpus']}, gold triage accuracy {info['gold_accuracy']:.1%})")
+            say(
+                f"demo teacher: reusing {out} (corpus {info['corpus']}, gold triage accuracy "
+                f"{info['gold_accuracy']:.1%})"
+            )
             return {**info, "cached": True}
 
     started = time.monotonic()
@@ -195,13 +200,23 @@ def build_demo_teacher(
     gold = generate_tickets(recipe.n_gold_tickets, recipe.seed, "gold")
     pairs = _training_pairs(train, random.Random(f"dropout:{recipe.seed}"), recipe.word_dropout)
     tokenizer = train_tokenizer([p + a for p, a in pairs], vocab_size=recipe.vocab_size)
-    say(f"demo teacher: {len(train)} tickets, {len(pairs)} sequences, tokenizer of {len(tokenizer)} tokens "
-        f"({time.monotonic() - started:.1f}s)")
-    model = build_gpt2(tokenizer, n_layer=recipe.n_layer, n_head=recipe.n_head, n_embd=recipe.n_embd,
-                       n_positions=recipe.n_positions, seed=recipe.seed)
+    say(
+        f"demo teacher: {len(train)} tickets, {len(pairs)} sequences, tokenizer of {len(tokenizer)} tokens "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    model = build_gpt2(
+        tokenizer,
+        n_layer=recipe.n_layer,
+        n_head=recipe.n_head,
+        n_embd=recipe.n_embd,
+        n_positions=recipe.n_positions,
+        seed=recipe.seed,
+    )
     n_params = parameter_count(model)
-    say(f"demo teacher: GPT-2 {recipe.n_layer}x{recipe.n_embd}, {n_params / 1e6:.2f}M parameters, "
-        f"up to {threads} threads, bf16 autocast {'on' if bf16_supported() else 'off'}")
+    say(
+        f"demo teacher: GPT-2 {recipe.n_layer}x{recipe.n_embd}, {n_params / 1e6:.2f}M parameters, "
+        f"up to {threads} threads, bf16 autocast {'on' if bf16_supported() else 'off'}"
+    )
 
     sequences = _encode_pairs(tokenizer, pairs, recipe.max_len)
     train_started = time.monotonic()
@@ -213,9 +228,11 @@ def build_demo_teacher(
     breakdown = triage_breakdown(model, tokenizer, gold)
     nll = reply_nll(model, tokenizer, gold[:100])
     samples = greedy_replies(model, tokenizer, gold[:3])
-    say(f"demo teacher: gold triage accuracy {_pct(breakdown['accuracy'])} "
+    say(
+        f"demo teacher: gold triage accuracy {_pct(breakdown['accuracy'])} "
         f"(clear {_pct(breakdown['accuracy_clear'])}, ambiguous {_pct(breakdown['accuracy_ambiguous'])}); "
-        f"gold reply NLL {nll:.3f}/token ({time.monotonic() - eval_started:.1f}s)")
+        f"gold reply NLL {nll:.3f}/token ({time.monotonic() - eval_started:.1f}s)"
+    )
     for ticket, reply in zip(gold, samples):
         say(f"  ticket: {ticket.text}\n  reply:  {reply}")
 
@@ -274,7 +291,7 @@ def _encode_pairs(tokenizer, pairs, max_len: int) -> list[tuple[list[int], int]]
     out = []
     for (_prompt, answer), p, a in zip(pairs, prompts, answers):
         a = a[: max_len - 1] + [tokenizer.eos_token_id]
-        p = p[-max(max_len - len(a), 1):]
+        p = p[-max(max_len - len(a), 1) :]
         out.append((p + a, len(p), answer in _LABEL_ANSWERS))
     return out
 
@@ -286,8 +303,8 @@ def _batches(sequences, batch_size: int, rng: random.Random):
     chunk = batch_size * 50
     batches = []
     for start in range(0, len(order), chunk):
-        block = sorted(order[start:start + chunk], key=lambda i: len(sequences[i][0]))
-        batches.extend(block[i:i + batch_size] for i in range(0, len(block), batch_size))
+        block = sorted(order[start : start + chunk], key=lambda i: len(sequences[i][0]))
+        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
     rng.shuffle(batches)
     return batches
 
@@ -323,8 +340,7 @@ def _lr_at(recipe: TeacherRecipe, step: int, progress: float) -> float:
     return floor + (recipe.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, deadline: float, say: Log,
-           tuner: ThreadTuner) -> dict:
+def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, deadline: float, say: Log, tuner: ThreadTuner) -> dict:
     """AdamW with warmup and a cosine decay over whichever ends first: the steps or the time."""
     rng = random.Random(recipe.seed)
     torch.manual_seed(recipe.seed)
@@ -332,7 +348,8 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, deadline: float
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr, betas=(0.9, 0.98),
+        lr=recipe.lr,
+        betas=(0.9, 0.98),
     )
     use_bf16 = bf16_supported()
     model.train()
@@ -377,8 +394,11 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, deadline: float
             if time.monotonic() - last_log >= 15:
                 last_log = time.monotonic()
                 elapsed = last_log - start
-                say(f"demo teacher: step {step} epoch {epoch} loss {smoothed:.3f} label loss {label_smoothed or 0:.3f} lr {lr:.2e} "
-                    f"{tokens / elapsed:.0f} tok/s, {tuner.current} thread(s) ({elapsed:.0f}s of {budget:.0f}s)")
+                say(
+                    f"demo teacher: step {step} epoch {epoch} loss {smoothed:.3f} label loss "
+                    f"{label_smoothed or 0:.3f} lr {lr:.2e} "
+                    f"{tokens / elapsed:.0f} tok/s, {tuner.current} thread(s) ({elapsed:.0f}s of {budget:.0f}s)"
+                )
         else:
             epoch += 1
             continue

@@ -11,6 +11,7 @@ Mixed templates are the ambiguous cases: one intent is asked for, another
 category is mentioned as cause, background or an already solved problem. Their
 label is the category of the request (see ``workers.demo.corpus``).
 """
+
 from __future__ import annotations
 
 LABELS = ("billing", "account", "technical", "other")
@@ -45,28 +46,55 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "refund": {
             "train": [
-                ("I [cancelled|canceled] my {product} on {date} but [was still charged|still got charged] {amount}. [I want a refund.|Please refund me.]", "renewal_refund"),
-                ("Can I get a refund for order {order}? The {item} arrived [broken|damaged] and I [already sent it back|returned it].", "return_refund"),
+                (
+                    "I [cancelled|canceled] my {product} on {date} but [was still charged|still got charged] {amount}. [I want a refund.|Please refund me.]",
+                    "renewal_refund",
+                ),
+                (
+                    "Can I get a refund for order {order}? The {item} arrived [broken|damaged] and I [already sent it back|returned it].",
+                    "return_refund",
+                ),
                 "[I'd like|I would like|Requesting] a refund of {amount} for my {product}, I [didn't use it at all|haven't used it since {date}].",
-                ("Please [refund|reimburse] the {amount} renewal charge from {date}, I forgot to turn off auto-renew.", "renewal_refund"),
-                ("It's been {days} days and my refund for order {order} [still hasn't|hasn't] [arrived|shown up] on my {card}.", "refund_status"),
+                (
+                    "Please [refund|reimburse] the {amount} renewal charge from {date}, I forgot to turn off auto-renew.",
+                    "renewal_refund",
+                ),
+                (
+                    "It's been {days} days and my refund for order {order} [still hasn't|hasn't] [arrived|shown up] on my {card}.",
+                    "refund_status",
+                ),
                 ("I returned the {item} on {date}, when do I get my money back?", "return_refund"),
                 "Please give me my money back for the {product}, it [is not what I expected|doesn't do what I need].",
                 ("I was promised a refund of {amount} {duration} but nothing has been credited yet.", "refund_status"),
                 "refund request: {product}, {amount}",
-                ("My trial ended and I was billed {amount} even though I cancelled before the end. Please send the money back.", "renewal_refund"),
+                (
+                    "My trial ended and I was billed {amount} even though I cancelled before the end. Please send the money back.",
+                    "renewal_refund",
+                ),
             ],
             "gold": [
-                ("Money back please. The renewal of my {product} went through on {date} and I never wanted it renewed.", "renewal_refund"),
-                ("When will the {amount} you owe me for the returned {item} be credited? The return was processed on {date}.", "return_refund"),
+                (
+                    "Money back please. The renewal of my {product} went through on {date} and I never wanted it renewed.",
+                    "renewal_refund",
+                ),
+                (
+                    "When will the {amount} you owe me for the returned {item} be credited? The return was processed on {date}.",
+                    "return_refund",
+                ),
                 "I'd like the {amount} returned to my {card}, I cancelled within the trial period.",
             ],
         },
         "invoice": {
             "train": [
                 "Could you send me [an invoice|a receipt] for order {order}? [I need it for my expense report.|My accountant needs it.]",
-                ("Invoice {invoice} has the wrong [company name|VAT number|billing address]. Can you [issue a corrected one|correct it]?", "invoice_fix"),
-                ("Where can I download [my invoices|past invoices|billing statements] for the {product}?", "invoice_download"),
+                (
+                    "Invoice {invoice} has the wrong [company name|VAT number|billing address]. Can you [issue a corrected one|correct it]?",
+                    "invoice_fix",
+                ),
+                (
+                    "Where can I download [my invoices|past invoices|billing statements] for the {product}?",
+                    "invoice_download",
+                ),
                 ("I [never received|didn't get] the invoice for my {amount} payment on {date}.", "resend_invoice"),
                 "Please email a copy of the receipt for my last payment to {email}.",
                 "I need a VAT invoice for the {product} for our accounts department.",
@@ -77,7 +105,10 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
             ],
             "gold": [
                 "Our finance team requires a VAT receipt for {invoice}, please [email|send] it to {email}.",
-                ("Invoice {invoice} lists {amount} but the price on your website was lower. Please explain the difference.", "price_question"),
+                (
+                    "Invoice {invoice} lists {amount} but the price on your website was lower. Please explain the difference.",
+                    "price_question",
+                ),
             ],
         },
         "plan_change": {
@@ -95,7 +126,10 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
             ],
             "gold": [
                 "If I move my subscription up to the {product} right now, what exactly happens to what I already paid this cycle?",
-                ("Thinking of going yearly instead of paying every month for the {product}. What would the total cost be?", "annual"),
+                (
+                    "Thinking of going yearly instead of paying every month for the {product}. What would the total cost be?",
+                    "annual",
+                ),
             ],
         },
         "payment_failed": {
@@ -239,7 +273,10 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
             "train": [
                 "{app} is [extremely|really|very] slow {duration}, pages take [forever|over a minute] to load.",
                 "The {feature} page [never finishes loading|times out] on my {device}.",
-                ("Sync between my {device} and {app} [stopped working|is broken] {duration}, [my changes don't show up|the data is out of date].", "sync"),
+                (
+                    "Sync between my {device} and {app} [stopped working|is broken] {duration}, [my changes don't show up|the data is out of date].",
+                    "sync",
+                ),
                 ("My edits on the {device} are not syncing to {app}.", "sync"),
                 "{feature} takes ages to open, the spinner never stops.",
                 "Everything in {app} is lagging badly on my {device}.",
@@ -254,10 +291,16 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
         "feature_broken": {
             "train": [
                 "[File upload|Export to CSV|{feature}] doesn't work, [nothing happens when I click the button|the button is greyed out].",
-                ("I don't [get|receive] [push notifications|email notifications] anymore [on my {device}|] even though they are enabled.", "notifications"),
+                (
+                    "I don't [get|receive] [push notifications|email notifications] anymore [on my {device}|] even though they are enabled.",
+                    "notifications",
+                ),
                 "[Search|{feature}] returns [no results|wrong results] [since {date}|{duration}].",
                 ("I can't install the update on my {device}, it stops at [45%|90%|the download step].", "install"),
-                ("Notifications stopped working on my {device}, I don't get any alerts for new messages.", "notifications"),
+                (
+                    "Notifications stopped working on my {device}, I don't get any alerts for new messages.",
+                    "notifications",
+                ),
                 "The button for {feature} does nothing when I press it.",
                 "{feature} is broken after the update, it only shows a blank page.",
                 "{feature} not working since the update",
@@ -291,7 +334,10 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
         "feedback": {
             "train": [
                 ("Just wanted to say [thanks|thank you], {app} [has made my work so much easier|is great]!", "praise"),
-                ("[Your support agent|{name2} from your team] was [really helpful|super helpful] [yesterday|on {date}], please pass on my thanks.", "thanks_agent"),
+                (
+                    "[Your support agent|{name2} from your team] was [really helpful|super helpful] [yesterday|on {date}], please pass on my thanks.",
+                    "thanks_agent",
+                ),
                 "I have a suggestion: it would be great if {app} had [dark mode|a calendar view|keyboard shortcuts].",
                 ("I love the {product}, it's been great for my team.", "praise"),
                 ("Really happy with {app}, great job to everyone!", "praise"),
@@ -356,35 +402,77 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
 MIXED: dict[str, dict[str, list[tuple[str, str]]]] = {
     "billing": {
         "train": [
-            ("downtime_refund", "I couldn't log in for {duration} [because of the outage|after your update], so I'd like a refund for the days I couldn't use the {product}."),
-            ("double_charge", "After resetting my password I noticed you charged me {amount} twice. Please refund the duplicate."),
-            ("double_charge", "The app crashed during checkout and now I see two charges of {amount}. I want one refunded."),
-            ("wrong_plan", "My account page shows the {product} but I was billed for the {product2}. Please correct the charge."),
-            ("double_charge", "The app froze on the payment page, I tried again and now I've paid {amount} twice. Please refund one payment."),
-            ("renewal_refund", "I deleted my account last month but you still renewed my {product} for {amount}. I want that money back."),
+            (
+                "downtime_refund",
+                "I couldn't log in for {duration} [because of the outage|after your update], so I'd like a refund for the days I couldn't use the {product}.",
+            ),
+            (
+                "double_charge",
+                "After resetting my password I noticed you charged me {amount} twice. Please refund the duplicate.",
+            ),
+            (
+                "double_charge",
+                "The app crashed during checkout and now I see two charges of {amount}. I want one refunded.",
+            ),
+            (
+                "wrong_plan",
+                "My account page shows the {product} but I was billed for the {product2}. Please correct the charge.",
+            ),
+            (
+                "double_charge",
+                "The app froze on the payment page, I tried again and now I've paid {amount} twice. Please refund one payment.",
+            ),
+            (
+                "renewal_refund",
+                "I deleted my account last month but you still renewed my {product} for {amount}. I want that money back.",
+            ),
         ],
         "gold": [
-            ("downtime_refund", "Since I was locked out of my account most of last month, I shouldn't have to pay the {amount} renewal. Please credit it back."),
-            ("refund", "Your site threw {error} at checkout, yet the {amount} still left my {card}. I need that money returned."),
+            (
+                "downtime_refund",
+                "Since I was locked out of my account most of last month, I shouldn't have to pay the {amount} renewal. Please credit it back.",
+            ),
+            (
+                "refund",
+                "Your site threw {error} at checkout, yet the {amount} still left my {card}. I need that money returned.",
+            ),
         ],
     },
     "account": {
         "train": [
-            ("locked_out", "My card was declined [so|and then] my account got [suspended|locked]. I've updated the card, please [restore access|unlock my account]."),
-            ("password_reset", "I paid for the {product} but I can't log in to use it, the password reset email never arrives."),
-            ("password_reset", "The app crashed while I was changing my password and now [neither password works|I can't sign in]. Please help me get back into my account."),
+            (
+                "locked_out",
+                "My card was declined [so|and then] my account got [suspended|locked]. I've updated the card, please [restore access|unlock my account].",
+            ),
+            (
+                "password_reset",
+                "I paid for the {product} but I can't log in to use it, the password reset email never arrives.",
+            ),
+            (
+                "password_reset",
+                "The app crashed while I was changing my password and now [neither password works|I can't sign in]. Please help me get back into my account.",
+            ),
             ("profile_change", "I want to update my account email to {email}, the invoices should go there too."),
             ("locked_out", "I've paid my {product} invoice, but my login is still blocked. Please unlock my account."),
-            ("two_factor", "The app works fine, but I no longer get the verification code to sign in on my new {device}."),
+            (
+                "two_factor",
+                "The app works fine, but I no longer get the verification code to sign in on my new {device}.",
+            ),
         ],
         "gold": [
-            ("locked_out", "The renewal went through fine ({amount}), but ever since, the login page rejects my password. How do I get in?"),
+            (
+                "locked_out",
+                "The renewal went through fine ({amount}), but ever since, the login page rejects my password. How do I get in?",
+            ),
             ("two_factor", "After the update froze on my {device} I got logged out, and now the 2FA codes don't work."),
         ],
     },
     "technical": {
         "train": [
-            ("error_code", "I [just upgraded|paid for the upgrade] to the {product} but {feature} [still shows|gives] {error}. [Please fix this.|What's wrong?]"),
+            (
+                "error_code",
+                "I [just upgraded|paid for the upgrade] to the {product} but {feature} [still shows|gives] {error}. [Please fix this.|What's wrong?]",
+            ),
             ("crash", "I can log in fine, but right after that {app} crashes on my {device}."),
             ("error_code", "Not a billing question: the invoice page itself shows {error} when I open it."),
             ("crash", "After I changed my password the app [keeps crashing|freezes] on startup on my {device}."),
@@ -392,23 +480,38 @@ MIXED: dict[str, dict[str, list[tuple[str, str]]]] = {
             ("crash", "The refund arrived, thanks. But now {app} crashes every time I open {feature}."),
         ],
         "gold": [
-            ("error_code", "The payment went through and my account is fine, but {feature} won't load at all, just {error}."),
+            (
+                "error_code",
+                "The payment went through and my account is fine, but {feature} won't load at all, just {error}.",
+            ),
             ("feature_broken", "Downloading my receipts fails with {error} every time. I just need the page to work."),
         ],
     },
     "other": {
         "train": [
-            ("location", "My login and payments have been smooth. I'm writing to ask whether you have an office in {city}."),
+            (
+                "location",
+                "My login and payments have been smooth. I'm writing to ask whether you have an office in {city}.",
+            ),
             ("shipping", "The refund you processed last week arrived, thanks! Separately, do you ship to {city}?"),
             ("hours", "The double charge was refunded quickly, thanks! Separately, what are your weekend hours?"),
             ("delivery", "Thanks for fixing the crash so quickly. Could you tell me when order {order} will arrive?"),
-            ("language", "The login issue I reported is resolved. Now I'd like to know if {app} is available in German."),
+            (
+                "language",
+                "The login issue I reported is resolved. Now I'd like to know if {app} is available in German.",
+            ),
             ("delivery", "I paid for order {order} {duration} and the payment is fine, but where is the package?"),
             ("praise", "I had trouble logging in at first, but your team sorted it out. Just wanted to say thanks!"),
         ],
         "gold": [
-            ("contact", "Glad the double charge got sorted last month. Quick question: do you have a phone line for support?"),
-            ("suggestion", "The app runs fine again after the update, so here's an idea: a shared calendar view for teams."),
+            (
+                "contact",
+                "Glad the double charge got sorted last month. Quick question: do you have a phone line for support?",
+            ),
+            (
+                "suggestion",
+                "The app runs fine again after the update, so here's an idea: a shared calendar view for teams.",
+            ),
         ],
     },
 }
@@ -417,11 +520,17 @@ MIXED: dict[str, dict[str, list[tuple[str, str]]]] = {
 # a category without asking anything of it.
 ASIDES: dict[str, dict[str, list[str]]] = {
     "billing": {
-        "train": ["[My payment went through without problems.|Billing is fine, the invoice was correct.]", "Not asking for a refund, just so you know."],
+        "train": [
+            "[My payment went through without problems.|Billing is fine, the invoice was correct.]",
+            "Not asking for a refund, just so you know.",
+        ],
         "gold": ["The charge on my card itself looks right."],
     },
     "account": {
-        "train": ["(My login problem from last week is fixed, by the way.)", "I also reset my password yesterday and that part worked fine."],
+        "train": [
+            "(My login problem from last week is fixed, by the way.)",
+            "I also reset my password yesterday and that part worked fine.",
+        ],
         "gold": ["Signing in is no trouble at all, just so you know."],
     },
     "technical": {
@@ -434,23 +543,99 @@ ASIDES: dict[str, dict[str, list[str]]] = {
     },
 }
 
-OPENERS = ["", "", "", "Hi,", "Hello,", "Hey there,", "Good morning,", "Hi support,", "Dear team,", "Hello support team,"]
+OPENERS = [
+    "",
+    "",
+    "",
+    "Hi,",
+    "Hello,",
+    "Hey there,",
+    "Good morning,",
+    "Hi support,",
+    "Dear team,",
+    "Hello support team,",
+]
 # ``{name}`` sign-offs let a reply greet the customer by name.
 NAME_INTROS = ["{name} here.", "This is {name}."]
 SIGN_OFFS = ["Thanks, {name}", "Regards, {name}", "- {name}", "Thank you! {name}", "Best, {name}", "Cheers, {name}"]
 PLAIN_CLOSERS = ["Thanks.", "Thank you!", "Thanks in advance.", "Any help appreciated."]
 
 SLOTS: dict[str, list[str]] = {
-    "name": ["Anna", "Ben", "Carlos", "Diana", "Emeka", "Fatima", "George", "Hana", "Ivan", "Julia", "Kenji", "Lena",
-             "Mateo", "Nadia", "Oliver", "Priya", "Quinn", "Rosa", "Sam", "Tomás", "Uma", "Victor", "Wei", "Yusuf", "Zoe"],
+    "name": [
+        "Anna",
+        "Ben",
+        "Carlos",
+        "Diana",
+        "Emeka",
+        "Fatima",
+        "George",
+        "Hana",
+        "Ivan",
+        "Julia",
+        "Kenji",
+        "Lena",
+        "Mateo",
+        "Nadia",
+        "Oliver",
+        "Priya",
+        "Quinn",
+        "Rosa",
+        "Sam",
+        "Tomás",
+        "Uma",
+        "Victor",
+        "Wei",
+        "Yusuf",
+        "Zoe",
+    ],
     "name2": ["Marco", "Alice", "Raj", "Sofia", "Tom", "Leila", "Chris", "Ingrid"],
-    "product": ["Pro plan", "Team plan", "Basic plan", "Premium membership", "Family plan", "Business plan", "Starter plan"],
+    "product": [
+        "Pro plan",
+        "Team plan",
+        "Basic plan",
+        "Premium membership",
+        "Family plan",
+        "Business plan",
+        "Starter plan",
+    ],
     "product2": ["Basic plan", "Starter plan", "Team plan", "free plan", "Pro plan"],
-    "item": ["wireless headphones", "smart speaker", "USB-C dock", "fitness tracker", "phone case", "mechanical keyboard", "webcam"],
+    "item": [
+        "wireless headphones",
+        "smart speaker",
+        "USB-C dock",
+        "fitness tracker",
+        "phone case",
+        "mechanical keyboard",
+        "webcam",
+    ],
     "card": ["Visa ending in 4242", "Mastercard ending in 1881", "Amex ending in 0005", "PayPal account", "debit card"],
-    "device": ["iPhone 13", "Pixel 7", "Galaxy S22", "MacBook Air", "Windows 11 laptop", "iPad", "Chromebook", "Android tablet"],
+    "device": [
+        "iPhone 13",
+        "Pixel 7",
+        "Galaxy S22",
+        "MacBook Air",
+        "Windows 11 laptop",
+        "iPad",
+        "Chromebook",
+        "Android tablet",
+    ],
     "app": ["the mobile app", "the desktop app", "the web dashboard", "the browser extension", "your app"],
-    "feature": ["the report builder", "calendar sync", "file sharing", "the export tool", "team chat", "the photo editor", "invoices download"],
+    "feature": [
+        "the report builder",
+        "calendar sync",
+        "file sharing",
+        "the export tool",
+        "team chat",
+        "the photo editor",
+        "invoices download",
+    ],
     "city": ["Berlin", "Austin", "Lagos", "Toronto", "Lyon", "Osaka", "Melbourne", "Bogotá", "Leeds", "Pune"],
-    "duration": ["since Monday", "for two days", "since the last update", "all week", "since this morning", "for three days"],
+    "duration": [
+        "since Monday",
+        "for two days",
+        "since the last update",
+        "all week",
+        "since this morning",
+        "for three days",
+    ],
 }

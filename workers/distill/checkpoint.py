@@ -9,6 +9,7 @@ never a half-written one. Older checkpoints are pruned after the switch.
 Optimizer state is saved from the main process (DDP replicates it); sharded
 optimizers (FSDP / DeepSpeed ZeRO) would need ``accelerator.save_state`` instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,9 @@ class CheckpointStore:
         path = self.latest()
         return json.loads((path / "state.json").read_text()) if path else None
 
-    def save(self, *, state: dict, model_state: dict, optimizer=None, scheduler=None, rank_rng: dict | None = None) -> Path:
+    def save(
+        self, *, state: dict, model_state: dict, optimizer=None, scheduler=None, rank_rng: dict | None = None
+    ) -> Path:
         """Write one checkpoint (call on the main process only) and make it LATEST."""
         self.root.mkdir(parents=True, exist_ok=True)
         serial = int(state.get("serial", 0))

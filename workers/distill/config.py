@@ -3,6 +3,7 @@
 Every setting the trainer cannot honour is refused here with a ``DistillError`` that
 names the field, so a launch form can show the message as it is.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,7 +93,9 @@ class StageConfig:
         if not 0.0 <= self.alpha <= 1.0:
             raise DistillError(f"{where}: alpha must be between 0 and 1, got {self.alpha!r}")
         if self.divergence not in DIVERGENCES:
-            raise DistillError(f"{where}: divergence {self.divergence!r} is not supported; choose one of {', '.join(DIVERGENCES)}")
+            raise DistillError(
+                f"{where}: divergence {self.divergence!r} is not supported; choose one of {', '.join(DIVERGENCES)}"
+            )
         if self.divergence == "jsd" and not 0.0 < self.jsd_beta < 1.0:
             raise DistillError(f"{where}: jsd_beta must be strictly between 0 and 1, got {self.jsd_beta!r}")
         if not 0.0 <= self.replay_fraction <= 1.0:
@@ -158,7 +161,9 @@ class DistillConfig:
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise DistillError("checkpoint_every must be a whole number of steps >= 0 (0: stage ends only)")
         if self.mixed_precision not in PRECISIONS:
-            raise DistillError(f"mixed_precision {self.mixed_precision!r} is not supported; choose one of {', '.join(PRECISIONS)}")
+            raise DistillError(
+                f"mixed_precision {self.mixed_precision!r} is not supported; choose one of {', '.join(PRECISIONS)}"
+            )
         check_precision_supported(self.mixed_precision)
 
     @classmethod

@@ -9,6 +9,7 @@ response text tokenized plus EOS (so the student learns to stop).
 Classification record: ``{"prompt": ..., "label": str, "teacher_probs": list[float] |
 None}`` with ``teacher_probs`` over the project labels, in order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,12 +73,19 @@ def _check_soft(soft: dict, where: str, vocab_size: int) -> dict[str, np.ndarray
     t = out["response_ids"].shape[0]
     if t == 0:
         raise DistillError(f"{where}: soft targets cover no response token")
-    if out["topk_ids"].ndim != 2 or out["topk_ids"].shape[0] != t or out["topk_logprobs"].shape != out["topk_ids"].shape:
+    if (
+        out["topk_ids"].ndim != 2
+        or out["topk_ids"].shape[0] != t
+        or out["topk_logprobs"].shape != out["topk_ids"].shape
+    ):
         raise DistillError(f"{where}: topk_ids/topk_logprobs must be [T, k] with T = {t} response tokens")
     if out["tail_logprob"].shape != (t,):
         raise DistillError(f"{where}: tail_logprob must have one value per response token ({t})")
     if out["topk_ids"].max() >= vocab_size or out["topk_ids"].min() < 0 or out["response_ids"].max() >= vocab_size:
-        raise DistillError(f"{where}: soft-target token ids fall outside the student's vocabulary ({vocab_size}); the teacher used another tokenizer")
+        raise DistillError(
+            f"{where}: soft-target token ids fall outside the student's vocabulary ({vocab_size}); the "
+            "teacher used another tokenizer"
+        )
     return out
 
 
@@ -118,7 +126,7 @@ def prepare_generation(records, tokenizer, *, max_seq_len: int, use_soft: bool, 
         if len(prompt_ids) + len(response_ids) > budget:
             keep = max(budget - len(prompt_ids), budget // 2)
             response_ids = response_ids[:keep]
-            prompt_ids = prompt_ids[-(budget - len(response_ids)):]
+            prompt_ids = prompt_ids[-(budget - len(response_ids)) :]
             if soft is not None:
                 soft = {k: v[:keep] for k, v in soft.items()}
         out.append(GenExample(prompt_ids + response_ids, len(prompt_ids), soft, r.get("tier")))
@@ -156,7 +164,7 @@ def prepare_classification(records, tokenizer, labels: list[str], *, max_seq_len
         ids = _encode(tokenizer, render_prompt(tokenizer, r["prompt"]))
         if not ids:
             raise DistillError(f"{loc}: empty prompt")
-        ids = ids[-(max_seq_len - longest_label):]
+        ids = ids[-(max_seq_len - longest_label) :]
         out.append(ClsExample(ids, index[r["label"]], probs, r.get("tier")))
     return out
 
@@ -200,7 +208,12 @@ def collate_generation(examples: list[GenExample], pad_id: int) -> dict[str, tor
                 lps.append(torch.zeros((t, k)))
                 tails.append(torch.zeros(t))
                 mask.append(torch.zeros(t, dtype=torch.bool))
-        batch.update(topk_ids=torch.cat(ids), topk_logprobs=torch.cat(lps), tail_logprob=torch.cat(tails), kd_mask=torch.cat(mask))
+        batch.update(
+            topk_ids=torch.cat(ids),
+            topk_logprobs=torch.cat(lps),
+            tail_logprob=torch.cat(tails),
+            kd_mask=torch.cat(mask),
+        )
     return batch
 
 
@@ -268,7 +281,9 @@ def label_scores(model, batch: dict, label_ids: list[list[int]], pad_id: int) ->
             # No padding (a single prompt, as in the evaluation's timed requests): only the
             # last position goes through the output layer, as a deployed classifier does.
             extra = {"use_cache": False} if "use_cache" in _forward_params(model) else {}  # no KV cache to build
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1, **extra).logits
+            logits = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1, **extra
+            ).logits
             logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
         else:
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

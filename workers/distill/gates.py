@@ -12,6 +12,7 @@ Metrics (all three are computed, the gate reads the one it names):
 - ``accuracy``: classification: student top label == gold/approved label.
   Generation: teacher-forced top-1 token accuracy on the approved response.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -61,7 +62,9 @@ def _batches(items, size):
 
 
 @torch.no_grad()
-def generation_metrics(model, examples, *, pad_id, device, batch_size, divergence="forward_kl", beta=0.5) -> dict[str, float]:
+def generation_metrics(
+    model, examples, *, pad_id, device, batch_size, divergence="forward_kl", beta=0.5
+) -> dict[str, float]:
     was_training = model.training
     model.eval()
     kd_sum = ce_sum = agree = correct = 0.0
@@ -77,7 +80,12 @@ def generation_metrics(model, examples, *, pad_id, device, batch_size, divergenc
         if "topk_ids" in batch:
             mask = batch["kd_mask"]
             kd = topk_divergence(
-                logits, batch["topk_ids"], batch["topk_logprobs"], batch["tail_logprob"], divergence=divergence, beta=beta
+                logits,
+                batch["topk_ids"],
+                batch["topk_logprobs"],
+                batch["tail_logprob"],
+                divergence=divergence,
+                beta=beta,
             )
             teacher_top1 = batch["topk_ids"].gather(-1, batch["topk_logprobs"].argmax(-1, keepdim=True)).squeeze(-1)
             reference = torch.where(mask, teacher_top1, targets)
@@ -98,7 +106,9 @@ def generation_metrics(model, examples, *, pad_id, device, batch_size, divergenc
 
 
 @torch.no_grad()
-def classification_metrics(model, examples, *, label_ids, pad_id, device, batch_size, divergence="forward_kl", beta=0.5) -> dict[str, float]:
+def classification_metrics(
+    model, examples, *, label_ids, pad_id, device, batch_size, divergence="forward_kl", beta=0.5
+) -> dict[str, float]:
     was_training = model.training
     model.eval()
     kd_sum = ce_sum = agree = correct = 0.0
@@ -113,7 +123,9 @@ def classification_metrics(model, examples, *, label_ids, pad_id, device, batch_
         n += gold.numel()
         if "teacher_probs" in batch:
             mask = batch["teacher_mask"]
-            per_item = label_kd_loss(scores, gold, batch["teacher_probs"], teacher_mask=mask, alpha=1.0, divergence=divergence, beta=beta)
+            per_item = label_kd_loss(
+                scores, gold, batch["teacher_probs"], teacher_mask=mask, alpha=1.0, divergence=divergence, beta=beta
+            )
             kd_sum += per_item.kd.item() * int(mask.sum())
             n_kd += int(mask.sum())
             teacher_pred = torch.where(mask, batch["teacher_probs"].argmax(-1), gold)

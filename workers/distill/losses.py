@@ -25,6 +25,7 @@ get the *same* treatment (its exact T = 1 bucket log-probabilities, then tempere
 the same way), so a student that matches the teacher at T = 1 has zero loss at any
 T, and with k = vocabulary size (tail empty) it equals the dense tempered loss.
 """
+
 from __future__ import annotations
 
 import math

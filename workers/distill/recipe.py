@@ -9,6 +9,7 @@ learning rate) and then the job stops as ``gated`` until ``train(gate_override=.
 Runs unchanged under ``accelerate launch`` (DDP across GPUs / machines): batches are
 sharded by process rank, only the main process writes files.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,9 +28,9 @@ from workers.distill.checkpoint import CheckpointStore, rng_state
 from workers.distill.config import DistillConfig, StageConfig, config_drift, records_digest
 from workers.distill.errors import DistillError
 from workers.distill.gates import GateOverride, GateResult, classification_metrics, generation_metrics, judge
-from workers.distill.result import DistillResult
 from workers.distill.losses import LossParts, label_kd_loss, topk_kd_loss
 from workers.distill.registry import save_model_version
+from workers.distill.result import DistillResult
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,10 @@ class DistillRecipe:
         if cfg.task == "classification":
             return "label"
         if cfg.teacher_tokenizer is None:
-            self._warn("teacher tokenizer not given: cannot verify it matches the student's; using sequence-level KD (CE on the approved responses)")
+            self._warn(
+                "teacher tokenizer not given: cannot verify it matches the student's; using sequence-level KD "
+                "(CE on the approved responses)"
+            )
             return "sequence"
         if cfg.teacher_tokenizer.startswith("sha256:"):
             same = cfg.teacher_tokenizer == D.vocab_hash(self.tokenizer)
@@ -116,7 +120,10 @@ class DistillRecipe:
                 raise DistillError(f"cannot load the teacher tokenizer from {cfg.teacher_tokenizer!r}: {exc}") from exc
             same = D.tokenizers_compatible(teacher_tok, self.tokenizer)
         if not same:
-            self._warn("teacher and student tokenizers differ (vocabulary or ids): token-level KD is impossible; using sequence-level KD (CE on the approved responses)")
+            self._warn(
+                "teacher and student tokenizers differ (vocabulary or ids): token-level KD is impossible; "
+                "using sequence-level KD (CE on the approved responses)"
+            )
             return "sequence"
         return "token"
 
@@ -138,8 +145,12 @@ class DistillRecipe:
     def _prepare(self, records, where):
         cfg = self.config
         if cfg.task == "classification":
-            return D.prepare_classification(records, self.tokenizer, cfg.labels, max_seq_len=cfg.max_seq_len, where=where)
-        return D.prepare_generation(records, self.tokenizer, max_seq_len=cfg.max_seq_len, use_soft=self.kd_mode == "token", where=where)
+            return D.prepare_classification(
+                records, self.tokenizer, cfg.labels, max_seq_len=cfg.max_seq_len, where=where
+            )
+        return D.prepare_generation(
+            records, self.tokenizer, max_seq_len=cfg.max_seq_len, use_soft=self.kd_mode == "token", where=where
+        )
 
     def _load_stage_data(self) -> None:
         cfg = self.config
@@ -190,16 +201,36 @@ class DistillRecipe:
         if previous.get("kd_mode") != self.kd_mode:
             self._warn(f"KD mode changed since the checkpoint: {previous.get('kd_mode')} -> {self.kd_mode}")
         self.state = {**previous, "config": self._fingerprint(), "kd_mode": self.kd_mode}
-        self.state["warnings"] = previous.get("warnings", []) + [w for w in self.warnings if w not in previous.get("warnings", [])]
+        self.state["warnings"] = previous.get("warnings", []) + [
+            w for w in self.warnings if w not in previous.get("warnings", [])
+        ]
         self.resume_path = self.store.latest()
         weights = self.store.load_model_state(self.resume_path)
         missing, unexpected = model.load_state_dict(weights, strict=False)
         loaded = {p.data_ptr() for n, p in model.named_parameters() if n in weights}
         really_missing = [n for n, p in model.named_parameters() if n in missing and p.data_ptr() not in loaded]
         if really_missing or unexpected:
-            raise DistillError(f"checkpoint {self.resume_path} does not fit the student model (missing {really_missing[:3]}, unexpected {unexpected[:3]})")
-        self.state["history"].append({"event": "resumed", "at": time.time(), "from": self.resume_path.name, "stage_index": previous["stage_index"], "step": previous["step"], "phase": previous["phase"]})
-        log.info("resuming from %s (stage %s, %s step %s)", self.resume_path, previous["stage_index"], previous["phase"], previous["step"])
+            raise DistillError(
+                f"checkpoint {self.resume_path} does not fit the student model (missing {really_missing[:3]}, "
+                f"unexpected {unexpected[:3]})"
+            )
+        self.state["history"].append(
+            {
+                "event": "resumed",
+                "at": time.time(),
+                "from": self.resume_path.name,
+                "stage_index": previous["stage_index"],
+                "step": previous["step"],
+                "phase": previous["phase"],
+            }
+        )
+        log.info(
+            "resuming from %s (stage %s, %s step %s)",
+            self.resume_path,
+            previous["stage_index"],
+            previous["phase"],
+            previous["step"],
+        )
 
     # ---------------------------------------------------------------- batching
     def _micro_per_epoch(self, i: int) -> int:
@@ -232,12 +263,20 @@ class DistillRecipe:
         kw = dict(alpha=stage.alpha, temperature=stage.temperature, divergence=stage.divergence, beta=stage.jsd_beta)
         if self.config.task == "classification":
             scores = D.label_scores(self.model, batch, self.label_ids, self.pad_id)
-            return label_kd_loss(scores, batch["gold"], batch.get("teacher_probs"), teacher_mask=batch.get("teacher_mask"), **kw)
+            return label_kd_loss(
+                scores, batch["gold"], batch.get("teacher_probs"), teacher_mask=batch.get("teacher_mask"), **kw
+            )
         logits = D.response_logits(self.model, batch)
         if "topk_ids" not in batch:
             return topk_kd_loss(logits, batch["target_ids"], None, None, None, **kw)
         return topk_kd_loss(
-            logits, batch["target_ids"], batch["topk_ids"], batch["topk_logprobs"], batch["tail_logprob"], kd_mask=batch["kd_mask"], **kw
+            logits,
+            batch["target_ids"],
+            batch["topk_ids"],
+            batch["topk_logprobs"],
+            batch["tail_logprob"],
+            kd_mask=batch["kd_mask"],
+            **kw,
         )
 
     def _new_optimizer(self, stage: StageConfig):
@@ -304,7 +343,16 @@ class DistillRecipe:
             step_times.append(time.time() - t0)
             now = time.time()
             if now - last_report >= cfg.progress_every_s or step + 1 == total:
-                self._report(i, phase, step + 1, total, parts, scheduler, window_tokens / max(now - window_start, 1e-9), step_times)
+                self._report(
+                    i,
+                    phase,
+                    step + 1,
+                    total,
+                    parts,
+                    scheduler,
+                    window_tokens / max(now - window_start, 1e-9),
+                    step_times,
+                )
                 last_report, window_tokens, window_start = now, 0, now
             if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < total:
                 self._checkpoint(scheduler)
@@ -320,15 +368,18 @@ class DistillRecipe:
             raise
         if not torch.isfinite(parts.loss):
             raise DistillError(
-                f"stage {stage.name!r}, step {step + 1}: the loss became {parts.loss.item()} (KD {parts.kd.item()}, CE {parts.ce.item()}); "
-                f"lower the learning rate ({stage.lr}) or the temperature ({stage.temperature}), or check the soft targets"
+                f"stage {stage.name!r}, step {step + 1}: the loss became {parts.loss.item()} (KD "
+                f"{parts.kd.item()}, CE {parts.ce.item()}); "
+                f"lower the learning rate ({stage.lr}) or the temperature ({stage.temperature}), or check the "
+                "soft targets"
             )
         return parts
 
     def _oom_message(self, stage, step) -> str:
         cfg = self.config
         return (
-            f"out of memory in stage {stage.name!r} at step {step + 1} (batch_size {cfg.batch_size}, max_seq_len {cfg.max_seq_len}): "
+            f"out of memory in stage {stage.name!r} at step {step + 1} (batch_size {cfg.batch_size}, "
+            f"max_seq_len {cfg.max_seq_len}): "
             f"lower batch_size (raise grad_accum to keep the effective batch) or max_seq_len"
         )
 
@@ -381,9 +432,14 @@ class DistillRecipe:
             return self.result()
         if st["status"] == "gated":
             if gate_override is None:
-                self._warn(f"the job is gated at stage {self.config.stages[st['stage_index']].name!r}: resume with a gate override or stop it")
+                self._warn(
+                    f"the job is gated at stage {self.config.stages[st['stage_index']].name!r}: resume with a "
+                    "gate override or stop it"
+                )
                 return self.result()
-            st["history"].append({"event": "gate_override", "at": time.time(), "stage_index": st["stage_index"], **vars(gate_override)})
+            st["history"].append(
+                {"event": "gate_override", "at": time.time(), "stage_index": st["stage_index"], **vars(gate_override)}
+            )
             st.update(status="running", override=vars(gate_override))
         elif st["status"] == "stopped":
             st["status"] = "running"
@@ -423,7 +479,14 @@ class DistillRecipe:
                 gate = self._evaluate_gate(i, None)
         st["override"] = None
         model_dir = self._save_stage_model(i, gate)
-        record = {"name": stage.name, "index": i, "gate": gate.to_dict() if gate else None, "model_dir": str(model_dir), "steps": self._phase_steps(i, "train"), "phase": st["phase"]}
+        record = {
+            "name": stage.name,
+            "index": i,
+            "gate": gate.to_dict() if gate else None,
+            "model_dir": str(model_dir),
+            "steps": self._phase_steps(i, "train"),
+            "phase": st["phase"],
+        }
         st["stages"] = [s for s in st["stages"] if s["index"] != i] + [record]
         if gate is not None and not gate.passed:
             st.update(status="gated", phase="gated", step=0)
@@ -438,14 +501,29 @@ class DistillRecipe:
 
     def _emit_stage_end(self, i, record, outcome):
         if self.accelerator.is_main_process:
-            self.on_stage_end({"stage": record["name"], "stage_index": i, "outcome": outcome, "gate": record["gate"], "model_dir": record["model_dir"], "kd_mode": self.kd_mode})
+            self.on_stage_end(
+                {
+                    "stage": record["name"],
+                    "stage_index": i,
+                    "outcome": outcome,
+                    "gate": record["gate"],
+                    "model_dir": record["model_dir"],
+                    "kd_mode": self.kd_mode,
+                }
+            )
 
     def _evaluate_gate(self, i: int, override: GateOverride | None, force: bool = True) -> GateResult | None:
         stage, cfg = self.config.stages[i], self.config
         if stage.gate is None:
             return None
         model = self.accelerator.unwrap_model(self.model)
-        kw = dict(pad_id=self.pad_id, device=self.accelerator.device, batch_size=cfg.batch_size, divergence=stage.divergence, beta=stage.jsd_beta)
+        kw = dict(
+            pad_id=self.pad_id,
+            device=self.accelerator.device,
+            batch_size=cfg.batch_size,
+            divergence=stage.divergence,
+            beta=stage.jsd_beta,
+        )
         if cfg.task == "classification":
             metrics = classification_metrics(model, self.val[i], label_ids=self.label_ids, **kw)
         else:
@@ -458,7 +536,11 @@ class DistillRecipe:
     def _save_stage_model(self, i: int, gate: GateResult | None) -> Path:
         stage = self.config.stages[i]
         path = self.out / "stages" / f"{i:02d}-{stage.name}"
-        self._save_version(path, f"{stage.name} (stage {i + 1} of {len(self.config.stages)})", {"gate": gate.to_dict() if gate else None})
+        self._save_version(
+            path,
+            f"{stage.name} (stage {i + 1} of {len(self.config.stages)})",
+            {"gate": gate.to_dict() if gate else None},
+        )
         return path
 
     def _save_version(self, path: Path, name: str, metrics: dict) -> None:
@@ -467,9 +549,16 @@ class DistillRecipe:
         snapshots = dict(self.config.snapshots)
         snapshots.update({s.name: s.snapshot for s in self.config.stages if s.snapshot})
         save_model_version(
-            acc.unwrap_model(self.model), self.tokenizer, path, name=name, snapshots=snapshots, config=self.config.summary(),
-            metrics=metrics, extra={"kd_mode": self.kd_mode, "history": self.state["history"]},
-            is_main_process=acc.is_main_process, save_function=acc.save,
+            acc.unwrap_model(self.model),
+            self.tokenizer,
+            path,
+            name=name,
+            snapshots=snapshots,
+            config=self.config.summary(),
+            metrics=metrics,
+            extra={"kd_mode": self.kd_mode, "history": self.state["history"]},
+            is_main_process=acc.is_main_process,
+            save_function=acc.save,
         )
         acc.wait_for_everyone()
 
@@ -484,9 +573,15 @@ class DistillRecipe:
         stages = sorted(st["stages"], key=lambda s: s["index"])
         gated = stages[-1]["gate"] if st["status"] == "gated" and stages else None
         return DistillResult(
-            status=st["status"], kd_mode=st["kd_mode"], stages=stages, final_model_dir=st.get("final_model_dir"),
-            gate=gated, warnings=list(dict.fromkeys(st.get("warnings", []) + self.warnings)), history=st["history"],
-            stage_index=st["stage_index"], step=st["step"],
+            status=st["status"],
+            kd_mode=st["kd_mode"],
+            stages=stages,
+            final_model_dir=st.get("final_model_dir"),
+            gate=gated,
+            warnings=list(dict.fromkeys(st.get("warnings", []) + self.warnings)),
+            history=st["history"],
+            stage_index=st["stage_index"],
+            step=st["step"],
         )
 
     def cleanup(self) -> None:
@@ -501,7 +596,9 @@ class _Stopped(Exception):
     pass
 
 
-def run_distillation(config: DistillConfig | dict, *, gate_override: GateOverride | dict | None = None, **callbacks) -> DistillResult:
+def run_distillation(
+    config: DistillConfig | dict, *, gate_override: GateOverride | dict | None = None, **callbacks
+) -> DistillResult:
     """One call for the job layer: set up, train (resuming if a checkpoint exists), clean up."""
     recipe = DistillRecipe(config, **callbacks)
     try:

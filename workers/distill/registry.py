@@ -4,6 +4,7 @@ A saved version is a directory loadable with ``AutoModelForCausalLM.from_pretrai
 and ``AutoTokenizer.from_pretrained``, plus ``model_card.json`` (machine-readable) and
 ``README.md`` (the same facts for people).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -60,7 +61,7 @@ def save_model_version(
     tokenizer.save_pretrained(out)
     card = {
         "name": name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),

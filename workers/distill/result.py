@@ -1,4 +1,5 @@
 """What a distillation run returns to the job layer (JSON-safe via ``to_dict``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

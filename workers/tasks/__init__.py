@@ -3,4 +3,5 @@
 Tasks in ``workers.tasks.gpu`` are routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES);
 all others run on ``default``. Each job task is ``curation.services.jobs.run(job_id, body)``.
 """
+
 from . import generation, health, lifecycle, snapshots, training  # noqa: F401

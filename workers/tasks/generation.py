@@ -1,4 +1,5 @@
 """Teacher generation and scoring tasks (queue ``gpu``): thin adapters to the job bodies."""
+
 from celery import shared_task
 
 

@@ -5,6 +5,7 @@ recorded under its name belonged to its previous (dead) incarnation; they are
 re-enqueued at once. A sweep every ``JOB_STALE_AFTER_S / 2`` seconds re-enqueues
 running jobs of any node whose heartbeat went stale (a machine that vanished).
 """
+
 import logging
 import threading
 

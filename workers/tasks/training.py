@@ -1,4 +1,5 @@
 """Distillation and evaluation jobs (queue ``gpu``): thin adapters to the services."""
+
 from celery import shared_task
 
 from curation.services import jobs

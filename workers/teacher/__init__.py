@@ -1,8 +1,22 @@
 """Teacher engine: one interface (``Teacher``), two backends (``transformers``, ``openai``)."""
+
 from workers.teacher.base import (  # noqa: F401
-    CANCEL, Cancelled, ClassifyRequest, ClassifyResult, GenerationParams, GenerationRequest,
-    GenerationResult, ModelLoadError, RunStats, ScoreRequest, ScoreResult, ServerUnreachableError,
-    Teacher, TeacherError, UnsupportedFeatureError, expand_requests,
+    CANCEL,
+    Cancelled,
+    ClassifyRequest,
+    ClassifyResult,
+    GenerationParams,
+    GenerationRequest,
+    GenerationResult,
+    ModelLoadError,
+    RunStats,
+    ScoreRequest,
+    ScoreResult,
+    ServerUnreachableError,
+    Teacher,
+    TeacherError,
+    UnsupportedFeatureError,
+    expand_requests,
 )
 
 

@@ -9,6 +9,7 @@ for the model's context, a server error for that prompt) becomes ``result.error`
 only problems with the whole run (bad model path, unreachable server, unsupported
 feature) raise a ``TeacherError``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -215,16 +216,19 @@ class Teacher:
 
     last_run: RunStats | None = None
 
-    def generate(self, requests: Sequence[GenerationRequest], params: GenerationParams,
-                 on_batch: OnBatch | None = None) -> list[GenerationResult]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None
+    ) -> list[GenerationResult]:
         raise NotImplementedError
 
-    def score(self, requests: Sequence[ScoreRequest], top_k: int = 20,
-              on_batch: OnBatch | None = None) -> list[ScoreResult]:
+    def score(
+        self, requests: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+    ) -> list[ScoreResult]:
         raise NotImplementedError
 
-    def classify(self, requests: Sequence[ClassifyRequest], labels: Sequence[str],
-                 on_batch: OnBatch | None = None) -> list[ClassifyResult]:
+    def classify(
+        self, requests: Sequence[ClassifyRequest], labels: Sequence[str], on_batch: OnBatch | None = None
+    ) -> list[ClassifyResult]:
         raise NotImplementedError
 
     def close(self) -> None:

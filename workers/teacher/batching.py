@@ -1,4 +1,5 @@
 """Length buckets, left padding and out-of-memory back-off, shared by the local engine."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -14,8 +15,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-def length_buckets(lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int,
-                   extra_tokens: int = 0) -> list[list[int]]:
+def length_buckets(
+    lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int, extra_tokens: int = 0
+) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first).
 
     A batch holds at most ``max_batch_size`` rows and ``max_batch_tokens`` padded
@@ -48,8 +50,8 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for r, s in enumerate(seqs):
         if s:
-            ids[r, width - len(s):] = torch.as_tensor(list(s), dtype=torch.long)
-            mask[r, width - len(s):] = 1
+            ids[r, width - len(s) :] = torch.as_tensor(list(s), dtype=torch.long)
+            mask[r, width - len(s) :] = 1
     return ids, mask
 
 
@@ -59,8 +61,13 @@ class BackOff:
 
     size: int
 
-    def run(self, items: list, fn: Callable[[list], list], on_done: Callable[[list], bool],
-            on_fail: Callable[[list, str], list]) -> bool:
+    def run(
+        self,
+        items: list,
+        fn: Callable[[list], list],
+        on_done: Callable[[list], bool],
+        on_fail: Callable[[list, str], list],
+    ) -> bool:
         """Run ``fn`` over ``items`` in chunks of ``size``, halving on OOM.
 
         ``on_done(results)`` returns True to stop; a chunk of one that still runs out of
@@ -68,10 +75,10 @@ class BackOff:
         """
         start = 0
         while start < len(items):
-            chunk = items[start:start + self.size]
+            chunk = items[start : start + self.size]
             try:
                 results = fn(chunk)
-            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+            except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
                 if torch.cuda.is_available():

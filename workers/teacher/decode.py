@@ -5,6 +5,7 @@ quarter of the rows have finished; then the cache, mask and bookkeeping are
 compacted to the live rows in one ``index_select``, which costs less than copying
 the cache every time a single row ends.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,9 @@ class PreallocatedLayer(DynamicLayer):
         self.dtype, self.device = key_states.dtype, key_states.device
         b, h, _, d = key_states.shape
         self._k = torch.empty((b, h, self.capacity, d), dtype=key_states.dtype, device=key_states.device)
-        self._v = torch.empty((b, h, self.capacity, value_states.shape[-1]), dtype=value_states.dtype,
-                              device=value_states.device)
+        self._v = torch.empty(
+            (b, h, self.capacity, value_states.shape[-1]), dtype=value_states.dtype, device=value_states.device
+        )
         self.is_initialized = True
 
     def update(self, key_states, value_states, *args, **kwargs):
@@ -46,8 +48,8 @@ class PreallocatedLayer(DynamicLayer):
         end = self.length + n
         if end > self.capacity:
             raise RuntimeError(f"KV cache capacity {self.capacity} exceeded")
-        self._k[:, :, self.length:end] = key_states
-        self._v[:, :, self.length:end] = value_states
+        self._k[:, :, self.length : end] = key_states
+        self._v[:, :, self.length : end] = value_states
         self.length = end
         self.keys = self._k[:, :, :end]
         self.values = self._v[:, :, :end]
@@ -60,8 +62,8 @@ class PreallocatedLayer(DynamicLayer):
         if self.is_initialized:
             self._k = self._k[indices]
             self._v = self._v[indices]
-            self.keys = self._k[:, :, :self.length]
-            self.values = self._v[:, :, :self.length]
+            self.keys = self._k[:, :, : self.length]
+            self.values = self._v[:, :, : self.length]
 
 
 def new_cache(config, capacity: int) -> DynamicCache:
@@ -70,7 +72,8 @@ def new_cache(config, capacity: int) -> DynamicCache:
     text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
     layer_types = getattr(text, "layer_types", None)
     full_only = getattr(text, "sliding_window", None) is None and (
-        layer_types is None or all(t == "full_attention" for t in layer_types))
+        layer_types is None or all(t == "full_attention" for t in layer_types)
+    )
     if not full_only:
         return DynamicCache(config=config)
     cache = DynamicCache()
@@ -105,8 +108,12 @@ class DecodeBatch:
         positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
         cache = new_cache(self.model.config, width + steps)
         out = self.model(
-            input_ids=input_ids.to(dev), attention_mask=mask[:, :width], position_ids=positions.to(dev),
-            past_key_values=cache, use_cache=True, logits_to_keep=1,
+            input_ids=input_ids.to(dev),
+            attention_mask=mask[:, :width],
+            position_ids=positions.to(dev),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
         )
         logits = out.logits[:, -1]
         del out
@@ -168,8 +175,11 @@ class DecodeBatch:
                 live = torch.ones(len(keep), dtype=torch.bool, device=dev)
             mask[:, width + step] = 1
             out = self.model(
-                input_ids=nxt[:, None], attention_mask=mask[:, :width + step + 1],
-                position_ids=next_pos[:, None], past_key_values=cache, use_cache=True,
+                input_ids=nxt[:, None],
+                attention_mask=mask[:, : width + step + 1],
+                position_ids=next_pos[:, None],
+                past_key_values=cache,
+                use_cache=True,
             )
             logits = out.logits[:, -1]
             del out
@@ -180,20 +190,22 @@ class DecodeBatch:
         results = []
         for r in range(b):
             n = lengths[r]
-            results.append({
-                "token_ids": tokens[r, :n].astype(np.int32),
-                "topk_ids": topk_ids[r, :n],
-                "topk_logprobs": topk_lp[r, :n].astype(np.float16),
-                "tail_logprob": tails[r, :n],
-                "token_logprob": chosen_lp[r, :n],
-                "finish_reason": finish[r] or "length",
-            })
+            results.append(
+                {
+                    "token_ids": tokens[r, :n].astype(np.int32),
+                    "topk_ids": topk_ids[r, :n],
+                    "topk_logprobs": topk_lp[r, :n].astype(np.float16),
+                    "tail_logprob": tails[r, :n],
+                    "token_logprob": chosen_lp[r, :n],
+                    "finish_reason": finish[r] or "length",
+                }
+            )
         return results
 
     def _stop_hits(self, tokens, rows, live, step) -> torch.Tensor:
         hits = torch.zeros_like(live)
         lo = max(0, step + 1 - self.stop_window)
-        window = tokens[:, lo:step + 1]
+        window = tokens[:, lo : step + 1]
         for r in live.nonzero().flatten().tolist():
             text = self.tokenizer.decode(window[int(rows[r])].tolist(), skip_special_tokens=True)
             if any(s in text for s in self.params.stop):

@@ -5,6 +5,7 @@ into length buckets and left-padded, one prefill, then one forward per step over
 rows still running (finished rows are dropped from the KV cache once enough of them
 have finished), soft targets taken from the same logits the token is sampled from.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,14 +17,25 @@ import torch
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize
 from workers.teacher.base import (
-    ClassifyRequest, ClassifyResult, GenerationParams, GenerationRequest, GenerationResult,
-    ModelLoadError, OnBatch, RunStats, ScoreRequest, ScoreResult, Teacher, check_labels,
-    finish_batch, label_distribution, request_seed,
+    ClassifyRequest,
+    ClassifyResult,
+    GenerationParams,
+    GenerationRequest,
+    GenerationResult,
+    ModelLoadError,
+    OnBatch,
+    RunStats,
+    ScoreRequest,
+    ScoreResult,
+    Teacher,
+    check_labels,
+    finish_batch,
+    label_distribution,
+    request_seed,
 )
 from workers.teacher.batching import BackOff, left_pad, length_buckets
 from workers.teacher.decode import DecodeBatch
 from workers.teacher.sampling import soft_target_rows
-
 
 
 def _context_length(model, tokenizer) -> int:
@@ -73,11 +85,13 @@ class HFTeacher(Teacher):
         if os.path.sep in self.name and not os.path.exists(self.name):
             raise ModelLoadError(f"teacher model path {self.name} does not exist")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.name, revision=revision, trust_remote_code=trust_remote_code)
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                self.name, revision=revision, trust_remote_code=trust_remote_code
+            )
             self.model = AutoModelForCausalLM.from_pretrained(
                 self.name, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code
             )
-        except Exception as exc:  # noqa: BLE001 - any loader failure means the same thing to the user
+        except Exception as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"cannot load teacher model {self.name!r}: {first_line}") from exc
         self.model.to(self.device).eval()
@@ -102,8 +116,10 @@ class HFTeacher(Teacher):
 
     def _too_long(self, n_tokens: int, extra: int) -> str | None:
         if n_tokens + extra > self.context_length:
-            return (f"prompt is {n_tokens} tokens; with {extra} more it exceeds the model's context "
-                    f"of {self.context_length} tokens")
+            return (
+                f"prompt is {n_tokens} tokens; with {extra} more it exceeds the model's context "
+                f"of {self.context_length} tokens"
+            )
         return None
 
     def _batches(self, lengths, extra_tokens: int):
@@ -112,8 +128,9 @@ class HFTeacher(Teacher):
 
     # -- generation ------------------------------------------------------------------
 
-    def generate(self, requests: Sequence[GenerationRequest], params: GenerationParams,
-                 on_batch: OnBatch | None = None) -> list[GenerationResult]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None
+    ) -> list[GenerationResult]:
         stats = RunStats(requests=len(requests))
         self.last_run = stats
         rendered = [render_prompt(self.tokenizer, r.prompt) for r in requests]
@@ -157,7 +174,7 @@ class HFTeacher(Teacher):
         if finish == "stop":
             cuts = [text.find(s) for s in params.stop if s in text]
             if cuts:
-                text = text[:min(cuts)]
+                text = text[: min(cuts)]
         return GenerationResult(key=key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
 
     @torch.inference_mode()
@@ -176,25 +193,30 @@ class HFTeacher(Teacher):
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         max_cont = max(len(c) for _, c in pairs)
         out = self.model(
-            input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            position_ids=position_ids.to(self.device), use_cache=False, logits_to_keep=max_cont + 1,
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=position_ids.to(self.device),
+            use_cache=False,
+            logits_to_keep=max_cont + 1,
         )
         logits = out.logits.float()  # [B, max_cont + 1, V]; position j predicts token j + 1
         results = []
-        for r, (p, c) in enumerate(pairs):
+        for r, (_p, c) in enumerate(pairs):
             t = len(c)
             if t == 0:
                 results.append((np.zeros(0, np.float32), None))
                 continue
             start = logits.shape[1] - 1 - t
-            logprobs, topk_ids, topk_lp, tail = soft_target_rows(logits[r, start:start + t], top_k or 1)
+            logprobs, topk_ids, topk_lp, tail = soft_target_rows(logits[r, start : start + t], top_k or 1)
             target = torch.as_tensor(c, device=logprobs.device)
             chosen = logprobs.gather(-1, target[:, None]).squeeze(-1)
             soft = None
             if top_k:
                 soft = SoftTargets(
-                    token_ids=np.asarray(c, dtype=np.int32), topk_ids=topk_ids.cpu().numpy(),
-                    topk_logprobs=topk_lp.cpu().numpy().astype(np.float16), tail_logprob=tail.cpu().numpy(),
+                    token_ids=np.asarray(c, dtype=np.int32),
+                    topk_ids=topk_ids.cpu().numpy(),
+                    topk_logprobs=topk_lp.cpu().numpy().astype(np.float16),
+                    tail_logprob=tail.cpu().numpy(),
                     token_logprob=chosen.cpu().numpy(),
                 )
             results.append((chosen.cpu().numpy(), soft))
@@ -225,8 +247,9 @@ class HFTeacher(Teacher):
                 break
         return results
 
-    def score(self, requests: Sequence[ScoreRequest], top_k: int = 20,
-              on_batch: OnBatch | None = None) -> list[ScoreResult]:
+    def score(
+        self, requests: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+    ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests))
         self.last_run = stats
         results: dict[int, ScoreResult] = {}
@@ -234,7 +257,9 @@ class HFTeacher(Teacher):
         early = []
         for i, r in enumerate(requests):
             p, c = self.encode_prompt(r.prompt), self.encode_text(r.text)
-            problem = "text to score is empty" if not c else ("prompt is empty" if not p else self._too_long(len(p), len(c)))
+            problem = (
+                "text to score is empty" if not c else ("prompt is empty" if not p else self._too_long(len(p), len(c)))
+            )
             if problem:
                 results[i] = ScoreResult(key=r.key, error=problem)
                 early.append(results[i])
@@ -247,12 +272,16 @@ class HFTeacher(Teacher):
             _, st = out
             return ScoreResult(key=requests[idx].key, soft_targets=st, stats=summarize(st))
 
-        results.update(self._run_forced(
-            items, top_k, make, lambda idx, msg: ScoreResult(key=requests[idx].key, error=msg), on_batch, stats))
+        results.update(
+            self._run_forced(
+                items, top_k, make, lambda idx, msg: ScoreResult(key=requests[idx].key, error=msg), on_batch, stats
+            )
+        )
         return _in_order(results)
 
-    def classify(self, requests: Sequence[ClassifyRequest], labels: Sequence[str],
-                 on_batch: OnBatch | None = None) -> list[ClassifyResult]:
+    def classify(
+        self, requests: Sequence[ClassifyRequest], labels: Sequence[str], on_batch: OnBatch | None = None
+    ) -> list[ClassifyResult]:
         labels = check_labels(labels)
         stats = RunStats(requests=len(requests))
         self.last_run = stats
@@ -271,15 +300,25 @@ class HFTeacher(Teacher):
         if early and finish_batch(early, stats, on_batch):
             return _in_order(results)
         if all(len(x) == 1 for x in label_ids):
-            self._classify_single_tokens(requests, labels, [x[0] for x in label_ids], runnable, results, stats, on_batch)
+            self._classify_single_tokens(
+                requests, labels, [x[0] for x in label_ids], runnable, results, stats, on_batch
+            )
             return _in_order(results)
         # Every (prompt, label) pair is one row; a chunk of prompts goes through together.
         per_chunk = max(1, self._backoff.size // len(labels))
         for start in range(0, len(runnable), per_chunk):
-            chunk = runnable[start:start + per_chunk]
-            items = [(ci * len(labels) + li, p, lid) for ci, (_, p) in enumerate(chunk) for li, lid in enumerate(label_ids)]
-            sums = self._run_forced(items, None, lambda idx, out: (idx, float(out[0].sum()), None),
-                                    lambda idx, msg: (idx, None, msg), None, RunStats())
+            chunk = runnable[start : start + per_chunk]
+            items = [
+                (ci * len(labels) + li, p, lid) for ci, (_, p) in enumerate(chunk) for li, lid in enumerate(label_ids)
+            ]
+            sums = self._run_forced(
+                items,
+                None,
+                lambda idx, out: (idx, float(out[0].sum()), None),
+                lambda idx, msg: (idx, None, msg),
+                None,
+                RunStats(),
+            )
             batch_results = []
             for ci, (i, _) in enumerate(chunk):
                 rows = [sums[ci * len(labels) + li] for li in range(len(labels))]
@@ -289,14 +328,14 @@ class HFTeacher(Teacher):
                 else:
                     lps = {lab: row[1] for lab, row in zip(labels, rows)}
                     dist, pred, margin = label_distribution(lps)
-                    res = ClassifyResult(key=requests[i].key, distribution=dist, label_logprobs=lps,
-                                         predicted=pred, margin=margin)
+                    res = ClassifyResult(
+                        key=requests[i].key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin
+                    )
                 results[i] = res
                 batch_results.append(res)
             if finish_batch(batch_results, stats, on_batch):
                 break
         return _in_order(results)
-
 
     def _classify_single_tokens(self, requests, labels, tokens, runnable, results, stats, on_batch) -> None:
         """Every label is one token: one forward per prompt scores them all (the last
@@ -310,8 +349,9 @@ class HFTeacher(Teacher):
                 for (i, _), row in zip(chunk, rows):
                     lps = dict(zip(labels, row))
                     dist, pred, margin = label_distribution(lps)
-                    results[i] = ClassifyResult(key=requests[i].key, distribution=dist, label_logprobs=lps,
-                                                predicted=pred, margin=margin)
+                    results[i] = ClassifyResult(
+                        key=requests[i].key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin
+                    )
                     out.append(results[i])
                 return out
 
@@ -329,8 +369,11 @@ class HFTeacher(Teacher):
         input_ids, mask = left_pad(prompts, self.pad_id)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
-            input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-            position_ids=position_ids.to(self.device), use_cache=False, logits_to_keep=1,
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=position_ids.to(self.device),
+            use_cache=False,
+            logits_to_keep=1,
         )
         logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
         return logprobs[:, tokens].cpu().tolist()

@@ -19,6 +19,7 @@ the sample unusable for token-level distillation (sequence-level still works).
 The base URL and API key come from the caller's spec; the key is only ever sent as a
 header and never appears in logs or error messages.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,9 +34,24 @@ import requests
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize, tail_logprob_from_topk
 from workers.teacher.base import (
-    ClassifyRequest, ClassifyResult, GenerationParams, GenerationRequest, GenerationResult,
-    ModelLoadError, OnBatch, RunStats, ScoreRequest, ScoreResult, ServerUnreachableError, Teacher,
-    TeacherError, UnsupportedFeatureError, check_labels, finish_batch, label_distribution, request_seed,
+    ClassifyRequest,
+    ClassifyResult,
+    GenerationParams,
+    GenerationRequest,
+    GenerationResult,
+    ModelLoadError,
+    OnBatch,
+    RunStats,
+    ScoreRequest,
+    ScoreResult,
+    ServerUnreachableError,
+    Teacher,
+    TeacherError,
+    UnsupportedFeatureError,
+    check_labels,
+    finish_batch,
+    label_distribution,
+    request_seed,
 )
 
 _TOKEN_ID = re.compile(r"^token_id:(\d+)$")
@@ -54,9 +70,19 @@ def _safe_url(url: str) -> str:
 
 
 class OpenAITeacher(Teacher):
-    def __init__(self, base_url: str, model: str = "", api_key: str | None = None, *,
-                 tokenizer: str | None = None, endpoint: str = "completions", timeout: float = 120.0,
-                 concurrency: int = 8, batch_size: int = 32, token_ids_in_response: bool = False):
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "",
+        api_key: str | None = None,
+        *,
+        tokenizer: str | None = None,
+        endpoint: str = "completions",
+        timeout: float = 120.0,
+        concurrency: int = 8,
+        batch_size: int = 32,
+        token_ids_in_response: bool = False,
+    ):
         if endpoint not in ("completions", "chat"):
             raise TeacherError(f"endpoint must be 'completions' or 'chat', got {endpoint!r}")
         if not base_url or not base_url.startswith(("http://", "https://")):
@@ -84,8 +110,10 @@ class OpenAITeacher(Teacher):
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(name)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelLoadError(f"cannot load tokenizer {name!r} for the teacher server: {str(exc).splitlines()[0]}") from exc
+        except Exception as exc:
+            raise ModelLoadError(
+                f"cannot load tokenizer {name!r} for the teacher server: {str(exc).splitlines()[0]}"
+            ) from exc
         seen: dict[str, int] = {}
         ambiguous = set()
         for i in range(len(self.tokenizer)):
@@ -107,12 +135,15 @@ class OpenAITeacher(Teacher):
             resp = self._session.post(url, json=body, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ServerUnreachableError(
-                f"cannot reach the teacher server at {self.shown_url} ({type(exc).__name__})") from None
+                f"cannot reach the teacher server at {self.shown_url} ({type(exc).__name__})"
+            ) from None
         if resp.status_code in (401, 403):
             raise TeacherError(f"the teacher server at {self.shown_url} refused the API key (HTTP {resp.status_code})")
         if resp.status_code == 404:
-            raise TeacherError(f"the teacher server at {self.shown_url} has no {path} endpoint or no model "
-                               f"{self.model!r} (HTTP 404: {_message(resp)})")
+            raise TeacherError(
+                f"the teacher server at {self.shown_url} has no {path} endpoint or no model "
+                f"{self.model!r} (HTTP 404: {_message(resp)})"
+            )
         if resp.status_code >= 400:
             raise RequestFailed(f"teacher server error (HTTP {resp.status_code}): {_message(resp)}")
         try:
@@ -131,28 +162,33 @@ class OpenAITeacher(Teacher):
 
     def _map_parallel(self, fn, items):
         """Run ``fn`` over items concurrently; per-item RequestFailed becomes its message."""
+
         def guarded(item):
             try:
                 return fn(item), None
             except RequestFailed as exc:
                 return None, str(exc)
+
         return list(self._pool.map(guarded, items))
 
     def _chunks(self, items):
         for start in range(0, len(items), self.batch_size):
-            yield items[start:start + self.batch_size]
+            yield items[start : start + self.batch_size]
 
     # -- generation ---------------------------------------------------------------------
 
-    def generate(self, requests_: Sequence[GenerationRequest], params: GenerationParams,
-                 on_batch: OnBatch | None = None) -> list[GenerationResult]:
+    def generate(
+        self, requests_: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None
+    ) -> list[GenerationResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
         out: list[GenerationResult] = []
         for chunk in self._chunks(list(requests_)):
             pairs = self._map_parallel(lambda r: self._generate_one(r, params), chunk)
-            results = [res if res is not None else GenerationResult(key=r.key, error=err)
-                       for r, (res, err) in zip(chunk, pairs)]
+            results = [
+                res if res is not None else GenerationResult(key=r.key, error=err)
+                for r, (res, err) in zip(chunk, pairs)
+            ]
             out.extend(results)
             if finish_batch(results, stats, on_batch):
                 break
@@ -162,8 +198,14 @@ class OpenAITeacher(Teacher):
         k = params.top_k
         rendered = self._render(r.prompt) if self.endpoint == "completions" or self.tokenizer is not None else None
         seed = request_seed(params.seed, r.sample_index, rendered or repr(r.prompt)) % (2**31)
-        body = {"model": self.model, "max_tokens": params.max_new_tokens, "temperature": params.temperature,
-                "top_p": params.top_p, "seed": seed, "n": 1}
+        body = {
+            "model": self.model,
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": seed,
+            "n": 1,
+        }
         if params.stop:
             body["stop"] = params.stop
         if params.min_new_tokens:
@@ -188,8 +230,10 @@ class OpenAITeacher(Teacher):
             chosen = [c.get("logprob") for c in content]
             tops = [[(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content]
         if not tokens or len(tops) != len(tokens):
-            raise RequestFailed("the teacher server returned no per-token log-probabilities; "
-                                "it must support 'logprobs' (and 'top_logprobs')")
+            raise RequestFailed(
+                "the teacher server returned no per-token log-probabilities; "
+                "it must support 'logprobs' (and 'top_logprobs')"
+            )
         st = self._soft_targets(tokens, chosen, tops, k)
         finish = _finish_reason(choice, params)
         return GenerationResult(key=r.key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
@@ -214,9 +258,13 @@ class OpenAITeacher(Teacher):
         tail = tail_logprob_from_topk(np.where(np.isfinite(topk_lp), topk_lp, -np.inf))
         topk_lp = np.where(np.isfinite(topk_lp), topk_lp, -65504.0)
         chosen_lp = np.asarray([v if v is not None else math.nan for v in chosen], dtype=np.float32)
-        return SoftTargets(token_ids=np.asarray([self._token_id(x) for x in tokens], dtype=np.int32),
-                           topk_ids=topk_ids, topk_logprobs=topk_lp.astype(np.float16), tail_logprob=tail,
-                           token_logprob=chosen_lp)
+        return SoftTargets(
+            token_ids=np.asarray([self._token_id(x) for x in tokens], dtype=np.int32),
+            topk_ids=topk_ids,
+            topk_logprobs=topk_lp.astype(np.float16),
+            tail_logprob=tail,
+            token_logprob=chosen_lp,
+        )
 
     # -- prompt log-probabilities: scoring and classification ------------------------------
 
@@ -225,13 +273,19 @@ class OpenAITeacher(Teacher):
         if self.tokenizer is None:
             raise UnsupportedFeatureError(
                 "scoring given text on a teacher server needs the teacher's tokenizer in the model spec "
-                "('tokenizer': a local path or hub name) to find where the text starts")
+                "('tokenizer': a local path or hub name) to find where the text starts"
+            )
         prompt_ids = self.tokenizer(self._render(prompt), add_special_tokens=False)["input_ids"]
         text_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if not text_ids:
             raise RequestFailed("text to score is empty")
-        body = {"model": self.model, "prompt": prompt_ids + text_ids, "max_tokens": 1, "temperature": 0.0,
-                "prompt_logprobs": k}
+        body = {
+            "model": self.model,
+            "prompt": prompt_ids + text_ids,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "prompt_logprobs": k,
+        }
         try:
             choice = self._first_choice(self._post("completions", body))
         except RequestFailed as exc:
@@ -241,7 +295,7 @@ class OpenAITeacher(Teacher):
         rows = choice.get("prompt_logprobs")
         if not rows:
             raise UnsupportedFeatureError(self._no_prompt_logprobs("the response has no 'prompt_logprobs'"))
-        rows = rows[len(prompt_ids):]
+        rows = rows[len(prompt_ids) :]
         if len(rows) != len(text_ids):
             raise RequestFailed(f"server returned {len(rows)} prompt log-probabilities for {len(text_ids)} text tokens")
         topk_ids = np.full((len(rows), k), -1, dtype=np.int32)
@@ -258,29 +312,42 @@ class OpenAITeacher(Teacher):
                 topk_lp[i, col] = v
         tail = tail_logprob_from_topk(topk_lp)
         topk_lp = np.where(np.isfinite(topk_lp), topk_lp, -65504.0)
-        return SoftTargets(token_ids=np.asarray(text_ids, dtype=np.int32), topk_ids=topk_ids,
-                           topk_logprobs=topk_lp.astype(np.float16), tail_logprob=tail, token_logprob=chosen)
+        return SoftTargets(
+            token_ids=np.asarray(text_ids, dtype=np.int32),
+            topk_ids=topk_ids,
+            topk_logprobs=topk_lp.astype(np.float16),
+            tail_logprob=tail,
+            token_logprob=chosen,
+        )
 
     def _no_prompt_logprobs(self, detail: str) -> str:
-        return (f"the teacher server at {self.shown_url} does not offer prompt log-probabilities "
-                f"('prompt_logprobs', a vLLM extension), so it cannot score given text: {detail}")
+        return (
+            f"the teacher server at {self.shown_url} does not offer prompt log-probabilities "
+            f"('prompt_logprobs', a vLLM extension), so it cannot score given text: {detail}"
+        )
 
-    def score(self, requests_: Sequence[ScoreRequest], top_k: int = 20,
-              on_batch: OnBatch | None = None) -> list[ScoreResult]:
+    def score(
+        self, requests_: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+    ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
         out: list[ScoreResult] = []
         for chunk in self._chunks(list(requests_)):
             pairs = self._map_parallel(lambda r: self._prompt_logprobs(r.prompt, r.text, top_k), chunk)
-            results = [ScoreResult(key=r.key, soft_targets=st, stats=summarize(st)) if st is not None
-                       else ScoreResult(key=r.key, error=err) for r, (st, err) in zip(chunk, pairs)]
+            results = [
+                ScoreResult(key=r.key, soft_targets=st, stats=summarize(st))
+                if st is not None
+                else ScoreResult(key=r.key, error=err)
+                for r, (st, err) in zip(chunk, pairs)
+            ]
             out.extend(results)
             if finish_batch(results, stats, on_batch):
                 break
         return out
 
-    def classify(self, requests_: Sequence[ClassifyRequest], labels: Sequence[str],
-                 on_batch: OnBatch | None = None) -> list[ClassifyResult]:
+    def classify(
+        self, requests_: Sequence[ClassifyRequest], labels: Sequence[str], on_batch: OnBatch | None = None
+    ) -> list[ClassifyResult]:
         labels = check_labels(labels)
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
@@ -288,19 +355,23 @@ class OpenAITeacher(Teacher):
         for chunk in self._chunks(list(requests_)):
             jobs = [(r, lab) for r in chunk for lab in labels]
             pairs = self._map_parallel(
-                lambda job: float(self._prompt_logprobs(job[0].prompt, label_continuation(job[1]), 1).token_logprob.sum()),
-                jobs)
+                lambda job: float(
+                    self._prompt_logprobs(job[0].prompt, label_continuation(job[1]), 1).token_logprob.sum()
+                ),
+                jobs,
+            )
             results = []
             for ci, r in enumerate(chunk):
-                got = pairs[ci * len(labels):(ci + 1) * len(labels)]
+                got = pairs[ci * len(labels) : (ci + 1) * len(labels)]
                 errors = [err for _, err in got if err]
                 if errors:
                     results.append(ClassifyResult(key=r.key, error=errors[0]))
                     continue
                 lps = {lab: v for lab, (v, _) in zip(labels, got)}
                 dist, pred, margin = label_distribution(lps)
-                results.append(ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps,
-                                              predicted=pred, margin=margin))
+                results.append(
+                    ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)
+                )
             out.extend(results)
             if finish_batch(results, stats, on_batch):
                 break

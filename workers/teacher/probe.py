@@ -6,6 +6,7 @@ the server for one token with log-probabilities, then once more with
 ``prompt_logprobs`` (what scoring and classification need). It returns a report
 for people, never raises.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def probe(spec: dict, timeout: float = 10.0) -> ProbeReport:
         if backend == "openai":
             return _probe_server(spec, timeout)
         return ProbeReport(False, f"unknown backend {backend!r}")
-    except Exception as exc:  # noqa: BLE001 - a probe reports, it never fails the page
+    except Exception as exc:
         return ProbeReport(False, f"unexpected problem: {type(exc).__name__}: {_first_line(exc)}")
 
 
@@ -58,11 +59,14 @@ def _probe_local(spec: dict) -> ProbeReport:
     if not name:
         return ProbeReport(False, "no model path or hub name")
     if os.path.sep in name and not os.path.exists(name):
-        return ProbeReport(False, f"{name} does not exist on this machine",
-                           ["The worker loads the model from its own disk: the path must exist there."])
+        return ProbeReport(
+            False,
+            f"{name} does not exist on this machine",
+            ["The worker loads the model from its own disk: the path must exist there."],
+        )
     try:
         config = AutoConfig.from_pretrained(name, revision=revision)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ProbeReport(False, f"cannot read the model config of {name!r}: {_first_line(exc)}")
     details = []
     causal = config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -72,11 +76,14 @@ def _probe_local(spec: dict) -> ProbeReport:
         details.append(f"context {context:,} tokens")
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ProbeReport(False, f"the config loads, but the tokenizer does not: {_first_line(exc)}", details)
     details.append(f"tokenizer vocabulary {len(tokenizer):,}")
-    details.append("chat template: yes" if getattr(tokenizer, "chat_template", None) else
-                   "chat template: none (chat prompts use a plain 'Role: text' layout)")
+    details.append(
+        "chat template: yes"
+        if getattr(tokenizer, "chat_template", None)
+        else "chat template: none (chat prompts use a plain 'Role: text' layout)"
+    )
     vocab = getattr(config, "vocab_size", None)
     if isinstance(vocab, int) and len(tokenizer) > vocab:
         return ProbeReport(False, f"the tokenizer has {len(tokenizer):,} tokens but the model only {vocab:,}", details)
@@ -116,7 +123,9 @@ def _probe_server(spec: dict, timeout: float) -> ProbeReport:
     details.append("generation with log-probabilities: yes")
     try:
         scored = post({**body, "prompt_logprobs": 1})
-        has_prompt_lp = scored.status_code < 400 and bool(((scored.json().get("choices") or [{}])[0]).get("prompt_logprobs"))
+        has_prompt_lp = scored.status_code < 400 and bool(
+            ((scored.json().get("choices") or [{}])[0]).get("prompt_logprobs")
+        )
     except (requests.RequestException, ValueError):
         has_prompt_lp = False
     details.append("prompt log-probabilities (scoring, classification): " + ("yes" if has_prompt_lp else "no"))
@@ -126,8 +135,10 @@ def _probe_server(spec: dict, timeout: float) -> ProbeReport:
         try:
             tok = AutoTokenizer.from_pretrained(spec["tokenizer"])
             details.append(f"tokenizer {spec['tokenizer']}: vocabulary {len(tok):,}")
-        except Exception as exc:  # noqa: BLE001
-            return ProbeReport(False, f"the server answers, but the tokenizer does not load: {_first_line(exc)}", details)
+        except Exception as exc:
+            return ProbeReport(
+                False, f"the server answers, but the tokenizer does not load: {_first_line(exc)}", details
+            )
     elif not spec.get("token_ids_in_response"):
         details.append("no tokenizer: token ids of soft targets will be unknown (-1), and scoring is not possible")
     return ProbeReport(True, f"the server at {shown} answers with log-probabilities", details)

@@ -4,6 +4,7 @@ Sampling draws one uniform number per row and step from a generator seeded per
 request (see ``base.request_seed``) and inverts the (top_p-truncated) CDF, so the
 text a request gets does not depend on which other requests share its batch.
 """
+
 from __future__ import annotations
 
 import numpy as np

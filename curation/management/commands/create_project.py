@@ -14,7 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--task-type", choices=[c for c, _ in Project.TaskType.choices], default="generation")
         parser.add_argument("--labels", default="", help="Comma-separated labels (classification).")
         parser.add_argument(
-            "--member", action="append", default=[], metavar="USER:ROLE",
+            "--member",
+            action="append",
+            default=[],
+            metavar="USER:ROLE",
             help="Add USER with ROLE (reader, reviewer or engineer); repeatable. The user must exist.",
         )
         parser.add_argument("--exists-ok", action="store_true", help="Only add members if the project exists.")
@@ -37,6 +40,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--member {spec!r}: role must be one of {', '.join(Role.values)}.")
             user = users.filter(username=username).first()
             if user is None:
-                raise CommandError(f"--member {spec!r}: no user {username!r} (create it with createsuperuser or the admin).")
+                raise CommandError(
+                    f"--member {spec!r}: no user {username!r} (create it with createsuperuser or the admin)."
+                )
             Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
             self.stdout.write(f"{username} is {role} of {slug}.")

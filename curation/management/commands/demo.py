@@ -1,4 +1,5 @@
 """`make demo`: migrate, seed demo users and projects, run web server + Celery worker together."""
+
 import os
 import signal
 import subprocess
@@ -42,19 +43,38 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<9} {username} / {DEMO_PASSWORD}")
         running = Job.objects.filter(kind=Job.Kind.GENERATE, status__in=Job.ACTIVE).select_related("project")
         for job in running:
-            self.stdout.write(f"  The teacher is answering {job.project.name}'s prompts: {url}p/{job.project.slug}/jobs/{job.pk}/")
+            self.stdout.write(
+                f"  The teacher is answering {job.project.name}'s prompts: {url}p/{job.project.slug}/jobs/{job.pk}/"
+            )
         self.stdout.write("  (Ctrl-C stops the web server and the worker.)\n")
         self._supervise(procs)
 
     def _start(self, host, port):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "gpu,default",
-             "--concurrency", "1", "--loglevel", "INFO", "-n", "demo@%h"],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                "gpu,default",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "-n",
+                "demo@%h",
+            ],
+            cwd=ROOT,
+            env=env,
         )
         web = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"], cwd=ROOT, env=env,
+            [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
         )
         return {"web": web, "worker": worker}
 

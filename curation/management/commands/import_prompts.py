@@ -26,8 +26,13 @@ class Command(BaseCommand):
         with file.open("rb") as handle:
             try:
                 result = import_prompts(
-                    project, handle, filename=file.name, fmt=format, skip_bad_lines=skip_bad_lines,
-                    source=source, size=file.stat().st_size,
+                    project,
+                    handle,
+                    filename=file.name,
+                    fmt=format,
+                    skip_bad_lines=skip_bad_lines,
+                    source=source,
+                    size=file.stat().st_size,
                 )
             except ImportRejected as exc:
                 raise CommandError(str(exc)) from None
@@ -38,6 +43,7 @@ class Command(BaseCommand):
                 f"Nothing imported: {result.error_count} bad line(s). Fix them or pass --skip-bad-lines."
             )
         self.stdout.write(
-            f"Imported {result.created} prompt(s) from {result.lines} line(s); {result.duplicates} duplicate(s) skipped, "
+            f"Imported {result.created} prompt(s) from {result.lines} line(s); {result.duplicates} "
+            "duplicate(s) skipped, "
             f"{result.gold_candidates} gold candidate(s), {result.error_count} bad line(s) skipped."
         )
