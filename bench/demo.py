@@ -106,7 +106,7 @@ def _must(status: str, job, what: str) -> None:
 def generate(project) -> float:
     """Run the project's queued teacher generation job (the Celery task's body, here)."""
     from curation.models import Job
-    from curation.services.generation import run_generation
+    from curation.services.teacher import run_generation
 
     job = project.jobs.filter(kind=Job.Kind.GENERATE).order_by("id").last()
     if job is None:
@@ -125,8 +125,7 @@ def curate(project, user) -> dict[str, int]:
 
     from django.http import QueryDict
 
-    from curation.filters import filtered_examples
-    from curation.services.bulk import apply_bulk, plan_bulk
+    from curation.services.review import apply_bulk, filtered_examples, plan_bulk
 
     def bulk(action, filter_, **target):
         # The filter as the review queue's address carries it (a filter is a link).
@@ -150,7 +149,7 @@ def curate(project, user) -> dict[str, int]:
 
 
 def snapshots(project, user, stages) -> list:
-    from curation.services.snapshots import run_build_job, start_snapshot
+    from curation.services.datasets import run_build_job, start_snapshot
 
     out = []
     for stage in stages:
@@ -165,7 +164,7 @@ def snapshots(project, user, stages) -> list:
 def distill_request(project, student, teacher, snaps, smoke: bool) -> dict:
     """The launch form's pre-filled request: the student spec's recipe on every curriculum stage."""
     from curation.forms_training import initial_stages, stage_of_row
-    from curation.services.distill_request import distill_defaults
+    from curation.services.recipes import distill_defaults
 
     recipe = distill_defaults(student)
     rows = initial_stages(project, student)
@@ -195,8 +194,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         raise SystemExit(f"DATA_DIR is {settings.DATA_DIR}, not {data_dir}: refusing to play the journey elsewhere")
 
     from curation.models import EvalReport, Job, ModelSpec, Project
-    from curation.services.distillation import launch_distillation, resume_distillation, run_distill_job
-    from curation.services.evaluation import run_evaluation_job
+    from curation.services.training import launch_distillation, resume_distillation, run_distill_job, run_evaluation_job
 
     project = Project.objects.get(slug="ticket-triage")
     engineer = get_user_model().objects.get(username="engineer")

@@ -75,7 +75,7 @@ def sentence(rng, n):
 def cleanup(connection, log=print):
     """Delete every bench project (rows first, with plain SQL: the ORM would load a million objects)."""
     from curation.models import Project, Snapshot
-    from curation.services.exports import snapshot_dir
+    from curation.services.datasets import snapshot_dir
 
     projects = list(Project.objects.filter(slug__startswith=SLUG_PREFIX).values_list("id", flat=True))
     if not projects:
@@ -292,7 +292,7 @@ def main():
     from psycopg import sql as pgsql
 
     from curation.models import ApiToken, Membership, Project
-    from curation.services import exports, snapshots
+    from curation.services import datasets
 
     cleanup(connection)
     project = Project.create_with_defaults(name="Export bench", slug=f"{SLUG_PREFIX}{uuid.uuid4().hex[:8]}")
@@ -305,10 +305,10 @@ def main():
         print(f"loaded {args.rows:,} approved examples with COPY in {load_s:.1f} s")
 
         started = time.perf_counter()
-        snap = snapshots.start_snapshot(
+        snap = datasets.start_snapshot(
             project, user, name="bench", stage="stage 1", validation_fraction=args.validation_fraction, launch=False
         )
-        snap = snapshots.build_snapshot(snap)
+        snap = datasets.build_snapshot(snap)
         build_s = time.perf_counter() - started
         assert snap.row_count == args.rows, (snap.row_count, snap.excluded)
         print(f"built snapshot {snap.content_hash[:12]} ({snap.row_count:,} rows, files included) in {build_s:.1f} s")
@@ -318,7 +318,7 @@ def main():
         server = start_server(port, settings.DATA_DIR / "bench-export-gunicorn.log")
         url = f"http://127.0.0.1:{port}/api/v1/projects/{project.slug}/snapshots/{snap.pk}/download/?format=jsonl"
 
-        directory = exports.snapshot_dir(snap.content_hash)
+        directory = datasets.snapshot_dir(snap.content_hash)
         aside = directory.with_name(directory.name + ".aside")
         directory.rename(aside)
         try:
@@ -328,7 +328,7 @@ def main():
         from_file = download(url, token)
         rss = peak_rss_mb(worker_pid(server))
 
-        baseline = copy_baseline(connection, exports.copy_statement(snap, "jsonl", None))
+        baseline = copy_baseline(connection, datasets.copy_statement(snap, "jsonl", None))
         plain = copy_baseline(
             connection,
             pgsql.SQL(

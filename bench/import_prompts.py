@@ -59,7 +59,7 @@ def main():
 
     from curation.models import Project, Prompt
     from curation.normalize import content_hash
-    from curation.services.imports import import_prompts
+    from curation.services.datasets import import_prompts
 
     data = make_file(args.rows)
     ours = Project.create_with_defaults(name="bench import", slug=f"bench-import-{uuid.uuid4().hex[:8]}")

@@ -190,7 +190,7 @@ def offset_page(queryset, order, after=None, size=50):
     Plain ORDER BY on the indexed columns (the bench has no NULL sort values), so the
     baseline walks the same index as keyset pagination and differs only by OFFSET.
     """
-    from curation.filters import ORDERINGS, Page
+    from curation.services.review import ORDERINGS, Page
 
     field, desc = ORDERINGS[order]
     offset = int(after or 0)
@@ -226,9 +226,9 @@ def main():
     from django.urls import reverse
 
     import curation.views.queue as queue_view
-    from curation.filters import cursor_at, filtered_examples, keyset_page
     from curation.models import Example, Membership, Project
     from curation.services import review
+    from curation.services.review import cursor_at, filtered_examples, keyset_page
 
     settings.DEBUG = False  # no query log: measure the product, not the debug cursor
     bulk_rows = min(100_000, max(1, args.rows // 10))

@@ -8,15 +8,9 @@ does the checking (the API goes through it too), and its errors, named like
 from django import forms
 
 from curation.models import ModelSpec, Snapshot, SnapshotRow
-from curation.services.distill_request import (
-    DISTILL_JOB_KEYS,
-    DIVERGENCES,
-    GATE_METRICS,
-    JOB_DEFAULTS,
-    PRECISIONS,
-    STAGE_DEFAULTS,
-    distill_defaults,
-)
+from curation.services.recipes import DISTILL_JOB_KEYS, JOB_DEFAULTS, STAGE_DEFAULTS, distill_defaults
+from workers.distill.config import GATE_METRICS, PRECISIONS
+from workers.distill.losses import DIVERGENCES
 
 NUMBER = {"step": "any"}
 

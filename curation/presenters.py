@@ -14,8 +14,8 @@ from django.db.models.functions import RowNumber
 
 from curation import charts
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion, Snapshot
-from curation.services.distill_request import LOWER_IS_BETTER
-from curation.services.distillation import KD_MODES, phase_label
+from curation.services.training import KD_MODES, phase_label
+from workers.distill.config import LOWER_IS_BETTER
 
 LOSS_SERIES = (("loss", "total loss", "s-total"), ("kd_loss", "KD", "s-kd"), ("ce_loss", "CE", "s-ce"))
 CURVE_POINTS = 300

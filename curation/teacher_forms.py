@@ -15,8 +15,7 @@ from django.urls import reverse
 
 from curation.models import ModelSpec, Prompt
 from curation.services.modelspecs import check_spec_fields
-from curation.services.prompt_filter import SCOPES
-from curation.services.scoring import TARGETS
+from curation.services.teacher import SCOPES, TARGETS
 from workers.teacher import GenerationParams
 
 GENERATION_FIELDS = ("n", "temperature", "top_p", "max_new_tokens", "min_new_tokens", "stop", "seed", "top_k")

@@ -2,11 +2,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from curation.filters import filtered_examples
 from curation.models import BulkAction, Example, Verdict
-from curation.services import review
-from curation.services.bulk import BulkCountChanged, apply_bulk, plan_bulk
-from curation.services.review import ReviewError
+from curation.services.review import BulkCountChanged, ReviewError, apply_bulk, filtered_examples, plan_bulk
+from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, UserFactory
 
 
@@ -130,7 +128,7 @@ def test_filters_with_joins_and_text_search_apply_to_exactly_their_matches(proje
 
 
 def test_a_row_changed_during_the_one_statement_path_is_redone_lock_first(project, examples, alice, monkeypatch):
-    from curation.services import bulk as bulk_module
+    from curation.services.review import bulk as bulk_module
 
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's")

@@ -34,7 +34,7 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(
 ):
     from curation.models import Job
     from curation.services import demo, jobs
-    from curation.services.generation import run_generation
+    from curation.services.teacher import run_generation
 
     monkeypatch.setattr(jobs, "enqueue", lambda job_id: None)
     projects = seed_demo(log=lambda *_: None, with_teacher=False, sizes={"triage": (12, 4), "drafting": (6, 2)})
@@ -43,7 +43,7 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(
     teacher, student = demo.register_demo_specs(triage, models)
     assert (teacher.role, student.role) == ("teacher", "student")
     # The student carries the recipe bench/demo.py measured, in a form the launch form reads.
-    from curation.services.distill_request import check_distill_defaults, distill_defaults
+    from curation.services.recipes import check_distill_defaults, distill_defaults
 
     assert student.defaults["distill"] == demo.DISTILL["triage"] and not check_distill_defaults(
         student.defaults["distill"]

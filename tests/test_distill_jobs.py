@@ -8,9 +8,15 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion
-from curation.services import jobs, registry
-from curation.services.distillation import LaunchInvalid, launch_distillation, resume_distillation, run_distill_job
-from curation.services.evaluation import run_evaluation_job
+from curation.services import jobs
+from curation.services.errors import LaunchInvalid
+from curation.services.training import (
+    launch_distillation,
+    registry,
+    resume_distillation,
+    run_distill_job,
+    run_evaluation_job,
+)
 from tests import distillkit as kit
 from tests.distillkit import artifacts, specs  # noqa: F401  (fixtures)
 
@@ -367,7 +373,7 @@ def test_out_of_memory_ends_the_job_with_advice(project, specs, engineer, tiny_m
 
 
 def test_a_label_a_reviewer_changed_trains_on_the_human_label_not_the_overruled_distribution(project):
-    from curation.services.distill_request import snapshot_records
+    from curation.services.training import snapshot_records
 
     project.task_type, project.labels = "classification", kit.LABELS
     project.save()

@@ -10,8 +10,7 @@ from transformers import AutoModelForCausalLM
 
 from curation.models import EvalReport, Job, ModelVersion
 from curation.services import jobs
-from curation.services.distillation import run_distill_job
-from curation.services.evaluation import run_evaluation_job
+from curation.services.training import run_distill_job, run_evaluation_job
 from tests import distillkit as kit
 from tests.distillkit import artifacts, specs  # noqa: F401  (fixtures)
 
@@ -309,7 +308,7 @@ def test_an_engineer_resumes_a_gated_job_from_its_page(project, client_as, membe
 @pytest.fixture
 def trained(project, specs, tiny_model_dir):
     """A real two-stage job, its versions, and its evaluation report."""
-    from curation.services.distillation import launch_distillation
+    from curation.services.training import launch_distillation
 
     easy = kit.generation_snapshot(project, tiny_model_dir, "easy")
     hard = kit.generation_snapshot(project, tiny_model_dir, "hard", tier="hard")

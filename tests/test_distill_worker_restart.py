@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoModelForCausalLM
 
 from curation.models import Job, MetricPoint, ModelVersion
-from curation.services.distillation import launch_distillation, output_dir
+from curation.services.training import launch_distillation, output_dir
 from tests import distillkit as kit
 from tests.realworker import wait_for
 from workers.distill.checkpoint import CheckpointStore

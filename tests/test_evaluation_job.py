@@ -9,8 +9,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, Job, ModelVersion
 from curation.services import jobs
-from curation.services.distillation import LaunchInvalid
-from curation.services.evaluation import launch_evaluation, run_evaluation_job
+from curation.services.errors import LaunchInvalid
+from curation.services.training import launch_evaluation, run_evaluation_job
 from tests import distillkit as kit
 from tests.distillkit import artifacts  # noqa: F401  (fixtures)
 from workers.evaluation import normalize_text

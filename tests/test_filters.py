@@ -4,8 +4,8 @@ import pytest
 from django.db.models import Q
 from django.http import QueryDict
 
-from curation.filters import FilterError, decode_cursor, filtered_examples, keyset_page
 from curation.models import Example, Prompt
+from curation.services.review import FilterError, decode_cursor, filtered_examples, keyset_page
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 
 
@@ -112,7 +112,7 @@ def test_a_status_filter_adds_no_distinct(project, examples):
 
 @pytest.mark.parametrize("order", ["newest", "oldest", "difficulty", "-difficulty", "confidence", "-confidence"])
 def test_adjacent_steps_through_the_same_order_as_the_pages(project, examples, order):
-    from curation.filters import adjacent
+    from curation.services.review import adjacent
 
     qs = Example.objects.filter(project=project)
     walk = keyset_page(qs, order, None, size=100).items
@@ -124,7 +124,7 @@ def test_adjacent_steps_through_the_same_order_as_the_pages(project, examples, o
 
 
 def test_adjacent_works_from_an_example_that_left_the_filter(project, examples):
-    from curation.filters import adjacent
+    from curation.services.review import adjacent
 
     qs = Example.objects.filter(project=project, status="pending")
     current = examples[0]  # approved: outside the filter

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from curation.models import Example, Job, TeacherSample
-from curation.services import jobs, review
-from curation.services.generation import launch_generation, retry, run_generation
-from curation.services.teacher_output import SampleWriter
+from curation.services import jobs
+from curation.services.review import decisions as review
+from curation.services.teacher import SampleWriter, launch_generation, retry, run_generation
 from tests.factories import ProjectFactory, UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
     TICKETS,

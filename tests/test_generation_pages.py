@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from curation.models import Job, ModelSpec, TeacherSample
 from curation.services import jobs
-from curation.services.generation import run_generation
+from curation.services.teacher import run_generation
 from tests.factories import ExampleFactory, JobFactory, ProjectFactory, UserFactory
 from tests.genkit import TICKETS, add_prompts, teacher_spec
 
@@ -229,7 +229,7 @@ def test_the_job_page_shows_the_generation_panel_and_escapes_untrusted_text(
 ):
     settings.ARTIFACT_DIR = tmp_path
     [evil] = add_prompts(project, ["<script>alert('prompt')</script> my invoice"], metadata={"lang": "<b>x</b>"})
-    from curation.services.generation import launch_generation
+    from curation.services.teacher import launch_generation
 
     spec = teacher_spec(project, tiny_model_dir, name="<script>alert('spec')</script>")
     job = launch_generation(

@@ -4,7 +4,7 @@ import pytest
 
 from curation.models import Example, ModelSpec, TeacherSample
 from curation.services import jobs
-from curation.services.generation import launch_generation, run_generation
+from curation.services.teacher import launch_generation, run_generation
 from tests.factories import UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
     TICKETS,

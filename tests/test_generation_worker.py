@@ -22,7 +22,7 @@ from django.db import connection
 
 from curation.models import Example, Job, TeacherSample
 from curation.services import jobs
-from curation.services.generation import launch_generation
+from curation.services.teacher import launch_generation
 from tests.factories import ProjectFactory, UserFactory
 from tests.genkit import add_prompts, teacher_spec
 from workers.softtargets import read_soft_targets

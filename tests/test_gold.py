@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import Example, GoldItem, Prompt
-from curation.services import gold
+from curation.services.gold import items as gold
 from curation.services.review import ReviewError
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 from tests.review_factories import GoldItemFactory
@@ -71,7 +71,7 @@ def test_the_page_applies_the_same_length_limits_as_the_api(project, reviewer, s
     assert not GoldItem.objects.exists() and not Prompt.objects.filter(project=project).exists()
     item = gold.add_gold_prompt(project, None, "Short prompt?", reference="Short.")
     with pytest.raises(ReviewError, match="reference: The reference is 27 characters"):
-        gold.update_gold_item(item, "A reference over the limit.", "")
+        gold.set_gold_answer(item, "A reference over the limit.", "")
 
 
 def test_classification_gold_needs_one_of_the_labels(db):

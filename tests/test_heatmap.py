@@ -1,8 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from curation.services import heatmap
-from curation.services.heatmap import heatmap_for, shade_of
+from curation.services.teacher import heatmap, heatmap_for, shade_of
 from tests.review_factories import ModelSpecFactory, example_with_sample, write_soft_targets
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import GoldItem, Prompt
-from curation.services.imports import ImportRejected, import_prompts
+from curation.services.datasets import ImportRejected, import_prompts
 
 
 def run(project, data: bytes, filename="prompts.jsonl", **kwargs):

@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from curation.models import Example
-from curation.services import leases, review
+from curation.services.review import decisions as review
+from curation.services.review import leases
 from tests.conftest import require_service
 from tests.factories import ExampleFactory, UserFactory
 

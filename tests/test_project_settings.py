@@ -2,8 +2,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import Example, Project
-from curation.services import curriculum
-from curation.services.review import ReviewError
+from curation.services.review import ReviewError, curriculum
 from tests.factories import ExampleFactory
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from curation.models import GoldItem, Job
-from curation.services.prompt_filter import (
+from curation.services.teacher import (
     FilterInvalid,
     PromptFilter,
     count_matching,

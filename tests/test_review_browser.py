@@ -85,7 +85,7 @@ def workspace(serial_live_server, settings, tmp_path, tiny_model_dir):
         user = UserFactory(username=name)
         MembershipFactory(user=user, project=project, role="reviewer")
     hard, easy = project.tiers.get(name="hard"), project.tiers.get(name="easy")
-    from curation.services.heatmap import load_tokenizer
+    from curation.services.teacher import load_tokenizer
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     spec = ModelSpecFactory(project=project, path=str(tiny_model_dir))

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import Example, GoldItem, Prompt, Verdict
-from curation.services import review
+from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 from tests.review_factories import TeacherSampleFactory, example_with_sample
 

@@ -1,7 +1,7 @@
 import pytest
 
 from curation.models import GoldItem, Verdict
-from curation.services import review
+from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, UserFactory
 
 

@@ -5,8 +5,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from curation.models import Verdict
-from curation.services import review
-from curation.services.stats import agreement, cohens_kappa, reviewed_per_day
+from curation.services.review import agreement, cohens_kappa, reviewed_per_day
+from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, UserFactory
 
 

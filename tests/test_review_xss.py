@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from curation.models import Prompt, Verdict
-from curation.services import heatmap, review
+from curation.services.review import decisions as review
+from curation.services.teacher import heatmap
 from tests.factories import ExampleFactory, MembershipFactory, ProjectFactory, UserFactory
 from tests.review_factories import GoldItemFactory, ModelSpecFactory, TeacherSampleFactory, write_soft_targets
 

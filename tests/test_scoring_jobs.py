@@ -4,9 +4,16 @@ import pytest
 from django.utils import timezone
 
 from curation.models import Example, GoldItem, Job, TeacherSample
-from curation.services import jobs, review
-from curation.services.generation import LaunchInvalid, launch_generation, run_generation
-from curation.services.scoring import ScoreWriter, launch_scoring, run_scoring
+from curation.services import jobs
+from curation.services.review import decisions as review
+from curation.services.teacher import (
+    LaunchInvalid,
+    ScoreWriter,
+    launch_generation,
+    launch_scoring,
+    run_generation,
+    run_scoring,
+)
 from tests.factories import ExampleFactory, ProjectFactory, UserFactory
 from tests.genkit import (  # noqa: F401 - artifacts and tiny are fixtures
     TICKETS,

@@ -12,8 +12,8 @@ from rest_framework.utils.urls import replace_query_param
 
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet, page_size
 from curation.api.prompts import hide_gold_from_readers
-from curation.filters import DEFAULT_ORDER, PARAMS, ExampleFilter, FilterError, filtered_examples, keyset_page
 from curation.models import Example, Prompt
+from curation.services.review import DEFAULT_ORDER, PARAMS, ExampleFilter, FilterError, filtered_examples, keyset_page
 
 
 class ExamplePromptSerializer(serializers.ModelSerializer):

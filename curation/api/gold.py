@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet
 from curation.models import GoldItem, Role
-from curation.services import goldset
+from curation.services import gold
 
 MAX_TEXT = 100_000
 
@@ -146,7 +146,7 @@ class GoldItemViewSet(
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         try:
-            item = goldset.create_gold_item(
+            item = gold.create_gold_item(
                 self.project,
                 request.user,
                 prompt=data.get("prompt"),
@@ -157,7 +157,7 @@ class GoldItemViewSet(
                 tier=data.get("tier"),
                 confirmed=data["confirmed"],
             )
-        except goldset.GoldError as exc:
+        except gold.GoldError as exc:
             raise serializers.ValidationError(exc.errors) from None
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -175,7 +175,7 @@ class GoldItemViewSet(
         incoming = GoldUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
         try:
-            item = goldset.update_gold_item(item, dict(incoming.validated_data))
-        except goldset.GoldError as exc:
+            item = gold.update_gold_item(item, dict(incoming.validated_data))
+        except gold.GoldError as exc:
             raise serializers.ValidationError(exc.errors) from None
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data)

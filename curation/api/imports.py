@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.models import Role
-from curation.services.imports import ImportRejected, import_prompts
+from curation.services.datasets import ImportRejected, import_prompts
 
 
 class ImportResultSerializer(serializers.Serializer):

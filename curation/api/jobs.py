@@ -16,8 +16,7 @@ from rest_framework.views import APIView
 from curation.access import project_for
 from curation.models import Job, Role, TeacherSample
 from curation.services import jobs as job_service
-from curation.services.generation import LaunchInvalid, launch_generation
-from curation.services.scoring import launch_scoring
+from curation.services.teacher import LaunchInvalid, launch_generation, launch_scoring
 
 MAX_LIST = 200
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet
 from curation.models import Role, Snapshot
-from curation.services import downloads, exports, snapshots
+from curation.services import datasets
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -60,24 +60,24 @@ class SnapshotSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         base = reverse("api-snapshots-download", kwargs={"slug": snapshot.project.slug, "pk": snapshot.pk})
         links = {}
-        for split in exports.SPLITS:
-            for fmt in exports.FORMATS:
+        for split in datasets.SPLITS:
+            for fmt in datasets.FORMATS:
                 url = f"{base}?format={fmt}&split={split}"
                 links[f"{split}.{fmt}"] = request.build_absolute_uri(url) if request else url
         return links
 
 
 class SnapshotCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=snapshots.MAX_NAME)
+    name = serializers.CharField(max_length=datasets.MAX_NAME)
     stage = serializers.CharField(
         required=False, allow_blank=True, max_length=50, help_text="Snapshot this stage's approved examples ..."
     )
     filter = serializers.DictField(required=False, help_text="... or the examples matching this review-queue filter.")
     seed = serializers.IntegerField(
-        required=False, default=0, min_value=snapshots.SEED_RANGE[0], max_value=snapshots.SEED_RANGE[1]
+        required=False, default=0, min_value=datasets.SEED_RANGE[0], max_value=datasets.SEED_RANGE[1]
     )
     validation_fraction = serializers.FloatField(
-        required=False, default=0.1, min_value=0, max_value=snapshots.MAX_VALIDATION_FRACTION
+        required=False, default=0.1, min_value=0, max_value=datasets.MAX_VALIDATION_FRACTION
     )
     include_soft_targets = serializers.BooleanField(
         required=False, default=False, help_text="Inline top-k soft targets in the Parquet files."
@@ -86,16 +86,16 @@ class SnapshotCreateSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        max_length=snapshots.MAX_SYSTEM_PROMPT,
+        max_length=datasets.MAX_SYSTEM_PROMPT,
         trim_whitespace=False,
         help_text="Chat format: a system turn for prompts without one.",
     )
 
 
 class DownloadQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=exports.FORMATS, required=False, default="jsonl")
+    format = serializers.ChoiceField(choices=datasets.FORMATS, required=False, default="jsonl")
     split = serializers.ChoiceField(
-        choices=exports.SPLITS,
+        choices=datasets.SPLITS,
         required=False,
         allow_null=True,
         default=None,
@@ -241,8 +241,8 @@ class SnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         try:
-            snapshot = snapshots.start_snapshot(self.project, request.user, **data)
-        except snapshots.SnapshotError as exc:
+            snapshot = datasets.start_snapshot(self.project, request.user, **data)
+        except datasets.SnapshotError as exc:
             raise serializers.ValidationError(exc.errors) from None
         snapshot = self.get_queryset().get(pk=snapshot.pk)
         body = SnapshotSerializer(snapshot, context=self.get_serializer_context()).data
@@ -261,13 +261,13 @@ class SnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             OpenApiParameter(
                 "format",
                 OpenApiTypes.STR,
-                enum=list(exports.FORMATS),
+                enum=list(datasets.FORMATS),
                 description="jsonl (prompt/completion), chat (OpenAI messages) or parquet.",
             ),
             OpenApiParameter(
                 "split",
                 OpenApiTypes.STR,
-                enum=list(exports.SPLITS),
+                enum=list(datasets.SPLITS),
                 description="One split; omit for both (JSONL and chat).",
             ),
             OpenApiParameter("compression", OpenApiTypes.STR, enum=["gzip", "none"]),
@@ -315,19 +315,19 @@ class SnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         has_range = bool(request.headers.get("Range"))
         wire_gzip = (
             compression is None
-            and fmt in exports.LINE_FORMATS
+            and fmt in datasets.LINE_FORMATS
             and not has_range
-            and downloads.accepts_gzip(request.headers.get("Accept-Encoding"))
+            and datasets.accepts_gzip(request.headers.get("Accept-Encoding"))
         )
         try:
-            rep = downloads.representation(snapshot, fmt, split, gzip=compression == "gzip" or wire_gzip)
-        except downloads.Unavailable as exc:
+            rep = datasets.representation(snapshot, fmt, split, gzip=compression == "gzip" or wire_gzip)
+        except datasets.Unavailable as exc:
             code = status.HTTP_400_BAD_REQUEST if exc.field in ("split", "compression") else status.HTTP_409_CONFLICT
             return Response({exc.field: [str(exc)]}, status=code)
         return file_response(request, rep, content_encoding=wire_gzip)
 
 
-def file_response(request, rep: downloads.Representation, content_encoding: bool) -> HttpResponse:
+def file_response(request, rep: datasets.Representation, content_encoding: bool) -> HttpResponse:
     headers = {
         "ETag": rep.etag,
         "Accept-Ranges": "bytes",
@@ -336,15 +336,15 @@ def file_response(request, rep: downloads.Representation, content_encoding: bool
         "Content-Disposition": "attachment; "
         f'filename="{rep.filename}{".gz" if rep.gzip and not content_encoding else ""}"',
     }
-    content_type = "application/gzip" if rep.gzip and not content_encoding else downloads.CONTENT_TYPES[rep.fmt]
+    content_type = "application/gzip" if rep.gzip and not content_encoding else datasets.CONTENT_TYPES[rep.fmt]
     if content_encoding:
         headers["Content-Encoding"] = "gzip"
-    if downloads.etag_matches(request.headers.get("If-None-Match"), rep.etag):
+    if datasets.etag_matches(request.headers.get("If-None-Match"), rep.etag):
         return HttpResponse(
             status=304, headers={k: v for k, v in headers.items() if k in ("ETag", "Vary", "Cache-Control")}
         )
     size = rep.size
-    wanted = downloads.parse_range(request.headers.get("Range"), size)
+    wanted = datasets.parse_range(request.headers.get("Range"), size)
     if_range = request.headers.get("If-Range")
     if wanted is not None and if_range and if_range.strip() != rep.etag:
         wanted = None  # the client's partial copy is of other bytes: send them all

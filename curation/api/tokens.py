@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from curation.api.base import IdCursorPagination
 from curation.models import ApiToken
-from curation.services import tokens as token_service
+from curation.services import projects
 
 
 class TokenSerializer(serializers.ModelSerializer):
@@ -94,12 +94,12 @@ class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destro
         incoming = TokenCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:
-            token, key = token_service.issue(request.user, incoming.validated_data["name"])
-        except token_service.TokenError as exc:
+            token, key = projects.issue(request.user, incoming.validated_data["name"])
+        except projects.TokenError as exc:
             raise serializers.ValidationError({"name": [str(exc)]}) from None
         token.key = key  # only on this instance, for this one response
         body = NewTokenSerializer(token).data
         return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        token_service.revoke(instance)
+        projects.revoke(instance)

@@ -16,10 +16,11 @@ from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
-from curation.services.distill_request import DIVERGENCES, GATE_METRICS, PRECISIONS, LaunchInvalid
-from curation.services.distillation import launch_distillation, resume_distillation
-from curation.services.evaluation import launch_evaluation
+from curation.services.errors import LaunchInvalid
+from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.training import archive_response
+from workers.distill.config import GATE_METRICS, PRECISIONS
+from workers.distill.losses import DIVERGENCES
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The project's slug.")
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH)

@@ -156,7 +156,7 @@ def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
 
 def queue_demo_generation(project, teacher: ModelSpec, engineer, log=print) -> Job | None:
     """The teacher's first pass over the project's prompts, unless one already ran or runs."""
-    from curation.services.generation import launch_generation
+    from curation.services.teacher import launch_generation
 
     if (
         project.jobs.filter(kind=Job.Kind.GENERATE)
@@ -190,7 +190,7 @@ def sizes_from_env(value: str | None = None) -> dict:
 
 
 def seed_demo(log=print, with_teacher=True, sizes=None, teacher_budget_s=None):
-    from curation.services.imports import import_prompts
+    from curation.services.datasets import import_prompts
 
     sizes = {**SIZES, **sizes_from_env(), **(sizes or {})}
     users = _users()

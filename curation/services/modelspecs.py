@@ -16,6 +16,7 @@ import re
 from dataclasses import asdict
 
 from curation.models import ModelSpec
+from curation.services.recipes import check_distill_defaults
 from workers.teacher import GenerationParams
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -202,8 +203,6 @@ def check_spec_fields(
     if not isinstance(defaults, dict):
         errors["defaults"] = ["must be a JSON object of generation settings"]
     else:
-        from curation.services.distill_request import check_distill_defaults
-
         _, problems = check_generation_params(generation_defaults(defaults))
         messages = [f"{k}: {v[0]}" for k, v in problems.items()]
         if "distill" in defaults:

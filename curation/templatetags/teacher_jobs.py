@@ -9,8 +9,7 @@ from django import template
 from django.db.models import Count, Q
 
 from curation.models import Example, TeacherSample
-from curation.services.generation import filter_of
-from curation.services.tiering import job_tier_counts
+from curation.services.teacher import filter_of, job_tier_counts
 
 register = template.Library()
 

@@ -5,7 +5,7 @@ from django.shortcuts import render
 
 from curation.access import can, project_for
 from curation.models import ExampleStatus, Role
-from curation.services.stats import stage_progress, status_matrix
+from curation.services.review import stage_progress, status_matrix
 
 
 @login_required

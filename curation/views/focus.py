@@ -9,12 +9,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
-from curation.filters import DEFAULT_ORDER, FilterError, adjacent, filtered_examples
 from curation.models import BulkAction, Example, GoldItem, Role, TeacherSample
-from curation.services import leases, review
+from curation.services import review
 from curation.services.gold import with_gold_flag
-from curation.services.heatmap import heatmap_for
-from curation.services.review import ReviewError, StaleExample
+from curation.services.review import DEFAULT_ORDER, FilterError, ReviewError, StaleExample, adjacent, filtered_examples
+from curation.services.teacher import heatmap_for
 from curation.templatetags.review_tags import ranked
 from curation.views.queue import filter_params, with_params
 
@@ -122,7 +121,7 @@ def focus_context(request, project, example, **extra):
         "next_url": focus_url(project, following, nav_params) if following else None,
         "queue_url": f"{reverse('review-queue', args=[project.slug])}?{kept.urlencode()}",
         "lease_mode": lease_mode,
-        "leased_to_other": leases.leased_to_someone_else(example, request.user, now),
+        "leased_to_other": review.leased_to_someone_else(example, request.user, now),
         "my_lease": example.leased_by_id == request.user.id
         and example.lease_expires_at
         and example.lease_expires_at > now,
@@ -311,7 +310,7 @@ def _after_decision(request, project, example):
     if queryset is None:
         return None
     if request.GET.get("lease") == "1":
-        return leases.claim_next(project, request.user, queryset, order, after=example)
+        return review.claim_next(project, request.user, queryset, order, after=example)
     return adjacent(queryset, order, example, +1)
 
 
@@ -329,7 +328,7 @@ def next_for_me(request, slug):
         return redirect(queue_url)
     after_id = request.POST.get("after", "")
     after = Example.objects.filter(project=project, pk=int(after_id)).first() if after_id.isdigit() else None
-    claimed = leases.claim_next(project, request.user, queryset, cleaned.get("order") or DEFAULT_ORDER, after=after)
+    claimed = review.claim_next(project, request.user, queryset, cleaned.get("order") or DEFAULT_ORDER, after=after)
     if claimed is None:
         messages.info(
             request,

@@ -7,10 +7,17 @@ from django.views.decorators.http import require_POST
 
 from curation.access import project_for
 from curation.models import ModelSpec, Role
-from curation.services.generation import LaunchInvalid, launch_generation, retry
 from curation.services.modelspecs import SpecProblem, resolve_generation_params
-from curation.services.prompt_filter import FilterInvalid, count_matching, parse_filter
-from curation.services.scoring import count_targets, launch_scoring
+from curation.services.teacher import (
+    FilterInvalid,
+    LaunchInvalid,
+    count_matching,
+    count_targets,
+    launch_generation,
+    launch_scoring,
+    parse_filter,
+    retry,
+)
 from curation.teacher_forms import FILTER_FIELDS, GenerateForm, ScoreForm
 from curation.views.jobs import job_for
 

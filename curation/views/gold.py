@@ -7,10 +7,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
-from curation.filters import FilterError, keyset_page
 from curation.models import GoldItem, Role
 from curation.services import gold
-from curation.services.review import ReviewError
+from curation.services.review import FilterError, ReviewError, keyset_page
 
 PAGE_SIZE = 50
 
@@ -73,7 +72,7 @@ def gold_edit(request, slug, pk):
     project = project_for(request.user, slug, Role.REVIEWER)
     item = get_object_or_404(GoldItem.objects.select_related("project"), project=project, pk=pk)
     try:
-        gold.update_gold_item(item, request.POST.get("reference", ""), request.POST.get("label", ""))
+        gold.set_gold_answer(item, request.POST.get("reference", ""), request.POST.get("label", ""))
     except ReviewError as exc:
         return _gold_page(request, project, status=400, edit_error=str(exc), edit_id=item.pk, typed=request.POST)
     messages.success(request, "Gold item saved.")

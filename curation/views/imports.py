@@ -4,7 +4,7 @@ from django.shortcuts import render
 from curation.access import project_for
 from curation.forms import ImportForm
 from curation.models import Role
-from curation.services.imports import ImportRejected, import_prompts
+from curation.services.datasets import ImportRejected, import_prompts
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from curation.access import project_for
 from curation.forms import ProjectSettingsForm
 from curation.models import Role
-from curation.services import curriculum
+from curation.services import review
 from curation.services.review import ReviewError
 
 
@@ -37,11 +37,11 @@ def project_settings(request, slug):
 
 
 CURRICULUM_OPS = {
-    "add": lambda project, kind, level_id, name: curriculum.add_level(project, kind, name),
-    "rename": lambda project, kind, level_id, name: curriculum.rename_level(project, kind, level_id, name),
-    "up": lambda project, kind, level_id, name: curriculum.move_level(project, kind, level_id, -1),
-    "down": lambda project, kind, level_id, name: curriculum.move_level(project, kind, level_id, +1),
-    "remove": lambda project, kind, level_id, name: curriculum.remove_level(project, kind, level_id),
+    "add": lambda project, kind, level_id, name: review.add_level(project, kind, name),
+    "rename": lambda project, kind, level_id, name: review.rename_level(project, kind, level_id, name),
+    "up": lambda project, kind, level_id, name: review.move_level(project, kind, level_id, -1),
+    "down": lambda project, kind, level_id, name: review.move_level(project, kind, level_id, +1),
+    "remove": lambda project, kind, level_id, name: review.remove_level(project, kind, level_id),
 }
 
 

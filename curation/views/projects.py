@@ -4,8 +4,8 @@ from django.shortcuts import render
 
 from curation.access import can, project_for, visible_projects
 from curation.models import Role
-from curation.services.next_steps import next_steps
-from curation.services.stats import agreement, reviewed_per_day, stage_progress, status_matrix
+from curation.services.projects import next_steps
+from curation.services.review import agreement, reviewed_per_day, stage_progress, status_matrix
 
 
 @login_required

@@ -11,12 +11,21 @@ from django.utils import timezone
 
 from curation.access import can, project_for
 from curation.excerpts import with_prompt_excerpts
-from curation.filters import DEFAULT_ORDER, ORDER_LABELS, PARAMS, FilterError, filtered_examples, keyset_page
 from curation.models import ExampleStatus, Prompt, Role, TeacherSample
-from curation.services.bulk import ACTIONS as BULK_ACTIONS
-from curation.services.bulk import BulkCountChanged, apply_bulk, plan_bulk
 from curation.services.gold import with_gold_flag
-from curation.services.review import ReviewError
+from curation.services.review import ACTIONS as BULK_ACTIONS
+from curation.services.review import (
+    DEFAULT_ORDER,
+    ORDER_LABELS,
+    PARAMS,
+    BulkCountChanged,
+    FilterError,
+    ReviewError,
+    apply_bulk,
+    filtered_examples,
+    keyset_page,
+    plan_bulk,
+)
 
 PAGE_SIZE = 50
 EXCERPT_CHARS = 240

@@ -7,7 +7,7 @@ from django.urls import reverse
 from curation.access import can, project_for
 from curation.forms import SnapshotForm
 from curation.models import Role, Snapshot
-from curation.services import downloads, exports, snapshots
+from curation.services import datasets
 
 
 def excluded_list(snapshot):
@@ -28,7 +28,7 @@ def snapshot_list(request, slug):
         data = form.cleaned_data
         from_filter = data["source"] == "filter"
         try:
-            snapshot = snapshots.start_snapshot(
+            snapshot = datasets.start_snapshot(
                 project,
                 request.user,
                 name=data["name"],
@@ -39,7 +39,7 @@ def snapshot_list(request, slug):
                 include_soft_targets=data["include_soft_targets"],
                 system_prompt=data["system_prompt"],
             )
-        except snapshots.SnapshotError as exc:
+        except datasets.SnapshotError as exc:
             for field, problems in exc.errors.items():
                 if isinstance(problems, dict):  # a filter parameter's own errors
                     problems = [f"{param}: {' '.join(msgs)}" for param, msgs in problems.items()]
@@ -83,8 +83,8 @@ def snapshot_detail(request, slug, pk):
         "download_url": request.build_absolute_uri(
             reverse("api-snapshots-download", kwargs={"slug": project.slug, "pk": snapshot.pk})
         ),
-        "content_types": downloads.CONTENT_TYPES,
-        "splits": exports.SPLITS,
+        "content_types": datasets.CONTENT_TYPES,
+        "splits": datasets.SPLITS,
     }
     if request.htmx and request.GET.get("fragment") == "status":
         if snapshot.status != Snapshot.Status.BUILDING:

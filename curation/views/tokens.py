@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from curation.forms import TokenForm
 from curation.models import ApiToken
-from curation.services import tokens as token_service
+from curation.services import projects
 
 NEW_KEY = "new_api_token_key"
 
@@ -17,8 +17,8 @@ def token_list(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            token, key = token_service.issue(request.user, form.cleaned_data["name"])
-        except token_service.TokenError as exc:
+            token, key = projects.issue(request.user, form.cleaned_data["name"])
+        except projects.TokenError as exc:
             form.add_error("name", str(exc))
         else:
             # Post/redirect/get: the key survives one page view in the session, then it is gone.
@@ -33,6 +33,6 @@ def token_list(request):
 @require_POST
 def token_revoke(request, pk):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    token_service.revoke(token)
+    projects.revoke(token)
     messages.success(request, f"Token “{token.name}” is revoked; clients using it now get 401.")
     return redirect("token-list")

@@ -10,9 +10,9 @@ from curation import presenters
 from curation.access import can, project_for
 from curation.forms_training import DistillLaunchForm, StageFormSet, apply_errors, initial_stages, launch_request
 from curation.models import EvalReport, Job, ModelVersion, Role
-from curation.services import registry
-from curation.services.distillation import LaunchInvalid, launch_distillation, resume_distillation
-from curation.services.evaluation import launch_evaluation
+from curation.services import training
+from curation.services.errors import LaunchInvalid
+from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.jobs import job_for
 
 
@@ -127,9 +127,9 @@ def model_detail(request, slug, pk):
     reports = list(version.eval_reports.select_related("teacher_spec", "job"))
     evaluations = Job.objects.filter(project=project, kind=Job.Kind.EVALUATE, params__model_version=version.pk)[:20]
     try:
-        registry.model_dir(version)
+        training.model_dir(version)
         missing = None
-    except registry.ArtifactMissing as exc:
+    except training.ArtifactMissing as exc:
         missing = str(exc)
     others = ModelVersion.objects.filter(project=project).exclude(pk=version.pk).order_by("-id")[:100]
     return render(
@@ -138,7 +138,7 @@ def model_detail(request, slug, pk):
         {
             "project": project,
             "version": version,
-            "lineage": registry.lineage(version),
+            "lineage": training.lineage(version),
             "reports": reports,
             "evaluations": evaluations,
             "missing": missing,
@@ -159,8 +159,8 @@ def model_download(request, slug, pk):
 def archive_response(version: ModelVersion) -> FileResponse:
     """The version's .tar.gz, streamed (packed on first download); 404 when its files are gone."""
     try:
-        archive = registry.archive_for(version)
-    except registry.ArtifactMissing as exc:
+        archive = training.archive_for(version)
+    except training.ArtifactMissing as exc:
         raise Http404(str(exc)) from None
     name = f"{version.project.slug}-job{version.job_id or 0}-{version.stage or 'final'}.tar.gz".replace(" ", "_")
     return FileResponse(open(archive, "rb"), as_attachment=True, filename=name, content_type="application/gzip")

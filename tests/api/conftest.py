@@ -1,7 +1,7 @@
 import pytest
 
 from curation.models import ApiToken
-from curation.services import snapshots
+from curation.services.datasets import snapshot_job, snapshots
 from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, UserFactory
 
 
@@ -36,7 +36,7 @@ def build(engineer):
         request.setdefault("name", "snap")
         if "filter" not in request:
             request.setdefault("stage", "stage 1")
-        return snapshots.build_snapshot(snapshots.start_snapshot(project, engineer, launch=False, **request))
+        return snapshot_job.build_snapshot(snapshots.start_snapshot(project, engineer, launch=False, **request))
 
     return run
 

@@ -12,7 +12,8 @@ import pytest
 from django.db import connections
 
 from curation.models import ApiToken, Snapshot
-from curation.services import jobs, snapshots
+from curation.services import jobs
+from curation.services.datasets import snapshot_job
 from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -105,7 +106,7 @@ def test_a_snapshot_page_follows_its_build_and_offers_the_files(
     page.click("text=Build snapshot")
     page.wait_for_selector("text=Building")
     snap = Snapshot.objects.get(name="week 48")
-    snapshots.build_snapshot(snap)  # the worker's part; the page notices by itself
+    snapshot_job.build_snapshot(snap)  # the worker's part; the page notices by itself
     page.wait_for_selector("text=Files", timeout=15_000)
     assert page.locator("a:has-text('Download')").count() == 10
     page.screenshot(path=str(shots / "snapshot-ready.png"), full_page=True)

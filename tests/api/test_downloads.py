@@ -6,8 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.models import Snapshot
-from curation.services import downloads
-from curation.services.exports import snapshot_dir
+from curation.services.datasets import downloads, snapshot_dir
 
 
 @pytest.fixture
@@ -200,7 +199,7 @@ def test_range_headers_are_read_as_rfc_9110_says(header, size, expected):
 # A real server streams after the request's transaction has committed (autocommit), so this test does too.
 @pytest.mark.django_db(transaction=True)
 def test_a_client_that_stops_reading_leaves_the_database_usable(reader, project, snapshot, monkeypatch):
-    from curation.services import exports
+    from curation.services.datasets import exports
 
     monkeypatch.setattr(exports, "CHUNK_BYTES", 256)
     monkeypatch.setattr(exports, "SQLITE_FETCH", 3)

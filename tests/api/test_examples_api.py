@@ -3,7 +3,7 @@ import math
 import pytest
 from django.http import QueryDict
 
-from curation.filters import filtered_examples
+from curation.services.review import filtered_examples
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 
 

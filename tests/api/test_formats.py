@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.models import Prompt
-from curation.services import exports
+from curation.services.datasets import exports
 from workers.softtargets import ShardWriter, SoftTargets, read_soft_targets
 
 NASTY = 'Quotes " and \\ backslashes, a\nnewline, a\ttab, \x01\x1f control, é ü 中文 🙂, \u2028 and </script>'

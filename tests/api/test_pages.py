@@ -100,7 +100,8 @@ def test_the_status_fragment_polls_while_building_and_reloads_when_done(login, p
 
 
 def test_the_snapshot_job_page_links_to_its_snapshot(login, project, monkeypatch):
-    from curation.services import jobs, snapshots
+    from curation.services import jobs
+    from curation.services.datasets import snapshots
 
     monkeypatch.setattr(jobs, "enqueue", lambda job_id: None)
     client = login("engineer")

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.models import ApiToken
-from curation.services import snapshots
+from curation.services.datasets import snapshot_job, snapshots
 from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, UserFactory
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -40,7 +40,7 @@ def served(live_server, project, settings, tmp_path):
             status="approved",
             stage=stage,
         )
-    snap = snapshots.build_snapshot(
+    snap = snapshot_job.build_snapshot(
         snapshots.start_snapshot(
             project, engineer, name="readme", stage="stage 1", validation_fraction=0.3, launch=False
         )

@@ -9,7 +9,7 @@ from django.db.models.deletion import RestrictedError
 from django.urls import reverse
 
 from curation.models import Example, TeacherSample
-from curation.services import review
+from curation.services.review import decisions as review
 from tests.factories import UserFactory
 from tests.review_factories import TeacherSampleFactory
 

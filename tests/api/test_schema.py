@@ -58,6 +58,6 @@ def test_the_schema_and_swagger_ui_are_served_without_any_cdn(client, db):
 
 def test_the_examples_endpoint_documents_the_review_queue_filters(document):
     params = {p["name"] for p in document["paths"]["/api/v1/projects/{slug}/examples/"]["get"]["parameters"]}
-    from curation.filters import PARAMS
+    from curation.services.review import PARAMS
 
     assert set(PARAMS) | {"cursor", "size", "slug"} == params

@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from curation.models import ApiToken, GoldItem
-from curation.services import snapshots
+from curation.services.datasets import snapshot_job, snapshots
 from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, UserFactory
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -49,7 +49,8 @@ def world(project, tmp_path, settings, keep_the_test_connection):
         for i in range(6)
     ]
     gold = GoldItem.objects.create(project=project, prompt=PromptFactory(project=project, text="Gold"), reference="R")
-    snap = snapshots.build_snapshot(snapshots.start_snapshot(project, user, name="fuzz", stage="stage 1", launch=False))
+    request = snapshots.start_snapshot(project, user, name="fuzz", stage="stage 1", launch=False)
+    snap = snapshot_job.build_snapshot(request)
     token, key = ApiToken.issue(user, "fuzz")
     return {
         "slug": project.slug,

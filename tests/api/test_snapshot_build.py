@@ -8,8 +8,9 @@ from django.test import override_settings
 
 from curation.models import GoldItem, Job, Prompt, Snapshot, SnapshotRow
 from curation.normalize import content_hash
-from curation.services import jobs, review, snapshots
-from curation.services.exports import snapshot_dir
+from curation.services import jobs
+from curation.services.datasets import snapshot_dir, snapshot_job, snapshots
+from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, ProjectFactory, PromptFactory
 from workers.softtargets import ShardWriter, SoftTargets
 
@@ -150,11 +151,11 @@ def test_the_hash_and_files_do_not_depend_on_the_order_rows_were_stored_in(proje
     for ordinal, row in enumerate(reversed(rows)):
         row.pk, row.ordinal = None, ordinal
         row.save()
-    assert snapshots.compute_content_hash(snap) == snap.content_hash
+    assert snapshot_job.compute_content_hash(snap) == snap.content_hash
     import shutil
 
     shutil.rmtree(snapshot_dir(snap.content_hash))
-    rebuilt = snapshots.build_snapshot(snap)
+    rebuilt = snapshot_job.build_snapshot(snap)
     assert {name: (artifact_dir / path).read_bytes() for name, path in rebuilt.files.items()} == before
 
 
@@ -169,7 +170,7 @@ def test_a_snapshot_never_changes_when_its_examples_do(project, approved, build,
     review.reject(example, engineer, example.version)
     snap.refresh_from_db()
     assert rows_of(snap)[0].response == "Original answer."
-    assert snapshots.compute_content_hash(snap) == snap.content_hash
+    assert snapshot_job.compute_content_hash(snap) == snap.content_hash
     after = (artifact_dir / snap.files["train.jsonl"]).read_bytes() + (
         artifact_dir / snap.files["validation.jsonl"]
     ).read_bytes()
@@ -197,7 +198,7 @@ def test_the_split_follows_seed_and_prompt_and_keeps_a_prompts_samples_together(
     snap = build(project, validation_fraction=0.25, seed=7)
     sides = {}
     for row in rows_of(snap):
-        assert row.split == snapshots.split_of(7, content_hash(row.prompt_text), 0.25)
+        assert row.split == snapshot_job.split_of(7, content_hash(row.prompt_text), 0.25)
         sides.setdefault(row.prompt_hash, set()).add(row.split)
     assert all(len(s) == 1 for s in sides.values())
     assert 0 < snap.validation_count < snap.row_count
@@ -292,8 +293,8 @@ def test_a_failed_build_marks_the_snapshot_failed_with_the_reason(project, appro
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("curation.services.exports.write_files", broken)
-    assert jobs.run(snap.job_id, snapshots.run_build_job) == "failed"
+    monkeypatch.setattr("curation.services.datasets.exports.write_files", broken)
+    assert jobs.run(snap.job_id, snapshot_job.run_build_job) == "failed"
     snap.refresh_from_db()
     assert snap.status == "failed" and "disk full" in snap.message
 
@@ -301,10 +302,10 @@ def test_a_failed_build_marks_the_snapshot_failed_with_the_reason(project, appro
 def test_a_cancelled_build_leaves_a_failed_snapshot_and_a_cancelled_job(project, approved, engineer, monkeypatch):
     for i in range(5):
         approved(f"Q{i}")
-    monkeypatch.setattr(snapshots, "FREEZE_BATCH", 2)
+    monkeypatch.setattr(snapshot_job, "FREEZE_BATCH", 2)
     monkeypatch.setattr(jobs.JobContext, "cancelled", lambda ctx: True)
     snap = snapshots.start_snapshot(project, engineer, name="s", stage="stage 1")
-    assert jobs.run(snap.job_id, snapshots.run_build_job) == "cancelled"
+    assert jobs.run(snap.job_id, snapshot_job.run_build_job) == "cancelled"
     snap.refresh_from_db()
     assert snap.status == "failed" and "cancelled" in snap.message
     assert not SnapshotRow.objects.filter(snapshot=snap).exists()
@@ -315,7 +316,7 @@ def test_a_resumed_build_starts_its_rows_over(project, approved, build):
         approved(f"Q{i}")
     snap = build(project)
     Snapshot.objects.filter(pk=snap.pk).update(status="building")
-    again = snapshots.build_snapshot(snap)
+    again = snapshot_job.build_snapshot(snap)
     assert again.row_count == 3 and SnapshotRow.objects.filter(snapshot=snap).count() == 3
     assert again.content_hash == snap.content_hash
 

@@ -5,13 +5,13 @@ from celery import shared_task
 
 @shared_task(name="workers.tasks.gpu.generate", bind=True)
 def generate(self, job_id):
-    from curation.services import generation, jobs
+    from curation.services import jobs, teacher
 
-    return jobs.run(job_id, generation.run_generation, node=self.request.hostname)
+    return jobs.run(job_id, teacher.run_generation, node=self.request.hostname)
 
 
 @shared_task(name="workers.tasks.gpu.score", bind=True)
 def score(self, job_id):
-    from curation.services import jobs, scoring
+    from curation.services import jobs, teacher
 
-    return jobs.run(job_id, scoring.run_scoring, node=self.request.hostname)
+    return jobs.run(job_id, teacher.run_scoring, node=self.request.hostname)

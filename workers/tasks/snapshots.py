@@ -4,6 +4,6 @@ from celery import shared_task
 @shared_task(name="workers.tasks.snapshots.build")
 def build(job_id):
     """Freeze, hash and write the files of the snapshot a ``snapshot`` job names (queue default)."""
-    from curation.services import jobs, snapshots
+    from curation.services import datasets, jobs
 
-    return jobs.run(job_id, snapshots.run_build_job)
+    return jobs.run(job_id, datasets.run_build_job)

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.models import Project
-from curation.services.imports import ImportRejected, import_prompts
+from curation.services.datasets import ImportRejected, import_prompts
 
 
 class Command(BaseCommand):

@@ -40,7 +40,7 @@ from django.db.models.functions import Greatest, JSONArray, JSONObject
 from django.utils import timezone
 
 from curation.models import BulkAction, Example, ExampleStatus, Verdict
-from curation.services.review import ReviewError
+from curation.services.errors import ReviewError
 
 A = Verdict.Action
 ACTIONS = {

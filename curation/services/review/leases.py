@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from curation.filters import cursor_at, rows_after
 from curation.models import Example, ExampleStatus, Verdict
+from curation.services.review.filters import cursor_at, rows_after
 
 # A lost race retries with the next row; more than a handful of losses in a row means
 # a crowd of reviewers on a tiny filter, and "nothing free right now" is the honest answer.

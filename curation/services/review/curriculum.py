@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Max
 
-from curation.filters import NONE
 from curation.models import Stage, Tier
-from curation.services.review import ReviewError
+from curation.services.errors import ReviewError
+from curation.services.review.filters import NONE
 
 KINDS = {"stage": Stage, "tier": Tier}
 MAX_NAME = 50

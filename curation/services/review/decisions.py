@@ -19,12 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, GoldItem, Stage, Tier, Verdict
+from curation.services.errors import ReviewError
 
 A = Verdict.Action
-
-
-class ReviewError(ValueError):
-    """An action that cannot be done (bad value, same reviewer twice, ...): a message for the user."""
 
 
 class StaleExample(Exception):

@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from curation.models import Example, ExampleStatus, GoldItem, Prompt
 from curation.normalize import content_hash
-from curation.services.review import ReviewError
+from curation.services.errors import ReviewError
 
 
 def _gold_of_same_prompt():
@@ -104,7 +104,7 @@ def add_gold_prompt(project, user, text: str, reference: str = "", label: str = 
 
 
 @transaction.atomic
-def update_gold_item(item: GoldItem, reference: str, label: str) -> GoldItem:
+def set_gold_answer(item: GoldItem, reference: str, label: str) -> GoldItem:
     item.reference, item.label = check_gold_answer(item.project, reference, label)
     item.save(update_fields=["reference", "label", "content_hash", "updated_at"])
     return item

@@ -390,7 +390,7 @@ def write_files(
     snapshot: Snapshot, progress: Callable[[int], None] | None = None, cancelled: Callable[[], bool] | None = None
 ) -> dict:
     """Write (or reuse) every file of ``snapshot``; returns {name: {path, bytes, sha256, rows, format, split, gzip}}."""
-    from curation.services.snapshots import BuildCancelled
+    from curation.services.datasets.exports import BuildCancelled
 
     final = snapshot_dir(snapshot.content_hash)
     index = read_index(final)
@@ -422,7 +422,7 @@ def _with_paths(index: dict, directory: Path) -> dict:
 
 
 def _write_all(snapshot: Snapshot, directory: Path, progress, cancelled) -> dict:
-    from curation.services.snapshots import BuildCancelled
+    from curation.services.datasets.exports import BuildCancelled
 
     counts = dict(SnapshotRow.objects.filter(snapshot=snapshot).values_list("split").annotate(n=Count("id")).order_by())
     index: dict = {}
@@ -478,3 +478,7 @@ def _tee(chunks, writer: _HashingWriter):
     for chunk in chunks:
         writer.write(chunk)
         yield chunk
+
+
+class BuildCancelled(Exception):
+    pass

@@ -21,10 +21,10 @@ from django.db import transaction
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
+from curation.services.inputs import check_messages
 
 BATCH = 2000
 MAX_REPORTED = 1000
-CHAT_ROLES = {"system", "user", "assistant", "tool"}
 
 
 class ImportRejected(Exception):
@@ -287,7 +287,7 @@ def _validate(project, number, obj, result):
         result.add_error(number, "give either 'prompt' or 'messages', not both")
         return None
     if messages is not None:
-        problem = _check_messages(messages)
+        problem = check_messages(messages)
         if problem:
             result.add_error(number, problem)
             return None
@@ -322,20 +322,6 @@ def _validate(project, number, obj, result):
         result.add_error(number, f"label {label!r} is not one of this project's labels ({allowed})")
         return None
     return _Row(number, text, messages, metadata, reference, label)
-
-
-def _check_messages(messages):
-    if not isinstance(messages, list) or not messages:
-        return "'messages' must be a non-empty array of {role, content} objects"
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return f"messages[{i}] must be an object with 'role' and 'content'"
-        role, content = message.get("role"), message.get("content")
-        if role not in CHAT_ROLES:
-            return f"messages[{i}].role must be one of {', '.join(sorted(CHAT_ROLES))}, got {role!r}"
-        if not isinstance(content, str):
-            return f"messages[{i}].content must be a string"
-    return None
 
 
 @transaction.atomic

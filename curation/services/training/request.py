@@ -27,134 +27,19 @@ from pathlib import Path
 from django.conf import settings
 
 from curation.models import ModelSpec, Project, Snapshot, SnapshotRow
+from curation.services.errors import FieldErrors, LaunchInvalid
+from curation.services.inputs import _choice, parse_number
+from curation.services.recipes import (
+    JOB_DEFAULTS,
+    STAGE_DEFAULTS,
+)
+from workers.distill.config import GATE_METRICS, PRECISIONS
+from workers.distill.losses import DIVERGENCES
 
-GATE_METRICS = ("val_kd_loss", "teacher_agreement", "accuracy")
-LOWER_IS_BETTER = {"val_kd_loss"}
-DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
-PRECISIONS = ("no", "bf16", "fp16")
 MAX_STAGES = 20
-
-# Defaults of a stage and of the job: the core's dataclass defaults, except two. The
-# core checkpoints only at stage ends by default; a job on a shared GPU should lose at
-# most a few minutes when its worker dies. And progress (a curve point) every second
-# rather than every two, so a short stage still draws a curve.
-STAGE_DEFAULTS = {
-    "lr": 5e-5,
-    "warmup_steps": 0,
-    "temperature": 1.0,
-    "alpha": 0.5,
-    "divergence": "forward_kl",
-    "jsd_beta": 0.5,
-    "replay_fraction": 0.0,
-}
-JOB_DEFAULTS = {
-    "batch_size": 8,
-    "grad_accum": 1,
-    "max_seq_len": 512,
-    "mixed_precision": "no",
-    "seed": 0,
-    "checkpoint_every": 200,
-    "progress_every_s": 1.0,
-}
-
-
-# A student spec may carry the recipe that works for it: ``defaults["distill"]`` holds job
-# settings and, under "stage", settings for every stage row (``replay_fraction`` only for
-# the stages after the first). The launch form pre-fills them when it picks that student.
-DISTILL_JOB_KEYS = ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
-DISTILL_STAGE_KEYS = ("steps", "epochs", *STAGE_DEFAULTS)
-
-
-def check_distill_defaults(value) -> list[str]:
-    """Problems with a spec's ``defaults["distill"]`` (an empty list when it is usable)."""
-    if not isinstance(value, dict):
-        return ['"distill" must be an object of distillation settings']
-    errors = FieldErrors()
-    for key in sorted(set(value) - {*DISTILL_JOB_KEYS, "stage"}):
-        errors.add(key, f"unknown setting; known: {', '.join(DISTILL_JOB_KEYS)}, stage")
-    for key in DISTILL_JOB_KEYS:
-        if key == "mixed_precision":
-            _choice(value.get(key), key, PRECISIONS, errors, None)
-        elif key in value:
-            parse_number(value[key], key, errors, kind=int, minimum=0 if key in ("seed", "checkpoint_every") else 1)
-    stage = value.get("stage", {})
-    if not isinstance(stage, dict):
-        errors.add("stage", "must be an object of stage settings")
-        stage = {}
-    for key in sorted(set(stage) - set(DISTILL_STAGE_KEYS)):
-        errors.add(f"stage.{key}", f"unknown stage setting; known: {', '.join(DISTILL_STAGE_KEYS)}")
-    for key in DISTILL_STAGE_KEYS:
-        if key == "divergence":
-            _choice(stage.get(key), f"stage.{key}", DIVERGENCES, errors, None)
-        elif key in stage:
-            kind = int if key in ("steps", "warmup_steps") else float
-            parse_number(stage[key], f"stage.{key}", errors, kind=kind, minimum=0)
-    return [f"distill.{field}: {message}" for field, messages in errors.items() for message in messages]
-
-
-def distill_defaults(spec: ModelSpec | None) -> dict:
-    """The student spec's distillation recipe (``defaults["distill"]``), or {} when it has none or it is unusable."""
-    value = ((spec.defaults or {}) if spec is not None else {}).get("distill")
-    if value is None or check_distill_defaults(value):
-        return {}
-    return value
-
-
-class LaunchInvalid(Exception):
-    """A launch (or resume) request that cannot run; ``errors`` maps fields to messages."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in errors.items()))
-
-
-class FieldErrors(dict):
-    """Errors by field name, as ``LaunchInvalid`` carries them: ``{"stages.0.lr": ["..."]}``."""
-
-    def add(self, field: str, message: str) -> None:
-        self.setdefault(field, []).append(message)
 
 
 # ------------------------------------------------------------------ parsing
-def parse_number(raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False):
-    name = field.rsplit(".", 1)[-1] if not field.endswith("gate.threshold") else "gate threshold"
-    if raw is None or raw == "":
-        if required:
-            errors.add(field, "This field is required.")
-        return default
-    if isinstance(raw, bool):
-        errors.add(field, f"{name} must be a number, got {raw!r}")
-        return default
-    try:
-        value = kind(raw) if kind is float else _whole(raw)
-    except (TypeError, ValueError):
-        errors.add(field, f"{name} must be {'a whole number' if kind is int else 'a number'}, got {raw!r}")
-        return default
-    if kind is float and not math.isfinite(value):
-        errors.add(field, f"{name} must be a finite number, got {raw!r}")
-        return default
-    if minimum is not None and value < minimum:
-        errors.add(field, f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        errors.add(field, f"{name} must be at most {maximum}, got {value}")
-    return value
-
-
-def _whole(raw) -> int:
-    if isinstance(raw, float):
-        if not raw.is_integer():
-            raise ValueError
-        return int(raw)
-    return int(str(raw).strip())
-
-
-def _choice(raw, field, choices, errors, default):
-    if raw is None or raw == "":
-        return default
-    if raw not in choices:
-        errors.add(field, f"{raw!r} is not supported; choose one of {', '.join(choices)}")
-        return default
-    return raw
 
 
 def _db_id(raw) -> int:

@@ -14,9 +14,9 @@ from django.db import IntegrityError, transaction
 
 from curation.models import GoldItem, Project, Prompt, Tier
 from curation.normalize import content_hash
-from curation.services.gold import check_gold_answer, check_length
-from curation.services.imports import _check_messages as check_messages
-from curation.services.review import ReviewError
+from curation.services.errors import ReviewError
+from curation.services.gold.items import check_gold_answer, check_length
+from curation.services.inputs import check_messages
 
 
 class GoldError(ValueError):

@@ -1,12 +1,10 @@
-"""Snapshots: immutable, content-addressed, gold-guarded sets of approved examples.
-
-``start_snapshot`` validates a request (a stage or a review-queue filter) and launches
-a ``snapshot`` job; the job runs ``build_snapshot``:
+"""The body of a snapshot build (``kind=snapshot``): immutable, content-addressed, gold-guarded
+sets of approved examples. ``build_snapshot``:
 
 1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in one
    transaction (one consistent view of the examples). Rows that cannot be trained on
    are counted by reason instead: ``not_approved``, ``gold_prompt`` (the board's guard,
-   ``services/gold.training_eligible``: the prompt's hash is a gold item's),
+   ``gold.training_eligible``: the prompt's hash is a gold item's),
    ``gold_duplicate`` (equal to a gold prompt after normalisation although its stored
    hash says otherwise), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
    same completion for the same prompt twice).
@@ -18,7 +16,7 @@ a ``snapshot`` job; the job runs ``build_snapshot``:
    about it; the snapshot's ``content_hash`` is the sha256 of the build options and
    the row hashes in (split, row_hash) order. Same rows, same hash, whatever order
    the database returned them in and whenever it ran.
-4. **Files** (``services/exports.py``) under ``ARTIFACT_DIR/snapshots/<hash>/``: a
+4. **Files** (``exports``) under ``ARTIFACT_DIR/snapshots/<hash>/``: a
    second snapshot with the same hash reuses them.
 """
 
@@ -26,160 +24,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections import Counter, namedtuple
 from collections.abc import Callable
 from contextlib import closing
 
 from django.db import transaction
 from django.db.models import Count
-from django.http import QueryDict
 from django.utils import timezone
 
-from curation.filters import PARAMS, FilterError, filter_description, filtered_examples
-from curation.models import Example, ExampleStatus, Job, Project, Snapshot, SnapshotRow, Stage
+from curation.models import Example, ExampleStatus, Snapshot, SnapshotRow
 from curation.normalize import content_hash
 from curation.services import jobs
-from curation.services.gold import training_eligible
-from curation.services.goldset import GoldGuard, guard_keys
-
-log = logging.getLogger(__name__)
+from curation.services.datasets.exports import BuildCancelled
+from curation.services.datasets.snapshots import SnapshotError, as_querydict
+from curation.services.gold import GoldGuard, guard_keys, training_eligible
+from curation.services.review import filtered_examples
 
 FORMAT_VERSION = 1
+
+
 FREEZE_BATCH = 2000
-MAX_NAME = 200
-MAX_SYSTEM_PROMPT = 10_000
-MAX_VALIDATION_FRACTION = 0.5
-SEED_RANGE = (0, 2**31 - 1)
+
+
 EXCLUSION_REASONS = ("not_approved", "gold_prompt", "gold_duplicate", "empty_completion", "no_label", "duplicate")
 
 
-class SnapshotError(ValueError):
-    """A request that cannot become a snapshot: ``errors`` is {field: [message]}."""
-
-    def __init__(self, errors: dict):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-
-
-class BuildCancelled(Exception):
-    pass
-
-
-# ------------------------------------------------------------------ requests
-def clean_filter(project: Project, params) -> dict:
-    """A filter (dict or QueryDict) checked against the review queue's rules; returns its JSON form.
-
-    ``order`` is accepted (a queue URL carries it) and dropped: files follow row hashes.
-    """
-    if params is None:
-        return {}
-    if isinstance(params, str):
-        params = QueryDict(params.lstrip("?"))
-    if not hasattr(params, "keys"):
-        raise SnapshotError({"filter": ['The filter is an object of review-queue parameters, e.g. {"tier": "hard"}.']})
-    unknown = sorted(set(params.keys()) - set(PARAMS))
-    if unknown:
-        raise SnapshotError({"filter": {k: [f"Unknown filter; use {', '.join(PARAMS)}."] for k in unknown}})
-    query = _as_querydict(params)
-    query.pop("order", None)
-    try:
-        _, cleaned = filtered_examples(project, query)
-    except FilterError as exc:
-        raise SnapshotError({"filter": exc.errors}) from None
-    return filter_description(cleaned)
-
-
-def _as_querydict(params) -> QueryDict:
-    if isinstance(params, QueryDict):
-        return params.copy()
-    query = QueryDict(mutable=True)
-    for key, value in params.items():
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for item in values:
-            if isinstance(item, (dict, list)) or item is None:
-                raise SnapshotError({"filter": {key: ["Give a text, number or boolean value (or a list of them)."]}})
-            query.appendlist(key, str(item).lower() if isinstance(item, bool) else str(item))
-    return query
-
-
-def start_snapshot(
-    project: Project,
-    user,
-    *,
-    name: str,
-    stage: str | None = None,
-    filter=None,
-    seed: int = 0,
-    validation_fraction: float = 0.1,
-    include_soft_targets: bool = False,
-    system_prompt: str = "",
-    launch: bool = True,
-) -> Snapshot:
-    """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
-
-    ``launch=False`` only records the request: the caller runs ``build_snapshot`` itself.
-    """
-    errors: dict = {}
-    name = (name or "").strip()
-    if not name:
-        errors["name"] = ["Give the snapshot a name."]
-    elif len(name) > MAX_NAME:
-        errors["name"] = [f"At most {MAX_NAME} characters."]
-    stage_obj = None
-    has_filter = bool(filter)
-    if stage not in (None, "") and has_filter:
-        errors["filter"] = ["Give a stage or a filter, not both (a filter can say stage=...)."]
-    elif stage not in (None, ""):
-        stage_obj = Stage.objects.filter(project=project, name=stage).first()
-        if stage_obj is None:
-            names = ", ".join(project.stages.values_list("name", flat=True))
-            errors["stage"] = [f"No stage {stage!r} here; choose one of {names}."]
-    elif not has_filter:
-        errors["stage"] = ["Give a stage, or a filter, to say which examples the snapshot holds."]
-    cleaned_filter = {}
-    if has_filter and "filter" not in errors:
-        try:
-            cleaned_filter = clean_filter(project, filter)
-        except SnapshotError as exc:
-            errors.update(exc.errors)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        errors["seed"] = [f"A whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}."]
-    if (
-        isinstance(validation_fraction, bool)
-        or not isinstance(validation_fraction, (int, float))
-        or not (0 <= validation_fraction <= MAX_VALIDATION_FRACTION)
-    ):
-        errors["validation_fraction"] = [f"A number from 0 to {MAX_VALIDATION_FRACTION}."]
-    if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
-        errors["system_prompt"] = [f"Text of at most {MAX_SYSTEM_PROMPT:,} characters."]
-    if errors:
-        raise SnapshotError(errors)
-    with transaction.atomic():
-        snapshot = Snapshot.objects.create(
-            project=project,
-            name=name,
-            stage=stage_obj,
-            filter=cleaned_filter,
-            seed=seed,
-            validation_fraction=float(validation_fraction),
-            include_soft_targets=bool(include_soft_targets),
-            system_prompt=system_prompt,
-            created_by=user,
-            status=Snapshot.Status.BUILDING,
-        )
-        if launch:
-            snapshot.job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)
-            snapshot.save(update_fields=["job"])
-    return snapshot
-
-
-# ------------------------------------------------------------------ freezing
 def selection(snapshot: Snapshot):
     """Every example the snapshot's stage or filter names, whatever its status."""
     project = snapshot.project
     if snapshot.filter:
-        query = _as_querydict(snapshot.filter)
+        query = as_querydict(snapshot.filter)
         qs, _ = filtered_examples(project, query)
         return qs
     if snapshot.stage_id is None:
@@ -237,6 +111,8 @@ _FIELDS = {
     "distribution": "sample__label_distribution",
     "predicted": "sample__predicted_label",
 }
+
+
 _Candidate = namedtuple("_Candidate", _FIELDS)
 
 
@@ -359,7 +235,6 @@ def _label_distribution(distribution, labels: list[str]):
     return {label: float(distribution.get(label) or 0.0) for label in labels}
 
 
-# --------------------------------------------------------------- hash, manifest
 def options_of(snapshot: Snapshot) -> dict:
     """Build options that shape the files: part of the content hash."""
     project = snapshot.project
@@ -428,10 +303,9 @@ def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
     }
 
 
-# ------------------------------------------------------------------ building
 def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Snapshot:
     """Freeze, hash and write the files of ``snapshot``; idempotent (a ready snapshot only gets missing files)."""
-    from curation.services import exports
+    from curation.services.datasets import exports
 
     def report(done=None, total=None, *, phase=None):
         if progress:

@@ -22,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 
 from curation.models import Snapshot
-from curation.services import exports
+from curation.services.datasets import exports
 
 READ_BYTES = 256 * 1024
 CONTENT_TYPES = {"jsonl": "application/jsonl", "chat": "application/jsonl", "parquet": "application/vnd.apache.parquet"}

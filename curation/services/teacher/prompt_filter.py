@@ -231,3 +231,9 @@ def frozen_prompts(job, pf: PromptFilter):
         return Prompt.objects.none()
     teacher_id = (job.params.get("teacher") or {}).get("spec_id")
     return matching_prompts(job.project, pf, teacher_id, as_of=job.created_at, max_id=max_id)
+
+
+def filter_of(job) -> PromptFilter:
+    d = dict(job.params.get("prompt_filter") or {})
+    d["ids"] = tuple(d.get("ids") or ())
+    return PromptFilter(**d)

@@ -1,0 +1,147 @@
+"""Snapshot requests: ``start_snapshot`` validates a request (a stage or a review-queue filter,
+seed, validation fraction, soft targets, system prompt) and launches a ``snapshot`` job, whose
+body is ``snapshot_job.build_snapshot``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.http import QueryDict
+
+from curation.models import Job, Project, Snapshot, Stage
+from curation.services import jobs
+from curation.services.review import PARAMS, FilterError, filter_description, filtered_examples
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 200
+MAX_SYSTEM_PROMPT = 10_000
+MAX_VALIDATION_FRACTION = 0.5
+SEED_RANGE = (0, 2**31 - 1)
+
+
+class SnapshotError(ValueError):
+    """A request that cannot become a snapshot: ``errors`` is {field: [message]}."""
+
+    def __init__(self, errors: dict):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+# ------------------------------------------------------------------ requests
+def clean_filter(project: Project, params) -> dict:
+    """A filter (dict or QueryDict) checked against the review queue's rules; returns its JSON form.
+
+    ``order`` is accepted (a queue URL carries it) and dropped: files follow row hashes.
+    """
+    if params is None:
+        return {}
+    if isinstance(params, str):
+        params = QueryDict(params.lstrip("?"))
+    if not hasattr(params, "keys"):
+        raise SnapshotError({"filter": ['The filter is an object of review-queue parameters, e.g. {"tier": "hard"}.']})
+    unknown = sorted(set(params.keys()) - set(PARAMS))
+    if unknown:
+        raise SnapshotError({"filter": {k: [f"Unknown filter; use {', '.join(PARAMS)}."] for k in unknown}})
+    query = as_querydict(params)
+    query.pop("order", None)
+    try:
+        _, cleaned = filtered_examples(project, query)
+    except FilterError as exc:
+        raise SnapshotError({"filter": exc.errors}) from None
+    return filter_description(cleaned)
+
+
+def as_querydict(params) -> QueryDict:
+    if isinstance(params, QueryDict):
+        return params.copy()
+    query = QueryDict(mutable=True)
+    for key, value in params.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if isinstance(item, (dict, list)) or item is None:
+                raise SnapshotError({"filter": {key: ["Give a text, number or boolean value (or a list of them)."]}})
+            query.appendlist(key, str(item).lower() if isinstance(item, bool) else str(item))
+    return query
+
+
+def start_snapshot(
+    project: Project,
+    user,
+    *,
+    name: str,
+    stage: str | None = None,
+    filter=None,
+    seed: int = 0,
+    validation_fraction: float = 0.1,
+    include_soft_targets: bool = False,
+    system_prompt: str = "",
+    launch: bool = True,
+) -> Snapshot:
+    """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
+
+    ``launch=False`` only records the request: the caller runs ``build_snapshot`` itself.
+    """
+    errors: dict = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Give the snapshot a name."]
+    elif len(name) > MAX_NAME:
+        errors["name"] = [f"At most {MAX_NAME} characters."]
+    stage_obj = None
+    has_filter = bool(filter)
+    if stage not in (None, "") and has_filter:
+        errors["filter"] = ["Give a stage or a filter, not both (a filter can say stage=...)."]
+    elif stage not in (None, ""):
+        stage_obj = Stage.objects.filter(project=project, name=stage).first()
+        if stage_obj is None:
+            names = ", ".join(project.stages.values_list("name", flat=True))
+            errors["stage"] = [f"No stage {stage!r} here; choose one of {names}."]
+    elif not has_filter:
+        errors["stage"] = ["Give a stage, or a filter, to say which examples the snapshot holds."]
+    cleaned_filter = {}
+    if has_filter and "filter" not in errors:
+        try:
+            cleaned_filter = clean_filter(project, filter)
+        except SnapshotError as exc:
+            errors.update(exc.errors)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        errors["seed"] = [f"A whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}."]
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, (int, float))
+        or not (0 <= validation_fraction <= MAX_VALIDATION_FRACTION)
+    ):
+        errors["validation_fraction"] = [f"A number from 0 to {MAX_VALIDATION_FRACTION}."]
+    if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
+        errors["system_prompt"] = [f"Text of at most {MAX_SYSTEM_PROMPT:,} characters."]
+    if errors:
+        raise SnapshotError(errors)
+    with transaction.atomic():
+        snapshot = Snapshot.objects.create(
+            project=project,
+            name=name,
+            stage=stage_obj,
+            filter=cleaned_filter,
+            seed=seed,
+            validation_fraction=float(validation_fraction),
+            include_soft_targets=bool(include_soft_targets),
+            system_prompt=system_prompt,
+            created_by=user,
+            status=Snapshot.Status.BUILDING,
+        )
+        if launch:
+            snapshot.job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)
+            snapshot.save(update_fields=["job"])
+    return snapshot
+
+
+# ------------------------------------------------------------------ freezing
+
+
+# --------------------------------------------------------------- hash, manifest
+
+
+# ------------------------------------------------------------------ building

@@ -1,0 +1,87 @@
+"""Review: one reviewer's decisions on one example, bulk actions by filter, "next for me" leases,
+the review queue's filter, curriculum stages and tiers, and reviewer statistics.
+
+Modules: ``decisions`` (approve, reject, edit, grade, tier, stage, label, comment, gold; the
+optimistic lock and the audit row), ``bulk`` (one statement per filter), ``leases``,
+``filters`` (the shared example filter and keyset pages), ``curriculum`` (stage and tier
+lists), ``stats`` (per-day counts, agreement). Outside code imports this package only.
+"""
+
+from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
+from curation.services.review.curriculum import add_level, move_level, remove_level, rename_level
+from curation.services.review.decisions import (
+    ReviewError,
+    StaleExample,
+    add_to_gold,
+    approve,
+    comment,
+    demote,
+    edit,
+    grade,
+    move_to_stage,
+    promote,
+    reject,
+    set_label,
+    set_tier,
+)
+from curation.services.review.filters import (
+    DEFAULT_ORDER,
+    ORDER_LABELS,
+    ORDERINGS,
+    PARAMS,
+    ExampleFilter,
+    FilterError,
+    Page,
+    adjacent,
+    cursor_at,
+    decode_cursor,
+    filter_description,
+    filtered_examples,
+    keyset_page,
+)
+from curation.services.review.leases import claim_next, leased_to_someone_else
+from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
+
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_ORDER",
+    "ORDERINGS",
+    "ORDER_LABELS",
+    "PARAMS",
+    "BulkCountChanged",
+    "ExampleFilter",
+    "FilterError",
+    "Page",
+    "ReviewError",
+    "StaleExample",
+    "add_level",
+    "add_to_gold",
+    "adjacent",
+    "agreement",
+    "apply_bulk",
+    "approve",
+    "claim_next",
+    "cohens_kappa",
+    "comment",
+    "cursor_at",
+    "decode_cursor",
+    "demote",
+    "edit",
+    "filter_description",
+    "filtered_examples",
+    "grade",
+    "keyset_page",
+    "leased_to_someone_else",
+    "move_level",
+    "move_to_stage",
+    "plan_bulk",
+    "promote",
+    "reject",
+    "remove_level",
+    "rename_level",
+    "reviewed_per_day",
+    "set_label",
+    "set_tier",
+    "stage_progress",
+    "status_matrix",
+]

@@ -1,0 +1,33 @@
+"""Training: staged distillation (the request in ``request``, launch and gate decisions in
+``distillation``, the body in ``distillation_job``), the model registry, and evaluation on the
+gold set (``evaluation`` / ``evaluation_job``). Outside code imports this package only.
+"""
+
+from curation.services.training.distillation import (
+    KD_MODES,
+    launch_distillation,
+    output_dir,
+    phase_label,
+    resume_distillation,
+)
+from curation.services.training.distillation_job import run_distill_job
+from curation.services.training.evaluation import launch_evaluation
+from curation.services.training.evaluation_job import run_evaluation_job
+from curation.services.training.registry import ArtifactMissing, archive_for, lineage, model_dir
+from curation.services.training.request import snapshot_records
+
+__all__ = [
+    "KD_MODES",
+    "ArtifactMissing",
+    "archive_for",
+    "launch_distillation",
+    "launch_evaluation",
+    "lineage",
+    "model_dir",
+    "output_dir",
+    "phase_label",
+    "resume_distillation",
+    "run_distill_job",
+    "run_evaluation_job",
+    "snapshot_records",
+]

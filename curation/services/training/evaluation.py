@@ -1,0 +1,106 @@
+"""Evaluation jobs: a model version against the teacher on the project's gold set (the body is
+``evaluation_job``).
+
+The body loads the confirmed gold items (reference answers or labels, with their
+tiers), runs ``workers.evaluation.evaluate`` and stores everything it returns in an
+``EvalReport``:
+
+- ``metrics``: ``{"task", "n_items", "quality_basis", "notes", "samples",
+  "student": {...overall}, "teacher": {...overall}}`` (without the reliability bins)
+- ``by_tier``: ``{"student": {tier: {...}}, "teacher": {tier: {...}}}``
+- ``speed``: ``{"student": {latency_p50_ms, latency_p95_ms, tokens_per_s, parameters,
+  param_buffer_bytes, peak_rss_delta_mb}, "teacher": {...}}``
+- ``reliability`` (classification): ``{"student": {"ece", "bins"}, "teacher": {...}}``
+- ``quality_retained`` and ``speedup``: the headline ratios.
+"""
+
+from __future__ import annotations
+
+from curation.models import GoldItem, Job, ModelSpec, ModelVersion, Project
+from curation.services import jobs
+from curation.services.errors import FieldErrors, LaunchInvalid
+from curation.services.inputs import parse_number
+from curation.services.training.registry import ArtifactMissing, model_dir
+
+MAX_NEW_TOKENS = 32
+
+
+def gold_set(project: Project) -> list[dict]:
+    """The confirmed gold items in the core's format (prompt, reference or label, tier)."""
+    items = GoldItem.objects.filter(project=project, confirmed=True).select_related("prompt", "tier").order_by("id")
+    out = []
+    for g in items:
+        item = {"prompt": g.prompt.model_input, "tier": g.tier.name if g.tier_id else None}
+        if project.is_classification:
+            item["label"] = g.label
+        else:
+            item["reference"] = g.reference
+        out.append(item)
+    return out
+
+
+def gold_problems(project: Project) -> str | None:
+    gold = GoldItem.objects.filter(project=project, confirmed=True)
+    if not gold.exists():
+        return "the project has no confirmed gold items to evaluate on; confirm some on the gold page first"
+    if project.is_classification:
+        labels = set(project.labels or [])
+        bad = sorted(set(gold.exclude(label__in=labels).values_list("label", flat=True)))[:5]
+        if bad:
+            return f"confirmed gold items carry labels that are not project labels: {', '.join(map(repr, bad))}"
+    elif gold.filter(reference="").exists():
+        return f"{gold.filter(reference='').count()} confirmed gold items have no reference answer"
+    return None
+
+
+def validate_evaluation(project: Project, data: dict) -> dict:
+    errors = FieldErrors()
+    if not isinstance(data, dict):
+        raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
+    for key in sorted(set(data) - {"model_version", "teacher_spec", "max_new_tokens"}):
+        errors.add(key, "unknown setting")
+    raw = data.get("model_version")
+    version = ModelVersion.objects.filter(project=project, pk=raw).first() if str(raw or "").isdigit() else None
+    if raw in (None, ""):
+        errors.add("model_version", "Choose the model version to evaluate.")
+    elif version is None:
+        errors.add("model_version", f"no model version #{raw} in this project")
+    else:
+        try:
+            model_dir(version)
+        except ArtifactMissing as exc:
+            errors.add("model_version", str(exc))
+    raw_teacher = data.get("teacher_spec") or (version.teacher_spec_id if version else None)
+    teacher = (
+        ModelSpec.objects.filter(project=project, pk=raw_teacher).first() if str(raw_teacher or "").isdigit() else None
+    )
+    if raw_teacher in (None, ""):
+        errors.add("teacher_spec", "Choose the teacher to compare with.")
+    elif teacher is None:
+        errors.add("teacher_spec", f"no model spec #{raw_teacher} in this project")
+    elif teacher.role != ModelSpec.Role.TEACHER:
+        errors.add("teacher_spec", f"{teacher.name!r} is registered as a {teacher.role}, not a teacher")
+    elif teacher.backend != ModelSpec.Backend.TRANSFORMERS:
+        errors.add(
+            "teacher_spec",
+            f"{teacher.name!r} is served over HTTP; the speed and calibration comparison runs "
+            "both models on this worker, so it needs a local transformers teacher",
+        )
+    max_new = parse_number(
+        data.get("max_new_tokens"), "max_new_tokens", errors, kind=int, default=MAX_NEW_TOKENS, minimum=1, maximum=2048
+    )
+    problem = gold_problems(project)
+    if problem:
+        errors.add("__all__", problem)
+    if errors:
+        raise LaunchInvalid(dict(errors))
+    return {"model_version": version.pk, "teacher_spec": teacher.pk, "max_new_tokens": max_new}
+
+
+def launch_evaluation(project: Project, data: dict, by=None, *, auto: bool = False) -> Job:
+    """Validate (``LaunchInvalid`` names the fields) and queue an evaluation job."""
+    params = validate_evaluation(project, data)
+    params["auto"] = auto
+    return jobs.launch(
+        project, Job.Kind.EVALUATE, params, by=by, model_spec=ModelSpec.objects.get(pk=params["teacher_spec"])
+    )
