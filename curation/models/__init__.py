@@ -1,5 +1,6 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, TeacherSample, Verdict
+from .experiments import Experiment, ExperimentRun
 from .jobs import Job, MetricPoint
 from .project import POOL_STAGE, ROLE_RANK, Membership, Project, Role, Stage, Tier
 from .review import BulkAction
@@ -13,6 +14,8 @@ __all__ = [
     "EvalReport",
     "Example",
     "ExampleStatus",
+    "Experiment",
+    "ExperimentRun",
     "GoldItem",
     "Job",
     "Membership",

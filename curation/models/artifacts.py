@@ -14,6 +14,10 @@ class Snapshot(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
+    class Content(models.TextChoices):
+        CURATED = "curated", "Curated (approved examples, reviewers' edits and labels)"
+        RAW = "raw", "Raw teacher output (every teacher example as the teacher wrote it, whatever its status)"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshots")
     name = models.CharField(max_length=200)
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
@@ -25,6 +29,12 @@ class Snapshot(models.Model):
         default=False, help_text="Parquet files inline the teacher's top-k soft targets (label distribution: always)."
     )
     system_prompt = models.TextField(blank=True, help_text="Chat format: a system turn for prompts that have none.")
+    content = models.CharField(
+        max_length=10,
+        choices=Content.choices,
+        default=Content.CURATED,
+        help_text="Raw: what a user would train on without review (the experiments' raw arm).",
+    )
     row_count = models.PositiveIntegerField(default=0)
     train_count = models.PositiveIntegerField(default=0)
     validation_count = models.PositiveIntegerField(default=0)
@@ -151,6 +161,11 @@ class EvalReport(models.Model):
     reliability = models.JSONField(default=dict, blank=True, help_text="Calibration bins (classification).")
     quality_retained = models.FloatField(null=True, blank=True)
     speedup = models.FloatField(null=True, blank=True)
+    per_item = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{gold_ids, metric, student, teacher}: each gold item's score (1 right, 0 wrong), for paired tests.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

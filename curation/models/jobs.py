@@ -15,6 +15,7 @@ class Job(models.Model):
         DISTILL = "distill", "Staged distillation"
         EVALUATE = "evaluate", "Evaluation"
         SNAPSHOT = "snapshot", "Snapshot build"
+        EXPERIMENT = "experiment", "Experiment preparation"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
