@@ -33,6 +33,16 @@ class SnapshotForm(forms.Form):
         max_length=2000,
         help_text="The review queue's parameters, as in its URL: e.g. tier=hard&checks=passed",
     )
+    content = forms.ChoiceField(
+        choices=[
+            ("curated", "Curated: the approved examples, with the reviewers' edits and labels"),
+            ("raw", "Raw teacher output: every teacher example, whatever its status, as the teacher wrote it"),
+        ],
+        initial="curated",
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Raw is what training without review would use: compare the two in an experiment.",
+    )
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
     validation_fraction = forms.FloatField(
         initial=0.1, min_value=0, max_value=0.5, help_text="Share of prompts held out for validation (0 to 0.5)."

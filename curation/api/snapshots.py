@@ -38,6 +38,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
             "validation_fraction",
             "include_soft_targets",
             "system_prompt",
+            "content",
             "row_count",
             "train_count",
             "validation_count",
@@ -91,6 +92,15 @@ class SnapshotCreateSerializer(serializers.Serializer):
         help_text="Chat format: a system turn for prompts without one.",
     )
 
+    content = serializers.ChoiceField(
+        choices=Snapshot.Content.choices,
+        required=False,
+        default=Snapshot.Content.CURATED,
+        help_text="curated: the approved examples with the reviewers' edits and labels. raw: every teacher example "
+        "whatever its status, with the teacher's own text, label and soft targets (without a stage or filter: all "
+        "of them), i.e. what training without review would use.",
+    )
+
 
 class DownloadQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=datasets.FORMATS, required=False, default="jsonl")
@@ -133,6 +143,7 @@ SNAPSHOT_EXAMPLE = {
     "validation_fraction": 0.1,
     "include_soft_targets": False,
     "system_prompt": "",
+    "content": "curated",
     "row_count": 1800,
     "train_count": 1622,
     "validation_count": 178,

@@ -38,6 +38,7 @@ def snapshot_list(request, slug):
                 validation_fraction=data["validation_fraction"],
                 include_soft_targets=data["include_soft_targets"],
                 system_prompt=data["system_prompt"],
+                content=data["content"] or "curated",
             )
         except datasets.SnapshotError as exc:
             for field, problems in exc.errors.items():

@@ -3,7 +3,9 @@ sets of approved examples. ``build_snapshot``:
 
 1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in one
    transaction (one consistent view of the examples). Rows that cannot be trained on
-   are counted by reason instead: ``not_approved``, ``gold_prompt`` (the board's guard,
+   are counted by reason instead: ``not_approved`` (``not_teacher`` for a raw snapshot, which
+   takes the teacher's examples whatever their status, with the teacher's own text, label and
+   soft targets), ``gold_prompt`` (the board's guard,
    ``gold.training_eligible``: the prompt's hash is a gold item's),
    ``gold_duplicate`` (equal to a gold prompt after normalisation although its stored
    hash says otherwise), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
@@ -46,7 +48,15 @@ FORMAT_VERSION = 1
 FREEZE_BATCH = 2000
 
 
-EXCLUSION_REASONS = ("not_approved", "gold_prompt", "gold_duplicate", "empty_completion", "no_label", "duplicate")
+EXCLUSION_REASONS = (
+    "not_approved",
+    "not_teacher",
+    "gold_prompt",
+    "gold_duplicate",
+    "empty_completion",
+    "no_label",
+    "duplicate",
+)
 
 
 def selection(snapshot: Snapshot):
@@ -110,6 +120,8 @@ _FIELDS = {
     "soft_targets": "soft_targets",
     "distribution": "sample__label_distribution",
     "predicted": "sample__predicted_label",
+    "teacher_text": "sample__text",
+    "teacher_soft_targets": "sample__soft_targets",
 }
 
 
@@ -121,6 +133,7 @@ class _Freezer:
 
     def __init__(self, snapshot: Snapshot):
         self.snapshot = snapshot
+        self.raw = snapshot.content == Snapshot.Content.RAW
         self.classification = snapshot.project.is_classification
         self.labels = list(snapshot.project.labels or [])
         self.guard = GoldGuard(snapshot.project)
@@ -128,13 +141,16 @@ class _Freezer:
         self._prompt, self._completions = None, set()
 
     def completion(self, c) -> tuple[str, str | None]:
-        """The row's completion, and the reason it cannot be trained on (None: it can)."""
+        """The row's completion, and the reason it cannot be trained on (None: it can).
+
+        Curated: the reviewers' label or edited text wins. Raw: the teacher's own label or text."""
         if self.classification:
-            completion = c.label or c.predicted or ""
+            completion = (c.predicted if self.raw else c.label or c.predicted) or ""
             if not completion or (self.labels and completion not in self.labels):
                 return completion, "no_label"
             return completion, None
-        return c.response, (None if c.response.strip() else "empty_completion")
+        text = (c.teacher_text or "") if self.raw else c.response
+        return text, (None if text.strip() else "empty_completion")
 
     def row(self, c, ordinal: int) -> SnapshotRow | None:
         keys = guard_keys(c.text, c.messages)
@@ -166,10 +182,10 @@ class _Freezer:
             tier=c.tier or "",
             stage=c.stage,
             source=c.source,
-            grade=c.grade,
-            edited=c.edited,
+            grade=None if self.raw else c.grade,
+            edited=False if self.raw else c.edited,
             split=split_of(snap.seed, prompt_hash, snap.validation_fraction),
-            soft_targets=c.soft_targets or "",
+            soft_targets=(c.teacher_soft_targets if self.raw else c.soft_targets) or "",
             label_distribution=_label_distribution(c.distribution, self.labels) if self.classification else None,
         )
         row.row_hash = hash_record(row_record(row, with_soft_targets=snap.include_soft_targets))
@@ -184,13 +200,17 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         SnapshotRow.objects.filter(snapshot=snapshot).delete()
         chosen = selection(snapshot)
         total = chosen.count()
-        approved = chosen.filter(status=ExampleStatus.APPROVED)
-        n_approved = approved.count()
+        if freezer.raw:
+            # The teacher's examples whatever their status; rows without a teacher sample
+            # (imported or written by people) are not the teacher's output.
+            kept, left_out = chosen.filter(sample__isnull=False), "not_teacher"
+        else:
+            kept, left_out = chosen.filter(status=ExampleStatus.APPROVED), "not_approved"
+        n_approved = kept.count()
         # The board's guard (one SQL definition) first; the freezer then catches what a
         # stored hash cannot show (stale hashes, a one-turn chat form of a gold prompt).
-        eligible = training_eligible(approved)
-        not_approved = total - n_approved
-        freezer.excluded["not_approved"] = not_approved
+        eligible = training_eligible(kept)
+        freezer.excluded[left_out] = total - n_approved
         freezer.excluded["gold_prompt"] = n_approved - eligible.count()
         if progress:
             progress(0, total, phase="freezing rows")
@@ -238,13 +258,16 @@ def _label_distribution(distribution, labels: list[str]):
 def options_of(snapshot: Snapshot) -> dict:
     """Build options that shape the files: part of the content hash."""
     project = snapshot.project
-    return {
+    options = {
         "format_version": FORMAT_VERSION,
         "task_type": project.task_type,
         "labels": list(project.labels or []) if project.is_classification else [],
         "include_soft_targets": snapshot.include_soft_targets,
         "system_prompt": snapshot.system_prompt,
     }
+    if snapshot.content != Snapshot.Content.CURATED:  # curated snapshots keep the hashes they always had
+        options["content"] = snapshot.content
+    return options
 
 
 def compute_content_hash(snapshot: Snapshot) -> str:
@@ -279,7 +302,7 @@ def _counts(snapshot: Snapshot) -> dict:
 
 
 def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
-    return {
+    manifest = {
         "format_version": FORMAT_VERSION,
         "snapshot": {"id": snapshot.pk, "name": snapshot.name, "project": snapshot.project.slug},
         "content_hash": snapshot.content_hash,
@@ -301,6 +324,11 @@ def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
         "excluded": snapshot.excluded,
         "files": files,
     }
+    if snapshot.content == Snapshot.Content.RAW:
+        manifest["selection"].update(
+            status="any", content="raw teacher output: the teacher's text, label, soft targets"
+        )
+    return manifest
 
 
 def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Snapshot:

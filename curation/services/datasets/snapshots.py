@@ -1,5 +1,5 @@
 """Snapshot requests: ``start_snapshot`` validates a request (a stage or a review-queue filter,
-seed, validation fraction, soft targets, system prompt) and launches a ``snapshot`` job, whose
+seed, validation fraction, soft targets, system prompt, curated or raw content) and launches a ``snapshot`` job, whose
 body is ``snapshot_job.build_snapshot``.
 """
 
@@ -20,6 +20,10 @@ MAX_NAME = 200
 MAX_SYSTEM_PROMPT = 10_000
 MAX_VALIDATION_FRACTION = 0.5
 SEED_RANGE = (0, 2**31 - 1)
+
+
+# A raw snapshot without a stage or a filter: every example, whatever its status.
+ALL_EXAMPLES = {"status": ["pending", "approved", "rejected"]}
 
 
 class SnapshotError(ValueError):
@@ -78,13 +82,22 @@ def start_snapshot(
     validation_fraction: float = 0.1,
     include_soft_targets: bool = False,
     system_prompt: str = "",
+    content: str = Snapshot.Content.CURATED,
     launch: bool = True,
 ) -> Snapshot:
     """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
 
-    ``launch=False`` only records the request: the caller runs ``build_snapshot`` itself.
+    ``content="raw"`` takes the teacher's examples whatever their status, with the teacher's own
+    text, label and soft targets (what training without review would use); without a stage or a
+    filter it takes every example of the project. ``launch=False`` only records the request: the
+    caller runs ``build_snapshot`` itself.
     """
     errors: dict = {}
+    if content not in Snapshot.Content.values:
+        errors["content"] = [f"One of {', '.join(Snapshot.Content.values)}."]
+    raw = content == Snapshot.Content.RAW
+    if raw and stage in (None, "") and not filter:
+        filter = dict(ALL_EXAMPLES)
     name = (name or "").strip()
     if not name:
         errors["name"] = ["Give the snapshot a name."]
@@ -129,6 +142,7 @@ def start_snapshot(
             validation_fraction=float(validation_fraction),
             include_soft_targets=bool(include_soft_targets),
             system_prompt=system_prompt,
+            content=content,
             created_by=user,
             status=Snapshot.Status.BUILDING,
         )
