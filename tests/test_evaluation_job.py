@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from curation.models import EvalReport, Job, ModelVersion
+from curation.models import EvalReport, GoldItem, Job, ModelVersion
 from curation.services import jobs
 from curation.services.errors import LaunchInvalid
 from curation.services.training import launch_evaluation, run_evaluation_job
@@ -113,6 +113,15 @@ def test_a_classification_report_holds_hand_computed_accuracy_f1_ece_and_ratios(
         report.speed["teacher"]["latency_p50_ms"] / report.speed["student"]["latency_p50_ms"]
     )
     assert job.metrics["eval_report"] == report.pk and f"Report #{report.pk}" in job.message
+    # Each gold item's score, in gold order with its id, so two students can be compared item by item.
+    gold_ids = list(GoldItem.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    t_ok = [p == g for p, g in zip(t_pred, golds)]
+    assert report.per_item == {
+        "gold_ids": gold_ids,
+        "metric": "accuracy",
+        "student": [float(ok) for ok in s_ok],
+        "teacher": [float(ok) for ok in t_ok],
+    }
 
 
 def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_matches(project, version, tiny_model_dir):
@@ -146,6 +155,9 @@ def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_mat
     assert overall["normalized_match"] == pytest.approx(sum(matches) / 3)
     assert overall["exact_match"] == pytest.approx(sum(o.strip() == r.strip() for o, r in zip(outputs, references)) / 3)
     assert overall["check_pass_rate"] == pytest.approx(sum(len(o) <= 12 for o in outputs) / 3)
+    assert report.per_item["metric"] == "normalized_match"
+    assert report.per_item["student"] == [float(m) for m in matches]
+    assert report.per_item["teacher"] == [float(m) for m in teacher_matches]
     if any(teacher_matches):
         assert report.metrics["quality_basis"] == "normalized_match"
         assert report.quality_retained == pytest.approx(sum(matches) / sum(teacher_matches))

@@ -25,6 +25,8 @@ Definitions (what the report shows):
   gold requests faster for that model (``threads``: each model at its best on this
   machine); p50/p95 latency in ms, tokens/s = generated (or scored prompt)
   tokens / total time; speedup = teacher p50 / student p50.
+- per item (for paired comparisons between students): each gold item's headline score, 1.0
+  right and 0.0 wrong (accuracy, or normalized match), in gold order, with the caller's ``id``.
 - memory: parameter + buffer bytes, and the growth of the process's peak RSS
   (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
 """
@@ -385,6 +387,12 @@ def evaluate(
     else:
         quality, basis = None, headline_key
         notes.append(f"the teacher's {headline_key} is 0: quality retained is undefined")
+    per_item = {
+        "metric": headline_key,
+        "ids": [g.get("id") for g in gold],
+        "student": [_item_score(i, headline_key) for i in s_items],
+        "teacher": [_item_score(i, headline_key) for i in t_items],
+    }
     s_speed = _speed(s_items, model_memory(student.model), s_rss)
     t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
     return {
@@ -400,4 +408,10 @@ def evaluate(
             for s, t in zip(s_items[:20], t_items[:20])
         ],
         "notes": notes,
+        "per_item": per_item,
     }
+
+
+def _item_score(item: dict, metric: str) -> float:
+    """One gold item's headline score: 1.0 right, 0.0 wrong (accuracy or normalized match)."""
+    return float(item["pred"] == item["gold"]) if metric == "accuracy" else float(item["normalized"])

@@ -26,11 +26,11 @@ MAX_NEW_TOKENS = 32
 
 
 def gold_set(project: Project) -> list[dict]:
-    """The confirmed gold items in the core's format (prompt, reference or label, tier)."""
+    """The confirmed gold items in the core's format (id, prompt, reference or label, tier)."""
     items = GoldItem.objects.filter(project=project, confirmed=True).select_related("prompt", "tier").order_by("id")
     out = []
     for g in items:
-        item = {"prompt": g.prompt.model_input, "tier": g.tier.name if g.tier_id else None}
+        item = {"id": g.pk, "prompt": g.prompt.model_input, "tier": g.tier.name if g.tier_id else None}
         if project.is_classification:
             item["label"] = g.label
         else:

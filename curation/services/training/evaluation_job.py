@@ -49,6 +49,12 @@ def report_fields(result: dict) -> dict:
         "reliability": reliability,
         "quality_retained": result["quality_retained"],
         "speedup": result["speedup"],
+        "per_item": {
+            "gold_ids": result["per_item"]["ids"],
+            "metric": result["per_item"]["metric"],
+            "student": result["per_item"]["student"],
+            "teacher": result["per_item"]["teacher"],
+        },
     }
 
 
