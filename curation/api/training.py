@@ -57,6 +57,12 @@ class StageRequestSerializer(serializers.Serializer):
     snapshot = serializers.IntegerField(
         help_text="A ready snapshot of this project: its train split trains, its validation split gates."
     )
+    extra_snapshots = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="More ready snapshots whose rows this stage also trains on (e.g. one shuffled stage over "
+        "several curriculum stages).",
+    )
     name = serializers.CharField(required=False, help_text="Default: the snapshot's curriculum stage, else its name.")
     steps = serializers.IntegerField(required=False, help_text="Optimizer steps (give steps or epochs).")
     epochs = serializers.FloatField(required=False)
@@ -85,6 +91,18 @@ class DistillationRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=0)
     checkpoint_every = serializers.IntegerField(
         required=False, default=200, help_text="Optimizer steps between checkpoints; 0: stage ends only."
+    )
+    data_fraction = serializers.FloatField(
+        required=False,
+        default=1.0,
+        help_text="Train on this share of each stage's training rows: a subsample fixed by `seed` (0 < f <= 1).",
+    )
+    stage_order = serializers.ChoiceField(
+        choices=["curriculum", "random"],
+        required=False,
+        default="curriculum",
+        help_text="random: the stages' training rows are dealt to the stages at random (seeded), each stage keeping "
+        "its size and settings: the random-order control of a curriculum.",
     )
 
 

@@ -13,8 +13,8 @@ from curation.services.training.distillation import (
 from curation.services.training.distillation_job import run_distill_job
 from curation.services.training.evaluation import launch_evaluation
 from curation.services.training.evaluation_job import run_evaluation_job
+from curation.services.training.records import snapshot_records
 from curation.services.training.registry import ArtifactMissing, archive_for, lineage, model_dir
-from curation.services.training.request import snapshot_records
 
 __all__ = [
     "KD_MODES",

@@ -38,7 +38,7 @@ def _card(model_dir) -> dict:
 def _snapshots_for(job: Job, upto: int | None) -> list[int]:
     stages = job.params.get("stages", [])
     chosen = stages if upto is None else stages[: upto + 1]
-    ids = [s["snapshot"] for s in chosen if s.get("snapshot")]
+    ids = [i for s in chosen for i in [s.get("snapshot"), *s.get("extra_snapshots", [])] if i]
     return list(Snapshot.objects.filter(pk__in=ids).values_list("pk", flat=True))
 
 

@@ -20,7 +20,6 @@ names. Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the 
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from curation.services.recipes import (
     JOB_DEFAULTS,
     STAGE_DEFAULTS,
 )
+from curation.services.training.records import DATA_DEFAULTS, STAGE_ORDERS, StageData
 from workers.distill.config import GATE_METRICS, PRECISIONS
 from workers.distill.losses import DIVERGENCES
 
@@ -92,12 +92,40 @@ def _row_counts(snapshot_ids) -> dict[tuple[int, str], int]:
     return {(r["snapshot_id"], r["split"]): r["n"] for r in rows}
 
 
+def _snapshot_problem(snap: Snapshot | None, raw_id, counts) -> str | None:
+    if snap is None:
+        return f"no snapshot #{raw_id} in this project"
+    if snap.status != Snapshot.Status.READY:
+        return f"snapshot {snap.name!r} is {snap.get_status_display().lower()}, not ready"
+    if not counts.get((snap.pk, SnapshotRow.Split.TRAIN)):
+        return f"snapshot {snap.name!r} has no training rows"
+    return None
+
+
+def _extra_snapshots(raw, field, snapshots, counts, errors) -> list[Snapshot]:
+    """A stage's ``extra_snapshots``: more ready snapshots whose rows the stage also trains on."""
+    if raw in (None, [], ""):
+        return []
+    if not isinstance(raw, list):
+        errors.add(field, "a list of snapshot ids")
+        return []
+    out = []
+    for raw_id in raw:
+        snap = snapshots.get(_db_id(raw_id))
+        problem = _snapshot_problem(snap, raw_id, counts)
+        if problem:
+            errors.add(field, problem)
+        else:
+            out.append(snap)
+    return out
+
+
 def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     """The job params for a launch request, and the specs; raises ``LaunchInvalid``."""
     errors = FieldErrors()
     if not isinstance(data, dict):
         raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
-    known = {"student_spec", "teacher_spec", "stages", *JOB_DEFAULTS}
+    known = {"student_spec", "teacher_spec", "stages", *JOB_DEFAULTS, *DATA_DEFAULTS}
     for key in sorted(set(data) - known):
         errors.add(key, "unknown setting")
     student = _spec(project, data.get("student_spec"), "student_spec", ModelSpec.Role.STUDENT, errors)
@@ -135,6 +163,14 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             minimum=0,
         ),
     }
+    params["data_fraction"] = parse_number(
+        data.get("data_fraction"), "data_fraction", errors, default=DATA_DEFAULTS["data_fraction"], maximum=1.0
+    )
+    if params["data_fraction"] is not None and not params["data_fraction"] > 0:
+        errors.add("data_fraction", "must be more than 0 (the share of each stage's training rows to train on)")
+    params["stage_order"] = _choice(
+        data.get("stage_order"), "stage_order", STAGE_ORDERS, errors, DATA_DEFAULTS["stage_order"]
+    )
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
         errors.add("stages", "Add at least one stage.")
@@ -143,6 +179,12 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         errors.add("stages", f"at most {MAX_STAGES} stages")
         raw_stages = raw_stages[:MAX_STAGES]
     snapshot_ids = [s.get("snapshot") for s in raw_stages if isinstance(s, dict)]
+    snapshot_ids += [
+        i
+        for s in raw_stages
+        if isinstance(s, dict) and isinstance(s.get("extra_snapshots"), list)
+        for i in s["extra_snapshots"]
+    ]
     snapshots = {
         s.pk: s
         for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related(
@@ -158,22 +200,24 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             stage_snaps.append(None)
             stages.append({})
             continue
-        stage_known = {"snapshot", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
+        stage_known = {"snapshot", "extra_snapshots", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
         for key in sorted(set(raw) - stage_known):
             errors.add(f"{where}.{key}", "unknown stage setting")
         snap = snapshots.get(_db_id(raw.get("snapshot", "")))
         if raw.get("snapshot") in (None, ""):
             errors.add(f"{where}.snapshot", "Choose the snapshot this stage trains on.")
-        elif snap is None:
-            errors.add(f"{where}.snapshot", f"no snapshot #{raw.get('snapshot')} in this project")
-        elif snap.status != Snapshot.Status.READY:
-            errors.add(f"{where}.snapshot", f"snapshot {snap.name!r} is {snap.get_status_display().lower()}, not ready")
-        elif not counts.get((snap.pk, SnapshotRow.Split.TRAIN)):
-            errors.add(f"{where}.snapshot", f"snapshot {snap.name!r} has no training rows")
+        elif problem := _snapshot_problem(snap, raw.get("snapshot"), counts):
+            errors.add(f"{where}.snapshot", problem)
         stage_snaps.append(snap)
+        extras = _extra_snapshots(raw.get("extra_snapshots"), f"{where}.extra_snapshots", snapshots, counts, errors)
         stage = {
             "snapshot": snap.pk if snap else None,
             "snapshot_hash": snap.content_hash if snap else "",
+            **(
+                {"extra_snapshots": [x.pk for x in extras], "extra_hashes": [x.content_hash for x in extras]}
+                if extras
+                else {}
+            ),
             "name": str(raw.get("name") or "").strip()[:50],
             "steps": parse_number(raw.get("steps"), f"{where}.steps", errors, kind=int),
             "epochs": parse_number(raw.get("epochs"), f"{where}.epochs", errors),
@@ -292,20 +336,22 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
     if teacher is None and params.get("teacher_spec"):
         teacher = ModelSpec.objects.filter(pk=params["teacher_spec"]).first()
     task, labels = project.task_type, list(project.labels or [])
+    data = StageData(project, params)
     stages = []
-    for s in params["stages"]:
+    for i, s in enumerate(params["stages"]):
         gate = GateConfig(**s["gate"]) if s.get("gate") else None
-        where = f"stage {s['name']!r}"
+        train, validation = data.loaders(i)
+        hashes = [s.get("snapshot_hash") or "", *s.get("extra_hashes", [])]
         stages.append(
             StageConfig(
                 name=s["name"],
-                records=_loader(s["snapshot"], SnapshotRow.Split.TRAIN, task, labels, where),
-                val_records=_loader(s["snapshot"], SnapshotRow.Split.VALIDATION, task, labels, where) if gate else None,
+                records=train,
+                val_records=validation if gate else None,
                 steps=s.get("steps"),
                 epochs=s.get("epochs"),
                 **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
                 gate=gate,
-                snapshot=s.get("snapshot_hash") or None,
+                snapshot="+".join(h for h in hashes if h) or None,
             )
         )
     return DistillConfig(
@@ -317,67 +363,3 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
         teacher_tokenizer=teacher_tokenizer_of(teacher),
         **{k: params.get(k, d) for k, d in JOB_DEFAULTS.items()},
     )
-
-
-def _loader(snapshot_id, split, task, labels, where):
-    return lambda: snapshot_records(snapshot_id, split, task=task, labels=labels, where=where)
-
-
-def snapshot_records(snapshot_id: int, split: str, *, task: str, labels: list[str], where: str = "") -> list[dict]:
-    """One split of a snapshot as the core's training records (see workers/distill/data.py)."""
-    from workers.distill import DistillError
-    from workers.softtargets import SoftTargetError, read_soft_targets
-
-    snap = Snapshot.objects.filter(pk=snapshot_id).first()
-    prefix = f"{where}: " if where else ""
-    if snap is None:
-        raise DistillError(
-            f"{prefix}snapshot #{snapshot_id} no longer exists (deleted after the job was launched); launch "
-            "the job again with a ready snapshot"
-        )
-    if snap.status != Snapshot.Status.READY:
-        raise DistillError(f"{prefix}snapshot {snap.name!r} is {snap.status}, not ready")
-    out = []
-    for row in snap.rows.filter(split=split).order_by("ordinal").iterator(chunk_size=2000):
-        prompt = row.prompt_messages or row.prompt_text
-        if task == Project.TaskType.CLASSIFICATION:
-            out.append(
-                {
-                    "prompt": prompt,
-                    "label": row.label,
-                    "teacher_probs": _teacher_probs(row.label_distribution, labels, human_label=row.label),
-                    "tier": row.tier or None,
-                }
-            )
-            continue
-        soft = None
-        if row.soft_targets:
-            try:
-                st = read_soft_targets(settings.ARTIFACT_DIR, row.soft_targets)
-            except SoftTargetError as exc:
-                raise DistillError(f"{prefix}row {row.ordinal} of snapshot {snap.name!r}: {exc}") from exc
-            soft = {
-                "response_ids": st.token_ids,
-                "topk_ids": st.topk_ids,
-                "topk_logprobs": st.topk_logprobs,
-                "tail_logprob": st.tail_logprob,
-            }
-        out.append({"prompt": prompt, "response": row.response, "tier": row.tier or None, "soft": soft})
-    return out
-
-
-def _teacher_probs(distribution, labels, human_label=None):
-    """``{label: p}`` in project-label order; None when there is none (CE only for that row).
-
-    Also None when the example's label is not the teacher's top label: a reviewer changed
-    it, and the student must learn the human's label (full CE weight, whatever alpha),
-    not the distribution the reviewer overruled.
-    """
-    if not isinstance(distribution, dict):
-        return None
-    probs = [float(distribution.get(label, 0.0) or 0.0) for label in labels]
-    if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
-        return None
-    if human_label is not None and human_label in labels and probs[labels.index(human_label)] < max(probs):
-        return None
-    return probs
