@@ -47,6 +47,8 @@ TASKS = {
     Kind.DISTILL: ("workers.tasks.gpu.distill", "gpu"),
     Kind.EVALUATE: ("workers.tasks.gpu.evaluate", "gpu"),
     Kind.SNAPSHOT: ("workers.tasks.snapshots.build", "default"),
+    # Builds the raw arm's snapshot and launches the runs (distill jobs on "gpu").
+    Kind.EXPERIMENT: ("workers.tasks.experiments.prepare", "default"),
 }
 MAX_ERRORS = 1000
 PROGRESS_EVERY_S = 1.0

@@ -11,9 +11,16 @@ from curation.services.datasets.downloads import (
     parse_range,
     representation,
 )
-from curation.services.datasets.exports import FORMATS, LINE_FORMATS, SPLITS, copy_statement, snapshot_dir
+from curation.services.datasets.exports import (
+    FORMATS,
+    LINE_FORMATS,
+    SPLITS,
+    BuildCancelled,
+    copy_statement,
+    snapshot_dir,
+)
 from curation.services.datasets.imports import ImportRejected, import_prompts
-from curation.services.datasets.snapshot_job import build_snapshot, run_build_job
+from curation.services.datasets.snapshot_job import build_snapshot, fail_snapshot, run_build_job
 from curation.services.datasets.snapshots import (
     MAX_NAME,
     MAX_SYSTEM_PROMPT,
@@ -32,6 +39,7 @@ __all__ = [
     "MAX_VALIDATION_FRACTION",
     "SEED_RANGE",
     "SPLITS",
+    "BuildCancelled",
     "ImportRejected",
     "Representation",
     "SnapshotError",
@@ -40,6 +48,7 @@ __all__ = [
     "build_snapshot",
     "copy_statement",
     "etag_matches",
+    "fail_snapshot",
     "import_prompts",
     "parse_range",
     "representation",

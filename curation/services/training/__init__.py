@@ -11,15 +11,17 @@ from curation.services.training.distillation import (
     resume_distillation,
 )
 from curation.services.training.distillation_job import run_distill_job
-from curation.services.training.evaluation import launch_evaluation
+from curation.services.training.evaluation import gold_problems, launch_evaluation
 from curation.services.training.evaluation_job import run_evaluation_job
 from curation.services.training.records import snapshot_records
 from curation.services.training.registry import ArtifactMissing, archive_for, lineage, model_dir
+from curation.services.training.request import validate_distillation
 
 __all__ = [
     "KD_MODES",
     "ArtifactMissing",
     "archive_for",
+    "gold_problems",
     "launch_distillation",
     "launch_evaluation",
     "lineage",
@@ -30,4 +32,5 @@ __all__ = [
     "run_distill_job",
     "run_evaluation_job",
     "snapshot_records",
+    "validate_distillation",
 ]
