@@ -224,3 +224,86 @@ def reliability_diagram(bins: list[dict], *, size=240, css="") -> dict:
         "css": css,
         "empty": not bars,
     }
+
+
+def difference_chart(rows: list[dict], *, width=560, row_height=30, label_width=150) -> dict:
+    """Paired differences with their 95% intervals, one row each: a bar from zero to the
+    estimate and a whisker over the interval, on a symmetric axis around zero so a bar's side
+    says which arm won. ``rows``: ``[{"label", "estimate", "low", "high", "detectable"}]`` with
+    values in [-1, 1] (shares), drawn as points (x 100)."""
+    top, bottom_pad = 10, 28
+    left, right = label_width, width - PAD["right"]
+    height = top + row_height * max(len(rows), 1) + bottom_pad
+    finite = [v for r in rows for v in (r["estimate"], r["low"], r["high"]) if v is not None and math.isfinite(v)]
+    chart = {"width": width, "height": height, "left": left, "right": right, "top": top, "rows": [], "xticks": []}
+    chart["empty"] = not finite
+    if not finite:
+        return chart
+    reach = max(abs(v) for v in finite) * 100 or 1.0
+    ticks = nice_ticks(0.0, reach, 3)
+    span = ticks[-1]
+    bottom = top + row_height * len(rows)
+
+    def sx(value):  # a share -> x (points on the axis)
+        return left + (value * 100 + span) / (2 * span) * (right - left)
+
+    zero = sx(0.0)
+    for i, r in enumerate(rows):
+        y = top + row_height * i + row_height / 2
+        est = r["estimate"]
+        chart["rows"].append(
+            {
+                "label": r["label"],
+                "y": f"{y:.1f}",
+                "bar_x": f"{min(zero, sx(est)):.1f}",
+                "bar_w": f"{abs(sx(est) - zero):.1f}",
+                "bar_y": f"{y - 7:.1f}",
+                "lo": f"{sx(r['low']):.1f}",
+                "hi": f"{sx(r['high']):.1f}",
+                "css": ("better" if est > 0 else "worse") if r.get("detectable") else "unclear",
+                "value": f"{est * 100:+.1f}",
+                "vx": f"{(sx(r['high']) if est >= 0 else sx(r['low'])) + (4 if est >= 0 else -4):.1f}",
+                "anchor": "start" if est >= 0 else "end",
+                "title": f"{r['label']}: {est * 100:+.1f} points (95% CI {r['low'] * 100:+.1f} to "
+                f"{r['high'] * 100:+.1f})",
+            }
+        )
+    chart["zero"] = f"{zero:.1f}"
+    chart["bottom"] = bottom
+    values = sorted({-t for t in ticks} | set(ticks))
+    chart["xticks"] = [{"x": f"{sx(v / 100):.1f}", "label": f"{v:+g}" if v else "0"} for v in values]
+    return chart
+
+
+def interval_curve(points: list[dict], *, width=560, height=240, x_label="", x_max=100.0) -> dict:
+    """A line through means with a whisker per point over its 95% interval, on axes from zero:
+    ``points``: ``[{"x", "mean", "low", "high", "label"}]``, y a share in [0, 1]."""
+    left, top = PAD["left"], PAD["top"]
+    right, bottom = width - PAD["right"], height - PAD["bottom"]
+    chart = {"width": width, "height": height, "left": left, "right": right, "top": top, "bottom": bottom}
+    chart.update(points=[], xticks=[], yticks=[], x_label=x_label, d="", empty=not points)
+    if not points:
+        return chart
+    y1 = 1.0
+
+    def sx(x):
+        return left + x / x_max * (right - left)
+
+    def sy(y):
+        return bottom - max(0.0, min(y, y1)) / y1 * (bottom - top)
+
+    for p in points:
+        chart["points"].append(
+            {
+                "cx": f"{sx(p['x']):.1f}",
+                "cy": f"{sy(p['mean']):.1f}",
+                "lo": f"{sy(p['low']):.1f}",
+                "hi": f"{sy(p['high']):.1f}",
+                "value": fmt(p["mean"], "pct"),
+                "title": f"{p['label']}: {p['mean']:.1%} (95% CI {p['low']:.1%} to {p['high']:.1%})",
+            }
+        )
+    chart["d"] = " ".join(f"{'M' if i == 0 else 'L'}{q['cx']},{q['cy']}" for i, q in enumerate(chart["points"]))
+    chart["yticks"] = [{"y": f"{sy(v):.1f}", "label": fmt(v, "pct")} for v in (0, 0.25, 0.5, 0.75, 1.0)]
+    chart["xticks"] = [{"x": f"{sx(p['x']):.1f}", "label": f"{p['x']:g}%"} for p in points]
+    return chart

@@ -13,7 +13,7 @@ from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
 from curation import charts
-from curation.models import EvalReport, Job, MetricPoint, ModelVersion, Snapshot
+from curation.models import EvalReport, ExperimentRun, Job, MetricPoint, ModelVersion, Snapshot
 from curation.services.training import KD_MODES, phase_label
 from workers.distill.config import LOWER_IS_BETTER
 
@@ -125,7 +125,9 @@ def _short_phase(phase: str) -> str:
 def distill_panel(job: Job) -> dict:
     params, state = job.params or {}, job.metrics or {}
     stage_params = params.get("stages", [])
-    snapshots = Snapshot.objects.in_bulk([s.get("snapshot") for s in stage_params if s.get("snapshot")])
+    snapshots = Snapshot.objects.in_bulk(
+        [i for s in stage_params for i in [s.get("snapshot"), *s.get("extra_snapshots", [])] if i]
+    )
     versions = {v.stage: v for v in ModelVersion.objects.filter(job=job)}
     current = state.get("current") or {}
     stages = []
@@ -147,6 +149,7 @@ def distill_panel(job: Job) -> dict:
                 "number": i + 1,
                 "name": s["name"],
                 "snapshot": snapshots.get(s.get("snapshot")),
+                "extra_snapshots": [snapshots.get(i) for i in s.get("extra_snapshots", [])],
                 "length": f"{s['steps']} steps" if s.get("steps") else f"{s.get('epochs')} epochs",
                 "settings": s,
                 "gate_rule": gate_rule(s.get("gate")),
@@ -182,6 +185,9 @@ def distill_panel(job: Job) -> dict:
             k: params.get(k)
             for k in ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
         },
+        "data_fraction": params.get("data_fraction", 1.0),
+        "random_order": params.get("stage_order") == "random",
+        "experiment_run": ExperimentRun.objects.filter(job=job).select_related("experiment").first(),
     }
 
 

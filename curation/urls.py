@@ -3,6 +3,7 @@ from django.urls import path
 
 from curation.views import (  # reviewer workspace
     board,
+    experiments,
     focus,
     generation,
     gold,
@@ -40,6 +41,10 @@ urlpatterns = [
     path("p/<slug:slug>/models/<int:pk>/download", training.model_download, name="model-download"),
     path("p/<slug:slug>/models/<int:pk>/evaluate", training.model_evaluate, name="model-evaluate"),
     path("p/<slug:slug>/reports/<int:pk>/", training.report_detail, name="report-detail"),
+    path("p/<slug:slug>/experiments/", experiments.experiment_list, name="experiment-list"),
+    path("p/<slug:slug>/experiments/new/", experiments.experiment_launch, name="experiment-launch"),
+    path("p/<slug:slug>/experiments/<int:pk>/", experiments.experiment_detail, name="experiment-detail"),
+    path("p/<slug:slug>/experiments/<int:pk>/cancel", experiments.experiment_cancel, name="experiment-cancel"),
     path("p/<slug:slug>/jobs/<int:pk>/retry", generation.job_retry, name="job-retry"),
     path("p/<slug:slug>/generate/", generation.generate_page, name="gen-launch"),
     path("p/<slug:slug>/generate/count", generation.prompt_count, name="gen-prompt-count"),

@@ -193,6 +193,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "curation.models.jobs.Job.Status",
         "ExampleStatusEnum": "curation.models.data.ExampleStatus",
         "SnapshotStatusEnum": "curation.models.artifacts.Snapshot.Status",
+        "ExperimentStatusEnum": "curation.models.experiments.Experiment.Status",
     },
 }
 # Throttle counters (and any other cache use). Local memory counts per process; set

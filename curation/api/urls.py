@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from curation.api import training
+from curation.api import experiments, training
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -44,6 +44,17 @@ urlpatterns = [
         "projects/<slug:slug>/model-versions/<int:pk>/download",
         training.ModelVersionDownloadView.as_view(),
         name="api-model-version-download",
+    ),
+    path("projects/<slug:slug>/experiments", experiments.ExperimentListView.as_view(), name="api-experiments"),
+    path(
+        "projects/<slug:slug>/experiments/<int:pk>",
+        experiments.ExperimentDetailView.as_view(),
+        name="api-experiment",
+    ),
+    path(
+        "projects/<slug:slug>/experiments/<int:pk>/cancel",
+        experiments.ExperimentCancelView.as_view(),
+        name="api-experiment-cancel",
     ),
     path("projects/<slug:slug>/eval-reports", training.EvalReportListView.as_view(), name="api-eval-reports"),
     path("projects/<slug:slug>/eval-reports/<int:pk>", training.EvalReportDetailView.as_view(), name="api-eval-report"),

@@ -53,3 +53,32 @@ def times(value):
 @register.filter
 def get(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.filter
+def duration(seconds):
+    """45 -> "45 s", 200 -> "3 min", 4000 -> "1 h 7 min" (None -> "–")."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "–"
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {round(seconds % 3600 / 60)} min"
+
+
+@register.filter
+def points(value):
+    """A difference of shares in points: 0.045 -> "+4.5" (None -> "–")."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "–"
+    return f"{value * 100:+.1f}"
+
+
+@register.simple_tag
+def experiment_of(job):
+    """The experiment a preparation job belongs to."""
+    from curation.models import Experiment
+
+    return Experiment.objects.filter(job=job).first()

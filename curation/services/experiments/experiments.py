@@ -228,13 +228,13 @@ def validate_experiment(project: Project, data: dict) -> dict:
         "seeds": seeds,
         "recipe": recipe,
     }
-    if not errors and snapshots:
+    blocked = any(k == "snapshots" or k.startswith("recipe") for k in errors)
+    if snapshots and not blocked:
         # Each arm's run request, checked as the run will be (raw's data is built later; its
-        # stage is shaped like shuffled's, which is checked).
+        # stage is shaped like shuffled's, which is checked), even when other fields are wrong,
+        # so one answer names every problem.
         base_seed, base_alpha = int(recipe.get("seed") or 0), None
-        for arm in arms:
-            if arm == "raw":
-                continue
+        for arm in [a for a in arms if a != "raw"] or ["curated"]:
             try:
                 checked, _specs = validate_distillation(project, arm_request(params, arm, base_seed))
             except LaunchInvalid as exc:
@@ -246,7 +246,7 @@ def validate_experiment(project: Project, data: dict) -> dict:
                 params["student_spec"], params["teacher_spec"] = checked["student_spec"], checked["teacher_spec"]
                 if arm == "curated":
                     base_alpha = checked["stages"][0]["alpha"]
-        if "ce" in arms and not errors and base_alpha == 0.0:
+        if "ce" in arms and base_alpha == 0.0:
             errors.add(
                 "recipe.stage.alpha", "the base recipe's alpha is 0 (CE only) already: the ce arm would equal it"
             )
