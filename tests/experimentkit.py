@@ -89,3 +89,27 @@ def finish_run(run, scores: list[float], teacher: list[float] | None = None, gol
             "teacher": teacher if teacher is not None else [1.0] * len(scores),
         },
     )
+
+
+def drain(project, limit=200) -> list[tuple[str, str]]:
+    """Run the project's queued jobs (the experiment's preparation, its runs, their evaluations)
+    through ``jobs.run`` in launch order, as a worker would, until none is left; returns
+    (kind, status) per job run."""
+    from curation.services import jobs
+    from curation.services.datasets import run_build_job
+    from curation.services.experiments import run_experiment_job
+    from curation.services.training import run_distill_job, run_evaluation_job
+
+    bodies = {
+        Job.Kind.EXPERIMENT: run_experiment_job,
+        Job.Kind.DISTILL: run_distill_job,
+        Job.Kind.EVALUATE: run_evaluation_job,
+        Job.Kind.SNAPSHOT: run_build_job,
+    }
+    ran = []
+    for _ in range(limit):
+        job = Job.objects.filter(project=project, status=Job.Status.QUEUED).order_by("id").first()
+        if job is None:
+            return ran
+        ran.append((job.kind, jobs.run(job.pk, bodies[job.kind])))
+    raise AssertionError(f"jobs still queued after {limit} runs")

@@ -135,7 +135,7 @@ def test_one_stage_arms_need_two_snapshots_and_raw_is_then_compared_with_curated
 def test_a_gate_on_gold_is_refused_with_the_rule(triage):
     gate = {"metric": "accuracy", "threshold": 0.5, "split": "gold"}
     errors = errors_of(triage, recipe={"stage": {"steps": 2, "gate": gate}})
-    assert errors == {"recipe.stage.gate.split": [f"'gold': {GOLD_RULE}"]}
+    assert errors == {"recipe.stage.gate.split": [f"'gold': selection never touches gold: {GOLD_RULE}"]}
 
 
 def test_early_stopping_is_refused_with_the_rule(triage):

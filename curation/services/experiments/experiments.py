@@ -36,12 +36,11 @@ from curation.services.training import gold_problems, validate_distillation
 DEFAULT_SEEDS, MAX_SEEDS = 3, 10
 MAX_SNAPSHOTS = 20
 GOLD_RULE = (
-    "selection never touches gold: gates read the snapshots' validation split only, and gold is the test set, "
-    "evaluated once per trained student"
+    "gates read the snapshots' validation split only, and gold is the test set, evaluated once per trained student"
 )
 EARLY_STOPPING = (
     "no early stopping in an experiment: every arm trains its fixed budget (steps or epochs), so no arm is "
-    "stopped by a look at any score; " + GOLD_RULE
+    "stopped by a look at any score; selection never touches gold: " + GOLD_RULE
 )
 
 
@@ -150,7 +149,7 @@ def _recipe(raw, student: ModelSpec | None, errors) -> dict:
     if isinstance(gate, dict) and gate:
         split = gate.get("split", "validation")
         if split != "validation":
-            errors.add("recipe.stage.gate.split", f"{split!r}: {GOLD_RULE}")
+            errors.add("recipe.stage.gate.split", f"{split!r}: selection never touches gold: {GOLD_RULE}")
         stage["gate"] = {k: v for k, v in gate.items() if k != "split"}
     elif gate not in (None, {}, ""):
         errors.add("recipe.stage.gate", "a gate is an object {metric, threshold, patience, split}")
