@@ -34,6 +34,7 @@ from curation.services.recipes import DISTILL_JOB_KEYS, DISTILL_STAGE_KEYS, dist
 from curation.services.training import gold_problems, validate_distillation
 
 DEFAULT_SEEDS, MAX_SEEDS = 3, 10
+MAX_SEED = 2**31 - 1 - MAX_SEEDS  # the runs' seeds count up from it
 MAX_SNAPSHOTS = 20
 GOLD_RULE = (
     "gates read the snapshots' validation split only, and gold is the test set, evaluated once per trained student"
@@ -137,7 +138,9 @@ def _recipe(raw, student: ModelSpec | None, errors) -> dict:
         errors.add(f"recipe.stage.{key}", f"unknown stage setting; known: {', '.join(DISTILL_STAGE_KEYS)}, gate")
     recipe = {k: raw.get(k, own.get(k)) for k in DISTILL_JOB_KEYS if raw.get(k, own.get(k)) is not None}
     # The seeds of the runs count up from the recipe's seed.
-    recipe["seed"] = parse_number(recipe.get("seed"), "recipe.seed", errors, kind=int, default=0, minimum=0) or 0
+    recipe["seed"] = (
+        parse_number(recipe.get("seed"), "recipe.seed", errors, kind=int, default=0, minimum=0, maximum=MAX_SEED) or 0
+    )
     stage = {k: v for k, v in (own.get("stage") or {}).items() if v is not None}
     if "steps" in asked_stage or "epochs" in asked_stage:  # the request's budget replaces the student's
         stage.pop("steps", None)
