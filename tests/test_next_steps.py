@@ -117,3 +117,32 @@ def test_it_summarises_the_latest_evaluation(project, client_as):
     html = panel(dashboard(client_as("reader"), project))
     assert "Latest evaluation: quality retained 93%, speed-up ×3.2." in html
     assert reverse("report-detail", args=[project.slug, report.pk]) in html
+
+
+@pytest.mark.django_db
+def test_an_experiment_is_one_step_for_all_its_runs_and_its_answer_follows_the_evaluation(project, client_as):
+    from curation.models import Experiment, ExperimentRun
+
+    experiment = Experiment.objects.create(project=project, name="week <b>48</b>", arms=["curated", "ce"], seeds=1)
+    for arm, status in (("curated", Job.Status.SUCCEEDED), ("ce", Job.Status.QUEUED)):
+        job = JobFactory(project=project, kind=Job.Kind.DISTILL, status=status)
+        ExperimentRun.objects.create(experiment=experiment, arm=arm, seed_index=0, seed=0, job=job)
+    html = panel(dashboard(client_as("engineer"), project))
+    assert "Experiment “week &lt;b&gt;48&lt;/b&gt;”: 1 of 2 runs trained." in html
+    assert "Staged distillation #" not in html  # its runs get no step of their own
+
+    EvalReport.objects.create(project=project, quality_retained=0.9)
+    verdict = "Curated · one shuffled stage beats Raw teacher output · one stage by 5.2 points (...)."
+    Experiment.objects.filter(pk=experiment.pk).update(
+        status="done", results={"questions": [{"key": "curation", "comparisons": [{"verdict": verdict}]}]}
+    )
+    html = panel(dashboard(client_as("reader"), project))
+    assert f"Experiment “week &lt;b&gt;48&lt;/b&gt;”: {verdict}" in html
+    assert reverse("experiment-detail", args=[project.slug, experiment.pk]) in html
+
+
+@pytest.mark.django_db
+def test_after_an_evaluation_engineers_are_offered_an_experiment(project, client_as):
+    EvalReport.objects.create(project=project, quality_retained=0.9)
+    assert reverse("experiment-launch", args=[project.slug]) in panel(dashboard(client_as("engineer"), project))
+    assert "Launch an experiment" not in panel(dashboard(client_as("reader"), project))

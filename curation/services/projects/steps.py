@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from curation.access import can
-from curation.models import EvalReport, Job, Role, Snapshot
+from curation.models import EvalReport, Experiment, Job, Role, Snapshot
 
 # The keys that do most of the work in the focus view (see review.js).
 REVIEW_KEYS = "j/k next/previous, a approve, r reject, e edit, 1–5 grade, ? all keys"
@@ -45,14 +45,57 @@ def next_steps(project, progress: list[dict]) -> list[Step]:
     reviewer = can(project, Role.REVIEWER)
     engineer = can(project, Role.ENGINEER)
     jobs = list(project.jobs.filter(status__in=(*Job.ACTIVE, Job.Status.GATED)).order_by("created_at", "id"))
-    steps = [_job_step(project, job, engineer) for job in jobs]
+    experiment_steps, experiment_jobs = _active_experiments(project)
+    steps = experiment_steps + [_job_step(project, job, engineer) for job in jobs if job.pk not in experiment_jobs]
     steps += _review_steps(project, progress, reviewer)
     if engineer:
         steps += _snapshot_steps(project, progress, jobs)
     report = EvalReport.objects.filter(project=project).order_by("-created_at", "-id").first()
     if report is not None:
         steps.append(_report_step(project, report))
+        steps += _experiment_step(project, engineer)
     return steps
+
+
+def _active_experiments(project) -> tuple[list[Step], set[int]]:
+    """One step per running experiment, standing for its many jobs (which get no step of their own)."""
+    steps, job_ids = [], set()
+    for experiment in project.experiments.filter(status__in=Experiment.ACTIVE).order_by("created_at", "id"):
+        runs = list(experiment.runs.select_related("job"))
+        job_ids |= {experiment.job_id} | {r.job_id for r in runs if r.job_id}
+        job_ids |= {(r.job.metrics or {}).get("evaluation_job") for r in runs if r.job_id}
+        trained = sum(1 for r in runs if r.job_id and r.job.status not in (*Job.ACTIVE, Job.Status.GATED))
+        gated = sum(1 for r in runs if r.job_id and r.job.status == Job.Status.GATED)
+        waits = f"; {_plural(gated, 'run waits', 'runs wait')} at a gate" if gated else ""
+        steps.append(
+            Step(
+                f"Experiment “{experiment.name}”: {trained:,} of {_plural(len(runs), 'run')} trained{waits}.",
+                "Watch its progress",
+                _url("experiment-detail", project, experiment.pk),
+            )
+        )
+    return steps, job_ids
+
+
+def _experiment_step(project, engineer) -> list[Step]:
+    """The latest finished experiment's answer, or (for engineers) the suggestion to run one."""
+    done = project.experiments.filter(status=Experiment.Status.DONE).order_by("-finished_at", "-id").first()
+    if done is not None:
+        curation = next((q for q in (done.results or {}).get("questions", []) if q["key"] == "curation"), None)
+        comparison = (curation or {}).get("comparisons") or []
+        summary = f": {comparison[0]['verdict']}" if comparison else "."
+        return [
+            Step(f"Experiment “{done.name}”{summary}", "Read its answers", _url("experiment-detail", project, done.pk))
+        ]
+    if engineer and not project.experiments.exists():
+        return [
+            Step(
+                "Measure what curation, KD and the curriculum are worth on your data, with 95% intervals.",
+                "Launch an experiment",
+                _url("experiment-launch", project),
+            )
+        ]
+    return []
 
 
 def _job_step(project, job, engineer) -> Step:
