@@ -7,7 +7,7 @@ named like ``recipe.stage.lr``, are put back on the fields by ``apply_errors``.
 
 from django import forms
 
-from curation.forms_training import NUMBER, SnapshotChoice, SpecChoice, default_student
+from curation.forms_training import NUMBER, SnapshotChoice, SpecChoice, default_student, offer_specs
 from curation.models import ModelSpec, Snapshot
 from curation.services.experiments import ARMS, DEFAULT_SEEDS, MAX_SEEDS
 from curation.services.recipes import JOB_DEFAULTS, STAGE_DEFAULTS, distill_defaults
@@ -70,13 +70,7 @@ class ExperimentForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        specs = ModelSpec.objects.filter(project=project).order_by("name")
-        for name, role in (("student_spec", ModelSpec.Role.STUDENT), ("teacher_spec", ModelSpec.Role.TEACHER)):
-            field = self.fields[name]
-            field.queryset = specs.filter(role=role)
-            only = list(field.queryset[:2])
-            if len(only) == 1:
-                field.initial = only[0].pk
+        offer_specs(self, project)
         ready = (
             Snapshot.objects.filter(project=project, status=Snapshot.Status.READY, content=Snapshot.Content.CURATED)
             .select_related("stage")
@@ -100,6 +94,12 @@ class ExperimentForm(forms.Form):
                 self.fields[key].initial = value
         if "steps" not in (recipe.get("stage") or {}) and "epochs" not in (recipe.get("stage") or {}):
             self.fields["steps"].initial = 200
+
+    def recipe_fields(self):
+        return [self[name] for name in (*JOB_FIELDS, *STAGE_FIELDS)]
+
+    def gate_fields(self):
+        return [self[name] for name in ("gate_metric", "gate_threshold", "gate_patience")]
 
     def as_request(self) -> dict:
         cd = self.cleaned_data

@@ -30,6 +30,17 @@ class SnapshotChoice(forms.ModelChoiceField):
         return f"{snap.name}{stage} · {snap.train_count} train / {snap.validation_count} val · {snap.content_hash[:8]}"
 
 
+def offer_specs(form, project) -> None:
+    """The project's students and teachers in ``student_spec`` / ``teacher_spec``, the only one preselected."""
+    specs = ModelSpec.objects.filter(project=project).order_by("name")
+    for name, role in (("student_spec", ModelSpec.Role.STUDENT), ("teacher_spec", ModelSpec.Role.TEACHER)):
+        field = form.fields[name]
+        field.queryset = specs.filter(role=role)
+        only = list(field.queryset[:2])
+        if len(only) == 1:
+            field.initial = only[0].pk
+
+
 class DistillLaunchForm(forms.Form):
     student_spec = SpecChoice(
         queryset=ModelSpec.objects.none(), help_text="The small model to train (a transformers path)."
@@ -60,13 +71,7 @@ class DistillLaunchForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        specs = ModelSpec.objects.filter(project=project).order_by("name")
-        for name, role in (("student_spec", ModelSpec.Role.STUDENT), ("teacher_spec", ModelSpec.Role.TEACHER)):
-            field = self.fields[name]
-            field.queryset = specs.filter(role=role)
-            only = list(field.queryset[:2])
-            if len(only) == 1:
-                field.initial = only[0].pk
+        offer_specs(self, project)
         # The one student's recipe (its spec's defaults["distill"]) pre-fills the job settings.
         recipe = distill_defaults(default_student(project))
         for key in DISTILL_JOB_KEYS:

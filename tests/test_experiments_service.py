@@ -239,3 +239,8 @@ def test_progress_counts_runs_across_arms_and_results_come_when_runs_are_evaluat
     assert kd["seeds"] == 2 and kd["n_items"] == 3 and kd["test"] == "paired permutation"
     assert experiment.results["arms"]["curated"]["mean"] == pytest.approx(4 / 6)
     assert {r.eval_report_id is not None for r in ExperimentRun.objects.filter(experiment=experiment)} == {True}
+
+
+def test_a_snapshot_that_is_not_ready_is_refused_by_the_runs_own_rule(triage):
+    Snapshot.objects.filter(pk=triage["snapshots"][1].pk).update(status="building")
+    assert any("is building, not ready" in m for m in errors_of(triage)["snapshots"])

@@ -67,12 +67,11 @@ def _snapshots(project: Project, raw, errors) -> list[Snapshot]:
         errors.add("snapshots", "a snapshot can be chosen once")
     found = Snapshot.objects.filter(project=project, pk__in=ids).select_related("stage").in_bulk()
     chosen = []
+    # Whether each is ready, with training rows, is checked with the arms' run requests.
     for i in ids:
         snap = found.get(i)
         if snap is None:
             errors.add("snapshots", f"no snapshot #{i} in this project")
-        elif snap.status != Snapshot.Status.READY:
-            errors.add("snapshots", f"snapshot {snap.name!r} is {snap.get_status_display().lower()}, not ready")
         elif snap.content != Snapshot.Content.CURATED:
             errors.add(
                 "snapshots",
