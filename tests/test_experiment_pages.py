@@ -161,3 +161,18 @@ def test_an_engineer_cancels_an_experiment_on_its_page(triage, client_as):
     assert experiment.status == "cancelled"
     page = client.get(response["Location"]).content.decode()
     assert "Cancelled" in page and "Cancel the experiment" not in page
+
+
+def test_a_runs_job_page_links_back_to_its_experiment_and_says_what_data_it_trains_on(triage, client_as):
+    project = triage["project"]
+    experiment = launch_experiment(project, request(triage, seeds=1, arms=["curated", "random_order", "fraction_25"]))
+    jobs.run(experiment.job_id, run_experiment_job)
+    client = client_as("reader")
+    for arm, words in (
+        ("random_order", "Random-order control"),
+        ("fraction_25", "Trains on 25% of each stage"),
+    ):
+        run = experiment.runs.get(arm=arm)
+        page = client.get(reverse("job-detail", args=[project.slug, run.job_id])).content.decode()
+        assert reverse("experiment-detail", args=[project.slug, experiment.pk]) in page
+        assert f"arm <b>{arm}</b>" in page and words in page
