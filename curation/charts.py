@@ -258,6 +258,8 @@ def difference_chart(rows: list[dict], *, width=560, row_height=30, label_width=
                 "bar_x": f"{min(zero, sx(est)):.1f}",
                 "bar_w": f"{abs(sx(est) - zero):.1f}",
                 "bar_y": f"{y - 7:.1f}",
+                "cap_top": f"{y - 7:.1f}",
+                "cap_bottom": f"{y + 7:.1f}",
                 "lo": f"{sx(r['low']):.1f}",
                 "hi": f"{sx(r['high']):.1f}",
                 "css": ("better" if est > 0 else "worse") if r.get("detectable") else "unclear",

@@ -70,3 +70,47 @@ def test_a_reliability_diagram_draws_only_occupied_bins():
     bar = chart["bars"][0]
     assert float(bar["h"]) == pytest.approx(0.5 * (chart["bottom"] - chart["top"]))
     assert "2 items, accuracy 50%, mean confidence 95%" in bar["title"]
+
+
+def test_a_difference_is_a_bar_from_zero_with_its_interval_on_an_axis_symmetric_around_zero():
+    chart = charts.difference_chart(
+        [
+            {"label": "curated − raw", "estimate": 0.05, "low": 0.02, "high": 0.08, "detectable": True},
+            {"label": "curated − CE", "estimate": -0.01, "low": -0.04, "high": 0.02, "detectable": False},
+        ]
+    )
+    win, unclear = chart["rows"]
+    zero = float(chart["zero"])
+    assert zero == pytest.approx((chart["left"] + chart["right"]) / 2)
+    assert float(win["bar_x"]) == pytest.approx(zero) and float(win["lo"]) > zero  # a win: right of zero
+    assert float(unclear["lo"]) < zero < float(unclear["hi"]) and float(unclear["bar_x"]) < zero
+    assert (win["css"], unclear["css"], win["value"], unclear["value"]) == ("better", "unclear", "+5.0", "-1.0")
+    labels = [t["label"] for t in chart["xticks"]]
+    assert labels == sorted(labels, key=lambda v: float(v)) and labels[0] == "-" + labels[-1].lstrip("+")
+    for row in chart["rows"]:  # the interval's end caps stay on the row's line
+        assert float(row["cap_top"]) < float(row["y"]) < float(row["cap_bottom"]) <= chart["bottom"]
+
+
+def test_the_differences_svg_escapes_labels_and_caps_every_whisker(db):
+    from django.template.loader import render_to_string
+
+    chart = charts.difference_chart(
+        [{"label": "<b>x</b> − raw", "estimate": 0.1, "low": 0.05, "high": 0.15, "detectable": True}]
+    )
+    svg = render_to_string("curation/charts/differences.html", {"chart": chart, "title": "t"})
+    assert "<b>x</b>" not in svg and "&lt;b&gt;x&lt;/b&gt;" in svg
+    assert 'y2=""' not in svg and 'y1=""' not in svg
+
+
+def test_a_learning_curve_starts_its_axis_at_zero_and_draws_each_interval():
+    chart = charts.interval_curve(
+        [
+            {"x": 10, "mean": 0.5, "low": 0.4, "high": 0.6, "label": "10%"},
+            {"x": 100, "mean": 0.8, "low": 0.75, "high": 0.85, "label": "100%"},
+        ]
+    )
+    assert chart["yticks"][0] == {"y": f"{chart['bottom']:.1f}", "label": "0%"}
+    first, last = chart["points"]
+    assert float(first["lo"]) > float(first["cy"]) > float(first["hi"])  # the low end is drawn lower
+    assert float(last["cy"]) < float(first["cy"]) and float(last["cx"]) == pytest.approx(chart["right"])
+    assert chart["d"].startswith(f"M{first['cx']},{first['cy']}")
