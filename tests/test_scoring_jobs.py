@@ -69,7 +69,9 @@ def test_scoring_an_edit_points_the_example_at_soft_targets_of_the_edited_text(
         sample = TeacherSample.objects.get(job=job, sample_index=ex.id)
         assert sample.scored and sample.text == ex.response and ex.soft_targets == sample.soft_targets
         st = read_soft_targets(artifacts, ex.soft_targets)
-        assert st.token_ids.tolist() == tokenizer(ex.response, add_special_tokens=False)["input_ids"] and st.k == 6
+        # the edited text's tokens, then the EOS position: the student learns to stop there
+        text_ids = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
+        assert st.token_ids.tolist() == text_ids + [tokenizer.eos_token_id] and st.k == 6
         assert_soft_targets_match(st, forward_logprobs(model, tokenizer, ex.prompt.text, st.token_ids))
         assert (ex.token_count, ex.mean_logprob) == (len(st), sample.mean_logprob)
     untouched = Example.objects.get(pk=examples[2].pk)

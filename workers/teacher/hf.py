@@ -257,6 +257,11 @@ class HFTeacher(Teacher):
         early = []
         for i, r in enumerate(requests):
             p, c = self.encode_prompt(r.prompt), self.encode_text(r.text)
+            if c and self.eos_id is not None:
+                # A scored text is a whole answer (a reviewer's edit, a gold reference): its
+                # soft targets end with the EOS position, as a generated answer's do, so a
+                # student trained on it learns to stop there.
+                c = c + [self.eos_id]
             problem = (
                 "text to score is empty" if not c else ("prompt is empty" if not p else self._too_long(len(p), len(c)))
             )
