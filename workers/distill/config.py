@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from workers.distill.curriculum import BUDGETS, LR_SCHEDULES, ORDERS, PACINGS, TEMPERATURE_SCHEDULES
 from workers.distill.errors import DistillError
 from workers.distill.losses import DIVERGENCES
 
@@ -128,6 +129,15 @@ class DistillConfig:
     max_grad_norm: float = 1.0
     progress_every_s: float = 2.0
     snapshots: dict[str, str] = field(default_factory=dict)  # name -> hash, for the model card
+    # The curriculum's recipe options (see workers/distill/curriculum.py).
+    order: str = "curriculum"
+    pacing: str = "replay"
+    budget: str = "given"
+    replay_share: float = 0.2
+    hard_weight: float = 1.0
+    lr_schedule: str = "per_stage"
+    ce_warmup_fraction: float = 0.0
+    temperature_schedule: str = "constant"
 
     def __post_init__(self):
         # Paths arrive as Path objects from Python callers and as strings from JSON.
@@ -165,6 +175,33 @@ class DistillConfig:
                 f"mixed_precision {self.mixed_precision!r} is not supported; choose one of {', '.join(PRECISIONS)}"
             )
         check_precision_supported(self.mixed_precision)
+        self._check_curriculum()
+
+    def _check_curriculum(self) -> None:
+        for name, choices in (
+            ("order", ORDERS),
+            ("pacing", PACINGS),
+            ("budget", BUDGETS),
+            ("lr_schedule", LR_SCHEDULES),
+            ("temperature_schedule", TEMPERATURE_SCHEDULES),
+        ):
+            if getattr(self, name) not in choices:
+                raise DistillError(
+                    f"{name} {getattr(self, name)!r} is not supported; choose one of {', '.join(choices)}"
+                )
+        if not 0.0 <= self.replay_share < 1.0:
+            raise DistillError(f"replay_share must be at least 0 and below 1, got {self.replay_share!r}")
+        if not 1.0 <= self.hard_weight <= 10.0:
+            raise DistillError(f"hard_weight must be between 1 and 10, got {self.hard_weight!r}")
+        if not 0.0 <= self.ce_warmup_fraction < 1.0:
+            raise DistillError(f"ce_warmup_fraction must be at least 0 and below 1, got {self.ce_warmup_fraction!r}")
+        if self.pacing == "cumulative":
+            for stage in self.stages[1:]:
+                if stage.replay_fraction not in (0.0, 1.0):
+                    raise DistillError(
+                        f"stage {stage.name!r}: replay_fraction {stage.replay_fraction} contradicts cumulative "
+                        "pacing (every stage keeps all earlier data); leave it at 0 or choose replay pacing"
+                    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:

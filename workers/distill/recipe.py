@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ import torch
 from workers.distill import data as D
 from workers.distill.checkpoint import CheckpointStore, rng_state
 from workers.distill.config import DistillConfig, StageConfig, config_drift, records_digest
+from workers.distill.curriculum import Schedule, global_lr_factor, loss_settings
 from workers.distill.errors import DistillError
 from workers.distill.gates import GateOverride, GateResult, classification_metrics, generation_metrics, judge
 from workers.distill.losses import LossParts, label_kd_loss, topk_kd_loss
@@ -140,6 +139,13 @@ class DistillRecipe:
         if not records:
             what = "training records" if attr == "records" else "validation records"
             raise DistillError(f"stage {stage.name!r}: no {what} (is the snapshot missing or empty?)")
+        if any(isinstance(r, dict) and r.get("gold") for r in records):
+            # Gold is a test set: evaluated once per trained student, never read by a gate,
+            # early stopping or anything else that chooses.
+            raise DistillError(
+                f"stage {stage.name!r}: its {'gate' if attr == 'val_records' else 'training'} records include gold "
+                "items; gold is a test set, evaluated once per trained student: select on the validation split"
+            )
         return records
 
     def _prepare(self, records, where):
@@ -165,12 +171,23 @@ class DistillRecipe:
         if cfg.task == "generation" and self.kd_mode == "token" and not any(ex.soft for exs in self.own for ex in exs):
             self._warn("no training record carries soft targets: training is sequence-level KD (CE on the responses)")
             self.kd_mode = "sequence"
-        self.train_sets = []
-        for i, stage in enumerate(cfg.stages):
-            earlier = [ex for exs in self.own[:i] for ex in exs]
-            n = round(stage.replay_fraction * len(earlier))
-            replay = random.Random(cfg.seed * 1009 + i).sample(earlier, n) if n else []
-            self.train_sets.append(self.own[i] + replay)
+        self.schedule = Schedule(self.own, cfg, self.accelerator.num_processes)
+        self.train_sets = self.schedule.items
+        self._warn_tempered_topk()
+
+    def _warn_tempered_topk(self) -> None:
+        cfg = self.config
+        if cfg.task != "generation" or self.kd_mode != "token":
+            return
+        ks = [ex.soft["topk_ids"].shape[1] for exs in self.own for ex in exs if ex.soft is not None]
+        hot = [s for s in cfg.stages if s.temperature != 1.0 and s.alpha > 0]
+        if ks and hot and min(ks) < len(self.tokenizer):
+            self._warn(
+                f"temperature {hot[0].temperature} with soft targets of top-{min(ks)} over a vocabulary of "
+                f"{len(self.tokenizer)}: tempering the k + 1 stored buckets is not tempering the teacher's "
+                "distribution (the tail is one pseudo-token), so the gradient points elsewhere than the dense "
+                "loss's (cosine 0.54 at T 4, k 20, V 3000); train at temperature 1, or store a wider top-k"
+            )
 
     def _fingerprint(self) -> dict:
         summary = self.config.summary()
@@ -233,34 +250,25 @@ class DistillRecipe:
         )
 
     # ---------------------------------------------------------------- batching
-    def _micro_per_epoch(self, i: int) -> int:
-        return math.ceil(len(self.train_sets[i]) / (self.config.batch_size * self.accelerator.num_processes))
-
     def _phase_steps(self, i: int, phase: str) -> int:
-        per_epoch = math.ceil(self._micro_per_epoch(i) / self.config.grad_accum)
-        stage = self.config.stages[i]
-        if phase == "train":
-            return stage.steps if stage.steps is not None else max(1, math.ceil(stage.epochs * per_epoch))
-        return per_epoch
+        return self.schedule.phase_steps(i, phase)
 
     def _micro_batch(self, i: int, phase: str, m: int):
-        """Micro-batch ``m`` of a phase, the same after any restart (seeded per epoch)."""
+        """Micro-batch ``m`` of a phase, the same after any restart (seeded)."""
         items = self.train_sets[i]
         cfg, acc = self.config, self.accelerator
-        per_epoch = self._micro_per_epoch(i)
-        epoch, offset = divmod(m, per_epoch)
-        seed = (cfg.seed * 1_000_003 + i * 10_007 + sum(map(ord, phase)) * 101 + epoch) % (2**63)
-        perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed)).tolist()
-        global_size = cfg.batch_size * acc.num_processes
-        start = offset * global_size
-        idx = [perm[(start + j) % len(perm)] for j in range(global_size)]
+        idx = self.schedule.micro_indices(i, phase, m)
+        visits = self.state.setdefault("visits", {})
+        for j in idx:
+            tier = items[j].tier or "none"
+            visits[tier] = visits.get(tier, 0) + 1
         chosen = [items[j] for j in idx[acc.process_index :: acc.num_processes]]
         collate = D.collate_classification if cfg.task == "classification" else D.collate_generation
         return D.move(collate(chosen, self.pad_id), acc.device)
 
     # -------------------------------------------------------------- the step
-    def _loss_step(self, batch: dict, stage: StageConfig) -> LossParts:
-        kw = dict(alpha=stage.alpha, temperature=stage.temperature, divergence=stage.divergence, beta=stage.jsd_beta)
+    def _loss_step(self, batch: dict, stage: StageConfig, alpha: float, temperature: float) -> LossParts:
+        kw = dict(alpha=alpha, temperature=temperature, divergence=stage.divergence, beta=stage.jsd_beta)
         if self.config.task == "classification":
             scores = D.label_scores(self.model, batch, self.label_ids, self.pad_id)
             return label_kd_loss(
@@ -282,12 +290,22 @@ class DistillRecipe:
     def _new_optimizer(self, stage: StageConfig):
         self.accelerator.free_memory()  # drops the previous stage's optimizer state
         model = self.accelerator.unwrap_model(self.model)
-        opt = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=self.config.weight_decay)
+        lr = self.config.stages[0].lr if self.config.lr_schedule == "global" else stage.lr
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=self.config.weight_decay)
         self.model, self.optimizer = self.accelerator.prepare(model, opt)
 
-    def _scheduler(self, stage: StageConfig, phase: str, total: int):
+    def _scheduler(self, stage: StageConfig, phase: str, total: int, i: int = 0):
         from transformers import get_linear_schedule_with_warmup
 
+        cfg = self.config
+        if phase == "train" and cfg.lr_schedule == "global":
+            # One warmup and decay over the whole run: stage i starts where stage i - 1 ended.
+            first, offset, run = cfg.stages[0], self.schedule.offsets[i], self.schedule.total_steps
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = first.lr
+            return torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer.optimizer, lambda s: global_lr_factor(offset + s, first.warmup_steps, run)
+            )
         for group in self.optimizer.param_groups:
             group["lr"] = stage.lr
             group["initial_lr"] = stage.lr
@@ -308,7 +326,7 @@ class DistillRecipe:
         total = self._phase_steps(i, phase)
         if self.optimizer is None or (phase == "train" and self.state["step"] == 0):
             self._new_optimizer(stage)
-        scheduler = self._scheduler(stage, phase, total)
+        scheduler = self._scheduler(stage, phase, total, i)
         start = self.state["step"]
         resume = getattr(self, "resume_path", None)
         if start > 0 and resume is not None:
@@ -332,7 +350,7 @@ class DistillRecipe:
                 sync = micro == cfg.grad_accum - 1
                 ctx = acc.no_sync(self.model) if not sync and acc.num_processes > 1 else contextlib.nullcontext()
                 with ctx:
-                    parts = self._guarded_loss(batch, stage, step)
+                    parts = self._guarded_loss(batch, stage, step, *self._loss_settings(i, phase, step))
                     acc.backward(parts.loss / cfg.grad_accum)
             if cfg.max_grad_norm:
                 acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
@@ -357,9 +375,22 @@ class DistillRecipe:
             if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < total:
                 self._checkpoint(scheduler)
 
-    def _guarded_loss(self, batch, stage, step) -> LossParts:
+    def _loss_settings(self, i: int, phase: str, step: int) -> tuple[float, float]:
+        """The stage's alpha and temperature at this step, after the loss curricula (train phase only)."""
+        cfg, stage = self.config, self.config.stages[i]
+        global_step = self.schedule.offsets[i] + step if phase == "train" else self.schedule.total_steps
+        return loss_settings(
+            stage.alpha,
+            stage.temperature,
+            global_step=global_step,
+            total_steps=self.schedule.total_steps,
+            ce_warmup_fraction=cfg.ce_warmup_fraction,
+            temperature_schedule=cfg.temperature_schedule,
+        )
+
+    def _guarded_loss(self, batch, stage, step, alpha, temperature) -> LossParts:
         try:
-            parts = self._loss_step(batch, stage)
+            parts = self._loss_step(batch, stage, alpha, temperature)
         except torch.OutOfMemoryError as exc:
             raise DistillError(self._oom_message(stage, step)) from exc
         except RuntimeError as exc:
@@ -582,6 +613,8 @@ class DistillRecipe:
             history=st["history"],
             stage_index=st["stage_index"],
             step=st["step"],
+            visits=dict(st.get("visits", {})),
+            plan=self.schedule.planned_visits(),
         )
 
     def cleanup(self) -> None:
