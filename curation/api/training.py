@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
 from curation.services.errors import LaunchInvalid
+from curation.services.recipes import CURRICULUM_CHOICES, JOB_DEFAULTS
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.training import archive_response
 from workers.distill.config import GATE_METRICS, PRECISIONS
@@ -62,7 +63,12 @@ class StageRequestSerializer(serializers.Serializer):
     epochs = serializers.FloatField(required=False)
     lr = serializers.FloatField(required=False, default=5e-5)
     warmup_steps = serializers.IntegerField(required=False, default=0)
-    temperature = serializers.FloatField(required=False, default=1.0)
+    temperature = serializers.FloatField(
+        required=False,
+        default=1.0,
+        help_text="Generation over stored top-k soft targets: keep 1 unless k is wide; tempering the k + 1 "
+        "buckets is not tempering the teacher's distribution (the job warns).",
+    )
     alpha = serializers.FloatField(required=False, default=0.5, help_text="Weight of the KD term; 1 - alpha weighs CE.")
     divergence = serializers.ChoiceField(choices=DIVERGENCES, required=False, default="forward_kl")
     jsd_beta = serializers.FloatField(required=False, default=0.5)
@@ -85,6 +91,55 @@ class DistillationRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=0)
     checkpoint_every = serializers.IntegerField(
         required=False, default=200, help_text="Optimizer steps between checkpoints; 0: stage ends only."
+    )
+    order = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["order"],
+        required=False,
+        default=JOB_DEFAULTS["order"],
+        help_text="curriculum: the stages as given; random: the control arm (same stage sizes, pacing and "
+        "budget, examples dealt to stages at random).",
+    )
+    pacing = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["pacing"],
+        required=False,
+        default=JOB_DEFAULTS["pacing"],
+        help_text="replay: a later stage revisits its replay_fraction of earlier examples; cumulative: all of them.",
+    )
+    budget = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["budget"],
+        required=False,
+        default=JOB_DEFAULTS["budget"],
+        help_text="tier_visits: the stages' total steps are kept and re-split so every stage's examples get the "
+        "visits one shuffled stage of that many steps gives them (hard data never starved); given: each stage's "
+        "own steps or epochs.",
+    )
+    replay_share = serializers.FloatField(
+        required=False,
+        default=JOB_DEFAULTS["replay_share"],
+        help_text="tier_visits: share of each later stage's draws spent on earlier data (0 to 0.95).",
+    )
+    hard_weight = serializers.FloatField(
+        required=False,
+        default=JOB_DEFAULTS["hard_weight"],
+        help_text="tier_visits: the last stage's examples get this many times a shuffled run's visits (1 to 10).",
+    )
+    lr_schedule = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["lr_schedule"],
+        required=False,
+        default=JOB_DEFAULTS["lr_schedule"],
+        help_text="per_stage: a fresh warmup and decay in every stage; global: one across the run (the first "
+        "stage's learning rate and warmup).",
+    )
+    ce_warmup_fraction = serializers.FloatField(
+        required=False,
+        default=JOB_DEFAULTS["ce_warmup_fraction"],
+        help_text="The first share of the run trains on CE only, then each stage's alpha (0 to 0.95).",
+    )
+    temperature_schedule = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["temperature_schedule"],
+        required=False,
+        default=JOB_DEFAULTS["temperature_schedule"],
+        help_text="constant: each stage's temperature; anneal: from it linearly to 1 over the run.",
     )
 
 

@@ -11,6 +11,8 @@ from curation.models import ModelSpec
 from curation.services.errors import FieldErrors
 from curation.services.inputs import _choice, parse_number
 from workers.distill.config import PRECISIONS
+from workers.distill.curriculum import BUDGETS, LR_SCHEDULES, PACINGS, TEMPERATURE_SCHEDULES
+from workers.distill.curriculum import ORDERS as CURRICULUM_ORDERS
 from workers.distill.losses import DIVERGENCES
 
 # Defaults of a stage and of the job: the core's dataclass defaults, except two. The
@@ -28,6 +30,33 @@ STAGE_DEFAULTS = {
 }
 
 
+# The curriculum's recipe options (workers/distill/curriculum.py explains each). The
+# product's defaults differ from the core's in one place, the budget: "tier_visits" keeps
+# the total of the stages' steps and gives every stage's records the visits a shuffled run
+# of that many steps gives them, so the hard stage is never starved (with "given" and 30%
+# replay it got 37.5% fewer visits than shuffled, issue #14). The rest were chosen on
+# validation data with `bench/distill.py --select` (README, "What the curriculum is worth").
+CURRICULUM_CHOICES = {
+    "order": CURRICULUM_ORDERS,
+    "pacing": PACINGS,
+    "budget": BUDGETS,
+    "lr_schedule": LR_SCHEDULES,
+    "temperature_schedule": TEMPERATURE_SCHEDULES,
+}
+CURRICULUM_DEFAULTS = {
+    "order": "curriculum",
+    "pacing": "replay",
+    "budget": "tier_visits",
+    "replay_share": 0.2,
+    "hard_weight": 1.0,
+    "lr_schedule": "per_stage",
+    "ce_warmup_fraction": 0.0,
+    "temperature_schedule": "constant",
+}
+# (field, minimum, maximum) of the numeric options; the core refuses the open ends.
+CURRICULUM_RANGES = {"replay_share": (0.0, 0.95), "hard_weight": (1.0, 10.0), "ce_warmup_fraction": (0.0, 0.95)}
+
+
 JOB_DEFAULTS = {
     "batch_size": 8,
     "grad_accum": 1,
@@ -36,13 +65,22 @@ JOB_DEFAULTS = {
     "seed": 0,
     "checkpoint_every": 200,
     "progress_every_s": 1.0,
+    **CURRICULUM_DEFAULTS,
 }
 
 
 # A student spec may carry the recipe that works for it: ``defaults["distill"]`` holds job
 # settings and, under "stage", settings for every stage row (``replay_fraction`` only for
 # the stages after the first). The launch form pre-fills them when it picks that student.
-DISTILL_JOB_KEYS = ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
+DISTILL_JOB_KEYS = (
+    "batch_size",
+    "grad_accum",
+    "max_seq_len",
+    "mixed_precision",
+    "seed",
+    "checkpoint_every",
+    *CURRICULUM_DEFAULTS,
+)
 
 
 DISTILL_STAGE_KEYS = ("steps", "epochs", *STAGE_DEFAULTS)
@@ -58,6 +96,11 @@ def check_distill_defaults(value) -> list[str]:
     for key in DISTILL_JOB_KEYS:
         if key == "mixed_precision":
             _choice(value.get(key), key, PRECISIONS, errors, None)
+        elif key in CURRICULUM_CHOICES:
+            _choice(value.get(key), key, CURRICULUM_CHOICES[key], errors, None)
+        elif key in CURRICULUM_RANGES:
+            low, high = CURRICULUM_RANGES[key]
+            parse_number(value.get(key), key, errors, minimum=low, maximum=high)
         elif key in value:
             parse_number(value[key], key, errors, kind=int, minimum=0 if key in ("seed", "checkpoint_every") else 1)
     stage = value.get("stage", {})

@@ -25,11 +25,14 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.db import models
 
 from curation.models import ModelSpec, Project, Snapshot, SnapshotRow
 from curation.services.errors import FieldErrors, LaunchInvalid
 from curation.services.inputs import _choice, parse_number
 from curation.services.recipes import (
+    CURRICULUM_CHOICES,
+    CURRICULUM_RANGES,
     JOB_DEFAULTS,
     STAGE_DEFAULTS,
 )
@@ -135,6 +138,10 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             minimum=0,
         ),
     }
+    for key, choices in CURRICULUM_CHOICES.items():
+        params[key] = _choice(data.get(key), key, choices, errors, JOB_DEFAULTS[key])
+    for key, (low, high) in CURRICULUM_RANGES.items():
+        params[key] = parse_number(data.get(key), key, errors, default=JOB_DEFAULTS[key], minimum=low, maximum=high)
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
         errors.add("stages", "Add at least one stage.")
@@ -206,6 +213,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
                     "build it with a validation fraction, or remove the gate",
                 )
         stages.append(stage)
+    _refuse_gold_rows(project, stage_snaps, errors)
     names = _stage_names(stage_snaps, [s.get("name", "") for s in stages])
     for i, (stage, name) in enumerate(zip(stages, names)):
         # The name becomes a directory name under the job's output: keep it plain.
@@ -219,12 +227,68 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     from workers.distill import DistillError
 
     try:
-        build_config(
+        config = build_config(
             project, params, output_dir=Path(settings.ARTIFACT_DIR) / "jobs" / "new", teacher=teacher, student=student
         )
+        _check_budget(config, [counts.get((s.pk, SnapshotRow.Split.TRAIN), 0) for s in stage_snaps])
     except DistillError as exc:
         raise LaunchInvalid({_field_of(str(exc), stages): [str(exc)]}) from None
     return params, {"student": student, "teacher": teacher}
+
+
+def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors: FieldErrors) -> None:
+    """Gold is a test set: a stage may neither train nor gate on a gold prompt.
+
+    A snapshot never holds one when it is built (the gold guard), but a prompt added to
+    the gold set afterwards stays in the snapshots built before: its validation rows would
+    then choose (gate, early stopping) on gold, and its train rows would train on it.
+    """
+    from curation.models import GoldItem
+
+    ids = [s.pk for s in snapshots if s is not None]
+    if not ids:
+        return
+    gold = GoldItem.objects.filter(project=project).values("content_hash")
+    rows = SnapshotRow.objects.filter(snapshot_id__in=ids, prompt_hash__in=gold)
+    found = {r["snapshot_id"]: r["n"] for r in rows.values("snapshot_id").annotate(n=models.Count("id"))}
+    for i, snap in enumerate(snapshots):
+        if snap is not None and found.get(snap.pk):
+            errors.add(
+                f"stages.{i}.snapshot",
+                f"snapshot {snap.name!r} holds {found[snap.pk]} row(s) whose prompt is now in the gold set (added "
+                "after the snapshot was built); gold is a test set, never trained or selected on: build a new "
+                "snapshot of this stage",
+            )
+
+
+def _check_budget(config, train_rows: list[int]) -> None:
+    """The step budget's plan from the snapshots' row counts, so a budget the data cannot
+    honour (a replay_share or hard_weight too large) is refused at launch, not at run time."""
+    from workers.distill.curriculum import plan_tier_visits
+
+    if config.budget != "tier_visits" or len(train_rows) < 2 or not all(train_rows):
+        return
+    per_step = config.batch_size * config.grad_accum
+    total = 0
+    for stage, n in zip(config.stages, train_rows):
+        earlier = sum(train_rows[: config.stages.index(stage)])
+        pool = earlier if config.pacing == "cumulative" else round(stage.replay_fraction * earlier)
+        items = n + (pool if stage is not config.stages[0] else 0)
+        per_epoch = math.ceil(math.ceil(items / config.batch_size) / config.grad_accum)
+        total += stage.steps if stage.steps is not None else max(1, math.ceil(stage.epochs * per_epoch))
+    groups = []
+    for j, stage in enumerate(config.stages):
+        earlier = sum(train_rows[:j])
+        share = 1.0 if config.pacing == "cumulative" else stage.replay_fraction
+        groups.append({g: round(share * train_rows[g]) for g in range(j)} if j and earlier else {})
+    plan_tier_visits(
+        train_rows,
+        groups,
+        total_steps=total,
+        draws_per_step=per_step,
+        replay_share=config.replay_share,
+        hard_weight=config.hard_weight,
+    )
 
 
 _STAGE_FIELD_WORDS = [
@@ -244,7 +308,20 @@ _STAGE_FIELD_WORDS = [
     ("gate", "gate.metric"),
     ("name", "name"),
 ]
-_JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "checkpoint_every", "mixed_precision")
+# Most specific first: "replay_share ... for a tier_visits budget" is about replay_share.
+_JOB_FIELDS = (
+    "batch_size",
+    "grad_accum",
+    "max_seq_len",
+    "checkpoint_every",
+    "mixed_precision",
+    *CURRICULUM_RANGES,
+    "temperature_schedule",
+    "lr_schedule",
+    "pacing",
+    "budget",
+    "order",
+)
 
 
 def _field_of(message: str, stages: list[dict]) -> str:
