@@ -188,6 +188,9 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         recipe.cleanup()
     run.reconcile(result)
     run.state.update(status=result.status, kd_mode=result.kd_mode, history=result.history, warnings=result.warnings)
+    # What the budget planned per stage and what the run drew per tier (an experiment's check
+    # that the hard tier was not starved).
+    run.state.update(plan=result.plan, visits=result.visits)
     if result.status == "gated":
         record = result.stages[-1]
         gate = result.gate
