@@ -34,9 +34,9 @@ its held-out exact match (``teacher_score``) is reported: it must beat the CE-tr
 student for KD to have anything to teach. The curriculum recipe was chosen with
 ``--select`` on the validation split (never on held-out); see the README.
 
-    .venv/bin/python bench/distill.py            # full: tens of minutes on 2 busy CPU cores
-    .venv/bin/python bench/distill.py --select   # the recipe selection, on validation
-    .venv/bin/python bench/distill.py --smoke    # seconds
+    .venv/bin/python bench/distill.py --select   # the README's run: choose the recipe on validation, then the arms
+    .venv/bin/python bench/distill.py            # the arms with the recipe in CURRICULUM
+    .venv/bin/python bench/distill.py --smoke    # a minute
 
 torch runs single-threaded by default (``--threads``): on a 2-core machine shared with
 other work, two-thread small-op kernels oversubscribe and both modes slow down by an
@@ -68,18 +68,19 @@ from workers.distill.losses import dense_kd_loss, topk_kd_loss  # noqa: E402
 from workers.stats import bootstrap_mean, paired_bootstrap  # noqa: E402
 
 FULL = dict(
-    teacher=dict(n_layer=4, n_embd=160, n_head=4),
+    teacher=dict(n_layer=4, n_embd=128, n_head=4),
     student=dict(n_layer=2, n_embd=64, n_head=2),
-    teacher_steps=1500,
+    teacher_steps=600,
     teacher_batch=32,
     per_tier=dict(teacher=2000, train=500, validation=100, heldout=200),
     vocab=400,
     speed_steps=40,
-    train_steps=450,
+    train_steps=300,
     batch=16,
     lr=3e-3,
     k=20,
     seeds=5,
+    select_seeds=3,
 )
 SMOKE = dict(
     teacher=dict(n_layer=1, n_embd=32, n_head=2),
@@ -94,6 +95,7 @@ SMOKE = dict(
     lr=3e-3,
     k=8,
     seeds=2,
+    select_seeds=2,
 )
 TIERS = {"easy": (2, 3), "medium": (4, 5), "hard": (6, 8)}
 WORDS = [
@@ -398,14 +400,17 @@ SELECTION = {
 }
 
 
-def select(work, splits, tok, cfg):
-    """The recipe sweep on validation: each variant of the KD curriculum, mean and 95% interval."""
+def select(work, splits, tok, cfg, log=print):
+    """The recipe sweep on validation: each variant of the KD curriculum, mean and 95% interval;
+    returns the table and the variant with the best validation mean (the base on a tie)."""
     base = dict(CURRICULUM)
     rows, table = {}, {}
+    few = {**cfg, "seeds": cfg["select_seeds"]}
     for label, change in SELECTION.items():
         recipe = {**base, **change}
+        log(f"selection: {label}")
         scores, _ = run_arms(
-            work, splits, tok, cfg, {"kd_curriculum": ARMS["kd_curriculum"]}, split="validation", recipe=recipe
+            work, splits, tok, few, {"kd_curriculum": ARMS["kd_curriculum"]}, split="validation", recipe=recipe, log=log
         )
         rows[label] = scores["kd_curriculum"]
         table[label] = arm_summary(rows[label], [r["tier"] for r in splits["validation"]])
@@ -413,8 +418,9 @@ def select(work, splits, tok, cfg):
     for label in rows:
         diff = paired_bootstrap(rows[label], rows[first])
         table[label]["vs_base"] = {"mean": round(diff.estimate, 4), "ci95": [round(diff.low, 4), round(diff.high, 4)]}
-        print(f"{label:<44} {table[label]['mean']:.3f} {table[label]['ci95']}  vs base {table[label]['vs_base']}")
-    return table
+        log(f"{label:<44} {table[label]['mean']:.3f} {table[label]['ci95']}  vs base {table[label]['vs_base']}")
+    best = max(rows, key=lambda label: (round(float(rows[label].mean()), 6), label == first))
+    return table, best, {**base, **SELECTION[best]}
 
 
 def main():
@@ -449,15 +455,15 @@ def main():
         t0 = time.perf_counter()
         attach_soft_targets(teacher, tok, splits["train"], cfg["k"])
         soft_s = time.perf_counter() - t0
+        selection, chosen, recipe = None, None, dict(CURRICULUM)
         if args.select:
-            table = select(work, splits, tok, cfg)
-            print(json.dumps({"selection_on": "validation", "seeds": cfg["seeds"], "variants": table}))
-            return
+            selection, chosen, recipe = select(work, splits, tok, cfg, log=log)
+            log(f"selected on validation: {chosen} -> {recipe}")
         (work / "records.pkl").write_bytes(pickle.dumps(splits["train"]))
         del teacher
         offline = run_measure("offline", work, cfg)
         online = run_measure("online", work, cfg)
-        scores, visits = run_arms(work, splits, tok, cfg, ARMS, log=log)
+        scores, visits = run_arms(work, splits, tok, cfg, ARMS, recipe=recipe, log=log)
     ratio = offline["tokens_per_s"] / online["tokens_per_s"]
     arms = {name: arm_summary(rows, tiers) for name, rows in scores.items()}
     teacher_summary = arm_summary(teacher_rows, tiers)
@@ -515,7 +521,10 @@ def main():
                 "differences": differences,
                 "best_arm": best,
                 "visits_by_tier": visits,
-                "curriculum_recipe": CURRICULUM,
+                "curriculum_recipe": recipe,
+                "selection": {"on": "validation", "seeds": cfg["select_seeds"], "chosen": chosen, "variants": selection}
+                if selection
+                else None,
                 "seeds": cfg["seeds"],
                 "heldout_items": len(tiers),
                 "train_items": len(splits["train"]),
