@@ -276,8 +276,13 @@ def report_context(report: EvalReport) -> dict:
         width=300,
         kind="num",
     )
-    tier_charts = [{"title": f"{METRICS[headline][0]} by tier", "chart": tier_chart(report, headline)}]
-    if "teacher_agreement" in student and task == "generation":
+    # Untiered gold would draw one bar labelled "untiered": say so instead.
+    tier_charts = (
+        []
+        if report.is_untiered
+        else [{"title": f"{METRICS[headline][0]} by tier", "chart": tier_chart(report, headline)}]
+    )
+    if "teacher_agreement" in student and task == "generation" and not report.is_untiered:
         tier_charts.append(
             {
                 "title": "Agreement with the teacher by tier (student)",
@@ -313,6 +318,11 @@ def report_context(report: EvalReport) -> dict:
         "samples": metrics.get("samples", []),
         "notes": metrics.get("notes", []),
         "n_items": metrics.get("n_items"),
+        "untiered": report.is_untiered,
+        "targets": report.targets(),
+        "missed": report.missed_targets(),
+        "retained_ci": metrics.get("quality_retained_ci95"),
+        "same_threads": metrics.get("same_threads"),
         **training,
     }
 
