@@ -23,7 +23,7 @@ DEMO_USERS = [("reviewer", "reviewer"), ("engineer", "engineer")]
 TRIAGE_LABELS = ["billing", "account", "technical", "other"]
 # Training prompts and gold items per project. Triage needs a couple of thousand
 # teacher-labelled tickets for a 0.26M-parameter student to keep the teacher's accuracy.
-SIZES = {"triage": (2000, 200), "drafting": (600, 100)}
+SIZES = {"triage": (2000, 400), "drafting": (600, 100)}
 GENERATION = {
     "triage": {},
     "drafting": {"n": 2, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 64, "seed": 0},
@@ -46,6 +46,13 @@ DISTILL = {
         },
     },
 }
+# What bench/demo.py chooses among, on validation: the recipe above, and the teacher's label
+# distribution at T 1 (no tempering), and half KD / half the approved labels.
+DISTILL_CANDIDATES = [
+    DISTILL["triage"],
+    {**DISTILL["triage"], "stage": {**DISTILL["triage"]["stage"], "temperature": 1.0}},
+    {**DISTILL["triage"], "stage": {**DISTILL["triage"]["stage"], "temperature": 1.0, "alpha": 0.5}},
+]
 GUIDELINES = {
     "triage": (
         "## Triage guidelines\n\n- **billing**: charges, refunds, invoices, payment methods.\n"
