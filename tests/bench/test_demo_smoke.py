@@ -3,7 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # trains and generates with real (tiny) models
 FIGURES = {
     "teacher_accuracy": float,
     "student_accuracy": float,
@@ -25,7 +28,7 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
     )
     assert out.returncode == 0, out.stderr[-4000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])

@@ -3,7 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # trains and generates with real (tiny) models
 KEYS = {
     "ours_tokens_per_s",
     "baseline_tokens_per_s",
