@@ -392,3 +392,20 @@ def test_a_label_a_reviewer_changed_trains_on_the_human_label_not_the_overruled_
     assert kept["teacher_probs"] == [teacher[label] for label in kit.LABELS]
     # No teacher target: the loss gives this row full CE weight on the reviewer's label, whatever alpha.
     assert relabelled["label"] == changed and relabelled["teacher_probs"] is None
+
+
+def test_gold_is_evaluated_once_per_trained_student(project, specs, engineer, tiny_model_dir):
+    # Gold is a test set: the finished job launches one evaluation of its final student, and
+    # a redelivered or restarted body finds it instead of evaluating gold again.
+    from curation.services.training.distillation_job import _launch_automatic_evaluation
+
+    easy = kit.generation_snapshot(project, tiny_model_dir, "easy")
+    kit.gold(project, classification=False)
+    job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
+    assert run(job) == "succeeded", job.message
+    final = ModelVersion.objects.get(job=job, is_final=True)
+    again = _launch_automatic_evaluation(job, final, specs[0], ctx=None)
+    assert again.pk == job.metrics["evaluation_job"]
+    assert Job.objects.filter(kind=Job.Kind.EVALUATE, params__model_version=final.pk).count() == 1
+    # The run recorded what its budget planned and drew (here one stage: every draw is its own).
+    assert job.metrics["plan"][0]["steps"] == 3 and sum(job.metrics["visits"].values()) == 3 * 4
