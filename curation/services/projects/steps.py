@@ -51,7 +51,8 @@ def next_steps(project, progress: list[dict]) -> list[Step]:
         steps += _snapshot_steps(project, progress, jobs)
     report = EvalReport.objects.filter(project=project).order_by("-created_at", "-id").first()
     if report is not None:
-        steps.append(_report_step(project, report))
+        # A missed target leads: everything downstream of a weak teacher or student inherits it.
+        steps.insert(0 if report.missed_targets() else len(steps), _report_step(project, report))
     return steps
 
 
