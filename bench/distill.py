@@ -134,9 +134,10 @@ WORDS = [
     "whale",
     "zebra",
 ]
-# The curriculum recipe of the *_curriculum arms and random_order, chosen on validation with
-# --select (see the README for the figures); the stage steps split train_steps evenly and the
-# budget re-splits them.
+# The base curriculum recipe of the *_curriculum arms and random_order. With --select the
+# arms use instead the variant of it that scored best on validation (SELECTION below); the
+# README's run chose budget "given". The stage steps split train_steps evenly; a
+# tier_visits budget re-splits them.
 CURRICULUM = dict(budget="tier_visits", pacing="replay", replay_fraction=0.3, replay_share=0.2, lr_schedule="per_stage")
 ALPHA_KD = 0.5
 
