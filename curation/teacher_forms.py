@@ -16,7 +16,7 @@ from django.urls import reverse
 from curation.models import ModelSpec, Prompt
 from curation.services.modelspecs import check_spec_fields
 from curation.services.teacher import SCOPES, TARGETS
-from workers.teacher import GenerationParams
+from workers.teacher import DEFAULT_TOP_K, GenerationParams
 
 GENERATION_FIELDS = ("n", "temperature", "top_p", "max_new_tokens", "min_new_tokens", "stop", "seed", "top_k")
 FILTER_FIELDS = ("scope", "source", "metadata_key", "metadata_value", "ids", "limit")
@@ -130,7 +130,7 @@ class ScoreForm(forms.Form):
     targets = forms.MultipleChoiceField(
         choices=list(TARGETS.items()), widget=forms.CheckboxSelectMultiple, initial=list(TARGETS), label="Score"
     )
-    top_k = forms.IntegerField(initial=20, label="Soft-target width (top_k)")
+    top_k = forms.IntegerField(initial=DEFAULT_TOP_K, label="Soft-target width (top_k)")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,6 +17,7 @@ from curation.access import project_for
 from curation.models import Job, Role, TeacherSample
 from curation.services import jobs as job_service
 from curation.services.teacher import LaunchInvalid, launch_generation, launch_scoring
+from workers.teacher import DEFAULT_TOP_K
 
 MAX_LIST = 200
 
@@ -83,8 +84,9 @@ class JobLaunchSerializer(serializers.Serializer):
         required=False,
         default=dict,
         help_text=(
-            "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target width, "
-            "default 20); missing ones come from the spec's defaults. score: targets (edits, gold), top_k."
+            "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target "
+            f"width, default {DEFAULT_TOP_K}); missing ones come from the spec's defaults. score: targets (edits, "
+            "gold), top_k."
         ),
     )
     prompt_filter = serializers.DictField(
@@ -123,7 +125,7 @@ JOB_EXAMPLE = {
             "min_new_tokens": 0,
             "stop": [],
             "seed": 0,
-            "top_k": 20,
+            "top_k": DEFAULT_TOP_K,
         },
         "prompt_filter": {"scope": "missing", "source": "imported"},
         "frozen": {"max_prompt_id": 9120, "count": 5000},
@@ -218,14 +220,18 @@ class JobListView(APIView):
                 value={
                     "kind": "generate",
                     "model_spec": 3,
-                    "params": {"n": 4, "temperature": 0.8, "max_new_tokens": 256, "top_k": 20},
+                    "params": {"n": 4, "temperature": 0.8, "max_new_tokens": 256, "top_k": DEFAULT_TOP_K},
                     "prompt_filter": {"scope": "missing", "source": "imported", "limit": 5000},
                 },
             ),
             OpenApiExample(
                 "Score edits and gold references",
                 request_only=True,
-                value={"kind": "score", "model_spec": 3, "params": {"targets": ["edits", "gold"], "top_k": 20}},
+                value={
+                    "kind": "score",
+                    "model_spec": 3,
+                    "params": {"targets": ["edits", "gold"], "top_k": DEFAULT_TOP_K},
+                },
             ),
             OpenApiExample(
                 "Launched",

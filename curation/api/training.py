@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
 from curation.services.errors import LaunchInvalid
+from curation.services.recipes import JOB_DEFAULTS, STAGE_DEFAULTS
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.training import archive_response
 from workers.distill.config import GATE_METRICS, PRECISIONS
@@ -60,14 +61,18 @@ class StageRequestSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, help_text="Default: the snapshot's curriculum stage, else its name.")
     steps = serializers.IntegerField(required=False, help_text="Optimizer steps (give steps or epochs).")
     epochs = serializers.FloatField(required=False)
-    lr = serializers.FloatField(required=False, default=5e-5)
-    warmup_steps = serializers.IntegerField(required=False, default=0)
-    temperature = serializers.FloatField(required=False, default=1.0)
-    alpha = serializers.FloatField(required=False, default=0.5, help_text="Weight of the KD term; 1 - alpha weighs CE.")
-    divergence = serializers.ChoiceField(choices=DIVERGENCES, required=False, default="forward_kl")
-    jsd_beta = serializers.FloatField(required=False, default=0.5)
+    lr = serializers.FloatField(required=False, default=STAGE_DEFAULTS["lr"])
+    warmup_steps = serializers.IntegerField(required=False, default=STAGE_DEFAULTS["warmup_steps"])
+    temperature = serializers.FloatField(required=False, default=STAGE_DEFAULTS["temperature"])
+    alpha = serializers.FloatField(
+        required=False, default=STAGE_DEFAULTS["alpha"], help_text="Weight of the KD term; 1 - alpha weighs CE."
+    )
+    divergence = serializers.ChoiceField(choices=DIVERGENCES, required=False, default=STAGE_DEFAULTS["divergence"])
+    jsd_beta = serializers.FloatField(required=False, default=STAGE_DEFAULTS["jsd_beta"])
     replay_fraction = serializers.FloatField(
-        required=False, default=0.0, help_text="Share of all earlier stages' records mixed in."
+        required=False,
+        default=STAGE_DEFAULTS["replay_fraction"],
+        help_text="Share of all earlier stages' records mixed in.",
     )
     gate = GateSerializer(required=False, allow_null=True)
 
@@ -78,13 +83,17 @@ class DistillationRequestSerializer(serializers.Serializer):
         help_text="The teacher ModelSpec; its tokenizer decides token- vs sequence-level KD."
     )
     stages = StageRequestSerializer(many=True)
-    batch_size = serializers.IntegerField(required=False, default=8)
-    grad_accum = serializers.IntegerField(required=False, default=1)
-    max_seq_len = serializers.IntegerField(required=False, default=512)
-    mixed_precision = serializers.ChoiceField(choices=PRECISIONS, required=False, default="no")
-    seed = serializers.IntegerField(required=False, default=0)
+    batch_size = serializers.IntegerField(required=False, default=JOB_DEFAULTS["batch_size"])
+    grad_accum = serializers.IntegerField(required=False, default=JOB_DEFAULTS["grad_accum"])
+    max_seq_len = serializers.IntegerField(required=False, default=JOB_DEFAULTS["max_seq_len"])
+    mixed_precision = serializers.ChoiceField(
+        choices=PRECISIONS, required=False, default=JOB_DEFAULTS["mixed_precision"]
+    )
+    seed = serializers.IntegerField(required=False, default=JOB_DEFAULTS["seed"])
     checkpoint_every = serializers.IntegerField(
-        required=False, default=200, help_text="Optimizer steps between checkpoints; 0: stage ends only."
+        required=False,
+        default=JOB_DEFAULTS["checkpoint_every"],
+        help_text="Optimizer steps between checkpoints; 0: stage ends only.",
     )
 
 

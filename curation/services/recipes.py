@@ -7,33 +7,28 @@ stages after the first). The launch form pre-fills them when it picks that stude
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from curation.models import ModelSpec
 from curation.services.errors import FieldErrors
 from curation.services.inputs import _choice, parse_number
-from workers.distill.config import PRECISIONS
+from workers.distill.config import PRECISIONS, DistillConfig, StageConfig
 from workers.distill.losses import DIVERGENCES
+
+
+def _core_defaults(config, names) -> dict:
+    return {f.name: f.default for f in fields(config) if f.name in names}
+
 
 # Defaults of a stage and of the job: the core's dataclass defaults, except two. The
 # core checkpoints only at stage ends by default; a job on a shared GPU should lose at
 # most a few minutes when its worker dies. And progress (a curve point) every second
 # rather than every two, so a short stage still draws a curve.
-STAGE_DEFAULTS = {
-    "lr": 5e-5,
-    "warmup_steps": 0,
-    "temperature": 1.0,
-    "alpha": 0.5,
-    "divergence": "forward_kl",
-    "jsd_beta": 0.5,
-    "replay_fraction": 0.0,
-}
-
-
+STAGE_DEFAULTS = _core_defaults(
+    StageConfig, ("lr", "warmup_steps", "temperature", "alpha", "divergence", "jsd_beta", "replay_fraction")
+)
 JOB_DEFAULTS = {
-    "batch_size": 8,
-    "grad_accum": 1,
-    "max_seq_len": 512,
-    "mixed_precision": "no",
-    "seed": 0,
+    **_core_defaults(DistillConfig, ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed")),
     "checkpoint_every": 200,
     "progress_every_s": 1.0,
 }

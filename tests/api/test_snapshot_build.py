@@ -271,7 +271,7 @@ def test_a_request_launches_a_snapshot_job_on_the_default_queue(
     with django_capture_on_commit_callbacks(execute=True):
         snap = snapshots.start_snapshot(project, engineer, name="s", stage="stage 1")
     assert snap.status == "building" and snap.job.kind == "snapshot" and launched == [snap.job_id]
-    assert jobs.TASKS["snapshot"] == ("workers.tasks.snapshots.build", "default")
+    assert jobs.TASKS["snapshot"] == "workers.tasks.snapshots.build" and jobs.queue_of("snapshot") == "default"
 
 
 def test_the_celery_task_builds_the_snapshot_and_reports_on_its_job(

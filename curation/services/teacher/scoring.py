@@ -25,6 +25,7 @@ from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
 from curation.services.modelspecs import MAX_TOP_K, teacher_config
 from curation.services.teacher.generation import LaunchInvalid, teacher_spec_for
+from workers.teacher import DEFAULT_TOP_K
 
 TARGETS = {"edits": "Edited examples without soft targets", "gold": "Confirmed gold references"}
 
@@ -73,7 +74,7 @@ def prepare_scoring(project, *, model_spec, params=None) -> tuple:
         targets = [targets]
     if not isinstance(targets, list) or not targets or not set(targets) <= set(TARGETS):
         param_errors["targets"] = [f"choose one or more of {', '.join(TARGETS)}"]
-    top_k = params.get("top_k", 20)
+    top_k = params.get("top_k", DEFAULT_TOP_K)
     try:
         top_k = int(top_k)
         if isinstance(params.get("top_k"), float) and not params["top_k"].is_integer():
