@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
-from curation.services.errors import LaunchInvalid
+from curation.services.inputs import parse_id
 from curation.services.recipes import JOB_DEFAULTS, STAGE_DEFAULTS
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.training import archive_response
@@ -238,11 +238,8 @@ JOB_EXAMPLE = {
 
 # ---------------------------------------------------------------------- views
 def _job_response(request, launch, code=status.HTTP_201_CREATED) -> Response:
-    """``launch()`` a job: its representation with ``code``, or 400 with the fields' errors."""
-    try:
-        job = launch()
-    except LaunchInvalid as exc:
-        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+    """``launch()`` a job: its representation with ``code`` (an ``Invalid`` is the 400, in ``api/errors``)."""
+    job = launch()
     return Response(TrainingJobSerializer(job, context={"request": request}).data, status=code)
 
 
@@ -475,11 +472,7 @@ class EvalReportListView(_ProjectScoped, generics.ListAPIView):
         qs = EvalReport.objects.filter(project=self.project()).select_related("teacher_spec").order_by("-id")
         version = self.request.query_params.get("model_version")
         if version:
-            qs = qs.filter(
-                model_version_id=int(version)
-                if version.isascii() and version.isdigit() and int(version) < 2**63
-                else -1
-            )
+            qs = qs.filter(model_version_id=parse_id(version) or -1)
         return qs
 
     @extend_schema(

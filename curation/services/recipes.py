@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from curation.models import ModelSpec
-from curation.services.errors import FieldErrors
-from curation.services.inputs import _choice, parse_number
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_choice, parse_number
 from workers.distill.config import PRECISIONS, DistillConfig, StageConfig
 from workers.distill.losses import DIVERGENCES
 
@@ -47,12 +47,12 @@ def check_distill_defaults(value) -> list[str]:
     """Problems with a spec's ``defaults["distill"]`` (an empty list when it is usable)."""
     if not isinstance(value, dict):
         return ['"distill" must be an object of distillation settings']
-    errors = FieldErrors()
+    errors = Invalid()
     for key in sorted(set(value) - {*DISTILL_JOB_KEYS, "stage"}):
         errors.add(key, f"unknown setting; known: {', '.join(DISTILL_JOB_KEYS)}, stage")
     for key in DISTILL_JOB_KEYS:
         if key == "mixed_precision":
-            _choice(value.get(key), key, PRECISIONS, errors, None)
+            parse_choice(value.get(key), key, PRECISIONS, errors, None)
         elif key in value:
             parse_number(value[key], key, errors, kind=int, minimum=0 if key in ("seed", "checkpoint_every") else 1)
     stage = value.get("stage", {})
@@ -63,11 +63,11 @@ def check_distill_defaults(value) -> list[str]:
         errors.add(f"stage.{key}", f"unknown stage setting; known: {', '.join(DISTILL_STAGE_KEYS)}")
     for key in DISTILL_STAGE_KEYS:
         if key == "divergence":
-            _choice(stage.get(key), f"stage.{key}", DIVERGENCES, errors, None)
+            parse_choice(stage.get(key), f"stage.{key}", DIVERGENCES, errors, None)
         elif key in stage:
             kind = int if key in ("steps", "warmup_steps") else float
             parse_number(stage[key], f"stage.{key}", errors, kind=kind, minimum=0)
-    return [f"distill.{field}: {message}" for field, messages in errors.items() for message in messages]
+    return [f"distill.{field}: {message}" for field, message in errors.flat()]
 
 
 def distill_defaults(spec: ModelSpec | None) -> dict:

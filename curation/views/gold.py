@@ -9,7 +9,9 @@ from django.views.decorators.http import require_POST
 from curation.access import can, project_for
 from curation.models import GoldItem, Role
 from curation.services import gold
-from curation.services.review import FilterError, ReviewError, keyset_page
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_id
+from curation.services.review import ReviewError, keyset_page
 
 PAGE_SIZE = 50
 
@@ -18,7 +20,7 @@ def _page_of(queryset, after):
     """Keyset page by id (newest first); a broken cursor (a hand-edited link) starts over."""
     try:
         return keyset_page(queryset, "newest", after or None, PAGE_SIZE)
-    except FilterError:
+    except Invalid:
         return keyset_page(queryset, "newest", None, PAGE_SIZE)
 
 
@@ -83,7 +85,7 @@ def gold_edit(request, slug, pk):
 @require_POST
 def gold_confirm(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
-    ids = [int(i) for i in request.POST.getlist("item") if i.isdigit()]
+    ids = [i for i in map(parse_id, request.POST.getlist("item")) if i is not None]
     if not ids:
         messages.error(request, "item: tick the candidates to confirm.")
     else:

@@ -10,6 +10,7 @@ from curation.models import GoldItem, Job, Prompt, Snapshot, SnapshotRow
 from curation.normalize import content_hash
 from curation.services import jobs
 from curation.services.datasets import snapshot_dir, snapshot_job, snapshots
+from curation.services.errors import Invalid
 from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, ProjectFactory, PromptFactory
 from workers.softtargets import ShardWriter, SoftTargets
@@ -257,7 +258,7 @@ def test_the_manifest_says_what_who_when_and_which_files(project, approved, buil
 )
 def test_a_bad_request_is_refused_naming_the_field(project, engineer, request_, field):
     body = {"name": "snap", "stage": "stage 1", **request_}
-    with pytest.raises(snapshots.SnapshotError) as err:
+    with pytest.raises(Invalid) as err:
         snapshots.start_snapshot(project, engineer, **body)
     assert field in err.value.errors
     assert not Snapshot.objects.exists() and not Job.objects.exists()

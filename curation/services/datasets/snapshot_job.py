@@ -36,7 +36,8 @@ from curation.models import Example, ExampleStatus, Snapshot, SnapshotRow
 from curation.normalize import content_hash
 from curation.services import jobs
 from curation.services.datasets.exports import BuildCancelled
-from curation.services.datasets.snapshots import SnapshotError, as_querydict
+from curation.services.datasets.snapshots import as_querydict
+from curation.services.errors import Invalid
 from curation.services.gold import GoldGuard, guard_keys, training_eligible
 from curation.services.review import filtered_examples
 
@@ -57,7 +58,7 @@ def selection(snapshot: Snapshot):
         qs, _ = filtered_examples(project, query)
         return qs
     if snapshot.stage_id is None:
-        raise SnapshotError({"stage": ["The stage this snapshot was taken from no longer exists."]})
+        raise Invalid({"stage": ["The stage this snapshot was taken from no longer exists."]})
     return Example.objects.filter(project=project, stage_id=snapshot.stage_id)
 
 
@@ -360,7 +361,7 @@ def run_build_job(ctx) -> jobs.JobOutcome:
     except BuildCancelled:
         fail_snapshot(snapshot, "The build was cancelled.")
         return jobs.JobOutcome(jobs.Status.CANCELLED, "Cancelled; the snapshot was not built.")
-    except SnapshotError as exc:
+    except Invalid as exc:
         fail_snapshot(snapshot, str(exc))
         raise jobs.JobError(str(exc)) from None
     except Exception as exc:

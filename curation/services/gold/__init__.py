@@ -2,9 +2,11 @@
 their duplicates out of training. Outside code imports this package only.
 """
 
-from curation.services.gold.guard import GoldError, GoldGuard, create_gold_item, guard_keys, update_gold_item
+from curation.services.gold.guard import GoldGuard, create_gold_item, guard_keys, update_gold_item
 from curation.services.gold.items import (
     add_gold_prompt,
+    check_gold_answer,
+    check_length,
     confirm_candidates,
     contamination,
     discard_candidate,
@@ -16,9 +18,10 @@ from curation.services.gold.items import (
 )
 
 __all__ = [
-    "GoldError",
     "GoldGuard",
     "add_gold_prompt",
+    "check_gold_answer",
+    "check_length",
     "confirm_candidates",
     "contamination",
     "create_gold_item",

@@ -12,19 +12,12 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from curation.models import GoldItem, Project, Prompt, Tier
+from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
-from curation.services.errors import ReviewError
+from curation.services.errors import Invalid
 from curation.services.gold.items import check_gold_answer, check_length
 from curation.services.inputs import check_messages
-
-
-class GoldError(ValueError):
-    """Bad input for a gold item: ``errors`` is {field: [message]}."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+from curation.services.projects import tier_named
 
 
 def guard_keys(text: str, messages: list | None) -> set[str]:
@@ -56,25 +49,6 @@ class GoldGuard:
         return None
 
 
-def _check_answer(project: Project, reference: str, label: str) -> None:
-    """The review workspace's rule (``gold.check_gold_answer``), with the field it names as the key."""
-    try:
-        check_gold_answer(project, reference, label)
-    except ReviewError as exc:
-        field, _, message = str(exc).partition(": ")
-        raise GoldError({field if field in ("reference", "label") else "reference": [message or str(exc)]}) from None
-
-
-def _tier(project: Project, name: str | None) -> Tier | None:
-    if name in (None, ""):
-        return None
-    tier = project.tiers.filter(name=name).first()
-    if tier is None:
-        names = ", ".join(project.tiers.values_list("name", flat=True))
-        raise GoldError({"tier": [f"No tier {name!r} here; choose one of {names}."]})
-    return tier
-
-
 def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
     given = [
         name
@@ -83,25 +57,22 @@ def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
     ]
     if len(given) != 1:
         field = given[1] if len(given) > 1 else "prompt"
-        raise GoldError({field: ["Give exactly one of: prompt (an existing prompt's id), prompt_text, or messages."]})
+        raise Invalid({field: ["Give exactly one of: prompt (an existing prompt's id), prompt_text, or messages."]})
     if prompt_id not in (None, ""):
         prompt = Prompt.objects.filter(project=project, pk=prompt_id).first()
         if prompt is None:
-            raise GoldError({"prompt": [f"No prompt {prompt_id} in this project."]})
+            raise Invalid({"prompt": [f"No prompt {prompt_id} in this project."]})
         return prompt
     if messages not in (None, ""):
         problem = check_messages(messages)
         if problem:
-            raise GoldError({"messages": [problem]})
+            raise Invalid({"messages": [problem]})
         text, length = "", sum(len(m["content"]) for m in messages)
     else:
         if not text.strip():
-            raise GoldError({"prompt_text": ["The prompt is empty."]})
+            raise Invalid({"prompt_text": ["The prompt is empty."]})
         messages, length = None, len(text)
-    try:
-        check_length(given[0], "prompt", length)  # the web page's rule and wording
-    except ReviewError as exc:
-        raise GoldError({given[0]: [str(exc).partition(": ")[2]]}) from None
+    check_length(given[0], "prompt", length)  # the web page's rule and wording
     key = content_hash(text, messages)
     prompt = Prompt.objects.filter(project=project, content_hash=key).first()
     if prompt is None:
@@ -125,13 +96,13 @@ def create_gold_item(
     confirmed=True,
 ) -> GoldItem:
     """A gold item for an existing prompt (by id) or for new prompt text; refuses a second item for one prompt."""
-    _check_answer(project, reference, label)
-    tier_obj = _tier(project, tier)
+    check_gold_answer(project, reference, label)
+    tier_obj = tier_named(project, tier)
     prompt_obj = _prompt_from(project, prompt, prompt_text, messages)
     existing = GoldItem.objects.filter(project=project, content_hash=prompt_obj.content_hash).first()
     field = "prompt" if prompt not in (None, "") else ("messages" if messages else "prompt_text")
     if existing is not None:
-        raise GoldError({field: [f"This prompt is already gold item {existing.pk}; change that one instead."]})
+        raise Invalid({field: [f"This prompt is already gold item {existing.pk}; change that one instead."]})
     item = GoldItem(
         project=project,
         prompt=prompt_obj,
@@ -145,7 +116,7 @@ def create_gold_item(
         with transaction.atomic():
             item.save()
     except IntegrityError:
-        raise GoldError({field: ["This prompt became a gold item a moment ago; reload and change that one."]}) from None
+        raise Invalid({field: ["This prompt became a gold item a moment ago; reload and change that one."]}) from None
     return item
 
 
@@ -155,9 +126,9 @@ def update_gold_item(item: GoldItem, changes: dict) -> GoldItem:
     project = item.project
     reference = changes.get("reference", item.reference)
     label = changes.get("label", item.label)
-    _check_answer(project, reference, label)
+    check_gold_answer(project, reference, label)
     if "tier" in changes:
-        item.tier = _tier(project, changes["tier"])
+        item.tier = tier_named(project, changes["tier"])
     item.reference, item.label = (reference or "").strip(), label or ""
     if "confirmed" in changes:
         item.confirmed = bool(changes["confirmed"])

@@ -47,7 +47,7 @@ def check_length(field: str, noun: str, length: int) -> None:
     """The import's length limit (``IMPORT_MAX_PROMPT_CHARS``), for a gold prompt or reference on any surface."""
     limit = settings.IMPORT_MAX_PROMPT_CHARS
     if length > limit:
-        raise ReviewError(f"{field}: The {noun} is {length:,} characters; the limit is {limit:,}.")
+        raise ReviewError(f"The {noun} is {length:,} characters; the limit is {limit:,}.", field, code="too_long")
 
 
 def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
@@ -56,10 +56,10 @@ def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
     check_length("reference", "reference", len(reference))
     if project.is_classification:
         if label not in (project.labels or []):
-            raise ReviewError(f"label: a gold item of this project needs one of {', '.join(project.labels or [])}.")
+            raise ReviewError(f"a gold item of this project needs one of {', '.join(project.labels or [])}.", "label")
         return reference, label
     if not reference:
-        raise ReviewError("reference: a gold item needs a reference answer.")
+        raise ReviewError("a gold item needs a reference answer.", "reference", code="required")
     return reference, label
 
 
@@ -85,12 +85,16 @@ def add_gold_prompt(project, user, text: str, reference: str = "", label: str = 
     """A new gold item from a prompt typed in; an existing prompt with the same normalised text is reused."""
     text = (text or "").strip()
     if not text:
-        raise ReviewError("prompt: write the prompt of the gold item.")
+        raise ReviewError("write the prompt of the gold item.", "prompt", code="required")
     check_length("prompt", "prompt", len(text))
     reference, label = check_gold_answer(project, reference, label)
     key = content_hash(text, None)
     if GoldItem.objects.filter(project=project, content_hash=key).exists():
-        raise ReviewError("prompt: this prompt (or one equal to it after normalisation) is already in the gold set.")
+        raise ReviewError(
+            "this prompt (or one equal to it after normalisation) is already in the gold set.",
+            "prompt",
+            code="duplicate",
+        )
     prompt = Prompt.objects.filter(project=project, content_hash=key).first()
     if prompt is None:
         prompt = Prompt.objects.create(project=project, text=text, source=Prompt.Source.HUMAN, content_hash=key)
@@ -100,7 +104,9 @@ def add_gold_prompt(project, user, text: str, reference: str = "", label: str = 
                 project=project, prompt=prompt, reference=reference, label=label, confirmed=True, created_by=user
             )
     except IntegrityError:
-        raise ReviewError("prompt: someone added this prompt to the gold set a moment ago.") from None
+        raise ReviewError(
+            "someone added this prompt to the gold set a moment ago.", "prompt", code="duplicate"
+        ) from None
 
 
 @transaction.atomic

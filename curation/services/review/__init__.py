@@ -10,9 +10,12 @@ lists), ``stats`` (per-day counts, agreement). Outside code imports this package
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
 from curation.services.review.curriculum import add_level, move_level, remove_level, rename_level
 from curation.services.review.decisions import (
+    DECISIONS,
+    Decided,
     ReviewError,
     StaleExample,
     add_to_gold,
+    apply,
     approve,
     comment,
     demote,
@@ -30,7 +33,6 @@ from curation.services.review.filters import (
     ORDERINGS,
     PARAMS,
     ExampleFilter,
-    FilterError,
     Page,
     adjacent,
     cursor_at,
@@ -44,13 +46,14 @@ from curation.services.review.stats import agreement, cohens_kappa, reviewed_per
 
 __all__ = [
     "ACTIONS",
+    "DECISIONS",
     "DEFAULT_ORDER",
     "ORDERINGS",
     "ORDER_LABELS",
     "PARAMS",
     "BulkCountChanged",
+    "Decided",
     "ExampleFilter",
-    "FilterError",
     "Page",
     "ReviewError",
     "StaleExample",
@@ -58,6 +61,7 @@ __all__ = [
     "add_to_gold",
     "adjacent",
     "agreement",
+    "apply",
     "apply_bulk",
     "approve",
     "claim_next",
