@@ -31,6 +31,15 @@ def add_errors(form, invalid: Invalid, *, rows=None, rows_key: str = "stages") -
             form.add_error(None, f"{parts[-1].replace('_', ' ')}: {message}")
 
 
+def error_line(invalid: Invalid, fields: dict | None = None) -> str:
+    """An ``Invalid`` as one line for a page without a Django form, its fields named as the page
+    names them (``fields``: service field -> page input): "reference: The reference is ..."."""
+    fields = fields or {}
+    return "; ".join(
+        message if path == NON_FIELD else f"{fields.get(path, path)}: {message}" for path, message in invalid.flat()
+    )
+
+
 def _add_to_row(form, rows, parts, message) -> None:
     index = parts[0] if parts else ""
     if not (index.isascii() and index.isdigit() and int(index) < len(rows)):

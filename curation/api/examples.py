@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet, page_size
-from curation.api.prompts import hide_gold_from_readers
 from curation.models import Example, Prompt
+from curation.services import gold
 from curation.services.errors import Invalid
 from curation.services.review import DEFAULT_ORDER, PARAMS, ExampleFilter, filtered_examples, keyset_page
 
@@ -216,7 +216,7 @@ class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVi
         if self.schema_project():
             return Example.objects.none()
         queryset = Example.objects.filter(project=self.project).select_related(*RELATED)
-        return hide_gold_from_readers(self.project, queryset, "prompt_id")
+        return gold.hide_gold_from_readers(self.project, queryset)
 
     def check_query_params(self, request):
         if self.action == "list":

@@ -132,7 +132,7 @@ class GoldItemViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, ProjectViewSet
 ):
     serializer_class = GoldItemSerializer
-    read_role = Role.REVIEWER
+    read_role = gold.READS_GOLD
     write_role = Role.REVIEWER
     http_method_names = ["get", "post", "patch", "head", "options"]
 

@@ -20,9 +20,8 @@ from rest_framework.response import Response
 
 from curation.api.base import SLUG_PARAMETER, OldestFirstPagination, ProjectViewSet, checked_id
 from curation.api.examples import ExampleSerializer
-from curation.api.prompts import hide_gold_from_readers
 from curation.models import Example, Role, Verdict
-from curation.services import review
+from curation.services import gold, review
 
 MAX_TEXT = 100_000
 MAX_COMMENT = 10_000
@@ -172,7 +171,7 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
     def example(self) -> Example:
         if not hasattr(self, "_example"):
             pk = checked_id(self.kwargs["example_id"], "example")
-            examples = hide_gold_from_readers(self.project, Example.objects.filter(project=self.project), "prompt_id")
+            examples = gold.hide_gold_from_readers(self.project, Example.objects.filter(project=self.project))
             self._example = get_object_or_404(examples.select_related("project", "prompt"), pk=pk)
         return self._example
 

@@ -9,10 +9,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
+from curation.forms import error_line
 from curation.models import BulkAction, Example, GoldItem, Role, TeacherSample
 from curation.services import review
 from curation.services.errors import Invalid
-from curation.services.gold import with_gold_flag
+from curation.services.gold import hide_gold_from_readers, sees_gold, with_gold_flag
 from curation.services.inputs import by_id, parse_id
 from curation.services.review import DEFAULT_ORDER, ReviewError, StaleExample, adjacent, filtered_examples
 from curation.services.teacher import heatmap_for
@@ -46,7 +47,7 @@ def _load(project, pk):
     queryset = Example.objects.select_related(
         "prompt", "tier", "stage", "sample__model_spec", "reviewed_by", "leased_by"
     )
-    return get_object_or_404(with_gold_flag(queryset), project=project, pk=pk)
+    return get_object_or_404(with_gold_flag(hide_gold_from_readers(project, queryset)), project=project, pk=pk)
 
 
 def _navigation(request, project, example):
@@ -55,7 +56,7 @@ def _navigation(request, project, example):
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
     except Invalid:
         return None, DEFAULT_ORDER
-    return queryset, cleaned.get("order") or DEFAULT_ORDER
+    return hide_gold_from_readers(project, queryset), cleaned.get("order") or DEFAULT_ORDER
 
 
 def focus_url(project, example, params) -> str:
@@ -112,7 +113,7 @@ def focus_context(request, project, example, **extra):
         ),
         "distribution": ranked(sample.label_distribution) if sample else [],
         "gold": GoldItem.objects.filter(project=project, content_hash=example.prompt.content_hash).first()
-        if example.is_gold
+        if example.is_gold and sees_gold(project)
         else None,
         "history": _history(example),
         "tiers": project.tiers.all(),
@@ -225,8 +226,7 @@ def act(request, slug, pk, action):
             open_form=action,
         )
     except ReviewError as exc:
-        field = FORM_FIELDS.get(exc.field, exc.field)
-        error = f"{field}: {exc.message}" if field else exc.message
+        error = error_line(exc, FORM_FIELDS)
         return _render(request, project, _load(project, pk), status=400, error=error, typed=typed, open_form=action)
     target = _load(project, pk)
     if action in ADVANCING:

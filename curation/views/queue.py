@@ -13,7 +13,7 @@ from curation.access import can, project_for
 from curation.excerpts import with_prompt_excerpts
 from curation.models import ExampleStatus, Prompt, Role, TeacherSample
 from curation.services.errors import Invalid
-from curation.services.gold import with_gold_flag
+from curation.services.gold import hide_gold_from_readers, with_gold_flag
 from curation.services.inputs import parse_whole
 from curation.services.review import ACTIONS as BULK_ACTIONS
 from curation.services.review import (
@@ -149,6 +149,7 @@ def review_queue(request, slug):
     errors, page = {}, None
     try:
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+        queryset = hide_gold_from_readers(project, queryset)
         order = cleaned.get("order") or DEFAULT_ORDER
         page = keyset_page(
             queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE
@@ -187,6 +188,7 @@ def queue_counts(request, slug):
     kept = filter_params(request.GET)
     try:
         queryset, _ = filtered_examples(project, QueryDict(with_params(kept, status=None, conflict=None)))
+        queryset = hide_gold_from_readers(project, queryset)
     except Invalid:
         return render(request, "curation/partials/queue_counts.html", {"project": project, "broken": True})
     by_status, conflicts = {}, 0

@@ -28,25 +28,17 @@ def jsonl(artifact_dir, snapshot, name="train.jsonl"):
 def test_a_gold_prompt_and_its_normalised_duplicates_are_excluded(project, approved, build, artifact_dir):
     gold = approved("What is the refund window for annual plans?")
     GoldItem.objects.create(project=project, prompt=gold.prompt, reference="30 days.")
-    # A prompt edited in the admin keeps its old content_hash (Prompt.save only fills an empty one):
-    # its text now differs from the gold prompt only in case, spacing and Unicode form.
-    duplicate = approved("Something else entirely")
-    Prompt.objects.filter(pk=duplicate.prompt_id).update(
-        text="  WHAT is the refund\u00a0window  for ANNUAL plans\uff1f "
-    )
-    chat = approved(
-        "unused",
-        prompt=Prompt.objects.create(
-            project=project, messages=[{"role": "user", "content": "what is the refund window for annual plans?"}]
-        ),
-    )
+    # A one-turn chat of the same question in another case, spacing and Unicode form, stored
+    # as a prompt of its own before one-turn chats were folded (migration 0011 keeps it as a twin).
+    turns = [{"role": "user", "content": "  WHAT is the refund\u00a0window  for ANNUAL plans\uff1f "}]
+    twin = approved("unused", prompt=Prompt.objects.create(project=project, messages=turns, twin_of=gold.prompt))
     keep = approved("A different question about refunds?")
     snap = build(project)
-    assert snap.excluded == {"gold_prompt": 1, "gold_duplicate": 2}
+    assert snap.excluded == {"gold_prompt": 1, "gold_duplicate": 1}
     assert [r.example_id for r in rows_of(snap)] == [keep.id]
     texts = {row["prompt"] for row in jsonl(artifact_dir, snap)}
     assert texts == {"A different question about refunds?"}
-    assert duplicate.id and chat.id
+    assert twin.prompt.content_hash == gold.prompt.content_hash
 
 
 def test_an_unconfirmed_gold_candidate_is_kept_out_too(project, approved, build):

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, GoldItem, Stage, Tier, Verdict
 from curation.services.errors import ReviewError
-from curation.services.gold import check_gold_answer
+from curation.services.gold import create_gold_item, update_gold_item
 from curation.services.inputs import to_number
 from curation.services.projects import NONE, stage_named, tier_named
 
@@ -242,18 +242,20 @@ def comment(example: Example, user, version: int | None, text: str) -> Example:
 def add_to_gold(example: Example, user, version: int | None, reference: str = "", label: str = "") -> GoldItem:
     """Make the example's prompt a confirmed gold item; it (and any duplicate) never enters training.
 
-    The answer goes through ``gold.check_gold_answer``, the Gold page's rule and wording.
+    Through the gold set's one create and one update path (``gold.create_gold_item`` /
+    ``update_gold_item``): the Gold page's answer check, length limit and wording.
     """
     project = example.project
-    reference, label = check_gold_answer(project, reference, label)
     ex = _lock(example, version)
     gold = GoldItem.objects.filter(project=project, content_hash=ex.prompt.content_hash).first()
     before = {"reference": gold.reference, "label": gold.label} if gold else None
     if gold is None:
-        gold = GoldItem(project=project, prompt=ex.prompt, created_by=user)
-    gold.reference, gold.label, gold.confirmed = reference, label, True
-    gold.tier = gold.tier or ex.tier
-    gold.save()
+        gold = create_gold_item(
+            project, user, prompt=ex.prompt_id, reference=reference, label=label, tier=ex.tier, confirmed=True
+        )
+    else:
+        changes = {"reference": reference, "label": label, "confirmed": True}
+        gold = update_gold_item(gold, changes if gold.tier_id or not ex.tier_id else {**changes, "tier": ex.tier})
     _save(ex, user, A.GOLD, {"gold": [before, {"reference": gold.reference, "label": gold.label}]}, [])
     return gold
 
