@@ -20,7 +20,7 @@ from curation.services.inputs import parse_id
 from curation.services.recipes import JOB_DEFAULTS, STAGE_DEFAULTS
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.training import archive_response
-from workers.distill.config import GATE_METRICS, PRECISIONS
+from workers.distill.config import GATE_METRICS, LOWER_IS_BETTER, PRECISIONS
 from workers.distill.losses import DIVERGENCES
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The project's slug.")
@@ -47,7 +47,7 @@ ERRORS = OpenApiResponse(
 class GateSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=GATE_METRICS)
     threshold = serializers.FloatField(
-        help_text="Pass when the metric is <= this (val_kd_loss) or >= this (the others)."
+        help_text=f"Pass when the metric is <= this ({', '.join(sorted(LOWER_IS_BETTER))}) or >= this (the others)."
     )
     patience = serializers.IntegerField(
         required=False, default=0, help_text="Extra epochs tried before the job waits as gated."

@@ -2,7 +2,8 @@
 the review queue's filter, curriculum stages and tiers, and reviewer statistics.
 
 Modules: ``decisions`` (approve, reject, edit, grade, tier, stage, label, comment, gold; the
-optimistic lock and the audit row), ``bulk`` (one statement per filter), ``leases``,
+optimistic lock and the audit row; ``apply``, the one entry the focus view and the verdicts API
+call), ``bulk`` (one statement per filter), ``leases``,
 ``filters`` (the shared example filter and keyset pages), ``curriculum`` (stage and tier
 lists), ``stats`` (per-day counts, agreement). Outside code imports this package only.
 """

@@ -100,9 +100,14 @@ def resume_summary(resume: dict) -> str:
 
 
 # ---------------------------------------------------------------- the body
+def gate_sign(metric: str) -> str:
+    """How a gate on ``metric`` compares with its threshold: "≤" (lower is better) or "≥"."""
+    return "≤" if metric in LOWER_IS_BETTER else "≥"
+
+
 def describe_gate(gate: dict) -> str:
-    op = "≤" if gate.get("metric") in LOWER_IS_BETTER else "≥"
-    return f"{gate.get('metric')} = {gate.get('value'):.4g}, needs {op} {gate.get('threshold'):.4g}"
+    sign = gate_sign(gate.get("metric"))
+    return f"{gate.get('metric')} = {gate.get('value'):.4g}, needs {sign} {gate.get('threshold'):.4g}"
 
 
 KD_MODES = {
