@@ -2,7 +2,7 @@
 
 The forms only parse the page's inputs; ``services.distill_request.validate_distillation``
 does the checking (the API goes through it too), and its errors, named like
-``stages.1.gate.threshold``, are put back on the fields with ``apply_errors``.
+``stages.1.gate.threshold``, are put back on the fields with ``curation.forms.add_errors``.
 """
 
 from django import forms
@@ -229,21 +229,6 @@ def launch_request(form: DistillLaunchForm, formset) -> tuple[dict, list]:
     rows = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
     data["stages"] = [f.as_stage() for f in rows]
     return data, rows
-
-
-def apply_errors(errors: dict[str, list[str]], form: DistillLaunchForm, rows: list, formset) -> None:
-    """Put the service's ``{"stages.1.gate.threshold": [...]}`` errors on the page's fields."""
-    for key, messages in errors.items():
-        parts = key.split(".")
-        for message in messages:
-            if parts[0] == "stages" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(rows):
-                row = rows[int(parts[1])]
-                field = "_".join(parts[2:])
-                row.add_error(field if field in row.fields else None, message)
-            elif parts[0] == "stages":
-                form.add_error(None, f"Stages: {message}")
-            else:
-                form.add_error(key if key in form.fields else None, message)
 
 
 def default_student(project) -> ModelSpec | None:

@@ -14,8 +14,7 @@ from django.db.models.functions import RowNumber
 
 from curation import charts
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion, Snapshot
-from curation.services.training import KD_MODES, phase_label
-from workers.distill.config import LOWER_IS_BETTER
+from curation.services.training import KD_MODES, gate_sign, phase_label
 
 LOSS_SERIES = (("loss", "total loss", "s-total"), ("kd_loss", "KD", "s-kd"), ("ce_loss", "CE", "s-ce"))
 CURVE_POINTS = 300
@@ -45,8 +44,7 @@ BASIS = {
 def gate_rule(gate: dict | None) -> str:
     if not gate:
         return "no gate"
-    op = "≤" if gate["metric"] in LOWER_IS_BETTER else "≥"
-    text = f"{gate['metric']} {op} {gate['threshold']:g}"
+    text = f"{gate['metric']} {gate_sign(gate['metric'])} {gate['threshold']:g}"
     if gate.get("patience"):
         text += f", patience {gate['patience']}"
     return text

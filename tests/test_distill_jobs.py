@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion
 from curation.services import jobs
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
 from curation.services.training import (
     launch_distillation,
     registry,
@@ -171,11 +171,11 @@ def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recor
 
 def test_resuming_is_refused_unless_the_job_waits_at_a_gate(project, specs, engineer):
     job = Job.objects.create(project=project, kind="distill", status="running", params={"resumes": []})
-    with pytest.raises(LaunchInvalid, match="not waiting at a gate"):
+    with pytest.raises(Invalid, match="not waiting at a gate"):
         resume_distillation(job, by=engineer, threshold=0.5)
     job.status = "gated"
     job.save()
-    with pytest.raises(LaunchInvalid) as info:
+    with pytest.raises(Invalid) as info:
         resume_distillation(job, by=engineer, extra_epochs=-1)
     assert "extra_epochs" in info.value.errors
 
@@ -185,7 +185,7 @@ def test_a_stopped_gated_job_cannot_be_resumed(project, specs, engineer):
     jobs.request_cancel(job)
     job.refresh_from_db()
     assert job.status == "cancelled"
-    with pytest.raises(LaunchInvalid):
+    with pytest.raises(Invalid):
         resume_distillation(job, by=engineer, force=True)
 
 

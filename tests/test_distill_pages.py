@@ -113,13 +113,13 @@ def test_a_distill_recipe_in_spec_defaults_is_checked_and_kept_out_of_generation
 
     _, student = specs
     recipe = {"batch_size": 32, "stage": {"epochs": 3, "lr": 0.003}}
-    assert check_spec_fields("transformers", "x", "", "", {"temperature": 0.5, "distill": recipe}, {}) == {}
+    assert check_spec_fields("transformers", "x", "", "", {"temperature": 0.5, "distill": recipe}, {}).errors == {}
     bad = check_spec_fields(
         "transformers", "x", "", "", {"distill": {"batch": 3, "stage": {"alpha": "high", "steps": 1.5}}}, {}
     )
-    assert any("distill.batch: unknown setting" in m for m in bad["defaults"])
-    assert any("distill.stage.alpha" in m for m in bad["defaults"]) and any(
-        "distill.stage.steps" in m for m in bad["defaults"]
+    assert any("distill.batch: unknown setting" in m for m in bad.errors["defaults"])
+    assert any("distill.stage.alpha" in m for m in bad.errors["defaults"]) and any(
+        "distill.stage.steps" in m for m in bad.errors["defaults"]
     )
     student.defaults = {"temperature": 0.5, "distill": recipe}
     assert resolve_generation_params(student, {})["temperature"] == 0.5

@@ -5,9 +5,9 @@ from django.utils import timezone
 
 from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
+from curation.services.errors import Invalid
 from curation.services.review import decisions as review
 from curation.services.teacher import (
-    LaunchInvalid,
     ScoreWriter,
     launch_generation,
     launch_scoring,
@@ -121,7 +121,7 @@ def test_gold_references_are_scored_once_per_teacher(project, generated, user):
         True,
     )
     assert sample.soft_targets and sample.token_count > 0
-    with pytest.raises(LaunchInvalid) as info:
+    with pytest.raises(Invalid) as info:
         launch_scoring(project, by=user, model_spec=spec.pk, params={"targets": ["gold"]})
     assert "nothing to score" in info.value.errors["params"]["targets"][0]
 
@@ -142,7 +142,7 @@ def test_a_resumed_score_job_scores_only_what_is_missing(project, generated, use
 def test_scoring_is_refused_for_classification_projects_and_bad_settings(tiny_model_dir, user):
     project = ProjectFactory(task_type="classification", labels=["a", "b"])
     spec = teacher_spec(project, tiny_model_dir)
-    with pytest.raises(LaunchInvalid) as info:
+    with pytest.raises(Invalid) as info:
         launch_scoring(project, by=user, model_spec=spec.pk, params={"targets": ["everything"], "top_k": 0})
     errors = info.value.errors
     assert "label distribution" in errors["project"][0]

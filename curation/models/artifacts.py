@@ -44,10 +44,6 @@ class Snapshot(models.Model):
     def __str__(self):
         return self.name
 
-    @property
-    def is_ready(self):
-        return self.status == self.Status.READY
-
 
 class SnapshotRow(models.Model):
     """A frozen copy of one example as it was when the snapshot was taken."""

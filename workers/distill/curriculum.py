@@ -92,7 +92,7 @@ def plan_tier_visits(
     n_stages, total_n = len(own_sizes), sum(own_sizes)
     draws = total_steps * draws_per_step
     if n_stages < 1 or total_n < 1:
-        raise DistillError("a tier_visits budget needs records in every stage")
+        raise DistillError("a tier_visits budget needs records in every stage", "budget")
     last = n_stages - 1
     if n_stages == 1:
         return [StagePlan(total_steps, draws, 0)]
@@ -100,7 +100,8 @@ def plan_tier_visits(
     if target_last >= draws:
         raise DistillError(
             f"hard_weight {hard_weight} would give the last stage every step of the run; lower it "
-            f"(at most {total_n / own_sizes[last]:.2f} here)"
+            f"(at most {total_n / own_sizes[last]:.2f} here)",
+            "hard_weight",
         )
     rest = total_n - own_sizes[last]
     targets = [(draws - target_last) * n / rest for n in own_sizes[:last]] + [target_last]
@@ -116,7 +117,8 @@ def plan_tier_visits(
         if need <= 0:
             raise DistillError(
                 f"replay_share {replay_share} is too large for a tier_visits budget: later stages would revisit "
-                f"stage {g + 1}'s records more often than a shuffled run visits them; lower replay_share"
+                f"stage {g + 1}'s records more often than a shuffled run visits them; lower replay_share",
+                "replay_share",
             )
         stage_draws[g] = need / (1.0 - shares[g])
     steps = _round_to_total([d / draws_per_step for d in stage_draws], total_steps)
@@ -130,7 +132,9 @@ def plan_tier_visits(
 def _round_to_total(values: list[float], total: int) -> list[int]:
     """Whole numbers >= 1 summing to ``total``, as close to ``values`` as largest remainders get."""
     if total < len(values):
-        raise DistillError(f"a tier_visits budget needs at least one step per stage ({len(values)}), got {total}")
+        raise DistillError(
+            f"a tier_visits budget needs at least one step per stage ({len(values)}), got {total}", "budget"
+        )
     floors = [max(1, math.floor(v)) for v in values]
     order = sorted(range(len(values)), key=lambda i: values[i] - math.floor(values[i]), reverse=True)
     i = 0

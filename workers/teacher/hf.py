@@ -17,6 +17,7 @@ import torch
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize
 from workers.teacher.base import (
+    DEFAULT_TOP_K,
     ClassifyRequest,
     ClassifyResult,
     GenerationParams,
@@ -248,7 +249,7 @@ class HFTeacher(Teacher):
         return results
 
     def score(
-        self, requests: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+        self, requests: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests))
         self.last_run = stats

@@ -34,6 +34,7 @@ import requests
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize, tail_logprob_from_topk
 from workers.teacher.base import (
+    DEFAULT_TOP_K,
     ClassifyRequest,
     ClassifyResult,
     GenerationParams,
@@ -330,7 +331,7 @@ class OpenAITeacher(Teacher):
         )
 
     def score(
-        self, requests_: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+        self, requests_: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats

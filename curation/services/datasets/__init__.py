@@ -19,7 +19,6 @@ from curation.services.datasets.snapshots import (
     MAX_SYSTEM_PROMPT,
     MAX_VALIDATION_FRACTION,
     SEED_RANGE,
-    SnapshotError,
     start_snapshot,
 )
 
@@ -34,7 +33,6 @@ __all__ = [
     "SPLITS",
     "ImportRejected",
     "Representation",
-    "SnapshotError",
     "Unavailable",
     "accepts_gzip",
     "build_snapshot",

@@ -3,15 +3,16 @@ sets of approved examples. ``build_snapshot``:
 
 1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in one
    transaction (one consistent view of the examples). Rows that cannot be trained on
-   are counted by reason instead: ``not_approved``, ``gold_prompt`` (the board's guard,
-   ``gold.training_eligible``: the prompt's hash is a gold item's),
-   ``gold_duplicate`` (equal to a gold prompt after normalisation although its stored
-   hash says otherwise), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
+   are counted by reason instead: ``not_approved``, the gold guard's (``gold.gold_guarded``,
+   the board's one definition: the prompt's stored hash is a gold item's) as
+   ``gold_prompt`` (a gold item's own prompt) or ``gold_duplicate`` (a prompt equal to
+   one after normalisation), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
    same completion for the same prompt twice).
 2. **Split**: a prompt goes to validation when ``sha256(seed, prompt hash)`` falls
-   below the validation fraction. It depends on nothing but the seed and the prompt,
-   so every sample of a prompt lands on the same side, and a prompt keeps its side in
-   every later snapshot with the same seed (no leakage between versions).
+   below the validation fraction (the prompt hash is ``normalize.split_key``). It
+   depends on nothing but the seed and the prompt, so every sample of a prompt lands on
+   the same side, and a prompt keeps its side in every later snapshot with the same seed
+   (no leakage between versions).
 3. **Hash**: each row's ``row_hash`` is the sha256 of exactly what the files say
    about it; the snapshot's ``content_hash`` is the sha256 of the build options and
    the row hashes in (split, row_hash) order. Same rows, same hash, whatever order
@@ -32,12 +33,13 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from curation.models import Example, ExampleStatus, Snapshot, SnapshotRow
-from curation.normalize import content_hash
+from curation.models import Example, ExampleStatus, GoldItem, Snapshot, SnapshotRow
+from curation.normalize import split_key
 from curation.services import jobs
 from curation.services.datasets.exports import BuildCancelled
-from curation.services.datasets.snapshots import SnapshotError, as_querydict
-from curation.services.gold import GoldGuard, guard_keys, training_eligible
+from curation.services.datasets.snapshots import as_querydict
+from curation.services.errors import Invalid
+from curation.services.gold import gold_guarded, training_eligible
 from curation.services.review import filtered_examples
 
 FORMAT_VERSION = 1
@@ -57,7 +59,7 @@ def selection(snapshot: Snapshot):
         qs, _ = filtered_examples(project, query)
         return qs
     if snapshot.stage_id is None:
-        raise SnapshotError({"stage": ["The stage this snapshot was taken from no longer exists."]})
+        raise Invalid({"stage": ["The stage this snapshot was taken from no longer exists."]})
     return Example.objects.filter(project=project, stage_id=snapshot.stage_id)
 
 
@@ -99,7 +101,6 @@ _FIELDS = {
     "prompt_id": "prompt_id",
     "text": "prompt__text",
     "messages": "prompt__messages",
-    "stored_hash": "prompt__content_hash",
     "response": "shown_response",
     "label": "label",
     "tier": "tier__name",
@@ -123,7 +124,6 @@ class _Freezer:
         self.snapshot = snapshot
         self.classification = snapshot.project.is_classification
         self.labels = list(snapshot.project.labels or [])
-        self.guard = GoldGuard(snapshot.project)
         self.excluded: Counter = Counter()
         self._prompt, self._completions = None, set()
 
@@ -137,10 +137,7 @@ class _Freezer:
         return c.response, (None if c.response.strip() else "empty_completion")
 
     def row(self, c, ordinal: int) -> SnapshotRow | None:
-        keys = guard_keys(c.text, c.messages)
-        reason = self.guard.reason(c.prompt_id, c.stored_hash, keys)
-        completion, problem = self.completion(c)
-        reason = reason or problem
+        completion, reason = self.completion(c)
         if reason is None:
             # Candidates come in prompt order, so one prompt's completions are all seen together.
             if c.prompt_id != self._prompt:
@@ -152,7 +149,7 @@ class _Freezer:
             self.excluded[reason] += 1
             return None
         snap = self.snapshot
-        prompt_hash = content_hash(c.text, c.messages)
+        prompt_hash = split_key(c.text, c.messages)
         row = SnapshotRow(
             snapshot=snap,
             ordinal=ordinal,
@@ -186,12 +183,14 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         total = chosen.count()
         approved = chosen.filter(status=ExampleStatus.APPROVED)
         n_approved = approved.count()
-        # The board's guard (one SQL definition) first; the freezer then catches what a
-        # stored hash cannot show (stale hashes, a one-turn chat form of a gold prompt).
+        # The gold guard is the board's, in SQL: what it keeps out never reaches the freezer.
         eligible = training_eligible(approved)
-        not_approved = total - n_approved
-        freezer.excluded["not_approved"] = not_approved
-        freezer.excluded["gold_prompt"] = n_approved - eligible.count()
+        guarded = gold_guarded(approved)
+        own = guarded.filter(prompt_id__in=GoldItem.objects.filter(project=snapshot.project).values("prompt_id"))
+        n_own = own.count()
+        freezer.excluded["not_approved"] = total - n_approved
+        freezer.excluded["gold_prompt"] = n_own
+        freezer.excluded["gold_duplicate"] = guarded.count() - n_own
         if progress:
             progress(0, total, phase="freezing rows")
         candidates = (
@@ -360,7 +359,7 @@ def run_build_job(ctx) -> jobs.JobOutcome:
     except BuildCancelled:
         fail_snapshot(snapshot, "The build was cancelled.")
         return jobs.JobOutcome(jobs.Status.CANCELLED, "Cancelled; the snapshot was not built.")
-    except SnapshotError as exc:
+    except Invalid as exc:
         fail_snapshot(snapshot, str(exc))
         raise jobs.JobError(str(exc)) from None
     except Exception as exc:

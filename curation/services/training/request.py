@@ -15,7 +15,7 @@ A launch request (form or API) is a plain dict::
 ``validate_distillation`` checks it against the project (specs, ready snapshots with
 rows) and then builds the core's ``DistillConfig``, so every message the core would
 raise at run time (``DistillError``) is shown at launch, attached to the field it
-names. Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the rest.
+names (``DistillError.field``). Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the rest.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from django.conf import settings
 from django.db import models
 
 from curation.models import ModelSpec, Project, Snapshot, SnapshotRow
-from curation.services.errors import FieldErrors, LaunchInvalid
-from curation.services.inputs import _choice, parse_number
+from curation.services.errors import NON_FIELD, Invalid
+from curation.services.inputs import by_id, parse_choice, parse_id, parse_number
 from curation.services.recipes import (
     CURRICULUM_CHOICES,
     CURRICULUM_RANGES,
@@ -43,20 +43,12 @@ MAX_STAGES = 20
 
 
 # ------------------------------------------------------------------ parsing
-
-
-def _db_id(raw) -> int:
-    """``raw`` as a primary key the database can hold, else -1 (matches nothing, never overflows)."""
-    text = str(raw)
-    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else -1
-
-
 def _spec(project, raw, field, role, errors, *, required=True):
     if raw in (None, ""):
         if required:
             errors.add(field, f"Choose the {role} model.")
         return None
-    spec = ModelSpec.objects.filter(project=project, pk=_db_id(raw)).first()
+    spec = by_id(ModelSpec.objects.filter(project=project), raw)
     if spec is None:
         errors.add(field, f"no model spec #{raw} in this project")
         return None
@@ -96,10 +88,10 @@ def _row_counts(snapshot_ids) -> dict[tuple[int, str], int]:
 
 
 def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
-    """The job params for a launch request, and the specs; raises ``LaunchInvalid``."""
-    errors = FieldErrors()
+    """The job params for a launch request, and the specs; raises ``Invalid``."""
+    errors = Invalid()
     if not isinstance(data, dict):
-        raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
+        raise Invalid({NON_FIELD: ["The request must be a JSON object."]})
     known = {"student_spec", "teacher_spec", "stages", *JOB_DEFAULTS}
     for key in sorted(set(data) - known):
         errors.add(key, "unknown setting")
@@ -120,7 +112,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         "max_seq_len": parse_number(
             data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8
         ),
-        "mixed_precision": _choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
+        "mixed_precision": parse_choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
         "seed": parse_number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
         "checkpoint_every": parse_number(
             data.get("checkpoint_every"),
@@ -139,7 +131,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         ),
     }
     for key, choices in CURRICULUM_CHOICES.items():
-        params[key] = _choice(data.get(key), key, choices, errors, JOB_DEFAULTS[key])
+        params[key] = parse_choice(data.get(key), key, choices, errors, JOB_DEFAULTS[key])
     for key, (low, high) in CURRICULUM_RANGES.items():
         params[key] = parse_number(data.get(key), key, errors, default=JOB_DEFAULTS[key], minimum=low, maximum=high)
     raw_stages = data.get("stages")
@@ -152,9 +144,9 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     snapshot_ids = [s.get("snapshot") for s in raw_stages if isinstance(s, dict)]
     snapshots = {
         s.pk: s
-        for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related(
-            "stage"
-        )
+        for s in Snapshot.objects.filter(
+            project=project, pk__in=[i for i in map(parse_id, snapshot_ids) if i]
+        ).select_related("stage")
     }
     counts = _row_counts(list(snapshots))
     stages, stage_snaps = [], []
@@ -168,7 +160,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         stage_known = {"snapshot", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
         for key in sorted(set(raw) - stage_known):
             errors.add(f"{where}.{key}", "unknown stage setting")
-        snap = snapshots.get(_db_id(raw.get("snapshot", "")))
+        snap = snapshots.get(parse_id(raw.get("snapshot")))
         if raw.get("snapshot") in (None, ""):
             errors.add(f"{where}.snapshot", "Choose the snapshot this stage trains on.")
         elif snap is None:
@@ -187,7 +179,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         }
         for key, default in STAGE_DEFAULTS.items():
             if key == "divergence":
-                stage[key] = _choice(raw.get(key), f"{where}.{key}", DIVERGENCES, errors, default)
+                stage[key] = parse_choice(raw.get(key), f"{where}.{key}", DIVERGENCES, errors, default)
             elif key == "warmup_steps":
                 stage[key] = parse_number(raw.get(key), f"{where}.{key}", errors, kind=int, default=default)
             else:
@@ -200,7 +192,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             stage["gate"] = None
         else:
             stage["gate"] = {
-                "metric": _choice(gate.get("metric"), f"{where}.gate.metric", GATE_METRICS, errors, None),
+                "metric": parse_choice(gate.get("metric"), f"{where}.gate.metric", GATE_METRICS, errors, None),
                 "threshold": parse_number(gate.get("threshold"), f"{where}.gate.threshold", errors, required=True),
                 "patience": parse_number(gate.get("patience"), f"{where}.gate.patience", errors, kind=int, default=0),
             }
@@ -221,9 +213,9 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             errors.add(f"stages.{i}.name", f"{name!r}: use letters, digits, spaces and - _ . ( ) + only")
         stage["name"] = name
     params["stages"] = stages
-    if errors:
-        raise LaunchInvalid(dict(errors))
-    # Everything the core would refuse at run time, refused now with its own words.
+    errors.raise_if_any()
+    # Everything the core would refuse at run time, refused now with its own words, under
+    # the field the core names.
     from workers.distill import DistillError
 
     try:
@@ -232,11 +224,11 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         )
         _check_budget(config, [counts.get((s.pk, SnapshotRow.Split.TRAIN), 0) for s in stage_snaps])
     except DistillError as exc:
-        raise LaunchInvalid({_field_of(str(exc), stages): [str(exc)]}) from None
+        raise Invalid({exc.field or NON_FIELD: [str(exc)]}) from None
     return params, {"student": student, "teacher": teacher}
 
 
-def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors: FieldErrors) -> None:
+def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors: Invalid) -> None:
     """Gold is a test set: a stage may neither train nor gate on a gold prompt.
 
     A snapshot never holds one when it is built (the gold guard), but a prompt added to
@@ -249,7 +241,11 @@ def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors
     if not ids:
         return
     gold = GoldItem.objects.filter(project=project).values("content_hash")
-    rows = SnapshotRow.objects.filter(snapshot_id__in=ids, prompt_hash__in=gold)
+    # A row's prompt_hash is its split key (a one-turn chat keeps its pre-folding hash), so the
+    # prompt's own content_hash, when the example is still there, is checked too.
+    rows = SnapshotRow.objects.filter(snapshot_id__in=ids).filter(
+        models.Q(prompt_hash__in=gold) | models.Q(example__prompt__content_hash__in=gold)
+    )
     found = {r["snapshot_id"]: r["n"] for r in rows.values("snapshot_id").annotate(n=models.Count("id"))}
     for i, snap in enumerate(snapshots):
         if snap is not None and found.get(snap.pk):
@@ -291,61 +287,6 @@ def _check_budget(config, train_rows: list[int]) -> None:
     )
 
 
-_STAGE_FIELD_WORDS = [
-    ("steps or epochs", "steps"),
-    ("epochs", "epochs"),
-    ("steps", "steps"),
-    ("learning rate", "lr"),
-    ("warmup_steps", "warmup_steps"),
-    ("temperature", "temperature"),
-    ("jsd_beta", "jsd_beta"),
-    ("alpha", "alpha"),
-    ("divergence", "divergence"),
-    ("replay_fraction", "replay_fraction"),
-    ("gate metric", "gate.metric"),
-    ("gate threshold", "gate.threshold"),
-    ("gate patience", "gate.patience"),
-    ("gate", "gate.metric"),
-    ("name", "name"),
-]
-# Most specific first: "replay_share ... for a tier_visits budget" is about replay_share.
-_JOB_FIELDS = (
-    "batch_size",
-    "grad_accum",
-    "max_seq_len",
-    "checkpoint_every",
-    "mixed_precision",
-    *CURRICULUM_RANGES,
-    "temperature_schedule",
-    "lr_schedule",
-    "pacing",
-    "budget",
-    "order",
-)
-
-
-def _field_of(message: str, stages: list[dict]) -> str:
-    """The form field a ``DistillError`` message is about (``__all__`` when unsure)."""
-    match = re.match(r"stage (['\"])(.*?)\1[:,]", message)
-    index = next((i for i, s in enumerate(stages) if match and s.get("name") == match.group(2)), None)
-    if message.startswith("stage names must be unique"):
-        seen = set()
-        for i, s in enumerate(stages):
-            if s["name"] in seen:
-                return f"stages.{i}.name"
-            seen.add(s["name"])
-    if index is not None:
-        rest = message[match.end() :]
-        for word, field in _STAGE_FIELD_WORDS:
-            if word in rest:
-                return f"stages.{index}.{field}"
-        return f"stages.{index}"
-    for field in _JOB_FIELDS:
-        if field in message:
-            return field
-    return "__all__"
-
-
 # ------------------------------------------------------------- the config
 def teacher_tokenizer_of(spec: ModelSpec | None) -> str | None:
     """What the core compares with the student's tokenizer: a path, a hub name or a
@@ -363,28 +304,18 @@ def teacher_tokenizer_of(spec: ModelSpec | None) -> str | None:
 
 def build_config(project: Project, params: dict, *, output_dir, teacher=None, student=None):
     """The core's ``DistillConfig`` for these params; records load lazily (in the worker)."""
-    from workers.distill import DistillConfig, GateConfig, StageConfig
+    from workers.distill import DistillConfig, DistillError
 
     student = student or ModelSpec.objects.get(pk=params["student_spec"])
     if teacher is None and params.get("teacher_spec"):
         teacher = ModelSpec.objects.filter(pk=params["teacher_spec"]).first()
     task, labels = project.task_type, list(project.labels or [])
     stages = []
-    for s in params["stages"]:
-        gate = GateConfig(**s["gate"]) if s.get("gate") else None
-        where = f"stage {s['name']!r}"
-        stages.append(
-            StageConfig(
-                name=s["name"],
-                records=_loader(s["snapshot"], SnapshotRow.Split.TRAIN, task, labels, where),
-                val_records=_loader(s["snapshot"], SnapshotRow.Split.VALIDATION, task, labels, where) if gate else None,
-                steps=s.get("steps"),
-                epochs=s.get("epochs"),
-                **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
-                gate=gate,
-                snapshot=s.get("snapshot_hash") or None,
-            )
-        )
+    for i, s in enumerate(params["stages"]):
+        try:
+            stages.append(_stage_config(s, task, labels))
+        except DistillError as exc:
+            raise exc.within(f"stages.{i}") from exc
     return DistillConfig(
         student=student.path,
         stages=stages,
@@ -393,6 +324,26 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
         labels=labels if task == Project.TaskType.CLASSIFICATION else [],
         teacher_tokenizer=teacher_tokenizer_of(teacher),
         **{k: params.get(k, d) for k, d in JOB_DEFAULTS.items()},
+    )
+
+
+def _stage_config(s: dict, task: str, labels: list[str]):
+    from workers.distill import DistillError, GateConfig, StageConfig
+
+    try:
+        gate = GateConfig(**s["gate"]) if s.get("gate") else None
+    except DistillError as exc:
+        raise exc.within("gate") from exc
+    where = f"stage {s['name']!r}"
+    return StageConfig(
+        name=s["name"],
+        records=_loader(s["snapshot"], SnapshotRow.Split.TRAIN, task, labels, where),
+        val_records=_loader(s["snapshot"], SnapshotRow.Split.VALIDATION, task, labels, where) if gate else None,
+        steps=s.get("steps"),
+        epochs=s.get("epochs"),
+        **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
+        gate=gate,
+        snapshot=s.get("snapshot_hash") or None,
     )
 
 
