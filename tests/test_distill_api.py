@@ -242,7 +242,7 @@ def test_the_curriculum_recipe_options_are_set_over_the_api_with_defaults_for_th
     "change, field, words",
     [
         ({"pacing": "spiral"}, "pacing", "'spiral' is not supported"),
-        ({"hard_weight": 20}, "hard_weight", "at most 10"),
+        ({"hard_weight": 20}, "hard_weight", "between 1.0 and 10.0"),
         ({"replay_share": 0.9}, "replay_share", "replay_share 0.9 is too large for a tier_visits budget"),
     ],
 )

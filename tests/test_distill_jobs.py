@@ -62,6 +62,7 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
                     hard, replay_fraction=0.5, temperature=2.0, gate={"metric": "val_kd_loss", "threshold": 100.0}
                 ),
             ],
+            budget="given",  # each stage's own steps: this test follows the stages, not the budget
         ),
         by=engineer,
     )
