@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install install-dev demo test test-sqlite bench browser clean
+.PHONY: install install-dev demo test bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

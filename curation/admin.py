@@ -20,6 +20,7 @@ class PromptAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "source", "created_at"]
     list_filter = ["project", "source"]
     search_fields = ["text"]
+    readonly_fields = ["content_hash", "twin_of"]
 
 
 @admin.register(models.Example)

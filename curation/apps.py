@@ -9,4 +9,3 @@ class CurationConfig(AppConfig):
         # Register the Celery tasks in every process (not only in workers): jobs.enqueue
         # finds a job's task by name in the app's registry, also in the web server.
         import workers.tasks  # noqa: F401
-        from curation import signals  # noqa: F401

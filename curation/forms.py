@@ -3,7 +3,53 @@ import json
 from django import forms
 
 from curation.models import Project
+from curation.services.errors import NON_FIELD, Invalid
 from workers.checks import validate_checks_config
+
+
+def add_errors(form, invalid: Invalid, *, rows=None, rows_key: str = "stages") -> None:
+    """Put a service's ``Invalid`` on a form: the one adapter from service errors to Django forms.
+
+    A field path goes to the form field named by its first part (the rest of the path heads
+    the message: ``filter.tier`` puts "tier: ..." under ``filter``), else by its last part
+    (``params.top_k`` under ``top_k``) or its last two joined (``gate_threshold``), else to the
+    form as a whole, headed by that part.
+    With ``rows`` (a formset's forms), ``stages.<i>.<setting>`` goes to row i's field
+    ``<setting>`` (dots as underscores: ``gate_threshold``).
+    """
+    for path, message in invalid.flat():
+        parts = path.split(".")
+        if rows is not None and parts[0] == rows_key:
+            _add_to_row(form, rows, parts[1:], message)
+        elif parts[0] in form.fields:
+            rest = ".".join(parts[1:])
+            form.add_error(parts[0], f"{rest}: {message}" if rest else message)
+        elif parts[-1] in form.fields:
+            form.add_error(parts[-1], message)
+        elif "_".join(parts[-2:]) in form.fields:  # recipe.stage.gate.threshold -> gate_threshold
+            form.add_error("_".join(parts[-2:]), message)
+        elif path == NON_FIELD:
+            form.add_error(None, message)
+        else:
+            form.add_error(None, f"{parts[-1].replace('_', ' ')}: {message}")
+
+
+def error_line(invalid: Invalid, fields: dict | None = None) -> str:
+    """An ``Invalid`` as one line for a page without a Django form, its fields named as the page
+    names them (``fields``: service field -> page input): "reference: The reference is ..."."""
+    fields = fields or {}
+    return "; ".join(
+        message if path == NON_FIELD else f"{fields.get(path, path)}: {message}" for path, message in invalid.flat()
+    )
+
+
+def _add_to_row(form, rows, parts, message) -> None:
+    index = parts[0] if parts else ""
+    if not (index.isascii() and index.isdigit() and int(index) < len(rows)):
+        form.add_error(None, f"Stages: {message}")
+        return
+    row, field = rows[int(index)], "_".join(parts[1:])
+    row.add_error(field if field in row.fields else None, message)
 
 
 class ImportForm(forms.Form):

@@ -2,7 +2,7 @@
 
 The form only parses the page's inputs into the service's request
 (``services.experiments.launch_experiment``, which the API calls too); the service's errors,
-named like ``recipe.stage.lr``, are put back on the fields by ``apply_errors``.
+named like ``recipe.stage.lr``, are put back on the fields by ``forms.add_errors``.
 """
 
 from django import forms
@@ -121,13 +121,3 @@ class ExperimentForm(forms.Form):
             "seeds": cd["seeds"],
             "recipe": {**{k: cd[k] for k in JOB_FIELDS if cd.get(k) is not None}, "stage": stage},
         }
-
-
-def apply_errors(errors: dict[str, list[str]], form: ExperimentForm) -> None:
-    """Put the service's ``{"recipe.stage.lr": [...]}`` errors on the page's fields."""
-    for key, messages in errors.items():
-        field = key.rsplit(".", 1)[-1] if key.startswith("recipe.") else key
-        if key.startswith("recipe.stage.gate"):
-            field = "gate_threshold" if key.endswith("threshold") else "gate_metric"
-        for message in messages:
-            form.add_error(field if field in form.fields else None, message)

@@ -2,13 +2,19 @@
 
 The forms only parse the page's inputs; ``services.distill_request.validate_distillation``
 does the checking (the API goes through it too), and its errors, named like
-``stages.1.gate.threshold``, are put back on the fields with ``apply_errors``.
+``stages.1.gate.threshold``, are put back on the fields with ``curation.forms.add_errors``.
 """
 
 from django import forms
 
 from curation.models import ModelSpec, Snapshot, SnapshotRow
-from curation.services.recipes import DISTILL_JOB_KEYS, JOB_DEFAULTS, STAGE_DEFAULTS, distill_defaults
+from curation.services.recipes import (
+    CURRICULUM_DEFAULTS,
+    DISTILL_JOB_KEYS,
+    JOB_DEFAULTS,
+    STAGE_DEFAULTS,
+    distill_defaults,
+)
 from workers.distill.config import GATE_METRICS, PRECISIONS
 from workers.distill.losses import DIVERGENCES
 
@@ -67,7 +73,84 @@ class DistillLaunchForm(forms.Form):
         help_text="Optimizer steps between checkpoints (0: stage ends only).",
     )
 
-    JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
+    # The curriculum's recipe (workers/distill/curriculum.py): its own card on the page.
+    order = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("curriculum", "the stages as given"),
+            ("random", "random order (control: same stage sizes, examples dealt at random)"),
+        ],
+        initial=JOB_DEFAULTS["order"],
+        help_text="Random order measures what the order itself is worth: same sizes, pacing and budget.",
+    )
+    pacing = forms.ChoiceField(
+        required=False,
+        choices=[("replay", "replay a share of earlier stages"), ("cumulative", "cumulative: keep all earlier data")],
+        initial=JOB_DEFAULTS["pacing"],
+        help_text="What each later stage may revisit: its replay fraction of earlier examples, or all of them.",
+    )
+    budget = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("tier_visits", "every stage gets a shuffled run's visits"),
+            ("given", "each stage's own steps or epochs"),
+        ],
+        initial=JOB_DEFAULTS["budget"],
+        help_text=(
+            "With “every stage gets a shuffled run's visits” the total of the stages' steps is kept and re-split, "
+            "so the last (hardest) stage's examples are visited at least as often as in one shuffled stage; "
+            "with replay, the given steps dilute them."
+        ),
+    )
+    replay_share = forms.FloatField(
+        required=False,
+        initial=JOB_DEFAULTS["replay_share"],
+        widget=_num(min=0, max=0.95),
+        help_text="With the shuffled-visits budget: the share of each later stage's batches spent on earlier data.",
+    )
+    hard_weight = forms.FloatField(
+        required=False,
+        initial=JOB_DEFAULTS["hard_weight"],
+        widget=_num(min=1, max=10),
+        label="Hard-stage weight",
+        help_text="With the shuffled-visits budget: the last stage's examples get this many times a shuffled run's "
+        "visits (the others fewer, same total).",
+    )
+    lr_schedule = forms.ChoiceField(
+        required=False,
+        choices=[("per_stage", "per stage (fresh warmup and decay)"), ("global", "one schedule across stages")],
+        initial=JOB_DEFAULTS["lr_schedule"],
+        label="Learning-rate schedule",
+        help_text="One schedule uses the first stage's learning rate and warmup for the whole run.",
+    )
+    ce_warmup_fraction = forms.FloatField(
+        required=False,
+        initial=JOB_DEFAULTS["ce_warmup_fraction"],
+        widget=_num(min=0, max=0.95),
+        label="CE warm start",
+        help_text="This share of the run's first steps trains on CE only (α 0), then each stage's α.",
+    )
+    temperature_schedule = forms.ChoiceField(
+        required=False,
+        choices=[("constant", "each stage's T"), ("anneal", "anneal from each stage's T to 1")],
+        initial=JOB_DEFAULTS["temperature_schedule"],
+    )
+
+    JOB_FIELDS = (
+        "batch_size",
+        "grad_accum",
+        "max_seq_len",
+        "mixed_precision",
+        "seed",
+        "checkpoint_every",
+        *CURRICULUM_DEFAULTS,
+    )
+
+    def curriculum_fields(self):
+        return [self[name] for name in CURRICULUM_DEFAULTS]
+
+    def training_fields(self):
+        return [self[name] for name in self.JOB_FIELDS if name not in CURRICULUM_DEFAULTS]
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,6 +162,14 @@ class DistillLaunchForm(forms.Form):
                 self.fields[key].initial = recipe[key]
 
 
+TEMPERATURE_HELP = (
+    "Generation: keep T at 1 unless the teacher stored a wide top-k. Soft targets keep the teacher's top-k "
+    "tokens and one bucket for the rest; tempering those k + 1 buckets is not tempering the teacher's real "
+    "distribution (at T 4, k 20 and a 3,000-token vocabulary the gradient's cosine with the true one is 0.54), "
+    "and the job warns when it trains so. Classification label distributions are exact at any T."
+)
+
+
 class StageForm(forms.Form):
     snapshot = SnapshotChoice(queryset=Snapshot.objects.none())
     name = forms.CharField(
@@ -88,7 +179,11 @@ class StageForm(forms.Form):
     epochs = forms.FloatField(required=False, widget=_num(min=0, placeholder="epochs"))
     lr = forms.FloatField(initial=STAGE_DEFAULTS["lr"], label="Learning rate", widget=_num(min=0))
     warmup_steps = forms.IntegerField(initial=STAGE_DEFAULTS["warmup_steps"], widget=_num(min=0, step=1))
-    temperature = forms.FloatField(initial=STAGE_DEFAULTS["temperature"], widget=_num(min=0))
+    temperature = forms.FloatField(
+        initial=STAGE_DEFAULTS["temperature"],
+        widget=_num(min=0, title=TEMPERATURE_HELP),
+        help_text=TEMPERATURE_HELP,
+    )
     alpha = forms.FloatField(initial=STAGE_DEFAULTS["alpha"], widget=_num(min=0, max=1))
     divergence = forms.ChoiceField(
         choices=[(d, d.replace("_", " ")) for d in DIVERGENCES], initial=STAGE_DEFAULTS["divergence"]
@@ -139,21 +234,6 @@ def launch_request(form: DistillLaunchForm, formset) -> tuple[dict, list]:
     rows = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
     data["stages"] = [f.as_stage() for f in rows]
     return data, rows
-
-
-def apply_errors(errors: dict[str, list[str]], form: DistillLaunchForm, rows: list, formset) -> None:
-    """Put the service's ``{"stages.1.gate.threshold": [...]}`` errors on the page's fields."""
-    for key, messages in errors.items():
-        parts = key.split(".")
-        for message in messages:
-            if parts[0] == "stages" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(rows):
-                row = rows[int(parts[1])]
-                field = "_".join(parts[2:])
-                row.add_error(field if field in row.fields else None, message)
-            elif parts[0] == "stages":
-                form.add_error(None, f"Stages: {message}")
-            else:
-                form.add_error(key if key in form.fields else None, message)
 
 
 def default_student(project) -> ModelSpec | None:

@@ -14,8 +14,7 @@ from django.db.models.functions import RowNumber
 
 from curation import charts
 from curation.models import EvalReport, ExperimentRun, Job, MetricPoint, ModelVersion, Snapshot
-from curation.services.training import KD_MODES, phase_label
-from workers.distill.config import LOWER_IS_BETTER
+from curation.services.training import KD_MODES, gate_sign, phase_label
 
 LOSS_SERIES = (("loss", "total loss", "s-total"), ("kd_loss", "KD", "s-kd"), ("ce_loss", "CE", "s-ce"))
 CURVE_POINTS = 300
@@ -45,8 +44,7 @@ BASIS = {
 def gate_rule(gate: dict | None) -> str:
     if not gate:
         return "no gate"
-    op = "≤" if gate["metric"] in LOWER_IS_BETTER else "≥"
-    text = f"{gate['metric']} {op} {gate['threshold']:g}"
+    text = f"{gate['metric']} {gate_sign(gate['metric'])} {gate['threshold']:g}"
     if gate.get("patience"):
         text += f", patience {gate['patience']}"
     return text
@@ -186,7 +184,7 @@ def distill_panel(job: Job) -> dict:
             for k in ("batch_size", "grad_accum", "max_seq_len", "mixed_precision", "seed", "checkpoint_every")
         },
         "data_fraction": params.get("data_fraction", 1.0),
-        "random_order": params.get("stage_order") == "random",
+        "random_order": params.get("order") == "random",
         "experiment_run": ExperimentRun.objects.filter(job=job).select_related("experiment").first(),
     }
 
@@ -282,8 +280,13 @@ def report_context(report: EvalReport) -> dict:
         width=300,
         kind="num",
     )
-    tier_charts = [{"title": f"{METRICS[headline][0]} by tier", "chart": tier_chart(report, headline)}]
-    if "teacher_agreement" in student and task == "generation":
+    # Untiered gold would draw one bar labelled "untiered": say so instead.
+    tier_charts = (
+        []
+        if report.is_untiered
+        else [{"title": f"{METRICS[headline][0]} by tier", "chart": tier_chart(report, headline)}]
+    )
+    if "teacher_agreement" in student and task == "generation" and not report.is_untiered:
         tier_charts.append(
             {
                 "title": "Agreement with the teacher by tier (student)",
@@ -319,6 +322,11 @@ def report_context(report: EvalReport) -> dict:
         "samples": metrics.get("samples", []),
         "notes": metrics.get("notes", []),
         "n_items": metrics.get("n_items"),
+        "untiered": report.is_untiered,
+        "targets": report.targets(),
+        "missed": report.missed_targets(),
+        "retained_ci": metrics.get("quality_retained_ci95"),
+        "same_threads": metrics.get("same_threads"),
         **training,
     }
 

@@ -1,8 +1,8 @@
 """Forms of the teacher pages: launch generation, launch scoring, register a model spec.
 
 The forms only collect input; the rules (and their messages) live in
-``curation.services.generation`` / ``scoring`` / ``modelspecs`` and come back here as
-field errors, so the page and the API refuse the same things in the same words.
+``curation.services.teacher`` / ``modelspecs`` and come back here as field errors
+(``curation.forms.add_errors``), so the page and the API refuse the same things in the same words.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from dataclasses import asdict
 from django import forms
 from django.urls import reverse
 
+from curation.forms import add_errors
 from curation.models import ModelSpec, Prompt
 from curation.services.modelspecs import check_spec_fields
 from curation.services.teacher import SCOPES, TARGETS
-from workers.teacher import GenerationParams
+from workers.teacher import DEFAULT_TOP_K, GenerationParams
 
 GENERATION_FIELDS = ("n", "temperature", "top_p", "max_new_tokens", "min_new_tokens", "stop", "seed", "top_k")
 FILTER_FIELDS = ("scope", "source", "metadata_key", "metadata_value", "ids", "limit")
@@ -32,17 +33,6 @@ def text_to_stops(text: str) -> list[str]:
         if line:
             out.append(line.replace("\\n", "\n").replace("\\\\", "\\"))
     return out
-
-
-def add_service_errors(form, errors: dict) -> None:
-    """Map ``LaunchInvalid.errors`` (nested by params/prompt_filter) onto the form's fields."""
-    for key, value in errors.items():
-        if isinstance(value, dict):
-            add_service_errors(form, value)
-            continue
-        field = key if key in form.fields else None
-        for message in value:
-            form.add_error(field, message if field else f"{key.replace('_', ' ')}: {message}")
 
 
 class TeacherChoiceField(forms.ModelChoiceField):
@@ -121,23 +111,17 @@ class GenerateForm(forms.Form):
         data = self.cleaned_data
         return {name: data[name] for name in FILTER_FIELDS if data.get(name) not in (None, "")}
 
-    def add_service_errors(self, errors: dict) -> None:
-        add_service_errors(self, errors)
-
 
 class ScoreForm(forms.Form):
     model_spec = TeacherChoiceField(queryset=ModelSpec.objects.none(), empty_label=None, label="Teacher")
     targets = forms.MultipleChoiceField(
         choices=list(TARGETS.items()), widget=forms.CheckboxSelectMultiple, initial=list(TARGETS), label="Score"
     )
-    top_k = forms.IntegerField(initial=20, label="Soft-target width (top_k)")
+    top_k = forms.IntegerField(initial=DEFAULT_TOP_K, label="Soft-target width (top_k)")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model_spec"].queryset = ModelSpec.objects.filter(project=project, role=ModelSpec.Role.TEACHER)
-
-    def add_service_errors(self, errors: dict) -> None:
-        add_service_errors(self, errors)
 
 
 class PrettyJSONField(forms.JSONField):
@@ -212,9 +196,7 @@ class ModelSpecForm(forms.ModelForm):
             data["defaults"],
             data["options"],
         )
-        for field, messages in problems.items():
-            for message in messages:
-                self.add_error(field, message)
+        add_errors(self, problems)
         return data
 
     def save(self, commit=True):

@@ -154,10 +154,10 @@ class RealWorker:
 
     def enqueue(self, job_id: int) -> None:
         from curation.models import Job
-        from curation.services.jobs import TASKS
+        from curation.services.jobs import TASKS, queue_of
 
-        name, queue = TASKS[Job.objects.values_list("kind", flat=True).get(pk=job_id)]
-        self.client().send_task(name, args=[job_id], queue=queue)
+        kind = Job.objects.values_list("kind", flat=True).get(pk=job_id)
+        self.client().send_task(TASKS[kind], args=[job_id], queue=queue_of(kind))
 
     def close(self) -> None:
         self.stop()

@@ -56,3 +56,24 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(
     assert triage.examples.count() == 12
     assert set(triage.examples.values_list("label", flat=True)) <= set(triage.labels)
     assert Job.objects.get(pk=job.pk).status == "succeeded"
+
+
+def test_demo_gold_items_carry_tiers_so_the_report_draws_real_bars(db):
+    seed_demo(log=lambda *_: None, with_teacher=False, sizes={"triage": (12, 60), "drafting": (6, 2)})
+    triage = Project.objects.get(slug="ticket-triage")
+    tiers = set(triage.gold_items.values_list("tier__name", flat=True))
+    assert tiers == {"easy", "medium", "hard"}  # mixed intents hard, an aside medium, plain easy
+    for item in triage.gold_items.select_related("prompt", "tier"):
+        template = item.prompt.metadata["template"]
+        expected = "hard" if ".mixed." in template else "medium" if "+aside." in template else "easy"
+        assert item.tier.name == expected
+
+
+def test_demo_teacher_steps_come_from_the_environment_or_the_recipe():
+    import pytest
+
+    from curation.services.demo import teacher_steps_from_env
+
+    assert teacher_steps_from_env("") is None and teacher_steps_from_env("40") == 40
+    with pytest.raises(ValueError, match="DEMO_TEACHER_STEPS"):
+        teacher_steps_from_env("2.5")

@@ -214,3 +214,73 @@ def test_the_schema_documents_the_endpoints_with_examples(client_as):
         "/api/v1/projects/{slug}/evaluations",
     ):
         assert path in paths
+
+
+def test_the_curriculum_recipe_options_are_set_over_the_api_with_defaults_for_the_rest(project, client_as, specs, snap):
+    body = {
+        "student_spec": specs[1].pk,
+        "teacher_spec": specs[0].pk,
+        "stages": [{"snapshot": snap.pk, "steps": 4}, {"snapshot": snap.pk, "name": "again", "steps": 4}],
+        "order": "random",
+        "pacing": "cumulative",
+        "lr_schedule": "global",
+        "ce_warmup_fraction": 0.25,
+    }
+    response = client_as("engineer").post(url("api-distillations", project), body, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    params = Job.objects.get(pk=response.json()["id"]).params
+    assert (params["order"], params["pacing"], params["lr_schedule"], params["ce_warmup_fraction"]) == (
+        "random",
+        "cumulative",
+        "global",
+        0.25,
+    )
+    assert params["budget"] == "tier_visits" and params["temperature_schedule"] == "constant"
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        ({"pacing": "spiral"}, "pacing", "'spiral' is not supported"),
+        ({"hard_weight": 20}, "hard_weight", "between 1.0 and 10.0"),
+        ({"replay_share": 0.9}, "replay_share", "replay_share 0.9 is too large for a tier_visits budget"),
+    ],
+)
+def test_a_curriculum_option_the_data_cannot_honour_is_refused_by_name(
+    project, client_as, specs, snap, change, field, words
+):
+    body = {
+        "student_spec": specs[1].pk,
+        "teacher_spec": specs[0].pk,
+        "stages": [
+            {"snapshot": snap.pk, "steps": 10},
+            {"snapshot": snap.pk, "name": "b", "steps": 10, "replay_fraction": 1.0},
+            {"snapshot": snap.pk, "name": "c", "steps": 10, "replay_fraction": 1.0},
+        ],
+        **change,
+    }
+    response = client_as("engineer").post(url("api-distillations", project), body, content_type="application/json")
+    assert response.status_code == 400
+    assert any(words in m for m in response.json()[field]), response.json()
+
+
+def test_a_snapshot_holding_a_prompt_added_to_gold_later_is_refused(project, client_as, specs, snap):
+    # Gold is a test set: a stage whose snapshot now holds a gold prompt would gate (select) or train on it.
+    from curation.models import GoldItem, Prompt
+    from curation.normalize import content_hash
+
+    row = snap.rows.filter(split="validation").first()
+    row.prompt_hash = content_hash(row.prompt_text, None)
+    row.save()
+    prompt = Prompt.objects.create(project=project, text=row.prompt_text, content_hash=row.prompt_hash)
+    GoldItem.objects.create(project=project, prompt=prompt, reference=" x", confirmed=True)
+    body = {
+        "student_spec": specs[1].pk,
+        "teacher_spec": specs[0].pk,
+        "stages": [{"snapshot": snap.pk, "steps": 4, "gate": {"metric": "accuracy", "threshold": 0.1}}],
+    }
+    response = client_as("engineer").post(url("api-distillations", project), body, content_type="application/json")
+    assert response.status_code == 400
+    [message] = response.json()["stages.0.snapshot"]
+    assert "row(s) whose prompt is now in the gold set" in message and "gold is a test set" in message
+    assert not Job.objects.exists()

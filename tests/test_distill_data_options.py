@@ -1,11 +1,11 @@
-"""What a distillation stage trains on: extra snapshots, a seeded subsample, the random-order control."""
+"""What a distillation stage trains on: extra snapshots and a seeded subsample."""
 
 from collections import Counter
 
 import pytest
 
-from curation.services.errors import LaunchInvalid
-from curation.services.training.records import deal_at_random, subsample
+from curation.services.errors import Invalid
+from curation.services.training.records import subsample
 from curation.services.training.request import build_config, validate_distillation
 from tests import distillkit as kit
 from tests.distillkit import artifacts  # noqa: F401  (fixtures)
@@ -29,16 +29,6 @@ def test_a_subsample_keeps_round_fraction_of_the_rows_in_their_order_and_is_the_
 def test_a_subsample_depends_on_the_rows_not_on_the_order_they_were_read_in():
     rows = keyed(30)
     assert {r[0] for r in subsample(rows, 0.5, seed=3)} == {r[0] for r in subsample(rows[::-1], 0.5, seed=3)}
-
-
-def test_the_random_order_control_deals_the_same_rows_into_stages_of_the_same_sizes():
-    stages = [keyed(6, "easy"), keyed(10, "medium"), keyed(4, "hard")]
-    dealt = deal_at_random(stages, seed=1)
-    assert [len(s) for s in dealt] == [6, 10, 4]
-    assert Counter(r[0] for s in dealt for r in s) == Counter(r[0] for s in stages for r in s)
-    assert dealt == deal_at_random(stages, seed=1) and dealt != deal_at_random(stages, seed=2)
-    # No curriculum left: the easy stage now holds rows of the other tiers.
-    assert {r[1]["prefix"] for r in dealt[0]} != {"easy"}
 
 
 @pytest.fixture
@@ -77,7 +67,7 @@ def test_a_stage_trains_on_its_extra_snapshots_too_and_its_model_card_names_them
     assert config.stages[0].snapshot == f"{easy.content_hash}+{hard.content_hash}"
 
 
-def test_data_fraction_and_random_order_change_the_records_deterministically(classification, cls_specs, tmp_path):
+def test_data_fraction_changes_the_records_deterministically(classification, cls_specs, tmp_path):
     easy = kit.classification_snapshot(classification, "easy", repeat=4, n_val=0)
     hard = kit.classification_snapshot(classification, "hard", repeat=2, n_val=0, tier="hard")
     stages = [kit.stage(easy, "easy"), kit.stage(hard, "hard")]
@@ -88,28 +78,22 @@ def test_data_fraction_and_random_order_change_the_records_deterministically(cla
     got, _ = records_of(classification, half, tmp_path)
     assert [len(r) for r in got] == [12, 6] and got == records_of(classification, half, tmp_path)[0]
 
-    shuffled = validate_distillation(classification, request(cls_specs, stages, stage_order="random", seed=3))[0]
-    got, _ = records_of(classification, shuffled, tmp_path)
-    assert [len(r) for r in got] == [24, 12]
-    assert Counter(r["tier"] for r in got[0] + got[1]) == {"easy": 24, "hard": 12}
-    assert {r["tier"] for r in got[0]} == {"easy", "hard"}
-
 
 def test_bad_data_options_are_refused_naming_the_field(classification, cls_specs):
     snap = kit.classification_snapshot(classification, "easy")
-    with pytest.raises(LaunchInvalid) as exc:
+    with pytest.raises(Invalid) as exc:
         validate_distillation(
             classification,
             request(
                 cls_specs,
                 [kit.stage(snap, extra_snapshots=[snap.pk + 100]), kit.stage(snap, "again", extra_snapshots="x")],
                 data_fraction=0,
-                stage_order="backwards",
+                order="backwards",
             ),
         )
     assert set(exc.value.errors) == {
         "data_fraction",
-        "stage_order",
+        "order",
         "stages.0.extra_snapshots",
         "stages.1.extra_snapshots",
     }

@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion
 from curation.services import jobs
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
 from curation.services.training import (
     launch_distillation,
     registry,
@@ -62,6 +62,7 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
                     hard, replay_fraction=0.5, temperature=2.0, gate={"metric": "val_kd_loss", "threshold": 100.0}
                 ),
             ],
+            budget="given",  # each stage's own steps: this test follows the stages, not the budget
         ),
         by=engineer,
     )
@@ -171,11 +172,11 @@ def test_a_failing_gate_waits_and_resumes_with_a_lowered_threshold_that_is_recor
 
 def test_resuming_is_refused_unless_the_job_waits_at_a_gate(project, specs, engineer):
     job = Job.objects.create(project=project, kind="distill", status="running", params={"resumes": []})
-    with pytest.raises(LaunchInvalid, match="not waiting at a gate"):
+    with pytest.raises(Invalid, match="not waiting at a gate"):
         resume_distillation(job, by=engineer, threshold=0.5)
     job.status = "gated"
     job.save()
-    with pytest.raises(LaunchInvalid) as info:
+    with pytest.raises(Invalid) as info:
         resume_distillation(job, by=engineer, extra_epochs=-1)
     assert "extra_epochs" in info.value.errors
 
@@ -185,7 +186,7 @@ def test_a_stopped_gated_job_cannot_be_resumed(project, specs, engineer):
     jobs.request_cancel(job)
     job.refresh_from_db()
     assert job.status == "cancelled"
-    with pytest.raises(LaunchInvalid):
+    with pytest.raises(Invalid):
         resume_distillation(job, by=engineer, force=True)
 
 
@@ -392,3 +393,20 @@ def test_a_label_a_reviewer_changed_trains_on_the_human_label_not_the_overruled_
     assert kept["teacher_probs"] == [teacher[label] for label in kit.LABELS]
     # No teacher target: the loss gives this row full CE weight on the reviewer's label, whatever alpha.
     assert relabelled["label"] == changed and relabelled["teacher_probs"] is None
+
+
+def test_gold_is_evaluated_once_per_trained_student(project, specs, engineer, tiny_model_dir):
+    # Gold is a test set: the finished job launches one evaluation of its final student, and
+    # a redelivered or restarted body finds it instead of evaluating gold again.
+    from curation.services.training.distillation_job import _launch_automatic_evaluation
+
+    easy = kit.generation_snapshot(project, tiny_model_dir, "easy")
+    kit.gold(project, classification=False)
+    job = launch_distillation(project, request(specs, [kit.stage(easy)]), by=engineer)
+    assert run(job) == "succeeded", job.message
+    final = ModelVersion.objects.get(job=job, is_final=True)
+    again = _launch_automatic_evaluation(job, final, specs[0], ctx=None)
+    assert again.pk == job.metrics["evaluation_job"]
+    assert Job.objects.filter(kind=Job.Kind.EVALUATE, params__model_version=final.pk).count() == 1
+    # The run recorded what its budget planned and drew (here one stage: every draw is its own).
+    assert job.metrics["plan"][0]["steps"] == 3 and sum(job.metrics["visits"].values()) == 3 * 4

@@ -113,13 +113,13 @@ def test_a_distill_recipe_in_spec_defaults_is_checked_and_kept_out_of_generation
 
     _, student = specs
     recipe = {"batch_size": 32, "stage": {"epochs": 3, "lr": 0.003}}
-    assert check_spec_fields("transformers", "x", "", "", {"temperature": 0.5, "distill": recipe}, {}) == {}
+    assert check_spec_fields("transformers", "x", "", "", {"temperature": 0.5, "distill": recipe}, {}).errors == {}
     bad = check_spec_fields(
         "transformers", "x", "", "", {"distill": {"batch": 3, "stage": {"alpha": "high", "steps": 1.5}}}, {}
     )
-    assert any("distill.batch: unknown setting" in m for m in bad["defaults"])
-    assert any("distill.stage.alpha" in m for m in bad["defaults"]) and any(
-        "distill.stage.steps" in m for m in bad["defaults"]
+    assert any("distill.batch: unknown setting" in m for m in bad.errors["defaults"])
+    assert any("distill.stage.alpha" in m for m in bad.errors["defaults"]) and any(
+        "distill.stage.steps" in m for m in bad.errors["defaults"]
     )
     student.defaults = {"temperature": 0.5, "distill": recipe}
     assert resolve_generation_params(student, {})["temperature"] == 0.5
@@ -480,3 +480,61 @@ def test_long_curves_are_thinned_by_the_database_keeping_both_ends(project):
     first_x = float(chart["lines"][0]["d"].split()[0][1:].split(",")[0])
     assert first_x < chart["left"] + 1  # step 1 is kept
     assert chart["lines"][0]["last"] == "0.0005"  # and step 2000
+
+
+def _report(project, *, teacher_accuracy, quality_retained, speedup, by_tier):
+    return EvalReport.objects.create(
+        project=project,
+        quality_retained=quality_retained,
+        speedup=speedup,
+        metrics={
+            "task": "classification",
+            "n_items": 200,
+            "quality_basis": "accuracy",
+            "quality_retained_ci95": [0.93, 1.01],
+            "same_threads": True,
+            "student": {"n": 200, "accuracy": teacher_accuracy * quality_retained},
+            "teacher": {"n": 200, "accuracy": teacher_accuracy},
+        },
+        by_tier=by_tier,
+        speed={
+            "student": {"latency_p50_ms": 1.0, "latency_p95_ms": 2.0, "tokens_per_s": 100, "parameters": 10},
+            "teacher": {"latency_p50_ms": speedup, "latency_p95_ms": 6.0, "tokens_per_s": 50, "parameters": 100},
+        },
+    )
+
+
+def test_a_report_marks_every_missed_target_and_says_what_to_do(project, client_as):
+    report = _report(
+        project,
+        teacher_accuracy=0.84,
+        quality_retained=0.98,
+        speedup=4.0,
+        by_tier={"student": {"easy": {"n": 200, "accuracy": 0.8}}, "teacher": {"easy": {"n": 200, "accuracy": 0.84}}},
+    )
+    client = client_as("reader")
+    page = client.get(reverse("report-detail", args=[project.slug, report.pk])).content.decode()
+    missed = page.split('class="card error-card missed-targets"')[1].split("</div>")[0]
+    assert "2 targets missed" in missed
+    assert "teacher accuracy on gold: 84%</b>, target 90% — MISSED" in missed and "learns its mistakes" in missed
+    assert "speed-up: ×4.00</b>, target ×5.00 — MISSED" in missed and "quality retained" not in missed
+    assert "95% CI 93%–101% over 200 items" in page and "same thread count" in page
+    # The dashboard says it first, loudly, with the advice.
+    dashboard = client.get(reverse("project-dashboard", args=[project.slug])).content.decode()
+    assert "TARGET MISSED in the latest evaluation: teacher accuracy on gold 84%, target 90%" in dashboard
+
+
+def test_a_report_on_untiered_gold_says_so_instead_of_one_bar(project, client_as):
+    report = _report(
+        project,
+        teacher_accuracy=0.95,
+        quality_retained=0.99,
+        speedup=6.0,
+        by_tier={
+            "student": {"untiered": {"n": 200, "accuracy": 0.94}},
+            "teacher": {"untiered": {"n": 200, "accuracy": 0.95}},
+        },
+    )
+    page = client_as("reader").get(reverse("report-detail", args=[project.slug, report.pk])).content.decode()
+    assert "The gold set has no tiers" in page and "Accuracy by tier" not in page
+    assert "missed-targets" not in page and page.count(">met<") == 3

@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, GoldItem, Job, ModelVersion
 from curation.services import jobs
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
 from curation.services.training import launch_evaluation, run_evaluation_job
 from tests import distillkit as kit
 from tests.distillkit import artifacts  # noqa: F401  (fixtures)
@@ -168,7 +168,7 @@ def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_mat
 
 def test_an_evaluation_without_confirmed_gold_is_refused_at_launch(project, version):
     kit.gold(project, classification=False, confirmed=False)
-    with pytest.raises(LaunchInvalid, match="no confirmed gold items"):
+    with pytest.raises(Invalid, match="no confirmed gold items"):
         launch_evaluation(project, {"model_version": version.pk})
 
 

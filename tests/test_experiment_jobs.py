@@ -39,7 +39,7 @@ def test_every_arm_trains_is_evaluated_once_on_gold_and_the_three_questions_are_
     assert set(shuffled.snapshots.all()) == set(triage["snapshots"])  # one stage over both snapshots
     raw = ModelVersion.objects.get(pk=runs["raw"].run.model_version_id)
     assert list(raw.snapshots.all()) == [experiment.raw_snapshot]
-    assert runs["random_order"].job.params["stage_order"] == "random"
+    assert runs["random_order"].job.params["order"] == "random"
     assert runs["fraction_25"].job.params["data_fraction"] == 0.25
     assert [s["alpha"] for s in runs["ce"].job.params["stages"]] == [0.0, 0.0]
 

@@ -4,7 +4,7 @@ import pytest
 
 from curation.models import Experiment, ExperimentRun, GoldItem, Job, ModelSpec, Snapshot, SnapshotRow
 from curation.services import jobs
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
 from curation.services.experiments import (
     ARMS,
     GOLD_RULE,
@@ -32,7 +32,7 @@ def engineer(member):
 
 
 def errors_of(triage, **kw):
-    with pytest.raises(LaunchInvalid) as exc:
+    with pytest.raises(Invalid) as exc:
         launch_experiment(triage["project"], request(triage, **kw))
     return exc.value.errors
 
@@ -50,13 +50,13 @@ def test_each_arm_differs_from_curated_in_one_thing(triage):
     assert curated["seed"] == 7 and curated["batch_size"] == 4
     assert [s["snapshot"] for s in curated["stages"]] == [easy.pk, hard.pk]
     assert "replay_fraction" not in curated["stages"][0] and curated["stages"][1]["replay_fraction"] == 0.2
-    assert "stage_order" not in curated and "data_fraction" not in curated
+    assert "order" not in curated and "data_fraction" not in curated
 
     ce = arm_request(params, "ce", 7)
     assert [s["alpha"] for s in ce["stages"]] == [0.0, 0.0]
     assert {k: v for k, v in ce.items() if k != "stages"} == {k: v for k, v in curated.items() if k != "stages"}
 
-    assert arm_request(params, "random_order", 7)["stage_order"] == "random"
+    assert arm_request(params, "random_order", 7)["order"] == "random"
     assert arm_request(params, "random_order", 7)["stages"] == curated["stages"]
     assert arm_request(params, "fraction_25", 7)["data_fraction"] == 0.25
 
@@ -155,7 +155,7 @@ def test_a_snapshot_holding_a_prompt_that_became_gold_is_refused(triage):
     gold = GoldItem.objects.filter(project=triage["project"]).first()
     SnapshotRow.objects.filter(snapshot=easy, split="train").update(prompt_hash=gold.content_hash)
     errors = errors_of(triage)
-    assert list(errors) == ["snapshots"] and "whose prompt is now a gold item" in errors["snapshots"][0]
+    assert list(errors) == ["snapshots"] and "whose prompt is now in the gold set" in errors["snapshots"][0]
 
 
 def test_without_confirmed_gold_or_with_an_http_teacher_nothing_is_launched(triage):

@@ -5,7 +5,8 @@ from django.db.models import Q
 from django.http import QueryDict
 
 from curation.models import Example, Prompt
-from curation.services.review import FilterError, decode_cursor, filtered_examples, keyset_page
+from curation.services.errors import Invalid
+from curation.services.review import decode_cursor, filtered_examples, keyset_page
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 
 
@@ -42,13 +43,13 @@ def test_confidence_bounds_are_probabilities(project, examples):
 
 
 def test_it_names_the_bad_parameter(project, examples):
-    with pytest.raises(FilterError) as err:
+    with pytest.raises(Invalid) as err:
         filtered_examples(project, {"tier": "impossible"})
     assert "tier" in err.value.errors
-    with pytest.raises(FilterError) as err:
+    with pytest.raises(Invalid) as err:
         filtered_examples(project, {"confidence_min": "lots"})
     assert "confidence_min" in err.value.errors
-    with pytest.raises(FilterError) as err:
+    with pytest.raises(Invalid) as err:
         filtered_examples(project, {"status": "maybe"})
     assert "status" in err.value.errors
 
@@ -100,7 +101,7 @@ def test_a_page_ending_exactly_on_the_last_sorted_row_still_reaches_the_unsorted
 
 
 def test_a_tampered_cursor_is_a_clear_error():
-    with pytest.raises(FilterError) as err:
+    with pytest.raises(Invalid) as err:
         decode_cursor("not-a-cursor", "newest")
     assert "after" in err.value.errors
 

@@ -107,8 +107,8 @@ class Worker:
         return proc
 
     def enqueue(self, job_id: int) -> None:
-        name, queue = jobs.TASKS[Job.objects.get(pk=job_id).kind]
-        self.client.send_task(name, args=[job_id], queue=queue)
+        kind = Job.objects.get(pk=job_id).kind
+        self.client.send_task(jobs.TASKS[kind], args=[job_id], queue=jobs.queue_of(kind))
 
     def kill(self, proc) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # the main process and its pool child

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import Example, GoldItem, Prompt
-from curation.services.gold import items as gold
+from curation.services import gold
 from curation.services.review import ReviewError
 from tests.factories import ExampleFactory, PromptFactory, UserFactory
 from tests.review_factories import GoldItemFactory
@@ -29,7 +29,9 @@ def test_the_guard_matches_by_normalised_hash_within_the_project_only(project):
     elsewhere = ProjectFactory()
     GoldItemFactory(prompt=PromptFactory(project=elsewhere, text="reset my   password please"))
     assert gold.training_eligible(Example.objects.filter(project=project)).count() == 1
-    gold.add_gold_prompt(project, UserFactory(), "  reset MY password   please ", reference="Use the link.")
+    gold.create_gold_item(
+        project, UserFactory(), prompt_text="  reset MY password   please ", reference="Use the link."
+    )
     assert gold.training_eligible(Example.objects.filter(project=project)).count() == 0
     assert Prompt.objects.filter(project=project).count() == 1  # the existing prompt was reused
     assert list(gold.contamination(project)) == [example]
@@ -56,7 +58,7 @@ def test_adding_from_the_page_and_the_errors_name_the_field(project, reviewer):
     item = GoldItem.objects.get(project=project)
     assert item.confirmed and item.reference == "Settings > Export." and item.prompt.source == "human"
     response = reviewer.post(url, {"prompt": "how do i EXPORT my data?", "reference": "again"})
-    assert response.status_code == 400 and "already in the gold set" in response.content.decode()
+    assert response.status_code == 400 and "already gold item" in response.content.decode()
 
 
 def test_the_page_applies_the_same_length_limits_as_the_api(project, reviewer, settings):
@@ -69,9 +71,9 @@ def test_the_page_applies_the_same_length_limits_as_the_api(project, reviewer, s
     assert response.status_code == 400
     assert "reference: The reference is 27 characters; the limit is 20." in response.content.decode()
     assert not GoldItem.objects.exists() and not Prompt.objects.filter(project=project).exists()
-    item = gold.add_gold_prompt(project, None, "Short prompt?", reference="Short.")
+    item = gold.create_gold_item(project, None, prompt_text="Short prompt?", reference="Short.")
     with pytest.raises(ReviewError, match="reference: The reference is 27 characters"):
-        gold.set_gold_answer(item, "A reference over the limit.", "")
+        gold.update_gold_item(item, {"reference": "A reference over the limit."})
 
 
 def test_classification_gold_needs_one_of_the_labels(db):
@@ -79,8 +81,8 @@ def test_classification_gold_needs_one_of_the_labels(db):
 
     project = ProjectFactory(task_type="classification", labels=["billing", "account"])
     with pytest.raises(ReviewError, match="label"):
-        gold.add_gold_prompt(project, None, "Refund?", label="refunds")
-    item = gold.add_gold_prompt(project, None, "Refund?", label="billing")
+        gold.create_gold_item(project, None, prompt_text="Refund?", label="refunds")
+    item = gold.create_gold_item(project, None, prompt_text="Refund?", label="billing")
     assert item.label == "billing"
 
 
@@ -109,16 +111,15 @@ def test_the_gold_page_searches_and_pages(project, client_as):
     GoldItemFactory(prompt=PromptFactory(project=project, text="Where is the invoice?"), reference="In billing.")
     for _ in range(55):
         GoldItemFactory(prompt__project=project)
-    client = client_as("reader")
+    client = client_as("reviewer")
     page = client.get(reverse("gold-list", args=[project.slug]) + "?q=INVOICE").content.decode()
     assert "Where is the invoice?" in page and page.count('<tr id="gold-') == 1
     page = client.get(reverse("gold-list", args=[project.slug])).content.decode()
     assert page.count('<tr id="gold-') == 50 and "Next page" in page
-    assert "Add a gold item" not in page  # readers look, they do not act
 
 
 def test_the_contamination_page_lists_the_examples(project, client_as):
     example = ExampleFactory(prompt=PromptFactory(project=project, text="Cancel my plan"))
     GoldItemFactory(prompt=example.prompt)
-    page = client_as("reader").get(reverse("gold-contamination", args=[project.slug])).content.decode()
+    page = client_as("reviewer").get(reverse("gold-contamination", args=[project.slug])).content.decode()
     assert "Cancel my plan" in page and f"/examples/{example.pk}/" in page

@@ -129,3 +129,21 @@ def test_the_periodic_sweep_leaves_live_jobs_of_its_own_node_alone(job, enqueued
     job.status, job.worker, job.heartbeat_at = "running", f"gpu@host:{os.getpid()}", timezone.now()
     job.save()
     assert jobs.recover_jobs("gpu@host") == []
+
+
+@pytest.mark.parametrize(
+    "kind, queue",
+    [("generate", "gpu"), ("score", "gpu"), ("distill", "gpu"), ("evaluate", "gpu"), ("snapshot", "default")],
+)
+def test_a_job_goes_to_the_queue_the_routing_table_names(project, kind, queue, monkeypatch):
+    from webapp.celery import app
+
+    assert not app.conf.task_always_eager
+    sent = []
+    monkeypatch.setattr(
+        app.amqp, "send_task_message", lambda producer, name, message, **options: sent.append((name, options))
+    )
+    job = Job.objects.create(project=project, kind=kind, status=Job.Status.QUEUED)
+    jobs.enqueue(job.id)
+    assert jobs.queue_of(kind) == queue
+    assert [(name, options["queue"].name) for name, options in sent] == [(jobs.TASKS[kind], queue)]

@@ -113,10 +113,18 @@ def test_it_reports_the_teacher_at_work_and_a_gated_job(project, client_as):
 
 @pytest.mark.django_db
 def test_it_summarises_the_latest_evaluation(project, client_as):
-    report = EvalReport.objects.create(project=project, quality_retained=0.934, speedup=3.21)
+    report = EvalReport.objects.create(project=project, quality_retained=0.984, speedup=5.21)
     html = panel(dashboard(client_as("reader"), project))
-    assert "Latest evaluation: quality retained 93%, speed-up ×3.2." in html
+    assert "Latest evaluation: quality retained 98%, speed-up ×5.2." in html
     assert reverse("report-detail", args=[project.slug, report.pk]) in html
+
+
+def test_an_evaluation_that_misses_its_targets_is_said_loudly_with_what_to_do(project, client_as):
+    EvalReport.objects.create(project=project, quality_retained=0.934, speedup=3.21)
+    html = panel(dashboard(client_as("reader"), project))
+    assert html.index("TARGET MISSED") < html.index("</li>")  # the first step
+    assert "TARGET MISSED in the latest evaluation: quality retained 93%, target 97% (and 1 other target)." in html
+    assert "train longer, curate the stages the student gets wrong" in html
 
 
 @pytest.mark.django_db

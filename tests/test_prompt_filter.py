@@ -3,8 +3,8 @@
 import pytest
 
 from curation.models import GoldItem, Job
+from curation.services.errors import Invalid
 from curation.services.teacher import (
-    FilterInvalid,
     PromptFilter,
     count_matching,
     freeze,
@@ -52,7 +52,7 @@ def test_source_and_ids_narrow_and_gold_prompts_never_match(project):
 
 
 def test_bad_filters_name_every_bad_field(project):
-    with pytest.raises(FilterInvalid) as info:
+    with pytest.raises(Invalid) as info:
         parse_filter({"scope": "few", "source": "web", "ids": "x", "limit": "-1", "metadata_key": 'a"b'}, project)
     assert set(info.value.errors) == {"scope", "source", "ids", "limit", "metadata_key"}
 

@@ -36,7 +36,8 @@ def hostile(db, settings, tmp_path, monkeypatch):
     evil_user = UserFactory(username="<b>evil</b>")
     MembershipFactory(user=evil_user, project=project, role="reviewer")
     prompt = Prompt.objects.create(project=project, text=PAYLOAD, content_hash="h1")
-    chat = Prompt.objects.create(project=project, content_hash="h2", messages=[{"role": "user", "content": PAYLOAD}])
+    turns = [{"role": "system", "content": PAYLOAD}, {"role": "user", "content": PAYLOAD}]
+    chat = Prompt.objects.create(project=project, content_hash="h2", messages=turns)
     pointer = write_soft_targets("xss", [1, 2, 3], [0.9, 0.2, 0.5])
     spec = ModelSpecFactory(project=project, path=str(tmp_path))
     sample = TeacherSampleFactory(

@@ -5,9 +5,9 @@ from django.utils import timezone
 
 from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
+from curation.services.errors import Invalid
 from curation.services.review import decisions as review
 from curation.services.teacher import (
-    LaunchInvalid,
     ScoreWriter,
     launch_generation,
     launch_scoring,
@@ -69,7 +69,9 @@ def test_scoring_an_edit_points_the_example_at_soft_targets_of_the_edited_text(
         sample = TeacherSample.objects.get(job=job, sample_index=ex.id)
         assert sample.scored and sample.text == ex.response and ex.soft_targets == sample.soft_targets
         st = read_soft_targets(artifacts, ex.soft_targets)
-        assert st.token_ids.tolist() == tokenizer(ex.response, add_special_tokens=False)["input_ids"] and st.k == 6
+        # the edited text's tokens, then the EOS position: the student learns to stop there
+        text_ids = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
+        assert st.token_ids.tolist() == text_ids + [tokenizer.eos_token_id] and st.k == 6
         assert_soft_targets_match(st, forward_logprobs(model, tokenizer, ex.prompt.text, st.token_ids))
         assert (ex.token_count, ex.mean_logprob) == (len(st), sample.mean_logprob)
     untouched = Example.objects.get(pk=examples[2].pk)
@@ -119,7 +121,7 @@ def test_gold_references_are_scored_once_per_teacher(project, generated, user):
         True,
     )
     assert sample.soft_targets and sample.token_count > 0
-    with pytest.raises(LaunchInvalid) as info:
+    with pytest.raises(Invalid) as info:
         launch_scoring(project, by=user, model_spec=spec.pk, params={"targets": ["gold"]})
     assert "nothing to score" in info.value.errors["params"]["targets"][0]
 
@@ -140,7 +142,7 @@ def test_a_resumed_score_job_scores_only_what_is_missing(project, generated, use
 def test_scoring_is_refused_for_classification_projects_and_bad_settings(tiny_model_dir, user):
     project = ProjectFactory(task_type="classification", labels=["a", "b"])
     spec = teacher_spec(project, tiny_model_dir)
-    with pytest.raises(LaunchInvalid) as info:
+    with pytest.raises(Invalid) as info:
         launch_scoring(project, by=user, model_spec=spec.pk, params={"targets": ["everything"], "top_k": 0})
     errors = info.value.errors
     assert "label distribution" in errors["project"][0]

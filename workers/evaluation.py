@@ -20,11 +20,13 @@ Definitions (what the report shows):
 - quality_retained: classification accuracy(student) / accuracy(teacher); generation
   normalized-match(student) / normalized-match(teacher), or, when the teacher matches
   no reference, the student's teacher agreement (the teacher agrees with itself: 1).
+- quality_retained_ci95: a 95% paired bootstrap interval of that ratio over the gold
+  items (``workers.stats``), with ``quality_retained_n`` items.
 - speed: each gold request is timed (greedy generation, or label scoring) after one
-  warm-up request, on the CPU thread count (all cores or one) that answers the first
-  gold requests faster for that model (``threads``: each model at its best on this
-  machine); p50/p95 latency in ms, tokens/s = generated (or scored prompt)
-  tokens / total time; speedup = teacher p50 / student p50.
+  warm-up request. Both models run at the **same** CPU thread count (``same_threads``):
+  the one (all cores or one) that answers the teacher's first gold requests faster, so
+  the speed-up compares models, not thread settings; p50/p95 latency in ms, tokens/s =
+  generated (or scored prompt) tokens / total time; speedup = teacher p50 / student p50.
 - per item (for paired comparisons between students): each gold item's headline score, 1.0
   right and 0.0 wrong (accuracy, or normalized match), in gold order, with the caller's ``id``.
 - memory: parameter + buffer bytes, and the growth of the process's peak RSS
@@ -188,10 +190,19 @@ def _with_threads(fn):
     return wrapped
 
 
+def _pick_threads(request, probes, threads: int | None) -> int:
+    """``threads`` when given (the other model's choice), else the faster of all cores and one."""
+    if threads is None:
+        return _fastest_threads(request, probes)
+    torch.set_num_threads(threads)
+    request(probes[0])  # the first request after a switch pays for the thread pool
+    return threads
+
+
 @_with_threads
-def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn):
+def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: int | None = None):
     _generate(lm, gold[0]["prompt"], max_new_tokens)  # warm-up, not timed
-    threads = _fastest_threads(lambda g: _generate(lm, g["prompt"], max_new_tokens)[2], gold[:3])
+    threads = _pick_threads(lambda g: _generate(lm, g["prompt"], max_new_tokens)[2], gold[:3], threads)
     items = []
     for g in gold:
         text, n_new, elapsed = _generate(lm, g["prompt"], max_new_tokens)
@@ -244,7 +255,7 @@ def _aggregate_generation(items) -> dict:
 # --------------------------------------------------------------- classification
 @_with_threads
 @torch.inference_mode()
-def _classification_items(lm: LoadedModel, gold, labels):
+def _classification_items(lm: LoadedModel, gold, labels, threads: int | None = None):
     tok = lm.tokenizer
     conts = label_token_ids(tok, labels)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -258,7 +269,7 @@ def _classification_items(lm: LoadedModel, gold, labels):
         return probs, time.perf_counter() - start, len(ex.prompt_ids)
 
     score(gold[0])  # warm-up
-    threads = _fastest_threads(lambda g: score(g)[1], gold[:10])
+    threads = _pick_threads(lambda g: score(g)[1], gold[:10], threads)
     items = []
     for g in gold:
         probs, elapsed, n_tok = score(g)
@@ -345,8 +356,9 @@ def evaluate(
         unknown = {g["label"] for g in gold} - set(labels)
         if unknown:
             raise ValueError(f"gold labels {sorted(unknown)} are not project labels {labels}")
-        s_items, s_rss = _run(student, lambda m: _classification_items(m, gold, labels))
         t_items, t_rss = _run(teacher, lambda m: _classification_items(m, gold, labels))
+        same = t_items[0]["threads"]
+        s_items, s_rss = _run(student, lambda m: _classification_items(m, gold, labels, same))
 
         def student_agg(idx):
             return _aggregate_classification([s_items[i] for i in idx], labels, [t_items[i] for i in idx])
@@ -359,8 +371,9 @@ def evaluate(
         missing = [i for i, g in enumerate(gold) if not g.get("reference")]
         if missing:
             raise ValueError(f"gold items {missing[:5]} have no reference answer")
-        s_items, s_rss = _run(student, lambda m: _generation_items(m, gold, max_new_tokens, check_fn))
         t_items, t_rss = _run(teacher, lambda m: _generation_items(m, gold, max_new_tokens, check_fn))
+        same = t_items[0]["threads"]
+        s_items, s_rss = _run(student, lambda m: _generation_items(m, gold, max_new_tokens, check_fn, same))
         if student.tokenizer.get_vocab() == teacher.tokenizer.get_vocab():
             _teacher_forced(student, teacher, gold, s_items, t_items)
         else:
@@ -395,13 +408,17 @@ def evaluate(
     }
     s_speed = _speed(s_items, model_memory(student.model), s_rss)
     t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
+    interval = _retained_interval(task, s_items, t_items) if basis == headline_key else None
     return {
         "task": task,
         "n_items": len(gold),
         "student": {"overall": s_all, "by_tier": _by_tier(s_items, student_agg), "speed": s_speed},
         "teacher": {"overall": t_all, "by_tier": _by_tier(t_items, teacher_agg), "speed": t_speed},
         "quality_retained": quality,
+        "quality_retained_ci95": interval.ci if interval is not None else None,
+        "quality_retained_n": len(gold),
         "quality_basis": basis,
+        "same_threads": s_speed["threads"] == t_speed["threads"],
         "speedup": t_speed["latency_p50_ms"] / s_speed["latency_p50_ms"] if s_speed["latency_p50_ms"] else None,
         "samples": [
             {"student": s.get("output", s.get("pred")), "teacher": t.get("output", t.get("pred"))}
@@ -415,3 +432,15 @@ def evaluate(
 def _item_score(item: dict, metric: str) -> float:
     """One gold item's headline score: 1.0 right, 0.0 wrong (accuracy or normalized match)."""
     return float(item["pred"] == item["gold"]) if metric == "accuracy" else float(item["normalized"])
+
+
+def _retained_interval(task, s_items, t_items):
+    """95% paired bootstrap interval of student / teacher quality over the gold items."""
+    from workers.stats import paired_bootstrap
+
+    if task == "classification":
+        s = [float(i["pred"] == i["gold"]) for i in s_items]
+        t = [float(i["pred"] == i["gold"]) for i in t_items]
+    else:
+        s, t = [i["normalized"] for i in s_items], [i["normalized"] for i in t_items]
+    return paired_bootstrap(s, t, statistic="ratio")

@@ -172,10 +172,6 @@ class ShardWriter:
     def pending(self) -> int:
         return len(self._buffer)
 
-    @property
-    def pending_bytes(self) -> int:
-        return sum(st.nbytes() for st in self._buffer.values())
-
     def add(self, key: str, st: SoftTargets) -> None:
         key = _check_key(key)
         if key in self._buffer:

@@ -11,6 +11,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from curation.access import project_for
 from curation.models import Role
+from curation.services.inputs import parse_whole
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -24,9 +25,10 @@ def page_size(request, default=DEFAULT_PAGE_SIZE) -> int:
     raw = request.query_params.get("size")
     if raw in (None, ""):
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    size = parse_whole(raw, 1, MAX_PAGE_SIZE)
+    if size is None:
         raise exceptions.ValidationError({"size": [f"A whole number from 1 to {MAX_PAGE_SIZE}, got {raw[:50]!r}."]})
-    return int(raw)
+    return size
 
 
 class IdCursorPagination(CursorPagination):
@@ -96,15 +98,12 @@ class ProjectScoped:
         return getattr(self, "swagger_fake_view", False)
 
 
-MAX_ID = 2**63 - 1
-
-
 def checked_id(value, what: str) -> int:
     """A path id the database can hold; anything else is simply not found."""
-    text = str(value)
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+    pk = parse_whole(value)
+    if pk is None:
         raise Http404(f"No such {what} in this project.")
-    return int(value)
+    return pk
 
 
 class ProjectViewSet(ProjectScoped, viewsets.GenericViewSet):

@@ -11,9 +11,10 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet, page_size
-from curation.api.prompts import hide_gold_from_readers
 from curation.models import Example, Prompt
-from curation.services.review import DEFAULT_ORDER, PARAMS, ExampleFilter, FilterError, filtered_examples, keyset_page
+from curation.services import gold
+from curation.services.errors import Invalid
+from curation.services.review import DEFAULT_ORDER, PARAMS, ExampleFilter, filtered_examples, keyset_page
 
 
 class ExamplePromptSerializer(serializers.ModelSerializer):
@@ -142,7 +143,7 @@ class KeysetPagination(BasePagination):
         size = page_size(request)
         try:
             page = keyset_page(queryset, order, request.query_params.get("cursor") or None, size)
-        except FilterError as exc:
+        except Invalid as exc:
             errors = dict(exc.errors)
             if "after" in errors:
                 errors["cursor"] = errors.pop("after")
@@ -215,7 +216,7 @@ class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVi
         if self.schema_project():
             return Example.objects.none()
         queryset = Example.objects.filter(project=self.project).select_related(*RELATED)
-        return hide_gold_from_readers(self.project, queryset, "prompt_id")
+        return gold.hide_gold_from_readers(self.project, queryset)
 
     def check_query_params(self, request):
         if self.action == "list":
@@ -236,9 +237,6 @@ class ExampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVi
             super().check_query_params(request)
 
     def filter_queryset(self, queryset):
-        try:
-            queryset, cleaned = filtered_examples(self.project, self.request.query_params, queryset)
-        except FilterError as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        queryset, cleaned = filtered_examples(self.project, self.request.query_params, queryset)  # Invalid: 400
         self.order = cleaned.get("order") or DEFAULT_ORDER
         return queryset

@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 from curation.access import project_for
 from curation.api.training import ERRORS, ID, SLUG, Pages
 from curation.models import Experiment, Role
-from curation.services.errors import LaunchInvalid
 from curation.services.experiments import ARMS, MAX_SEEDS, cancel_experiment, launch_experiment, refresh
 from workers.distill.config import GATE_METRICS, PRECISIONS
 from workers.distill.losses import DIVERGENCES
@@ -248,10 +247,7 @@ class ExperimentListView(generics.ListAPIView):
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
-        try:
-            experiment = launch_experiment(project, request.data, by=request.user)
-        except LaunchInvalid as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        experiment = launch_experiment(project, request.data, by=request.user)  # Invalid: a 400 (api/errors)
         return Response(_detail(request, experiment), status=status.HTTP_201_CREATED)
 
 

@@ -132,7 +132,7 @@ class GoldItemViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, ProjectViewSet
 ):
     serializer_class = GoldItemSerializer
-    read_role = Role.REVIEWER
+    read_role = gold.READS_GOLD
     write_role = Role.REVIEWER
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -145,20 +145,17 @@ class GoldItemViewSet(
         incoming = GoldCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            item = gold.create_gold_item(
-                self.project,
-                request.user,
-                prompt=data.get("prompt"),
-                prompt_text=data.get("prompt_text"),
-                messages=[dict(m) for m in data["messages"]] if "messages" in data else None,
-                reference=data.get("reference", ""),
-                label=data.get("label", ""),
-                tier=data.get("tier"),
-                confirmed=data["confirmed"],
-            )
-        except gold.GoldError as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        item = gold.create_gold_item(
+            self.project,
+            request.user,
+            prompt=data.get("prompt"),
+            prompt_text=data.get("prompt_text"),
+            messages=[dict(m) for m in data["messages"]] if "messages" in data else None,
+            reference=data.get("reference", ""),
+            label=data.get("label", ""),
+            tier=data.get("tier"),
+            confirmed=data["confirmed"],
+        )
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
@@ -174,8 +171,5 @@ class GoldItemViewSet(
             )
         incoming = GoldUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        try:
-            item = gold.update_gold_item(item, dict(incoming.validated_data))
-        except gold.GoldError as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        item = gold.update_gold_item(item, dict(incoming.validated_data))
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data)

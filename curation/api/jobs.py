@@ -16,7 +16,10 @@ from rest_framework.views import APIView
 from curation.access import project_for
 from curation.models import Job, Role, TeacherSample
 from curation.services import jobs as job_service
-from curation.services.teacher import LaunchInvalid, launch_generation, launch_scoring
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_whole
+from curation.services.teacher import launch_generation, launch_scoring
+from workers.teacher import DEFAULT_TOP_K
 
 MAX_LIST = 200
 
@@ -83,8 +86,9 @@ class JobLaunchSerializer(serializers.Serializer):
         required=False,
         default=dict,
         help_text=(
-            "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target width, "
-            "default 20); missing ones come from the spec's defaults. score: targets (edits, gold), top_k."
+            "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target "
+            f"width, default {DEFAULT_TOP_K}); missing ones come from the spec's defaults. score: targets (edits, "
+            "gold), top_k."
         ),
     )
     prompt_filter = serializers.DictField(
@@ -100,9 +104,7 @@ def _launch(project, user, data):
             project, by=user, model_spec=data["model_spec"], params=data["params"], prompt_filter=data["prompt_filter"]
         )
     if data["prompt_filter"]:
-        raise LaunchInvalid(
-            {"prompt_filter": ["score jobs take no prompt filter: they score edits and gold references"]}
-        )
+        raise Invalid({"prompt_filter": ["score jobs take no prompt filter: they score edits and gold references"]})
     return launch_scoring(project, by=user, model_spec=data["model_spec"], params=data["params"])
 
 
@@ -123,7 +125,7 @@ JOB_EXAMPLE = {
             "min_new_tokens": 0,
             "stop": [],
             "seed": 0,
-            "top_k": 20,
+            "top_k": DEFAULT_TOP_K,
         },
         "prompt_filter": {"scope": "missing", "source": "imported"},
         "frozen": {"max_prompt_id": 9120, "count": 5000},
@@ -176,12 +178,9 @@ class JobListView(APIView):
                 errors[name] = [f"unknown {name} {value!r}; choose one of {', '.join(choices)}"]
             elif value:
                 qs = qs.filter(**{name: value})
-        try:
-            limit = int(request.query_params.get("limit", 50))
-            before = int(request.query_params.get("before", 0))
-            if not 1 <= limit <= MAX_LIST or before < 0:
-                raise ValueError
-        except ValueError:
+        limit = parse_whole(request.query_params.get("limit", 50), 1, MAX_LIST)
+        before = parse_whole(request.query_params.get("before", 0))
+        if limit is None or before is None:
             errors["limit"] = [f"limit must be 1 to {MAX_LIST} and before a job id"]
             limit, before = 50, 0
         if errors:
@@ -218,14 +217,18 @@ class JobListView(APIView):
                 value={
                     "kind": "generate",
                     "model_spec": 3,
-                    "params": {"n": 4, "temperature": 0.8, "max_new_tokens": 256, "top_k": 20},
+                    "params": {"n": 4, "temperature": 0.8, "max_new_tokens": 256, "top_k": DEFAULT_TOP_K},
                     "prompt_filter": {"scope": "missing", "source": "imported", "limit": 5000},
                 },
             ),
             OpenApiExample(
                 "Score edits and gold references",
                 request_only=True,
-                value={"kind": "score", "model_spec": 3, "params": {"targets": ["edits", "gold"], "top_k": 20}},
+                value={
+                    "kind": "score",
+                    "model_spec": 3,
+                    "params": {"targets": ["edits", "gold"], "top_k": DEFAULT_TOP_K},
+                },
             ),
             OpenApiExample(
                 "Launched",
@@ -259,10 +262,7 @@ class JobListView(APIView):
         project = project_for(request.user, slug, Role.ENGINEER)
         launch = JobLaunchSerializer(data=request.data)
         launch.is_valid(raise_exception=True)
-        try:
-            job = _launch(project, request.user, launch.validated_data)
-        except LaunchInvalid as exc:
-            return Response(exc.errors, status=400)
+        job = _launch(project, request.user, launch.validated_data)  # an Invalid is the 400 (api/errors)
         job = Job.objects.select_related("project", "created_by").get(pk=job.pk)
         body = JobDetailSerializer(job).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})

@@ -4,9 +4,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
-from curation.access import can
 from curation.api.base import SLUG_PARAMETER, ProjectViewSet
-from curation.models import GoldItem, Prompt, Role
+from curation.models import Prompt
+from curation.services import gold
 
 MAX_QUERY = 200
 
@@ -26,14 +26,6 @@ PROMPT_EXAMPLE = {
     "content_hash": "5d41402abc4b2a76b9719d911017c592ae7e1d0f4a8b1ec2f6d1f9a3e2c1b0aa",
     "created_at": "2026-11-25T12:00:00Z",
 }
-
-
-def hide_gold_from_readers(project, queryset, prompt_field="id"):
-    """Readers (training pipelines) never see gold prompts: the exam stays out of their hands."""
-    if can(project, Role.REVIEWER):
-        return queryset
-    gold = GoldItem.objects.filter(project=project).values("prompt_id")
-    return queryset.exclude(**{f"{prompt_field}__in": gold})
 
 
 @extend_schema_view(
@@ -63,7 +55,7 @@ class PromptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectVie
     def get_queryset(self):
         if self.schema_project():
             return Prompt.objects.none()
-        return hide_gold_from_readers(self.project, Prompt.objects.filter(project=self.project))
+        return gold.hide_gold_from_readers(self.project, Prompt.objects.filter(project=self.project))
 
     def filter_queryset(self, queryset):
         params = self.request.query_params

@@ -251,10 +251,7 @@ class SnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         incoming = SnapshotCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
-            snapshot = datasets.start_snapshot(self.project, request.user, **data)
-        except datasets.SnapshotError as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        snapshot = datasets.start_snapshot(self.project, request.user, **data)  # Invalid: 400 (api/errors)
         snapshot = self.get_queryset().get(pk=snapshot.pk)
         body = SnapshotSerializer(snapshot, context=self.get_serializer_context()).data
         location = reverse("api-snapshots-detail", kwargs={"slug": self.project.slug, "pk": snapshot.pk})

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from curation.api.base import IdCursorPagination
 from curation.models import ApiToken
 from curation.services import projects
+from curation.services.inputs import parse_id
 
 
 class TokenSerializer(serializers.ModelSerializer):
@@ -86,17 +87,14 @@ class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destro
 
     def get_object(self):
         pk = str(self.kwargs.get("pk", ""))
-        if not (pk.isascii() and pk.isdigit()) or int(pk) > 2**63 - 1:
+        if parse_id(pk) is None:
             raise Http404("No such token.")
         return super().get_object()
 
     def create(self, request, *args, **kwargs):
         incoming = TokenCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
-            token, key = projects.issue(request.user, incoming.validated_data["name"])
-        except projects.TokenError as exc:
-            raise serializers.ValidationError({"name": [str(exc)]}) from None
+        token, key = projects.issue(request.user, incoming.validated_data["name"])  # ReviewError: 400 on "name"
         token.key = key  # only on this instance, for this one response
         body = NewTokenSerializer(token).data
         return Response(body, status=status.HTTP_201_CREATED)

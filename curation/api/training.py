@@ -16,10 +16,11 @@ from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.models import EvalReport, Job, ModelVersion, Role
-from curation.services.errors import LaunchInvalid
+from curation.services.inputs import parse_id
+from curation.services.recipes import CURRICULUM_CHOICES, JOB_DEFAULTS, STAGE_DEFAULTS
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.training import archive_response
-from workers.distill.config import GATE_METRICS, PRECISIONS
+from workers.distill.config import GATE_METRICS, LOWER_IS_BETTER, PRECISIONS
 from workers.distill.losses import DIVERGENCES
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The project's slug.")
@@ -46,7 +47,7 @@ ERRORS = OpenApiResponse(
 class GateSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=GATE_METRICS)
     threshold = serializers.FloatField(
-        help_text="Pass when the metric is <= this (val_kd_loss) or >= this (the others)."
+        help_text=f"Pass when the metric is <= this ({', '.join(sorted(LOWER_IS_BETTER))}) or >= this (the others)."
     )
     patience = serializers.IntegerField(
         required=False, default=0, help_text="Extra epochs tried before the job waits as gated."
@@ -66,14 +67,23 @@ class StageRequestSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, help_text="Default: the snapshot's curriculum stage, else its name.")
     steps = serializers.IntegerField(required=False, help_text="Optimizer steps (give steps or epochs).")
     epochs = serializers.FloatField(required=False)
-    lr = serializers.FloatField(required=False, default=5e-5)
-    warmup_steps = serializers.IntegerField(required=False, default=0)
-    temperature = serializers.FloatField(required=False, default=1.0)
-    alpha = serializers.FloatField(required=False, default=0.5, help_text="Weight of the KD term; 1 - alpha weighs CE.")
-    divergence = serializers.ChoiceField(choices=DIVERGENCES, required=False, default="forward_kl")
-    jsd_beta = serializers.FloatField(required=False, default=0.5)
+    lr = serializers.FloatField(required=False, default=STAGE_DEFAULTS["lr"])
+    warmup_steps = serializers.IntegerField(required=False, default=STAGE_DEFAULTS["warmup_steps"])
+    temperature = serializers.FloatField(
+        required=False,
+        default=STAGE_DEFAULTS["temperature"],
+        help_text="Generation over stored top-k soft targets: keep 1 unless k is wide; tempering the k + 1 "
+        "buckets is not tempering the teacher's distribution (the job warns).",
+    )
+    alpha = serializers.FloatField(
+        required=False, default=STAGE_DEFAULTS["alpha"], help_text="Weight of the KD term; 1 - alpha weighs CE."
+    )
+    divergence = serializers.ChoiceField(choices=DIVERGENCES, required=False, default=STAGE_DEFAULTS["divergence"])
+    jsd_beta = serializers.FloatField(required=False, default=STAGE_DEFAULTS["jsd_beta"])
     replay_fraction = serializers.FloatField(
-        required=False, default=0.0, help_text="Share of all earlier stages' records mixed in."
+        required=False,
+        default=STAGE_DEFAULTS["replay_fraction"],
+        help_text="Share of all earlier stages' records mixed in.",
     )
     gate = GateSerializer(required=False, allow_null=True)
 
@@ -84,25 +94,71 @@ class DistillationRequestSerializer(serializers.Serializer):
         help_text="The teacher ModelSpec; its tokenizer decides token- vs sequence-level KD."
     )
     stages = StageRequestSerializer(many=True)
-    batch_size = serializers.IntegerField(required=False, default=8)
-    grad_accum = serializers.IntegerField(required=False, default=1)
-    max_seq_len = serializers.IntegerField(required=False, default=512)
-    mixed_precision = serializers.ChoiceField(choices=PRECISIONS, required=False, default="no")
-    seed = serializers.IntegerField(required=False, default=0)
+    batch_size = serializers.IntegerField(required=False, default=JOB_DEFAULTS["batch_size"])
+    grad_accum = serializers.IntegerField(required=False, default=JOB_DEFAULTS["grad_accum"])
+    max_seq_len = serializers.IntegerField(required=False, default=JOB_DEFAULTS["max_seq_len"])
+    mixed_precision = serializers.ChoiceField(
+        choices=PRECISIONS, required=False, default=JOB_DEFAULTS["mixed_precision"]
+    )
+    seed = serializers.IntegerField(required=False, default=JOB_DEFAULTS["seed"])
     checkpoint_every = serializers.IntegerField(
-        required=False, default=200, help_text="Optimizer steps between checkpoints; 0: stage ends only."
+        required=False,
+        default=JOB_DEFAULTS["checkpoint_every"],
+        help_text="Optimizer steps between checkpoints; 0: stage ends only.",
+    )
+    order = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["order"],
+        required=False,
+        default=JOB_DEFAULTS["order"],
+        help_text="curriculum: the stages as given; random: the control arm (same stage sizes, pacing and "
+        "budget, examples dealt to stages at random).",
+    )
+    pacing = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["pacing"],
+        required=False,
+        default=JOB_DEFAULTS["pacing"],
+        help_text="replay: a later stage revisits its replay_fraction of earlier examples; cumulative: all of them.",
+    )
+    budget = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["budget"],
+        required=False,
+        default=JOB_DEFAULTS["budget"],
+        help_text="tier_visits: the stages' total steps are kept and re-split so every stage's examples get the "
+        "visits one shuffled stage of that many steps gives them (hard data never starved); given: each stage's "
+        "own steps or epochs.",
+    )
+    replay_share = serializers.FloatField(
+        required=False,
+        default=JOB_DEFAULTS["replay_share"],
+        help_text="tier_visits: share of each later stage's draws spent on earlier data (0 to 0.95).",
+    )
+    hard_weight = serializers.FloatField(
+        required=False,
+        default=JOB_DEFAULTS["hard_weight"],
+        help_text="tier_visits: the last stage's examples get this many times a shuffled run's visits (1 to 10).",
+    )
+    lr_schedule = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["lr_schedule"],
+        required=False,
+        default=JOB_DEFAULTS["lr_schedule"],
+        help_text="per_stage: a fresh warmup and decay in every stage; global: one across the run (the first "
+        "stage's learning rate and warmup).",
+    )
+    ce_warmup_fraction = serializers.FloatField(
+        required=False,
+        default=JOB_DEFAULTS["ce_warmup_fraction"],
+        help_text="The first share of the run trains on CE only, then each stage's alpha (0 to 0.95).",
+    )
+    temperature_schedule = serializers.ChoiceField(
+        choices=CURRICULUM_CHOICES["temperature_schedule"],
+        required=False,
+        default=JOB_DEFAULTS["temperature_schedule"],
+        help_text="constant: each stage's temperature; anneal: from it linearly to 1 over the run.",
     )
     data_fraction = serializers.FloatField(
         required=False,
         default=1.0,
         help_text="Train on this share of each stage's training rows: a subsample fixed by `seed` (0 < f <= 1).",
-    )
-    stage_order = serializers.ChoiceField(
-        choices=["curriculum", "random"],
-        required=False,
-        default="curriculum",
-        help_text="random: the stages' training rows are dealt to the stages at random (seeded), each stage keeping "
-        "its size and settings: the random-order control of a curriculum.",
     )
 
 
@@ -247,11 +303,8 @@ JOB_EXAMPLE = {
 
 # ---------------------------------------------------------------------- views
 def _job_response(request, launch, code=status.HTTP_201_CREATED) -> Response:
-    """``launch()`` a job: its representation with ``code``, or 400 with the fields' errors."""
-    try:
-        job = launch()
-    except LaunchInvalid as exc:
-        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+    """``launch()`` a job: its representation with ``code`` (an ``Invalid`` is the 400, in ``api/errors``)."""
+    job = launch()
     return Response(TrainingJobSerializer(job, context={"request": request}).data, status=code)
 
 
@@ -484,11 +537,7 @@ class EvalReportListView(_ProjectScoped, generics.ListAPIView):
         qs = EvalReport.objects.filter(project=self.project()).select_related("teacher_spec").order_by("-id")
         version = self.request.query_params.get("model_version")
         if version:
-            qs = qs.filter(
-                model_version_id=int(version)
-                if version.isascii() and version.isdigit() and int(version) < 2**63
-                else -1
-            )
+            qs = qs.filter(model_version_id=parse_id(version) or -1)
         return qs
 
     @extend_schema(

@@ -20,23 +20,11 @@ from rest_framework.response import Response
 
 from curation.api.base import SLUG_PARAMETER, OldestFirstPagination, ProjectViewSet, checked_id
 from curation.api.examples import ExampleSerializer
-from curation.api.prompts import hide_gold_from_readers
 from curation.models import Example, Role, Verdict
-from curation.services import review
+from curation.services import gold, review
 
 MAX_TEXT = 100_000
 MAX_COMMENT = 10_000
-ACTIONS = ["approve", "reject", "edit", "grade", "tier", "stage", "promote", "demote", "label", "comment", "gold"]
-# The request field a refused action is about (ReviewError carries only a message).
-ACTION_FIELD = {
-    "edit": "text",
-    "grade": "grade",
-    "tier": "tier",
-    "stage": "stage",
-    "label": "label",
-    "comment": "comment",
-    "gold": "reference",
-}
 REQUIRED = {
     "edit": ["text"],
     "grade": ["grade"],
@@ -56,7 +44,7 @@ class VerdictSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=ACTIONS)
+    action = serializers.ChoiceField(choices=review.DECISIONS)
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The example version you loaded.")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT)
     text = serializers.CharField(required=False, max_length=MAX_TEXT, help_text="edit: the new response.")
@@ -183,7 +171,7 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
     def example(self) -> Example:
         if not hasattr(self, "_example"):
             pk = checked_id(self.kwargs["example_id"], "example")
-            examples = hide_gold_from_readers(self.project, Example.objects.filter(project=self.project), "prompt_id")
+            examples = gold.hide_gold_from_readers(self.project, Example.objects.filter(project=self.project))
             self._example = get_object_or_404(examples.select_related("project", "prompt"), pk=pk)
         return self._example
 
@@ -200,10 +188,9 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
         decision = DecisionSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         data = decision.validated_data
-        action = data["action"]
-        gold = None
+        fields = {k: v for k, v in data.items() if k not in ("action", "version")}
         try:
-            result = self._apply(example, request.user, action, data)
+            decided = review.apply(example, request.user, data["action"], data["version"], **fields)
         except review.StaleExample as stale:
             return Response(
                 {
@@ -216,13 +203,8 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        except review.ReviewError as exc:
-            field = ACTION_FIELD.get(action, "action")
-            if action == "gold" and example.project.is_classification:
-                field = "label"
-            raise serializers.ValidationError({field: [str(exc)]}) from None
-        if action == "gold":
-            gold = result.pk
+        except review.ReviewError as exc:  # a refusal about no one field is about the action
+            raise serializers.ValidationError({exc.field or "action": [exc.message]}, code=exc.code) from None
         example = Example.objects.select_related("prompt", "tier", "stage", "reviewed_by").get(pk=example.pk)
         verdict = None
         if example.version > data["version"]:  # an edit to the same text writes nothing
@@ -231,53 +213,7 @@ class VerdictViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, ProjectView
             {
                 "verdict": VerdictSerializer(verdict).data if verdict else None,
                 "example": ExampleSerializer(example).data,
-                "gold_item": gold,
+                "gold_item": decided.gold.pk if decided.gold else None,
             },
             status=status.HTTP_201_CREATED,
         )
-
-    def _apply(self, example, user, action, data):
-        version, comment = data["version"], data.get("comment", "")
-        if action == "approve":
-            return review.approve(example, user, version, comment)
-        if action == "reject":
-            return review.reject(example, user, version, comment)
-        if action == "edit":
-            return review.edit(example, user, version, data["text"], comment)
-        if action == "grade":
-            return review.grade(example, user, version, data["grade"])
-        if action == "tier":
-            tier = None
-            if data["tier"] not in (None, ""):
-                tier = self.project.tiers.filter(name=data["tier"]).first()
-                if tier is None:
-                    raise serializers.ValidationError(
-                        {
-                            "tier": [
-                                f"No tier {data['tier']!r} here; choose one of "
-                                f"{', '.join(self.project.tiers.values_list('name', flat=True))} or null."
-                            ]
-                        }
-                    )
-            return review.set_tier(example, user, version, tier)
-        if action == "stage":
-            stage = self.project.stages.filter(name=data["stage"]).first()
-            if stage is None:
-                raise serializers.ValidationError(
-                    {
-                        "stage": [
-                            f"No stage {data['stage']!r} here; choose one of "
-                            f"{', '.join(self.project.stages.values_list('name', flat=True))}."
-                        ]
-                    }
-                )
-            return review.move_to_stage(example, user, version, stage)
-        if action == "promote":
-            return review.promote(example, user, version)
-        if action == "demote":
-            return review.demote(example, user, version)
-        if action == "label":
-            return review.set_label(example, user, version, data["label"])
-        if action == "comment":
-            return review.comment(example, user, version, data["comment"])
-        return review.add_to_gold(example, user, version, data.get("reference", ""), data.get("label", ""))

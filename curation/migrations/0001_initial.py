@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,428 +14,858 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ModelSpec',
+            name="ModelSpec",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('role', models.CharField(choices=[('teacher', 'Teacher'), ('student', 'Student')], default='teacher', max_length=20)),
-                ('backend', models.CharField(choices=[('transformers', 'transformers (local path or hub name)'), ('openai', 'OpenAI-compatible server (vLLM, ...)')], default='transformers', max_length=20)),
-                ('path', models.CharField(help_text='Local path or hub name; for openai, the served model name.', max_length=500)),
-                ('revision', models.CharField(blank=True, max_length=100)),
-                ('base_url', models.CharField(blank=True, help_text='openai backend: e.g. http://vllm:8000/v1', max_length=500)),
-                ('api_key_env', models.CharField(blank=True, help_text='Name of the environment variable holding the API key (never the key).', max_length=100)),
-                ('tokenizer_path', models.CharField(blank=True, max_length=500)),
-                ('defaults', models.JSONField(blank=True, default=dict, help_text='Default generation parameters.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("teacher", "Teacher"), ("student", "Student")], default="teacher", max_length=20
+                    ),
+                ),
+                (
+                    "backend",
+                    models.CharField(
+                        choices=[
+                            ("transformers", "transformers (local path or hub name)"),
+                            ("openai", "OpenAI-compatible server (vLLM, ...)"),
+                        ],
+                        default="transformers",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "path",
+                    models.CharField(
+                        help_text="Local path or hub name; for openai, the served model name.", max_length=500
+                    ),
+                ),
+                ("revision", models.CharField(blank=True, max_length=100)),
+                (
+                    "base_url",
+                    models.CharField(blank=True, help_text="openai backend: e.g. http://vllm:8000/v1", max_length=500),
+                ),
+                (
+                    "api_key_env",
+                    models.CharField(
+                        blank=True,
+                        help_text="Name of the environment variable holding the API key (never the key).",
+                        max_length=100,
+                    ),
+                ),
+                ("tokenizer_path", models.CharField(blank=True, max_length=500)),
+                ("defaults", models.JSONField(blank=True, default=dict, help_text="Default generation parameters.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('prefix', models.CharField(db_index=True, max_length=8)),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("prefix", models.CharField(db_index=True, max_length=8)),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('generate', 'Teacher generation'), ('score', 'Teacher scoring'), ('distill', 'Staged distillation'), ('evaluate', 'Evaluation'), ('snapshot', 'Snapshot build')], max_length=20)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('gated', 'Waiting at a gate')], default='queued', max_length=20)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('tokens_per_s', models.FloatField(blank=True, null=True)),
-                ('eta_s', models.FloatField(blank=True, null=True)),
-                ('phase', models.CharField(blank=True, help_text='What the job is doing now (e.g. the stage).', max_length=100)),
-                ('message', models.TextField(blank=True, help_text='The outcome or the error, for humans.')),
-                ('errors', models.JSONField(blank=True, default=list, help_text='Per-item errors (the job goes on).')),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('celery_id', models.CharField(blank=True, max_length=100)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('model_spec', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='jobs', to='curation.modelspec')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("generate", "Teacher generation"),
+                            ("score", "Teacher scoring"),
+                            ("distill", "Staged distillation"),
+                            ("evaluate", "Evaluation"),
+                            ("snapshot", "Snapshot build"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("gated", "Waiting at a gate"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                ("tokens_per_s", models.FloatField(blank=True, null=True)),
+                ("eta_s", models.FloatField(blank=True, null=True)),
+                (
+                    "phase",
+                    models.CharField(
+                        blank=True, help_text="What the job is doing now (e.g. the stage).", max_length=100
+                    ),
+                ),
+                ("message", models.TextField(blank=True, help_text="The outcome or the error, for humans.")),
+                ("errors", models.JSONField(blank=True, default=list, help_text="Per-item errors (the job goes on).")),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("celery_id", models.CharField(blank=True, max_length=100)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "model_spec",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="jobs",
+                        to="curation.modelspec",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('task_type', models.CharField(choices=[('generation', 'Generation'), ('classification', 'Classification')], default='generation', max_length=20)),
-                ('labels', models.JSONField(blank=True, default=list, help_text='Classification labels, in order.')),
-                ('guidelines', models.TextField(blank=True, help_text='Markdown shown to reviewers beside every example.')),
-                ('checks', models.JSONField(blank=True, default=list, help_text='Automatic checks run on every teacher sample.')),
-                ('tier_quantiles', models.JSONField(blank=True, default=list, help_text='Difficulty cut points for auto-tiering; empty = equal-sized tiers.')),
-                ('require_second_approval', models.BooleanField(default=False, help_text='An example counts as approved only after a second reviewer approves it too.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                (
+                    "task_type",
+                    models.CharField(
+                        choices=[("generation", "Generation"), ("classification", "Classification")],
+                        default="generation",
+                        max_length=20,
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=list, help_text="Classification labels, in order.")),
+                (
+                    "guidelines",
+                    models.TextField(blank=True, help_text="Markdown shown to reviewers beside every example."),
+                ),
+                (
+                    "checks",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Automatic checks run on every teacher sample."
+                    ),
+                ),
+                (
+                    "tier_quantiles",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Difficulty cut points for auto-tiering; empty = equal-sized tiers.",
+                    ),
+                ),
+                (
+                    "require_second_approval",
+                    models.BooleanField(
+                        default=False,
+                        help_text="An example counts as approved only after a second reviewer approves it too.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('stage', models.CharField(blank=True, help_text='The stage it finished; blank for a final model.', max_length=50)),
-                ('is_final', models.BooleanField(default=False)),
-                ('artifact_path', models.CharField(max_length=500)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('card', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='model_versions', to='curation.job')),
-                ('student_spec', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='curation.modelspec')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_versions', to='curation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "stage",
+                    models.CharField(
+                        blank=True, help_text="The stage it finished; blank for a final model.", max_length=50
+                    ),
+                ),
+                ("is_final", models.BooleanField(default=False)),
+                ("artifact_path", models.CharField(max_length=500)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("card", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="model_versions",
+                        to="curation.job",
+                    ),
+                ),
+                (
+                    "student_spec",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="curation.modelspec"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="model_versions",
+                        to="curation.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-            },
-        ),
-        migrations.AddField(
-            model_name='modelspec',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_specs', to='curation.project'),
-        ),
-        migrations.CreateModel(
-            name='Membership',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('reader', 'Reader'), ('reviewer', 'Reviewer'), ('engineer', 'Engineer')], max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='curation.project')),
-            ],
-        ),
-        migrations.AddField(
-            model_name='job',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='curation.project'),
-        ),
-        migrations.CreateModel(
-            name='EvalReport',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metrics', models.JSONField(blank=True, default=dict, help_text='Student and teacher headline metrics.')),
-                ('by_tier', models.JSONField(blank=True, default=dict)),
-                ('speed', models.JSONField(blank=True, default=dict)),
-                ('reliability', models.JSONField(blank=True, default=dict, help_text='Calibration bins (classification).')),
-                ('quality_retained', models.FloatField(blank=True, null=True)),
-                ('speedup', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='eval_reports', to='curation.job')),
-                ('teacher_spec', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='curation.modelspec')),
-                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='eval_reports', to='curation.modelversion')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='eval_reports', to='curation.project')),
-            ],
-            options={
-                'ordering': ['-created_at', '-id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Prompt',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField(blank=True)),
-                ('messages', models.JSONField(blank=True, help_text='Chat prompt: a list of {role, content}.', null=True)),
-                ('source', models.CharField(choices=[('imported', 'Imported'), ('synthetic', 'Synthetic'), ('human', 'Human'), ('retrieval', 'Retrieval')], default='imported', max_length=20)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompts', to='curation.project')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Example',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('response', models.TextField(blank=True)),
-                ('original_response', models.TextField(blank=True, help_text="The teacher's text, kept when a human edits.")),
-                ('edited', models.BooleanField(default=False)),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=20)),
-                ('approvals', models.PositiveSmallIntegerField(default=0)),
-                ('conflict', models.BooleanField(default=False, help_text='Second-pass reviewers disagreed.')),
-                ('tier_locked', models.BooleanField(default=False, help_text='A human set the tier; auto-tiering keeps it.')),
-                ('grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1, help_text='Optimistic lock: bumped on every change.')),
-                ('source', models.CharField(default='imported', max_length=20)),
-                ('difficulty', models.FloatField(blank=True, null=True)),
-                ('mean_logprob', models.FloatField(blank=True, null=True)),
-                ('mean_entropy', models.FloatField(blank=True, null=True)),
-                ('min_margin', models.FloatField(blank=True, null=True)),
-                ('token_count', models.PositiveIntegerField(default=0)),
-                ('checks_failed', models.BooleanField(default=False)),
-                ('failed_checks', models.JSONField(blank=True, default=list)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('leased_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='examples', to='curation.project')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='examples', to='curation.prompt')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Snapshot',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('content_hash', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('filter', models.JSONField(blank=True, default=dict, help_text='The queue filter it was built from.')),
-                ('seed', models.IntegerField(default=0)),
-                ('validation_fraction', models.FloatField(default=0.1)),
-                ('row_count', models.PositiveIntegerField(default=0)),
-                ('train_count', models.PositiveIntegerField(default=0)),
-                ('validation_count', models.PositiveIntegerField(default=0)),
-                ('excluded', models.JSONField(blank=True, default=dict, help_text='{reason: count} of rows left out.')),
-                ('manifest', models.JSONField(blank=True, default=dict)),
-                ('files', models.JSONField(blank=True, default=dict, help_text='{format: path under ARTIFACT_DIR}')),
-                ('status', models.CharField(choices=[('building', 'Building'), ('ready', 'Ready'), ('failed', 'Failed')], default='building', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='snapshots', to='curation.job')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='curation.project')),
-            ],
-            options={
-                'ordering': ['-created_at', '-id'],
-            },
-        ),
-        migrations.AddField(
-            model_name='modelversion',
-            name='snapshots',
-            field=models.ManyToManyField(blank=True, related_name='model_versions', to='curation.snapshot'),
-        ),
-        migrations.CreateModel(
-            name='SnapshotRow',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ordinal', models.PositiveIntegerField()),
-                ('prompt_text', models.TextField(blank=True)),
-                ('prompt_messages', models.JSONField(blank=True, null=True)),
-                ('response', models.TextField(blank=True)),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('tier', models.CharField(blank=True, max_length=50)),
-                ('stage', models.CharField(blank=True, max_length=50)),
-                ('source', models.CharField(blank=True, max_length=20)),
-                ('split', models.CharField(choices=[('train', 'Train'), ('validation', 'Validation')], default='train', max_length=20)),
-                ('soft_targets', models.CharField(blank=True, max_length=300)),
-                ('example', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.example')),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rows', to='curation.snapshot')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Stage',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('is_pool', models.BooleanField(default=False)),
-                ('description', models.TextField(blank=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='curation.project')),
-            ],
-            options={
-                'ordering': ['project', 'order', 'id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='stage',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='snapshots', to='curation.stage'),
-        ),
-        migrations.AddField(
-            model_name='example',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='examples', to='curation.stage'),
+            model_name="modelspec",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="model_specs", to="curation.project"
+            ),
         ),
         migrations.CreateModel(
-            name='TeacherSample',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sample_index', models.PositiveIntegerField(default=0)),
-                ('scored', models.BooleanField(default=False, help_text='Teacher-forced text (a score job), not generated.')),
-                ('text', models.TextField(blank=True)),
-                ('token_count', models.PositiveIntegerField(default=0)),
-                ('finish_reason', models.CharField(blank=True, max_length=20)),
-                ('mean_logprob', models.FloatField(blank=True, null=True)),
-                ('mean_entropy', models.FloatField(blank=True, null=True)),
-                ('min_margin', models.FloatField(blank=True, null=True)),
-                ('check_results', models.JSONField(blank=True, default=list)),
-                ('checks_passed', models.BooleanField(default=True)),
-                ('soft_targets', models.CharField(blank=True, help_text='Pointer into the soft-target shards.', max_length=300)),
-                ('label_distribution', models.JSONField(blank=True, null=True)),
-                ('predicted_label', models.CharField(blank=True, max_length=100)),
-                ('label_margin', models.FloatField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='samples', to='curation.job')),
-                ('model_spec', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='curation.modelspec')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='curation.prompt')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("reader", "Reader"), ("reviewer", "Reviewer"), ("engineer", "Engineer")],
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="curation.project"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='example',
-            name='sample',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='example', to='curation.teachersample'),
+            model_name="job",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="jobs", to="curation.project"
+            ),
         ),
         migrations.CreateModel(
-            name='Tier',
+            name="EvalReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tiers', to='curation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "metrics",
+                    models.JSONField(blank=True, default=dict, help_text="Student and teacher headline metrics."),
+                ),
+                ("by_tier", models.JSONField(blank=True, default=dict)),
+                ("speed", models.JSONField(blank=True, default=dict)),
+                (
+                    "reliability",
+                    models.JSONField(blank=True, default=dict, help_text="Calibration bins (classification)."),
+                ),
+                ("quality_retained", models.FloatField(blank=True, null=True)),
+                ("speedup", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="eval_reports",
+                        to="curation.job",
+                    ),
+                ),
+                (
+                    "teacher_spec",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="curation.modelspec"
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="eval_reports",
+                        to="curation.modelversion",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="eval_reports", to="curation.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project', 'order', 'id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='GoldItem',
+            name="Prompt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_hash', models.CharField(help_text="Normalised prompt hash: the guard's key.", max_length=64)),
-                ('reference', models.TextField(blank=True)),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('confirmed', models.BooleanField(default=False, help_text='Imported candidates wait for an expert to confirm.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gold_items', to='curation.project')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gold_items', to='curation.prompt')),
-                ('tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.TextField(blank=True)),
+                (
+                    "messages",
+                    models.JSONField(blank=True, help_text="Chat prompt: a list of {role, content}.", null=True),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("imported", "Imported"),
+                            ("synthetic", "Synthetic"),
+                            ("human", "Human"),
+                            ("retrieval", "Retrieval"),
+                        ],
+                        default="imported",
+                        max_length=20,
+                    ),
+                ),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="prompts", to="curation.project"
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Example",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("response", models.TextField(blank=True)),
+                (
+                    "original_response",
+                    models.TextField(blank=True, help_text="The teacher's text, kept when a human edits."),
+                ),
+                ("edited", models.BooleanField(default=False)),
+                ("label", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("approved", "Approved"), ("rejected", "Rejected")],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("approvals", models.PositiveSmallIntegerField(default=0)),
+                ("conflict", models.BooleanField(default=False, help_text="Second-pass reviewers disagreed.")),
+                (
+                    "tier_locked",
+                    models.BooleanField(default=False, help_text="A human set the tier; auto-tiering keeps it."),
+                ),
+                ("grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "version",
+                    models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every change."),
+                ),
+                ("source", models.CharField(default="imported", max_length=20)),
+                ("difficulty", models.FloatField(blank=True, null=True)),
+                ("mean_logprob", models.FloatField(blank=True, null=True)),
+                ("mean_entropy", models.FloatField(blank=True, null=True)),
+                ("min_margin", models.FloatField(blank=True, null=True)),
+                ("token_count", models.PositiveIntegerField(default=0)),
+                ("checks_failed", models.BooleanField(default=False)),
+                ("failed_checks", models.JSONField(blank=True, default=list)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "leased_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="examples", to="curation.project"
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="examples", to="curation.prompt"
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Snapshot",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("content_hash", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("filter", models.JSONField(blank=True, default=dict, help_text="The queue filter it was built from.")),
+                ("seed", models.IntegerField(default=0)),
+                ("validation_fraction", models.FloatField(default=0.1)),
+                ("row_count", models.PositiveIntegerField(default=0)),
+                ("train_count", models.PositiveIntegerField(default=0)),
+                ("validation_count", models.PositiveIntegerField(default=0)),
+                ("excluded", models.JSONField(blank=True, default=dict, help_text="{reason: count} of rows left out.")),
+                ("manifest", models.JSONField(blank=True, default=dict)),
+                ("files", models.JSONField(blank=True, default=dict, help_text="{format: path under ARTIFACT_DIR}")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("building", "Building"), ("ready", "Ready"), ("failed", "Failed")],
+                        default="building",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="snapshots",
+                        to="curation.job",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="snapshots", to="curation.project"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at", "-id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="modelversion",
+            name="snapshots",
+            field=models.ManyToManyField(blank=True, related_name="model_versions", to="curation.snapshot"),
+        ),
+        migrations.CreateModel(
+            name="SnapshotRow",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ordinal", models.PositiveIntegerField()),
+                ("prompt_text", models.TextField(blank=True)),
+                ("prompt_messages", models.JSONField(blank=True, null=True)),
+                ("response", models.TextField(blank=True)),
+                ("label", models.CharField(blank=True, max_length=100)),
+                ("tier", models.CharField(blank=True, max_length=50)),
+                ("stage", models.CharField(blank=True, max_length=50)),
+                ("source", models.CharField(blank=True, max_length=20)),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Train"), ("validation", "Validation")], default="train", max_length=20
+                    ),
+                ),
+                ("soft_targets", models.CharField(blank=True, max_length=300)),
+                (
+                    "example",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="curation.example"
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="rows", to="curation.snapshot"
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Stage",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=50)),
+                ("order", models.PositiveIntegerField(default=0)),
+                ("is_pool", models.BooleanField(default=False)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stages", to="curation.project"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["project", "order", "id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="snapshot",
+            name="stage",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="snapshots",
+                to="curation.stage",
+            ),
+        ),
+        migrations.AddField(
+            model_name="example",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="examples", to="curation.stage"
+            ),
+        ),
+        migrations.CreateModel(
+            name="TeacherSample",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sample_index", models.PositiveIntegerField(default=0)),
+                (
+                    "scored",
+                    models.BooleanField(default=False, help_text="Teacher-forced text (a score job), not generated."),
+                ),
+                ("text", models.TextField(blank=True)),
+                ("token_count", models.PositiveIntegerField(default=0)),
+                ("finish_reason", models.CharField(blank=True, max_length=20)),
+                ("mean_logprob", models.FloatField(blank=True, null=True)),
+                ("mean_entropy", models.FloatField(blank=True, null=True)),
+                ("min_margin", models.FloatField(blank=True, null=True)),
+                ("check_results", models.JSONField(blank=True, default=list)),
+                ("checks_passed", models.BooleanField(default=True)),
+                (
+                    "soft_targets",
+                    models.CharField(blank=True, help_text="Pointer into the soft-target shards.", max_length=300),
+                ),
+                ("label_distribution", models.JSONField(blank=True, null=True)),
+                ("predicted_label", models.CharField(blank=True, max_length=100)),
+                ("label_margin", models.FloatField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="samples",
+                        to="curation.job",
+                    ),
+                ),
+                (
+                    "model_spec",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="curation.modelspec"
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="samples", to="curation.prompt"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='example',
-            name='tier',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='examples', to='curation.tier'),
+            model_name="example",
+            name="sample",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="example",
+                to="curation.teachersample",
+            ),
         ),
         migrations.CreateModel(
-            name='Verdict',
+            name="Tier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('approve', 'Approve'), ('reject', 'Reject'), ('edit', 'Edit'), ('grade', 'Grade'), ('tier', 'Set tier'), ('stage', 'Move to stage'), ('gold', 'Add to gold'), ('comment', 'Comment'), ('label', 'Set label')], max_length=20)),
-                ('changes', models.JSONField(blank=True, default=dict, help_text='{field: [before, after]}')),
-                ('comment', models.TextField(blank=True)),
-                ('bulk_id', models.UUIDField(blank=True, help_text='Shared by every row of one bulk action.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('example', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='curation.example')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='curation.project')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='verdicts', to=settings.AUTH_USER_MODEL)),
-            ],
-        ),
-        migrations.CreateModel(
-            name='MetricPoint',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stage', models.CharField(blank=True, max_length=50)),
-                ('step', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=50)),
-                ('value', models.FloatField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metric_points', to='curation.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=50)),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tiers", to="curation.project"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['job', 'name', 'step'], name='metric_job_name_step')],
+                "ordering": ["project", "order", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="GoldItem",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("content_hash", models.CharField(help_text="Normalised prompt hash: the guard's key.", max_length=64)),
+                ("reference", models.TextField(blank=True)),
+                ("label", models.CharField(blank=True, max_length=100)),
+                (
+                    "confirmed",
+                    models.BooleanField(default=False, help_text="Imported candidates wait for an expert to confirm."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="gold_items", to="curation.project"
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="gold_items", to="curation.prompt"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="curation.tier",
+                    ),
+                ),
+            ],
+        ),
+        migrations.AddField(
+            model_name="example",
+            name="tier",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="examples",
+                to="curation.tier",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Verdict",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("approve", "Approve"),
+                            ("reject", "Reject"),
+                            ("edit", "Edit"),
+                            ("grade", "Grade"),
+                            ("tier", "Set tier"),
+                            ("stage", "Move to stage"),
+                            ("gold", "Add to gold"),
+                            ("comment", "Comment"),
+                            ("label", "Set label"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("changes", models.JSONField(blank=True, default=dict, help_text="{field: [before, after]}")),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "bulk_id",
+                    models.UUIDField(blank=True, help_text="Shared by every row of one bulk action.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "example",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="verdicts", to="curation.example"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="verdicts", to="curation.project"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="verdicts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="MetricPoint",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("stage", models.CharField(blank=True, max_length=50)),
+                ("step", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=50)),
+                ("value", models.FloatField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="metric_points", to="curation.job"
+                    ),
+                ),
+            ],
+            options={
+                "indexes": [models.Index(fields=["job", "name", "step"], name="metric_job_name_step")],
             },
         ),
         migrations.AddConstraint(
-            model_name='modelspec',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='modelspec_unique_name'),
+            model_name="modelspec",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="modelspec_unique_name"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('user', 'project'), name='membership_unique_user_project'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("user", "project"), name="membership_unique_user_project"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='job_status_heartbeat'),
+            model_name="job",
+            index=models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.UniqueConstraint(fields=('project', 'content_hash'), name='prompt_unique_content'),
+            model_name="prompt",
+            constraint=models.UniqueConstraint(fields=("project", "content_hash"), name="prompt_unique_content"),
         ),
         migrations.AddConstraint(
-            model_name='snapshotrow',
-            constraint=models.UniqueConstraint(fields=('snapshot', 'ordinal'), name='snapshotrow_unique_ordinal'),
+            model_name="snapshotrow",
+            constraint=models.UniqueConstraint(fields=("snapshot", "ordinal"), name="snapshotrow_unique_ordinal"),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='stage_unique_name'),
+            model_name="stage",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="stage_unique_name"),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_pool', True)), fields=('project',), name='stage_one_pool'),
+            model_name="stage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_pool", True)), fields=("project",), name="stage_one_pool"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teachersample',
-            constraint=models.UniqueConstraint(fields=('prompt', 'job', 'sample_index'), name='sample_unique_prompt_job_index'),
+            model_name="teachersample",
+            constraint=models.UniqueConstraint(
+                fields=("prompt", "job", "sample_index"), name="sample_unique_prompt_job_index"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tier',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='tier_unique_name'),
+            model_name="tier",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="tier_unique_name"),
         ),
         migrations.AddConstraint(
-            model_name='golditem',
-            constraint=models.UniqueConstraint(fields=('project', 'content_hash'), name='gold_unique_content'),
+            model_name="golditem",
+            constraint=models.UniqueConstraint(fields=("project", "content_hash"), name="gold_unique_content"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'status', 'id'], name='ex_status_id'),
+            model_name="example",
+            index=models.Index(fields=["project", "status", "id"], name="ex_status_id"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'stage', 'status', 'id'], name='ex_stage_status_id'),
+            model_name="example",
+            index=models.Index(fields=["project", "stage", "status", "id"], name="ex_stage_status_id"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'tier', 'status', 'id'], name='ex_tier_status_id'),
+            model_name="example",
+            index=models.Index(fields=["project", "tier", "status", "id"], name="ex_tier_status_id"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'status', 'difficulty', 'id'], name='ex_status_difficulty_id'),
+            model_name="example",
+            index=models.Index(fields=["project", "status", "difficulty", "id"], name="ex_status_difficulty_id"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'status', 'mean_logprob', 'id'], name='ex_status_confidence_id'),
+            model_name="example",
+            index=models.Index(fields=["project", "status", "mean_logprob", "id"], name="ex_status_confidence_id"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'checks_failed', 'id'], name='ex_checks_id'),
+            model_name="example",
+            index=models.Index(fields=["project", "checks_failed", "id"], name="ex_checks_id"),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(fields=['project', 'reviewed_by', 'reviewed_at'], name='ex_reviewer_day'),
+            model_name="example",
+            index=models.Index(fields=["project", "reviewed_by", "reviewed_at"], name="ex_reviewer_day"),
         ),
         migrations.AddIndex(
-            model_name='verdict',
-            index=models.Index(fields=['example', 'id'], name='verdict_example_id'),
+            model_name="verdict",
+            index=models.Index(fields=["example", "id"], name="verdict_example_id"),
         ),
         migrations.AddIndex(
-            model_name='verdict',
-            index=models.Index(fields=['project', 'user', 'created_at'], name='verdict_reviewer_day'),
+            model_name="verdict",
+            index=models.Index(fields=["project", "user", "created_at"], name="verdict_reviewer_day"),
         ),
     ]

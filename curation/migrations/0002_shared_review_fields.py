@@ -4,25 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0001_initial'),
+        ("curation", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='example',
-            name='soft_targets',
-            field=models.CharField(blank=True, help_text="Soft targets of the current response (the sample's, or a score job's after an edit); blank: none.", max_length=300),
+            model_name="example",
+            name="soft_targets",
+            field=models.CharField(
+                blank=True,
+                help_text="Soft targets of the current response (the sample's, or a score job's after an edit); blank: none.",
+                max_length=300,
+            ),
         ),
         migrations.AddField(
-            model_name='snapshotrow',
-            name='label_distribution',
+            model_name="snapshotrow",
+            name="label_distribution",
             field=models.JSONField(blank=True, help_text="Classification: the teacher's {label: p}.", null=True),
         ),
         migrations.AddField(
-            model_name='verdict',
-            name='version',
-            field=models.PositiveIntegerField(blank=True, help_text="The example's version after this change.", null=True),
+            model_name="verdict",
+            name="version",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="The example's version after this change.", null=True
+            ),
         ),
     ]

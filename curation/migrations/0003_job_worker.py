@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0002_shared_review_fields'),
+        ("curation", "0002_shared_review_fields"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='worker',
-            field=models.CharField(blank=True, help_text='node@host:pid of the process running it.', max_length=200),
+            model_name="job",
+            name="worker",
+            field=models.CharField(blank=True, help_text="node@host:pid of the process running it.", max_length=200),
         ),
     ]

@@ -5,38 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0003_job_worker'),
+        ("curation", "0003_job_worker"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='kd_mode',
-            field=models.CharField(blank=True, help_text='token, sequence or label.', max_length=20),
+            model_name="modelversion",
+            name="kd_mode",
+            field=models.CharField(blank=True, help_text="token, sequence or label.", max_length=20),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='parent',
-            field=models.ForeignKey(blank=True, help_text="The version training started from (the previous stage); none: the student spec's weights.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='curation.modelversion'),
+            model_name="modelversion",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The version training started from (the previous stage); none: the student spec's weights.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="children",
+                to="curation.modelversion",
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='stage_index',
+            model_name="modelversion",
+            name="stage_index",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='teacher_spec',
-            field=models.ForeignKey(blank=True, help_text='Distilled from.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.modelspec'),
+            model_name="modelversion",
+            name="teacher_spec",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Distilled from.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="curation.modelspec",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evalreport',
-            constraint=models.UniqueConstraint(condition=models.Q(('job__isnull', False)), fields=('job',), name='evalreport_unique_job'),
+            model_name="evalreport",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("job__isnull", False)), fields=("job",), name="evalreport_unique_job"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('job__isnull', False)), fields=('job', 'stage'), name='modelversion_unique_job_stage'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("job__isnull", False)),
+                fields=("job", "stage"),
+                name="modelversion_unique_job_stage",
+            ),
         ),
     ]

@@ -4,20 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0004_distill'),
+        ("curation", "0004_distill"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelspec',
-            name='options',
-            field=models.JSONField(blank=True, default=dict, help_text='Backend options: transformers {device, dtype, max_batch_size, max_batch_tokens}; openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.'),
+            model_name="modelspec",
+            name="options",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Backend options: transformers {device, dtype, max_batch_size, max_batch_tokens}; openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.",
+            ),
         ),
         migrations.AlterField(
-            model_name='teachersample',
-            name='sample_index',
-            field=models.PositiveIntegerField(default=0, help_text="Generation: 0..n-1. Score jobs: the scored example's id, or 0 for a gold reference."),
+            model_name="teachersample",
+            name="sample_index",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Generation: 0..n-1. Score jobs: the scored example's id, or 0 for a gold reference.",
+            ),
         ),
     ]

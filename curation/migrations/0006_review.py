@@ -9,96 +9,155 @@ from curation.dbops import TRIGRAM_INDEXES
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0005_gen'),
+        ("curation", "0005_gen"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BulkAction',
+            name="BulkAction",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('action', models.CharField(max_length=20)),
-                ('target', models.CharField(blank=True, help_text='The tier or stage name, for those actions.', max_length=50)),
-                ('filter', models.JSONField(blank=True, default=dict, help_text='The queue filter it was applied to.')),
-                ('count', models.PositiveIntegerField()),
-                ('seconds', models.FloatField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("action", models.CharField(max_length=20)),
+                (
+                    "target",
+                    models.CharField(blank=True, help_text="The tier or stage name, for those actions.", max_length=50),
+                ),
+                ("filter", models.JSONField(blank=True, default=dict, help_text="The queue filter it was applied to.")),
+                ("count", models.PositiveIntegerField()),
+                ("seconds", models.FloatField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.RemoveIndex(
-            model_name='example',
-            name='ex_checks_id',
+            model_name="example",
+            name="ex_checks_id",
         ),
         migrations.RemoveIndex(
-            model_name='example',
-            name='ex_reviewer_day',
+            model_name="example",
+            name="ex_reviewer_day",
         ),
         migrations.AlterField(
-            model_name='example',
-            name='leased_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="example",
+            name="leased_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='example',
-            name='project',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='examples', to='curation.project'),
+            model_name="example",
+            name="project",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="examples",
+                to="curation.project",
+            ),
         ),
         migrations.AlterField(
-            model_name='example',
-            name='reviewed_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="example",
+            name="reviewed_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='example',
-            name='stage',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='examples', to='curation.stage'),
+            model_name="example",
+            name="stage",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="examples",
+                to="curation.stage",
+            ),
         ),
         migrations.AlterField(
-            model_name='example',
-            name='tier',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='examples', to='curation.tier'),
+            model_name="example",
+            name="tier",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="examples",
+                to="curation.tier",
+            ),
         ),
         migrations.AlterField(
-            model_name='verdict',
-            name='example',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='curation.example'),
+            model_name="verdict",
+            name="example",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="verdicts",
+                to="curation.example",
+            ),
         ),
         migrations.AlterField(
-            model_name='verdict',
-            name='project',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='curation.project'),
+            model_name="verdict",
+            name="project",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="verdicts",
+                to="curation.project",
+            ),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(condition=models.Q(('checks_failed', True)), fields=['project', 'id'], name='ex_checks_id'),
+            model_name="example",
+            index=models.Index(
+                condition=models.Q(("checks_failed", True)), fields=["project", "id"], name="ex_checks_id"
+            ),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(condition=models.Q(('leased_by__isnull', False)), fields=['leased_by'], name='ex_leased_by'),
+            model_name="example",
+            index=models.Index(
+                condition=models.Q(("leased_by__isnull", False)), fields=["leased_by"], name="ex_leased_by"
+            ),
         ),
         migrations.AddIndex(
-            model_name='example',
-            index=models.Index(condition=models.Q(('reviewed_by__isnull', False)), fields=['project', 'reviewed_by', 'reviewed_at'], name='ex_reviewer_day'),
+            model_name="example",
+            index=models.Index(
+                condition=models.Q(("reviewed_by__isnull", False)),
+                fields=["project", "reviewed_by", "reviewed_at"],
+                name="ex_reviewer_day",
+            ),
         ),
         migrations.AddIndex(
-            model_name='verdict',
-            index=models.Index(condition=models.Q(('action__in', ['approve', 'reject']), ('bulk_id__isnull', True)), fields=['project', 'example', 'user', 'id'], name='verdict_decision'),
+            model_name="verdict",
+            index=models.Index(
+                condition=models.Q(("action__in", ["approve", "reject"]), ("bulk_id__isnull", True)),
+                fields=["project", "example", "user", "id"],
+                name="verdict_decision",
+            ),
         ),
         migrations.AddField(
-            model_name='bulkaction',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bulk_actions', to='curation.project'),
+            model_name="bulkaction",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="bulk_actions", to="curation.project"
+            ),
         ),
         migrations.AddField(
-            model_name='bulkaction',
-            name='user',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="bulkaction",
+            name="user",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         TRIGRAM_INDEXES,
     ]

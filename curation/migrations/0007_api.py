@@ -5,69 +5,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0006_review'),
+        ("curation", "0006_review"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='snapshot',
-            name='finished_at',
+            model_name="snapshot",
+            name="finished_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='include_soft_targets',
-            field=models.BooleanField(default=False, help_text="Parquet files inline the teacher's top-k soft targets (label distribution: always)."),
+            model_name="snapshot",
+            name="include_soft_targets",
+            field=models.BooleanField(
+                default=False,
+                help_text="Parquet files inline the teacher's top-k soft targets (label distribution: always).",
+            ),
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='message',
-            field=models.TextField(blank=True, help_text='Why the build failed, for people.'),
+            model_name="snapshot",
+            name="message",
+            field=models.TextField(blank=True, help_text="Why the build failed, for people."),
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='system_prompt',
-            field=models.TextField(blank=True, help_text='Chat format: a system turn for prompts that have none.'),
+            model_name="snapshot",
+            name="system_prompt",
+            field=models.TextField(blank=True, help_text="Chat format: a system turn for prompts that have none."),
         ),
         migrations.AddField(
-            model_name='snapshotrow',
-            name='edited',
+            model_name="snapshotrow",
+            name="edited",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='snapshotrow',
-            name='example_version',
+            model_name="snapshotrow",
+            name="example_version",
             field=models.PositiveIntegerField(blank=True, help_text="The example's version when frozen.", null=True),
         ),
         migrations.AddField(
-            model_name='snapshotrow',
-            name='grade',
+            model_name="snapshotrow",
+            name="grade",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='snapshotrow',
-            name='prompt_hash',
-            field=models.CharField(default='', help_text='Normalised prompt hash: the split key.', max_length=64),
+            model_name="snapshotrow",
+            name="prompt_hash",
+            field=models.CharField(default="", help_text="Normalised prompt hash: the split key.", max_length=64),
         ),
         migrations.AddField(
-            model_name='snapshotrow',
-            name='row_hash',
-            field=models.CharField(default='', help_text='sha256 of the row as written to the files.', max_length=64),
+            model_name="snapshotrow",
+            name="row_hash",
+            field=models.CharField(default="", help_text="sha256 of the row as written to the files.", max_length=64),
         ),
         migrations.AlterField(
-            model_name='snapshotrow',
-            name='example',
-            field=models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='curation.example'),
+            model_name="snapshotrow",
+            name="example",
+            field=models.ForeignKey(
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="curation.example",
+            ),
         ),
         migrations.AlterField(
-            model_name='snapshotrow',
-            name='ordinal',
-            field=models.PositiveIntegerField(help_text='Order in which the row was frozen; files follow (split, row_hash).'),
+            model_name="snapshotrow",
+            name="ordinal",
+            field=models.PositiveIntegerField(
+                help_text="Order in which the row was frozen; files follow (split, row_hash)."
+            ),
         ),
         migrations.AddIndex(
-            model_name='snapshotrow',
-            index=models.Index(fields=['snapshot', 'split', 'row_hash'], name='snaprow_split_hash'),
+            model_name="snapshotrow",
+            index=models.Index(fields=["snapshot", "split", "row_hash"], name="snaprow_split_hash"),
         ),
     ]

@@ -5,24 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0007_api'),
+        ("curation", "0007_api"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='verdict',
-            name='verdict_reviewer_day',
+            model_name="verdict",
+            name="verdict_reviewer_day",
         ),
         migrations.AlterField(
-            model_name='verdict',
-            name='created_at',
+            model_name="verdict",
+            name="created_at",
             field=models.DateTimeField(auto_now_add=True),
         ),
         migrations.AddIndex(
-            model_name='verdict',
-            index=models.Index(condition=models.Q(('bulk_id__isnull', True)), fields=['project', 'user', 'created_at'], name='verdict_reviewer_day'),
+            model_name="verdict",
+            index=models.Index(
+                condition=models.Q(("bulk_id__isnull", True)),
+                fields=["project", "user", "created_at"],
+                name="verdict_reviewer_day",
+            ),
         ),
     ]

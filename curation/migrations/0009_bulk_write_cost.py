@@ -14,6 +14,7 @@ SQLite gets the model state and the data steps).
   (``Example.response_text`` reads either; 0010 blanks the copies). A sample an example
   shows can no longer be deleted on its own (RESTRICT; it goes with its prompt or project).
 """
+
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -23,27 +24,45 @@ from curation.dbops import PostgresOnlySQL
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0008_bulk_perf'),
+        ("curation", "0008_bulk_perf"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='verdict',
-            name='example',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='curation.example'),
+            model_name="verdict",
+            name="example",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="verdicts",
+                to="curation.example",
+            ),
         ),
         migrations.AlterField(
-            model_name='verdict',
-            name='project',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='curation.project'),
+            model_name="verdict",
+            name="project",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="verdicts",
+                to="curation.project",
+            ),
         ),
         migrations.AlterField(
-            model_name='verdict',
-            name='user',
-            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='verdicts', to=settings.AUTH_USER_MODEL),
+            model_name="verdict",
+            name="user",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="verdicts",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         # Django would alter the type without a USING cast, which PostgreSQL refuses.
         migrations.SeparateDatabaseAndState(
@@ -61,9 +80,14 @@ class Migration(migrations.Migration):
             ],
             state_operations=[
                 migrations.AlterField(
-                    model_name='example',
-                    name='status',
-                    field=curation.models.fields.EnumCharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', enum_type='example_status', max_length=20),
+                    model_name="example",
+                    name="status",
+                    field=curation.models.fields.EnumCharField(
+                        choices=[("pending", "Pending"), ("approved", "Approved"), ("rejected", "Rejected")],
+                        default="pending",
+                        enum_type="example_status",
+                        max_length=20,
+                    ),
                 ),
             ],
         ),
@@ -81,6 +105,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="example",
             name="sample",
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name="example", to="curation.teachersample"),
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.RESTRICT,
+                related_name="example",
+                to="curation.teachersample",
+            ),
         ),
     ]

@@ -54,10 +54,6 @@ class Snapshot(models.Model):
     def __str__(self):
         return self.name
 
-    @property
-    def is_ready(self):
-        return self.status == self.Status.READY
-
 
 class SnapshotRow(models.Model):
     """A frozen copy of one example as it was when the snapshot was taken."""
@@ -179,3 +175,63 @@ class EvalReport(models.Model):
 
     def __str__(self):
         return f"Evaluation report #{self.pk}"
+
+    # What the product promises of a distillation (the demo's and the README's targets): a
+    # teacher worth distilling (classification: its gold accuracy), a student that keeps
+    # almost all of it, and a real speed-up. A report marks every one it misses.
+    TEACHER_ACCURACY_TARGET = 0.90
+    QUALITY_RETAINED_TARGET = 0.97
+    SPEEDUP_TARGET = 5.0
+
+    @property
+    def is_untiered(self) -> bool:
+        """True when no gold item carried a tier: the by-tier view would be one bar."""
+        tiers = set((self.by_tier or {}).get("teacher", {})) | set((self.by_tier or {}).get("student", {}))
+        return tiers <= {"untiered"}
+
+    def targets(self) -> list[dict]:
+        """Each target with its value, whether it was met, and what to do when it was not."""
+        metrics = self.metrics or {}
+        out = []
+        teacher_accuracy = (metrics.get("teacher") or {}).get("accuracy")
+        if metrics.get("task") == "classification" and teacher_accuracy is not None:
+            out.append(
+                {
+                    "name": "teacher accuracy on gold",
+                    "value": teacher_accuracy,
+                    "target": self.TEACHER_ACCURACY_TARGET,
+                    "kind": "pct",
+                    "met": teacher_accuracy >= self.TEACHER_ACCURACY_TARGET,
+                    "advice": "The teacher misses its target: every student distilled from it learns its mistakes. "
+                    "Improve the teacher (more training, a stronger model) or correct its labels in review "
+                    "before distilling again.",
+                }
+            )
+        if self.quality_retained is not None:
+            out.append(
+                {
+                    "name": "quality retained",
+                    "value": self.quality_retained,
+                    "target": self.QUALITY_RETAINED_TARGET,
+                    "kind": "pct",
+                    "met": self.quality_retained >= self.QUALITY_RETAINED_TARGET,
+                    "ci95": metrics.get("quality_retained_ci95"),
+                    "advice": "The student keeps too little of the teacher's quality: train longer, curate the "
+                    "stages the student gets wrong, or use a larger student.",
+                }
+            )
+        if self.speedup is not None:
+            out.append(
+                {
+                    "name": "speed-up",
+                    "value": self.speedup,
+                    "target": self.SPEEDUP_TARGET,
+                    "kind": "times",
+                    "met": self.speedup >= self.SPEEDUP_TARGET,
+                    "advice": "The student is not fast enough to be worth it: distil into a smaller student.",
+                }
+            )
+        return out
+
+    def missed_targets(self) -> list[dict]:
+        return [t for t in self.targets() if not t["met"]]

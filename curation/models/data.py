@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
@@ -21,19 +22,60 @@ class Prompt(models.Model):
     messages = models.JSONField(null=True, blank=True, help_text="Chat prompt: a list of {role, content}.")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.IMPORTED)
     metadata = models.JSONField(default=dict, blank=True)
-    content_hash = models.CharField(max_length=64)
+    content_hash = models.CharField(
+        max_length=64, editable=False, help_text="sha256 of the normalised prompt: the dedup key and the gold guard's."
+    )
+    # Prompts stored before one-turn chats were folded into plain text (migration 0011) may
+    # equal an older prompt of their project after normalisation: such a twin shares its
+    # hash (so the gold guard holds for both) and names the older one here. No new twins
+    # arise: every path dedups on the hash, and the admin refuses an edit that makes one.
+    twin_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        help_text="The older prompt this one equals after normalisation (kept apart by migration 0011).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="prompt_unique_content")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], condition=models.Q(twin_of=None), name="prompt_unique_content"
+            )
+        ]
 
     def __str__(self):
         return self.display_text[:80]
 
     def save(self, *args, **kwargs):
-        if not self.content_hash:
-            self.content_hash = content_hash(self.text, self.messages)
+        """The hash follows the text on every save (an edit in the admin too), and gold items follow the hash."""
+        key = content_hash(self.text, self.messages)
+        changed = key != self.content_hash
+        if changed and self.content_hash and self.twin_of_id:
+            self.twin_of = None  # no longer equal to the prompt it was a twin of
+        self.content_hash = key
+        update_fields = kwargs.get("update_fields")
+        if changed and update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "content_hash", "twin_of"}
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        if changed and not adding:
+            GoldItem.objects.filter(prompt=self).exclude(content_hash=key).update(content_hash=key)
+
+    def clean(self):
+        """An edit that makes this prompt equal to another of its project (after normalisation) is refused."""
+        key = content_hash(self.text, self.messages)
+        same = Prompt.objects.filter(project_id=self.project_id, content_hash=key, twin_of=None).exclude(pk=self.pk)
+        if self.project_id is not None and key != self.content_hash and same.exists():
+            raise ValidationError(
+                f"This prompt would equal prompt {same.first().pk} of its project after normalisation; "
+                "change that one instead."
+            )
 
     @property
     def display_text(self):
@@ -312,7 +354,7 @@ class GoldItem(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="gold_items")
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="gold_items")
-    content_hash = models.CharField(max_length=64, help_text="Normalised prompt hash: the guard's key.")
+    content_hash = models.CharField(max_length=64, editable=False, help_text="Its prompt's hash: the guard's key.")
     reference = models.TextField(blank=True)
     label = models.CharField(max_length=100, blank=True)
     tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -330,3 +372,11 @@ class GoldItem(models.Model):
     def save(self, *args, **kwargs):
         self.content_hash = self.prompt.content_hash
         super().save(*args, **kwargs)
+
+    def clean(self):
+        """One gold item per prompt (after normalisation)."""
+        if self.prompt_id is None:
+            return
+        same = GoldItem.objects.filter(project_id=self.project_id, content_hash=self.prompt.content_hash)
+        if same.exclude(pk=self.pk).exists():
+            raise ValidationError({"prompt": "This prompt (or one equal to it after normalisation) is already gold."})

@@ -1,13 +1,24 @@
 """The input gate: shape rules for what people send us, shared by every surface (CLI, REST, web).
 
 A rule here answers with a message naming the offending part, or None when the value is
-fine; the surfaces turn that into a line error (imports) or a field error (forms, REST)."""
+fine; the surfaces turn that into a line error (imports) or a field error (forms, REST).
+
+Numbers have one parser, ``to_number``: a number, or text of ASCII digits (``²`` or ``١٢``
+are not numbers here, and ``1_000`` is not either, although Python's ``int`` takes them).
+``parse_number`` adds the field's range and its message; ``parse_id`` is for primary keys,
+which the database holds up to ``MAX_ID``.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 
 CHAT_ROLES = {"system", "user", "assistant", "tool"}
+MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_REAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 
 
 def check_messages(messages):
@@ -24,39 +35,94 @@ def check_messages(messages):
     return None
 
 
-def parse_number(raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False):
-    name = field.rsplit(".", 1)[-1] if not field.endswith("gate.threshold") else "gate threshold"
+def to_number(raw, kind=float):
+    """``raw`` (an int, a float, or ASCII text of one) as ``kind``; ValueError when it is not one.
+
+    Booleans are not numbers; ``kind=int`` takes a float only when it is whole (3.0, not 3.5).
+    """
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not (_WHOLE if kind is int else _REAL).fullmatch(text):
+            raise ValueError(raw)
+        raw = int(text) if kind is int else float(text)
+    if isinstance(raw, float) and kind is int:
+        if not raw.is_integer():
+            raise ValueError(raw)
+        return int(raw)
+    if not isinstance(raw, (int, float)):
+        raise ValueError(raw)
+    try:
+        return kind(raw)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(raw) from None
+
+
+def parse_whole(raw, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """``raw`` as a whole number from ``minimum`` to ``maximum``, or None when it is not one."""
+    try:
+        value = to_number(raw, int)
+    except ValueError:
+        return None
+    return value if minimum <= value <= maximum else None
+
+
+def parse_id(raw) -> int | None:
+    """``raw`` as a primary key (1 to ``MAX_ID``), or None when it cannot be one: matches nothing, never overflows."""
+    return parse_whole(raw, 1)
+
+
+def by_id(queryset, raw):
+    """The row of ``queryset`` whose primary key ``raw`` names, or None (also when ``raw`` is no id)."""
+    pk = parse_id(raw)
+    return queryset.filter(pk=pk).first() if pk is not None else None
+
+
+def parse_number(
+    raw, field, errors, *, kind=float, default=None, minimum=None, maximum=None, required=False, label=None
+):
+    """``raw`` checked as the number ``field`` holds; on a problem, adds it to ``errors`` (an ``Invalid``)
+    and returns ``default``. Messages start with ``label`` (default: the field's last part; "" for none)."""
+    if label is None:
+        label = "gate threshold" if field.endswith("gate.threshold") else field.rsplit(".", 1)[-1]
+    name = f"{label} " if label else ""
     if raw is None or raw == "":
         if required:
             errors.add(field, "This field is required.")
         return default
     if isinstance(raw, bool):
-        errors.add(field, f"{name} must be a number, got {raw!r}")
+        errors.add(field, f"{name}must be a number, got {raw!r}")
         return default
     try:
-        value = kind(raw) if kind is float else _whole(raw)
-    except (TypeError, ValueError):
-        errors.add(field, f"{name} must be {'a whole number' if kind is int else 'a number'}, got {raw!r}")
+        value = to_number(raw, kind)
+    except ValueError:
+        errors.add(field, f"{name}must be {'a whole number' if kind is int else 'a number'}, got {_shown(raw)}")
         return default
     if kind is float and not math.isfinite(value):
-        errors.add(field, f"{name} must be a finite number, got {raw!r}")
+        errors.add(field, f"{name}must be a finite number, got {_shown(raw)}")
         return default
-    if minimum is not None and value < minimum:
-        errors.add(field, f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        errors.add(field, f"{name} must be at most {maximum}, got {value}")
+    low = minimum is not None and value < minimum
+    high = maximum is not None and value > maximum
+    if (low or high) and minimum is not None and maximum is not None:
+        errors.add(field, f"{name}must be between {minimum} and {maximum}, got {value}")
+        return default
+    if low:
+        errors.add(field, f"{name}must be at least {minimum}, got {value}")
+        return default
+    if high:
+        errors.add(field, f"{name}must be at most {maximum}, got {value}")
+        return default
     return value
 
 
-def _whole(raw) -> int:
-    if isinstance(raw, float):
-        if not raw.is_integer():
-            raise ValueError
-        return int(raw)
-    return int(str(raw).strip())
+def _shown(raw) -> str:
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _choice(raw, field, choices, errors, default):
+def parse_choice(raw, field, choices, errors, default):
+    """``raw`` if it is one of ``choices`` (empty: ``default``); else the problem goes to ``errors``."""
     if raw is None or raw == "":
         return default
     if raw not in choices:

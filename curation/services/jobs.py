@@ -40,15 +40,17 @@ Kind = Job.Kind
 Status = Job.Status
 FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
-# kind -> (Celery task name, queue). Generation and training hold the GPU: queue "gpu".
+# kind -> Celery task name. The queue is settings.CELERY_TASK_ROUTES' to decide, the one
+# routing table: tasks under workers.tasks.gpu (generation, training) hold the GPU and go to
+# queue "gpu", the rest to CELERY_TASK_DEFAULT_QUEUE ("default"). ``queue_of`` asks it.
 TASKS = {
-    Kind.GENERATE: ("workers.tasks.gpu.generate", "gpu"),
-    Kind.SCORE: ("workers.tasks.gpu.score", "gpu"),
-    Kind.DISTILL: ("workers.tasks.gpu.distill", "gpu"),
-    Kind.EVALUATE: ("workers.tasks.gpu.evaluate", "gpu"),
-    Kind.SNAPSHOT: ("workers.tasks.snapshots.build", "default"),
+    Kind.GENERATE: "workers.tasks.gpu.generate",
+    Kind.SCORE: "workers.tasks.gpu.score",
+    Kind.DISTILL: "workers.tasks.gpu.distill",
+    Kind.EVALUATE: "workers.tasks.gpu.evaluate",
+    Kind.SNAPSHOT: "workers.tasks.snapshots.build",
     # Builds the raw arm's snapshot and launches the runs (distill jobs on "gpu").
-    Kind.EXPERIMENT: ("workers.tasks.experiments.prepare", "default"),
+    Kind.EXPERIMENT: "workers.tasks.experiments.prepare",
 }
 MAX_ERRORS = 1000
 PROGRESS_EVERY_S = 1.0
@@ -87,10 +89,18 @@ def launch(project, kind: str, params: dict | None = None, *, by=None, model_spe
 
 def enqueue(job_id: int) -> None:
     kind = Job.objects.values_list("kind", flat=True).get(id=job_id)
-    name, queue = TASKS[kind]
-    # Through the registered task (not send_task) so CELERY_TASK_ALWAYS_EAGER applies too.
-    result = task_named(name).apply_async(args=[job_id], queue=queue)
+    # Through the registered task (not send_task) so CELERY_TASK_ALWAYS_EAGER applies too;
+    # the app's router picks the queue.
+    result = task_named(TASKS[kind]).apply_async(args=[job_id])
     Job.objects.filter(id=job_id).update(celery_id=result.id or "")
+
+
+def queue_of(kind: str) -> str:
+    """The queue a job of ``kind`` goes to, as settings.CELERY_TASK_ROUTES decides."""
+    from webapp.celery import app
+
+    queue = app.amqp.router.route({}, TASKS[kind]).get("queue") or app.conf.task_default_queue
+    return getattr(queue, "name", queue)
 
 
 def task_named(name: str):

@@ -16,6 +16,8 @@ import re
 from dataclasses import asdict
 
 from curation.models import ModelSpec
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_number
 from curation.services.recipes import check_distill_defaults
 from workers.teacher import GenerationParams
 
@@ -43,46 +45,19 @@ OPTIONS = {
 }
 
 
-class SpecProblem(ValueError):
-    """A spec that cannot be used as it is; ``errors`` maps fields to messages."""
-
-    def __init__(self, errors: dict[str, list[str]] | str):
-        self.errors = errors if isinstance(errors, dict) else {"model_spec": [errors]}
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in self.errors.items()))
-
-
 # ----------------------------------------------------------- generation params
-def _number(name, value, kind, lo, hi, errors):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, str) and value.strip():
-            try:
-                value = float(value) if kind is float else int(value)
-            except ValueError:
-                errors[name] = [f"must be a {'number' if kind is float else 'whole number'}, got {value!r}"]
-                return None
-        else:
-            errors[name] = [f"must be a {'number' if kind is float else 'whole number'}"]
-            return None
-    if kind is int and (isinstance(value, float) and not value.is_integer()):
-        errors[name] = ["must be a whole number"]
-        return None
-    value = kind(value)
-    if not lo <= value <= hi:
-        errors[name] = [f"must be between {lo} and {hi}, got {value}"]
-        return None
-    return value
-
-
-def check_generation_params(data: dict) -> tuple[dict, dict[str, list[str]]]:
+def check_generation_params(data: dict) -> tuple[dict, Invalid]:
     """(cleaned, errors) for generation settings given as a dict (possibly partial)."""
-    cleaned, errors = {}, {}
+    cleaned, errors = {}, Invalid()
     if not isinstance(data, dict):
-        return {}, {"params": ["must be an object of generation settings"]}
+        errors.add("params", "must be an object of generation settings")
+        return {}, errors
     unknown = sorted(set(data) - set(GenerationParams.__dataclass_fields__))
     if unknown:
-        errors["params"] = [
-            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(GenerationParams.__dataclass_fields__)}"
-        ]
+        errors.add(
+            "params",
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(GenerationParams.__dataclass_fields__)}",
+        )
     ranges = {
         "n": (int, 1, MAX_N),
         "temperature": (float, 0.0, 10.0),
@@ -94,18 +69,18 @@ def check_generation_params(data: dict) -> tuple[dict, dict[str, list[str]]]:
     }
     for name, (kind, lo, hi) in ranges.items():
         if name in data and data[name] not in (None, ""):
-            value = _number(name, data[name], kind, lo, hi, errors)
+            value = parse_number(data[name], name, errors, kind=kind, minimum=lo, maximum=hi, label="")
             if value is not None:
                 cleaned[name] = value
     if cleaned.get("top_p") == 0:
-        errors["top_p"] = ["must be above 0 (and at most 1)"]
+        errors.add("top_p", "must be above 0 (and at most 1)")
     if "stop" in data and data["stop"] not in (None, ""):
         stop = data["stop"]
         stop = [stop] if isinstance(stop, str) else stop
         if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            errors["stop"] = ["must be a list of strings"]
+            errors.add("stop", "must be a list of strings")
         elif len(stop) > MAX_STOPS or any(len(s) > 200 for s in stop):
-            errors["stop"] = [f"at most {MAX_STOPS} stop strings of at most 200 characters"]
+            errors.add("stop", f"at most {MAX_STOPS} stop strings of at most 200 characters")
         else:
             cleaned["stop"] = [s for s in stop if s]
     return cleaned, errors
@@ -117,29 +92,27 @@ def generation_defaults(defaults) -> dict:
 
 
 def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classification: bool = False) -> dict:
-    """Defaults <- the spec's defaults <- ``given``; ``SpecProblem`` names bad fields."""
+    """Defaults <- the spec's defaults <- ``given``; ``Invalid`` names bad fields."""
     given = dict(given or {})
     spec_defaults, spec_errors = check_generation_params(generation_defaults(spec.defaults if spec is not None else {}))
     if spec_errors:
-        raise SpecProblem(
+        raise Invalid(
             {
                 "model_spec": [
-                    "the spec's default settings are invalid "
-                    f"({'; '.join(f'{k}: {v[0]}' for k, v in spec_errors.items())}); fix them on the Model specs page"
+                    f"the spec's default settings are invalid ({spec_errors}); fix them on the Model specs page"
                 ]
             }
         )
     cleaned, errors = check_generation_params(given)
     if classification and cleaned.get("n", 1) != 1:
-        errors["n"] = ["a classification project gets one label distribution per prompt; use n = 1"]
-    if errors:
-        raise SpecProblem(errors)
+        errors.add("n", "a classification project gets one label distribution per prompt; use n = 1")
+    errors.raise_if_any()
     merged = {**asdict(GenerationParams()), **spec_defaults, **cleaned}
     if classification:
         merged["n"] = 1
     if merged["min_new_tokens"] > merged["max_new_tokens"]:
         field = "min_new_tokens" if "min_new_tokens" in cleaned else "max_new_tokens"
-        raise SpecProblem(
+        raise Invalid(
             {
                 field: [
                     f"min_new_tokens ({merged['min_new_tokens']}) must not exceed "
@@ -150,7 +123,7 @@ def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classifica
     try:
         return asdict(GenerationParams.from_dict(merged))
     except ValueError as exc:
-        raise SpecProblem({"params": [str(exc)]}) from None
+        raise Invalid({"params": [str(exc)]}) from None
 
 
 # ------------------------------------------------------------------ spec fields
@@ -176,42 +149,42 @@ def check_options(backend: str, options) -> list[str]:
     return problems
 
 
-def check_spec_fields(
-    backend: str, path: str, base_url: str, api_key_env: str, defaults, options
-) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
+def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, defaults, options) -> Invalid:
+    """What is wrong with a spec's fields, by field (empty when nothing is)."""
+    errors = Invalid()
     if not (path or "").strip():
-        errors["path"] = [
+        errors.add(
+            "path",
             "give the local path or hub name"
             if backend == ModelSpec.Backend.TRANSFORMERS
-            else "give the model name the server serves (its 'model' field)"
-        ]
+            else "give the model name the server serves (its 'model' field)",
+        )
     if backend == ModelSpec.Backend.OPENAI:
         if not base_url:
-            errors["base_url"] = ["an OpenAI-compatible server needs its base URL, e.g. http://vllm:8000/v1"]
+            errors.add("base_url", "an OpenAI-compatible server needs its base URL, e.g. http://vllm:8000/v1")
         elif not base_url.startswith(("http://", "https://")):
-            errors["base_url"] = ["must start with http:// or https://"]
+            errors.add("base_url", "must start with http:// or https://")
         elif "@" in base_url.split("//", 1)[1].split("/", 1)[0]:
-            errors["base_url"] = [
+            errors.add(
+                "base_url",
                 "must not contain credentials; put the API key in an environment variable "
-                "and name it in 'API key variable'"
-            ]
+                "and name it in 'API key variable'",
+            )
     if api_key_env and not ENV_NAME_RE.match(api_key_env):
-        errors["api_key_env"] = [
-            "must be the NAME of an environment variable (like VLLM_API_KEY), never the key itself"
-        ]
+        errors.add(
+            "api_key_env", "must be the NAME of an environment variable (like VLLM_API_KEY), never the key itself"
+        )
     if not isinstance(defaults, dict):
-        errors["defaults"] = ["must be a JSON object of generation settings"]
+        errors.add("defaults", "must be a JSON object of generation settings")
     else:
         _, problems = check_generation_params(generation_defaults(defaults))
-        messages = [f"{k}: {v[0]}" for k, v in problems.items()]
+        messages = [f"{field}: {message}" for field, message in problems.flat()]
         if "distill" in defaults:
             messages += check_distill_defaults(defaults["distill"])
-        if messages:
-            errors["defaults"] = messages
-    option_problems = check_options(backend, options)
-    if option_problems:
-        errors["options"] = option_problems
+        for message in messages:
+            errors.add("defaults", message)
+    for problem in check_options(backend, options):
+        errors.add("options", problem)
     return errors
 
 
@@ -246,9 +219,13 @@ def load_spec(config: dict, environ=None) -> dict:
     if config.get("api_key_env"):
         api_key = environ.get(config["api_key_env"])
         if not api_key:
-            raise SpecProblem(
-                f"model spec {config.get('name')!r} takes its API key from the environment variable "
-                f"{config['api_key_env']}, which is not set for this process"
+            raise Invalid(
+                {
+                    "model_spec": [
+                        f"model spec {config.get('name')!r} takes its API key from the environment variable "
+                        f"{config['api_key_env']}, which is not set for this process"
+                    ]
+                }
             )
     return {
         "backend": "openai",
@@ -267,7 +244,7 @@ def probe_spec(spec: ModelSpec):
     config = teacher_config(spec)
     try:
         load = load_spec(config)
-    except SpecProblem as exc:
+    except Invalid as exc:
         if config["backend"] != ModelSpec.Backend.OPENAI:
             return ProbeReport(False, str(exc))
         load = load_spec({**config, "api_key_env": ""})

@@ -8,8 +8,15 @@ from django import template
 
 from curation import presenters
 from curation.models import EvalReport, ModelVersion
+from curation.services.training import gate_sign
 
 register = template.Library()
+
+
+@register.filter
+def gate_sign_of(metric):
+    """ "≤" or "≥": how a gate on ``metric`` compares with its threshold (``training.gate_sign``)."""
+    return gate_sign(metric)
 
 
 @register.simple_tag

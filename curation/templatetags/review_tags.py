@@ -4,8 +4,15 @@ from django import template
 
 from curation.excerpts import prompt_source
 from curation.markdown import render_markdown
+from curation.services import gold
 
 register = template.Library()
+
+
+@register.filter
+def sees_gold(project):
+    """Whether the member looking at ``project`` may see its gold set (``gold.sees_gold``)."""
+    return gold.sees_gold(project)
 
 
 @register.filter

@@ -7,9 +7,10 @@ from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
 from curation.experiment_presenters import experiment_context
-from curation.forms_experiments import ExperimentForm, apply_errors
+from curation.forms import add_errors
+from curation.forms_experiments import ExperimentForm
 from curation.models import Experiment, Role
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
 from curation.services.experiments import cancel_experiment, launch_experiment, refresh
 
 
@@ -42,8 +43,8 @@ def experiment_launch(request, slug):
         if form.is_valid():
             try:
                 experiment = launch_experiment(project, form.as_request(), by=request.user)
-            except LaunchInvalid as exc:
-                apply_errors(exc.errors, form)
+            except Invalid as exc:
+                add_errors(form, exc)
             else:
                 messages.success(request, f"Experiment “{experiment.name}” is preparing its runs.")
                 return redirect("experiment-detail", slug=project.slug, pk=experiment.pk)

@@ -9,10 +9,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
+from curation.forms import error_line
 from curation.models import BulkAction, Example, GoldItem, Role, TeacherSample
 from curation.services import review
-from curation.services.gold import with_gold_flag
-from curation.services.review import DEFAULT_ORDER, FilterError, ReviewError, StaleExample, adjacent, filtered_examples
+from curation.services.errors import Invalid
+from curation.services.gold import hide_gold_from_readers, sees_gold, with_gold_flag
+from curation.services.inputs import by_id, parse_id
+from curation.services.review import DEFAULT_ORDER, ReviewError, StaleExample, adjacent, filtered_examples
 from curation.services.teacher import heatmap_for
 from curation.templatetags.review_tags import ranked
 from curation.views.queue import filter_params, with_params
@@ -44,16 +47,16 @@ def _load(project, pk):
     queryset = Example.objects.select_related(
         "prompt", "tier", "stage", "sample__model_spec", "reviewed_by", "leased_by"
     )
-    return get_object_or_404(with_gold_flag(queryset), project=project, pk=pk)
+    return get_object_or_404(with_gold_flag(hide_gold_from_readers(project, queryset)), project=project, pk=pk)
 
 
 def _navigation(request, project, example):
     """(filtered queryset, order) of the filter in the URL, or (None, order) when it is broken."""
     try:
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
-    except FilterError:
+    except Invalid:
         return None, DEFAULT_ORDER
-    return queryset, cleaned.get("order") or DEFAULT_ORDER
+    return hide_gold_from_readers(project, queryset), cleaned.get("order") or DEFAULT_ORDER
 
 
 def focus_url(project, example, params) -> str:
@@ -110,7 +113,7 @@ def focus_context(request, project, example, **extra):
         ),
         "distribution": ranked(sample.label_distribution) if sample else [],
         "gold": GoldItem.objects.filter(project=project, content_hash=example.prompt.content_hash).first()
-        if example.is_gold
+        if example.is_gold and sees_gold(project)
         else None,
         "history": _history(example),
         "tiers": project.tiers.all(),
@@ -160,24 +163,6 @@ def heatmap(request, slug, pk):
 
 
 # ------------------------------------------------------------------ actions
-def _int_or_none(value, field):
-    if value in (None, "", "none", "0"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ReviewError(f"{field}: expected a whole number, got {value!r}.") from None
-
-
-def _named(queryset, name, field):
-    if name in ("", "none"):
-        return None
-    found = queryset.filter(name=name).first()
-    if found is None:
-        raise ReviewError(f"{field}: no {field} {name!r} in this project.")
-    return found
-
-
 def _decision_note(done, verb):
     if done.conflict:
         return f"{verb}: this disagrees with the other reviewer, so the example is now a conflict to settle."
@@ -186,93 +171,49 @@ def _decision_note(done, verb):
     return f"{verb}."
 
 
-def _approve(ex, user, version, data):
-    return _decision_note(review.approve(ex, user, version, data.get("comment", "")), "Approved")
-
-
-def _reject(ex, user, version, data):
-    return _decision_note(review.reject(ex, user, version, data.get("comment", "")), "Rejected")
-
-
-def _edit(ex, user, version, data):
-    if ex.project.is_classification:  # a classification's answer is its label
-        return _label(ex, user, version, data)
-    review.edit(ex, user, version, data.get("response", ""))
-    return "Saved your edit; the teacher's original is kept below."
-
-
-def _grade(ex, user, version, data):
-    value = _int_or_none(data.get("grade"), "grade")
-    review.grade(ex, user, version, value)
-    return f"Graded {value}." if value else "Grade cleared."
-
-
-def _tier(ex, user, version, data):
-    tier = _named(ex.project.tiers, data.get("tier", ""), "tier")
-    review.set_tier(ex, user, version, tier)
-    return f"Tier set to {tier.name}." if tier else "Tier cleared."
-
-
-def _stage(ex, user, version, data):
-    stage = _named(ex.project.stages, data.get("stage", ""), "stage")
-    if stage is None:
-        raise ReviewError("stage: choose a stage.")
-    return f"Moved to {review.move_to_stage(ex, user, version, stage).stage.name}."
-
-
-def _promote(ex, user, version, data):
-    return f"Promoted to {review.promote(ex, user, version).stage.name}."
-
-
-def _demote(ex, user, version, data):
-    return f"Demoted to {review.demote(ex, user, version).stage.name}."
-
-
-def _label(ex, user, version, data):
-    done = review.set_label(ex, user, version, data.get("label", ""))
-    return f"Label set to {done.label}."
-
-
-def _comment(ex, user, version, data):
-    review.comment(ex, user, version, data.get("comment", ""))
-    return "Comment added."
-
-
-def _gold(ex, user, version, data):
-    review.add_to_gold(ex, user, version, data.get("reference", ""), data.get("label", ""))
-    return "Added to the gold set: this prompt is now locked out of training."
-
-
-ACTIONS = {
-    "approve": _approve,
-    "reject": _reject,
-    "edit": _edit,
-    "grade": _grade,
-    "tier": _tier,
-    "stage": _stage,
-    "promote": _promote,
-    "demote": _demote,
-    "label": _label,
-    "comment": _comment,
-    "gold": _gold,
+# What each key's action says once done (the rules are ``review.apply``'s).
+NOTES = {
+    "approve": lambda done: _decision_note(done, "Approved"),
+    "reject": lambda done: _decision_note(done, "Rejected"),
+    "edit": lambda done: "Saved your edit; the teacher's original is kept below.",
+    "grade": lambda done: f"Graded {done.grade}." if done.grade else "Grade cleared.",
+    "tier": lambda done: f"Tier set to {done.tier.name}." if done.tier else "Tier cleared.",
+    "stage": lambda done: f"Moved to {done.stage.name}.",
+    "promote": lambda done: f"Promoted to {done.stage.name}.",
+    "demote": lambda done: f"Demoted to {done.stage.name}.",
+    "label": lambda done: f"Label set to {done.label}.",
+    "comment": lambda done: "Comment added.",
+    "gold": lambda done: "Added to the gold set: this prompt is now locked out of training.",
+}
+# ``review.apply``'s fields -> this page's form inputs (the edit box is "response").
+FORM_FIELDS = {name: name for name in ("comment", "grade", "tier", "stage", "label", "reference")} | {
+    "text": "response"
 }
 TYPED_FIELDS = ("response", "comment", "reference", "label")
+
+
+def _decide(example, user, action, post):
+    """``review.apply`` with this page's form: the version it carried, and its field names."""
+    version = parse_id(post.get("version"))
+    if version is None:
+        raise ReviewError("the form lost the example's version; reload the page.", "version")
+    if action == "edit" and example.project.is_classification:  # a classification's answer is its label
+        action = "label"
+    fields = {name: post[form_name] for name, form_name in FORM_FIELDS.items() if form_name in post}
+    done = review.apply(example, user, action, version, **fields).example
+    return NOTES[action](done)
 
 
 @login_required
 @require_POST
 def act(request, slug, pk, action):
     project = project_for(request.user, slug, Role.REVIEWER)
-    handler = ACTIONS.get(action)
-    if handler is None:
+    if action not in NOTES:
         raise Http404("No such action.")
     example = _load(project, pk)
     typed = {k: request.POST[k] for k in TYPED_FIELDS if k in request.POST}
     try:
-        version = _int_or_none(request.POST.get("version"), "version")
-        if version is None:
-            raise ReviewError("version: the form lost the example's version; reload the page.")
-        notice = handler(example, request.user, version, request.POST)
+        notice = _decide(example, request.user, action, request.POST)
     except StaleExample as stale:
         return _render(
             request,
@@ -285,7 +226,8 @@ def act(request, slug, pk, action):
             open_form=action,
         )
     except ReviewError as exc:
-        return _render(request, project, _load(project, pk), status=400, error=str(exc), typed=typed, open_form=action)
+        error = error_line(exc, FORM_FIELDS)
+        return _render(request, project, _load(project, pk), status=400, error=error, typed=typed, open_form=action)
     target = _load(project, pk)
     if action in ADVANCING:
         following = _after_decision(request, project, target)
@@ -323,11 +265,11 @@ def next_for_me(request, slug):
     queue_url = f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}"
     try:
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
-    except FilterError as exc:
+    except Invalid as exc:
         messages.error(request, f"The filter is broken: {exc}")
         return redirect(queue_url)
     after_id = request.POST.get("after", "")
-    after = Example.objects.filter(project=project, pk=int(after_id)).first() if after_id.isdigit() else None
+    after = by_id(Example.objects.filter(project=project), after_id)
     claimed = review.claim_next(project, request.user, queryset, cleaned.get("order") or DEFAULT_ORDER, after=after)
     if claimed is None:
         messages.info(

@@ -6,11 +6,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from curation.access import project_for
+from curation.forms import add_errors
 from curation.models import ModelSpec, Role
-from curation.services.modelspecs import SpecProblem, resolve_generation_params
+from curation.services.errors import Invalid
+from curation.services.inputs import by_id
+from curation.services.modelspecs import resolve_generation_params
 from curation.services.teacher import (
-    FilterInvalid,
-    LaunchInvalid,
     count_matching,
     count_targets,
     launch_generation,
@@ -28,7 +29,7 @@ def _teachers(project):
 
 def _chosen_spec(project, value):
     specs = _teachers(project)
-    return specs.filter(pk=value).first() if str(value or "").isdigit() else specs.first()
+    return by_id(specs, value) if value not in (None, "") else specs.first()
 
 
 def prompt_preview(project, data) -> dict:
@@ -37,14 +38,14 @@ def prompt_preview(project, data) -> dict:
     raw = {name: data.get(name) for name in FILTER_FIELDS if data.get(name) not in (None, "")}
     try:
         pf = parse_filter(raw, project)
-    except FilterInvalid as exc:
+    except Invalid as exc:
         return {"errors": exc.errors}
     count = count_matching(project, pf, spec.pk if spec else None)
     n = 1
     if not project.is_classification:
         try:
             n = resolve_generation_params(spec, {"n": data.get("n")} if data.get("n") else {})["n"]
-        except SpecProblem:
+        except Invalid:
             n = None
     return {"count": count, "n": n, "samples": count * n if n else None, "filter": pf}
 
@@ -64,8 +65,8 @@ def generate_page(request, slug):
                     params=form.generation_params(),
                     prompt_filter=form.prompt_filter(),
                 )
-            except LaunchInvalid as exc:
-                form.add_service_errors(exc.errors)
+            except Invalid as exc:
+                add_errors(form, exc)
             else:
                 messages.success(request, f"{job} is queued: {job.params['frozen']['count']:,} prompts.")
                 return redirect("job-detail", slug=project.slug, pk=job.pk)
@@ -110,8 +111,8 @@ def score_page(request, slug):
                     model_spec=form.cleaned_data["model_spec"],
                     params={"targets": form.cleaned_data["targets"], "top_k": form.cleaned_data["top_k"]},
                 )
-            except LaunchInvalid as exc:
-                form.add_service_errors(exc.errors)
+            except Invalid as exc:
+                add_errors(form, exc)
             else:
                 messages.success(request, f"{job} is queued.")
                 return redirect("job-detail", slug=project.slug, pk=job.pk)

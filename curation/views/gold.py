@@ -1,4 +1,7 @@
-"""The gold set page: list, search, add, edit, confirm imported candidates; the contamination list."""
+"""The gold set page: list, search, add, edit, confirm imported candidates; the contamination list.
+
+Readers never see it (``gold.READS_GOLD``): the same rule the API follows.
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,18 +10,23 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
+from curation.forms import error_line
 from curation.models import GoldItem, Role
 from curation.services import gold
-from curation.services.review import FilterError, ReviewError, keyset_page
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_id
+from curation.services.review import ReviewError, keyset_page
 
 PAGE_SIZE = 50
+# The gold set's fields -> this page's inputs (its prompt box is "prompt").
+PAGE_FIELDS = {"prompt_text": "prompt"}
 
 
 def _page_of(queryset, after):
     """Keyset page by id (newest first); a broken cursor (a hand-edited link) starts over."""
     try:
         return keyset_page(queryset, "newest", after or None, PAGE_SIZE)
-    except FilterError:
+    except Invalid:
         return keyset_page(queryset, "newest", None, PAGE_SIZE)
 
 
@@ -48,7 +56,7 @@ def _gold_page(request, project, status=200, **extra):
 
 @login_required
 def gold_list(request, slug):
-    return _gold_page(request, project_for(request.user, slug))
+    return _gold_page(request, project_for(request.user, slug, gold.READS_GOLD))
 
 
 @login_required
@@ -57,11 +65,15 @@ def gold_add(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
     data = request.POST
     try:
-        gold.add_gold_prompt(
-            project, request.user, data.get("prompt", ""), data.get("reference", ""), data.get("label", "")
+        gold.create_gold_item(
+            project,
+            request.user,
+            prompt_text=data.get("prompt", ""),
+            reference=data.get("reference", ""),
+            label=data.get("label", ""),
         )
     except ReviewError as exc:
-        return _gold_page(request, project, status=400, add_error=str(exc), typed=data)
+        return _gold_page(request, project, status=400, add_error=error_line(exc, PAGE_FIELDS), typed=data)
     messages.success(request, "Added to the gold set; the prompt is locked out of training.")
     return redirect("gold-list", slug=slug)
 
@@ -72,9 +84,12 @@ def gold_edit(request, slug, pk):
     project = project_for(request.user, slug, Role.REVIEWER)
     item = get_object_or_404(GoldItem.objects.select_related("project"), project=project, pk=pk)
     try:
-        gold.set_gold_answer(item, request.POST.get("reference", ""), request.POST.get("label", ""))
+        gold.update_gold_item(
+            item, {"reference": request.POST.get("reference", ""), "label": request.POST.get("label", "")}
+        )
     except ReviewError as exc:
-        return _gold_page(request, project, status=400, edit_error=str(exc), edit_id=item.pk, typed=request.POST)
+        error = error_line(exc, PAGE_FIELDS)
+        return _gold_page(request, project, status=400, edit_error=error, edit_id=item.pk, typed=request.POST)
     messages.success(request, "Gold item saved.")
     return redirect(reverse("gold-list", args=[slug]) + f"#gold-{item.pk}")
 
@@ -83,7 +98,7 @@ def gold_edit(request, slug, pk):
 @require_POST
 def gold_confirm(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
-    ids = [int(i) for i in request.POST.getlist("item") if i.isdigit()]
+    ids = [i for i in map(parse_id, request.POST.getlist("item")) if i is not None]
     if not ids:
         messages.error(request, "item: tick the candidates to confirm.")
     else:
@@ -108,7 +123,7 @@ def gold_discard(request, slug, pk):
 
 @login_required
 def gold_contamination(request, slug):
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, gold.READS_GOLD)
     examples = gold.contamination(project).select_related("prompt", "stage", "tier")
     page = _page_of(examples, request.GET.get("after"))
     return render(request, "curation/gold_contamination.html", {"project": project, "page": page})

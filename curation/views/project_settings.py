@@ -9,6 +9,7 @@ from curation.access import project_for
 from curation.forms import ProjectSettingsForm
 from curation.models import Role
 from curation.services import review
+from curation.services.inputs import parse_whole
 from curation.services.review import ReviewError
 
 
@@ -49,13 +50,14 @@ CURRICULUM_OPS = {
 @require_POST
 def edit_curriculum(request, slug):
     project = project_for(request.user, slug, Role.ENGINEER)
-    op, kind, level_id = request.POST.get("op", ""), request.POST.get("kind", ""), request.POST.get("id") or "0"
+    op, kind = request.POST.get("op", ""), request.POST.get("kind", "")
+    level_id = parse_whole(request.POST.get("id") or "0")
     try:
         if op not in CURRICULUM_OPS:
-            raise ReviewError(f"op: expected one of {', '.join(CURRICULUM_OPS)}.")
-        if not level_id.isdigit():
-            raise ReviewError("id: not a stage or tier of this project.")
-        CURRICULUM_OPS[op](project, kind, int(level_id), request.POST.get("name", ""))
+            raise ReviewError(f"expected one of {', '.join(CURRICULUM_OPS)}.", "op")
+        if level_id is None:
+            raise ReviewError("not a stage or tier of this project.", "id")
+        CURRICULUM_OPS[op](project, kind, level_id, request.POST.get("name", ""))
     except ReviewError as exc:
         return _page(
             request,

@@ -12,14 +12,15 @@ from django.utils import timezone
 from curation.access import can, project_for
 from curation.excerpts import with_prompt_excerpts
 from curation.models import ExampleStatus, Prompt, Role, TeacherSample
-from curation.services.gold import with_gold_flag
+from curation.services.errors import Invalid
+from curation.services.gold import hide_gold_from_readers, with_gold_flag
+from curation.services.inputs import parse_whole
 from curation.services.review import ACTIONS as BULK_ACTIONS
 from curation.services.review import (
     DEFAULT_ORDER,
     ORDER_LABELS,
     PARAMS,
     BulkCountChanged,
-    FilterError,
     ReviewError,
     apply_bulk,
     filtered_examples,
@@ -148,6 +149,7 @@ def review_queue(request, slug):
     errors, page = {}, None
     try:
         queryset, cleaned = filtered_examples(project, filter_params(request.GET))
+        queryset = hide_gold_from_readers(project, queryset)
         order = cleaned.get("order") or DEFAULT_ORDER
         page = keyset_page(
             queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE
@@ -155,7 +157,7 @@ def review_queue(request, slug):
         with_prompt_excerpts(page.items)
         if not project.is_classification:
             with_response_excerpts(page.items)
-    except FilterError as exc:
+    except Invalid as exc:
         errors = exc.errors
     context = {
         "project": project,
@@ -186,7 +188,8 @@ def queue_counts(request, slug):
     kept = filter_params(request.GET)
     try:
         queryset, _ = filtered_examples(project, QueryDict(with_params(kept, status=None, conflict=None)))
-    except FilterError:
+        queryset = hide_gold_from_readers(project, queryset)
+    except Invalid:
         return render(request, "curation/partials/queue_counts.html", {"project": project, "broken": True})
     by_status, conflicts = {}, 0
     for status, conflict, n in queryset.order_by().values_list("status", "conflict").annotate(n=Count("id")):
@@ -247,16 +250,14 @@ def bulk(request, slug):
     try:
         queryset, _cleaned = filtered_examples(project, filter_params(request.GET))
         plan = plan_bulk(project, data.get("action", ""), data.get("to_tier", ""), data.get("to_stage", ""))
-    except FilterError as exc:
-        return render(request, "curation/bulk_confirm.html", {**context, "errors": exc.errors}, status=400)
-    except ReviewError as exc:
+    except ReviewError as exc:  # the action or its target
         return render(request, "curation/bulk_confirm.html", {**context, "error": str(exc)}, status=400)
+    except Invalid as exc:  # the filter
+        return render(request, "curation/bulk_confirm.html", {**context, "errors": exc.errors}, status=400)
     status = 200
     if request.method == "POST":
-        try:
-            expected = int(data.get("expected", ""))
-        except ValueError:
-            expected = -1
+        expected = parse_whole(data.get("expected"))
+        expected = -1 if expected is None else expected
         try:
             done = apply_bulk(
                 project,

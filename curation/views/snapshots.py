@@ -5,9 +5,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from curation.access import can, project_for
-from curation.forms import SnapshotForm
+from curation.forms import SnapshotForm, add_errors
 from curation.models import Role, Snapshot
 from curation.services import datasets
+from curation.services.errors import Invalid
 
 
 def excluded_list(snapshot):
@@ -40,11 +41,8 @@ def snapshot_list(request, slug):
                 system_prompt=data["system_prompt"],
                 content=data["content"] or "curated",
             )
-        except datasets.SnapshotError as exc:
-            for field, problems in exc.errors.items():
-                if isinstance(problems, dict):  # a filter parameter's own errors
-                    problems = [f"{param}: {' '.join(msgs)}" for param, msgs in problems.items()]
-                form.add_error(field if field in form.fields else None, problems)
+        except Invalid as exc:
+            add_errors(form, exc)
         else:
             return redirect("snapshot-detail", slug=project.slug, pk=snapshot.pk)
     rows = list(project.snapshots.select_related("created_by", "stage", "job")[:200])

@@ -5,9 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from curation.forms import TokenForm
+from curation.forms import TokenForm, add_errors
 from curation.models import ApiToken
 from curation.services import projects
+from curation.services.errors import ReviewError
 
 NEW_KEY = "new_api_token_key"
 
@@ -18,8 +19,8 @@ def token_list(request):
     if request.method == "POST" and form.is_valid():
         try:
             token, key = projects.issue(request.user, form.cleaned_data["name"])
-        except projects.TokenError as exc:
-            form.add_error("name", str(exc))
+        except ReviewError as exc:
+            add_errors(form, exc)
         else:
             # Post/redirect/get: the key survives one page view in the session, then it is gone.
             request.session[NEW_KEY] = {"id": token.pk, "key": key}

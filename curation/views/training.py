@@ -8,10 +8,12 @@ from django.views.decorators.http import require_POST
 
 from curation import presenters
 from curation.access import can, project_for
-from curation.forms_training import DistillLaunchForm, StageFormSet, apply_errors, initial_stages, launch_request
+from curation.forms import add_errors
+from curation.forms_training import DistillLaunchForm, StageFormSet, initial_stages, launch_request
 from curation.models import EvalReport, Job, ModelVersion, Role
 from curation.services import training
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_id, parse_whole
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
 from curation.views.jobs import job_for
 
@@ -32,13 +34,13 @@ def distill_launch(request, slug):
         formset = StageFormSet(initial=initial_stages(project), **kwargs)
         return _launch_page(request, project, form, formset)
     data = request.POST.copy()
-    total = int(data.get("stages-TOTAL_FORMS") or 0)
+    total = parse_whole(data.get("stages-TOTAL_FORMS")) or 0
     if "add_stage" in data or "remove_stage" in data:
         # The page without JavaScript: add or remove a row and show the form again.
         if "add_stage" in data:
             data["stages-TOTAL_FORMS"] = str(total + 1)
-        elif data["remove_stage"].isdigit():
-            data[f"stages-{data['remove_stage']}-DELETE"] = "on"
+        elif (row := parse_whole(data["remove_stage"])) is not None:
+            data[f"stages-{row}-DELETE"] = "on"
         form = DistillLaunchForm(data, project=project)
         formset = StageFormSet(data, **kwargs)
         return _launch_page(request, project, form, formset, quiet=True)
@@ -48,8 +50,8 @@ def distill_launch(request, slug):
         request_data, rows = launch_request(form, formset)
         try:
             job = launch_distillation(project, request_data, by=request.user)
-        except LaunchInvalid as exc:
-            apply_errors(exc.errors, form, rows, formset)
+        except Invalid as exc:
+            add_errors(form, exc, rows=rows)
         else:
             messages.success(request, f"{job} is queued.")
             return redirect("job-detail", slug=project.slug, pk=job.pk)
@@ -82,7 +84,7 @@ def job_resume(request, slug, pk):
             force=request.POST.get("force") in ("on", "1", "true"),
             comment=request.POST.get("comment", ""),
         )
-    except LaunchInvalid as exc:
+    except Invalid as exc:
         messages.error(request, f"Not resumed: {exc}")
     else:
         messages.success(request, job.message)
@@ -174,7 +176,7 @@ def model_evaluate(request, slug, pk):
     data = {"model_version": version.pk, "teacher_spec": request.POST.get("teacher_spec") or version.teacher_spec_id}
     try:
         job = launch_evaluation(project, data, by=request.user)
-    except LaunchInvalid as exc:
+    except Invalid as exc:
         messages.error(request, f"Not launched: {exc}")
         return redirect("model-detail", slug=project.slug, pk=version.pk)
     messages.success(request, f"{job} is queued.")
@@ -201,7 +203,7 @@ def model_compare(request, slug):
     a_id, b_id = request.GET.get("a"), request.GET.get("b")
     context = {"project": project, "versions": versions[:300], "a_id": a_id, "b_id": b_id}
     if a_id and b_id:
-        if not (a_id.isdigit() and b_id.isdigit()):
+        if parse_id(a_id) is None or parse_id(b_id) is None:
             raise Http404("No such model version.")
         context.update(presenters.compare_context(version_for(project, a_id), version_for(project, b_id)))
     return render(request, "curation/model_compare.html", context)

@@ -3,7 +3,8 @@
 import pytest
 
 from curation.models import GoldItem, Snapshot, SnapshotRow
-from curation.services.datasets import SnapshotError, snapshot_job, snapshots
+from curation.services.datasets import snapshot_job, snapshots
+from curation.services.errors import Invalid
 from tests.factories import ExampleFactory, ProjectFactory, PromptFactory
 from tests.review_factories import TeacherSampleFactory
 
@@ -89,7 +90,7 @@ def test_a_raw_snapshot_can_take_a_stage_or_a_filter_too(project, engineer):
 
 
 def test_an_unknown_content_is_refused_naming_the_field(project, engineer):
-    with pytest.raises(SnapshotError) as exc:
+    with pytest.raises(Invalid) as exc:
         snapshots.start_snapshot(project, engineer, name="x", stage="stage 1", content="everything")
     assert set(exc.value.errors) == {"content"}
     assert not Snapshot.objects.exists()

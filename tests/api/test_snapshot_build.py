@@ -10,6 +10,7 @@ from curation.models import GoldItem, Job, Prompt, Snapshot, SnapshotRow
 from curation.normalize import content_hash
 from curation.services import jobs
 from curation.services.datasets import snapshot_dir, snapshot_job, snapshots
+from curation.services.errors import Invalid
 from curation.services.review import decisions as review
 from tests.factories import ExampleFactory, ProjectFactory, PromptFactory
 from workers.softtargets import ShardWriter, SoftTargets
@@ -27,25 +28,17 @@ def jsonl(artifact_dir, snapshot, name="train.jsonl"):
 def test_a_gold_prompt_and_its_normalised_duplicates_are_excluded(project, approved, build, artifact_dir):
     gold = approved("What is the refund window for annual plans?")
     GoldItem.objects.create(project=project, prompt=gold.prompt, reference="30 days.")
-    # A prompt edited in the admin keeps its old content_hash (Prompt.save only fills an empty one):
-    # its text now differs from the gold prompt only in case, spacing and Unicode form.
-    duplicate = approved("Something else entirely")
-    Prompt.objects.filter(pk=duplicate.prompt_id).update(
-        text="  WHAT is the refund\u00a0window  for ANNUAL plans\uff1f "
-    )
-    chat = approved(
-        "unused",
-        prompt=Prompt.objects.create(
-            project=project, messages=[{"role": "user", "content": "what is the refund window for annual plans?"}]
-        ),
-    )
+    # A one-turn chat of the same question in another case, spacing and Unicode form, stored
+    # as a prompt of its own before one-turn chats were folded (migration 0011 keeps it as a twin).
+    turns = [{"role": "user", "content": "  WHAT is the refund\u00a0window  for ANNUAL plans\uff1f "}]
+    twin = approved("unused", prompt=Prompt.objects.create(project=project, messages=turns, twin_of=gold.prompt))
     keep = approved("A different question about refunds?")
     snap = build(project)
-    assert snap.excluded == {"gold_prompt": 1, "gold_duplicate": 2}
+    assert snap.excluded == {"gold_prompt": 1, "gold_duplicate": 1}
     assert [r.example_id for r in rows_of(snap)] == [keep.id]
     texts = {row["prompt"] for row in jsonl(artifact_dir, snap)}
     assert texts == {"A different question about refunds?"}
-    assert duplicate.id and chat.id
+    assert twin.prompt.content_hash == gold.prompt.content_hash
 
 
 def test_an_unconfirmed_gold_candidate_is_kept_out_too(project, approved, build):
@@ -257,7 +250,7 @@ def test_the_manifest_says_what_who_when_and_which_files(project, approved, buil
 )
 def test_a_bad_request_is_refused_naming_the_field(project, engineer, request_, field):
     body = {"name": "snap", "stage": "stage 1", **request_}
-    with pytest.raises(snapshots.SnapshotError) as err:
+    with pytest.raises(Invalid) as err:
         snapshots.start_snapshot(project, engineer, **body)
     assert field in err.value.errors
     assert not Snapshot.objects.exists() and not Job.objects.exists()
@@ -271,7 +264,7 @@ def test_a_request_launches_a_snapshot_job_on_the_default_queue(
     with django_capture_on_commit_callbacks(execute=True):
         snap = snapshots.start_snapshot(project, engineer, name="s", stage="stage 1")
     assert snap.status == "building" and snap.job.kind == "snapshot" and launched == [snap.job_id]
-    assert jobs.TASKS["snapshot"] == ("workers.tasks.snapshots.build", "default")
+    assert jobs.TASKS["snapshot"] == "workers.tasks.snapshots.build" and jobs.queue_of("snapshot") == "default"
 
 
 def test_the_celery_task_builds_the_snapshot_and_reports_on_its_job(

@@ -137,3 +137,16 @@ def test_original_response_is_the_teachers_text_before_and_after_an_edit(api, pr
         client, project, example, action="edit", version=before["example"]["version"], text="Better."
     ).json()["example"]
     assert edited["response"] == "Better." and edited["original_response"] == "Teacher text." and edited["edited"]
+
+
+def test_the_api_and_the_focus_view_refuse_with_the_same_words(api, project, example, client_as):
+    """Both surfaces go through review.apply: one lookup, one message."""
+    from django.utils.html import escape
+
+    response = decide(api("reviewer"), project, example, action="tier", version=example.version, tier="legendary")
+    message = response.json()["tier"][0]
+    assert message.startswith("No tier 'legendary' here")
+    page = client_as("reviewer").post(
+        f"/p/{project.slug}/examples/{example.pk}/tier/", {"version": example.version, "tier": "legendary"}
+    )
+    assert page.status_code == 400 and escape(f"tier: {message}") in page.content.decode()

@@ -3,18 +3,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # trains and generates with real (tiny) models
 KEYS = {
     "offline_tokens_per_s",
     "online_tokens_per_s",
     "ratio",
     "offline_peak_mb",
     "online_peak_mb",
-    "kd_quality",
-    "ce_only_quality",
-    "curriculum_quality",
-    "shuffled_quality",
+    "teacher_score",
+    "arms",
+    "overlap",
+    "vocab_size",
+    "seeds",
 }
+ARMS = {"ce_shuffled", "kd_shuffled", "ce_curriculum", "kd_curriculum", "random_order"}
 
 
 def test_the_distill_bench_smoke_run_ends_with_its_json_figures():
@@ -34,3 +39,8 @@ def test_the_distill_bench_smoke_run_ends_with_its_json_figures():
         or abs(figures["ratio"] - figures["offline_tokens_per_s"] / figures["online_tokens_per_s"]) < 0.01
     )
     assert "ratio" in out.stdout
+    assert set(figures["arms"]) == ARMS and figures["overlap"] == 0 and figures["vocab_size"] > 256
+    for arm in figures["arms"].values():
+        low, high = arm["ci95"]
+        assert low <= arm["mean"] <= high and set(arm["by_tier"]) == {"easy", "medium", "hard"}
+    assert 0 <= figures["teacher_score"] <= 1 and figures["seeds"] >= 2

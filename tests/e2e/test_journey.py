@@ -52,10 +52,9 @@ TEACHER_RECIPE = TeacherRecipe(
     batch_size=32,
     lr=3e-3,
     warmup_steps=20,
-    max_steps=300,
+    steps=300,
     max_len=128,
 )
-TEACHER_BUDGET_S = 240
 STAGE = {"epochs": "3", "lr": "0.003", "temperature": "2", "alpha": "0.7"}
 GATE_THRESHOLD = "0.6"
 TERMINAL = {"succeeded", "failed", "cancelled", "gated"}
@@ -68,7 +67,7 @@ def demo_models(tmp_path_factory):
 
     root = Path(os.environ.get("E2E_DEMO_MODELS") or tmp_path_factory.mktemp("demo-models"))
     started = time.monotonic()
-    teacher = build_demo_teacher(root / "teacher", time_budget_s=TEACHER_BUDGET_S, recipe=TEACHER_RECIPE, log=None)
+    teacher = build_demo_teacher(root / "teacher", recipe=TEACHER_RECIPE, log=None)
     if not (root / "student" / "demo_student.json").is_file() or not teacher["cached"]:
         build_demo_student(root / "teacher", root / "student", latency_runs=5)
     return {

@@ -248,6 +248,22 @@ def test_it_refuses_bad_settings_with_clear_messages(tiny_student_dir, records, 
         DistillConfig.from_dict({"student": "x", "output_dir": "y", "stages": [], "learning_rate": 1})
 
 
+def test_a_refusal_names_the_setting_it_is_about(records, tmp_path):
+    with pytest.raises(DistillError) as refused:
+        StageConfig(name="x", records=records, steps=1, gate={"metric": "accuracy", "threshold": float("nan")})
+    assert refused.value.field == "gate.threshold"
+    stage = {"name": "x", "records": records, "steps": 1}
+    with pytest.raises(DistillError) as refused:
+        DistillConfig(student="s", output_dir=str(tmp_path), stages=[stage, {**stage, "alpha": 2.0}])
+    assert refused.value.field == "stages.1.alpha" and "alpha must be between 0 and 1" in str(refused.value)
+    with pytest.raises(DistillError) as refused:
+        DistillConfig(student="s", output_dir=str(tmp_path), stages=[stage, stage])
+    assert refused.value.field == "stages.1.name"
+    with pytest.raises(DistillError) as refused:
+        DistillConfig(student="s", output_dir=str(tmp_path), stages=[stage], batch_size=0)
+    assert refused.value.field == "batch_size"
+
+
 def test_it_reports_a_missing_snapshot(tiny_student_dir, tmp_path):
     def missing():
         raise FileNotFoundError("snapshot abc123 not found")

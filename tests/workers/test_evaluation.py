@@ -157,20 +157,26 @@ def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_t
     assert torch.allclose(torch.cat(alone), padded, atol=1e-5)
 
 
-def test_each_model_is_timed_at_its_faster_thread_count_and_the_count_is_restored(
+def test_both_models_are_timed_at_the_same_thread_count_and_the_count_is_restored(
     tiny_model_dir, tiny_student_dir, monkeypatch
 ):
+    # The speed-up compares models, not thread settings: the teacher's faster setting is
+    # chosen once and the student is timed at the same one.
     import workers.evaluation as ev
 
     student, teacher = load_model(str(tiny_student_dir)), load_model(str(tiny_model_dir))
-    gold = [{"prompt": f"Ticket: refund request {i}\nCategory:", "label": "billing"} for i in range(4)]
+    labels = ["billing", "account"]
+    gold = [{"prompt": f"Ticket: refund request {i}\nCategory:", "label": labels[i % 2]} for i in range(4)]
     torch.set_num_threads(2)
     chosen = []
     real = ev._fastest_threads
     monkeypatch.setattr(
         ev, "_fastest_threads", lambda request, probes: chosen.append(real(request, probes)) or chosen[-1]
     )
-    report = evaluate(student, teacher, gold, task="classification", labels=["billing", "account"])
-    assert len(chosen) == 2 and set(chosen) <= {1, 2}
-    assert [report["student"]["speed"]["threads"], report["teacher"]["speed"]["threads"]] == chosen
+    report = evaluate(student, teacher, gold, task="classification", labels=labels)
+    assert len(chosen) == 1 and set(chosen) <= {1, 2}
+    assert report["student"]["speed"]["threads"] == report["teacher"]["speed"]["threads"] == chosen[0]
+    assert report["same_threads"] is True
+    low, high = report["quality_retained_ci95"]
+    assert low <= report["quality_retained"] <= high and report["quality_retained_n"] == 4
     assert torch.get_num_threads() == 2

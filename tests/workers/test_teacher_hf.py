@@ -115,9 +115,18 @@ def test_scoring_teacher_forces_the_given_text(teacher):
     ]
     results = teacher.score(requests, top_k=5)
     for req, res in zip(requests, results):
-        assert res.ok and res.soft_targets.token_ids.tolist() == teacher.encode_text(req.text)
+        assert res.ok and res.soft_targets.token_ids.tolist() == teacher.encode_text(req.text) + [teacher.eos_id]
         assert_matches_forward(res.soft_targets, forward_logprobs(teacher, req.prompt, res.soft_targets.token_ids), 5)
         assert res.stats["token_count"] == len(res.soft_targets)
+
+
+def test_a_scored_edit_s_soft_targets_end_with_the_eos_position(teacher):
+    # An edit is a whole answer: the student trained on it must learn to stop after it.
+    [res] = teacher.score([ScoreRequest("edit", PROMPTS[0][1], " billing")], top_k=5)
+    st = res.soft_targets
+    assert st.token_ids[-1] == teacher.eos_id and len(st) == len(teacher.encode_text(" billing")) + 1
+    eos_logprob = forward_logprobs(teacher, PROMPTS[0][1], st.token_ids)[-1, teacher.eos_id]
+    assert st.token_logprob[-1] == pytest.approx(float(eos_logprob), abs=1e-4)
 
 
 def test_classification_gives_a_distribution_over_the_labels(teacher):

@@ -111,6 +111,7 @@ def test_scoring_uses_prompt_logprobs_and_matches_the_local_model(server, tiny_m
     assert ours.soft_targets.topk_ids.tolist() == reference.soft_targets.topk_ids.tolist()
     assert np.allclose(ours.soft_targets.token_logprob, reference.soft_targets.token_logprob, atol=1e-4)
     assert np.allclose(ours.soft_targets.tail_logprob, reference.soft_targets.tail_logprob, atol=1e-3)
+    assert ours.soft_targets.token_ids[-1] == local.eos_id  # a scored text ends with the EOS position
 
 
 def test_classification_over_the_server_sums_to_one(server, tiny_model_dir, local):

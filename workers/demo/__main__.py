@@ -8,7 +8,7 @@ import sys
 
 from workers.demo.corpus import write_import_files
 from workers.demo.student import build_demo_student
-from workers.demo.teacher import build_demo_teacher
+from workers.demo.teacher import TeacherRecipe, build_demo_teacher
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
 
     teacher = commands.add_parser("teacher", help="train (or reuse) the demo teacher")
     teacher.add_argument("--out", required=True, help="cache directory of the teacher")
-    teacher.add_argument("--budget", type=float, default=150, help="seconds for corpus, tokenizer and training")
+    teacher.add_argument("--steps", type=int, help="optimizer steps (default: the demo recipe's)")
     teacher.add_argument("--seed", type=int, default=0)
     teacher.add_argument("--force", action="store_true", help="retrain even when a matching cache exists")
 
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "teacher":
-            info = build_demo_teacher(args.out, time_budget_s=args.budget, seed=args.seed, force=args.force)
+            recipe = TeacherRecipe(steps=args.steps) if args.steps else None
+            info = build_demo_teacher(args.out, seed=args.seed, force=args.force, recipe=recipe)
             print(
                 f"gold triage accuracy: {info['gold_accuracy']:.1%} "
                 f"({info['parameters'] / 1e6:.2f}M parameters, trained in {info['train_time_s']:.0f}s)"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from workers.distill.curriculum import BUDGETS, LR_SCHEDULES, ORDERS, PACINGS, TEMPERATURE_SCHEDULES
 from workers.distill.errors import DistillError
 from workers.distill.losses import DIVERGENCES
 
@@ -34,11 +35,15 @@ class GateConfig:
 
     def __post_init__(self):
         if self.metric not in GATE_METRICS:
-            raise DistillError(f"gate metric {self.metric!r} is not supported; choose one of {', '.join(GATE_METRICS)}")
+            raise DistillError(
+                f"gate metric {self.metric!r} is not supported; choose one of {', '.join(GATE_METRICS)}", "metric"
+            )
         if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
-            raise DistillError(f"gate threshold must be a finite number, got {self.threshold!r}")
+            raise DistillError(f"gate threshold must be a finite number, got {self.threshold!r}", "threshold")
         if not isinstance(self.patience, int) or self.patience < 0:
-            raise DistillError(f"gate patience must be a whole number of extra epochs >= 0, got {self.patience!r}")
+            raise DistillError(
+                f"gate patience must be a whole number of extra epochs >= 0, got {self.patience!r}", "patience"
+            )
 
     def passes(self, value: float, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
@@ -75,33 +80,39 @@ class StageConfig:
     def __post_init__(self):
         where = f"stage {self.name!r}"
         if not self.name or not isinstance(self.name, str):
-            raise DistillError("every stage needs a name")
+            raise DistillError("every stage needs a name", "name")
         if isinstance(self.gate, dict):
-            self.gate = GateConfig(**self.gate)
+            try:
+                self.gate = GateConfig(**self.gate)
+            except DistillError as exc:
+                raise exc.within("gate") from exc
         if (self.steps is None) == (self.epochs is None):
-            raise DistillError(f"{where}: give exactly one of steps or epochs")
+            raise DistillError(f"{where}: give exactly one of steps or epochs", "steps")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
-            raise DistillError(f"{where}: steps must be a positive whole number, got {self.steps!r}")
+            raise DistillError(f"{where}: steps must be a positive whole number, got {self.steps!r}", "steps")
         if self.epochs is not None and not self.epochs > 0:
-            raise DistillError(f"{where}: epochs must be > 0, got {self.epochs!r}")
+            raise DistillError(f"{where}: epochs must be > 0, got {self.epochs!r}", "epochs")
         if not self.lr > 0:
-            raise DistillError(f"{where}: learning rate must be > 0, got {self.lr!r}")
+            raise DistillError(f"{where}: learning rate must be > 0, got {self.lr!r}", "lr")
         if self.warmup_steps < 0:
-            raise DistillError(f"{where}: warmup_steps must be >= 0")
+            raise DistillError(f"{where}: warmup_steps must be >= 0", "warmup_steps")
         if not self.temperature > 0:
-            raise DistillError(f"{where}: temperature must be > 0, got {self.temperature!r}")
+            raise DistillError(f"{where}: temperature must be > 0, got {self.temperature!r}", "temperature")
         if not 0.0 <= self.alpha <= 1.0:
-            raise DistillError(f"{where}: alpha must be between 0 and 1, got {self.alpha!r}")
+            raise DistillError(f"{where}: alpha must be between 0 and 1, got {self.alpha!r}", "alpha")
         if self.divergence not in DIVERGENCES:
             raise DistillError(
-                f"{where}: divergence {self.divergence!r} is not supported; choose one of {', '.join(DIVERGENCES)}"
+                f"{where}: divergence {self.divergence!r} is not supported; choose one of {', '.join(DIVERGENCES)}",
+                "divergence",
             )
         if self.divergence == "jsd" and not 0.0 < self.jsd_beta < 1.0:
-            raise DistillError(f"{where}: jsd_beta must be strictly between 0 and 1, got {self.jsd_beta!r}")
+            raise DistillError(f"{where}: jsd_beta must be strictly between 0 and 1, got {self.jsd_beta!r}", "jsd_beta")
         if not 0.0 <= self.replay_fraction <= 1.0:
-            raise DistillError(f"{where}: replay_fraction must be between 0 and 1, got {self.replay_fraction!r}")
+            raise DistillError(
+                f"{where}: replay_fraction must be between 0 and 1, got {self.replay_fraction!r}", "replay_fraction"
+            )
         if self.gate is not None and self.val_records is None:
-            raise DistillError(f"{where}: a gate needs val_records to evaluate")
+            raise DistillError(f"{where}: a gate needs val_records to evaluate", "gate.metric")
         if isinstance(self.records, Sequence) and len(self.records) == 0:
             raise DistillError(f"{where}: no training records (is the snapshot empty?)")
 
@@ -128,6 +139,15 @@ class DistillConfig:
     max_grad_norm: float = 1.0
     progress_every_s: float = 2.0
     snapshots: dict[str, str] = field(default_factory=dict)  # name -> hash, for the model card
+    # The curriculum's recipe options (see workers/distill/curriculum.py).
+    order: str = "curriculum"
+    pacing: str = "replay"
+    budget: str = "given"
+    replay_share: float = 0.2
+    hard_weight: float = 1.0
+    lr_schedule: str = "per_stage"
+    ce_warmup_fraction: float = 0.0
+    temperature_schedule: str = "constant"
 
     def __post_init__(self):
         # Paths arrive as Path objects from Python callers and as strings from JSON.
@@ -135,16 +155,17 @@ class DistillConfig:
         self.output_dir = str(self.output_dir) if self.output_dir else self.output_dir
         if self.teacher_tokenizer is not None:
             self.teacher_tokenizer = str(self.teacher_tokenizer)
-        self.stages = [StageConfig(**s) if isinstance(s, dict) else s for s in self.stages]
+        self.stages = [_stage(i, s) for i, s in enumerate(self.stages)]
         if not self.student:
             raise DistillError("no student model given")
         if not self.output_dir:
             raise DistillError("no output_dir given")
         if not self.stages:
-            raise DistillError("a job needs at least one stage")
+            raise DistillError("a job needs at least one stage", "stages")
         names = [s.name for s in self.stages]
-        if len(set(names)) != len(names):
-            raise DistillError(f"stage names must be unique, got {names}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise DistillError(f"stage names must be unique, got {names}", f"stages.{i}.name")
         if self.task not in TASKS:
             raise DistillError(f"task {self.task!r} is not supported; choose one of {', '.join(TASKS)}")
         if self.task == "classification":
@@ -155,16 +176,51 @@ class DistillConfig:
         for name in ("batch_size", "grad_accum", "max_seq_len"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise DistillError(f"{name} must be a positive whole number, got {value!r}")
+                raise DistillError(f"{name} must be a positive whole number, got {value!r}", name)
         if self.max_seq_len < 8:
-            raise DistillError("max_seq_len must be at least 8 tokens")
+            raise DistillError("max_seq_len must be at least 8 tokens", "max_seq_len")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
-            raise DistillError("checkpoint_every must be a whole number of steps >= 0 (0: stage ends only)")
+            raise DistillError(
+                "checkpoint_every must be a whole number of steps >= 0 (0: stage ends only)", "checkpoint_every"
+            )
         if self.mixed_precision not in PRECISIONS:
             raise DistillError(
-                f"mixed_precision {self.mixed_precision!r} is not supported; choose one of {', '.join(PRECISIONS)}"
+                f"mixed_precision {self.mixed_precision!r} is not supported; choose one of {', '.join(PRECISIONS)}",
+                "mixed_precision",
             )
         check_precision_supported(self.mixed_precision)
+        self._check_curriculum()
+
+    def _check_curriculum(self) -> None:
+        for name, choices in (
+            ("order", ORDERS),
+            ("pacing", PACINGS),
+            ("budget", BUDGETS),
+            ("lr_schedule", LR_SCHEDULES),
+            ("temperature_schedule", TEMPERATURE_SCHEDULES),
+        ):
+            if getattr(self, name) not in choices:
+                raise DistillError(
+                    f"{name} {getattr(self, name)!r} is not supported; choose one of {', '.join(choices)}", name
+                )
+        if not 0.0 <= self.replay_share < 1.0:
+            raise DistillError(
+                f"replay_share must be at least 0 and below 1, got {self.replay_share!r}", "replay_share"
+            )
+        if not 1.0 <= self.hard_weight <= 10.0:
+            raise DistillError(f"hard_weight must be between 1 and 10, got {self.hard_weight!r}", "hard_weight")
+        if not 0.0 <= self.ce_warmup_fraction < 1.0:
+            raise DistillError(
+                f"ce_warmup_fraction must be at least 0 and below 1, got {self.ce_warmup_fraction!r}",
+                "ce_warmup_fraction",
+            )
+        if self.pacing == "cumulative":
+            for stage in self.stages[1:]:
+                if stage.replay_fraction not in (0.0, 1.0):
+                    raise DistillError(
+                        f"stage {stage.name!r}: replay_fraction {stage.replay_fraction} contradicts cumulative "
+                        "pacing (every stage keeps all earlier data); leave it at 0 or choose replay pacing"
+                    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
@@ -192,13 +248,24 @@ class DistillConfig:
         return json.loads(json.dumps(out, default=str))
 
 
+def _stage(index: int, stage) -> StageConfig:
+    if not isinstance(stage, dict):
+        return stage
+    try:
+        return StageConfig(**stage)
+    except DistillError as exc:
+        raise exc.within(f"stages.{index}") from exc
+
+
 def check_precision_supported(mixed_precision: str) -> None:
     import torch
 
     if mixed_precision == "fp16" and not torch.cuda.is_available():
-        raise DistillError("mixed_precision 'fp16' needs a CUDA GPU; use 'bf16' or 'no' on this machine")
+        raise DistillError(
+            "mixed_precision 'fp16' needs a CUDA GPU; use 'bf16' or 'no' on this machine", "mixed_precision"
+        )
     if mixed_precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-        raise DistillError("this GPU does not support bf16; use 'fp16' or 'no'")
+        raise DistillError("this GPU does not support bf16; use 'fp16' or 'no'", "mixed_precision")
 
 
 def records_digest(records: Sequence[dict]) -> str:

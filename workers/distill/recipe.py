@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,10 +23,11 @@ import torch
 
 from workers.distill import data as D
 from workers.distill.checkpoint import CheckpointStore, rng_state
-from workers.distill.config import DistillConfig, StageConfig, config_drift, records_digest
+from workers.distill.config import DistillConfig, StageConfig, config_drift
+from workers.distill.curriculum import global_lr_factor
 from workers.distill.errors import DistillError
 from workers.distill.gates import GateOverride, GateResult, classification_metrics, generation_metrics, judge
-from workers.distill.losses import LossParts, label_kd_loss, topk_kd_loss
+from workers.distill.recipe_data import RecipeData
 from workers.distill.registry import save_model_version
 from workers.distill.result import DistillResult
 
@@ -39,7 +38,7 @@ def _noop(*_a, **_k):
     return None
 
 
-class DistillRecipe:
+class DistillRecipe(RecipeData):
     def __init__(
         self,
         config: DistillConfig | dict,
@@ -98,79 +97,6 @@ class DistillRecipe:
         log.warning(message)
         self.warnings.append(message)
         self._on_warning(message)
-
-    def _decide_kd_mode(self) -> str:
-        cfg = self.config
-        if cfg.task == "classification":
-            return "label"
-        if cfg.teacher_tokenizer is None:
-            self._warn(
-                "teacher tokenizer not given: cannot verify it matches the student's; using sequence-level KD "
-                "(CE on the approved responses)"
-            )
-            return "sequence"
-        if cfg.teacher_tokenizer.startswith("sha256:"):
-            same = cfg.teacher_tokenizer == D.vocab_hash(self.tokenizer)
-        else:
-            from transformers import AutoTokenizer
-
-            try:
-                teacher_tok = AutoTokenizer.from_pretrained(cfg.teacher_tokenizer)
-            except OSError as exc:
-                raise DistillError(f"cannot load the teacher tokenizer from {cfg.teacher_tokenizer!r}: {exc}") from exc
-            same = D.tokenizers_compatible(teacher_tok, self.tokenizer)
-        if not same:
-            self._warn(
-                "teacher and student tokenizers differ (vocabulary or ids): token-level KD is impossible; "
-                "using sequence-level KD (CE on the approved responses)"
-            )
-            return "sequence"
-        return "token"
-
-    def _records(self, stage: StageConfig, attr: str) -> list[dict]:
-        source = getattr(stage, attr)
-        if source is None:
-            return []
-        try:
-            records = list(source() if callable(source) else source)
-        except DistillError:
-            raise
-        except Exception as exc:
-            raise DistillError(f"stage {stage.name!r}: could not load {attr}: {exc}") from exc
-        if not records:
-            what = "training records" if attr == "records" else "validation records"
-            raise DistillError(f"stage {stage.name!r}: no {what} (is the snapshot missing or empty?)")
-        return records
-
-    def _prepare(self, records, where):
-        cfg = self.config
-        if cfg.task == "classification":
-            return D.prepare_classification(
-                records, self.tokenizer, cfg.labels, max_seq_len=cfg.max_seq_len, where=where
-            )
-        return D.prepare_generation(
-            records, self.tokenizer, max_seq_len=cfg.max_seq_len, use_soft=self.kd_mode == "token", where=where
-        )
-
-    def _load_stage_data(self) -> None:
-        cfg = self.config
-        self.label_ids = D.label_token_ids(self.tokenizer, cfg.labels) if cfg.task == "classification" else None
-        self.own, self.val, self.digests = [], [], []
-        for stage in cfg.stages:
-            records = self._records(stage, "records")
-            self.own.append(self._prepare(records, f"stage {stage.name!r}"))
-            val = self._records(stage, "val_records")
-            self.val.append(self._prepare(val, f"stage {stage.name!r} validation") if val else [])
-            self.digests.append(records_digest(records))
-        if cfg.task == "generation" and self.kd_mode == "token" and not any(ex.soft for exs in self.own for ex in exs):
-            self._warn("no training record carries soft targets: training is sequence-level KD (CE on the responses)")
-            self.kd_mode = "sequence"
-        self.train_sets = []
-        for i, stage in enumerate(cfg.stages):
-            earlier = [ex for exs in self.own[:i] for ex in exs]
-            n = round(stage.replay_fraction * len(earlier))
-            replay = random.Random(cfg.seed * 1009 + i).sample(earlier, n) if n else []
-            self.train_sets.append(self.own[i] + replay)
 
     def _fingerprint(self) -> dict:
         summary = self.config.summary()
@@ -233,61 +159,42 @@ class DistillRecipe:
         )
 
     # ---------------------------------------------------------------- batching
-    def _micro_per_epoch(self, i: int) -> int:
-        return math.ceil(len(self.train_sets[i]) / (self.config.batch_size * self.accelerator.num_processes))
-
     def _phase_steps(self, i: int, phase: str) -> int:
-        per_epoch = math.ceil(self._micro_per_epoch(i) / self.config.grad_accum)
-        stage = self.config.stages[i]
-        if phase == "train":
-            return stage.steps if stage.steps is not None else max(1, math.ceil(stage.epochs * per_epoch))
-        return per_epoch
+        return self.schedule.phase_steps(i, phase)
 
     def _micro_batch(self, i: int, phase: str, m: int):
-        """Micro-batch ``m`` of a phase, the same after any restart (seeded per epoch)."""
+        """Micro-batch ``m`` of a phase, the same after any restart (seeded)."""
         items = self.train_sets[i]
         cfg, acc = self.config, self.accelerator
-        per_epoch = self._micro_per_epoch(i)
-        epoch, offset = divmod(m, per_epoch)
-        seed = (cfg.seed * 1_000_003 + i * 10_007 + sum(map(ord, phase)) * 101 + epoch) % (2**63)
-        perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed)).tolist()
-        global_size = cfg.batch_size * acc.num_processes
-        start = offset * global_size
-        idx = [perm[(start + j) % len(perm)] for j in range(global_size)]
+        idx = self.schedule.micro_indices(i, phase, m)
+        visits = self.state.setdefault("visits", {})
+        for j in idx:
+            tier = items[j].tier or "none"
+            visits[tier] = visits.get(tier, 0) + 1
         chosen = [items[j] for j in idx[acc.process_index :: acc.num_processes]]
         collate = D.collate_classification if cfg.task == "classification" else D.collate_generation
         return D.move(collate(chosen, self.pad_id), acc.device)
 
     # -------------------------------------------------------------- the step
-    def _loss_step(self, batch: dict, stage: StageConfig) -> LossParts:
-        kw = dict(alpha=stage.alpha, temperature=stage.temperature, divergence=stage.divergence, beta=stage.jsd_beta)
-        if self.config.task == "classification":
-            scores = D.label_scores(self.model, batch, self.label_ids, self.pad_id)
-            return label_kd_loss(
-                scores, batch["gold"], batch.get("teacher_probs"), teacher_mask=batch.get("teacher_mask"), **kw
-            )
-        logits = D.response_logits(self.model, batch)
-        if "topk_ids" not in batch:
-            return topk_kd_loss(logits, batch["target_ids"], None, None, None, **kw)
-        return topk_kd_loss(
-            logits,
-            batch["target_ids"],
-            batch["topk_ids"],
-            batch["topk_logprobs"],
-            batch["tail_logprob"],
-            kd_mask=batch["kd_mask"],
-            **kw,
-        )
-
     def _new_optimizer(self, stage: StageConfig):
         self.accelerator.free_memory()  # drops the previous stage's optimizer state
         model = self.accelerator.unwrap_model(self.model)
-        opt = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=self.config.weight_decay)
+        lr = self.config.stages[0].lr if self.config.lr_schedule == "global" else stage.lr
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=self.config.weight_decay)
         self.model, self.optimizer = self.accelerator.prepare(model, opt)
 
-    def _scheduler(self, stage: StageConfig, phase: str, total: int):
+    def _scheduler(self, stage: StageConfig, phase: str, total: int, i: int = 0):
         from transformers import get_linear_schedule_with_warmup
 
+        cfg = self.config
+        if phase == "train" and cfg.lr_schedule == "global":
+            # One warmup and decay over the whole run: stage i starts where stage i - 1 ended.
+            first, offset, run = cfg.stages[0], self.schedule.offsets[i], self.schedule.total_steps
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = first.lr
+            return torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer.optimizer, lambda s: global_lr_factor(offset + s, first.warmup_steps, run)
+            )
         for group in self.optimizer.param_groups:
             group["lr"] = stage.lr
             group["initial_lr"] = stage.lr
@@ -308,7 +215,7 @@ class DistillRecipe:
         total = self._phase_steps(i, phase)
         if self.optimizer is None or (phase == "train" and self.state["step"] == 0):
             self._new_optimizer(stage)
-        scheduler = self._scheduler(stage, phase, total)
+        scheduler = self._scheduler(stage, phase, total, i)
         start = self.state["step"]
         resume = getattr(self, "resume_path", None)
         if start > 0 and resume is not None:
@@ -332,7 +239,7 @@ class DistillRecipe:
                 sync = micro == cfg.grad_accum - 1
                 ctx = acc.no_sync(self.model) if not sync and acc.num_processes > 1 else contextlib.nullcontext()
                 with ctx:
-                    parts = self._guarded_loss(batch, stage, step)
+                    parts = self._guarded_loss(batch, stage, step, *self._loss_settings(i, phase, step))
                     acc.backward(parts.loss / cfg.grad_accum)
             if cfg.max_grad_norm:
                 acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
@@ -356,32 +263,6 @@ class DistillRecipe:
                 last_report, window_tokens, window_start = now, 0, now
             if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < total:
                 self._checkpoint(scheduler)
-
-    def _guarded_loss(self, batch, stage, step) -> LossParts:
-        try:
-            parts = self._loss_step(batch, stage)
-        except torch.OutOfMemoryError as exc:
-            raise DistillError(self._oom_message(stage, step)) from exc
-        except RuntimeError as exc:
-            if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
-                raise DistillError(self._oom_message(stage, step)) from exc
-            raise
-        if not torch.isfinite(parts.loss):
-            raise DistillError(
-                f"stage {stage.name!r}, step {step + 1}: the loss became {parts.loss.item()} (KD "
-                f"{parts.kd.item()}, CE {parts.ce.item()}); "
-                f"lower the learning rate ({stage.lr}) or the temperature ({stage.temperature}), or check the "
-                "soft targets"
-            )
-        return parts
-
-    def _oom_message(self, stage, step) -> str:
-        cfg = self.config
-        return (
-            f"out of memory in stage {stage.name!r} at step {step + 1} (batch_size {cfg.batch_size}, "
-            f"max_seq_len {cfg.max_seq_len}): "
-            f"lower batch_size (raise grad_accum to keep the effective batch) or max_seq_len"
-        )
 
     def _report(self, i, phase, step, total, parts, scheduler, tokens_per_s, step_times):
         if not self.accelerator.is_main_process:
@@ -582,6 +463,8 @@ class DistillRecipe:
             history=st["history"],
             stage_index=st["stage_index"],
             step=st["step"],
+            visits=dict(st.get("visits", {})),
+            plan=self.schedule.planned_visits(),
         )
 
     def cleanup(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,6 +16,8 @@ class DistillResult:
     history: list[dict]
     stage_index: int
     step: int
+    visits: dict[str, int] = field(default_factory=dict)  # training draws per tier ("none": untiered)
+    plan: list[dict] = field(default_factory=list)  # per stage: train steps, own and replay draws
 
     def to_dict(self) -> dict:
         return dict(vars(self))

@@ -2,6 +2,7 @@
 
 from workers.teacher.base import (  # noqa: F401
     CANCEL,
+    DEFAULT_TOP_K,
     Cancelled,
     ClassifyRequest,
     ClassifyResult,

@@ -21,6 +21,8 @@ from typing import Any
 from workers.softtargets import SoftTargets
 
 FINISH_REASONS = ("stop", "length", "eos")
+# Soft-target width: top-k log-probabilities kept per token (20 is the usual server cap, e.g. vLLM's).
+DEFAULT_TOP_K = 20
 CANCEL = "cancel"
 Prompt = str | list[dict[str, Any]]
 
@@ -57,7 +59,7 @@ class GenerationParams:
     min_new_tokens: int = 0
     stop: list[str] = field(default_factory=list)
     seed: int = 0
-    top_k: int = 20  # soft-target width, not a sampling filter
+    top_k: int = DEFAULT_TOP_K  # soft-target width, not a sampling filter
 
     def __post_init__(self):
         if self.n < 1:
@@ -222,7 +224,7 @@ class Teacher:
         raise NotImplementedError
 
     def score(
-        self, requests: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+        self, requests: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
     ) -> list[ScoreResult]:
         raise NotImplementedError
 

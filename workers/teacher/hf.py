@@ -17,6 +17,7 @@ import torch
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize
 from workers.teacher.base import (
+    DEFAULT_TOP_K,
     ClassifyRequest,
     ClassifyResult,
     GenerationParams,
@@ -248,7 +249,7 @@ class HFTeacher(Teacher):
         return results
 
     def score(
-        self, requests: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+        self, requests: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests))
         self.last_run = stats
@@ -257,6 +258,11 @@ class HFTeacher(Teacher):
         early = []
         for i, r in enumerate(requests):
             p, c = self.encode_prompt(r.prompt), self.encode_text(r.text)
+            if c and self.eos_id is not None:
+                # A scored text is a whole answer (a reviewer's edit, a gold reference): its
+                # soft targets end with the EOS position, as a generated answer's do, so a
+                # student trained on it learns to stop there.
+                c = c + [self.eos_id]
             problem = (
                 "text to score is empty" if not c else ("prompt is empty" if not p else self._too_long(len(p), len(c)))
             )

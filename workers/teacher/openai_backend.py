@@ -34,6 +34,7 @@ import requests
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize, tail_logprob_from_topk
 from workers.teacher.base import (
+    DEFAULT_TOP_K,
     ClassifyRequest,
     ClassifyResult,
     GenerationParams,
@@ -268,8 +269,9 @@ class OpenAITeacher(Teacher):
 
     # -- prompt log-probabilities: scoring and classification ------------------------------
 
-    def _prompt_logprobs(self, prompt, text: str, k: int) -> SoftTargets:
-        """Soft targets of ``text`` teacher-forced after ``prompt`` via ``prompt_logprobs``."""
+    def _prompt_logprobs(self, prompt, text: str, k: int, *, end_with_eos: bool = False) -> SoftTargets:
+        """Soft targets of ``text`` teacher-forced after ``prompt`` via ``prompt_logprobs``;
+        ``end_with_eos``: the text is a whole answer, so its EOS position is scored too."""
         if self.tokenizer is None:
             raise UnsupportedFeatureError(
                 "scoring given text on a teacher server needs the teacher's tokenizer in the model spec "
@@ -279,6 +281,8 @@ class OpenAITeacher(Teacher):
         text_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if not text_ids:
             raise RequestFailed("text to score is empty")
+        if end_with_eos and self.tokenizer.eos_token_id is not None:
+            text_ids = text_ids + [self.tokenizer.eos_token_id]
         body = {
             "model": self.model,
             "prompt": prompt_ids + text_ids,
@@ -327,13 +331,15 @@ class OpenAITeacher(Teacher):
         )
 
     def score(
-        self, requests_: Sequence[ScoreRequest], top_k: int = 20, on_batch: OnBatch | None = None
+        self, requests_: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
         out: list[ScoreResult] = []
         for chunk in self._chunks(list(requests_)):
-            pairs = self._map_parallel(lambda r: self._prompt_logprobs(r.prompt, r.text, top_k), chunk)
+            pairs = self._map_parallel(
+                lambda r: self._prompt_logprobs(r.prompt, r.text, top_k, end_with_eos=True), chunk
+            )
             results = [
                 ScoreResult(key=r.key, soft_targets=st, stats=summarize(st))
                 if st is not None

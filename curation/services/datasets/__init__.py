@@ -26,7 +26,6 @@ from curation.services.datasets.snapshots import (
     MAX_SYSTEM_PROMPT,
     MAX_VALIDATION_FRACTION,
     SEED_RANGE,
-    SnapshotError,
     start_snapshot,
 )
 
@@ -42,7 +41,6 @@ __all__ = [
     "BuildCancelled",
     "ImportRejected",
     "Representation",
-    "SnapshotError",
     "Unavailable",
     "accepts_gzip",
     "build_snapshot",

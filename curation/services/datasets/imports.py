@@ -341,7 +341,9 @@ def _store(project, rows, result, source):
     for start in range(0, len(hashes), BATCH):
         chunk = hashes[start : start + BATCH]
         existing.update(
-            Prompt.objects.filter(project=project, content_hash__in=chunk).values_list("content_hash", "id")
+            Prompt.objects.filter(project=project, content_hash__in=chunk, twin_of=None).values_list(
+                "content_hash", "id"
+            )
         )
     result.duplicates += len(existing)
     new_prompts = [

@@ -5,15 +5,16 @@ sets of approved examples. ``build_snapshot``:
    transaction (one consistent view of the examples). Rows that cannot be trained on
    are counted by reason instead: ``not_approved`` (``not_teacher`` for a raw snapshot, which
    takes the teacher's examples whatever their status, with the teacher's own text, label and
-   soft targets), ``gold_prompt`` (the board's guard,
-   ``gold.training_eligible``: the prompt's hash is a gold item's),
-   ``gold_duplicate`` (equal to a gold prompt after normalisation although its stored
-   hash says otherwise), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
+   soft targets), the gold guard's (``gold.gold_guarded``,
+   the board's one definition: the prompt's stored hash is a gold item's) as
+   ``gold_prompt`` (a gold item's own prompt) or ``gold_duplicate`` (a prompt equal to
+   one after normalisation), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
    same completion for the same prompt twice).
 2. **Split**: a prompt goes to validation when ``sha256(seed, prompt hash)`` falls
-   below the validation fraction. It depends on nothing but the seed and the prompt,
-   so every sample of a prompt lands on the same side, and a prompt keeps its side in
-   every later snapshot with the same seed (no leakage between versions).
+   below the validation fraction (the prompt hash is ``normalize.split_key``). It
+   depends on nothing but the seed and the prompt, so every sample of a prompt lands on
+   the same side, and a prompt keeps its side in every later snapshot with the same seed
+   (no leakage between versions).
 3. **Hash**: each row's ``row_hash`` is the sha256 of exactly what the files say
    about it; the snapshot's ``content_hash`` is the sha256 of the build options and
    the row hashes in (split, row_hash) order. Same rows, same hash, whatever order
@@ -34,12 +35,13 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from curation.models import Example, ExampleStatus, Snapshot, SnapshotRow
-from curation.normalize import content_hash
+from curation.models import Example, ExampleStatus, GoldItem, Snapshot, SnapshotRow
+from curation.normalize import split_key
 from curation.services import jobs
 from curation.services.datasets.exports import BuildCancelled
-from curation.services.datasets.snapshots import SnapshotError, as_querydict
-from curation.services.gold import GoldGuard, guard_keys, training_eligible
+from curation.services.datasets.snapshots import as_querydict
+from curation.services.errors import Invalid
+from curation.services.gold import gold_guarded, training_eligible
 from curation.services.review import filtered_examples
 
 FORMAT_VERSION = 1
@@ -67,7 +69,7 @@ def selection(snapshot: Snapshot):
         qs, _ = filtered_examples(project, query)
         return qs
     if snapshot.stage_id is None:
-        raise SnapshotError({"stage": ["The stage this snapshot was taken from no longer exists."]})
+        raise Invalid({"stage": ["The stage this snapshot was taken from no longer exists."]})
     return Example.objects.filter(project=project, stage_id=snapshot.stage_id)
 
 
@@ -109,7 +111,6 @@ _FIELDS = {
     "prompt_id": "prompt_id",
     "text": "prompt__text",
     "messages": "prompt__messages",
-    "stored_hash": "prompt__content_hash",
     "response": "shown_response",
     "label": "label",
     "tier": "tier__name",
@@ -136,7 +137,6 @@ class _Freezer:
         self.raw = snapshot.content == Snapshot.Content.RAW
         self.classification = snapshot.project.is_classification
         self.labels = list(snapshot.project.labels or [])
-        self.guard = GoldGuard(snapshot.project)
         self.excluded: Counter = Counter()
         self._prompt, self._completions = None, set()
 
@@ -153,10 +153,7 @@ class _Freezer:
         return text, (None if text.strip() else "empty_completion")
 
     def row(self, c, ordinal: int) -> SnapshotRow | None:
-        keys = guard_keys(c.text, c.messages)
-        reason = self.guard.reason(c.prompt_id, c.stored_hash, keys)
-        completion, problem = self.completion(c)
-        reason = reason or problem
+        completion, reason = self.completion(c)
         if reason is None:
             # Candidates come in prompt order, so one prompt's completions are all seen together.
             if c.prompt_id != self._prompt:
@@ -168,7 +165,7 @@ class _Freezer:
             self.excluded[reason] += 1
             return None
         snap = self.snapshot
-        prompt_hash = content_hash(c.text, c.messages)
+        prompt_hash = split_key(c.text, c.messages)
         row = SnapshotRow(
             snapshot=snap,
             ordinal=ordinal,
@@ -207,11 +204,14 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
         else:
             kept, left_out = chosen.filter(status=ExampleStatus.APPROVED), "not_approved"
         n_approved = kept.count()
-        # The board's guard (one SQL definition) first; the freezer then catches what a
-        # stored hash cannot show (stale hashes, a one-turn chat form of a gold prompt).
+        # The gold guard is the board's, in SQL: what it keeps out never reaches the freezer.
         eligible = training_eligible(kept)
+        guarded = gold_guarded(kept)
+        own = guarded.filter(prompt_id__in=GoldItem.objects.filter(project=snapshot.project).values("prompt_id"))
+        n_own = own.count()
         freezer.excluded[left_out] = total - n_approved
-        freezer.excluded["gold_prompt"] = n_approved - eligible.count()
+        freezer.excluded["gold_prompt"] = n_own
+        freezer.excluded["gold_duplicate"] = guarded.count() - n_own
         if progress:
             progress(0, total, phase="freezing rows")
         candidates = (
@@ -388,7 +388,7 @@ def run_build_job(ctx) -> jobs.JobOutcome:
     except BuildCancelled:
         fail_snapshot(snapshot, "The build was cancelled.")
         return jobs.JobOutcome(jobs.Status.CANCELLED, "Cancelled; the snapshot was not built.")
-    except SnapshotError as exc:
+    except Invalid as exc:
         fail_snapshot(snapshot, str(exc))
         raise jobs.JobError(str(exc)) from None
     except Exception as exc:

@@ -10,9 +10,11 @@ import logging
 from django.db import transaction
 from django.http import QueryDict
 
-from curation.models import Job, Project, Snapshot, Stage
+from curation.models import Job, Project, Snapshot
 from curation.services import jobs
-from curation.services.review import PARAMS, FilterError, filter_description, filtered_examples
+from curation.services.errors import Invalid, ReviewError
+from curation.services.projects import stage_named
+from curation.services.review import PARAMS, filter_description, filtered_examples
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +28,6 @@ SEED_RANGE = (0, 2**31 - 1)
 ALL_EXAMPLES = {"status": ["pending", "approved", "rejected"]}
 
 
-class SnapshotError(ValueError):
-    """A request that cannot become a snapshot: ``errors`` is {field: [message]}."""
-
-    def __init__(self, errors: dict):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-
-
 # ------------------------------------------------------------------ requests
 def clean_filter(project: Project, params) -> dict:
     """A filter (dict or QueryDict) checked against the review queue's rules; returns its JSON form.
@@ -45,16 +39,16 @@ def clean_filter(project: Project, params) -> dict:
     if isinstance(params, str):
         params = QueryDict(params.lstrip("?"))
     if not hasattr(params, "keys"):
-        raise SnapshotError({"filter": ['The filter is an object of review-queue parameters, e.g. {"tier": "hard"}.']})
+        raise Invalid({"filter": ['The filter is an object of review-queue parameters, e.g. {"tier": "hard"}.']})
     unknown = sorted(set(params.keys()) - set(PARAMS))
     if unknown:
-        raise SnapshotError({"filter": {k: [f"Unknown filter; use {', '.join(PARAMS)}."] for k in unknown}})
+        raise Invalid({"filter": {k: [f"Unknown filter; use {', '.join(PARAMS)}."] for k in unknown}})
     query = as_querydict(params)
     query.pop("order", None)
     try:
         _, cleaned = filtered_examples(project, query)
-    except FilterError as exc:
-        raise SnapshotError({"filter": exc.errors}) from None
+    except Invalid as exc:
+        raise Invalid({"filter": exc.errors}) from None
     return filter_description(cleaned)
 
 
@@ -66,7 +60,7 @@ def as_querydict(params) -> QueryDict:
         values = value if isinstance(value, (list, tuple)) else [value]
         for item in values:
             if isinstance(item, (dict, list)) or item is None:
-                raise SnapshotError({"filter": {key: ["Give a text, number or boolean value (or a list of them)."]}})
+                raise Invalid({"filter": {key: ["Give a text, number or boolean value (or a list of them)."]}})
             query.appendlist(key, str(item).lower() if isinstance(item, bool) else str(item))
     return query
 
@@ -85,53 +79,52 @@ def start_snapshot(
     content: str = Snapshot.Content.CURATED,
     launch: bool = True,
 ) -> Snapshot:
-    """Validate a snapshot request and launch its build job; raises SnapshotError naming the field.
+    """Validate a snapshot request and launch its build job; raises ``Invalid`` naming the field.
 
     ``content="raw"`` takes the teacher's examples whatever their status, with the teacher's own
     text, label and soft targets (what training without review would use); without a stage or a
     filter it takes every example of the project. ``launch=False`` only records the request: the
     caller runs ``build_snapshot`` itself.
     """
-    errors: dict = {}
+    errors = Invalid()
     if content not in Snapshot.Content.values:
-        errors["content"] = [f"One of {', '.join(Snapshot.Content.values)}."]
+        errors.add("content", f"One of {', '.join(Snapshot.Content.values)}.")
     raw = content == Snapshot.Content.RAW
     if raw and stage in (None, "") and not filter:
         filter = dict(ALL_EXAMPLES)
     name = (name or "").strip()
     if not name:
-        errors["name"] = ["Give the snapshot a name."]
+        errors.add("name", "Give the snapshot a name.")
     elif len(name) > MAX_NAME:
-        errors["name"] = [f"At most {MAX_NAME} characters."]
+        errors.add("name", f"At most {MAX_NAME} characters.")
     stage_obj = None
     has_filter = bool(filter)
     if stage not in (None, "") and has_filter:
-        errors["filter"] = ["Give a stage or a filter, not both (a filter can say stage=...)."]
+        errors.add("filter", "Give a stage or a filter, not both (a filter can say stage=...).")
     elif stage not in (None, ""):
-        stage_obj = Stage.objects.filter(project=project, name=stage).first()
-        if stage_obj is None:
-            names = ", ".join(project.stages.values_list("name", flat=True))
-            errors["stage"] = [f"No stage {stage!r} here; choose one of {names}."]
+        try:
+            stage_obj = stage_named(project, stage)
+        except ReviewError as exc:
+            errors.add("stage", exc.message)
     elif not has_filter:
-        errors["stage"] = ["Give a stage, or a filter, to say which examples the snapshot holds."]
+        errors.add("stage", "Give a stage, or a filter, to say which examples the snapshot holds.")
     cleaned_filter = {}
     if has_filter and "filter" not in errors:
         try:
             cleaned_filter = clean_filter(project, filter)
-        except SnapshotError as exc:
-            errors.update(exc.errors)
+        except Invalid as exc:
+            errors.errors.update(exc.errors)
     if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        errors["seed"] = [f"A whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}."]
+        errors.add("seed", f"A whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}.")
     if (
         isinstance(validation_fraction, bool)
         or not isinstance(validation_fraction, (int, float))
         or not (0 <= validation_fraction <= MAX_VALIDATION_FRACTION)
     ):
-        errors["validation_fraction"] = [f"A number from 0 to {MAX_VALIDATION_FRACTION}."]
+        errors.add("validation_fraction", f"A number from 0 to {MAX_VALIDATION_FRACTION}.")
     if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
-        errors["system_prompt"] = [f"Text of at most {MAX_SYSTEM_PROMPT:,} characters."]
-    if errors:
-        raise SnapshotError(errors)
+        errors.add("system_prompt", f"Text of at most {MAX_SYSTEM_PROMPT:,} characters.")
+    errors.raise_if_any()
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
             project=project,

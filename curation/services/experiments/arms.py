@@ -91,7 +91,7 @@ def arm_request(params: dict, arm: str, seed: int, *, raw_snapshot: int | None =
         stages.append(stage)
     request["stages"] = stages
     if arm == "random_order":
-        request["stage_order"] = "random"
+        request["order"] = "random"
     if ARMS[arm].fraction < 1.0:
         request["data_fraction"] = ARMS[arm].fraction
     return request

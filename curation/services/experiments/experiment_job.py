@@ -13,8 +13,8 @@ from django.db import transaction
 
 from curation.models import Experiment, ExperimentRun, Job, Snapshot
 from curation.services import jobs
-from curation.services.datasets import BuildCancelled, SnapshotError, build_snapshot, fail_snapshot
-from curation.services.errors import LaunchInvalid
+from curation.services.datasets import BuildCancelled, build_snapshot, fail_snapshot
+from curation.services.errors import Invalid
 from curation.services.experiments.arms import arm_request
 from curation.services.training import launch_distillation
 
@@ -29,7 +29,7 @@ def _raw_snapshot(ctx: jobs.JobContext, experiment: Experiment) -> str | None:
     ctx.progress(phase="building the raw snapshot (the teacher's output as it came)", force=True)
     try:
         raw = build_snapshot(raw, progress=ctx.progress, cancelled=ctx.cancelled)
-    except SnapshotError as exc:
+    except Invalid as exc:
         fail_snapshot(raw, str(exc))
         return f"the raw snapshot could not be built: {exc}"
     return None if raw.train_count else f"the raw snapshot {raw.name!r} has no training rows (no teacher examples?)"
@@ -79,7 +79,7 @@ def run_experiment_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         try:
             if _launch(experiment, run) is not None:
                 launched += 1
-        except LaunchInvalid as exc:
+        except Invalid as exc:
             ExperimentRun.objects.filter(pk=run.pk).update(error=f"Not launched: {exc}")
             ctx.warn(f"{run.arm} at seed {run.seed} was not launched: {exc}")
         ctx.progress(launched, total, phase=f"launched {launched} of {total} runs")

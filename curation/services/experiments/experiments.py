@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from curation.models import Experiment, ExperimentRun, GoldItem, Job, ModelSpec, Project, Snapshot, SnapshotRow
+from curation.models import Experiment, ExperimentRun, GoldItem, Job, ModelSpec, Project, Snapshot
 from curation.services import jobs
 from curation.services.datasets import MAX_NAME, start_snapshot
-from curation.services.errors import FieldErrors, LaunchInvalid
+from curation.services.errors import NON_FIELD, Invalid
 from curation.services.experiments.arms import ARMS, ONE_STAGE_ARMS, arm_request, curation_reference
-from curation.services.inputs import parse_number
+from curation.services.inputs import by_id, parse_number
 from curation.services.recipes import DISTILL_JOB_KEYS, DISTILL_STAGE_KEYS, distill_defaults
 from curation.services.training import gold_problems, validate_distillation
 
@@ -81,18 +81,6 @@ def _snapshots(project: Project, raw, errors) -> list[Snapshot]:
         else:
             chosen.append(snap)
     return chosen
-
-
-def gold_in_snapshots(snapshots: list[Snapshot]) -> dict[int, int]:
-    """{snapshot id: rows whose prompt is a gold item now} (a prompt made gold after the build)."""
-    if not snapshots:
-        return {}
-    gold = GoldItem.objects.filter(project_id=snapshots[0].project_id).values("content_hash")
-    rows = SnapshotRow.objects.filter(snapshot__in=snapshots, prompt_hash__in=gold)
-    counts: dict[int, int] = {}
-    for snapshot_id in rows.values_list("snapshot_id", flat=True):
-        counts[snapshot_id] = counts.get(snapshot_id, 0) + 1
-    return counts
 
 
 def _arms(raw, n_snapshots: int, errors) -> list[str]:
@@ -162,9 +150,9 @@ def _recipe(raw, student: ModelSpec | None, errors) -> dict:
 def _field(key: str) -> str:
     """An arm request's error field as the experiment's field."""
     head, _, rest = key.partition(".")
-    if head in ("student_spec", "teacher_spec", "__all__"):
+    if head in ("student_spec", "teacher_spec", NON_FIELD):
         return head
-    if head in ("data_fraction", "stage_order"):
+    if head in ("data_fraction", "order"):
         return "arms"
     if head == "stages":
         _index, _, field = rest.partition(".")
@@ -175,10 +163,10 @@ def _field(key: str) -> str:
 
 
 def validate_experiment(project: Project, data: dict) -> dict:
-    """The experiment's params for a request; raises ``LaunchInvalid`` naming the fields."""
+    """The experiment's params for a request; raises ``Invalid`` naming the fields."""
     if not isinstance(data, dict):
-        raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
-    errors = FieldErrors()
+        raise Invalid({NON_FIELD: ["The request must be a JSON object."]})
+    errors = Invalid()
     known = {"name", "student_spec", "teacher_spec", "snapshots", "arms", "seeds", "recipe"}
     for key in sorted(set(data) - known):
         errors.add(key, "unknown setting" if key != "early_stopping" else EARLY_STOPPING)
@@ -192,13 +180,9 @@ def validate_experiment(project: Project, data: dict) -> dict:
     )
     snapshots = _snapshots(project, data.get("snapshots"), errors)
     arms = _arms(data.get("arms"), len(snapshots) or len(data.get("snapshots") or []), errors)
-    student = ModelSpec.objects.filter(
-        project=project, pk=data.get("student_spec") if str(data.get("student_spec") or "").isdigit() else -1
-    ).first()
+    student = by_id(ModelSpec.objects.filter(project=project), data.get("student_spec"))
     recipe = _recipe(data.get("recipe"), student, errors)
-    teacher = ModelSpec.objects.filter(
-        project=project, pk=data.get("teacher_spec") if str(data.get("teacher_spec") or "").isdigit() else -1
-    ).first()
+    teacher = by_id(ModelSpec.objects.filter(project=project), data.get("teacher_spec"))
     if teacher is not None and teacher.backend != ModelSpec.Backend.TRANSFORMERS:
         errors.add(
             "teacher_spec",
@@ -207,17 +191,7 @@ def validate_experiment(project: Project, data: dict) -> dict:
         )
     problem = gold_problems(project)
     if problem:
-        errors.add("__all__", f"Every student is evaluated on the gold set, and {problem}.")
-    contaminated = gold_in_snapshots(snapshots)
-    for snap in snapshots:
-        n = contaminated.get(snap.pk)
-        if n:
-            errors.add(
-                "snapshots",
-                f"snapshot {snap.name!r} holds {n} row{'s' if n != 1 else ''} whose prompt is now a gold item "
-                f"(added to gold after the build): rebuild it, or the students would be tested on what they "
-                f"trained on",
-            )
+        errors.add(NON_FIELD, f"Every student is evaluated on the gold set, and {problem}.")
     params = {
         "student_spec": data.get("student_spec"),
         "teacher_spec": data.get("teacher_spec"),
@@ -229,7 +203,7 @@ def validate_experiment(project: Project, data: dict) -> dict:
         "seeds": seeds,
         "recipe": recipe,
     }
-    blocked = any(k == "snapshots" or k.startswith("recipe") for k in errors)
+    blocked = any(k == "snapshots" or k.startswith("recipe") for k in errors.errors)
     if snapshots and not blocked:
         # Each arm's run request, checked as the run will be (raw's data is built later; its
         # stage is shaped like shuffled's, which is checked), even when other fields are wrong,
@@ -238,11 +212,10 @@ def validate_experiment(project: Project, data: dict) -> dict:
         for arm in [a for a in arms if a != "raw"] or ["curated"]:
             try:
                 checked, _specs = validate_distillation(project, arm_request(params, arm, base_seed))
-            except LaunchInvalid as exc:
-                for key, messages in exc.errors.items():
-                    for message in messages:
-                        if message not in errors.get(_field(key), []):
-                            errors.add(_field(key), message)
+            except Invalid as exc:
+                for key, message in exc.flat():
+                    if message not in errors.errors.get(_field(key), []):
+                        errors.add(_field(key), message)
             else:
                 params["student_spec"], params["teacher_spec"] = checked["student_spec"], checked["teacher_spec"]
                 if arm == "curated":
@@ -251,8 +224,7 @@ def validate_experiment(project: Project, data: dict) -> dict:
             errors.add(
                 "recipe.stage.alpha", "the base recipe's alpha is 0 (CE only) already: the ce arm would equal it"
             )
-    if errors:
-        raise LaunchInvalid(dict(errors))
+    errors.raise_if_any()
     params["metric"] = "accuracy" if project.is_classification else "normalized_match"
     params["gold_items"] = GoldItem.objects.filter(project=project, confirmed=True).count()
     params["gold_check"] = {
@@ -264,7 +236,7 @@ def validate_experiment(project: Project, data: dict) -> dict:
 
 
 def launch_experiment(project: Project, data: dict, by=None) -> Experiment:
-    """Validate (``LaunchInvalid`` names the fields), record the runs, queue the preparation job."""
+    """Validate (``Invalid`` names the fields), record the runs, queue the preparation job."""
     params = validate_experiment(project, data)
     name = params.pop("name")
     base_seed = int(params["recipe"].get("seed") or 0)

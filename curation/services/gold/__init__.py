@@ -1,32 +1,33 @@
-"""The gold set: its items (add, edit, confirm, discard) and its guard, which keeps gold prompts and
-their duplicates out of training. Outside code imports this package only.
+"""The gold set: its items (``items``: one create and one update path for every surface, the answer
+check, search, candidates), the guard that keeps gold prompts and their duplicates out of training
+(``guard``: stored hashes, in SQL) and who may see gold (``visibility``). Outside code imports this
+package only.
 """
 
-from curation.services.gold.guard import GoldError, GoldGuard, create_gold_item, guard_keys, update_gold_item
+from curation.services.gold.guard import contamination, gold_guarded, training_eligible, with_gold_flag
 from curation.services.gold.items import (
-    add_gold_prompt,
+    check_gold_answer,
+    check_length,
     confirm_candidates,
-    contamination,
+    create_gold_item,
     discard_candidate,
-    gold_guarded,
     search_gold,
-    set_gold_answer,
-    training_eligible,
-    with_gold_flag,
+    update_gold_item,
 )
+from curation.services.gold.visibility import READS_GOLD, hide_gold_from_readers, sees_gold
 
 __all__ = [
-    "GoldError",
-    "GoldGuard",
-    "add_gold_prompt",
+    "READS_GOLD",
+    "check_gold_answer",
+    "check_length",
     "confirm_candidates",
     "contamination",
     "create_gold_item",
     "discard_candidate",
     "gold_guarded",
-    "guard_keys",
+    "hide_gold_from_readers",
     "search_gold",
-    "set_gold_answer",
+    "sees_gold",
     "training_eligible",
     "update_gold_item",
     "with_gold_flag",

@@ -1,165 +1,43 @@
-"""Gold items over the API (by prompt id, new text or chat turns; tier; confirmation), and the
-snapshot builder's second line of the gold guard.
+"""The gold guard: gold prompts, and prompts equal to them after normalisation, never train.
 
-The first line is ``services/gold.training_eligible`` (stored hashes, in SQL). Stored
-hashes are not the whole truth: a prompt edited in the admin keeps its old
-``content_hash`` (``Prompt.save`` only fills an empty one), and a chat prompt of one
-user turn asks exactly what the same text as a plain prompt asks, yet hashes
-differently. ``guard_keys`` covers both.
+One definition, in SQL on stored hashes: an example is guarded when its prompt's
+``content_hash`` is a gold item's of its project. Stored hashes are the truth because
+``Prompt.save`` recomputes the hash on every save (an edit in the admin too) and the
+normalisation folds a chat of one user turn into its plain text (``curation.normalize``);
+gold items take their prompt's hash. The snapshot builder, the curriculum board, the
+queue's gold badge and the Gold page's contamination list all use these functions, so a
+stage's "would go in a snapshot" on the board is what a snapshot of the stage holds.
 """
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 
-from curation.models import GoldItem, Project, Prompt, Tier
-from curation.normalize import content_hash
-from curation.services.errors import ReviewError
-from curation.services.gold.items import check_gold_answer, check_length
-from curation.services.inputs import check_messages
+from curation.models import Example, ExampleStatus, GoldItem
 
 
-class GoldError(ValueError):
-    """Bad input for a gold item: ``errors`` is {field: [message]}."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-
-
-def guard_keys(text: str, messages: list | None) -> set[str]:
-    """Every normalised hash under which this prompt counts as "the same prompt"."""
-    keys = {content_hash(text or "", messages)}
-    if messages and len(messages) == 1 and messages[0].get("role") == "user":
-        keys.add(content_hash(str(messages[0].get("content", "")), None))
-    return keys
-
-
-class GoldGuard:
-    """The project's gold keys, loaded once; ``reason(...)`` says why a prompt must stay out."""
-
-    def __init__(self, project: Project):
-        self.prompt_ids: set[int] = set()
-        self.keys: set[str] = set()
-        for prompt_id, stored, text, messages in GoldItem.objects.filter(project=project).values_list(
-            "prompt_id", "content_hash", "prompt__text", "prompt__messages"
-        ):
-            self.prompt_ids.add(prompt_id)
-            self.keys.add(stored)
-            self.keys |= guard_keys(text, messages)
-
-    def reason(self, prompt_id: int, stored_hash: str, keys: set[str]) -> str | None:
-        if prompt_id in self.prompt_ids:
-            return "gold_prompt"
-        if stored_hash in self.keys or not self.keys.isdisjoint(keys):
-            return "gold_duplicate"
-        return None
-
-
-def _check_answer(project: Project, reference: str, label: str) -> None:
-    """The review workspace's rule (``gold.check_gold_answer``), with the field it names as the key."""
-    try:
-        check_gold_answer(project, reference, label)
-    except ReviewError as exc:
-        field, _, message = str(exc).partition(": ")
-        raise GoldError({field if field in ("reference", "label") else "reference": [message or str(exc)]}) from None
-
-
-def _tier(project: Project, name: str | None) -> Tier | None:
-    if name in (None, ""):
-        return None
-    tier = project.tiers.filter(name=name).first()
-    if tier is None:
-        names = ", ".join(project.tiers.values_list("name", flat=True))
-        raise GoldError({"tier": [f"No tier {name!r} here; choose one of {names}."]})
-    return tier
-
-
-def _prompt_from(project: Project, prompt_id, text, messages) -> Prompt:
-    given = [
-        name
-        for name, value in (("prompt", prompt_id), ("prompt_text", text), ("messages", messages))
-        if value not in (None, "")
-    ]
-    if len(given) != 1:
-        field = given[1] if len(given) > 1 else "prompt"
-        raise GoldError({field: ["Give exactly one of: prompt (an existing prompt's id), prompt_text, or messages."]})
-    if prompt_id not in (None, ""):
-        prompt = Prompt.objects.filter(project=project, pk=prompt_id).first()
-        if prompt is None:
-            raise GoldError({"prompt": [f"No prompt {prompt_id} in this project."]})
-        return prompt
-    if messages not in (None, ""):
-        problem = check_messages(messages)
-        if problem:
-            raise GoldError({"messages": [problem]})
-        text, length = "", sum(len(m["content"]) for m in messages)
-    else:
-        if not text.strip():
-            raise GoldError({"prompt_text": ["The prompt is empty."]})
-        messages, length = None, len(text)
-    try:
-        check_length(given[0], "prompt", length)  # the web page's rule and wording
-    except ReviewError as exc:
-        raise GoldError({given[0]: [str(exc).partition(": ")[2]]}) from None
-    key = content_hash(text, messages)
-    prompt = Prompt.objects.filter(project=project, content_hash=key).first()
-    if prompt is None:
-        prompt = Prompt.objects.create(
-            project=project, text=text, messages=messages, source=Prompt.Source.HUMAN, content_hash=key
-        )
-    return prompt
-
-
-@transaction.atomic
-def create_gold_item(
-    project: Project,
-    user,
-    *,
-    prompt=None,
-    prompt_text=None,
-    messages=None,
-    reference="",
-    label="",
-    tier=None,
-    confirmed=True,
-) -> GoldItem:
-    """A gold item for an existing prompt (by id) or for new prompt text; refuses a second item for one prompt."""
-    _check_answer(project, reference, label)
-    tier_obj = _tier(project, tier)
-    prompt_obj = _prompt_from(project, prompt, prompt_text, messages)
-    existing = GoldItem.objects.filter(project=project, content_hash=prompt_obj.content_hash).first()
-    field = "prompt" if prompt not in (None, "") else ("messages" if messages else "prompt_text")
-    if existing is not None:
-        raise GoldError({field: [f"This prompt is already gold item {existing.pk}; change that one instead."]})
-    item = GoldItem(
-        project=project,
-        prompt=prompt_obj,
-        reference=(reference or "").strip(),
-        label=label or "",
-        tier=tier_obj,
-        confirmed=confirmed,
-        created_by=user,
+def _gold_of_same_prompt():
+    """True for an example whose prompt's normalised hash is a gold item's of its project."""
+    return Exists(
+        GoldItem.objects.filter(project_id=OuterRef("project_id"), content_hash=OuterRef("prompt__content_hash"))
     )
-    try:
-        with transaction.atomic():
-            item.save()
-    except IntegrityError:
-        raise GoldError({field: ["This prompt became a gold item a moment ago; reload and change that one."]}) from None
-    return item
 
 
-@transaction.atomic
-def update_gold_item(item: GoldItem, changes: dict) -> GoldItem:
-    """Change the reference, label, tier or confirmation of ``item`` (its prompt never changes)."""
-    project = item.project
-    reference = changes.get("reference", item.reference)
-    label = changes.get("label", item.label)
-    _check_answer(project, reference, label)
-    if "tier" in changes:
-        item.tier = _tier(project, changes["tier"])
-    item.reference, item.label = (reference or "").strip(), label or ""
-    if "confirmed" in changes:
-        item.confirmed = bool(changes["confirmed"])
-    item.save()
-    return item
+def training_eligible(queryset):
+    """``queryset`` (examples) without the gold-guarded ones: what may enter a training snapshot."""
+    return queryset.filter(~_gold_of_same_prompt())
+
+
+def gold_guarded(queryset):
+    """The examples of ``queryset`` that the gold guard keeps out of training."""
+    return queryset.filter(_gold_of_same_prompt())
+
+
+def with_gold_flag(queryset):
+    """Annotate ``is_gold`` (the badge on queue rows and the focus view)."""
+    return queryset.annotate(is_gold=_gold_of_same_prompt())
+
+
+def contamination(project):
+    """Examples still headed for training (not rejected) whose normalised prompt equals a gold prompt."""
+    return gold_guarded(Example.objects.filter(project=project).exclude(status=ExampleStatus.REJECTED))

@@ -1,53 +1,26 @@
-"""The gold set and its guard: gold prompts, and prompts equal to them after normalisation, never train.
-
-``training_eligible`` is the one definition of the guard. The curriculum board counts
-with it, and the snapshot builder must use it too, so a stage's approved count on the
-board is exactly what a snapshot of that stage contains.
+"""The gold set's items: one way to create one and one way to change one, for the Gold page, the
+focus view's ``g`` and the API alike, with one answer check (``check_gold_answer``) and one
+length limit (``check_length``); search, confirming imported candidates, discarding them.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
-from curation.models import Example, ExampleStatus, GoldItem, Prompt
+from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
 from curation.services.errors import ReviewError
-
-
-def _gold_of_same_prompt():
-    """True for an example whose prompt's normalised hash is a gold item's of its project."""
-    return Exists(
-        GoldItem.objects.filter(project_id=OuterRef("project_id"), content_hash=OuterRef("prompt__content_hash"))
-    )
-
-
-def training_eligible(queryset):
-    """``queryset`` (examples) without the gold-guarded ones: what may enter a training snapshot."""
-    return queryset.filter(~_gold_of_same_prompt())
-
-
-def gold_guarded(queryset):
-    """The examples of ``queryset`` that the gold guard keeps out of training."""
-    return queryset.filter(_gold_of_same_prompt())
-
-
-def with_gold_flag(queryset):
-    """Annotate ``is_gold`` (the badge on queue rows and the focus view)."""
-    return queryset.annotate(is_gold=_gold_of_same_prompt())
-
-
-def contamination(project):
-    """Examples still headed for training (not rejected) whose normalised prompt equals a gold prompt."""
-    return gold_guarded(Example.objects.filter(project=project).exclude(status=ExampleStatus.REJECTED))
+from curation.services.inputs import by_id, check_messages
+from curation.services.projects import tier_named
 
 
 def check_length(field: str, noun: str, length: int) -> None:
     """The import's length limit (``IMPORT_MAX_PROMPT_CHARS``), for a gold prompt or reference on any surface."""
     limit = settings.IMPORT_MAX_PROMPT_CHARS
     if length > limit:
-        raise ReviewError(f"{field}: The {noun} is {length:,} characters; the limit is {limit:,}.")
+        raise ReviewError(f"The {noun} is {length:,} characters; the limit is {limit:,}.", field, code="too_long")
 
 
 def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
@@ -56,11 +29,109 @@ def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
     check_length("reference", "reference", len(reference))
     if project.is_classification:
         if label not in (project.labels or []):
-            raise ReviewError(f"label: a gold item of this project needs one of {', '.join(project.labels or [])}.")
+            raise ReviewError(f"a gold item of this project needs one of {', '.join(project.labels or [])}.", "label")
         return reference, label
     if not reference:
-        raise ReviewError("reference: a gold item needs a reference answer.")
+        raise ReviewError("a gold item needs a reference answer.", "reference", code="required")
     return reference, label
+
+
+def _prompt_from(project: Project, prompt_id, text, messages) -> tuple[Prompt, str]:
+    """(the prompt, the field that named it): an existing prompt by id, else new text or chat turns.
+
+    New text equal to an existing prompt of the project after normalisation reuses that prompt.
+    """
+    given = [
+        name
+        for name, value in (("prompt", prompt_id), ("prompt_text", text), ("messages", messages))
+        if value not in (None, "")
+    ]
+    if len(given) != 1:
+        field = given[1] if len(given) > 1 else "prompt"
+        message = "Give exactly one of: prompt (an existing prompt's id), prompt_text, or messages."
+        raise ReviewError(message, field, code="required")
+    field = given[0]
+    if field == "prompt":
+        prompt = by_id(Prompt.objects.filter(project=project), prompt_id)
+        if prompt is None:
+            raise ReviewError(f"No prompt {prompt_id} in this project.", "prompt", code="not_found")
+        return prompt, field
+    if field == "messages":
+        problem = check_messages(messages)
+        if problem:
+            raise ReviewError(problem, "messages")
+        text, length = "", sum(len(m["content"]) for m in messages)
+    else:
+        if not text.strip():
+            raise ReviewError("write the prompt of the gold item.", "prompt_text", code="required")
+        text, messages, length = text.strip(), None, len(text.strip())
+    check_length(field, "prompt", length)
+    key = content_hash(text, messages)
+    prompt = Prompt.objects.filter(project=project, content_hash=key, twin_of=None).first()
+    if prompt is None:
+        prompt = Prompt.objects.create(project=project, text=text, messages=messages, source=Prompt.Source.HUMAN)
+    return prompt, field
+
+
+@transaction.atomic
+def create_gold_item(
+    project: Project,
+    user,
+    *,
+    prompt=None,
+    prompt_text=None,
+    messages=None,
+    reference="",
+    label="",
+    tier=None,
+    confirmed=True,
+) -> GoldItem:
+    """A gold item for an existing prompt (by id), new prompt text or chat turns; refuses a second item
+    for one prompt (after normalisation). ``tier``: a tier name (or a Tier)."""
+    reference, label = check_gold_answer(project, reference, label)
+    tier_obj = tier if tier is None or hasattr(tier, "pk") else tier_named(project, tier)
+    prompt_obj, field = _prompt_from(project, prompt, prompt_text, messages)
+    existing = GoldItem.objects.filter(project=project, content_hash=prompt_obj.content_hash).first()
+    if existing is not None:
+        raise ReviewError(
+            f"This prompt (or one equal to it after normalisation) is already gold item {existing.pk}; "
+            "change that one instead.",
+            field,
+            code="duplicate",
+        )
+    item = GoldItem(
+        project=project,
+        prompt=prompt_obj,
+        reference=reference,
+        label=label,
+        tier=tier_obj,
+        confirmed=confirmed,
+        created_by=user,
+    )
+    try:
+        with transaction.atomic():
+            item.save()
+    except IntegrityError:
+        raise ReviewError(
+            "This prompt became a gold item a moment ago; reload and change that one.", field, code="duplicate"
+        ) from None
+    return item
+
+
+@transaction.atomic
+def update_gold_item(item: GoldItem, changes: dict) -> GoldItem:
+    """Change the reference, label, tier or confirmation of ``item`` (its prompt never changes)."""
+    project = item.project
+    item.reference, item.label = check_gold_answer(
+        project, changes.get("reference", item.reference), changes.get("label", item.label)
+    )
+    if "tier" in changes:
+        tier = changes["tier"]
+        item.tier = tier if tier is None or hasattr(tier, "pk") else tier_named(project, tier)
+    if "confirmed" in changes:
+        item.confirmed = bool(changes["confirmed"])
+    item.save()
+    return item
 
 
 def search_gold(project, query: str = "", state: str = ""):
@@ -78,36 +149,6 @@ def search_gold(project, query: str = "", state: str = ""):
     elif state == "confirmed":
         items = items.filter(confirmed=True)
     return items
-
-
-@transaction.atomic
-def add_gold_prompt(project, user, text: str, reference: str = "", label: str = "") -> GoldItem:
-    """A new gold item from a prompt typed in; an existing prompt with the same normalised text is reused."""
-    text = (text or "").strip()
-    if not text:
-        raise ReviewError("prompt: write the prompt of the gold item.")
-    check_length("prompt", "prompt", len(text))
-    reference, label = check_gold_answer(project, reference, label)
-    key = content_hash(text, None)
-    if GoldItem.objects.filter(project=project, content_hash=key).exists():
-        raise ReviewError("prompt: this prompt (or one equal to it after normalisation) is already in the gold set.")
-    prompt = Prompt.objects.filter(project=project, content_hash=key).first()
-    if prompt is None:
-        prompt = Prompt.objects.create(project=project, text=text, source=Prompt.Source.HUMAN, content_hash=key)
-    try:
-        with transaction.atomic():
-            return GoldItem.objects.create(
-                project=project, prompt=prompt, reference=reference, label=label, confirmed=True, created_by=user
-            )
-    except IntegrityError:
-        raise ReviewError("prompt: someone added this prompt to the gold set a moment ago.") from None
-
-
-@transaction.atomic
-def set_gold_answer(item: GoldItem, reference: str, label: str) -> GoldItem:
-    item.reference, item.label = check_gold_answer(item.project, reference, label)
-    item.save(update_fields=["reference", "label", "content_hash", "updated_at"])
-    return item
 
 
 def confirm_candidates(project, ids) -> int:

@@ -1,8 +1,9 @@
-"""Projects and their people: API tokens and the dashboard's "what to do next".
-Outside code imports this package only.
+"""Projects and their people: API tokens, the dashboard's "what to do next", and the one lookup
+of a tier or stage by name. Outside code imports this package only.
 """
 
+from curation.services.projects.levels import NONE, stage_named, tier_named
 from curation.services.projects.steps import next_steps
-from curation.services.projects.tokens import TokenError, issue, revoke
+from curation.services.projects.tokens import issue, revoke
 
-__all__ = ["TokenError", "issue", "next_steps", "revoke"]
+__all__ = ["NONE", "issue", "next_steps", "revoke", "stage_named", "tier_named"]

@@ -52,7 +52,8 @@ def next_steps(project, progress: list[dict]) -> list[Step]:
         steps += _snapshot_steps(project, progress, jobs)
     report = EvalReport.objects.filter(project=project).order_by("-created_at", "-id").first()
     if report is not None:
-        steps.append(_report_step(project, report))
+        # A missed target leads: everything downstream of a weak teacher or student inherits it.
+        steps.insert(0 if report.missed_targets() else len(steps), _report_step(project, report))
         steps += _experiment_step(project, engineer)
     return steps
 
@@ -192,6 +193,18 @@ def _snapshot_steps(project, progress, jobs) -> list[Step]:
 
 
 def _report_step(project, report) -> Step:
+    missed = report.missed_targets()
+    if missed:
+        worst = missed[0]
+        value = f"{worst['value']:.0%}" if worst["kind"] == "pct" else f"×{worst['value']:.1f}"
+        target = f"{worst['target']:.0%}" if worst["kind"] == "pct" else f"×{worst['target']:.1f}"
+        more = f" (and {_plural(len(missed) - 1, 'other target')})" if len(missed) > 1 else ""
+        text = f"TARGET MISSED in the latest evaluation: {worst['name']} {value}, target {target}{more}."
+        return Step(
+            f"{text} {worst['advice']}",
+            "Read the report",
+            _url("report-detail", project, report.pk),
+        )
     parts = []
     if report.quality_retained is not None:
         parts.append(f"quality retained {report.quality_retained:.0%}")

@@ -1,23 +1,20 @@
 """API tokens: issue (the key is returned once), revoke. Only sha256(key) is stored."""
 
 from curation.models import ApiToken
+from curation.services.errors import ReviewError
 
 MAX_ACTIVE = 100
 
 
-class TokenError(ValueError):
-    pass
-
-
 def issue(user, name: str):
-    """(token, key) for a new token of ``user``; TokenError for a blank name or too many tokens."""
+    """(token, key) for a new token of ``user``; ReviewError (on ``name``) for a blank name or too many tokens."""
     name = (name or "").strip()
     if not name:
-        raise TokenError("Give the token a name, e.g. what will use it.")
+        raise ReviewError("Give the token a name, e.g. what will use it.", "name")
     if len(name) > ApiToken._meta.get_field("name").max_length:
-        raise TokenError("At most 100 characters.")
+        raise ReviewError("At most 100 characters.", "name")
     if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE:
-        raise TokenError(f"You have {MAX_ACTIVE} active tokens; revoke one you no longer use first.")
+        raise ReviewError(f"You have {MAX_ACTIVE} active tokens; revoke one you no longer use first.", "name")
     return ApiToken.issue(user, name)
 
 

@@ -2,7 +2,8 @@
 the review queue's filter, curriculum stages and tiers, and reviewer statistics.
 
 Modules: ``decisions`` (approve, reject, edit, grade, tier, stage, label, comment, gold; the
-optimistic lock and the audit row), ``bulk`` (one statement per filter), ``leases``,
+optimistic lock and the audit row; ``apply``, the one entry the focus view and the verdicts API
+call), ``bulk`` (one statement per filter), ``leases``,
 ``filters`` (the shared example filter and keyset pages), ``curriculum`` (stage and tier
 lists), ``stats`` (per-day counts, agreement). Outside code imports this package only.
 """
@@ -10,9 +11,12 @@ lists), ``stats`` (per-day counts, agreement). Outside code imports this package
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
 from curation.services.review.curriculum import add_level, move_level, remove_level, rename_level
 from curation.services.review.decisions import (
+    DECISIONS,
+    Decided,
     ReviewError,
     StaleExample,
     add_to_gold,
+    apply,
     approve,
     comment,
     demote,
@@ -30,7 +34,6 @@ from curation.services.review.filters import (
     ORDERINGS,
     PARAMS,
     ExampleFilter,
-    FilterError,
     Page,
     adjacent,
     cursor_at,
@@ -44,13 +47,14 @@ from curation.services.review.stats import agreement, cohens_kappa, reviewed_per
 
 __all__ = [
     "ACTIONS",
+    "DECISIONS",
     "DEFAULT_ORDER",
     "ORDERINGS",
     "ORDER_LABELS",
     "PARAMS",
     "BulkCountChanged",
+    "Decided",
     "ExampleFilter",
-    "FilterError",
     "Page",
     "ReviewError",
     "StaleExample",
@@ -58,6 +62,7 @@ __all__ = [
     "add_to_gold",
     "adjacent",
     "agreement",
+    "apply",
     "apply_bulk",
     "approve",
     "claim_next",

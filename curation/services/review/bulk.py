@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from curation.models import BulkAction, Example, ExampleStatus, Verdict
 from curation.services.errors import ReviewError
+from curation.services.projects import stage_named, tier_named
 
 A = Verdict.Action
 ACTIONS = {
@@ -99,24 +100,18 @@ class BulkPlan:
 def plan_bulk(project, action: str, to_tier: str = "", to_stage: str = "") -> BulkPlan:
     """Validate an action and its target by name; ReviewError naming the field."""
     if action not in ACTIONS:
-        raise ReviewError(f"action: choose one of {', '.join(ACTIONS)}.")
+        raise ReviewError(f"choose one of {', '.join(ACTIONS)}.", "action")
     if action == "approve" and project.require_second_approval:
         raise ReviewError(
-            "action: this project needs a second approval by a different reviewer for every example, which a bulk "
-            "approval would skip. Approve one by one, or turn second approval off in the project settings."
+            "this project needs a second approval by a different reviewer for every example, which a bulk "
+            "approval would skip. Approve one by one, or turn second approval off in the project settings.",
+            "action",
         )
     plan = BulkPlan(action)
     if action == "tier":
-        if to_tier and to_tier != "none":
-            plan.tier = project.tiers.filter(name=to_tier).first()
-            if plan.tier is None:
-                raise ReviewError(f"to_tier: no tier {to_tier!r} here.")
-        elif to_tier != "none":
-            raise ReviewError("to_tier: choose the tier to set (or 'none' to clear it).")
+        plan.tier = tier_named(project, to_tier, field="to_tier", required=True)
     if action == "stage":
-        plan.stage = project.stages.filter(name=to_stage).first()
-        if plan.stage is None:
-            raise ReviewError(f"to_stage: no stage {to_stage!r} here." if to_stage else "to_stage: choose the stage.")
+        plan.stage = stage_named(project, to_stage, field="to_stage")
     return plan
 
 

@@ -12,7 +12,7 @@ from django.db.models import Max
 
 from curation.models import Stage, Tier
 from curation.services.errors import ReviewError
-from curation.services.review.filters import NONE
+from curation.services.projects import NONE
 
 KINDS = {"stage": Stage, "tier": Tier}
 MAX_NAME = 50
@@ -20,28 +20,28 @@ MAX_NAME = 50
 
 def _levels(project, kind):
     if kind not in KINDS:
-        raise ReviewError(f"kind: expected 'stage' or 'tier', got {kind!r}.")
+        raise ReviewError(f"expected 'stage' or 'tier', got {kind!r}.", "kind")
     return KINDS[kind].objects.filter(project=project)
 
 
 def _clean_name(project, kind, name: str, exclude_id=None) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise ReviewError(f"name: the {kind} needs a name.")
+        raise ReviewError(f"the {kind} needs a name.", "name")
     if len(name) > MAX_NAME:
-        raise ReviewError(f"name: at most {MAX_NAME} characters.")
+        raise ReviewError(f"at most {MAX_NAME} characters.", "name")
     if kind == "tier" and name.casefold() == NONE:
-        raise ReviewError("name: 'none' means 'no tier' in filters; pick another name.")
+        raise ReviewError("'none' means 'no tier' in filters; pick another name.", "name")
     clash = _levels(project, kind).filter(name__iexact=name).exclude(id=exclude_id)
     if clash.exists():
-        raise ReviewError(f"name: there is already a {kind} called {clash.first().name!r}.")
+        raise ReviewError(f"there is already a {kind} called {clash.first().name!r}.", "name")
     return name
 
 
 def level(project, kind, level_id):
     found = _levels(project, kind).filter(id=level_id).first()
     if found is None:
-        raise ReviewError(f"id: no such {kind} here.")
+        raise ReviewError(f"no such {kind} here.", "id", code="not_found")
     return found
 
 
@@ -56,7 +56,7 @@ def add_level(project, kind, name):
 def rename_level(project, kind, level_id, name):
     target = level(project, kind, level_id)
     if kind == "stage" and target.is_pool:
-        raise ReviewError("name: the pool keeps its name; it holds the examples not placed in a stage yet.")
+        raise ReviewError("the pool keeps its name; it holds the examples not placed in a stage yet.", "name")
     target.name = _clean_name(project, kind, name, exclude_id=target.id)
     target.save(update_fields=["name"])
     return target
@@ -68,7 +68,7 @@ def move_level(project, kind, level_id, step: int):
     ordered = list(_levels(project, kind).select_for_update().order_by("order", "id"))
     index = next((i for i, x in enumerate(ordered) if x.id == level_id), None)
     if index is None:
-        raise ReviewError(f"id: no such {kind} here.")
+        raise ReviewError(f"no such {kind} here.", "id", code="not_found")
     other = index + step
     first_movable = 1 if kind == "stage" else 0
     if getattr(ordered[index], "is_pool", False) or not first_movable <= other < len(ordered):

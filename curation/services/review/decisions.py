@@ -15,11 +15,16 @@ disagreement: the example goes back to pending with ``conflict = True`` (the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, GoldItem, Stage, Tier, Verdict
 from curation.services.errors import ReviewError
+from curation.services.gold import create_gold_item, update_gold_item
+from curation.services.inputs import to_number
+from curation.services.projects import NONE, stage_named, tier_named
 
 A = Verdict.Action
 
@@ -142,7 +147,9 @@ def edit(example: Example, user, version: int | None, text: str, comment: str = 
     original is held once again, in ``response``.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ReviewError("The edited response is empty; write the answer, or reject the example instead.")
+        raise ReviewError(
+            "The edited response is empty; write the answer, or reject the example instead.", "text", code="required"
+        )
     ex = _lock(example, version)
     old, teacher = ex.response_text, ex.teacher_response
     if text == old:
@@ -166,7 +173,7 @@ def edit(example: Example, user, version: int | None, text: str, comment: str = 
 @transaction.atomic
 def grade(example: Example, user, version: int | None, value: int | None) -> Example:
     if value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
-        raise ReviewError(f"A grade is a whole number from 1 to 5, got {value!r}.")
+        raise ReviewError(f"A grade is a whole number from 1 to 5, got {value!r}.", "grade")
     ex = _lock(example, version)
     old, ex.grade = ex.grade, value
     return _save(ex, user, A.GRADE, {"grade": [old, value]}, ["grade"])
@@ -176,7 +183,7 @@ def grade(example: Example, user, version: int | None, value: int | None) -> Exa
 def set_tier(example: Example, user, version: int | None, tier: Tier | None) -> Example:
     """A human-set tier is locked: auto-tiering keeps it."""
     if tier is not None and tier.project_id != example.project_id:
-        raise ReviewError("That tier belongs to another project.")
+        raise ReviewError("That tier belongs to another project.", "tier")
     ex = _lock(example, version)
     old = ex.tier.name if ex.tier else None
     ex.tier, ex.tier_locked = tier, tier is not None
@@ -186,7 +193,7 @@ def set_tier(example: Example, user, version: int | None, tier: Tier | None) -> 
 @transaction.atomic
 def move_to_stage(example: Example, user, version: int | None, stage: Stage) -> Example:
     if stage.project_id != example.project_id:
-        raise ReviewError("That stage belongs to another project.")
+        raise ReviewError("That stage belongs to another project.", "stage")
     ex = _lock(example, version)
     old = ex.stage.name
     ex.stage = stage
@@ -217,7 +224,7 @@ def demote(example: Example, user, version: int | None) -> Example:
 def set_label(example: Example, user, version: int | None, label: str) -> Example:
     labels = example.project.labels or []
     if label not in labels:
-        raise ReviewError(f"Label {label!r} is not one of this project's labels ({', '.join(labels)}).")
+        raise ReviewError(f"Label {label!r} is not one of this project's labels ({', '.join(labels)}).", "label")
     ex = _lock(example, version)
     old, ex.label = ex.label, label
     return _save(ex, user, A.LABEL, {"label": [old, label]}, ["label"])
@@ -226,27 +233,85 @@ def set_label(example: Example, user, version: int | None, label: str) -> Exampl
 @transaction.atomic
 def comment(example: Example, user, version: int | None, text: str) -> Example:
     if not text or not text.strip():
-        raise ReviewError("The comment is empty.")
+        raise ReviewError("The comment is empty.", "comment", code="required")
     ex = _lock(example, version)
     return _save(ex, user, A.COMMENT, {}, [], text.strip())
 
 
 @transaction.atomic
 def add_to_gold(example: Example, user, version: int | None, reference: str = "", label: str = "") -> GoldItem:
-    """Make the example's prompt a confirmed gold item; it (and any duplicate) never enters training."""
+    """Make the example's prompt a confirmed gold item; it (and any duplicate) never enters training.
+
+    Through the gold set's one create and one update path (``gold.create_gold_item`` /
+    ``update_gold_item``): the Gold page's answer check, length limit and wording.
+    """
     project = example.project
-    if project.is_classification:
-        if label not in (project.labels or []):
-            raise ReviewError(f"A gold item of this project needs a label, one of {', '.join(project.labels or [])}.")
-    elif not reference or not reference.strip():
-        raise ReviewError("A gold item needs a reference answer.")
     ex = _lock(example, version)
     gold = GoldItem.objects.filter(project=project, content_hash=ex.prompt.content_hash).first()
     before = {"reference": gold.reference, "label": gold.label} if gold else None
     if gold is None:
-        gold = GoldItem(project=project, prompt=ex.prompt, created_by=user)
-    gold.reference, gold.label, gold.confirmed = reference.strip(), label, True
-    gold.tier = gold.tier or ex.tier
-    gold.save()
+        gold = create_gold_item(
+            project, user, prompt=ex.prompt_id, reference=reference, label=label, tier=ex.tier, confirmed=True
+        )
+    else:
+        changes = {"reference": reference, "label": label, "confirmed": True}
+        gold = update_gold_item(gold, changes if gold.tier_id or not ex.tier_id else {**changes, "tier": ex.tier})
     _save(ex, user, A.GOLD, {"gold": [before, {"reference": gold.reference, "label": gold.label}]}, [])
     return gold
+
+
+# ------------------------------------------------------------- one entry
+DECISIONS = ("approve", "reject", "edit", "grade", "tier", "stage", "promote", "demote", "label", "comment", "gold")
+
+
+@dataclass
+class Decided:
+    """What ``apply`` did: the example as it is now, and for ``gold`` the gold item."""
+
+    example: Example
+    gold: GoldItem | None = None
+
+
+def apply(example: Example, user, action: str, version: int | None, **fields) -> Decided:
+    """One reviewer decision, by name: the focus view's keys and the verdicts API both come here.
+
+    ``fields`` are the action's own: ``comment`` (approve, reject, edit), ``text`` (edit),
+    ``grade`` (1-5; None, "", "none" or 0 clear it), ``tier`` (a name; None, "" or "none"
+    clear it), ``stage`` (a name), ``label`` (label, gold), ``reference`` (gold). Tier and
+    stage names go through the one lookup (``projects.tier_named``/``stage_named``).
+    ``ReviewError`` names the field; ``StaleExample`` when ``version`` is not the example's.
+    """
+    comment_text = fields.get("comment") or ""
+    if action == "approve":
+        return Decided(approve(example, user, version, comment_text))
+    if action == "reject":
+        return Decided(reject(example, user, version, comment_text))
+    if action == "edit":
+        return Decided(edit(example, user, version, fields.get("text"), comment_text))
+    if action == "grade":
+        return Decided(grade(example, user, version, _grade_of(fields.get("grade"))))
+    if action == "tier":
+        return Decided(set_tier(example, user, version, tier_named(example.project, fields.get("tier"))))
+    if action == "stage":
+        return Decided(move_to_stage(example, user, version, stage_named(example.project, fields.get("stage"))))
+    if action == "promote":
+        return Decided(promote(example, user, version))
+    if action == "demote":
+        return Decided(demote(example, user, version))
+    if action == "label":
+        return Decided(set_label(example, user, version, fields.get("label") or ""))
+    if action == "comment":
+        return Decided(comment(example, user, version, fields.get("comment") or ""))
+    if action == "gold":
+        item = add_to_gold(example, user, version, fields.get("reference") or "", fields.get("label") or "")
+        return Decided(Example.objects.get(pk=example.pk), item)
+    raise ReviewError(f"choose one of {', '.join(DECISIONS)}.", "action", code="not_found")
+
+
+def _grade_of(raw) -> int | None:
+    if raw in (None, "", NONE, 0, "0"):
+        return None
+    try:
+        return to_number(raw, int)
+    except ValueError:
+        raise ReviewError(f"A grade is a whole number from 1 to 5, got {raw!r}.", "grade") from None

@@ -12,7 +12,7 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
     order=newest|oldest|difficulty|-difficulty|confidence|-confidence
 
 A bad value is a form error naming the parameter; ``filtered_examples`` raises
-``FilterError`` with ``errors = {param: [message]}`` so pages and the API can show it.
+``Invalid`` with ``errors = {param: [message]}`` so pages and the API can show it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ import django_filters
 from django.db.models import Q
 
 from curation.models import Example, ExampleStatus, Prompt, TeacherSample
+from curation.services.errors import Invalid
 from curation.services.gold import gold_guarded, training_eligible
+from curation.services.inputs import MAX_ID
+from curation.services.projects import NONE, stage_named, tier_named
 
 # name -> (model field, descending). Every ordering ends in id (keyset pagination).
 ORDERINGS = {
@@ -69,13 +72,6 @@ PARAMS = (
     "gold",
     "order",
 )
-NONE = "none"
-
-
-class FilterError(ValueError):
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
 
 
 def _log_confidence(value: float) -> float:
@@ -119,23 +115,14 @@ class ExampleFilter(django_filters.FilterSet):
         if queryset is None:
             queryset = Example.objects.filter(project=project)
         super().__init__(data, queryset, **kwargs)
-        self._tiers = {t.name: t.id for t in project.tiers.all()}
-        self._stages = {s.name: s.id for s in project.stages.all()}
 
     # Each method validates what a plain field cannot (names belong to this project).
     def filter_tier(self, queryset, name, value):
-        if value == NONE:
-            return queryset.filter(tier__isnull=True)
-        if value not in self._tiers:
-            raise FilterError(
-                {"tier": [f"No tier {value!r} here; choose one of {', '.join(self._tiers) or '(none)'} or 'none'."]}
-            )
-        return queryset.filter(tier_id=self._tiers[value])
+        tier = tier_named(self.project, value)
+        return queryset.filter(tier__isnull=True) if tier is None else queryset.filter(tier_id=tier.id)
 
     def filter_stage(self, queryset, name, value):
-        if value not in self._stages:
-            raise FilterError({"stage": [f"No stage {value!r} here; choose one of {', '.join(self._stages)}."]})
-        return queryset.filter(stage_id=self._stages[value])
+        return queryset.filter(stage_id=stage_named(self.project, value).id)
 
     def filter_checks(self, queryset, name, value):
         return queryset.filter(checks_failed=(value == "failed"))
@@ -150,7 +137,7 @@ class ExampleFilter(django_filters.FilterSet):
         if value == NONE:
             return queryset.filter(grade__isnull=True)
         if value not in {"1", "2", "3", "4", "5"}:
-            raise FilterError({"grade": [f"Grade must be 1 to 5 or 'none', got {value!r}."]})
+            raise Invalid({"grade": [f"Grade must be 1 to 5 or 'none', got {value!r}."]})
         return queryset.filter(grade=int(value))
 
     def filter_text(self, queryset, name, value):
@@ -182,12 +169,12 @@ class ExampleFilter(django_filters.FilterSet):
 
 
 def filtered_examples(project, params, queryset=None):
-    """(queryset, cleaned params) for ``params`` (a QueryDict or dict); raises FilterError."""
+    """(queryset, cleaned params) for ``params`` (a QueryDict or dict); raises ``Invalid``."""
     data = _only_filter_params(params)
     unknown = sorted(set(_keys(params)) - set(PARAMS) - {"after", "size", "page", "format", "cursor"})
     fs = ExampleFilter(data, queryset=queryset, project=project)
     if not fs.is_valid():
-        raise FilterError({k: [str(m) for m in v] for k, v in fs.errors.items()})
+        raise Invalid({k: [str(m) for m in v] for k, v in fs.errors.items()})
     qs = fs.qs
     return qs, {"unknown": unknown, **{k: v for k, v in fs.form.cleaned_data.items() if v not in (None, "", [])}}
 
@@ -236,14 +223,16 @@ def encode_cursor(order: str, value, last_id: int) -> str:
 
 
 def decode_cursor(cursor: str, order: str):
-    """(value, last_id) from a cursor made for ``order``; FilterError when it is not one."""
+    """(value, last_id) from a cursor made for ``order``; ``Invalid`` when it is not one."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_order, value, last_id = json.loads(raw)
         if got_order != order or not isinstance(last_id, int) or not (value is None or isinstance(value, (int, float))):
             raise ValueError
+        if isinstance(last_id, bool) or not 0 <= last_id <= MAX_ID:
+            raise ValueError
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise FilterError(
+        raise Invalid(
             {"after": ["This page link is out of date or broken; start again from the first page."]}
         ) from None
     return value, last_id
@@ -274,7 +263,7 @@ def rows_after(queryset, order: str, after: str | None = None) -> list:
     look-ahead row as a page does.
     """
     if order not in ORDERINGS:
-        raise FilterError({"order": [f"Unknown order {order!r}; choose one of {', '.join(ORDERINGS)}."]})
+        raise Invalid({"order": [f"Unknown order {order!r}; choose one of {', '.join(ORDERINGS)}."]})
     field, desc = ORDERINGS[order]
     value, last_id = decode_cursor(after, order) if after else (None, None)
     id_order = "-id" if desc else "id"

@@ -4,13 +4,12 @@ writer of samples and soft targets (``output``), difficulty tiers and the token 
 Outside code imports this package only.
 """
 
-from curation.services.teacher.generation import LaunchInvalid, launch_generation, retry
+from curation.services.teacher.generation import launch_generation, retry
 from curation.services.teacher.generation_job import run_generation
 from curation.services.teacher.heatmap import heatmap_for, load_tokenizer, shade_of
 from curation.services.teacher.output import SampleWriter
 from curation.services.teacher.prompt_filter import (
     SCOPES,
-    FilterInvalid,
     PromptFilter,
     count_matching,
     filter_of,
@@ -27,8 +26,6 @@ from curation.services.teacher.tiering import job_tier_counts
 __all__ = [
     "SCOPES",
     "TARGETS",
-    "FilterInvalid",
-    "LaunchInvalid",
     "PromptFilter",
     "SampleWriter",
     "ScoreWriter",

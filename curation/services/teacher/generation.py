@@ -15,80 +15,65 @@ from __future__ import annotations
 
 from curation.models import Job, ModelSpec, TeacherSample
 from curation.services import jobs
-from curation.services.modelspecs import SpecProblem, resolve_generation_params, teacher_config
-from curation.services.teacher.prompt_filter import FilterInvalid, freeze, parse_filter
+from curation.services.errors import Invalid
+from curation.services.inputs import by_id
+from curation.services.modelspecs import resolve_generation_params, teacher_config
+from curation.services.teacher.prompt_filter import freeze, parse_filter
 from workers.checks import validate_checks_config
 
 
-class LaunchInvalid(ValueError):
-    """``errors``: {field: [messages]}, with ``params`` and ``prompt_filter`` nested."""
-
-    def __init__(self, errors: dict):
-        self.errors = errors
-        super().__init__(_flatten_message(errors))
-
-
-def _flatten_message(errors: dict, prefix: str = "") -> str:
-    parts = []
-    for key, value in errors.items():
-        if isinstance(value, dict):
-            parts.append(_flatten_message(value, f"{prefix}{key}."))
-        else:
-            parts.append(f"{prefix}{key}: {' '.join(value)}")
-    return "; ".join(parts)
-
-
-def teacher_spec_for(project, value, errors: dict) -> ModelSpec | None:
+def teacher_spec_for(project, value, errors: Invalid) -> ModelSpec | None:
     """The project's teacher spec named by ``value`` (an id or a ModelSpec)."""
     if isinstance(value, ModelSpec):
         value = value.pk
     if value in (None, ""):
-        errors["model_spec"] = ["choose the teacher model spec (register one on the Model specs page)"]
+        errors.add("model_spec", "choose the teacher model spec (register one on the Model specs page)")
         return None
-    try:
-        spec = ModelSpec.objects.filter(project=project, pk=int(value)).first()
-    except (TypeError, ValueError):
-        spec = None
+    spec = by_id(ModelSpec.objects.filter(project=project), value)
     if spec is None:
-        errors["model_spec"] = [f"no model spec {value!r} in this project"]
+        errors.add("model_spec", f"no model spec {value!r} in this project")
     elif spec.role != ModelSpec.Role.TEACHER:
-        errors["model_spec"] = [f"{spec.name!r} is a student spec; generation needs a teacher"]
+        errors.add("model_spec", f"{spec.name!r} is a student spec; generation needs a teacher")
         return None
     return spec
 
 
 def prepare_generation(project, *, model_spec, params=None, prompt_filter=None) -> tuple[ModelSpec, dict]:
-    """(spec, job params) for a valid launch; ``LaunchInvalid`` naming every bad field."""
-    errors: dict = {}
+    """(spec, job params) for a valid launch; ``Invalid`` naming every bad field (``params`` and
+    ``prompt_filter`` nested: ``{"params": {"top_k": [...]}}``)."""
+    errors = Invalid()
     spec = teacher_spec_for(project, model_spec, errors)
     classification = project.is_classification
     generation = None
     try:
         generation = resolve_generation_params(spec, params or {}, classification=classification)
-    except SpecProblem as exc:
+    except Invalid as exc:
+        settings = Invalid()
         for key, messages in exc.errors.items():
-            if key == "model_spec":
-                errors.setdefault("model_spec", []).extend(messages)
-            else:
-                errors.setdefault("params", {})[key] = messages
+            for message in messages:
+                (errors if key == "model_spec" else settings).add(key, message)
+        if settings:
+            errors.nest("params", settings)
     pf = None
     try:
         pf = parse_filter(prompt_filter, project)
-    except FilterInvalid as exc:
-        errors["prompt_filter"] = exc.errors
+    except Invalid as exc:
+        errors.nest("prompt_filter", exc)
     if classification and not project.labels:
-        errors.setdefault("project", []).append("this classification project has no labels to choose from")
+        errors.add("project", "this classification project has no labels to choose from")
     try:
         validate_checks_config(project.checks or [])
     except ValueError as exc:
-        errors.setdefault("project", []).append(f"the project's checks are invalid ({exc}); fix them in its settings")
+        errors.add("project", f"the project's checks are invalid ({exc}); fix them in its settings")
     frozen = None
     if pf is not None and "model_spec" not in errors:
         frozen = freeze(project, pf, spec.pk if spec else None)
         if not frozen["count"]:
-            errors["prompt_filter"] = {"prompt_filter": ["no prompt matches this filter (gold prompts never do)"]}
-    if errors:
-        raise LaunchInvalid(errors)
+            errors.nest(
+                "prompt_filter",
+                Invalid({"prompt_filter": ["no prompt matches this filter (gold prompts never do)"]}),
+            )
+    errors.raise_if_any()
     return spec, {
         "task": "classification" if classification else "generation",
         "labels": list(project.labels or []) if classification else [],

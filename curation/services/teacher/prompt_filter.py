@@ -25,20 +25,15 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.json import KeyTransform
 
 from curation.models import GoldItem, Prompt, TeacherSample
+from curation.services.errors import Invalid
+from curation.services.inputs import MAX_ID, parse_id, parse_number
 
 SCOPES = {"all": "All prompts", "missing": "Only prompts without samples from this teacher"}
 MAX_IDS = 100_000
 MAX_LIMIT = 10_000_000
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.\- ]{1,100}$")
+_ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")
 FIELDS = ("scope", "source", "metadata_key", "metadata_value", "ids", "limit")
-
-
-class FilterInvalid(ValueError):
-    """``errors`` maps each bad field of the prompt filter to its messages."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
 
 
 @dataclass
@@ -81,12 +76,12 @@ class PromptFilter:
 
 
 def parse_ids(value) -> list[int]:
-    """Ids from a list, or from text like "4, 8 15-17" (ranges inclusive)."""
+    """Ids from a list, or from text like "4, 8 15-17" (ranges inclusive); ValueError saying what is wrong."""
     if value in (None, "", []):
         return []
     if isinstance(value, (list, tuple)):
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-            raise ValueError("give prompt ids as positive whole numbers")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and parse_id(v) for v in value):
+            raise ValueError(f"give prompt ids as whole numbers from 1 to {MAX_ID}")
         return list(dict.fromkeys(value))
     if not isinstance(value, str):
         raise ValueError("give prompt ids as a list of numbers or text like '4, 8, 15-17'")
@@ -94,10 +89,10 @@ def parse_ids(value) -> list[int]:
     for token in re.split(r"[\s,;]+", value.strip()):
         if not token:
             continue
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", token)
-        if not m:
+        m = _ID_OR_RANGE.fullmatch(token)
+        lo, hi = (parse_id(m.group(1)), parse_id(m.group(2) or m.group(1))) if m else (None, None)
+        if lo is None or hi is None:
             raise ValueError(f"{token!r} is not a prompt id or a range like 15-17")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         if hi < lo or hi - lo >= MAX_IDS:
             raise ValueError(f"range {token!r} is backwards or too long")
         out.extend(range(lo, hi + 1))
@@ -107,59 +102,46 @@ def parse_ids(value) -> list[int]:
 
 
 def parse_filter(data: dict | None, project) -> PromptFilter:
-    """A validated ``PromptFilter``; ``FilterInvalid`` names every bad field."""
+    """A validated ``PromptFilter``; ``Invalid`` names every bad field."""
     data = dict(data or {})
-    errors: dict[str, list[str]] = {}
+    errors = Invalid()
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        errors["prompt_filter"] = [f"unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"]
+        errors.add("prompt_filter", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
     scope = data.get("scope") or "all"
     if scope not in SCOPES:
-        errors["scope"] = [f"choose 'all' or 'missing', not {scope!r}"]
+        errors.add("scope", f"choose 'all' or 'missing', not {scope!r}")
     source = data.get("source") or ""
     if source and source not in Prompt.Source.values:
-        errors["source"] = [f"unknown source {source!r}; choose one of {', '.join(Prompt.Source.values)}"]
+        errors.add("source", f"unknown source {source!r}; choose one of {', '.join(Prompt.Source.values)}")
     key = str(data.get("metadata_key") or "").strip()
     value = data.get("metadata_value")
     value = "" if value is None else value
     if not isinstance(value, (str, int, float, bool)):
-        errors["metadata_value"] = ["must be text, a number or true/false"]
+        errors.add("metadata_value", "must be text, a number or true/false")
     if key and not _KEY_RE.match(key):
-        errors["metadata_key"] = ["use letters, digits, spaces, '_', '.' or '-' (at most 100 characters)"]
-    if value != "" and not key:
-        errors["metadata_key"] = ["name the metadata key the value belongs to"]
+        errors.add("metadata_key", "use letters, digits, spaces, '_', '.' or '-' (at most 100 characters)")
+    elif value != "" and not key:
+        errors.add("metadata_key", "name the metadata key the value belongs to")
     try:
         ids = parse_ids(data.get("ids"))
         if len(ids) > MAX_IDS:
-            errors["ids"] = [f"at most {MAX_IDS:,} ids; use another filter for more"]
+            errors.add("ids", f"at most {MAX_IDS:,} ids; use another filter for more")
         elif ids:
             known = set(Prompt.objects.filter(project=project, id__in=ids).values_list("id", flat=True))
             missing = [i for i in ids if i not in known]
             if missing:
                 shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
-                errors["ids"] = [
+                errors.add(
+                    "ids",
                     f"{len(missing)} {'ids are not prompts' if len(missing) != 1 else 'id is not a prompt'} "
-                    f"of this project: {shown}"
-                ]
+                    f"of this project: {shown}",
+                )
     except ValueError as exc:
         ids = []
-        errors["ids"] = [str(exc)]
-    limit = data.get("limit")
-    if limit in ("", None):
-        limit = None
-    else:
-        try:
-            limit = int(limit)
-            if isinstance(data.get("limit"), float) and data["limit"] != limit:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["limit"] = ["must be a whole number"]
-            limit = None
-        else:
-            if not 1 <= limit <= MAX_LIMIT:
-                errors["limit"] = [f"must be between 1 and {MAX_LIMIT:,}"]
-    if errors:
-        raise FilterInvalid(errors)
+        errors.add("ids", str(exc))
+    limit = parse_number(data.get("limit"), "limit", errors, kind=int, minimum=1, maximum=MAX_LIMIT, label="")
+    errors.raise_if_any()
     return PromptFilter(scope, source, key, value if not isinstance(value, str) else value.strip(), tuple(ids), limit)
 
 

@@ -10,7 +10,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from curation.models import Job
 from curation.services import jobs
-from curation.services.modelspecs import SpecProblem, load_spec
+from curation.services.errors import Invalid
+from curation.services.modelspecs import load_spec
 from workers.teacher import (
     TeacherError,
     load_teacher,
@@ -20,7 +21,7 @@ from workers.teacher import (
 def open_teacher(job):
     try:
         return load_teacher(load_spec(job.params["teacher"]))
-    except SpecProblem as exc:
+    except Invalid as exc:
         raise jobs.JobError(str(exc)) from None
     except TeacherError as exc:
         raise jobs.JobError(f"Cannot start the teacher: {exc}") from None

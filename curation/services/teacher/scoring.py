@@ -23,8 +23,11 @@ from django.db.models import Exists, OuterRef
 
 from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
+from curation.services.errors import Invalid
+from curation.services.inputs import parse_number
 from curation.services.modelspecs import MAX_TOP_K, teacher_config
-from curation.services.teacher.generation import LaunchInvalid, teacher_spec_for
+from curation.services.teacher.generation import teacher_spec_for
+from workers.teacher import DEFAULT_TOP_K
 
 TARGETS = {"edits": "Edited examples without soft targets", "gold": "Confirmed gold references"}
 
@@ -57,44 +60,43 @@ def count_targets(project, spec_id, targets) -> dict:
 
 def prepare_scoring(project, *, model_spec, params=None) -> tuple:
     params = dict(params or {})
-    errors: dict = {}
+    errors = Invalid()
     spec = teacher_spec_for(project, model_spec, errors)
     if project.is_classification:
-        errors.setdefault("project", []).append(
+        errors.add(
+            "project",
             "classification projects keep the teacher's label distribution, not token soft targets: "
-            "there is nothing to score"
+            "there is nothing to score",
         )
     unknown = sorted(set(params) - {"targets", "top_k"})
-    param_errors = {}
+    settings = Invalid()
     if unknown:
-        param_errors["params"] = [f"unknown setting(s) {', '.join(unknown)}; known: targets, top_k"]
+        settings.add("params", f"unknown setting(s) {', '.join(unknown)}; known: targets, top_k")
     targets = params.get("targets", list(TARGETS))
     if isinstance(targets, str):
         targets = [targets]
     if not isinstance(targets, list) or not targets or not set(targets) <= set(TARGETS):
-        param_errors["targets"] = [f"choose one or more of {', '.join(TARGETS)}"]
-    top_k = params.get("top_k", 20)
-    try:
-        top_k = int(top_k)
-        if isinstance(params.get("top_k"), float) and not params["top_k"].is_integer():
-            raise ValueError
-        if not 1 <= top_k <= MAX_TOP_K:
-            param_errors["top_k"] = [f"must be between 1 and {MAX_TOP_K}"]
-    except (TypeError, ValueError):
-        param_errors["top_k"] = ["must be a whole number"]
-    if param_errors:
-        errors["params"] = param_errors
+        settings.add("targets", f"choose one or more of {', '.join(TARGETS)}")
+    top_k = parse_number(
+        params.get("top_k"), "top_k", settings, kind=int, default=DEFAULT_TOP_K, minimum=1, maximum=MAX_TOP_K, label=""
+    )
+    if settings:
+        errors.nest("params", settings)
     if not errors:
         counts = count_targets(project, spec.pk, targets)
         if not sum(counts.values()):
-            errors["params"] = {
-                "targets": [
-                    "nothing to score: no edited example lacks soft targets and every "
-                    "confirmed gold reference is already scored by this teacher"
-                ]
-            }
-    if errors:
-        raise LaunchInvalid(errors)
+            errors.nest(
+                "params",
+                Invalid(
+                    {
+                        "targets": [
+                            "nothing to score: no edited example lacks soft targets and every "
+                            "confirmed gold reference is already scored by this teacher"
+                        ]
+                    }
+                ),
+            )
+    errors.raise_if_any()
     return spec, {"teacher": teacher_config(spec), "targets": sorted(set(targets)), "top_k": top_k}
 
 

@@ -20,7 +20,7 @@ from curation.services.teacher.output import db_text, finite
 from curation.services.teacher.run import Progress, conclude, drive_teacher
 from curation.services.teacher.scoring import edits_to_score, gold_to_score
 from workers.softtargets import ShardWriter
-from workers.teacher import CANCEL, ScoreRequest
+from workers.teacher import CANCEL, DEFAULT_TOP_K, ScoreRequest
 
 REQUESTS_PER_CALL = 1024
 
@@ -140,7 +140,7 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
 
                 requests = [ScoreRequest(key=t.key, prompt=t.prompt.model_input, text=t.text) for t in chunk.values()]
                 yield lambda teacher, r=requests, cb=on_batch: teacher.score(
-                    r, top_k=job.params.get("top_k", 20), on_batch=cb
+                    r, top_k=job.params.get("top_k", DEFAULT_TOP_K), on_batch=cb
                 )
 
         failure, cancelled = drive_teacher(ctx, job, calls(), "scoring", progress)

@@ -5,6 +5,7 @@ gold set (``evaluation`` / ``evaluation_job``). Outside code imports this packag
 
 from curation.services.training.distillation import (
     KD_MODES,
+    gate_sign,
     launch_distillation,
     output_dir,
     phase_label,
@@ -21,6 +22,7 @@ __all__ = [
     "KD_MODES",
     "ArtifactMissing",
     "archive_for",
+    "gate_sign",
     "gold_problems",
     "launch_distillation",
     "launch_evaluation",

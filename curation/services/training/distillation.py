@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from curation.models import Job, Project
 from curation.services import jobs
-from curation.services.errors import FieldErrors, LaunchInvalid
+from curation.services.errors import NON_FIELD, Invalid
 from curation.services.inputs import parse_number
 from curation.services.training.request import validate_distillation
 from workers.distill.config import LOWER_IS_BETTER
@@ -29,7 +29,7 @@ CURVE_METRICS = ("loss", "kd_loss", "ce_loss", "lr")
 
 # ----------------------------------------------------------------- launch
 def launch_distillation(project: Project, data: dict, by=None) -> Job:
-    """Validate a launch request (``LaunchInvalid`` names the fields) and queue the job."""
+    """Validate a launch request (``Invalid`` names the fields) and queue the job."""
     params, specs = validate_distillation(project, data)
     params["resumes"] = []
     return jobs.launch(project, Job.Kind.DISTILL, params, by=by, model_spec=specs["student"])
@@ -45,17 +45,16 @@ def resume_distillation(job: Job, *, by=None, threshold=None, extra_epochs=0, fo
     The override is recorded in ``params["resumes"]`` (who, when, what) and applied by
     the next run of the job body; the recipe adds it to the run's history and model cards.
     """
-    errors = FieldErrors()
+    errors = Invalid()
     threshold = parse_number(threshold, "threshold", errors)
     extra_epochs = parse_number(extra_epochs, "extra_epochs", errors, kind=int, default=0, minimum=0, maximum=100)
-    if errors:
-        raise LaunchInvalid(dict(errors))
+    errors.raise_if_any()
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.kind != Job.Kind.DISTILL:
-            raise LaunchInvalid({"__all__": [f"{job} is not a distillation job."]})
+            raise Invalid({NON_FIELD: [f"{job} is not a distillation job."]})
         if job.status != Job.Status.GATED:
-            raise LaunchInvalid({"__all__": [f"{job} is {job.get_status_display().lower()}, not waiting at a gate."]})
+            raise Invalid({NON_FIELD: [f"{job} is {job.get_status_display().lower()}, not waiting at a gate."]})
         gated = (job.metrics or {}).get("gated") or {}
         params = dict(job.params)
         params["resumes"] = list(params.get("resumes", [])) + [
@@ -101,9 +100,14 @@ def resume_summary(resume: dict) -> str:
 
 
 # ---------------------------------------------------------------- the body
+def gate_sign(metric: str) -> str:
+    """How a gate on ``metric`` compares with its threshold: "≤" (lower is better) or "≥"."""
+    return "≤" if metric in LOWER_IS_BETTER else "≥"
+
+
 def describe_gate(gate: dict) -> str:
-    op = "≤" if gate.get("metric") in LOWER_IS_BETTER else "≥"
-    return f"{gate.get('metric')} = {gate.get('value'):.4g}, needs {op} {gate.get('threshold'):.4g}"
+    sign = gate_sign(gate.get("metric"))
+    return f"{gate.get('metric')} = {gate.get('value'):.4g}, needs {sign} {gate.get('threshold'):.4g}"
 
 
 KD_MODES = {

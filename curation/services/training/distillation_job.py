@@ -11,7 +11,7 @@ import time
 
 from curation.models import Job, MetricPoint, ModelSpec
 from curation.services import jobs
-from curation.services.errors import LaunchInvalid
+from curation.services.errors import Invalid
 from curation.services.training import registry
 from curation.services.training.distillation import CURVE_METRICS, KD_MODES, describe_gate, output_dir, phase_label
 from curation.services.training.request import build_config
@@ -188,6 +188,9 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         recipe.cleanup()
     run.reconcile(result)
     run.state.update(status=result.status, kd_mode=result.kd_mode, history=result.history, warnings=result.warnings)
+    # What the budget planned per stage and what the run drew per tier (an experiment's check
+    # that the hard tier was not starved).
+    run.state.update(plan=result.plan, visits=result.visits)
     if result.status == "gated":
         record = result.stages[-1]
         gate = result.gate
@@ -241,6 +244,6 @@ def _launch_automatic_evaluation(job, version, teacher, ctx):
         return launch_evaluation(
             job.project, {"model_version": version.pk, "teacher_spec": teacher.pk}, by=job.created_by, auto=True
         )
-    except LaunchInvalid as exc:
+    except Invalid as exc:
         ctx.warn(f"No automatic evaluation: {exc}")
         return None

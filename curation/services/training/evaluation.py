@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from curation.models import GoldItem, Job, ModelSpec, ModelVersion, Project
 from curation.services import jobs
-from curation.services.errors import FieldErrors, LaunchInvalid
-from curation.services.inputs import parse_number
+from curation.services.errors import NON_FIELD, Invalid
+from curation.services.inputs import by_id, parse_number
 from curation.services.training.registry import ArtifactMissing, model_dir
 
 MAX_NEW_TOKENS = 32
@@ -54,13 +54,13 @@ def gold_problems(project: Project) -> str | None:
 
 
 def validate_evaluation(project: Project, data: dict) -> dict:
-    errors = FieldErrors()
+    errors = Invalid()
     if not isinstance(data, dict):
-        raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
+        raise Invalid({NON_FIELD: ["The request must be a JSON object."]})
     for key in sorted(set(data) - {"model_version", "teacher_spec", "max_new_tokens"}):
         errors.add(key, "unknown setting")
     raw = data.get("model_version")
-    version = ModelVersion.objects.filter(project=project, pk=raw).first() if str(raw or "").isdigit() else None
+    version = by_id(ModelVersion.objects.filter(project=project), raw)
     if raw in (None, ""):
         errors.add("model_version", "Choose the model version to evaluate.")
     elif version is None:
@@ -71,9 +71,7 @@ def validate_evaluation(project: Project, data: dict) -> dict:
         except ArtifactMissing as exc:
             errors.add("model_version", str(exc))
     raw_teacher = data.get("teacher_spec") or (version.teacher_spec_id if version else None)
-    teacher = (
-        ModelSpec.objects.filter(project=project, pk=raw_teacher).first() if str(raw_teacher or "").isdigit() else None
-    )
+    teacher = by_id(ModelSpec.objects.filter(project=project), raw_teacher)
     if raw_teacher in (None, ""):
         errors.add("teacher_spec", "Choose the teacher to compare with.")
     elif teacher is None:
@@ -91,14 +89,13 @@ def validate_evaluation(project: Project, data: dict) -> dict:
     )
     problem = gold_problems(project)
     if problem:
-        errors.add("__all__", problem)
-    if errors:
-        raise LaunchInvalid(dict(errors))
+        errors.add(NON_FIELD, problem)
+    errors.raise_if_any()
     return {"model_version": version.pk, "teacher_spec": teacher.pk, "max_new_tokens": max_new}
 
 
 def launch_evaluation(project: Project, data: dict, by=None, *, auto: bool = False) -> Job:
-    """Validate (``LaunchInvalid`` names the fields) and queue an evaluation job."""
+    """Validate (``Invalid`` names the fields) and queue an evaluation job."""
     params = validate_evaluation(project, data)
     params["auto"] = auto
     return jobs.launch(

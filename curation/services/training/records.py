@@ -1,16 +1,16 @@
 """What each stage of a distillation job trains on: snapshot rows as the core's training records.
 
 A stage trains on the train split of its snapshot, plus the train splits of its
-``extra_snapshots`` (one shuffled stage over several curriculum stages). Two job-level data
-options change which rows, always deterministically from the job's ``seed``:
+``extra_snapshots`` (one shuffled stage over several curriculum stages). A job-level data
+option changes which rows, always deterministically from the job's ``seed``:
 
 - ``data_fraction`` (0 < f <= 1): each stage keeps ``max(1, round(f * n))`` of its n train rows,
   those whose ``sha256(f"{seed}:{row key}")`` ranks lowest. The key is the row's content hash,
   so a row is in or out whatever snapshot (or database) it was read from, and a smaller
   fraction at the same seed keeps a subset of a larger one's rows.
-- ``stage_order="random"`` (the random-order control of a curriculum): the stages' train rows
-  (after the fraction) are pooled and dealt back to the stages at random, each stage keeping
-  its size, its settings and its gate. Same pacing, no curriculum.
+
+The random-order control of a curriculum is the core's ``order="random"`` recipe option
+(workers/distill/curriculum.py): same stage sizes and pacing, examples dealt at random.
 
 Validation rows (what gates read) are never subsampled or dealt: a gate reads its stage's own
 validation split, which the gold guard keeps free of gold prompts.
@@ -25,8 +25,7 @@ from django.conf import settings
 
 from curation.models import Project, Snapshot, SnapshotRow
 
-STAGE_ORDERS = ("curriculum", "random")
-DATA_DEFAULTS = {"data_fraction": 1.0, "stage_order": "curriculum"}
+DATA_DEFAULTS = {"data_fraction": 1.0}
 
 
 def _rank(seed: int, salt: str, key: str) -> str:
@@ -40,17 +39,6 @@ def subsample(keyed: list[tuple[str, dict]], fraction: float, seed: int) -> list
     n = max(1, round(fraction * len(keyed)))
     chosen = sorted(range(len(keyed)), key=lambda i: (_rank(seed, "", keyed[i][0]), i))[:n]
     return [keyed[i] for i in sorted(chosen)]
-
-
-def deal_at_random(stages: list[list[tuple[str, dict]]], seed: int) -> list[list[tuple[str, dict]]]:
-    """The stages' rows pooled, put in a seeded random order and dealt back in the stages' sizes."""
-    pool = [row for rows in stages for row in rows]
-    order = sorted(range(len(pool)), key=lambda i: (_rank(seed, "order:", pool[i][0]), i))
-    out, start = [], 0
-    for rows in stages:
-        out.append([pool[i] for i in order[start : start + len(rows)]])
-        start += len(rows)
-    return out
 
 
 class StageData:
@@ -77,8 +65,6 @@ class StageData:
             fraction = float(self.params.get("data_fraction", DATA_DEFAULTS["data_fraction"]))
             train = SnapshotRow.Split.TRAIN
             stages = [subsample(self._keyed(s, train), fraction, self.seed) for s in self.params["stages"]]
-            if self.params.get("stage_order", DATA_DEFAULTS["stage_order"]) == "random":
-                stages = deal_at_random(stages, self.seed)
             self._train = [[record for _, record in rows] for rows in stages]
         return self._train[index]
 

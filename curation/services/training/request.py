@@ -15,24 +15,28 @@ A launch request (form or API) is a plain dict::
 ``validate_distillation`` checks it against the project (specs, ready snapshots with
 rows) and then builds the core's ``DistillConfig``, so every message the core would
 raise at run time (``DistillError``) is shown at launch, attached to the field it
-names. Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the rest.
+names (``DistillError.field``). Errors are ``{"stages.1.gate.threshold": ["..."]}``; ``__all__`` for the rest.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 from django.conf import settings
+from django.db import models
 
 from curation.models import ModelSpec, Project, Snapshot, SnapshotRow
-from curation.services.errors import FieldErrors, LaunchInvalid
-from curation.services.inputs import _choice, parse_number
+from curation.services.errors import NON_FIELD, Invalid
+from curation.services.inputs import by_id, parse_choice, parse_id, parse_number
 from curation.services.recipes import (
+    CURRICULUM_CHOICES,
+    CURRICULUM_RANGES,
     JOB_DEFAULTS,
     STAGE_DEFAULTS,
 )
-from curation.services.training.records import DATA_DEFAULTS, STAGE_ORDERS, StageData
+from curation.services.training.records import DATA_DEFAULTS, StageData
 from workers.distill.config import GATE_METRICS, PRECISIONS
 from workers.distill.losses import DIVERGENCES
 
@@ -40,20 +44,12 @@ MAX_STAGES = 20
 
 
 # ------------------------------------------------------------------ parsing
-
-
-def _db_id(raw) -> int:
-    """``raw`` as a primary key the database can hold, else -1 (matches nothing, never overflows)."""
-    text = str(raw)
-    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else -1
-
-
 def _spec(project, raw, field, role, errors, *, required=True):
     if raw in (None, ""):
         if required:
             errors.add(field, f"Choose the {role} model.")
         return None
-    spec = ModelSpec.objects.filter(project=project, pk=_db_id(raw)).first()
+    spec = by_id(ModelSpec.objects.filter(project=project), raw)
     if spec is None:
         errors.add(field, f"no model spec #{raw} in this project")
         return None
@@ -111,7 +107,7 @@ def _extra_snapshots(raw, field, snapshots, counts, errors) -> list[Snapshot]:
         return []
     out = []
     for raw_id in raw:
-        snap = snapshots.get(_db_id(raw_id))
+        snap = snapshots.get(parse_id(raw_id))
         problem = _snapshot_problem(snap, raw_id, counts)
         if problem:
             errors.add(field, problem)
@@ -121,10 +117,10 @@ def _extra_snapshots(raw, field, snapshots, counts, errors) -> list[Snapshot]:
 
 
 def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
-    """The job params for a launch request, and the specs; raises ``LaunchInvalid``."""
-    errors = FieldErrors()
+    """The job params for a launch request, and the specs; raises ``Invalid``."""
+    errors = Invalid()
     if not isinstance(data, dict):
-        raise LaunchInvalid({"__all__": ["The request must be a JSON object."]})
+        raise Invalid({NON_FIELD: ["The request must be a JSON object."]})
     known = {"student_spec", "teacher_spec", "stages", *JOB_DEFAULTS, *DATA_DEFAULTS}
     for key in sorted(set(data) - known):
         errors.add(key, "unknown setting")
@@ -145,7 +141,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         "max_seq_len": parse_number(
             data.get("max_seq_len"), "max_seq_len", errors, kind=int, default=JOB_DEFAULTS["max_seq_len"], minimum=8
         ),
-        "mixed_precision": _choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
+        "mixed_precision": parse_choice(data.get("mixed_precision"), "mixed_precision", PRECISIONS, errors, "no"),
         "seed": parse_number(data.get("seed"), "seed", errors, kind=int, default=0, minimum=0),
         "checkpoint_every": parse_number(
             data.get("checkpoint_every"),
@@ -168,9 +164,10 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     )
     if params["data_fraction"] is not None and not params["data_fraction"] > 0:
         errors.add("data_fraction", "must be more than 0 (the share of each stage's training rows to train on)")
-    params["stage_order"] = _choice(
-        data.get("stage_order"), "stage_order", STAGE_ORDERS, errors, DATA_DEFAULTS["stage_order"]
-    )
+    for key, choices in CURRICULUM_CHOICES.items():
+        params[key] = parse_choice(data.get(key), key, choices, errors, JOB_DEFAULTS[key])
+    for key, (low, high) in CURRICULUM_RANGES.items():
+        params[key] = parse_number(data.get(key), key, errors, default=JOB_DEFAULTS[key], minimum=low, maximum=high)
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
         errors.add("stages", "Add at least one stage.")
@@ -187,9 +184,9 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
     ]
     snapshots = {
         s.pk: s
-        for s in Snapshot.objects.filter(project=project, pk__in=[_db_id(i) for i in snapshot_ids]).select_related(
-            "stage"
-        )
+        for s in Snapshot.objects.filter(
+            project=project, pk__in=[i for i in map(parse_id, snapshot_ids) if i]
+        ).select_related("stage")
     }
     counts = _row_counts(list(snapshots))
     stages, stage_snaps = [], []
@@ -203,7 +200,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         stage_known = {"snapshot", "extra_snapshots", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
         for key in sorted(set(raw) - stage_known):
             errors.add(f"{where}.{key}", "unknown stage setting")
-        snap = snapshots.get(_db_id(raw.get("snapshot", "")))
+        snap = snapshots.get(parse_id(raw.get("snapshot")))
         if raw.get("snapshot") in (None, ""):
             errors.add(f"{where}.snapshot", "Choose the snapshot this stage trains on.")
         elif problem := _snapshot_problem(snap, raw.get("snapshot"), counts):
@@ -224,7 +221,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         }
         for key, default in STAGE_DEFAULTS.items():
             if key == "divergence":
-                stage[key] = _choice(raw.get(key), f"{where}.{key}", DIVERGENCES, errors, default)
+                stage[key] = parse_choice(raw.get(key), f"{where}.{key}", DIVERGENCES, errors, default)
             elif key == "warmup_steps":
                 stage[key] = parse_number(raw.get(key), f"{where}.{key}", errors, kind=int, default=default)
             else:
@@ -237,7 +234,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             stage["gate"] = None
         else:
             stage["gate"] = {
-                "metric": _choice(gate.get("metric"), f"{where}.gate.metric", GATE_METRICS, errors, None),
+                "metric": parse_choice(gate.get("metric"), f"{where}.gate.metric", GATE_METRICS, errors, None),
                 "threshold": parse_number(gate.get("threshold"), f"{where}.gate.threshold", errors, required=True),
                 "patience": parse_number(gate.get("patience"), f"{where}.gate.patience", errors, kind=int, default=0),
             }
@@ -250,6 +247,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
                     "build it with a validation fraction, or remove the gate",
                 )
         stages.append(stage)
+    _refuse_gold_rows(project, stage_snaps, errors)
     names = _stage_names(stage_snaps, [s.get("name", "") for s in stages])
     for i, (stage, name) in enumerate(zip(stages, names)):
         # The name becomes a directory name under the job's output: keep it plain.
@@ -257,60 +255,78 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             errors.add(f"stages.{i}.name", f"{name!r}: use letters, digits, spaces and - _ . ( ) + only")
         stage["name"] = name
     params["stages"] = stages
-    if errors:
-        raise LaunchInvalid(dict(errors))
-    # Everything the core would refuse at run time, refused now with its own words.
+    errors.raise_if_any()
+    # Everything the core would refuse at run time, refused now with its own words, under
+    # the field the core names.
     from workers.distill import DistillError
 
     try:
-        build_config(
+        config = build_config(
             project, params, output_dir=Path(settings.ARTIFACT_DIR) / "jobs" / "new", teacher=teacher, student=student
         )
+        _check_budget(config, [counts.get((s.pk, SnapshotRow.Split.TRAIN), 0) for s in stage_snaps])
     except DistillError as exc:
-        raise LaunchInvalid({_field_of(str(exc), stages): [str(exc)]}) from None
+        raise Invalid({exc.field or NON_FIELD: [str(exc)]}) from None
     return params, {"student": student, "teacher": teacher}
 
 
-_STAGE_FIELD_WORDS = [
-    ("steps or epochs", "steps"),
-    ("epochs", "epochs"),
-    ("steps", "steps"),
-    ("learning rate", "lr"),
-    ("warmup_steps", "warmup_steps"),
-    ("temperature", "temperature"),
-    ("jsd_beta", "jsd_beta"),
-    ("alpha", "alpha"),
-    ("divergence", "divergence"),
-    ("replay_fraction", "replay_fraction"),
-    ("gate metric", "gate.metric"),
-    ("gate threshold", "gate.threshold"),
-    ("gate patience", "gate.patience"),
-    ("gate", "gate.metric"),
-    ("name", "name"),
-]
-_JOB_FIELDS = ("batch_size", "grad_accum", "max_seq_len", "checkpoint_every", "mixed_precision")
+def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors: Invalid) -> None:
+    """Gold is a test set: a stage may neither train nor gate on a gold prompt.
+
+    A snapshot never holds one when it is built (the gold guard), but a prompt added to
+    the gold set afterwards stays in the snapshots built before: its validation rows would
+    then choose (gate, early stopping) on gold, and its train rows would train on it.
+    """
+    from curation.models import GoldItem
+
+    ids = [s.pk for s in snapshots if s is not None]
+    if not ids:
+        return
+    gold = GoldItem.objects.filter(project=project).values("content_hash")
+    # A row's prompt_hash is its split key (a one-turn chat keeps its pre-folding hash), so the
+    # prompt's own content_hash, when the example is still there, is checked too.
+    rows = SnapshotRow.objects.filter(snapshot_id__in=ids).filter(
+        models.Q(prompt_hash__in=gold) | models.Q(example__prompt__content_hash__in=gold)
+    )
+    found = {r["snapshot_id"]: r["n"] for r in rows.values("snapshot_id").annotate(n=models.Count("id"))}
+    for i, snap in enumerate(snapshots):
+        if snap is not None and found.get(snap.pk):
+            errors.add(
+                f"stages.{i}.snapshot",
+                f"snapshot {snap.name!r} holds {found[snap.pk]} row(s) whose prompt is now in the gold set (added "
+                "after the snapshot was built); gold is a test set, never trained or selected on: build a new "
+                "snapshot of this stage",
+            )
 
 
-def _field_of(message: str, stages: list[dict]) -> str:
-    """The form field a ``DistillError`` message is about (``__all__`` when unsure)."""
-    match = re.match(r"stage (['\"])(.*?)\1[:,]", message)
-    index = next((i for i, s in enumerate(stages) if match and s.get("name") == match.group(2)), None)
-    if message.startswith("stage names must be unique"):
-        seen = set()
-        for i, s in enumerate(stages):
-            if s["name"] in seen:
-                return f"stages.{i}.name"
-            seen.add(s["name"])
-    if index is not None:
-        rest = message[match.end() :]
-        for word, field in _STAGE_FIELD_WORDS:
-            if word in rest:
-                return f"stages.{index}.{field}"
-        return f"stages.{index}"
-    for field in _JOB_FIELDS:
-        if field in message:
-            return field
-    return "__all__"
+def _check_budget(config, train_rows: list[int]) -> None:
+    """The step budget's plan from the snapshots' row counts, so a budget the data cannot
+    honour (a replay_share or hard_weight too large) is refused at launch, not at run time."""
+    from workers.distill.curriculum import plan_tier_visits
+
+    if config.budget != "tier_visits" or len(train_rows) < 2 or not all(train_rows):
+        return
+    per_step = config.batch_size * config.grad_accum
+    total = 0
+    for stage, n in zip(config.stages, train_rows):
+        earlier = sum(train_rows[: config.stages.index(stage)])
+        pool = earlier if config.pacing == "cumulative" else round(stage.replay_fraction * earlier)
+        items = n + (pool if stage is not config.stages[0] else 0)
+        per_epoch = math.ceil(math.ceil(items / config.batch_size) / config.grad_accum)
+        total += stage.steps if stage.steps is not None else max(1, math.ceil(stage.epochs * per_epoch))
+    groups = []
+    for j, stage in enumerate(config.stages):
+        earlier = sum(train_rows[:j])
+        share = 1.0 if config.pacing == "cumulative" else stage.replay_fraction
+        groups.append({g: round(share * train_rows[g]) for g in range(j)} if j and earlier else {})
+    plan_tier_visits(
+        train_rows,
+        groups,
+        total_steps=total,
+        draws_per_step=per_step,
+        replay_share=config.replay_share,
+        hard_weight=config.hard_weight,
+    )
 
 
 # ------------------------------------------------------------- the config
@@ -330,7 +346,7 @@ def teacher_tokenizer_of(spec: ModelSpec | None) -> str | None:
 
 def build_config(project: Project, params: dict, *, output_dir, teacher=None, student=None):
     """The core's ``DistillConfig`` for these params; records load lazily (in the worker)."""
-    from workers.distill import DistillConfig, GateConfig, StageConfig
+    from workers.distill import DistillConfig, DistillError
 
     student = student or ModelSpec.objects.get(pk=params["student_spec"])
     if teacher is None and params.get("teacher_spec"):
@@ -339,21 +355,10 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
     data = StageData(project, params)
     stages = []
     for i, s in enumerate(params["stages"]):
-        gate = GateConfig(**s["gate"]) if s.get("gate") else None
-        train, validation = data.loaders(i)
-        hashes = [s.get("snapshot_hash") or "", *s.get("extra_hashes", [])]
-        stages.append(
-            StageConfig(
-                name=s["name"],
-                records=train,
-                val_records=validation if gate else None,
-                steps=s.get("steps"),
-                epochs=s.get("epochs"),
-                **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
-                gate=gate,
-                snapshot="+".join(h for h in hashes if h) or None,
-            )
-        )
+        try:
+            stages.append(_stage_config(s, data.loaders(i)))
+        except DistillError as exc:
+            raise exc.within(f"stages.{i}") from exc
     return DistillConfig(
         student=student.path,
         stages=stages,
@@ -362,4 +367,25 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
         labels=labels if task == Project.TaskType.CLASSIFICATION else [],
         teacher_tokenizer=teacher_tokenizer_of(teacher),
         **{k: params.get(k, d) for k, d in JOB_DEFAULTS.items()},
+    )
+
+
+def _stage_config(s: dict, loaders):
+    from workers.distill import DistillError, GateConfig, StageConfig
+
+    try:
+        gate = GateConfig(**s["gate"]) if s.get("gate") else None
+    except DistillError as exc:
+        raise exc.within("gate") from exc
+    train, validation = loaders
+    hashes = [s.get("snapshot_hash") or "", *s.get("extra_hashes", [])]
+    return StageConfig(
+        name=s["name"],
+        records=train,
+        val_records=validation if gate else None,
+        steps=s.get("steps"),
+        epochs=s.get("epochs"),
+        **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
+        gate=gate,
+        snapshot="+".join(h for h in hashes if h) or None,
     )
