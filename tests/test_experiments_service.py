@@ -99,8 +99,8 @@ def test_the_recipe_starts_from_the_students_own_and_the_request_wins(triage):
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"seeds": 11}, "seeds", "at most 10"),
-        ({"seeds": 0}, "seeds", "at least 1"),
+        ({"seeds": 11}, "seeds", "between 1 and 10"),
+        ({"seeds": 0}, "seeds", "between 1 and 10"),
         ({"arms": ["curated", "bogus"]}, "arms", "unknown arm 'bogus'"),
         ({"arms": ["raw", "ce"]}, "arms", "the curated arm is the reference"),
         ({"arms": ["curated", "raw"]}, "arms", "add shuffled"),
@@ -113,7 +113,7 @@ def test_the_recipe_starts_from_the_students_own_and_the_request_wins(triage):
         ({"recipe": {"stage": {"steps": 2, "alpha": 0.0}}, "arms": ["curated", "ce"]}, "recipe.stage.alpha", "ce arm"),
         ({"recipe": {"stage": {"steps": 2, "wobble": 1}}}, "recipe.stage.wobble", "unknown stage setting"),
         ({"student_spec": 10**6}, "student_spec", "no model spec"),
-        ({"recipe": {"seed": 2**31, "stage": {"steps": 2}}}, "recipe.seed", "at most"),
+        ({"recipe": {"seed": 2**31, "stage": {"steps": 2}}}, "recipe.seed", "between 0 and"),
     ],
 )
 def test_a_bad_request_is_refused_naming_the_field(triage, change, field, words):
