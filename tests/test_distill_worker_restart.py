@@ -32,6 +32,7 @@ def test_a_job_killed_mid_stage_resumes_on_the_restarted_worker_without_redoing_
             "batch_size": 4,
             "progress_every_s": 0,
             "checkpoint_every": 5,
+            "budget": "given",  # each stage's own steps: the test kills the worker inside the long second stage
             "stages": [kit.stage(easy, steps=3), kit.stage(hard, steps=LONG_STAGE, lr=1e-4)],
         },
     )
