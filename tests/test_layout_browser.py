@@ -2,7 +2,6 @@
 
 import pytest
 
-from curation.models import Example
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.review_factories import example_with_sample
 from tests.test_review_browser import chromium, login, screenshot, serial_live_server, settle  # noqa: F401
@@ -52,21 +51,4 @@ def test_the_engineers_top_bar_neither_overflows_nor_overlaps(chromium, triage):
         page.set_viewport_size({"width": width, "height": 800})
         assert page.evaluate(TOPBAR_PROBLEMS) == [], width
         screenshot(page, f"topbar-{width}.png")
-    page.context.close()
-
-
-def test_e_changes_a_classifications_label(chromium, triage):
-    base, example = triage["url"], triage["example"]
-    page = login(chromium, base, "erin")
-    page.goto(f"{base}/p/triage/examples/{example.pk}/")
-    settle(page)
-    assert page.locator("#teacher-label").inner_text() == "billing"
-    page.keyboard.press("e")
-    select = page.locator("#edit-form select[name=label]")
-    assert select.is_visible()
-    select.select_option("account")
-    page.locator("#edit-form button[type=submit]").click()
-    page.wait_for_selector("text=Label set to account")
-    assert page.locator("#current-label").inner_text() == "account"
-    assert Example.objects.get(pk=example.pk).label == "account"
     page.context.close()

@@ -39,6 +39,14 @@ SHORTCUTS = [
     ("?", "Show or hide this list"),
 ]
 READER_SHORTCUTS = {"j", "k", "u", "?"}
+# A classification's number keys choose the label shown with that number (as in Prodigy and
+# Label Studio), so its grades move to Shift + digit; its label is changed in one place only.
+CLASSIFICATION_KEYS = {
+    "e": None,
+    "l": None,
+    "1 – 5": ("Shift+1 – 5", "Grade 1 to 5 (Shift+0 clears)"),
+}
+LABEL_KEYS = ("1 – 9", "Set the label shown with that number")
 ADVANCING = {"approve", "reject"}
 OTHER_SAMPLES_SHOWN = 6
 
@@ -130,6 +138,9 @@ def focus_context(request, project, example, **extra):
         and example.lease_expires_at > now,
         "can_act": can(project, Role.REVIEWER),
         "shortcuts": _shortcuts(project),
+        # data-shortcut prefix and shown key of the grade buttons (Shift in a classification)
+        "grade_prefix": "shift+" if project.is_classification else "",
+        "grade_key_label": "⇧" if project.is_classification else "",
         "typed": {},
         **extra,
     }
@@ -138,8 +149,13 @@ def focus_context(request, project, example, **extra):
 def _shortcuts(project):
     if not can(project, Role.REVIEWER):
         return [s for s in SHORTCUTS if s[0] in READER_SHORTCUTS]
-    if project.is_classification:  # the edit key changes the label: there is no text to edit
-        return [("e", "Change the label (Esc cancels)") if key == "e" else (key, what) for key, what in SHORTCUTS]
+    if project.is_classification:
+        keys = [LABEL_KEYS]
+        for key, what in SHORTCUTS:
+            replaced = CLASSIFICATION_KEYS.get(key, (key, what))
+            if replaced:
+                keys.append(replaced)
+        return keys
     return SHORTCUTS
 
 
