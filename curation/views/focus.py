@@ -32,6 +32,7 @@ SHORTCUTS = [
     ("l", "Set the label (classification)"),
     ("g", "Add to the gold set"),
     ("c", "Comment"),
+    ("z", "Undo your last decision (named in the banner)"),
     ("j", "Next example"),
     ("k", "Previous example"),
     ("n", "Next for me (a leased, unclaimed example)"),
@@ -39,6 +40,7 @@ SHORTCUTS = [
     ("?", "Show or hide this list"),
 ]
 READER_SHORTCUTS = {"j", "k", "u", "?"}
+UNDO_NOTES = {"pending": "it is pending again", "approved": "it is approved again", "rejected": "it is rejected again"}
 # A classification's number keys choose the label shown with that number (as in Prodigy and
 # Label Studio), so its grades move to Shift + digit; its label is changed in one place only.
 CLASSIFICATION_KEYS = {
@@ -73,9 +75,11 @@ def focus_url(project, example, params) -> str:
 
 
 def _change_rows(changes) -> list[tuple]:
-    """(field, before, after) from a verdict's {field: [before, after]}."""
+    """(field, before, after) from a verdict's {field: [before, after]}, leaving out values that did not change."""
     return [
-        (name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2
+        (name, pair[0], pair[1])
+        for name, pair in (changes or {}).items()
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]
     ]
 
 
@@ -137,6 +141,7 @@ def focus_context(request, project, example, **extra):
         and example.lease_expires_at
         and example.lease_expires_at > now,
         "can_act": can(project, Role.REVIEWER),
+        "undoable": review.undoable_verdict(example, request.user, now) if can(project, Role.REVIEWER) else None,
         "shortcuts": _shortcuts(project),
         # data-shortcut prefix and shown key of the grade buttons (Shift in a classification)
         "grade_prefix": "shift+" if project.is_classification else "",
@@ -244,9 +249,12 @@ def act(request, slug, pk, action):
     except ReviewError as exc:
         error = error_line(exc, FORM_FIELDS)
         return _render(request, project, _load(project, pk), status=400, error=error, typed=typed, open_form=action)
-    target = _load(project, pk)
+    decided = _load(project, pk)
+    verdict = review.undoable_verdict(decided, request.user)
+    undo = _undo_banner(project, decided, verdict, request.GET) if verdict else None
+    target = decided
     if action in ADVANCING:
-        following = _after_decision(request, project, target)
+        following = _after_decision(request, project, decided)
         if following is None:
             messages.success(request, f"{notice} That was the last example of this filter.")
             queue_url = f"{reverse('review-queue', args=[slug])}?{filter_params(request.GET).urlencode()}"
@@ -255,11 +263,59 @@ def act(request, slug, pk, action):
             return redirect(queue_url)
         target = _load(project, following.pk)
     if not request.htmx:
-        messages.success(request, notice)
+        messages.success(request, f"{notice} (#{decided.pk})")
         return redirect(focus_url(project, target, request.GET))
-    response = _render(request, project, target, notice=notice)
+    response = _render(request, project, target, notice=notice, decided=decided, undo=undo)
     if target.pk != example.pk:
         response["HX-Push-Url"] = focus_url(project, target, request.GET)
+    return response
+
+
+def _undo_banner(project, example, verdict, params) -> dict:
+    """What the banner's Undo button posts: the decision, and the version it left."""
+    return {
+        "url": reverse("review-undo", args=[project.slug, example.pk]) + (f"?{params.urlencode()}" if params else ""),
+        "verdict": verdict.pk,
+        "version": example.version,
+        "example": example,
+        "prompt": _prompt_line(example),
+    }
+
+
+def _prompt_line(example) -> str:
+    """The start of the example's prompt (its last user turn for a chat), to name it in a banner."""
+    prompt = example.prompt
+    if prompt.messages:
+        users = [m.get("content", "") for m in prompt.messages if isinstance(m, dict) and m.get("role") == "user"]
+        return str(users[-1] if users else prompt.messages[-1].get("content", ""))
+    return prompt.text
+
+
+@login_required
+@require_POST
+def undo(request, slug, pk):
+    """Take back this reviewer's last decision on the example (the banner's Undo, or ``z``)."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    example = _load(project, pk)
+    try:
+        done = review.undo_decision(
+            example, request.user, parse_id(request.POST.get("verdict")), parse_id(request.POST.get("version"))
+        )
+    except StaleExample as stale:
+        return _render(
+            request, project, _load(project, pk), status=409, stale=stale, conflict_rows=_conflict_rows(stale)
+        )
+    except ReviewError as exc:
+        return _render(request, project, _load(project, pk), status=400, error=str(exc))
+    note = f"{done.description}"
+    if "status" in (done.verdict.changes or {}):
+        note += f": {UNDO_NOTES.get(done.example.status, done.example.status)}"
+    note += "."
+    if not request.htmx:
+        messages.success(request, note)
+        return redirect(focus_url(project, done.example, request.GET))
+    response = _render(request, project, _load(project, pk), notice=note)
+    response["HX-Push-Url"] = focus_url(project, done.example, request.GET)
     return response
 
 

@@ -5,13 +5,14 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F
 from django.db.models.functions import Substr
 from django.http import QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
 from curation.excerpts import with_prompt_excerpts
-from curation.models import ExampleStatus, Prompt, Role, TeacherSample
+from curation.models import BulkAction, ExampleStatus, Prompt, Role, TeacherSample
 from curation.services.errors import Invalid
 from curation.services.gold import hide_gold_from_readers, with_gold_flag
 from curation.services.inputs import parse_whole
@@ -26,6 +27,8 @@ from curation.services.review import (
     filtered_examples,
     keyset_page,
     plan_bulk,
+    undo_bulk,
+    undoable_bulk,
 )
 
 PAGE_SIZE = 50
@@ -174,6 +177,7 @@ def review_queue(request, slug):
         "can_act": can(project, Role.REVIEWER),
         "queue_shortcuts": [s for s in QUEUE_SHORTCUTS if can(project, Role.REVIEWER) or s[0] != "n"],
         "now": timezone.now(),
+        "undoable_bulk": _undo_offer(project, request.user),
         **filter_choices(project),
     }
     results_only = request.htmx and request.htmx.target == "queue-results"
@@ -283,3 +287,34 @@ def bulk(request, slug):
 
 def _filter_items(kept: QueryDict) -> list[tuple[str, str]]:
     return [(key, ", ".join(kept.getlist(key))) for key in kept if key != "order"]
+
+
+BULK_PAST = {"approve": "approved", "reject": "rejected", "tier": "set the tier of", "stage": "moved"}
+
+
+def _undo_offer(project, user):
+    """The reviewer's latest bulk action that can still be undone, with words for the banner."""
+    if not can(project, Role.REVIEWER):
+        return None
+    action = undoable_bulk(project, user)
+    if action is not None:
+        noun = f"{action.count:,} example{'' if action.count == 1 else 's'}"
+        target = f" to {action.target}" if action.target else ""
+        action.summary = f"You {BULK_PAST.get(action.action, action.action)} {noun}{target}"
+    return action
+
+
+@login_required
+@require_POST
+def bulk_undo(request, slug, bulk_id):
+    """Undo a bulk action: every example it changed and nobody changed since gets its values back."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    action = get_object_or_404(BulkAction, project=project, pk=bulk_id)
+    queue_url = f"{reverse('review-queue', args=[slug])}?{filter_params(request.GET).urlencode()}"
+    try:
+        done = undo_bulk(action, request.user)
+    except ReviewError as exc:
+        messages.error(request, f"Not undone: {exc}")
+    else:
+        messages.success(request, done.describe())
+    return redirect(queue_url)

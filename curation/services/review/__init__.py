@@ -5,7 +5,8 @@ Modules: ``decisions`` (approve, reject, edit, grade, tier, stage, label, commen
 optimistic lock and the audit row; ``apply``, the one entry the focus view and the verdicts API
 call), ``bulk`` (one statement per filter), ``leases``,
 ``filters`` (the shared example filter and keyset pages), ``curriculum`` (stage and tier
-lists), ``stats`` (per-day counts, agreement). Outside code imports this package only.
+lists), ``stats`` (per-day counts, agreement), ``undo`` (take back a decision or a bulk
+action). Outside code imports this package only.
 """
 
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
@@ -44,6 +45,14 @@ from curation.services.review.filters import (
 )
 from curation.services.review.leases import claim_next, leased_to_someone_else
 from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
+from curation.services.review.undo import (
+    BulkUndone,
+    Undone,
+    undo_bulk,
+    undo_decision,
+    undoable_bulk,
+    undoable_verdict,
+)
 
 __all__ = [
     "ACTIONS",
@@ -53,11 +62,13 @@ __all__ = [
     "ORDER_LABELS",
     "PARAMS",
     "BulkCountChanged",
+    "BulkUndone",
     "Decided",
     "ExampleFilter",
     "Page",
     "ReviewError",
     "StaleExample",
+    "Undone",
     "add_level",
     "add_to_gold",
     "adjacent",
@@ -89,4 +100,8 @@ __all__ = [
     "set_tier",
     "stage_progress",
     "status_matrix",
+    "undo_bulk",
+    "undo_decision",
+    "undoable_bulk",
+    "undoable_verdict",
 ]
