@@ -37,7 +37,8 @@ EXCERPT_CHARS = 240
 PROMPT_CHARS = 1000
 QUEUE_SHORTCUTS = [
     ("j / k", "Move down / up the list"),
-    ("o or Enter", "Open the selected example"),
+    ("o or Enter", "Open the highlighted example"),
+    ("x", "Tick the highlighted example for “Apply to selected”"),
     ("n", "Next for me: lease the next free pending example of this filter"),
     ("/", "Search"),
     ("?", "Show or hide this list"),
@@ -247,6 +248,7 @@ def bulk(request, slug):
         "project": project,
         "filter_qs": kept.urlencode(),
         "filter_items": _filter_items(kept),
+        "filter_pairs": [(key, value) for key in kept for value in kept.getlist(key)],
         "data": data,
         "queue_url": f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}",
         **filter_choices(project),
@@ -254,8 +256,8 @@ def bulk(request, slug):
     try:
         queryset, _cleaned = filtered_examples(project, filter_params(request.GET))
         plan = plan_bulk(project, data.get("action", ""), data.get("to_tier", ""), data.get("to_stage", ""))
-    except ReviewError as exc:  # the action or its target
-        return render(request, "curation/bulk_confirm.html", {**context, "error": str(exc)}, status=400)
+    except ReviewError as exc:  # the action or its target: asked again on the same page, never a dead end
+        return render(request, "curation/bulk_confirm.html", {**context, "error": str(exc), "ask": True}, status=400)
     except Invalid as exc:  # the filter
         return render(request, "curation/bulk_confirm.html", {**context, "errors": exc.errors}, status=400)
     status = 200

@@ -124,6 +124,15 @@
     if (!document.getElementById("focus")) {
       if ((key === "j" || key === "k") && moveRow(key === "j" ? 1 : -1)) return event.preventDefault();
       if ((key === "o" || key === "Enter") && openRow()) return event.preventDefault();
+      if (key === "x") {
+        const row = document.querySelector("[data-row-list] [data-row].selected");
+        const box = row && row.querySelector('input[name="id"]');
+        if (box) {
+          box.checked = !box.checked;
+          syncSelection();
+          return event.preventDefault();
+        }
+      }
     }
     const el = findShortcut(key);
     if (!el) return;
@@ -209,6 +218,47 @@
       kept.forEach((v) => data.append(key, v));
     }
   });
+
+  // Bulk forms show only the target their action needs (a tier for "Set tier", a stage for
+  // "Move to stage"), and require it; the selection bar counts the ticked rows.
+  function syncBulkForm(form) {
+    const action = form.querySelector("[data-bulk-action]");
+    if (!action) return;
+    form.querySelectorAll("[data-for-action]").forEach((label) => {
+      const needed = label.dataset.forAction === action.value;
+      label.hidden = !needed;
+      const select = label.querySelector("select");
+      if (select) select.required = needed && label.dataset.forAction === "stage";
+    });
+  }
+  function syncSelection() {
+    const form = document.querySelector("[data-selection]");
+    if (!form) return;
+    const boxes = Array.from(document.querySelectorAll('input[name="id"][form="selection-form"]'));
+    const ticked = boxes.filter((box) => box.checked).length;
+    form.querySelector("[data-selected-count]").textContent = String(ticked);
+    form.querySelector("[data-selection-submit]").disabled = ticked === 0;
+    form.classList.toggle("active", ticked > 0);
+    const all = document.querySelector("[data-select-all]");
+    if (all) {
+      all.checked = ticked > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+  }
+  function syncAll() {
+    document.querySelectorAll("[data-bulk-form]").forEach(syncBulkForm);
+    syncSelection();
+  }
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest && event.target.closest("[data-bulk-form]");
+    if (form && event.target.matches("[data-bulk-action]")) syncBulkForm(form);
+    if (event.target.matches && event.target.matches("[data-select-all]")) {
+      document.querySelectorAll('input[name="id"][form="selection-form"]').forEach((box) => { box.checked = event.target.checked; });
+    }
+    if (event.target.matches && event.target.matches('[data-select-all], input[name="id"][form="selection-form"]')) syncSelection();
+  });
+  document.addEventListener("DOMContentLoaded", syncAll);
+  document.addEventListener("htmx:afterSettle", syncAll);
 
   // A refused request that htmx does not swap (403, 500, network) must not fail silently.
   document.addEventListener("htmx:responseError", (event) => {
