@@ -4,6 +4,6 @@ of a tier or stage by name. Outside code imports this package only.
 
 from curation.services.projects.levels import NONE, stage_named, tier_named
 from curation.services.projects.steps import next_steps
-from curation.services.projects.tokens import issue, revoke
+from curation.services.projects.tokens import CAPTURE_ROUTES, MAX_DAYS, issue, revoke
 
-__all__ = ["NONE", "issue", "next_steps", "revoke", "stage_named", "tier_named"]
+__all__ = ["CAPTURE_ROUTES", "MAX_DAYS", "NONE", "issue", "next_steps", "revoke", "stage_named", "tier_named"]
