@@ -126,8 +126,11 @@ KEY_BOX = """() => {
   const range = document.createRange();
   range.selectNodeContents(el);
   const tops = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
-  const cards = Array.from(document.querySelectorAll('main .card')).filter((c) => !c.contains(document.querySelector('#new-token-key')));
-  const overlaps = cards.filter((c) => { const r = c.getBoundingClientRect(); return r.top < key.bottom && key.top < r.bottom; });
+  const cards = Array.from(document.querySelectorAll('main .card')).filter((c) => !c.contains(el));
+  const overlaps = cards.filter((c) => {
+    const r = c.getBoundingClientRect();
+    return r.top < key.bottom && key.top < r.bottom;
+  });
   return {width: key.width, lines: tops.size, overlaps: overlaps.length,
           spills: el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1,
           sideways: document.documentElement.scrollWidth > window.innerWidth};

@@ -20,7 +20,10 @@ CAPTURE_ROUTES = {"api-prompts-import"}
 
 
 def expiry(days) -> timezone.datetime | None:
-    """When a token made now for ``days`` days expires (None, "" or "never": never); ReviewError on ``expires_in_days``."""
+    """When a token made now for ``days`` days expires (None, "" or "never": never).
+
+    ReviewError on ``expires_in_days`` for anything but 1 to MAX_DAYS.
+    """
     if days in (None, "", "never"):
         return None
     value = parse_whole(days, 1, MAX_DAYS)
