@@ -258,6 +258,11 @@
     if (event.target.matches && event.target.matches('[data-select-all], input[name="id"][form="selection-form"]')) syncSelection();
   });
   document.addEventListener("DOMContentLoaded", syncAll);
+  // On a phone the queue's filters start folded, so the rows come first.
+  document.addEventListener("DOMContentLoaded", () => {
+    if (!window.matchMedia("(max-width: 700px)").matches) return;
+    document.querySelectorAll("details[data-collapse-narrow]").forEach((d) => { d.open = false; });
+  });
   document.addEventListener("htmx:afterSettle", syncAll);
 
   // A refused request that htmx does not swap (403, 500, network) must not fail silently.
