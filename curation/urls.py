@@ -10,6 +10,7 @@ from curation.views import (  # reviewer workspace
     health,
     imports,
     jobs,
+    members,
     modelspecs,
     project_settings,
     projects,
@@ -21,6 +22,7 @@ from curation.views import (  # reviewer workspace
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
+    path("projects/new/", members.project_new, name="project-new"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
@@ -70,5 +72,8 @@ urlpatterns = [
     path("p/<slug:slug>/gold/<int:pk>/", gold.gold_edit, name="gold-edit"),
     path("p/<slug:slug>/gold/<int:pk>/discard/", gold.gold_discard, name="gold-discard"),
     path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
+    path("p/<slug:slug>/settings/labels/", members.labels, name="project-labels"),
+    path("p/<slug:slug>/members/", members.members, name="project-members"),
+    path("p/<slug:slug>/members/<int:pk>/", members.member_change, name="project-member-change"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
 ]

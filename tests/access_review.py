@@ -18,6 +18,12 @@ def bulk_kwargs(project):
     return {"bulk_id": BulkAction.objects.create(project=project, action="approve", count=0).pk}
 
 
+def member_kwargs(project):
+    from tests.factories import MembershipFactory
+
+    return {"pk": MembershipFactory(project=project, role="reader").pk}
+
+
 def gold_kwargs(project):
     prompt = PromptFactory(project=project)
     return {"pk": GoldItem.objects.create(project=project, prompt=prompt, reference="ref").pk}
@@ -41,5 +47,8 @@ ACCESS = {
     "gold-edit": ("post", "reviewer", gold_kwargs),
     "gold-discard": ("post", "reviewer", gold_kwargs),
     "project-settings": ("get", "engineer", None),
+    "project-labels": ("post", "engineer", None),
+    "project-members": ("get", "engineer", None),
+    "project-member-change": ("post", "engineer", member_kwargs),
     "project-curriculum": ("post", "engineer", None),
 }
