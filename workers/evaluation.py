@@ -421,12 +421,24 @@ def evaluate(
         "same_threads": s_speed["threads"] == t_speed["threads"],
         "speedup": t_speed["latency_p50_ms"] / s_speed["latency_p50_ms"] if s_speed["latency_p50_ms"] else None,
         "samples": [
-            {"student": s.get("output", s.get("pred")), "teacher": t.get("output", t.get("pred"))}
-            for s, t in zip(s_items[:20], t_items[:20])
+            {
+                "prompt": _prompt_text(g["prompt"]),
+                "gold": g.get("reference", g.get("label")),
+                "student": s.get("output", s.get("pred")),
+                "teacher": t.get("output", t.get("pred")),
+            }
+            for g, s, t in zip(gold[:20], s_items[:20], t_items[:20])
         ],
         "notes": notes,
         "per_item": per_item,
     }
+
+
+def _prompt_text(prompt) -> str:
+    """A gold prompt as one text for the report: the string, or a chat's turns one per line."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in prompt or [] if isinstance(m, dict))
 
 
 def _item_score(item: dict, metric: str) -> float:
