@@ -15,7 +15,8 @@ BAR_GEOMETRY = """() => Array.from(document.querySelectorAll('figure.chart svg')
   const base = axis.getBoundingClientRect().top;
   return Array.from(svg.querySelectorAll('rect.bar')).map((rect) => {
     const box = rect.getBoundingClientRect();
-    return {gap: Math.abs(box.bottom - base), drawn: box.height, declared: rect.height.baseVal.value * box.width / rect.width.baseVal.value};
+    const scale = box.width / rect.width.baseVal.value;
+    return {gap: Math.abs(box.bottom - base), drawn: box.height, declared: rect.height.baseVal.value * scale};
   });
 })"""
 
