@@ -297,7 +297,8 @@ class JobContext:
             self.job.errors = errors
             self._errors = []
         if self._metrics:
-            MetricPoint.objects.bulk_create(self._metrics, batch_size=500)
+            with self.fenced():
+                MetricPoint.objects.bulk_create(self._metrics, batch_size=500)
             self._metrics = []
 
     def cancelled(self, *, force: bool = False) -> bool:
