@@ -4,6 +4,7 @@ from django import forms
 
 from curation.models import Project
 from curation.services.errors import NON_FIELD, Invalid
+from curation.services.inputs import load_json
 from workers.checks import validate_checks_config
 
 
@@ -53,7 +54,10 @@ def _add_to_row(form, rows, parts, message) -> None:
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="JSONL (one object per line) or CSV with a 'prompt' column.")
+    # An empty file goes on to the import, which explains it as the CLI and the API do.
+    file = forms.FileField(
+        allow_empty_file=True, help_text="JSONL (one object per line) or CSV with a 'prompt' column."
+    )
     format = forms.ChoiceField(
         choices=[("", "Detect from the file name"), ("jsonl", "JSONL"), ("csv", "CSV")], required=False
     )
@@ -137,9 +141,9 @@ class ProjectSettingsForm(forms.ModelForm):
     def clean_checks(self):
         raw = self.cleaned_data["checks"].strip() or "[]"
         try:
-            value = json.loads(raw)
+            value = load_json(raw)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+            raise forms.ValidationError(f"Not usable JSON: {exc}.") from None
         try:
             return validate_checks_config(value)
         except ValueError as exc:

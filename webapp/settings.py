@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Its check runs before any middleware's process_view (the CSRF check reads the body).
+    "curation.middleware.UploadSizeLimit",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -117,7 +119,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Prompt import limits.
-IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100_000_000, minimum=1)  # 100 MB, decimal, as shown
 IMPORT_MAX_PROMPT_CHARS = env_int("IMPORT_MAX_PROMPT_CHARS", 32_000, minimum=1)
 
 # Celery: JSON only, late acks, and a worker lost mid-task puts the task back.
@@ -167,6 +169,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON through the input gate (depth, NUL, lone surrogates); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "curation.api.parsers.GateJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "curation.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
