@@ -143,7 +143,8 @@ class ProjectSettingsForm(forms.ModelForm):
         try:
             value = load_json(raw)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not usable JSON: {exc}.") from None
+            reason = str(exc).removeprefix("invalid JSON (").removesuffix(")")
+            raise forms.ValidationError(f"Not valid JSON: {reason}.") from None
         try:
             return validate_checks_config(value)
         except ValueError as exc:

@@ -158,6 +158,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A job whose heartbeat is older than this is taken to have lost its worker.
 JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 120, minimum=5)
+# Candidates a snapshot build freezes per transaction (short transactions; resumable between them).
+SNAPSHOT_FREEZE_BATCH = env_int("SNAPSHOT_FREEZE_BATCH", 2000, minimum=1)
 # "Next for me" hands an example to one reviewer for this long.
 REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
 
