@@ -33,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from curation.models import EvalReport, Job, JobAttempt, ModelVersion, Snapshot, SnapshotRow, TeacherSample
 from curation.services import jobs
@@ -155,10 +155,16 @@ class StatusWatcher(threading.Thread):
             connection.close()
 
     def _sample(self):
-        status = Job.objects.filter(pk=self.job_id).values_list("status", flat=True).first()
-        if status != "queued":
-            return
-        open_on = JobAttempt.objects.filter(job_id=self.job_id, closed_at__isnull=True).values_list("worker", flat=True)
+        # One snapshot for both reads: a claim committing between them is no lie.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            status = Job.objects.filter(pk=self.job_id).values_list("status", flat=True).first()
+            if status != "queued":
+                return
+            open_on = list(
+                JobAttempt.objects.filter(job_id=self.job_id, closed_at__isnull=True).values_list("worker", flat=True)
+            )
         for worker in open_on:
             pid = jobs._split(worker)[1]
             if jobs._pid_alive(pid) and _is_worker(pid):

@@ -147,11 +147,16 @@ def test_a_body_that_loses_its_database_connection_puts_the_job_back_in_the_queu
 
     enqueued = []
     monkeypatch.setattr(jobs, "enqueue", enqueued.append)
-    monkeypatch.setattr(jobs, "_usable", lambda: False)  # what a terminated backend looks like
     monkeypatch.setattr(jobs.connection, "close", lambda: None)
 
+    class AdminShutdown(Exception):
+        sqlstate = "57P01"  # what psycopg says when pg_terminate_backend ends the connection
+
     def body(ctx):
-        raise OperationalError("terminating connection due to administrator command")
+        try:
+            raise AdminShutdown()
+        except AdminShutdown as cause:
+            raise OperationalError("terminating connection due to administrator command") from cause
 
     assert jobs.run(job.id, body) == "requeued"
     job.refresh_from_db()

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from curation.models import Job, JobAttempt
@@ -252,7 +252,7 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
     except JobError as exc:
         outcome = JobOutcome(Status.FAILED, str(exc))
     except Exception as exc:
-        if isinstance(exc, DatabaseError) and not _usable():
+        if _connection_lost(exc):
             beat_thread.stopped.set()
             return _requeue_after_lost_connection(ctx, exc)
         log.exception("job %s failed", job_id)
@@ -269,7 +269,7 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
     except ClaimLost:
         finished = False
     except DatabaseError as exc:
-        if _usable():
+        if not _connection_lost(exc):
             raise
         return _requeue_after_lost_connection(ctx, exc)
     if not finished:
@@ -282,11 +282,23 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
 MAX_ATTEMPTS = 20  # claims of one job before a lost connection fails it instead of requeueing
 
 
-def _usable() -> bool:
-    try:
-        return connection.connection is not None and connection.is_usable()
-    except Exception:
+# SQLSTATEs of a connection that is gone: class 08 (connection exception) and the server's
+# own shutdown or termination of the backend (57P01 admin shutdown, 57P02 crash, 57P03 starting).
+_LOST_STATES = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether ``exc`` says the database connection itself died (not a bad query on a live one)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
         return False
+    raw = getattr(connection, "connection", None)
+    if raw is None:  # Django closed it: a rollback on it failed
+        return True
+    if getattr(raw, "broken", False) or getattr(raw, "closed", False) is True:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    state = getattr(cause, "sqlstate", None) or ""
+    return state.startswith("08") or state in _LOST_STATES or isinstance(exc, InterfaceError)
 
 
 def _requeue_after_lost_connection(ctx: JobContext, exc: Exception) -> str:
