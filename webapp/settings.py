@@ -193,6 +193,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "curation.api.schema.add_error_responses",  # the error statuses every operation can answer
+    ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Swagger UI from our own static files (the sidecar package): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
