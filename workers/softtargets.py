@@ -43,6 +43,9 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save as save_safetensors
 
+from workers.softtargets_v2 import FORMAT as V2_FORMAT
+from workers.softtargets_v2 import ShardFormatError, pack_shard, read_sample
+
 TAIL_FLOOR = -30.0
 SHARD_DIR = "shards"
 FIELDS = ("token_ids", "topk_ids", "topk_logprobs", "tail_logprob", "token_logprob")
@@ -198,9 +201,10 @@ class ShardWriter:
         if not self._buffer:
             return {}
         if self.format == "v2":
-            from workers.softtargets_v2 import pack_shard
-
-            data = pack_shard(self._buffer, self.bits)
+            try:
+                data = pack_shard(self._buffer, self.bits)
+            except ShardFormatError as exc:
+                raise SoftTargetError(str(exc)) from None
         else:
             tensors: dict[str, np.ndarray] = {}
             for key, st in self._buffer.items():
@@ -299,10 +303,11 @@ def read_soft_targets(root_dir: str | Path, pointer: str) -> SoftTargets:
     """The arrays a pointer names, read from a memory-mapped shard (handles are cached)."""
     rel, key = parse_pointer(pointer)
     handle = _open_shard(Path(root_dir) / rel)
-    if (handle.metadata() or {}).get("format") == "softtargets-v2":
-        from workers.softtargets_v2 import read_sample
-
-        return read_sample(handle, rel, key)
+    if (handle.metadata() or {}).get("format") == V2_FORMAT:
+        try:
+            return SoftTargets(**read_sample(handle, rel, key))
+        except ShardFormatError as exc:
+            raise SoftTargetError(str(exc)) from None
     names = set(handle.keys())
     if f"{key}/token_ids" not in names:
         raise SoftTargetError(f"shard {rel} holds no sample {key!r}")

@@ -27,17 +27,20 @@ _index_lock = threading.Lock()
 _indexes: dict[int, dict[str, int]] = {}
 
 
-def pack_shard(samples: dict, bits: int) -> bytes:
-    from workers.softtargets import SoftTargetError
+class ShardFormatError(ValueError):
+    """What the caller (softtargets.py) reports as its SoftTargetError."""
 
+
+def pack_shard(samples: dict, bits: int) -> bytes:
+    """``samples``: key -> SoftTargets (duck-typed: this module sits below softtargets.py)."""
     items = list(samples.items())
     ks = {st.k for _, st in items}
     if len(ks) != 1:
-        raise SoftTargetError(f"a v2 shard holds one k; this buffer has {sorted(ks)}")
+        raise ShardFormatError(f"a v2 shard holds one k; this buffer has {sorted(ks)}")
     k = ks.pop()
     sampled = {st.sample_ids is not None for _, st in items}
     if len(sampled) != 1:
-        raise SoftTargetError("a v2 shard holds sampled targets for every sample or for none")
+        raise ShardFormatError("a v2 shard holds sampled targets for every sample or for none")
     offsets = np.cumsum([0] + [len(st) for _, st in items]).astype(np.int64)
     token_ids = np.concatenate([st.token_ids for _, st in items])
     topk_ids = np.concatenate([st.topk_ids for _, st in items])
@@ -67,12 +70,11 @@ def _index(handle) -> dict[str, int]:
         return found
 
 
-def read_sample(handle, rel: str, key: str):
-    from workers.softtargets import SoftTargetError, SoftTargets
-
+def read_sample(handle, rel: str, key: str) -> dict[str, np.ndarray]:
+    """The fields of ``SoftTargets`` for sample ``key``, reading only its rows."""
     i = _index(handle).get(key)
     if i is None:
-        raise SoftTargetError(f"shard {rel} holds no sample {key!r}")
+        raise ShardFormatError(f"shard {rel} holds no sample {key!r}")
     lo, hi = (int(x) for x in handle.get_slice("offsets")[i : i + 2])
     meta = handle.metadata()
     k, bits = int(meta["k"]), int(meta["bits"])
@@ -85,6 +87,10 @@ def read_sample(handle, rel: str, key: str):
     extra = {}
     if "sample_ids" in names:
         extra = {"sample_ids": rows("sample_ids"), "sample_logw": rows("sample_logw").astype(np.float32)}
-    return SoftTargets(
-        token_ids=rows("token_ids"), topk_ids=rows("topk_ids"), topk_logprobs=lps, tail_logprob=tail, **extra
-    )
+    return {
+        "token_ids": rows("token_ids"),
+        "topk_ids": rows("topk_ids"),
+        "topk_logprobs": lps,
+        "tail_logprob": tail,
+        **extra,
+    }
