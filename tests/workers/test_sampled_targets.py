@@ -119,3 +119,41 @@ def test_the_sampled_gradient_is_unbiased(beta):
 def test_the_sampled_loss_refuses_what_it_cannot_estimate_without_bias():
     with pytest.raises(ValueError, match="forward KL at temperature 1"):
         sampled_kd_loss(torch.zeros(1, 5), torch.zeros(1), None, None, temperature=2.0)
+
+
+@pytest.mark.slow
+def test_the_recipe_trains_on_sampled_targets(tiny_model_dir, tiny_student_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workers.distill import DistillConfig, DistillError, StageConfig, run_distillation
+    from workers.prompting import render_prompt
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    rng, records = np.random.default_rng(0), []
+    for text, label in [("refund request", "billing"), ("cannot sign in", "account")] * 3:
+        p = tok(render_prompt(tok, f"Ticket: {text}\nCategory:"), add_special_tokens=False).input_ids
+        r = tok(f" {label}", add_special_tokens=False).input_ids + [tok.eos_token_id]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([p + r])).logits[0, len(p) - 1 : -1], -1).numpy()
+        sid, logw = sample_targets(logp, 12, rng)
+        soft = {"response_ids": r, "sample_ids": sid, "sample_logw": logw}
+        records.append({"prompt": f"Ticket: {text}\nCategory:", "response": f" {label}", "soft": soft})
+
+    def config(out, **stage):
+        stage = {"name": "s", "records": records, "steps": 3, "lr": 1e-3, **stage}
+        return DistillConfig(
+            student=str(tiny_student_dir),
+            output_dir=str(out),
+            stages=[StageConfig(**stage)],
+            teacher_tokenizer=str(tiny_model_dir),
+            batch_size=4,
+            progress_every_s=0,
+        )
+
+    progress = []
+    result = run_distillation(config(tmp_path / "a"), on_progress=progress.append)
+    assert result.status == "completed" and result.kd_mode == "token"
+    assert all(np.isfinite(p["kd_loss"]) and p["kd_loss"] > 0 for p in progress)
+    with pytest.raises(DistillError, match="temperature to 1"):
+        run_distillation(config(tmp_path / "b", temperature=2.0))

@@ -41,6 +41,17 @@ STAGE_FILE = "stage_ends.jsonl"
 
 
 def _soft_to_targets(soft: dict) -> SoftTargets:
+    t = len(soft["response_ids"])
+    if soft.get("sample_ids") is not None:
+        none = np.zeros((t, 0))
+        return SoftTargets(
+            token_ids=np.asarray(soft["response_ids"]),
+            topk_ids=none,
+            topk_logprobs=none,
+            tail_logprob=np.zeros(t),
+            sample_ids=np.asarray(soft["sample_ids"]),
+            sample_logw=np.asarray(soft["sample_logw"]),
+        )
     return SoftTargets(
         token_ids=np.asarray(soft["response_ids"]),
         topk_ids=np.asarray(soft["topk_ids"]),
@@ -110,6 +121,18 @@ def write_run_dir(
     return path
 
 
+def soft_record(st: SoftTargets) -> dict:
+    """A record's ``soft`` (workers/distill/data.py) from stored soft targets: top-k or sampled."""
+    if st.sample_ids is not None:
+        return {"response_ids": st.token_ids, "sample_ids": st.sample_ids, "sample_logw": st.sample_logw}
+    return {
+        "response_ids": st.token_ids,
+        "topk_ids": st.topk_ids,
+        "topk_logprobs": st.topk_logprobs,
+        "tail_logprob": st.tail_logprob,
+    }
+
+
 def read_records(root: Path, rel: str) -> list[dict]:
     """One records file of a run directory, soft targets read (memory-mapped) from its shards."""
     path = root / rel
@@ -130,12 +153,7 @@ def read_records(root: Path, rel: str) -> list[dict]:
                     st = read_soft_targets(root, pointer)
                 except SoftTargetError as exc:
                     raise DistillError(f"{rel}, line {n}: {exc}") from None
-                record["soft"] = {
-                    "response_ids": st.token_ids,
-                    "topk_ids": st.topk_ids,
-                    "topk_logprobs": st.topk_logprobs,
-                    "tail_logprob": st.tail_logprob,
-                }
+                record["soft"] = soft_record(st)
             out.append(record)
     return out
 
