@@ -18,12 +18,27 @@ the sample unusable for token-level distillation (sequence-level still works).
 
 The base URL and API key come from the caller's spec; the key is only ever sent as a
 header and never appears in logs or error messages.
+
+Keeping the server busy. ``concurrency`` requests are in flight at all times (a sliding
+window over the whole call, not a barrier per batch: results still reach ``on_batch`` in
+request order, ``batch_size`` at a time). A connection error, a timeout, HTTP 429 or a 5xx
+is retried up to ``max_retries`` times after ``min(cap, base * 2**attempt)`` seconds times a
+random factor in [0.5, 1.5) (jitter, so retries of many threads do not arrive together),
+or after the server's ``Retry-After``. ``prompts_per_request`` > 1 sends that many prompts in
+one ``/v1/completions`` request (OpenAI's and vLLM's list-valued ``prompt``): fewer round
+trips; the group shares one seed (its first request's), so a sampled text then depends on
+the grouping. ``server_stats()`` (also in ``RunStats.server`` after every batch) counts
+requests, retries, errors by status and the server's throughput while the call ran.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import re
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +71,9 @@ from workers.teacher.base import (
 )
 
 _TOKEN_ID = re.compile(r"^token_id:(\d+)$")
+RETRY_STATUS = {429, 500, 502, 503, 504}
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 20.0
 
 
 class RequestFailed(Exception):
@@ -83,6 +101,8 @@ class OpenAITeacher(Teacher):
         concurrency: int = 8,
         batch_size: int = 32,
         token_ids_in_response: bool = False,
+        prompts_per_request: int = 1,
+        max_retries: int = 4,
     ):
         if endpoint not in ("completions", "chat"):
             raise TeacherError(f"endpoint must be 'completions' or 'chat', got {endpoint!r}")
@@ -100,7 +120,13 @@ class OpenAITeacher(Teacher):
         self._session = requests.Session()
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
-        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self.prompts_per_request = max(1, prompts_per_request)
+        self.max_retries = max(0, max_retries)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        self._stats_lock = threading.Lock()
+        self._server = {"requests": 0, "retries": 0, "errors": {}, "prompts": 0, "tokens": 0, "busy_s": 0.0}
+        self._sleep = time.sleep
         self.tokenizer = None
         self._by_text: dict[str, int] = {}
         if tokenizer:
@@ -130,14 +156,47 @@ class OpenAITeacher(Teacher):
 
     # -- HTTP -------------------------------------------------------------------------
 
+    def _count(self, key: str, status=None) -> None:
+        with self._stats_lock:
+            if key == "errors":
+                self._server["errors"][str(status)] = self._server["errors"].get(str(status), 0) + 1
+            else:
+                self._server[key] += 1
+
+    def _backoff(self, attempt: int, resp=None) -> None:
+        after = resp.headers.get("Retry-After") if resp is not None else None
+        try:
+            delay = float(after) if after is not None else None
+        except ValueError:
+            delay = None
+        if delay is None:
+            delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1.5)
+        self._sleep(min(delay, BACKOFF_CAP_S))
+
     def _post(self, path: str, body: dict) -> dict:
         url = f"{self.base_url}/{path}"
-        try:
-            resp = self._session.post(url, json=body, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ServerUnreachableError(
-                f"cannot reach the teacher server at {self.shown_url} ({type(exc).__name__})"
-            ) from None
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            self._count("requests")
+            try:
+                resp = self._session.post(url, json=body, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._count("errors", type(exc).__name__)
+                if not last:
+                    self._count("retries")
+                    self._backoff(attempt)
+                    continue
+                raise ServerUnreachableError(
+                    f"cannot reach the teacher server at {self.shown_url} ({type(exc).__name__}, "
+                    f"{self.max_retries} retries)"
+                ) from None
+            if resp.status_code >= 400:
+                self._count("errors", resp.status_code)
+            if resp.status_code in RETRY_STATUS and not last:
+                self._count("retries")
+                self._backoff(attempt, resp)
+                continue
+            break
         if resp.status_code in (401, 403):
             raise TeacherError(f"the teacher server at {self.shown_url} refused the API key (HTTP {resp.status_code})")
         if resp.status_code == 404:
@@ -152,6 +211,16 @@ class OpenAITeacher(Teacher):
         except ValueError:
             raise RequestFailed("teacher server sent a response that is not JSON") from None
 
+    def server_stats(self) -> dict:
+        """Requests, retries, errors by status, and the server's prompts and tokens per second of calls."""
+        with self._stats_lock:
+            out = {**self._server, "errors": dict(self._server["errors"])}
+        busy = max(out["busy_s"], 1e-9)
+        out["tokens_per_s"] = round(out["tokens"] / busy, 1) if out["busy_s"] else 0.0
+        out["prompts_per_s"] = round(out["prompts"] / busy, 2) if out["busy_s"] else 0.0
+        out["busy_s"] = round(out["busy_s"], 3)
+        return out
+
     def _token_id(self, token: str) -> int:
         m = _TOKEN_ID.match(token)
         if m:
@@ -161,8 +230,9 @@ class OpenAITeacher(Teacher):
     def _render(self, prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
 
-    def _map_parallel(self, fn, items):
-        """Run ``fn`` over items concurrently; per-item RequestFailed becomes its message."""
+    def _stream(self, fn, items):
+        """``(item, result, error)`` in item order, ``concurrency`` calls of ``fn`` in flight throughout
+        (a sliding window, never a barrier); a per-item RequestFailed becomes its message."""
 
         def guarded(item):
             try:
@@ -170,11 +240,47 @@ class OpenAITeacher(Teacher):
             except RequestFailed as exc:
                 return None, str(exc)
 
-        return list(self._pool.map(guarded, items))
+        it = iter(items)
+        window: deque = deque()
+        ahead = 4 * self.concurrency  # submitted ahead of the oldest, so a slow one idles no thread
+        for item in it:
+            window.append((item, self._pool.submit(guarded, item)))
+            if len(window) >= ahead:
+                break
+        try:
+            while window:
+                item, future = window.popleft()
+                result, error = future.result()
+                following = next(it, None)
+                if following is not None:
+                    window.append((following, self._pool.submit(guarded, following)))
+                yield item, result, error
+        finally:
+            for _, future in window:
+                future.cancel()
+
+    def _map_parallel(self, fn, items):
+        return [(result, error) for _, result, error in self._stream(fn, items)]
 
     def _chunks(self, items):
         for start in range(0, len(items), self.batch_size):
             yield items[start : start + self.batch_size]
+
+    def _timed(self, stats: RunStats):
+        """Account the server's throughput over this call (the wall time requests were out)."""
+        started = time.perf_counter()
+
+        def done(results) -> None:
+            with self._stats_lock:
+                self._server["prompts"] += len(results)
+                self._server["tokens"] += sum(getattr(r, "token_count", 0) for r in results)
+                now = time.perf_counter()
+                self._server["busy_s"] += now - done.last
+                done.last = now
+            stats.server = self.server_stats()
+
+        done.last = started
+        return done
 
     # -- generation ---------------------------------------------------------------------
 
@@ -183,21 +289,29 @@ class OpenAITeacher(Teacher):
     ) -> list[GenerationResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
+        account = self._timed(stats)
+        per = self.prompts_per_request if self.endpoint == "completions" else 1
+        groups = [list(requests_[i : i + per]) for i in range(0, len(requests_), per)]
+        fn = (lambda g: self._generate_group(g, params)) if per > 1 else (lambda g: [self._generate_one(g[0], params)])
         out: list[GenerationResult] = []
-        for chunk in self._chunks(list(requests_)):
-            pairs = self._map_parallel(lambda r: self._generate_one(r, params), chunk)
-            results = [
-                res if res is not None else GenerationResult(key=r.key, error=err)
-                for r, (res, err) in zip(chunk, pairs)
-            ]
-            out.extend(results)
-            if finish_batch(results, stats, on_batch):
-                break
+        pending: list[GenerationResult] = []
+        stream = self._stream(fn, groups)
+        try:
+            for group, results, err in stream:
+                if results is None:
+                    results = [GenerationResult(key=r.key, error=err) for r in group]
+                pending.extend(results)
+                while len(pending) >= self.batch_size or (pending and len(out) + len(pending) == len(requests_)):
+                    batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+                    out.extend(batch)
+                    account(batch)
+                    if finish_batch(batch, stats, on_batch):
+                        return out
+        finally:
+            stream.close()
         return out
 
-    def _generate_one(self, r: GenerationRequest, params: GenerationParams) -> GenerationResult:
-        k = params.top_k
-        rendered = self._render(r.prompt) if self.endpoint == "completions" or self.tokenizer is not None else None
+    def _body(self, r: GenerationRequest, params: GenerationParams, rendered: str | None) -> dict:
         seed = request_seed(params.seed, r.sample_index, rendered or repr(r.prompt)) % (2**31)
         body = {
             "model": self.model,
@@ -213,29 +327,56 @@ class OpenAITeacher(Teacher):
             body["min_tokens"] = params.min_new_tokens
         if self.token_ids_in_response:
             body["return_tokens_as_token_ids"] = True
+        return body
+
+    def _generate_one(self, r: GenerationRequest, params: GenerationParams) -> GenerationResult:
+        k = params.top_k
+        rendered = self._render(r.prompt) if self.endpoint == "completions" or self.tokenizer is not None else None
+        body = self._body(r, params, rendered)
         if self.endpoint == "completions":
             body.update(prompt=rendered, logprobs=k)
-            choice = self._first_choice(self._post("completions", body))
-            text = choice.get("text") or ""
-            lp = choice.get("logprobs") or {}
-            tokens = lp.get("tokens") or []
-            chosen = lp.get("token_logprobs") or []
-            tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
-        else:
-            messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
-            body.update(messages=messages, logprobs=True, top_logprobs=k)
-            choice = self._first_choice(self._post("chat/completions", body))
-            text = (choice.get("message") or {}).get("content") or ""
-            content = (choice.get("logprobs") or {}).get("content") or []
-            tokens = [c.get("token", "") for c in content]
-            chosen = [c.get("logprob") for c in content]
-            tops = [[(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content]
+            return self._completion_result(r, self._first_choice(self._post("completions", body)), params)
+        messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
+        body.update(messages=messages, logprobs=True, top_logprobs=k)
+        choice = self._first_choice(self._post("chat/completions", body))
+        text = (choice.get("message") or {}).get("content") or ""
+        content = (choice.get("logprobs") or {}).get("content") or []
+        tokens = [c.get("token", "") for c in content]
+        chosen = [c.get("logprob") for c in content]
+        tops = [[(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content]
+        return self._result(r, choice, params, text, tokens, chosen, tops)
+
+    def _generate_group(self, group: list[GenerationRequest], params: GenerationParams) -> list[GenerationResult]:
+        """Several prompts in one completions request (a list-valued ``prompt``)."""
+        rendered = [self._render(r.prompt) for r in group]
+        body = self._body(group[0], params, rendered[0])
+        body.update(prompt=rendered, logprobs=params.top_k)
+        choices = (self._post("completions", body) or {}).get("choices") or []
+        by_index = {c.get("index", i): c for i, c in enumerate(choices)}
+        results = []
+        for i, r in enumerate(group):
+            try:
+                if i not in by_index:
+                    raise RequestFailed("the teacher server's response has no choice for this prompt")
+                results.append(self._completion_result(r, by_index[i], params))
+            except RequestFailed as exc:
+                results.append(GenerationResult(key=r.key, error=str(exc)))
+        return results
+
+    def _completion_result(self, r, choice: dict, params: GenerationParams) -> GenerationResult:
+        lp = choice.get("logprobs") or {}
+        tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
+        return self._result(
+            r, choice, params, choice.get("text") or "", lp.get("tokens") or [], lp.get("token_logprobs") or [], tops
+        )
+
+    def _result(self, r, choice, params, text, tokens, chosen, tops) -> GenerationResult:
         if not tokens or len(tops) != len(tokens):
             raise RequestFailed(
                 "the teacher server returned no per-token log-probabilities; "
                 "it must support 'logprobs' (and 'top_logprobs')"
             )
-        st = self._soft_targets(tokens, chosen, tops, k)
+        st = self._soft_targets(tokens, chosen, tops, params.top_k)
         finish = _finish_reason(choice, params)
         return GenerationResult(key=r.key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
 
@@ -335,6 +476,7 @@ class OpenAITeacher(Teacher):
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
+        account = self._timed(stats)
         out: list[ScoreResult] = []
         for chunk in self._chunks(list(requests_)):
             pairs = self._map_parallel(
@@ -347,6 +489,7 @@ class OpenAITeacher(Teacher):
                 for r, (st, err) in zip(chunk, pairs)
             ]
             out.extend(results)
+            account(results)
             if finish_batch(results, stats, on_batch):
                 break
         return out
@@ -357,6 +500,7 @@ class OpenAITeacher(Teacher):
         labels = check_labels(labels)
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
+        account = self._timed(stats)
         out: list[ClassifyResult] = []
         for chunk in self._chunks(list(requests_)):
             jobs = [(r, lab) for r in chunk for lab in labels]
@@ -379,6 +523,7 @@ class OpenAITeacher(Teacher):
                     ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)
                 )
             out.extend(results)
+            account(results)
             if finish_batch(results, stats, on_batch):
                 break
         return out
