@@ -65,7 +65,7 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     failure, cancelled = None, False
     if done_before < total:
         progress = Progress(ctx, done_before, total)
-        writer = SampleWriter(job, project, checks)
+        writer = SampleWriter(job, project, checks, fenced=ctx.fenced)
 
         def calls():
             for chunk in job_prompts(job):
