@@ -91,6 +91,22 @@ def job_resume(request, slug, pk):
     return redirect("job-detail", slug=project.slug, pk=job.pk)
 
 
+@login_required
+def job_run_config(request, slug, pk):
+    """The job's run config (.tar.gz) for ``python -m workers.distill run`` (engineers)."""
+    project = project_for(request.user, slug, Role.ENGINEER)
+    job = job_for(project, pk)
+    if job.kind != Job.Kind.DISTILL:
+        raise Http404("not a distillation job")
+    try:
+        archive = training.run_config_archive(job)
+    except Invalid as exc:
+        messages.error(request, str(exc))
+        return redirect("job-detail", slug=project.slug, pk=job.pk)
+    name = f"{project.slug}-job{job.pk}-run-config.tar.gz"
+    return FileResponse(open(archive, "rb"), as_attachment=True, filename=name, content_type="application/gzip")
+
+
 # ----------------------------------------------------------------- registry
 @login_required
 def model_list(request, slug):
