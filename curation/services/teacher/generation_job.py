@@ -66,7 +66,7 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     server: dict = {}  # an HTTP teacher's requests, retries, errors and throughput (job page)
     if done_before < total:
         progress = Progress(ctx, done_before, total)
-        writer = SampleWriter(job, project, checks)
+        writer = SampleWriter(job, project, checks, fenced=ctx.fenced)
 
         def calls():
             for chunk in job_prompts(job):
