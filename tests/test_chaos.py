@@ -137,7 +137,7 @@ def _evaluation_job(project, tmp_path, kit):
     teacher = distillkit.spec(project, "teacher", kit["teacher"], name="teacher")
     final = Path(django_settings.ARTIFACT_DIR) / "jobs" / "chaos" / "final"
     shutil.copytree(kit["student"], final)
-    distillkit.gold(project)
+    distillkit.gold(project, classification=project.is_classification)
     version = ModelVersion.objects.create(
         project=project, name="student", is_final=True, teacher_spec=teacher, artifact_path=str(final)
     )
