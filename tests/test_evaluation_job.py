@@ -158,6 +158,28 @@ def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_mat
     assert report.per_item["metric"] == "normalized_match"
     assert report.per_item["student"] == [float(m) for m in matches]
     assert report.per_item["teacher"] == [float(m) for m in teacher_matches]
+    # Free text: sacrebleu's chrF and rouge-score's ROUGE-L per item, means with intervals.
+    from rouge_score import rouge_scorer
+    from sacrebleu.metrics import CHRF
+
+    assert report.per_item["student_outputs"] == outputs and report.per_item["teacher_outputs"] == teacher_outputs
+    gen = report.metrics["generation"]["overall"]
+    chrfs = [CHRF().sentence_score(o, [r]).score for o, r in zip(outputs, references)]
+    t_chrfs = [CHRF().sentence_score(o, [r]).score for o, r in zip(teacher_outputs, references)]
+    rouge = rouge_scorer.RougeScorer(["rougeL"])
+    rouges = [rouge.score(r, o)["rougeL"].fmeasure for o, r in zip(outputs, references)]
+    assert gen["student"]["chrf"]["mean"] == pytest.approx(sum(chrfs) / 3)
+    assert gen["student"]["chrf"]["n"] == 3
+    low, high = gen["student"]["chrf"]["ci95"]
+    assert low <= sum(chrfs) / 3 <= high
+    assert gen["student"]["rouge_l"]["mean"] == pytest.approx(sum(rouges) / 3)
+    assert gen["student"]["check_pass_rate"]["mean"] == pytest.approx(sum(len(o) <= 12 for o in outputs) / 3)
+    assert gen["student"]["length"]["chars_mean"] == pytest.approx(sum(len(o) for o in outputs) / 3)
+    if sum(t_chrfs):
+        assert gen["chrf_retained"]["ratio"] == pytest.approx(sum(chrfs) / sum(t_chrfs))
+    else:
+        assert gen["chrf_retained"]["ratio"] is None
+    assert set(report.metrics["generation"]["by_tier"]) == {t or "untiered" for *_, t in kit.GOLD_TICKETS}
     if any(teacher_matches):
         assert report.metrics["quality_basis"] == "normalized_match"
         assert report.quality_retained == pytest.approx(sum(matches) / sum(teacher_matches))

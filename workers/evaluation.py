@@ -29,6 +29,10 @@ Definitions (what the report shows):
   generated (or scored prompt) tokens / total time; speedup = teacher p50 / student p50.
 - per item (for paired comparisons between students): each gold item's headline score, 1.0
   right and 0.0 wrong (accuracy, or normalized match), in gold order, with the caller's ``id``.
+- generation (free text): chrF, ROUGE-L, the checks' pass rate and length statistics with
+  95% intervals, overall and by tier, and chrF retained (``workers.genmetrics``); each
+  item's answer is kept in ``per_item`` (``student_outputs``/``teacher_outputs``) for the
+  judge and the blind side-by-side review.
 - memory: parameter + buffer bytes, and the growth of the process's peak RSS
   (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
 """
@@ -47,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from workers import genmetrics
 from workers.distill.data import collate_classification, label_scores, label_token_ids, move
 from workers.prompting import render_prompt
 
@@ -214,6 +219,7 @@ def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: 
             "tokens": n_new,
             "output": text,
             "threads": threads,
+            **genmetrics.item_metrics(text, g["reference"], n_new),
         }
         if check_fn is not None:
             item["check"] = float(bool(check_fn(text)))
@@ -409,6 +415,10 @@ def evaluate(
     s_speed = _speed(s_items, model_memory(student.model), s_rss)
     t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
     interval = _retained_interval(task, s_items, t_items) if basis == headline_key else None
+    if task == "generation":
+        per_item["student_outputs"] = [i["output"] for i in s_items]
+        per_item["teacher_outputs"] = [i["output"] for i in t_items]
+        per_item["tiers"] = [g.get("tier") for g in gold]
     return {
         "task": task,
         "n_items": len(gold),
@@ -426,6 +436,9 @@ def evaluate(
         ],
         "notes": notes,
         "per_item": per_item,
+        "generation": genmetrics.report(s_items, t_items, [g.get("tier") for g in gold])
+        if task == "generation"
+        else None,
     }
 
 

@@ -46,6 +46,7 @@ def report_fields(result: dict) -> dict:
             "samples": result["samples"],
             "student": overall("student"),
             "teacher": overall("teacher"),
+            "generation": result.get("generation"),
         },
         "by_tier": {"student": tiers("student"), "teacher": tiers("teacher")},
         "speed": {"student": result["student"]["speed"], "teacher": result["teacher"]["speed"]},
@@ -57,6 +58,11 @@ def report_fields(result: dict) -> dict:
             "metric": result["per_item"]["metric"],
             "student": result["per_item"]["student"],
             "teacher": result["per_item"]["teacher"],
+            **{
+                k: result["per_item"][k]
+                for k in ("student_outputs", "teacher_outputs", "tiers")
+                if k in result["per_item"]
+            },
         },
     }
 

@@ -1,0 +1,96 @@
+"""What the report page shows of a generation report's free-text quality: chrF, ROUGE-L,
+the checks' pass rate and lengths (``workers.genmetrics``), overall and by tier, each with
+its 95% interval and n, and what the student keeps of the teacher's scores."""
+
+from __future__ import annotations
+
+from curation.models import EvalReport
+
+# key -> (label, scale: multiply the stored value by this to show it, unit)
+FIGURES = (
+    ("chrf", "chrF vs the gold reference (0-100)", 1.0, ""),
+    ("rouge_l", "ROUGE-L F vs the gold reference", 100.0, "%"),
+    ("check_pass_rate", "Automatic checks passed", 100.0, "%"),
+)
+
+
+def _with_interval(figure: dict | None, scale: float, unit: str) -> str:
+    if not figure or figure.get("mean") is None:
+        return "–"
+    text = f"{figure['mean'] * scale:.1f}{unit}"
+    ci = figure.get("ci95")
+    if ci and None not in ci:
+        text += f" [{ci[0] * scale:.1f}–{ci[1] * scale:.1f}]"
+    return text
+
+
+def retained_text(block: dict | None) -> str:
+    if not block or block.get("ratio") is None:
+        return "–"
+    text = f"{block['ratio'] * 100:.1f}%"
+    if block.get("ci95"):
+        text += f" [{block['ci95'][0] * 100:.1f}–{block['ci95'][1] * 100:.1f}%]"
+    return text
+
+
+def _rows(block: dict) -> list[dict]:
+    s, t = block.get("student", {}), block.get("teacher", {})
+    rows = [
+        {
+            "label": label,
+            "student": _with_interval(s.get(key), scale, unit),
+            "teacher": _with_interval(t.get(key), scale, unit),
+        }
+        for key, label, scale, unit in FIGURES
+        if key in s or key in t
+    ]
+    sl, tl = s.get("length") or {}, t.get("length") or {}
+
+    def num(v, fmt="{:.1f}"):
+        return "–" if v is None else fmt.format(v)
+
+    def pair(key_a, key_b):
+        return {side: f"{num(d.get(key_a))} / {num(d.get(key_b))}" for side, d in (("student", sl), ("teacher", tl))}
+
+    rows += [
+        {"label": "Length, tokens (mean / p95)", **pair("tokens_mean", "tokens_p95")},
+        {"label": "Length, characters (mean / p95)", **pair("chars_mean", "chars_p95")},
+        {
+            "label": "Length ÷ reference length (mean)",
+            "student": num(sl.get("ratio_to_reference"), "{:.2f}"),
+            "teacher": num(tl.get("ratio_to_reference"), "{:.2f}"),
+        },
+        {
+            "label": "Empty answers",
+            "student": num(sl.get("empty"), "{:.0f}"),
+            "teacher": num(tl.get("empty"), "{:.0f}"),
+        },
+    ]
+    return rows
+
+
+def generation_context(report: EvalReport) -> dict:
+    """The free-text section of a generation report (empty for reports made before it existed)."""
+    generation = (report.metrics or {}).get("generation")
+    if not generation:
+        return {}
+    overall = generation.get("overall", {})
+    tiers = [
+        {
+            "tier": name,
+            "n": block.get("student", {}).get("n", 0),
+            "chrf_student": _with_interval(block.get("student", {}).get("chrf"), 1.0, ""),
+            "chrf_teacher": _with_interval(block.get("teacher", {}).get("chrf"), 1.0, ""),
+            "chrf_retained": retained_text(block.get("chrf_retained")),
+            "rouge_student": _with_interval(block.get("student", {}).get("rouge_l"), 100.0, "%"),
+            "rouge_teacher": _with_interval(block.get("teacher", {}).get("rouge_l"), 100.0, "%"),
+        }
+        for name, block in generation.get("by_tier", {}).items()
+    ]
+    return {
+        "gen_rows": _rows(overall),
+        "gen_n": overall.get("student", {}).get("n"),
+        "gen_chrf_retained": retained_text(overall.get("chrf_retained")),
+        "gen_rouge_retained": retained_text(overall.get("rouge_l_retained")),
+        "gen_tiers": tiers if len(tiers) > 1 or (tiers and tiers[0]["tier"] != "untiered") else [],
+    }
