@@ -94,3 +94,58 @@ def generation_context(report: EvalReport) -> dict:
         "gen_rouge_retained": retained_text(overall.get("rouge_l_retained")),
         "gen_tiers": tiers if len(tiers) > 1 or (tiers and tiers[0]["tier"] != "untiered") else [],
     }
+
+
+def _mean_ci(figure: dict | None, fmt: str = "{:.2f}") -> str:
+    if not figure or figure.get("mean") is None:
+        return "–"
+    text = fmt.format(figure["mean"])
+    if figure.get("ci95") and None not in figure["ci95"]:
+        text += f" [{fmt.format(figure['ci95'][0])}–{fmt.format(figure['ci95'][1])}]"
+    return text
+
+
+def judge_context(report: EvalReport) -> dict:
+    """The judged-quality section: scores with intervals, retained, by tier, and whether the
+    judge agrees with reviewers well enough to be trusted."""
+    metrics = report.metrics or {}
+    if "judge" not in metrics:
+        return {}
+    block = metrics.get("judge")
+    if not block:
+        return {"judge_missing": True}
+    agreement = block.get("agreement") or {}
+
+    def side(b, name):
+        return {
+            "expected": _mean_ci((b.get(name) or {}).get("expected")),
+            "normalized": _mean_ci((b.get(name) or {}).get("normalized")),
+        }
+
+    tiers = [
+        {"tier": name, "n": (b.get("student") or {}).get("n", 0), "student": side(b, "student"),
+         "teacher": side(b, "teacher"), "retained": retained_text(b.get("retained"))}
+        for name, b in (block.get("by_tier") or {}).items()
+    ]  # fmt: skip
+    return {
+        "judge": {
+            "name": block.get("judge"),
+            "grades": ", ".join(block.get("grades") or []),
+            "rubric": block.get("rubric", ""),
+            "n": block.get("n", 0),
+            "student": side(block, "student"),
+            "teacher": side(block, "teacher"),
+            "retained": retained_text(block.get("retained")),
+            "unscored": block.get("unscored") or {},
+            "tiers": tiers if len(tiers) > 1 or (tiers and tiers[0]["tier"] != "untiered") else [],
+            "agreement": {
+                "n": agreement.get("n", 0),
+                "spearman": "–" if agreement.get("spearman") is None else f"{agreement['spearman']:.2f}",
+                "kappa": "–" if agreement.get("weighted_kappa") is None else f"{agreement['weighted_kappa']:.2f}",
+                "trustworthy": agreement.get("trustworthy", False),
+                "reason": agreement.get("reason", ""),
+                "min_items": agreement.get("min_items"),
+                "min_kappa": agreement.get("min_kappa"),
+            },
+        }
+    }
