@@ -149,3 +149,17 @@ def judge_context(report: EvalReport) -> dict:
             },
         }
     }
+
+
+def pairwise_context(report: EvalReport) -> dict:
+    """The blind side-by-side comparisons that put this report's student on side A."""
+    from curation.models import PairComparison
+    from curation.services import review
+
+    if (report.metrics or {}).get("task") != "generation":
+        return {}
+    comparisons = PairComparison.objects.filter(report_a=report).order_by("-id")[:5]
+    return {
+        "pairwise": [{"comparison": c, "results": review.pair_results(c)} for c in comparisons],
+        "pairwise_possible": "student_outputs" in (report.per_item or {}),
+    }

@@ -10,7 +10,7 @@ from curation import presenters
 from curation.access import can, project_for
 from curation.forms import add_errors
 from curation.forms_training import DistillLaunchForm, StageFormSet, initial_stages, launch_request
-from curation.generation_presenters import generation_context, judge_context
+from curation.generation_presenters import generation_context, judge_context, pairwise_context
 from curation.models import EvalReport, Job, ModelVersion, Role
 from curation.services import training
 from curation.services.errors import Invalid
@@ -198,6 +198,7 @@ def report_detail(request, slug, pk):
         **presenters.report_context(report),
         **generation_context(report),
         **judge_context(report),
+        **pairwise_context(report),
     }
     return render(request, "curation/report_detail.html", context)
 
