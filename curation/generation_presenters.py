@@ -93,6 +93,7 @@ def generation_context(report: EvalReport) -> dict:
         "gen_chrf_retained": retained_text(overall.get("chrf_retained")),
         "gen_rouge_retained": retained_text(overall.get("rouge_l_retained")),
         "gen_tiers": tiers if len(tiers) > 1 or (tiers and tiers[0]["tier"] != "untiered") else [],
+        "per_token": (report.speed or {}).get("per_token"),
     }
 
 

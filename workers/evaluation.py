@@ -204,6 +204,35 @@ def _pick_threads(request, probes, threads: int | None) -> int:
     return threads
 
 
+PER_TOKEN_PROMPTS = 32
+
+
+@_with_threads
+@torch.inference_mode()
+def _ms_per_token(lm: LoadedModel, gold, n_tokens: int, threads: int) -> float:
+    """Milliseconds per generated token when every answer is exactly ``n_tokens`` long (greedy)."""
+    torch.set_num_threads(threads)
+    tok = lm.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    elapsed = 0.0
+    for i, g in enumerate(gold[: PER_TOKEN_PROMPTS + 1]):
+        ids = torch.tensor([_ids(tok, render_prompt(tok, g["prompt"]))])
+        start = time.perf_counter()
+        lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), min_new_tokens=n_tokens,
+                          max_new_tokens=n_tokens, do_sample=False, pad_token_id=pad)  # fmt: skip
+        if i:  # the first is a warm-up
+            elapsed += time.perf_counter() - start
+    return elapsed * 1000 / (n_tokens * min(len(gold) - 1, PER_TOKEN_PROMPTS) or 1)
+
+
+def per_token_speed(student: LoadedModel, teacher: LoadedModel, gold, n_tokens: int, threads: int) -> dict:
+    """Generation latency per token at matched output lengths and the same thread count."""
+    s = _ms_per_token(student, gold, n_tokens, threads)
+    t = _ms_per_token(teacher, gold, n_tokens, threads)
+    return {"student_ms_per_token": s, "teacher_ms_per_token": t, "speedup": t / s if s else None,
+            "tokens": n_tokens, "threads": threads, "prompts": min(len(gold) - 1, PER_TOKEN_PROMPTS)}  # fmt: skip
+
+
 @_with_threads
 def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: int | None = None):
     _generate(lm, gold[0]["prompt"], max_new_tokens)  # warm-up, not timed

@@ -50,7 +50,11 @@ def report_fields(result: dict) -> dict:
             "generation": result.get("generation"),
         },
         "by_tier": {"student": tiers("student"), "teacher": tiers("teacher")},
-        "speed": {"student": result["student"]["speed"], "teacher": result["teacher"]["speed"]},
+        "speed": {
+            "student": result["student"]["speed"],
+            "teacher": result["teacher"]["speed"],
+            **({"per_token": result["per_token"]} if result.get("per_token") else {}),
+        },
         "reliability": reliability,
         "quality_retained": result["quality_retained"],
         "speedup": result["speedup"],
