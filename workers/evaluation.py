@@ -468,6 +468,9 @@ def evaluate(
         "generation": genmetrics.report(s_items, t_items, [g.get("tier") for g in gold])
         if task == "generation"
         else None,
+        "per_token": per_token_speed(student, teacher, gold, max_new_tokens, same)
+        if task == "generation" and len(gold) > 1
+        else None,
     }
 
 
