@@ -35,6 +35,7 @@ urlpatterns = [
     path("p/<slug:slug>/snapshots/", snapshots.snapshot_list, name="snapshot-list"),
     path("p/<slug:slug>/snapshots/<int:pk>/", snapshots.snapshot_detail, name="snapshot-detail"),
     path("p/<slug:slug>/jobs/<int:pk>/resume", training.job_resume, name="job-resume"),
+    path("p/<slug:slug>/jobs/<int:pk>/run-config", training.job_run_config, name="job-run-config"),
     path("p/<slug:slug>/distill/new/", training.distill_launch, name="distill-launch"),
     path("p/<slug:slug>/models/", training.model_list, name="model-list"),
     path("p/<slug:slug>/models/compare/", training.model_compare, name="model-compare"),

@@ -9,6 +9,15 @@ Reliability:
 - A message may arrive twice (Redis redelivers unacknowledged messages; a restarted
   worker re-enqueues what it had). ``claim`` lets exactly one delivery run a job: a
   finished job is skipped, and so is a running job whose worker is alive.
+- Each claim is an attempt with its own fencing token (``Job.claim_token``, a
+  ``JobAttempt`` row). Every write of the running attempt (progress, errors, heartbeat,
+  the outcome) is ``WHERE claim_token = <mine>``; once another attempt holds the job,
+  they change nothing and the attempt stops with ``ClaimLost``. Data writes go through
+  ``ctx.fenced()``, which holds a KEY SHARE lock on the job row that a new claim must
+  wait for: two attempts never both commit.
+- The heartbeat is a thread on its own connection, one short transaction per beat with
+  a lock timeout; the body never writes the job row inside its own transactions, so
+  nothing the job does can hold the heartbeat back.
 - A worker killed mid-job (SIGKILL, OOM) stops its heartbeat. When the same worker
   node starts again it re-enqueues the jobs it was running (``recover_jobs``); any
   worker re-enqueues jobs whose heartbeat is older than ``JOB_STALE_AFTER_S``. Job
@@ -26,13 +35,15 @@ import socket
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from curation.models import Job, MetricPoint
+from curation.models import Job, JobAttempt, MetricPoint
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +141,9 @@ def request_cancel(job: Job) -> Job:
 
 def requeue(job: Job, reason: str) -> None:
     """Put a job back in the queue (after its worker died, or to resume a gated job)."""
-    Job.objects.filter(pk=job.pk).update(status=Status.QUEUED, worker="", phase=reason[:100], finished_at=None)
+    Job.objects.filter(pk=job.pk).update(
+        status=Status.QUEUED, worker="", phase=reason[:100], finished_at=None, claim_token=""
+    )
     transaction.on_commit(lambda: enqueue(job.pk))
 
 
@@ -167,8 +180,13 @@ def _worker_gone(job: Job, me: str) -> bool:
 
 
 # ------------------------------------------------------------------- running
+class ClaimLost(Exception):
+    """This attempt no longer holds the job: its heartbeat went stale and another worker claimed it
+    (or a sweep put it back in the queue). The attempt stops at once and writes nothing more."""
+
+
 def claim(job_id: int, me: str) -> Job | None:
-    """Mark the job running under ``me``; None when this delivery must not run it."""
+    """Mark the job running under ``me`` with a fresh fencing token; None when this delivery must not run it."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
@@ -182,23 +200,39 @@ def claim(job_id: int, me: str) -> Job | None:
         now = timezone.now()
         if job.cancel_requested:
             job.status, job.finished_at, job.message = Status.CANCELLED, now, job.message or "Cancelled."
-            job.save(update_fields=["status", "finished_at", "message"])
+            job.claim_token = ""
+            job.save(update_fields=["status", "finished_at", "message", "claim_token"])
             return None
         resumed = job.status == Status.RUNNING or job.attempts > 0
         job.status, job.worker, job.heartbeat_at = Status.RUNNING, me, now
         job.started_at = job.started_at or now
         job.attempts += 1
+        job.claim_token = uuid.uuid4().hex
         if resumed and not job.phase.startswith("resum"):
             job.phase = "resumed after a worker restart"
-        job.save(update_fields=["status", "worker", "heartbeat_at", "started_at", "attempts", "phase"])
+        job.save(update_fields=["status", "worker", "heartbeat_at", "started_at", "attempts", "phase", "claim_token"])
+        JobAttempt.objects.filter(job=job, closed_at__isnull=True).update(
+            closed_at=now, outcome=JobAttempt.Outcome.TAKEN_OVER
+        )
+        JobAttempt.objects.create(job=job, number=job.attempts, worker=me, token=job.claim_token, claimed_at=now)
         return job
 
 
+def _mine(job_id: int, token: str):
+    """The job's row, as long as ``token``'s attempt still holds the claim."""
+    return Job.objects.filter(pk=job_id, claim_token=token).exclude(claim_token="")
+
+
 class JobContext:
-    """What a job body uses to talk to the Job row. Writes are throttled."""
+    """What a job body uses to talk to the Job row. Writes are throttled, fenced by the claim's
+    token (``ClaimLost`` when another attempt took over), and never made inside the body's own
+    transaction: a row lock held there would stall the heartbeat (see ``flush``)."""
 
     def __init__(self, job: Job):
         self.job = job
+        self.token = job.claim_token
+        # Transactions opened around the whole run (a test's) are not the body's own.
+        self._outer_atomic = len(connection.atomic_blocks)
         self._last_progress = 0.0
         self._last_cancel_check = 0.0
         self._cancelled = False
@@ -241,60 +275,128 @@ class JobContext:
         self._metrics.append(MetricPoint(job_id=self.job.pk, name=name, value=float(value), step=step, stage=stage))
 
     def flush(self) -> None:
+        """Write what is pending, if this attempt still holds the claim (else ``ClaimLost``).
+
+        Inside the body's own transaction nothing is written: the row lock the UPDATE takes
+        would be held until that transaction ends, and the heartbeat would wait behind it
+        (the defect of a 400,000-row build). What is pending goes out at the next flush
+        outside it."""
+        if len(connection.atomic_blocks) > self._outer_atomic:
+            return
         fields = dict(self._pending, heartbeat_at=timezone.now())
+        if not _mine(self.job.pk, self.token).update(**fields):
+            raise ClaimLost(self.job.pk)
         self._pending = {}
-        Job.objects.filter(pk=self.job.pk).update(**fields)
         if self._errors:
             with transaction.atomic():
-                current = Job.objects.select_for_update().only("errors").get(pk=self.job.pk)
-                errors = (current.errors or []) + self._errors
-                Job.objects.filter(pk=self.job.pk).update(errors=errors[-MAX_ERRORS:])
-            self.job.errors = errors[-MAX_ERRORS:]
+                current = _mine(self.job.pk, self.token).select_for_update().only("errors").first()
+                if current is None:
+                    raise ClaimLost(self.job.pk)
+                errors = ((current.errors or []) + self._errors)[-MAX_ERRORS:]
+                Job.objects.filter(pk=self.job.pk).update(errors=errors)
+            self.job.errors = errors
             self._errors = []
         if self._metrics:
-            MetricPoint.objects.bulk_create(self._metrics, batch_size=500)
+            with self.fenced():
+                MetricPoint.objects.bulk_create(self._metrics, batch_size=500)
             self._metrics = []
 
-    def cancelled(self) -> bool:
-        """Whether someone asked to cancel (checked against the database at most once a second)."""
+    def cancelled(self, *, force: bool = False) -> bool:
+        """Whether someone asked to cancel (checked against the database at most once a second).
+        Raises ``ClaimLost`` when another attempt took the job over: the body stops there."""
         now = time.monotonic()
-        if not self._cancelled and now - self._last_cancel_check >= PROGRESS_EVERY_S:
+        if force or (not self._cancelled and now - self._last_cancel_check >= PROGRESS_EVERY_S):
             self._last_cancel_check = now
-            self._cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+            row = Job.objects.filter(pk=self.job.pk).values_list("claim_token", "cancel_requested").first()
+            if row is None or row[0] != self.token or not self.token:
+                raise ClaimLost(self.job.pk)
+            self._cancelled = row[1]
         return self._cancelled
+
+    def hold_claim(self) -> None:
+        """Inside a transaction that writes the job's data: lock the job row in KEY SHARE mode
+        while this attempt's claim stands, else ``ClaimLost``. The heartbeat's UPDATE does not
+        conflict with that lock, but ``claim``'s FOR UPDATE does: a new attempt can only start
+        after this transaction ends, and then this attempt's next ``hold_claim`` fails. So two
+        attempts never both commit data. (SQLite has no row locks; it runs one writer at a time.)"""
+        if not connection.in_atomic_block:
+            raise RuntimeError("hold_claim() belongs inside the transaction that writes the data")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM curation_job WHERE id = %s AND claim_token = %s AND claim_token <> '' FOR KEY SHARE",
+                    [self.job.pk, self.token],
+                )
+                held = cursor.fetchone() is not None
+        else:
+            held = _mine(self.job.pk, self.token).exists()
+        if not held:
+            raise ClaimLost(self.job.pk)
+
+    @contextmanager
+    def fenced(self):
+        """``with ctx.fenced():`` a short transaction whose writes commit only under this attempt's claim."""
+        with transaction.atomic():
+            self.hold_claim()
+            yield
+
+
+def _beat_sql_prelude() -> None:
+    """The beat's transaction gives up on a lock after 2 s instead of queueing behind it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+
+
+def beat(job_id: int, token: str) -> bool:
+    """One heartbeat in its own short transaction; False when the claim is no longer ``token``'s."""
+    with transaction.atomic():
+        _beat_sql_prelude()
+        return bool(_mine(job_id, token).update(heartbeat_at=timezone.now()))
 
 
 class _Heartbeat(threading.Thread):
-    """Beats while the body runs, so a long model load or step never looks like a dead worker."""
+    """Beats while the body runs, so a long model load or step never looks like a dead worker.
 
-    def __init__(self, job_id: int):
+    A thread has its own database connection, so the beat never waits for the body's
+    transaction; the body never holds the job row's lock (``JobContext.flush``)."""
+
+    def __init__(self, job_id: int, token: str):
         super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
-        self.job_id = job_id
+        self.job_id, self.token = job_id, token
         self.stopped = threading.Event()
+        self.lost = threading.Event()
 
     def run(self):
         try:
             while not self.stopped.wait(HEARTBEAT_EVERY_S):
-                Job.objects.filter(pk=self.job_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
-        except Exception:  # the job itself reports real problems; a lost beat only delays takeover
-            log.exception("heartbeat of job %s failed", self.job_id)
+                try:
+                    if not beat(self.job_id, self.token):
+                        self.lost.set()  # the body finds out at its next write or cancel check
+                        return
+                except DatabaseError:  # a dropped connection or a lock timeout: reconnect, try at the next beat
+                    log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()
 
 
 def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: str | None = None) -> str:
-    """Claim job ``job_id``, run ``body`` on it and record the outcome; returns the final status."""
+    """Claim job ``job_id``, run ``body`` on it and record the outcome; returns the final status
+    ("skipped" when this delivery must not run it, "fenced" when another attempt took it over)."""
     me = worker_identity(node)
     job = claim(job_id, me)
     if job is None:
         return "skipped"
     ctx = JobContext(job)
-    beat = _Heartbeat(job.pk)
-    beat.start()
+    beat_thread = _Heartbeat(job.pk, ctx.token)
+    beat_thread.start()
     try:
         outcome = body(ctx) or JobOutcome()
         if ctx.cancelled() and outcome.status == Status.SUCCEEDED:
             outcome = JobOutcome(Status.CANCELLED, outcome.message or "Cancelled.", outcome.metrics)
+    except ClaimLost:
+        outcome = None
     except JobError as exc:
         outcome = JobOutcome(Status.FAILED, str(exc))
     except Exception as exc:
@@ -304,23 +406,41 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
         )
         ctx.error("traceback", traceback.format_exc()[-4000:])
     finally:
-        beat.stopped.set()
-    try:
-        ctx.flush()
-    finally:
-        finish(job, outcome)
+        beat_thread.stopped.set()
+    if outcome is not None:
+        try:
+            ctx.flush()
+        except ClaimLost:
+            outcome = None
+    if outcome is None or not finish(ctx, outcome):
+        _fenced(ctx)
+        log.warning("job %s: attempt %s lost its claim to another worker and stopped", job_id, me)
+        return "fenced"
     return outcome.status
 
 
-def finish(job: Job, outcome: JobOutcome) -> None:
-    fields = {"status": outcome.status, "message": outcome.message[:5000], "heartbeat_at": timezone.now()}
+def _fenced(ctx: JobContext) -> None:
+    JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(
+        outcome=JobAttempt.Outcome.FENCED, closed_at=timezone.now()
+    )
+
+
+def finish(ctx: JobContext, outcome: JobOutcome) -> bool:
+    """Record the outcome if this attempt still holds the claim; False (nothing written) when it does not."""
+    now = timezone.now()
+    fields = {"status": outcome.status, "message": outcome.message[:5000], "heartbeat_at": now}
     if outcome.status != Status.GATED:
-        fields["finished_at"] = timezone.now()
+        fields["finished_at"] = now
     if outcome.metrics:
         fields["metrics"] = outcome.metrics
     if outcome.status == Status.SUCCEEDED:
         fields["eta_s"] = 0
-    Job.objects.filter(pk=job.pk).update(**fields)
+    with transaction.atomic():
+        if not _mine(ctx.job.pk, ctx.token).update(**fields):
+            _fenced(ctx)
+            return False
+        JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(outcome=outcome.status, closed_at=now)
+    return True
 
 
 # ------------------------------------------------------------------ recovery
@@ -339,8 +459,9 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
     ):
         if _worker_gone(job, me) or (startup and _split(job.worker)[0] == node):
             with transaction.atomic():
+                # The token goes too: whatever the old attempt still writes is refused (ClaimLost).
                 updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker).update(
-                    status=Status.QUEUED, phase="waiting to resume after a worker restart"
+                    status=Status.QUEUED, phase="waiting to resume after a worker restart", claim_token=""
                 )
             if updated:
                 ids.append(job.pk)

@@ -190,6 +190,7 @@ class RunStats:
     tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
+    server: dict = field(default_factory=dict)  # an HTTP teacher's requests, retries, errors, throughput
 
     @property
     def elapsed(self) -> float:

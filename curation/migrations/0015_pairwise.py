@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("curation", "0013_judge"),
+        ("curation", "0014_judge"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
