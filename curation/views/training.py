@@ -10,6 +10,7 @@ from curation.access import can, project_for
 from curation.forms import add_errors
 from curation.forms_training import DistillLaunchForm, StageFormSet, initial_stages, launch_request
 from curation.models import EvalReport, Job, ModelVersion, Role
+from curation.pages.generation import generation_context, judge_context, pairwise_context
 from curation.pages.jobs import job_for
 from curation.pages.training import compare_context, report_context
 from curation.services import training
@@ -208,7 +209,13 @@ def report_detail(request, slug, pk):
         project=project,
         pk=pk,
     )
-    context = {"project": project, **report_context(report)}
+    context = {
+        "project": project,
+        **report_context(report),
+        **generation_context(report),
+        **judge_context(report),
+        **pairwise_context(report),
+    }
     return render(request, "curation/report_detail.html", context)
 
 
