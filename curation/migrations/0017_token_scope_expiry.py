@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0013_undo'),
+        ('curation', '0016_undo'),
     ]
 
     operations = [
@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='apitoken',
             name='scope',
-            field=models.CharField(choices=[('full', 'Full: everything your role allows'), ('read', 'Read-only: GET requests only'), ('capture', 'Capture-only: send prompts into the pool, nothing else')], default='full', max_length=10),
+            field=models.CharField(choices=[('full', 'Full: everything your role allows'), ('read', 'Read-only: GET requests only'), ('capture', 'Capture-only: import prompts into the pool, nothing else')], default='full', max_length=10),
         ),
     ]
