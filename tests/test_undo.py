@@ -163,18 +163,17 @@ def test_the_focus_view_names_the_decided_example_and_its_undo_button_works(clie
     first, second = (ExampleFactory(prompt__project=project, prompt__text=f"Prompt <b>{i}</b>") for i in range(2))
     client.force_login(rita)
     url = reverse("review-act", args=[project.slug, first.pk, "approve"])
-    page = client.post(url, {"version": first.version}, HTTP_HX_REQUEST="true").content.decode()
+    page = client.post(url, {"version": first.version, "fragment": "focus"}, HTTP_HX_REQUEST="true").content.decode()
     assert f'data-example="{second.pk}"' in page
     assert f"#{first.pk} <q>Prompt &lt;b&gt;0&lt;/b&gt;</q>" in page  # names it, escaped
     assert 'data-shortcut="z" id="undo-button"' in page
     verdict = last_verdict(first)
     undo_url = reverse("review-undo", args=[project.slug, first.pk])
-    page = client.post(
-        undo_url, {"verdict": verdict.pk, "version": fresh(first).version}, HTTP_HX_REQUEST="true"
-    ).content.decode()
+    form = {"verdict": verdict.pk, "version": fresh(first).version, "fragment": "focus"}
+    page = client.post(undo_url, form, HTTP_HX_REQUEST="true").content.decode()
     assert f"Undid the approval of #{first.pk}: it is pending again." in page
     assert f'data-example="{first.pk}"' in page and fresh(first).status == "pending"
-    again = client.post(undo_url, {"verdict": verdict.pk, "version": fresh(first).version}, HTTP_HX_REQUEST="true")
+    again = client.post(undo_url, {**form, "version": fresh(first).version}, HTTP_HX_REQUEST="true")
     assert again.status_code == 409  # the undo itself changed the example since
 
 

@@ -145,7 +145,7 @@ def test_the_tokens_page_shows_a_new_key_once_then_only_its_prefix(client, alice
     response = client.post(reverse("token-list"), {"name": "notebook"}, follow=True)
     key = ApiToken.objects.get(user=alice)
     page = response.content.decode()
-    shown = page.split('id="new-token-key" class="key">')[1].split("<")[0]
+    shown = page.split('id="new-token-key" class="token-key">')[1].split("<")[0]
     assert ApiToken.hash_key(shown) == key.key_hash
     again = client.get(reverse("token-list")).content.decode()
     assert shown not in again and f"cc_{key.prefix}…" in again
