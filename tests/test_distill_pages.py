@@ -399,6 +399,8 @@ def test_an_engineer_evaluates_a_version_from_its_page(project, client_as, specs
     )
     job = Job.objects.get(kind="evaluate")
     assert response.status_code == 302 and response["Location"] == reverse("job-detail", args=[project.slug, job.pk])
+    judge = job.params.pop("judge")  # a generation project's evaluation also judges: the teacher by default
+    assert judge["spec"]["spec_id"] == specs[0].pk and judge["rubric"] and judge["grades"]
     assert job.params == {"model_version": version.pk, "teacher_spec": specs[0].pk, "max_new_tokens": 32, "auto": False}
 
 
