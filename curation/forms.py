@@ -2,8 +2,9 @@ import json
 
 from django import forms
 
-from curation.models import Project
+from curation.models import ApiToken, Project
 from curation.services.errors import NON_FIELD, Invalid
+from curation.services.inputs import load_json
 from workers.checks import validate_checks_config
 from workers.judge import DEFAULT_GRADES, DEFAULT_RUBRIC, check_grades
 
@@ -54,7 +55,10 @@ def _add_to_row(form, rows, parts, message) -> None:
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="JSONL (one object per line) or CSV with a 'prompt' column.")
+    # An empty file goes on to the import, which explains it as the CLI and the API do.
+    file = forms.FileField(
+        allow_empty_file=True, help_text="JSONL (one object per line) or CSV with a 'prompt' column."
+    )
     format = forms.ChoiceField(
         choices=[("", "Detect from the file name"), ("jsonl", "JSONL"), ("csv", "CSV")], required=False
     )
@@ -64,9 +68,13 @@ class ImportForm(forms.Form):
 
 
 class TokenForm(forms.Form):
+    EXPIRY = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "never")]
+
     name = forms.CharField(
         max_length=100, help_text="What will use it, e.g. “training pipeline” or “Alice's notebook”."
     )
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.FULL, required=False)
+    expires = forms.ChoiceField(choices=EXPIRY, initial="90", label="Expires after", required=False)
 
 
 class SnapshotForm(forms.Form):
@@ -159,9 +167,10 @@ class ProjectSettingsForm(forms.ModelForm):
     def clean_checks(self):
         raw = self.cleaned_data["checks"].strip() or "[]"
         try:
-            value = json.loads(raw)
+            value = load_json(raw)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+            reason = str(exc).removeprefix("invalid JSON (").removesuffix(")")
+            raise forms.ValidationError(f"Not valid JSON: {reason}.") from None
         try:
             return validate_checks_config(value)
         except ValueError as exc:

@@ -10,6 +10,7 @@ from curation.views import (  # reviewer workspace
     health,
     imports,
     jobs,
+    members,
     modelspecs,
     pairwise,
     project_settings,
@@ -22,6 +23,7 @@ from curation.views import (  # reviewer workspace
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
+    path("projects/new/", members.project_new, name="project-new"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
@@ -64,9 +66,11 @@ urlpatterns = [
     path("p/<slug:slug>/review/", queue.review_queue, name="review-queue"),
     path("p/<slug:slug>/review/counts/", queue.queue_counts, name="review-counts"),
     path("p/<slug:slug>/review/bulk/", queue.bulk, name="review-bulk"),
+    path("p/<slug:slug>/review/bulk/<uuid:bulk_id>/undo/", queue.bulk_undo, name="review-bulk-undo"),
     path("p/<slug:slug>/review/next/", focus.next_for_me, name="review-next"),
     path("p/<slug:slug>/examples/<int:pk>/", focus.focus, name="review-focus"),
     path("p/<slug:slug>/examples/<int:pk>/heatmap/", focus.heatmap, name="review-heatmap"),
+    path("p/<slug:slug>/examples/<int:pk>/undo/", focus.undo, name="review-undo"),
     path("p/<slug:slug>/examples/<int:pk>/<slug:action>/", focus.act, name="review-act"),
     path("p/<slug:slug>/board/", board.board, name="review-board"),
     path("p/<slug:slug>/gold/", gold.gold_list, name="gold-list"),
@@ -76,5 +80,8 @@ urlpatterns = [
     path("p/<slug:slug>/gold/<int:pk>/", gold.gold_edit, name="gold-edit"),
     path("p/<slug:slug>/gold/<int:pk>/discard/", gold.gold_discard, name="gold-discard"),
     path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
+    path("p/<slug:slug>/settings/labels/", members.labels, name="project-labels"),
+    path("p/<slug:slug>/members/", members.members, name="project-members"),
+    path("p/<slug:slug>/members/<int:pk>/", members.member_change, name="project-member-change"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
 ]

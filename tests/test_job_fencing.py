@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from curation.models import Job
-from curation.services import jobs
+from curation.services import job_context, jobs
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_progress_inside_a_job_transaction_never_locks_the_job_row(job):
 
 def test_the_heartbeat_uses_a_short_transaction_with_a_lock_timeout(job):
     ctx = jobs.JobContext(jobs.claim(job.id, "a@host:1"))
-    with mock.patch.object(jobs, "_beat_sql_prelude") as prelude:
+    with mock.patch.object(job_context, "_beat_sql_prelude") as prelude:
         jobs.beat(job.id, ctx.token)
     assert prelude.called
 
@@ -140,3 +140,35 @@ def test_every_task_runs_its_job_under_the_celery_node_name(module, task, monkey
     with mock.patch("celery.app.task.gethostname", return_value="gpu-1@box"):  # what the worker's request carries
         the_task.apply(args=[1])
     assert calls == ["gpu-1@box"]
+
+
+def test_a_body_that_loses_its_database_connection_puts_the_job_back_in_the_queue(job, monkeypatch):
+    from django.db import OperationalError
+
+    enqueued = []
+    monkeypatch.setattr(jobs, "enqueue", enqueued.append)
+    monkeypatch.setattr(jobs.connection, "close", lambda: None)
+
+    class AdminShutdown(Exception):
+        sqlstate = "57P01"  # what psycopg says when pg_terminate_backend ends the connection
+
+    def body(ctx):
+        try:
+            raise AdminShutdown()
+        except AdminShutdown as cause:
+            raise OperationalError("terminating connection due to administrator command") from cause
+
+    assert jobs.run(job.id, body) == "requeued"
+    job.refresh_from_db()
+    assert (job.status, job.claim_token, enqueued) == ("queued", "", [job.id])
+    assert "database connection" in job.phase
+    assert list(job.attempt_rows.values_list("outcome", flat=True)) == ["lost database"]
+
+
+def test_an_integrity_error_on_a_live_connection_still_fails_the_job(job):
+    from django.db import IntegrityError
+
+    def body(ctx):
+        raise IntegrityError("duplicate key")
+
+    assert jobs.run(job.id, body) == "failed"

@@ -32,18 +32,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from curation.models import Job, JobAttempt, MetricPoint
+from curation.models import Job, JobAttempt
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +60,29 @@ TASKS = {
     # Builds the raw arm's snapshot and launches the runs (distill jobs on "gpu").
     Kind.EXPERIMENT: "workers.tasks.experiments.prepare",
 }
-MAX_ERRORS = 1000
-PROGRESS_EVERY_S = 1.0
-HEARTBEAT_EVERY_S = 10.0
+# The body's side (progress, heartbeat, the fence) lives in job_context; re-exported here.
+from curation.services.job_context import (  # noqa: E402
+    HEARTBEAT_EVERY_S,
+    MAX_ERRORS,
+    PROGRESS_EVERY_S,
+    ClaimLost,
+    JobContext,
+    _beat_sql_prelude,
+    _Heartbeat,
+    _mine,
+    beat,
+)
+
+__all__ = [
+    "HEARTBEAT_EVERY_S",
+    "MAX_ERRORS",
+    "PROGRESS_EVERY_S",
+    "ClaimLost",
+    "JobContext",
+    "_Heartbeat",
+    "_beat_sql_prelude",
+    "beat",
+]
 
 
 class JobError(Exception):
@@ -180,11 +197,6 @@ def _worker_gone(job: Job, me: str) -> bool:
 
 
 # ------------------------------------------------------------------- running
-class ClaimLost(Exception):
-    """This attempt no longer holds the job: its heartbeat went stale and another worker claimed it
-    (or a sweep put it back in the queue). The attempt stops at once and writes nothing more."""
-
-
 def claim(job_id: int, me: str) -> Job | None:
     """Mark the job running under ``me`` with a fresh fencing token; None when this delivery must not run it."""
     with transaction.atomic():
@@ -218,172 +230,10 @@ def claim(job_id: int, me: str) -> Job | None:
         return job
 
 
-def _mine(job_id: int, token: str):
-    """The job's row, as long as ``token``'s attempt still holds the claim."""
-    return Job.objects.filter(pk=job_id, claim_token=token).exclude(claim_token="")
-
-
-class JobContext:
-    """What a job body uses to talk to the Job row. Writes are throttled, fenced by the claim's
-    token (``ClaimLost`` when another attempt took over), and never made inside the body's own
-    transaction: a row lock held there would stall the heartbeat (see ``flush``)."""
-
-    def __init__(self, job: Job):
-        self.job = job
-        self.token = job.claim_token
-        # Transactions opened around the whole run (a test's) are not the body's own.
-        self._outer_atomic = len(connection.atomic_blocks)
-        self._last_progress = 0.0
-        self._last_cancel_check = 0.0
-        self._cancelled = False
-        self._pending: dict = {}
-        self._errors: list[dict] = []
-        self._metrics: list[MetricPoint] = []
-        self.warnings: list[str] = []
-
-    @property
-    def params(self) -> dict:
-        return self.job.params
-
-    def progress(self, done=None, total=None, *, tokens_per_s=None, eta_s=None, phase=None, force=False) -> None:
-        for name, value in (
-            ("progress_done", done),
-            ("progress_total", total),
-            ("tokens_per_s", tokens_per_s),
-            ("eta_s", eta_s),
-            ("phase", phase),
-        ):
-            if value is not None:
-                if name == "phase":
-                    value = str(value)[:100]
-                self._pending[name] = value
-                setattr(self.job, name, value)
-        now = time.monotonic()
-        if force or now - self._last_progress >= PROGRESS_EVERY_S:
-            self.flush()
-            self._last_progress = now
-
-    def error(self, item, message: str) -> None:
-        """A per-item failure: recorded on the job, and the job goes on."""
-        self._errors.append({"item": item, "error": str(message)[:1000]})
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-        self.error("warning", message)
-
-    def metric(self, name: str, value: float, step: int, stage: str = "") -> None:
-        self._metrics.append(MetricPoint(job_id=self.job.pk, name=name, value=float(value), step=step, stage=stage))
-
-    def flush(self) -> None:
-        """Write what is pending, if this attempt still holds the claim (else ``ClaimLost``).
-
-        Inside the body's own transaction nothing is written: the row lock the UPDATE takes
-        would be held until that transaction ends, and the heartbeat would wait behind it
-        (the defect of a 400,000-row build). What is pending goes out at the next flush
-        outside it."""
-        if len(connection.atomic_blocks) > self._outer_atomic:
-            return
-        fields = dict(self._pending, heartbeat_at=timezone.now())
-        if not _mine(self.job.pk, self.token).update(**fields):
-            raise ClaimLost(self.job.pk)
-        self._pending = {}
-        if self._errors:
-            with transaction.atomic():
-                current = _mine(self.job.pk, self.token).select_for_update().only("errors").first()
-                if current is None:
-                    raise ClaimLost(self.job.pk)
-                errors = ((current.errors or []) + self._errors)[-MAX_ERRORS:]
-                Job.objects.filter(pk=self.job.pk).update(errors=errors)
-            self.job.errors = errors
-            self._errors = []
-        if self._metrics:
-            with self.fenced():
-                MetricPoint.objects.bulk_create(self._metrics, batch_size=500)
-            self._metrics = []
-
-    def cancelled(self, *, force: bool = False) -> bool:
-        """Whether someone asked to cancel (checked against the database at most once a second).
-        Raises ``ClaimLost`` when another attempt took the job over: the body stops there."""
-        now = time.monotonic()
-        if force or (not self._cancelled and now - self._last_cancel_check >= PROGRESS_EVERY_S):
-            self._last_cancel_check = now
-            row = Job.objects.filter(pk=self.job.pk).values_list("claim_token", "cancel_requested").first()
-            if row is None or row[0] != self.token or not self.token:
-                raise ClaimLost(self.job.pk)
-            self._cancelled = row[1]
-        return self._cancelled
-
-    def hold_claim(self) -> None:
-        """Inside a transaction that writes the job's data: lock the job row in KEY SHARE mode
-        while this attempt's claim stands, else ``ClaimLost``. The heartbeat's UPDATE does not
-        conflict with that lock, but ``claim``'s FOR UPDATE does: a new attempt can only start
-        after this transaction ends, and then this attempt's next ``hold_claim`` fails. So two
-        attempts never both commit data. (SQLite has no row locks; it runs one writer at a time.)"""
-        if not connection.in_atomic_block:
-            raise RuntimeError("hold_claim() belongs inside the transaction that writes the data")
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT 1 FROM curation_job WHERE id = %s AND claim_token = %s AND claim_token <> '' FOR KEY SHARE",
-                    [self.job.pk, self.token],
-                )
-                held = cursor.fetchone() is not None
-        else:
-            held = _mine(self.job.pk, self.token).exists()
-        if not held:
-            raise ClaimLost(self.job.pk)
-
-    @contextmanager
-    def fenced(self):
-        """``with ctx.fenced():`` a short transaction whose writes commit only under this attempt's claim."""
-        with transaction.atomic():
-            self.hold_claim()
-            yield
-
-
-def _beat_sql_prelude() -> None:
-    """The beat's transaction gives up on a lock after 2 s instead of queueing behind it."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '2s'")
-
-
-def beat(job_id: int, token: str) -> bool:
-    """One heartbeat in its own short transaction; False when the claim is no longer ``token``'s."""
-    with transaction.atomic():
-        _beat_sql_prelude()
-        return bool(_mine(job_id, token).update(heartbeat_at=timezone.now()))
-
-
-class _Heartbeat(threading.Thread):
-    """Beats while the body runs, so a long model load or step never looks like a dead worker.
-
-    A thread has its own database connection, so the beat never waits for the body's
-    transaction; the body never holds the job row's lock (``JobContext.flush``)."""
-
-    def __init__(self, job_id: int, token: str):
-        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
-        self.job_id, self.token = job_id, token
-        self.stopped = threading.Event()
-        self.lost = threading.Event()
-
-    def run(self):
-        try:
-            while not self.stopped.wait(HEARTBEAT_EVERY_S):
-                try:
-                    if not beat(self.job_id, self.token):
-                        self.lost.set()  # the body finds out at its next write or cancel check
-                        return
-                except DatabaseError:  # a dropped connection or a lock timeout: reconnect, try at the next beat
-                    log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
-                    connection.close()
-        finally:
-            connection.close()
-
-
 def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: str | None = None) -> str:
     """Claim job ``job_id``, run ``body`` on it and record the outcome; returns the final status
-    ("skipped" when this delivery must not run it, "fenced" when another attempt took it over)."""
+    ("skipped" when this delivery must not run it, "fenced" when another attempt took it over,
+    "requeued" when the worker lost its database connection and put the job back)."""
     me = worker_identity(node)
     job = claim(job_id, me)
     if job is None:
@@ -391,15 +241,20 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
     ctx = JobContext(job)
     beat_thread = _Heartbeat(job.pk, ctx.token)
     beat_thread.start()
+    outcome: JobOutcome | None = None
     try:
         outcome = body(ctx) or JobOutcome()
         if ctx.cancelled() and outcome.status == Status.SUCCEEDED:
             outcome = JobOutcome(Status.CANCELLED, outcome.message or "Cancelled.", outcome.metrics)
+        ctx.flush()
     except ClaimLost:
         outcome = None
     except JobError as exc:
         outcome = JobOutcome(Status.FAILED, str(exc))
     except Exception as exc:
+        if _connection_lost(exc):
+            beat_thread.stopped.set()
+            return _requeue_after_lost_connection(ctx, exc)
         log.exception("job %s failed", job_id)
         outcome = JobOutcome(
             Status.FAILED, f"Unexpected error ({type(exc).__name__}: {exc}). The worker log has the traceback."
@@ -407,16 +262,65 @@ def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: s
         ctx.error("traceback", traceback.format_exc()[-4000:])
     finally:
         beat_thread.stopped.set()
-    if outcome is not None:
-        try:
-            ctx.flush()
-        except ClaimLost:
-            outcome = None
-    if outcome is None or not finish(ctx, outcome):
+    try:
+        if outcome is not None and outcome.status == Status.FAILED:
+            ctx.flush()  # the traceback
+        finished = outcome is not None and finish(ctx, outcome)
+    except ClaimLost:
+        finished = False
+    except DatabaseError as exc:
+        if not _connection_lost(exc):
+            raise
+        return _requeue_after_lost_connection(ctx, exc)
+    if not finished:
         _fenced(ctx)
         log.warning("job %s: attempt %s lost its claim to another worker and stopped", job_id, me)
         return "fenced"
     return outcome.status
+
+
+MAX_ATTEMPTS = 20  # claims of one job before a lost connection fails it instead of requeueing
+
+
+# SQLSTATEs of a connection that is gone: class 08 (connection exception) and the server's
+# own shutdown or termination of the backend (57P01 admin shutdown, 57P02 crash, 57P03 starting).
+_LOST_STATES = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether ``exc`` says the database connection itself died (not a bad query on a live one)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    raw = getattr(connection, "connection", None)
+    if raw is None:  # Django closed it: a rollback on it failed
+        return True
+    if getattr(raw, "broken", False) or getattr(raw, "closed", False) is True:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    state = getattr(cause, "sqlstate", None) or ""
+    return state.startswith("08") or state in _LOST_STATES or isinstance(exc, InterfaceError)
+
+
+def _requeue_after_lost_connection(ctx: JobContext, exc: Exception) -> str:
+    """The database connection died under the body (a restart, a failover, a network cut).
+    Job bodies resume from what they committed, so the job goes back to the queue under a
+    fresh connection, unless it has been claimed too often already."""
+    log.warning("job %s lost its database connection (%s); putting it back in the queue", ctx.job.pk, exc)
+    connection.close()
+    if ctx.job.attempts >= MAX_ATTEMPTS:
+        failed = JobOutcome(Status.FAILED, f"Lost the database connection {ctx.job.attempts} times ({exc}).")
+        return failed.status if finish(ctx, failed) else "fenced"
+    with transaction.atomic():
+        mine = _mine(ctx.job.pk, ctx.token).update(
+            status=Status.QUEUED, claim_token="", phase="waiting to resume after a lost database connection"
+        )
+        JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(
+            outcome="lost database", closed_at=timezone.now()
+        )
+    if not mine:
+        return "fenced"
+    enqueue(ctx.job.pk)
+    return "requeued"
 
 
 def _fenced(ctx: JobContext) -> None:
@@ -465,6 +369,7 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
                 )
             if updated:
                 ids.append(job.pk)
+    orphans = list(ids)
     if requeue_queued:
         ids += list(Job.objects.filter(status=Status.QUEUED).exclude(pk__in=ids).values_list("pk", flat=True))
     for job_id in ids:
@@ -472,6 +377,10 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
             enqueue(job_id)
         except Exception:
             log.exception("could not re-enqueue job %s", job_id)
-    if ids:
-        log.warning("re-enqueued jobs %s left by a stopped worker", ids)
+    if orphans:
+        log.warning("re-enqueued jobs %s left running by a stopped worker", orphans)
+    if len(ids) > len(orphans):
+        # Queued jobs are sent again on every start with the filesystem broker (a killed worker
+        # loses the messages it had fetched); on a first run that is simply their first delivery.
+        log.info("sent queued jobs %s to the broker again; a duplicate delivery is dropped", ids[len(orphans) :])
     return ids

@@ -30,6 +30,7 @@ import json
 from collections import Counter, namedtuple
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -46,7 +47,7 @@ from curation.services.review import filtered_examples
 FORMAT_VERSION = 1
 
 
-FREEZE_BATCH = 2000
+FREEZE_BATCH = settings.SNAPSHOT_FREEZE_BATCH
 
 
 EXCLUSION_REASONS = (
