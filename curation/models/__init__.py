@@ -1,5 +1,5 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
-from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, TeacherSample, Verdict
+from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, RedactionEvent, TeacherSample, Verdict
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, MetricPoint
 from .project import POOL_STAGE, ROLE_RANK, Membership, Project, Role, Stage, Tier
@@ -24,6 +24,7 @@ __all__ = [
     "ModelVersion",
     "Project",
     "Prompt",
+    "RedactionEvent",
     "Role",
     "Snapshot",
     "SnapshotRow",

@@ -34,6 +34,12 @@ class Project(models.Model):
     require_second_approval = models.BooleanField(
         default=False, help_text="An example counts as approved only after a second reviewer approves it too."
     )
+    hygiene = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Data hygiene settings (thresholds, PII options); missing keys take the defaults of "
+        "curation.services.hygiene.settings.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

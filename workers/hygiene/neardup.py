@@ -178,6 +178,15 @@ class NearDupIndex:
         keys = self.band_keys(sigs)
         return [self.best(s, self.candidates(k)) if s else None for s, k in zip(sets, keys)]
 
+    def query_all(self, texts: Sequence[str]) -> list[list[Match]]:
+        """Every reference at or above the threshold, per text (for clustering)."""
+        sets = [shingles(t, self.shingle_size) for t in texts]
+        out = []
+        for s, keys in zip(sets, self.band_keys(self.signer.signatures(sets))):
+            found = [] if not s else [(k, jaccard(s, self.sets[k])) for k in self.candidates(keys)]
+            out.append([Match(k, round(sim, 4)) for k, sim in found if sim >= self.threshold])
+        return out
+
     def brute_force(self, text: str) -> Match | None:
         """The same decision by comparing with every reference (the baseline; no index)."""
         s = shingles(text, self.shingle_size)

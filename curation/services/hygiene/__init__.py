@@ -1,0 +1,88 @@
+"""Data hygiene: near-duplicates of gold (decontamination), duplicate clusters, personal data.
+
+One service for every surface (snapshots, the board, the Gold page, the queue, the teacher jobs,
+``manage.py check_contamination``/``import_gold`` and the API): ``contamination`` (exact, near and
+semantic duplicates of gold items, with their evidence), ``clusters`` (near-duplicate clusters of
+the pool), ``pii`` (detection, reviewers' decisions, redaction and its audit trail) and
+``settings`` (per-project thresholds with defaults). The ML side is ``workers.hygiene``. Outside
+code imports this package only.
+"""
+
+from curation.services.hygiene.clusters import refresh_clusters
+from curation.services.hygiene.contamination import (
+    EXACT,
+    NEAR,
+    SEMANTIC,
+    Decision,
+    check_prompts,
+    contaminated_prompts,
+    evidence,
+    refresh_contamination,
+)
+from curation.services.hygiene.pii import (
+    decide_span,
+    detect_prompts,
+    effective_spans,
+    redact_for_snapshot,
+    redact_for_teacher,
+    redaction_log,
+)
+from curation.services.hygiene.settings import DEFAULTS, check_settings, settings_of
+
+
+def update_settings(project, data: dict) -> dict:
+    """Store checked settings; the checks that depend on them run again (contamination, clusters)."""
+    changes = check_settings(data)
+    before = settings_of(project)
+    project.hygiene = {**(project.hygiene or {}), **changes}
+    project.save(update_fields=["hygiene"])
+    after = settings_of(project)
+    if any(before[k] != after[k] for k in ("near_threshold", "semantic", "semantic_threshold")):
+        refresh_contamination(project)
+    if any(before[k] != after[k] for k in ("clusters", "cluster_threshold")):
+        refresh_clusters(project)
+    return after
+
+
+def after_prompts_added(project, prompt_ids) -> None:
+    """What new prompts get: the contamination check, PII detection (if on) and fresh clusters (if on)."""
+    prompt_ids = list(prompt_ids)
+    if not prompt_ids:
+        return
+    from curation.models import GoldItem
+
+    if GoldItem.objects.filter(project=project).exists():
+        refresh_contamination(project, prompt_ids)
+    detect_prompts(project, prompt_ids)
+    if settings_of(project)["clusters"]:
+        refresh_clusters(project)
+
+
+def after_gold_changed(project) -> None:
+    """Gold items were added, changed or removed: every prompt's near-duplicate flag is decided again."""
+    refresh_contamination(project)
+
+
+__all__ = [
+    "DEFAULTS",
+    "EXACT",
+    "NEAR",
+    "SEMANTIC",
+    "Decision",
+    "after_gold_changed",
+    "after_prompts_added",
+    "check_prompts",
+    "check_settings",
+    "contaminated_prompts",
+    "decide_span",
+    "detect_prompts",
+    "effective_spans",
+    "evidence",
+    "redact_for_snapshot",
+    "redact_for_teacher",
+    "redaction_log",
+    "refresh_clusters",
+    "refresh_contamination",
+    "settings_of",
+    "update_settings",
+]
