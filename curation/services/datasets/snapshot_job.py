@@ -246,7 +246,7 @@ def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled:
     """Copy the snapshot's trainable examples into SnapshotRow; returns {reason: count} of those left out."""
     freezer = _Freezer(snapshot)
     # The near-duplicate flags follow the gold set as it is now (the board reads the same flags).
-    hygiene.refresh_contamination(snapshot.project)
+    hygiene.ensure_current(snapshot.project)
     with transaction.atomic():
         # A build resumed after a worker died starts its rows over.
         SnapshotRow.objects.filter(snapshot=snapshot).delete()

@@ -16,7 +16,9 @@ from curation.services.hygiene.contamination import (
     Decision,
     check_prompts,
     contaminated_prompts,
+    ensure_current,
     evidence,
+    prompt_evidence,
     refresh_contamination,
 )
 from curation.services.hygiene.pii import (
@@ -52,7 +54,7 @@ def after_prompts_added(project, prompt_ids) -> None:
     from curation.models import GoldItem
 
     if GoldItem.objects.filter(project=project).exists():
-        refresh_contamination(project, prompt_ids)
+        ensure_current(project)
     detect_prompts(project, prompt_ids)
     if settings_of(project)["clusters"]:
         refresh_clusters(project)
@@ -77,7 +79,9 @@ __all__ = [
     "decide_span",
     "detect_prompts",
     "effective_spans",
+    "ensure_current",
     "evidence",
+    "prompt_evidence",
     "redact_for_snapshot",
     "redact_for_teacher",
     "redaction_log",

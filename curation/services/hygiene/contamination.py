@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count, Max
 
-from curation.models import GoldItem, Prompt
+from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
 from curation.services.hygiene.settings import settings_of
 from workers.hygiene.neardup import NearDupIndex
@@ -112,10 +113,44 @@ class GoldIndex:
         return out
 
 
-def refresh_contamination(project, prompt_ids=None) -> int:
+def _gold_signature(project) -> list:
+    """Changes whenever a gold item is added, changed or removed (or the thresholds change)."""
+    agg = GoldItem.objects.filter(project=project).aggregate(n=Count("id"), last=Max("id"), changed=Max("updated_at"))
+    config = settings_of(project)
+    return [
+        agg["n"],
+        agg["last"],
+        agg["changed"].isoformat() if agg["changed"] else None,
+        config["near_threshold"],
+        config["semantic"],
+        config["semantic_threshold"],
+    ]
+
+
+def ensure_current(project) -> None:
+    """Bring the near-duplicate flags up to date before they are read (the board, the Gold page, a
+    snapshot): a full check when the gold set or the thresholds changed since the last one, else a
+    check of the prompts added since. Two small queries when nothing changed."""
+    state = Project.objects.filter(pk=project.pk).values_list("hygiene_state", flat=True).first() or {}
+    signature = _gold_signature(project)
+    if state.get("gold") != signature:
+        refresh_contamination(project)
+        return
+    newest = Prompt.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
+    if newest > (state.get("max_prompt_id") or 0):
+        ids = Prompt.objects.filter(project=project, id__gt=state.get("max_prompt_id") or 0).values_list(
+            "id", flat=True
+        )
+        refresh_contamination(project, list(ids), newest=newest)
+
+
+def refresh_contamination(project, prompt_ids=None, *, newest=None) -> int:
     """Re-decide which prompts (all of the project's, or ``prompt_ids``) are near or semantic duplicates
     of a gold item and store the evidence on them; returns how many are. Gold prompts themselves and
     their exact duplicates are the hash guard's and are left unflagged here."""
+    signature = _gold_signature(project)
+    if newest is None and prompt_ids is None:
+        newest = Prompt.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
     index = GoldIndex(project)
     prompts = Prompt.objects.filter(project=project)
     if prompt_ids is not None:
@@ -143,6 +178,8 @@ def refresh_contamination(project, prompt_ids=None) -> int:
     with transaction.atomic():
         prompts.filter(near_gold__isnull=False).update(near_gold=None, near_gold_kind="", near_gold_similarity=None)
         Prompt.objects.bulk_update(flagged, ["near_gold", "near_gold_kind", "near_gold_similarity"], batch_size=1000)
+        if newest is not None:  # the whole project (or everything up to ``newest``) is now checked
+            Project.objects.filter(pk=project.pk).update(hygiene_state={"max_prompt_id": newest, "gold": signature})
     return len(flagged)
 
 
@@ -155,3 +192,20 @@ def check_prompts(project, rows: list[tuple[str, list | None]]) -> list[Decision
 def contaminated_prompts(project):
     """Prompts of the project flagged as near or semantic duplicates of a gold item, with the item."""
     return Prompt.objects.filter(project=project, near_gold__isnull=False).select_related("near_gold")
+
+
+def prompt_evidence(project, prompts) -> dict:
+    """``{prompt id: why it is kept out of training}`` for gold-guarded prompts (the Gold page's list)."""
+    prompts = list(prompts)
+    hashes = {p.content_hash for p in prompts}
+    gold = dict(GoldItem.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", "id"))
+    own = set(GoldItem.objects.filter(project=project, prompt__in=prompts).values_list("prompt_id", flat=True))
+    out = {}
+    for p in prompts:
+        if p.id in own:
+            out[p.id] = f"the prompt of gold item {gold.get(p.content_hash)}"
+        elif p.content_hash in gold:
+            out[p.id] = evidence(EXACT, gold[p.content_hash], 1.0)
+        elif p.near_gold_id:
+            out[p.id] = evidence(p.near_gold_kind, p.near_gold_id, p.near_gold_similarity)
+    return out
