@@ -39,7 +39,7 @@ def test_no_personal_data_reaches_the_teacher_the_logs_or_the_audit_trail_when_r
     project, server, tiny_model_dir, monkeypatch, caplog
 ):
     assert hygiene.settings_of(project)["redact_teacher"] is True  # the default
-    (pii_prompt, plain) = add_prompts(project, [PII_TEXT, "Where is my parcel?"])
+    (pii_prompt, _plain) = add_prompts(project, [PII_TEXT, "Where is my parcel?"])
     with caplog.at_level(logging.DEBUG):
         status, job, sent = generate(project, server, tiny_model_dir, monkeypatch)
     assert status == "succeeded", job.message
@@ -51,7 +51,9 @@ def test_no_personal_data_reaches_the_teacher_the_logs_or_the_audit_trail_when_r
         assert value not in json.dumps([job.params, job.message, job.errors, job.metrics], default=str)
     events = list(RedactionEvent.objects.filter(project=project).values())
     assert {e["entity"] for e in events} == {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"}
-    assert all(e["prompt_id"] == pii_prompt.id and e["job_id"] == job.id and e["where"] == "teacher_request" for e in events)
+    assert all(
+        e["prompt_id"] == pii_prompt.id and e["job_id"] == job.id and e["where"] == "teacher_request" for e in events
+    )
     for value in VALUES:
         assert value not in json.dumps(events, default=str)
     # The stored prompt itself is unchanged: redaction is of what leaves, not of our data.

@@ -18,6 +18,7 @@ from curation.services.inputs import by_id, parse_id
 from curation.services.review import DEFAULT_ORDER, ReviewError, StaleExample, adjacent, filtered_examples
 from curation.services.teacher import heatmap_for
 from curation.templatetags.review_tags import ranked
+from curation.views.pii import ENTITY_CHOICES, prompt_parts
 from curation.views.queue import filter_params, with_params
 
 # (key, what it does): the ? overlay lists these; templates put the same keys in data-shortcut.
@@ -131,6 +132,8 @@ def focus_context(request, project, example, **extra):
         "can_act": can(project, Role.REVIEWER),
         "shortcuts": _shortcuts(project),
         "typed": {},
+        "pii_parts": prompt_parts(example.prompt),
+        "pii_entities": ENTITY_CHOICES,
         **extra,
     }
 
