@@ -2,7 +2,7 @@
 read and change a project's hygiene settings, and the redaction audit trail."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,30 @@ from curation.services.datasets import ImportRejected, check_contamination, impo
 from curation.services.gold import READS_GOLD
 
 SLUG = [OpenApiParameter("slug", str, OpenApiParameter.PATH)]
+FILE_EXAMPLE = OpenApiExample(
+    "Upload a JSONL file", request_only=True, media_type="multipart/form-data", value={"file": "outside.jsonl"}
+)
+SETTINGS_EXAMPLE = {
+    "near_threshold": 0.5,
+    "semantic": False,
+    "semantic_threshold": 0.9,
+    "clusters": True,
+    "cluster_threshold": 0.7,
+    "pii_detect": True,
+    "redact_teacher": True,
+    "redact_snapshots": False,
+}
+IMPORT_EXAMPLE = {
+    "imported": True,
+    "created": 120,
+    "duplicates": 0,
+    "gold_candidates": 120,
+    "lines": 120,
+    "error_count": 0,
+    "errors": [],
+    "errors_truncated": False,
+    "skipped_bad_lines": False,
+}
 UPLOAD = inline_serializer(
     "PromptFileUpload",
     {"file": serializers.FileField(), "format": serializers.ChoiceField(choices=["jsonl", "csv"], required=False)},
@@ -51,6 +75,32 @@ class ContaminationCheckView(APIView):
         request={"multipart/form-data": UPLOAD},
         parameters=SLUG,
         responses={200: LineDecisionSerializer(many=True), 400: OpenApiResponse(OpenApiTypes.OBJECT)},
+        examples=[
+            FILE_EXAMPLE,
+            OpenApiExample(
+                "One object per line",
+                response_only=True,
+                status_codes=["200"],
+                value=[
+                    {
+                        "line": 1,
+                        "excluded": True,
+                        "reason": "near",
+                        "gold_item": 12,
+                        "similarity": 0.83,
+                        "evidence": "near-duplicate of gold item 12 (Jaccard 0.83)",
+                    },
+                    {
+                        "line": 2,
+                        "excluded": False,
+                        "reason": None,
+                        "gold_item": None,
+                        "similarity": None,
+                        "evidence": None,
+                    },
+                ],
+            ),
+        ],
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, READS_GOLD)  # the answer names gold items
@@ -84,6 +134,15 @@ class GoldImportView(APIView):
         },
         parameters=SLUG,
         responses={201: ImportResultSerializer, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
+        examples=[
+            OpenApiExample(
+                "Upload gold items",
+                request_only=True,
+                media_type="multipart/form-data",
+                value={"file": "gold.jsonl", "skip_bad_lines": False},
+            ),
+            OpenApiExample("Imported", response_only=True, status_codes=["201"], value=IMPORT_EXAMPLE),
+        ],
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
@@ -104,7 +163,12 @@ class GoldImportView(APIView):
 class HygieneSettingsView(APIView):
     """A project's data-hygiene settings (thresholds, PII options): read (reviewers), change (engineers)."""
 
-    @extend_schema(operation_id="hygiene_settings", parameters=SLUG, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="hygiene_settings",
+        parameters=SLUG,
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("Settings", response_only=True, status_codes=["200"], value=SETTINGS_EXAMPLE)],
+    )
     def get(self, request, slug):
         project = project_for(request.user, slug, Role.REVIEWER)
         return Response(hygiene.settings_of(project))
@@ -114,6 +178,12 @@ class HygieneSettingsView(APIView):
         parameters=SLUG,
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
+        examples=[
+            OpenApiExample("Stricter near-duplicates", request_only=True, value={"near_threshold": 0.6}),
+            OpenApiExample(
+                "Saved", response_only=True, status_codes=["200"], value={**SETTINGS_EXAMPLE, "near_threshold": 0.6}
+            ),
+        ],
     )
     def patch(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
@@ -126,7 +196,34 @@ class RedactionLogView(APIView):
     """The audit trail of personal data (engineers): who or which job redacted or judged what kind of
     entity where; never the value. The newest 500."""
 
-    @extend_schema(operation_id="redactions", parameters=SLUG, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="redactions",
+        parameters=SLUG,
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "Audit rows",
+                response_only=True,
+                status_codes=["200"],
+                value=[
+                    {
+                        "id": 7,
+                        "action": "redact",
+                        "where": "teacher_request",
+                        "entity": "EMAIL_ADDRESS",
+                        "prompt": 31,
+                        "part": -1,
+                        "start": 14,
+                        "end": 34,
+                        "user": None,
+                        "job": 5,
+                        "snapshot": None,
+                        "created_at": "2026-12-04T16:00:00Z",
+                    }
+                ],
+            )
+        ],
+    )
     def get(self, request, slug):
         project = project_for(request.user, slug, Role.ENGINEER)
         rows = hygiene.redaction_log(project)[:500]

@@ -51,6 +51,8 @@ TASKS = {
     Kind.SNAPSHOT: "workers.tasks.snapshots.build",
     # Builds the raw arm's snapshot and launches the runs (distill jobs on "gpu").
     Kind.EXPERIMENT: "workers.tasks.experiments.prepare",
+    # New prompts' near-duplicate check, personal-data detection and duplicate clusters.
+    Kind.HYGIENE: "workers.tasks.hygiene.check",
 }
 MAX_ERRORS = 1000
 PROGRESS_EVERY_S = 1.0

@@ -6,8 +6,8 @@ import json
 
 from django.urls import reverse
 
-from curation.models import Example, Prompt, RedactionEvent
-from curation.services import hygiene
+from curation.models import Example, Job, Prompt, RedactionEvent
+from curation.services import hygiene, jobs
 from curation.services.datasets import import_prompts
 from curation.services.review import filtered_examples
 from tests.api.test_snapshot_build import jsonl, rows_of
@@ -23,6 +23,9 @@ def imported(project, *texts):
     data = "\n".join(json.dumps({"prompt": t}) for t in texts).encode()
     result = import_prompts(project, io.BytesIO(data), filename="p.jsonl")
     assert result.ok, result.as_dict()
+    # The import launched the data-hygiene job (queue default); run its body as the worker would.
+    (job,) = Job.objects.filter(project=project, kind="hygiene", status="queued")
+    assert jobs.run(job.id, hygiene.run_hygiene_job) == "succeeded"
     return [Prompt.objects.get(project=project, text=t) for t in texts]
 
 

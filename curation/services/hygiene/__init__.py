@@ -21,6 +21,7 @@ from curation.services.hygiene.contamination import (
     prompt_evidence,
     refresh_contamination,
 )
+from curation.services.hygiene.hygiene_job import run_hygiene_job
 from curation.services.hygiene.pii import (
     decide_span,
     detect_prompts,
@@ -46,18 +47,19 @@ def update_settings(project, data: dict) -> dict:
     return after
 
 
-def after_prompts_added(project, prompt_ids) -> None:
-    """What new prompts get: the contamination check, PII detection (if on) and fresh clusters (if on)."""
+def after_prompts_added(project, prompt_ids, *, by=None):
+    """New prompts get a data-hygiene job (PII detection and clusters if on, the contamination check)
+    in the background, so an import of 100,000 prompts is not held up by them; returns the job or None.
+    Whatever reads the near-duplicate flags first checks new prompts itself (``ensure_current``)."""
     prompt_ids = list(prompt_ids)
-    if not prompt_ids:
-        return
-    from curation.models import GoldItem
+    config = settings_of(project)
+    if not prompt_ids or not (config["pii_detect"] or config["clusters"]):
+        return None
+    from curation.models import Job
+    from curation.services import jobs
 
-    if GoldItem.objects.filter(project=project).exists():
-        ensure_current(project)
-    detect_prompts(project, prompt_ids)
-    if settings_of(project)["clusters"]:
-        refresh_clusters(project)
+    params = {"first_id": min(prompt_ids), "last_id": max(prompt_ids), "count": len(prompt_ids)}
+    return jobs.launch(project, Job.Kind.HYGIENE, params, by=by)
 
 
 def after_gold_changed(project) -> None:
@@ -87,6 +89,7 @@ __all__ = [
     "redaction_log",
     "refresh_clusters",
     "refresh_contamination",
+    "run_hygiene_job",
     "settings_of",
     "update_settings",
 ]
