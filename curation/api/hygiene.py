@@ -55,6 +55,21 @@ class LineDecisionSerializer(serializers.Serializer):
     error = serializers.CharField(required=False)
 
 
+class RedactionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    where = serializers.CharField()
+    entity = serializers.CharField()
+    prompt = serializers.IntegerField(allow_null=True)
+    part = serializers.IntegerField()
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    user = serializers.CharField(allow_null=True)
+    job = serializers.IntegerField(allow_null=True)
+    snapshot = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
 def _upload(request):
     upload = request.FILES.get("file")
     if upload is None:
@@ -199,7 +214,7 @@ class RedactionLogView(APIView):
     @extend_schema(
         operation_id="redactions",
         parameters=SLUG,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: RedactionSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Audit rows",

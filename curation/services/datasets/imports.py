@@ -452,5 +452,9 @@ def check_contamination(project, fileobj, *, filename: str = "", fmt: str | None
     rows, result = parse_prompt_file(project, fileobj, filename=filename, fmt=fmt, size=size)
     decisions = hygiene.check_prompts(project, [(r.text, r.messages) for r in rows])
     out = [{"line": r.line, **d.as_dict()} for r, d in zip(rows, decisions)]
-    out += [{"line": e.line, "excluded": None, "reason": None, "error": e.reason} for e in result.errors]
+    out += [
+        {"line": e.line, "excluded": None, "reason": None, "gold_item": None, "similarity": None, "evidence": None}
+        | {"error": e.reason}
+        for e in result.errors
+    ]
     return sorted(out, key=lambda d: d["line"])
