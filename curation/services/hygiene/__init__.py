@@ -18,6 +18,7 @@ from curation.services.hygiene.contamination import (
     contaminated_prompts,
     ensure_current,
     evidence,
+    examples_evidence,
     prompt_evidence,
     refresh_contamination,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "effective_spans",
     "ensure_current",
     "evidence",
+    "examples_evidence",
     "prompt_evidence",
     "redact_for_snapshot",
     "redact_for_teacher",

@@ -209,3 +209,34 @@ def prompt_evidence(project, prompts) -> dict:
         elif p.near_gold_id:
             out[p.id] = evidence(p.near_gold_kind, p.near_gold_id, p.near_gold_similarity)
     return out
+
+
+def examples_evidence(guarded, project, limit: int) -> list[dict]:
+    """Why each gold-guarded example of ``guarded`` is left out (at most ``limit``): its gold item, the kind
+    and the similarity (a snapshot's ``decontamination`` and its manifest)."""
+    gold_by_hash = dict(GoldItem.objects.filter(project=project).values_list("content_hash", "id"))
+    rows = guarded.order_by("id").values_list(
+        "id",
+        "prompt_id",
+        "prompt__content_hash",
+        "prompt__near_gold_id",
+        "prompt__near_gold_kind",
+        "prompt__near_gold_similarity",
+    )[:limit]
+    out = []
+    for example_id, prompt_id, key, near_id, kind, similarity in rows:
+        if key in gold_by_hash:
+            kind, gold_id, similarity = EXACT, gold_by_hash[key], 1.0
+        else:
+            gold_id = near_id
+        out.append(
+            {
+                "example_id": example_id,
+                "prompt_id": prompt_id,
+                "reason": kind,
+                "gold_item": gold_id,
+                "similarity": similarity,
+                "evidence": evidence(kind, gold_id, similarity),
+            }
+        )
+    return out
