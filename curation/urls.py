@@ -11,6 +11,7 @@ from curation.views import (  # reviewer workspace
     hygiene,
     imports,
     jobs,
+    members,
     modelspecs,
     pairwise,
     pii,
@@ -24,6 +25,7 @@ from curation.views import (  # reviewer workspace
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
+    path("projects/new/", members.project_new, name="project-new"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
@@ -66,11 +68,13 @@ urlpatterns = [
     path("p/<slug:slug>/review/", queue.review_queue, name="review-queue"),
     path("p/<slug:slug>/review/counts/", queue.queue_counts, name="review-counts"),
     path("p/<slug:slug>/review/bulk/", queue.bulk, name="review-bulk"),
+    path("p/<slug:slug>/review/bulk/<uuid:bulk_id>/undo/", queue.bulk_undo, name="review-bulk-undo"),
     path("p/<slug:slug>/review/next/", focus.next_for_me, name="review-next"),
     path("p/<slug:slug>/examples/<int:pk>/", focus.focus, name="review-focus"),
     path("p/<slug:slug>/examples/<int:pk>/heatmap/", focus.heatmap, name="review-heatmap"),
     path("p/<slug:slug>/examples/<int:pk>/pii/", pii.decide_span, name="review-pii"),
     path("p/<slug:slug>/settings/hygiene/", hygiene.hygiene_settings, name="project-hygiene"),
+    path("p/<slug:slug>/examples/<int:pk>/undo/", focus.undo, name="review-undo"),
     path("p/<slug:slug>/examples/<int:pk>/<slug:action>/", focus.act, name="review-act"),
     path("p/<slug:slug>/board/", board.board, name="review-board"),
     path("p/<slug:slug>/gold/", gold.gold_list, name="gold-list"),
@@ -80,5 +84,8 @@ urlpatterns = [
     path("p/<slug:slug>/gold/<int:pk>/", gold.gold_edit, name="gold-edit"),
     path("p/<slug:slug>/gold/<int:pk>/discard/", gold.gold_discard, name="gold-discard"),
     path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
+    path("p/<slug:slug>/settings/labels/", members.labels, name="project-labels"),
+    path("p/<slug:slug>/members/", members.members, name="project-members"),
+    path("p/<slug:slug>/members/<int:pk>/", members.member_change, name="project-member-change"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
 ]

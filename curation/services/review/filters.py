@@ -12,6 +12,7 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
     pii=true|false (personal data detected in the prompt, after reviewers' decisions)
     cluster=<cluster id> (the prompts of one duplicate cluster)   one_per_cluster=true
     order=newest|oldest|difficulty|-difficulty|confidence|-confidence
+    id=12&id=15 (or id=12,15: the examples ticked in the queue, at most 500)
 
 A bad value is a form error naming the parameter; ``filtered_examples`` raises
 ``Invalid`` with ``errors = {param: [message]}`` so pages and the API can show it.
@@ -25,12 +26,13 @@ import math
 from dataclasses import dataclass
 
 import django_filters
+from django import forms
 from django.db.models import F, Q
 
 from curation.models import Example, ExampleStatus, Prompt, TeacherSample
 from curation.services.errors import Invalid
 from curation.services.gold import gold_guarded, training_eligible
-from curation.services.inputs import MAX_ID, load_json
+from curation.services.inputs import MAX_ID, load_json, parse_id
 from curation.services.projects import NONE, stage_named, tier_named
 
 # name -> (model field, descending). Every ordering ends in id (keyset pagination).
@@ -76,7 +78,29 @@ PARAMS = (
     "cluster",
     "one_per_cluster",
     "order",
+    "id",
 )
+MAX_SELECTED = 500
+
+
+class IdsField(forms.Field):
+    """Example ids, repeated (``id=1&id=2``, as ticked checkboxes send them) or comma-separated."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        raw = [part for item in (value or []) for part in str(item).split(",") if part.strip()]
+        ids = [parse_id(part.strip()) for part in raw]
+        if any(pk is None for pk in ids):
+            bad = next(part for part, pk in zip(raw, ids, strict=True) if pk is None)
+            raise forms.ValidationError(f"An example id is a whole number, got {bad!r}.")
+        if len(ids) > MAX_SELECTED:
+            raise forms.ValidationError(f"Select at most {MAX_SELECTED} examples at once, or use a filter.")
+        return ids
+
+
+class IdsFilter(django_filters.Filter):
+    field_class = IdsField
 
 
 def _log_confidence(value: float) -> float:
@@ -117,6 +141,7 @@ class ExampleFilter(django_filters.FilterSet):
         method="filter_one_per_cluster", help_text="Only each duplicate cluster's first prompt (and unclustered ones)."
     )
     order = django_filters.ChoiceFilter(choices=list(ORDER_LABELS.items()), method="filter_noop", empty_label=None)
+    id = IdsFilter(method="filter_ids", help_text="Selected example ids.")
 
     class Meta:
         model = Example
@@ -183,6 +208,9 @@ class ExampleFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(Q(prompt__cluster_id__isnull=True) | Q(prompt__cluster_id=F("prompt_id")))
+
+    def filter_ids(self, queryset, name, value):
+        return queryset.filter(id__in=value) if value else queryset
 
     def filter_noop(self, queryset, name, value):
         return queryset
