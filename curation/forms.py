@@ -105,6 +105,12 @@ class SnapshotForm(forms.Form):
     include_soft_targets = forms.BooleanField(
         required=False, help_text="Inline the teacher's top-k soft targets in the Parquet files."
     )
+    one_per_cluster = forms.BooleanField(
+        required=False, help_text="At most one example per duplicate cluster (near-identical prompts)."
+    )
+    redact_pii = forms.BooleanField(
+        required=False, help_text="Replace personal data in prompts with typed placeholders (<EMAIL>, <PHONE>...)."
+    )
     system_prompt = forms.CharField(
         required=False,
         max_length=10_000,

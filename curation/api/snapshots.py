@@ -39,6 +39,8 @@ class SnapshotSerializer(serializers.ModelSerializer):
             "include_soft_targets",
             "system_prompt",
             "content",
+            "one_per_cluster",
+            "redact_pii",
             "row_count",
             "train_count",
             "validation_count",
@@ -92,6 +94,15 @@ class SnapshotCreateSerializer(serializers.Serializer):
         help_text="Chat format: a system turn for prompts without one.",
     )
 
+    one_per_cluster = serializers.BooleanField(
+        required=False, default=False, help_text="At most one example per duplicate cluster of the pool."
+    )
+    redact_pii = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Replace prompts' personal data with typed placeholders (default: the project's setting).",
+    )
     content = serializers.ChoiceField(
         choices=Snapshot.Content.choices,
         required=False,

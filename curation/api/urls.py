@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from curation.api import experiments, pairs, runs, training
+from curation.api import experiments, hygiene, pairs, runs, training
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -28,6 +28,10 @@ router.register(f"{P}/snapshots", SnapshotViewSet, basename="api-snapshots")
 
 urlpatterns = [
     path("projects/<slug:slug>/prompts/import", PromptImportView.as_view(), name="api-prompts-import"),
+    path("projects/<slug:slug>/gold/check", hygiene.ContaminationCheckView.as_view(), name="api-gold-check"),
+    path("projects/<slug:slug>/gold/import", hygiene.GoldImportView.as_view(), name="api-gold-import"),
+    path("projects/<slug:slug>/hygiene", hygiene.HygieneSettingsView.as_view(), name="api-hygiene"),
+    path("projects/<slug:slug>/redactions", hygiene.RedactionLogView.as_view(), name="api-redactions"),
     path("projects/<slug:slug>/jobs", JobListView.as_view(), name="api-jobs"),
     path("projects/<slug:slug>/jobs/<int:pk>", JobDetailView.as_view(), name="api-job-detail"),
     path("projects/<slug:slug>/jobs/<int:pk>/cancel", JobCancelView.as_view(), name="api-job-cancel"),

@@ -1,5 +1,5 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
-from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, TeacherSample, Verdict
+from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, RedactionEvent, TeacherSample, Verdict
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, JobAttempt, MetricPoint
 from .pairwise import PairComparison, PairItem, PairVerdict
@@ -29,6 +29,7 @@ __all__ = [
     "PairVerdict",
     "Project",
     "Prompt",
+    "RedactionEvent",
     "Role",
     "Snapshot",
     "SnapshotRow",

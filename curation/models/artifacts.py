@@ -35,6 +35,18 @@ class Snapshot(models.Model):
         default=Content.CURATED,
         help_text="Raw: what a user would train on without review (the experiments' raw arm).",
     )
+    one_per_cluster = models.BooleanField(
+        default=False, help_text="At most one example per duplicate cluster (the lowest example id of each)."
+    )
+    redact_pii = models.BooleanField(
+        default=False, help_text="Prompts' personal data replaced by typed placeholders (<EMAIL>, <PHONE>...)."
+    )
+    decontamination = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Evidence for each example the gold guard left out: [{example_id, prompt_id, reason, gold_item, "
+        "similarity, evidence}] (at most DECONTAMINATION_EVIDENCE_MAX).",
+    )
     row_count = models.PositiveIntegerField(default=0)
     train_count = models.PositiveIntegerField(default=0)
     validation_count = models.PositiveIntegerField(default=0)

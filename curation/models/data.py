@@ -40,6 +40,32 @@ class Prompt(models.Model):
         related_name="+",
         help_text="The older prompt this one equals after normalisation (kept apart by migration 0011).",
     )
+    # Data hygiene (curation.services.hygiene), written by its checks, never by people directly.
+    # A near-duplicate of a gold item (not equal after normalisation: that is the hash's job) and
+    # the evidence: which kind of similarity and how much.
+    near_gold = models.ForeignKey(
+        "GoldItem", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    near_gold_kind = models.CharField(
+        max_length=10, blank=True, editable=False, help_text="near (Jaccard) or semantic (cosine)."
+    )
+    near_gold_similarity = models.FloatField(null=True, blank=True, editable=False)
+    # Duplicate clusters in the pool: the cluster's smallest prompt id, and how many prompts it holds.
+    cluster_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    cluster_size = models.PositiveIntegerField(default=1, editable=False)
+    has_pii = models.BooleanField(default=False, editable=False)
+    pii_spans = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Detected personal data: [{part, start, end, entity, score}], no values.",
+    )
+    pii_decisions = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Reviewers' decisions on spans: [{part, start, end, entity, is_pii}].",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -47,6 +73,16 @@ class Prompt(models.Model):
             models.UniqueConstraint(
                 fields=["project", "content_hash"], condition=models.Q(twin_of=None), name="prompt_unique_content"
             )
+        ]
+        indexes = [
+            # The gold guard's near-duplicate side and the Gold page's list: the few flagged prompts.
+            models.Index(
+                fields=["project", "near_gold"], condition=models.Q(near_gold__isnull=False), name="prompt_near_gold"
+            ),
+            # "Show this cluster" and "one per cluster" on the queue.
+            models.Index(
+                fields=["project", "cluster_id"], condition=models.Q(cluster_size__gt=1), name="prompt_cluster"
+            ),
         ]
 
     def __str__(self):
@@ -381,3 +417,43 @@ class GoldItem(models.Model):
         same = GoldItem.objects.filter(project_id=self.project_id, content_hash=self.prompt.content_hash)
         if same.exclude(pk=self.pk).exists():
             raise ValidationError({"prompt": "This prompt (or one equal to it after normalisation) is already gold."})
+
+
+class RedactionEvent(models.Model):
+    """Audit trail of personal data: who (or which job) redacted or judged what kind of entity, where.
+
+    Never the value: the entity type, the prompt and the span's offsets are enough to find it.
+    """
+
+    class Action(models.TextChoices):
+        REDACT = "redact", "Redacted"
+        MARK_PII = "mark_pii", "Marked as PII"
+        MARK_NOT_PII = "mark_not_pii", "Marked as not PII"
+
+    class Where(models.TextChoices):
+        TEACHER = "teacher_request", "Teacher request"
+        SNAPSHOT = "snapshot", "Snapshot"
+        REVIEW = "review", "Review"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="redactions")
+    prompt = models.ForeignKey(
+        Prompt, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    where = models.CharField(max_length=20, choices=Where.choices)
+    entity = models.CharField(max_length=40)
+    part = models.IntegerField(default=-1, help_text="-1: the prompt's text; else the chat message's index.")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    job_id = models.BigIntegerField(null=True, blank=True)
+    snapshot_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "id"], name="redaction_project_id")]
+
+    def __str__(self):
+        return f"{self.action} {self.entity} in prompt {self.prompt_id} ({self.where})"

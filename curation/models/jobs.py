@@ -16,6 +16,7 @@ class Job(models.Model):
         EVALUATE = "evaluate", "Evaluation"
         SNAPSHOT = "snapshot", "Snapshot build"
         EXPERIMENT = "experiment", "Experiment preparation"
+        HYGIENE = "hygiene", "Data hygiene checks"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

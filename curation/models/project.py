@@ -41,6 +41,18 @@ class Project(models.Model):
     )
     judge_rubric = models.TextField(blank=True, help_text="What the judge grades and what each grade means.")
     judge_grades = models.JSONField(default=list, blank=True, help_text="The judge's grades (numbers); empty: 1-5.")
+    hygiene = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Data hygiene settings (thresholds, PII options); missing keys take the defaults of "
+        "curation.services.hygiene.settings.",
+    )
+    hygiene_state = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="What the last contamination check covered: {max_prompt_id, gold} (see hygiene.ensure_current).",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from curation.models import BulkAction, Example, GoldItem, TeacherSample
+from curation.pages.pii import ENTITY_CHOICES, prompt_parts
 from curation.pages.queue import filter_params, visible_examples
 from curation.services.errors import Invalid
 from curation.services.gold import hide_gold_from_readers, sees_gold, with_gold_flag
@@ -138,4 +139,6 @@ def focus_context(project, example, user, params, now) -> dict:
         "lease_mode": lease_mode,
         "leased_to_other": leased_to_someone_else(example, user, now),
         "my_lease": example.leased_by_id == user.id and example.lease_expires_at and example.lease_expires_at > now,
+        "pii_parts": prompt_parts(example.prompt),
+        "pii_entities": ENTITY_CHOICES,
     }

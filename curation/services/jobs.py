@@ -59,6 +59,8 @@ TASKS = {
     Kind.SNAPSHOT: "workers.tasks.snapshots.build",
     # Builds the raw arm's snapshot and launches the runs (distill jobs on "gpu").
     Kind.EXPERIMENT: "workers.tasks.experiments.prepare",
+    # New prompts' near-duplicate check, personal-data detection and duplicate clusters.
+    Kind.HYGIENE: "workers.tasks.hygiene.check",
 }
 # The body's side (progress, heartbeat, the fence) lives in job_context; re-exported here.
 from curation.services.job_context import (  # noqa: E402

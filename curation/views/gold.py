@@ -13,7 +13,7 @@ from curation.access import can, project_for
 from curation.forms import error_line
 from curation.fragments import render_page
 from curation.models import GoldItem, Role
-from curation.services import gold
+from curation.services import gold, hygiene
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_id
 from curation.services.review import ReviewError, keyset_page
@@ -42,7 +42,7 @@ def _gold_page(request, project, status=200, **extra):
         "state": state,
         "n_candidates": project.gold_items.filter(confirmed=False).count(),
         "n_gold": project.gold_items.count(),
-        "n_contaminated": gold.contamination(project).count(),
+        "n_contaminated": _contamination(project).count(),
         "can_act": can(project, Role.REVIEWER),
         "typed": {},
         **extra,
@@ -121,6 +121,14 @@ def gold_discard(request, slug, pk):
 @login_required
 def gold_contamination(request, slug):
     project = project_for(request.user, slug, gold.READS_GOLD)
-    examples = gold.contamination(project).select_related("prompt", "stage", "tier")
+    examples = _contamination(project).select_related("prompt", "stage", "tier")
     page = _page_of(examples, request.GET.get("after"))
+    why = hygiene.prompt_evidence(project, {ex.prompt for ex in page.items})
+    for ex in page.items:
+        ex.evidence = why.get(ex.prompt_id, "")
     return render(request, "curation/gold_contamination.html", {"project": project, "page": page})
+
+
+def _contamination(project):
+    hygiene.ensure_current(project)  # the flags a snapshot built now would read
+    return gold.contamination(project)

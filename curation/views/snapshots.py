@@ -8,7 +8,7 @@ from curation.access import can, project_for
 from curation.forms import SnapshotForm, add_errors
 from curation.fragments import fragment_of, render_page
 from curation.models import Role, Snapshot
-from curation.services import datasets
+from curation.services import datasets, hygiene
 from curation.services.errors import Invalid
 
 
@@ -22,7 +22,11 @@ def snapshot_list(request, slug):
     stages = list(project.stages.values_list("name", flat=True))
     first_stage = next(iter(project.stages.filter(is_pool=False).values_list("name", flat=True)), None)
     asked = request.GET.get("stage")  # the dashboard's "build one" link names the stage
-    initial = {"filter": request.GET.get("filter", ""), "stage": asked if asked in stages else first_stage}
+    initial = {
+        "filter": request.GET.get("filter", ""),
+        "stage": asked if asked in stages else first_stage,
+        "redact_pii": hygiene.settings_of(project)["redact_snapshots"],
+    }
     if initial["filter"]:
         initial["source"] = "filter"
     form = SnapshotForm(request.POST or None, stages=stages, initial=initial)
@@ -41,6 +45,8 @@ def snapshot_list(request, slug):
                 include_soft_targets=data["include_soft_targets"],
                 system_prompt=data["system_prompt"],
                 content=data["content"] or "curated",
+                one_per_cluster=data["one_per_cluster"],
+                redact_pii=data["redact_pii"],
             )
         except Invalid as exc:
             add_errors(form, exc)

@@ -19,7 +19,7 @@ from curation.services.datasets.exports import (
     copy_statement,
     snapshot_dir,
 )
-from curation.services.datasets.imports import ImportRejected, import_prompts, upload_too_big
+from curation.services.datasets.imports import ImportRejected, check_contamination, import_prompts, upload_too_big
 from curation.services.datasets.snapshot_job import build_snapshot, fail_snapshot, run_build_job
 from curation.services.datasets.snapshots import (
     MAX_NAME,
@@ -44,6 +44,7 @@ __all__ = [
     "Unavailable",
     "accepts_gzip",
     "build_snapshot",
+    "check_contamination",
     "copy_statement",
     "etag_matches",
     "fail_snapshot",

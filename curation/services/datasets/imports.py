@@ -20,7 +20,11 @@ from django.db import transaction
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
+from curation.services import hygiene
+from curation.services.errors import ReviewError
+from curation.services.gold import check_gold_answer
 from curation.services.inputs import check_messages, json_type, load_json, text_problem
+from curation.services.projects import tier_named
 
 BATCH = 2000
 MAX_REPORTED = 1000
@@ -80,6 +84,7 @@ class _Row:
     metadata: dict
     reference: str
     label: str
+    tier: object = None
 
     @property
     def hash(self):
@@ -104,8 +109,12 @@ def import_prompts(
     skip_bad_lines: bool = False,
     source: str = Prompt.Source.IMPORTED,
     size: int | None = None,
+    as_gold: bool = False,
 ) -> ImportResult:
-    """Validate and import a prompt file into ``project``. Raises ImportRejected for unusable files."""
+    """Validate and import a prompt file into ``project``. Raises ImportRejected for unusable files.
+
+    ``as_gold``: every line is a confirmed gold item (``reference`` or ``label`` required, an optional
+    ``tier`` name), checked line by line like any prompt (``manage.py import_gold``, the API)."""
     limit = settings.IMPORT_MAX_BYTES
     if size is not None and size > limit:
         raise ImportRejected(_too_big(size, limit))
@@ -124,13 +133,56 @@ def import_prompts(
     parse = _parse_jsonl if fmt == "jsonl" else _parse_csv
     rows = []
     for row in parse(project, stream, result):
-        rows.append(row)
+        if as_gold:
+            row = _as_gold(project, row, result)
+        if row is not None:
+            rows.append(row)
     if result.lines == 0:
         raise ImportRejected("The file has no prompts: every line is blank.")
     if result.error_count and not skip_bad_lines:
         return result
-    _store(project, rows, result, source)
+    created = _store(project, rows, result, source, gold_confirmed=as_gold)
+    hygiene.after_prompts_added(project, created)
+    if result.gold_candidates:
+        hygiene.after_gold_changed(project)
     return result
+
+
+def parse_prompt_file(project, fileobj, *, filename: str = "", fmt: str | None = None, size: int | None = None):
+    """(rows, result) of a prompt file checked line by line as the import checks it, nothing stored:
+    for looking at an outside dataset (``check_contamination``). Rows carry ``line``, ``text``, ``messages``."""
+    limit = settings.IMPORT_MAX_BYTES
+    if size is not None and size > limit:
+        raise ImportRejected(_too_big(size, limit))
+    head = fileobj.read(8192)
+    if not head:
+        raise ImportRejected(
+            "The file is empty: expected JSONL (one JSON object per line) or CSV with a 'prompt' column."
+        )
+    _reject_binary(head)
+    fmt = fmt or detect_format(filename, head)
+    if fmt not in ("jsonl", "csv"):
+        raise ImportRejected(f"Unknown format {fmt!r}: use jsonl or csv.")
+    result = ImportResult()
+    parse = _parse_jsonl if fmt == "jsonl" else _parse_csv
+    rows = list(parse(project, _Chained(head, fileobj, limit), result))
+    return rows, result
+
+
+def _as_gold(project, row, result):
+    """A parsed line as a gold item: its answer checked as every gold item's is, its tier a tier of the project."""
+    if not (row.reference or row.label):
+        need = "'label'" if project.is_classification else "'reference'"
+        result.add_error(row.line, f"a gold item needs {need}")
+        return None
+    try:
+        row.reference, row.label = check_gold_answer(project, row.reference, row.label)
+        tier = row.metadata.pop("tier", None)
+        row.tier = None if tier in (None, "") else tier_named(project, str(tier))
+    except ReviewError as exc:
+        result.add_error(row.line, exc.message)
+        return None
+    return row
 
 
 def _too_big(size, limit):
@@ -343,7 +395,8 @@ def _validate(project, number, obj, result):
 
 
 @transaction.atomic
-def _store(project, rows, result, source):
+def _store(project, rows, result, source, gold_confirmed=False):
+    """Store new prompts and gold items; returns the ids of the prompts created."""
     by_hash = {}
     for row in rows:
         key = row.hash
@@ -398,9 +451,28 @@ def _store(project, rows, result, source):
                 content_hash=key,
                 reference=row.reference,
                 label=row.label,
+                tier=row.tier,
+                confirmed=gold_confirmed,
             )
             for key, row in gold_rows.items()
             if key not in have_gold
         ]
         GoldItem.objects.bulk_create(gold, batch_size=BATCH)
         result.gold_candidates = len(gold)
+    return [p.id for p in created]
+
+
+def check_contamination(project, fileobj, *, filename: str = "", fmt: str | None = None, size: int | None = None):
+    """One dict per line of a prompt file: ``{"line", "excluded", "reason", "gold_item", "similarity"}``
+    (``reason``: exact, near, semantic or None) plus ``evidence``; a line the import would refuse is
+    ``{"line", "excluded": None, "error"}``. Nothing is stored: for checking an outside dataset
+    against the project's gold set before training on it."""
+    rows, result = parse_prompt_file(project, fileobj, filename=filename, fmt=fmt, size=size)
+    decisions = hygiene.check_prompts(project, [(r.text, r.messages) for r in rows])
+    out = [{"line": r.line, **d.as_dict()} for r, d in zip(rows, decisions)]
+    out += [
+        {"line": e.line, "excluded": None, "reason": None, "gold_item": None, "similarity": None, "evidence": None}
+        | {"error": e.reason}
+        for e in result.errors
+    ]
+    return sorted(out, key=lambda d: d["line"])

@@ -7,9 +7,13 @@ sets of approved examples. ``build_snapshot``:
    takes the teacher's examples whatever their status, with the teacher's own text, label and
    soft targets), the gold guard's (``gold.gold_guarded``,
    the board's one definition: the prompt's stored hash is a gold item's) as
-   ``gold_prompt`` (a gold item's own prompt) or ``gold_duplicate`` (a prompt equal to
-   one after normalisation), ``empty_completion`` / ``no_label``, and ``duplicate`` (the
-   same completion for the same prompt twice).
+   ``gold_prompt`` (a gold item's own prompt), ``gold_duplicate`` (a prompt equal to
+   one after normalisation), ``gold_near_duplicate`` / ``gold_semantic_duplicate`` (the
+   data-hygiene check's flags, refreshed just before the freeze; each left-out example's
+   evidence goes into ``Snapshot.decontamination`` and the manifest), ``empty_completion`` /
+   ``no_label``, ``duplicate`` (the same completion for the same prompt twice) and, with
+   ``one_per_cluster``, ``cluster_duplicate`` (a second example of a duplicate cluster).
+   With ``redact_pii`` the prompts' personal data is replaced by typed placeholders (audited).
 2. **Split**: a prompt goes to validation when ``sha256(seed, prompt hash)`` falls
    below the validation fraction (the prompt hash is ``normalize.split_key``). It
    depends on nothing but the seed and the prompt, so every sample of a prompt lands on
@@ -35,13 +39,13 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from curation.models import Example, ExampleStatus, GoldItem, Snapshot, SnapshotRow
+from curation.models import Example, ExampleStatus, GoldItem, RedactionEvent, Snapshot, SnapshotRow
 from curation.normalize import split_key
-from curation.services import jobs
+from curation.services import hygiene, jobs
 from curation.services.datasets.exports import BuildCancelled
 from curation.services.datasets.snapshots import as_querydict
 from curation.services.errors import Invalid
-from curation.services.gold import gold_guarded, training_eligible
+from curation.services.gold import exact_gold_guarded, gold_guarded, training_eligible
 from curation.services.review import filtered_examples
 
 FORMAT_VERSION = 1
@@ -55,10 +59,15 @@ EXCLUSION_REASONS = (
     "not_teacher",
     "gold_prompt",
     "gold_duplicate",
+    "gold_near_duplicate",
+    "gold_semantic_duplicate",
     "empty_completion",
     "no_label",
     "duplicate",
+    "cluster_duplicate",
 )
+# The manifest lists the evidence of at most this many left-out examples (the counts are complete).
+DECONTAMINATION_EVIDENCE_MAX = 10_000
 
 
 def selection(snapshot: Snapshot):
@@ -123,6 +132,9 @@ _FIELDS = {
     "predicted": "sample__predicted_label",
     "teacher_text": "sample__text",
     "teacher_soft_targets": "sample__soft_targets",
+    "cluster": "prompt__cluster_id",
+    "pii_spans": "prompt__pii_spans",
+    "pii_decisions": "prompt__pii_decisions",
 }
 
 
@@ -139,6 +151,8 @@ class _Freezer:
         self.labels = list(snapshot.project.labels or [])
         self.excluded: Counter = Counter()
         self._prompt, self._completions = None, set()
+        self._clusters: set[int] = set()
+        self.redactions: list[RedactionEvent] = []
 
     def completion(self, c) -> tuple[str, str | None]:
         """The row's completion, and the reason it cannot be trained on (None: it can).
@@ -161,19 +175,28 @@ class _Freezer:
             if completion in self._completions:
                 reason = "duplicate"
             self._completions.add(completion)
+        if reason is None and self.snapshot.one_per_cluster and c.cluster is not None:
+            if c.cluster in self._clusters:
+                reason = "cluster_duplicate"
+            self._clusters.add(c.cluster)
         if reason is not None:
             self.excluded[reason] += 1
             return None
         snap = self.snapshot
-        prompt_hash = split_key(c.text, c.messages)
+        prompt_hash = split_key(c.text, c.messages)  # the original prompt's: redaction moves no prompt across
+        text, messages = c.text, c.messages
+        if snap.redact_pii:
+            text, messages = hygiene.redact_for_snapshot(
+                snap.project, snap.pk, c.prompt_id, text, messages, c.pii_spans, c.pii_decisions, self.redactions
+            )
         row = SnapshotRow(
             snapshot=snap,
             ordinal=ordinal,
             example_id=c.id,
             example_version=c.version,
             prompt_hash=prompt_hash,
-            prompt_text=_display_text(c.text, c.messages),
-            prompt_messages=c.messages or None,
+            prompt_text=_display_text(text, messages),
+            prompt_messages=messages or None,
             response=completion,
             label=completion if self.classification else "",
             tier=c.tier or "",
@@ -203,6 +226,8 @@ def freeze_rows(
     chunk was read (its row records that version)."""
     freezer = _Freezer(snapshot)
     fenced = fenced or transaction.atomic
+    # The near-duplicate flags follow the gold set as it is now (the board reads the same flags).
+    hygiene.ensure_current(snapshot.project)
     chosen = selection(snapshot)
     if freezer.raw:
         # The teacher's examples whatever their status; rows without a teacher sample
@@ -218,11 +243,22 @@ def freeze_rows(
         guarded = gold_guarded(kept)
         own = guarded.filter(prompt_id__in=GoldItem.objects.filter(project=snapshot.project).values("prompt_id"))
         n_own = own.count()
-        excluded = {left_out: total - n_approved, "gold_prompt": n_own, "gold_duplicate": guarded.count() - n_own}
+        n_exact = exact_gold_guarded(kept).count()
+        near = guarded.exclude(pk__in=exact_gold_guarded(kept).values("pk"))
+        excluded = {
+            left_out: total - n_approved,
+            "gold_prompt": n_own,
+            "gold_duplicate": n_exact - n_own,
+            "gold_near_duplicate": near.filter(prompt__near_gold_kind=hygiene.NEAR).count(),
+            "gold_semantic_duplicate": near.filter(prompt__near_gold_kind=hygiene.SEMANTIC).count(),
+        }
         state = {"consumed": 0, "after": None, "total": total, "skipped": total - n_approved, "excluded": excluded}
+        evidence = hygiene.examples_evidence(guarded, snapshot.project, DECONTAMINATION_EVIDENCE_MAX)
         with fenced():
             SnapshotRow.objects.filter(snapshot=snapshot).delete()  # a build that never committed a chunk
-            Snapshot.objects.filter(pk=snapshot.pk).update(freeze_state=state)
+            RedactionEvent.objects.filter(snapshot_id=snapshot.pk).delete()  # its audit rows go with its rows
+            Snapshot.objects.filter(pk=snapshot.pk).update(freeze_state=state, decontamination=evidence)
+    snapshot.decontamination = Snapshot.objects.values_list("decontamination", flat=True).get(pk=snapshot.pk)
     freezer.excluded.update(state["excluded"])
     if state["after"]:  # resumed: the last prompt's completions seen so far, for the duplicate rule
         freezer._prompt = state["after"][0]
@@ -256,7 +292,9 @@ def freeze_rows(
         )
         with fenced():
             SnapshotRow.objects.bulk_create(rows, batch_size=FREEZE_BATCH)
+            RedactionEvent.objects.bulk_create(freezer.redactions, batch_size=FREEZE_BATCH)
             Snapshot.objects.filter(pk=snapshot.pk).update(freeze_state=state)
+        freezer.redactions = []
         if progress:
             progress(state["skipped"] + state["consumed"], state["total"])
         if cancelled and cancelled():
@@ -287,6 +325,11 @@ def options_of(snapshot: Snapshot) -> dict:
         "include_soft_targets": snapshot.include_soft_targets,
         "system_prompt": snapshot.system_prompt,
     }
+    # Only when set, so snapshots built without them keep the hashes they always had.
+    if snapshot.one_per_cluster:
+        options["one_per_cluster"] = True
+    if snapshot.redact_pii:
+        options["redact_pii"] = True
     if snapshot.content != Snapshot.Content.CURATED:  # curated snapshots keep the hashes they always had
         options["content"] = snapshot.content
     return options
@@ -344,6 +387,15 @@ def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
         "options": options_of(snapshot),
         "counts": counts,
         "excluded": snapshot.excluded,
+        "decontamination": {
+            "rule": "left out: gold prompts, prompts equal to one after normalisation, and their near "
+            "(word-bigram Jaccard) and semantic (embedding cosine) duplicates at the project's thresholds",
+            "thresholds": {
+                k: v for k, v in hygiene.settings_of(snapshot.project).items() if "threshold" in k or k == "semantic"
+            },
+            "examples": snapshot.decontamination,
+            "truncated": len(snapshot.decontamination) >= DECONTAMINATION_EVIDENCE_MAX,
+        },
         "files": files,
     }
     if snapshot.content == Snapshot.Content.RAW:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from curation.models import Job, Project, Snapshot
-from curation.services import jobs
+from curation.services import hygiene, jobs
 from curation.services.errors import Invalid, ReviewError
 from curation.services.projects import stage_named
 from curation.services.review import PARAMS, filter_description, filtered_examples
@@ -77,13 +77,17 @@ def start_snapshot(
     include_soft_targets: bool = False,
     system_prompt: str = "",
     content: str = Snapshot.Content.CURATED,
+    one_per_cluster: bool = False,
+    redact_pii: bool | None = None,
     launch: bool = True,
 ) -> Snapshot:
     """Validate a snapshot request and launch its build job; raises ``Invalid`` naming the field.
 
     ``content="raw"`` takes the teacher's examples whatever their status, with the teacher's own
     text, label and soft targets (what training without review would use); without a stage or a
-    filter it takes every example of the project. ``launch=False`` only records the request: the
+    filter it takes every example of the project. ``one_per_cluster`` keeps at most one example per
+    duplicate cluster; ``redact_pii`` (default: the project's ``redact_snapshots`` setting) writes
+    typed placeholders for prompts' personal data. ``launch=False`` only records the request: the
     caller runs ``build_snapshot`` itself.
     """
     errors = Invalid()
@@ -124,7 +128,12 @@ def start_snapshot(
         errors.add("validation_fraction", f"A number from 0 to {MAX_VALIDATION_FRACTION}.")
     if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
         errors.add("system_prompt", f"Text of at most {MAX_SYSTEM_PROMPT:,} characters.")
+    for field, value in (("one_per_cluster", one_per_cluster), ("redact_pii", redact_pii)):
+        if value is not None and not isinstance(value, bool):
+            errors.add(field, "true or false.")
     errors.raise_if_any()
+    if redact_pii is None:
+        redact_pii = hygiene.settings_of(project)["redact_snapshots"]
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
             project=project,
@@ -136,6 +145,8 @@ def start_snapshot(
             include_soft_targets=bool(include_soft_targets),
             system_prompt=system_prompt,
             content=content,
+            one_per_cluster=bool(one_per_cluster),
+            redact_pii=bool(redact_pii),
             created_by=user,
             status=Snapshot.Status.BUILDING,
         )

@@ -4,7 +4,13 @@ check, search, candidates), the guard that keeps gold prompts and their duplicat
 package only.
 """
 
-from curation.services.gold.guard import contamination, gold_guarded, training_eligible, with_gold_flag
+from curation.services.gold.guard import (
+    contamination,
+    exact_gold_guarded,
+    gold_guarded,
+    training_eligible,
+    with_gold_flag,
+)
 from curation.services.gold.items import (
     check_gold_answer,
     check_length,
@@ -24,6 +30,7 @@ __all__ = [
     "contamination",
     "create_gold_item",
     "discard_candidate",
+    "exact_gold_guarded",
     "gold_guarded",
     "hide_gold_from_readers",
     "search_gold",

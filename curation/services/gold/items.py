@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
+from curation.services import hygiene
 from curation.services.errors import ReviewError
 from curation.services.inputs import by_id, check_messages
 from curation.services.projects import tier_named
@@ -115,6 +116,7 @@ def create_gold_item(
         raise ReviewError(
             "This prompt became a gold item a moment ago; reload and change that one.", field, code="duplicate"
         ) from None
+    hygiene.after_gold_changed(project)
     return item
 
 
@@ -153,6 +155,7 @@ def search_gold(project, query: str = "", state: str = ""):
 
 def confirm_candidates(project, ids) -> int:
     """Confirm imported gold candidates (by id); returns how many changed."""
+    # Every gold item guards, confirmed or not: confirming changes no near-duplicate flag.
     return GoldItem.objects.filter(project=project, confirmed=False, id__in=list(ids)).update(confirmed=True)
 
 
@@ -160,4 +163,6 @@ def discard_candidate(item: GoldItem) -> None:
     """Drop an imported candidate an expert turned down; confirmed gold stays (it may guard training)."""
     if item.confirmed:
         raise ReviewError("Only unconfirmed candidates can be discarded; confirmed gold items guard training.")
+    project = item.project
     item.delete()
+    hygiene.after_gold_changed(project)

@@ -9,6 +9,8 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
     entropy_min/max   margin_min/max   difficulty_min/max   grade=1..5|none
     reviewer=<username>   label=<label>   q=<text in the prompt or response>
     gold=true|false (the prompt is / is not gold-guarded: kept out of training)
+    pii=true|false (personal data detected in the prompt, after reviewers' decisions)
+    cluster=<cluster id> (the prompts of one duplicate cluster)   one_per_cluster=true
     order=newest|oldest|difficulty|-difficulty|confidence|-confidence
     id=12&id=15 (or id=12,15: the examples ticked in the queue, at most 500)
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
 
 from curation.models import Example, ExampleStatus, Prompt, TeacherSample
 from curation.services.errors import Invalid
@@ -72,6 +74,9 @@ PARAMS = (
     "label",
     "q",
     "gold",
+    "pii",
+    "cluster",
+    "one_per_cluster",
     "order",
     "id",
 )
@@ -127,6 +132,13 @@ class ExampleFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", max_length=200, help_text="Text in the prompt or response.")
     gold = django_filters.BooleanFilter(
         method="filter_gold", help_text="The prompt is in the gold set (never trained on)."
+    )
+    pii = django_filters.BooleanFilter(field_name="prompt__has_pii", help_text="Personal data in the prompt.")
+    cluster = django_filters.NumberFilter(
+        method="filter_cluster", min_value=1, max_value=MAX_ID, help_text="A duplicate cluster's id: its prompts."
+    )
+    one_per_cluster = django_filters.BooleanFilter(
+        method="filter_one_per_cluster", help_text="Only each duplicate cluster's first prompt (and unclustered ones)."
     )
     order = django_filters.ChoiceFilter(choices=list(ORDER_LABELS.items()), method="filter_noop", empty_label=None)
     id = IdsFilter(method="filter_ids", help_text="Selected example ids.")
@@ -188,6 +200,14 @@ class ExampleFilter(django_filters.FilterSet):
 
     def filter_gold(self, queryset, name, value):
         return gold_guarded(queryset) if value else training_eligible(queryset)
+
+    def filter_cluster(self, queryset, name, value):
+        return queryset.filter(prompt__cluster_id=int(value))
+
+    def filter_one_per_cluster(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(Q(prompt__cluster_id__isnull=True) | Q(prompt__cluster_id=F("prompt_id")))
 
     def filter_ids(self, queryset, name, value):
         return queryset.filter(id__in=value) if value else queryset

@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, Verdict
+from curation.services import hygiene
 from curation.services.gold import training_eligible
 
 DECISIONS = (Verdict.Action.APPROVE, Verdict.Action.REJECT)
@@ -140,6 +141,7 @@ def cohens_kappa(table: dict) -> Agreement:
 
 def stage_progress(project, matrix: dict) -> list[dict]:
     """Per stage: counts by status and the approved examples a snapshot of it would hold."""
+    hygiene.ensure_current(project)  # the snapshot build reads the same near-duplicate flags
     eligible = dict(
         training_eligible(Example.objects.filter(project=project, status=ExampleStatus.APPROVED))
         .values_list("stage_id")

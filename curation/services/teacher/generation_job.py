@@ -13,7 +13,7 @@ from curation.models import TeacherSample
 from curation.services import jobs
 from curation.services.teacher.output import SampleWriter, existing_keys
 from curation.services.teacher.prompt_filter import filter_of, frozen_prompts
-from curation.services.teacher.run import Progress, conclude, drive_teacher
+from curation.services.teacher.run import Progress, conclude, drive_teacher, teacher_inputs
 from curation.services.teacher.tiering import score_and_tier
 from workers.checks import validate_checks_config
 from workers.teacher import (
@@ -35,7 +35,7 @@ def job_prompts(job):
     last = 0
     while remaining is None or remaining > 0:
         size = per_chunk if remaining is None else min(per_chunk, remaining)
-        chunk = list(qs.filter(id__gt=last).only("id", "text", "messages", "source")[:size])
+        chunk = list(qs.filter(id__gt=last).only("id", "text", "messages", "source", "pii_decisions")[:size])
         if not chunk:
             return
         yield chunk
@@ -72,6 +72,7 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
             for chunk in job_prompts(job):
                 writer.prompts = {p.id: p for p in chunk}
                 have = existing_keys(job, writer.prompts)
+                inputs = teacher_inputs(job, [p for p in chunk if len(have[p.id]) < (1 if classification else gen.n)])
 
                 def on_batch(results, stats):
                     if stats.server:
@@ -84,7 +85,9 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
 
                 if classification:
                     requests = [
-                        ClassifyRequest(key=(p.id, 0), prompt=p.model_input) for p in chunk if 0 not in have[p.id]
+                        ClassifyRequest(key=(p.id, 0), prompt=inputs.get(p.id, p.model_input))
+                        for p in chunk
+                        if 0 not in have[p.id]
                     ]
                     if requests:
                         yield lambda teacher, r=requests, cb=on_batch: teacher.classify(
@@ -92,7 +95,7 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
                         )
                 else:
                     requests = [
-                        GenerationRequest(key=(p.id, i), prompt=p.model_input, sample_index=i)
+                        GenerationRequest(key=(p.id, i), prompt=inputs.get(p.id, p.model_input), sample_index=i)
                         for p in chunk
                         for i in range(gen.n)
                         if i not in have[p.id]

@@ -8,8 +8,8 @@ import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from curation.models import Job
-from curation.services import jobs
+from curation.models import Job, ModelSpec
+from curation.services import hygiene, jobs
 from curation.services.errors import Invalid
 from curation.services.modelspecs import load_spec
 from workers.teacher import (
@@ -110,3 +110,12 @@ def conclude(ctx, *, failure, cancelled, all_failed, message, metrics) -> jobs.J
         raise jobs.JobError(f"Nothing could be done: every item failed (see the problems below). {message}")
     ctx.progress(phase="done", force=True)
     return jobs.JobOutcome(Job.Status.SUCCEEDED, message, metrics)
+
+
+def teacher_inputs(job, prompts) -> dict:
+    """``{prompt id: what the teacher is sent}``: for a remote (OpenAI-compatible) teacher, personal data
+    replaced by typed placeholders when the project redacts (audited); otherwise the prompt as it is."""
+    inputs = {p.id: p.model_input for p in prompts}
+    if (job.params.get("teacher") or {}).get("backend") == ModelSpec.Backend.OPENAI:
+        inputs.update(hygiene.redact_for_teacher(job.project, prompts, job_id=job.pk))
+    return inputs

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from curation.models import Example, TeacherSample
 from curation.services import jobs
 from curation.services.teacher.output import db_text, finite
-from curation.services.teacher.run import Progress, conclude, drive_teacher
+from curation.services.teacher.run import Progress, conclude, drive_teacher, teacher_inputs
 from curation.services.teacher.scoring import edits_to_score, gold_to_score
 from workers.softtargets import ShardWriter
 from workers.teacher import CANCEL, DEFAULT_TOP_K, ScoreRequest
@@ -139,7 +139,9 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
                     progress.add(written, tokens, "scoring")
                     return CANCEL if ctx.cancelled() else None
 
-                requests = [ScoreRequest(key=t.key, prompt=t.prompt.model_input, text=t.text) for t in chunk.values()]
+                prompts = {t.prompt.id: t.prompt for t in chunk.values()}
+                inputs = teacher_inputs(job, list(prompts.values()))
+                requests = [ScoreRequest(key=t.key, prompt=inputs[t.prompt.id], text=t.text) for t in chunk.values()]
                 yield lambda teacher, r=requests, cb=on_batch: teacher.score(
                     r, top_k=job.params.get("top_k", DEFAULT_TOP_K), on_batch=cb
                 )
