@@ -162,6 +162,8 @@ JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 120, minimum=5)
 SNAPSHOT_FREEZE_BATCH = env_int("SNAPSHOT_FREEZE_BATCH", 2000, minimum=1)
 # "Next for me" hands an example to one reviewer for this long.
 REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
+# A reviewer can undo their own decision, or a bulk action, for this long (if nothing changed since).
+REVIEW_UNDO_SECONDS = env_int("REVIEW_UNDO_SECONDS", 900, minimum=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from curation.api import experiments, runs, training
+from curation.api import experiments, pairs, runs, training
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -62,5 +62,12 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/eval-reports", training.EvalReportListView.as_view(), name="api-eval-reports"),
     path("projects/<slug:slug>/eval-reports/<int:pk>", training.EvalReportDetailView.as_view(), name="api-eval-report"),
+    path("projects/<slug:slug>/pairs/<int:pk>", pairs.PairResultsView.as_view(), name="api-pairs"),
+    path("projects/<slug:slug>/pairs/<int:pk>/next", pairs.PairNextView.as_view(), name="api-pairs-next"),
+    path(
+        "projects/<slug:slug>/pairs/<int:pk>/items/<int:item>/verdict",
+        pairs.PairVerdictView.as_view(),
+        name="api-pairs-verdict",
+    ),
     *router.urls,
 ]

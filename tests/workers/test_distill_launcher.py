@@ -9,6 +9,7 @@ and the recipe, seeing no CUDA, runs them on the CPU over gloo (``run.json`` rec
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,13 @@ BIN = Path(sys.executable).parent
 LOSS_TOLERANCE = 0.02
 
 
+def free_port() -> int:
+    """A port for the rendezvous, free now (xdist may run two launches at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def launch(config: Path, out: Path, processes: int, *extra: str) -> subprocess.CompletedProcess:
     args = ["run", str(config), "--output-dir", str(out), *extra]
     if processes == 1:
@@ -48,7 +56,7 @@ def launch(config: Path, out: Path, processes: int, *extra: str) -> subprocess.C
             "--dynamo_backend",
             "no",
             "--main_process_port",
-            "29517",
+            str(free_port()),
             "-m",
             "workers.distill",
             *args,

@@ -54,6 +54,7 @@ from workers.teacher.base import (
     GenerationRequest,
     GenerationResult,
     ModelLoadError,
+    NextTokenResult,
     OnBatch,
     RunStats,
     ScoreRequest,
@@ -62,6 +63,7 @@ from workers.teacher.base import (
     Teacher,
     TeacherError,
     UnsupportedFeatureError,
+    add_logprob,
     check_labels,
     finish_batch,
     label_distribution,
@@ -258,6 +260,45 @@ class OpenAITeacher(ServerPool, Teacher):
         st = self._soft_targets(tokens, chosen, tops, params.top_k)
         finish = _finish_reason(choice, params)
         return GenerationResult(key=r.key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
+
+    def next_token_logprobs(
+        self, requests_: Sequence[GenerationRequest], top_k: int = DEFAULT_TOP_K, candidates: Sequence[str] = ()
+    ) -> list[NextTokenResult]:
+        """The server's ``top_logprobs`` for one generated token (a server shows no more than
+        its top-k, so ``candidates`` outside them stay absent)."""
+        pairs = self._map_parallel(lambda r: self._top_next(r, top_k), list(requests_))
+        return [
+            NextTokenResult(key=r.key, logprobs=table) if table is not None else NextTokenResult(key=r.key, error=err)
+            for r, (table, err) in zip(requests_, pairs)
+        ]
+
+    def _top_next(self, r: GenerationRequest, k: int) -> dict[str, float]:
+        body = {"model": self.model, "max_tokens": 1, "temperature": 0.0, "n": 1}
+        if self.endpoint == "completions":
+            body.update(prompt=self._render(r.prompt), logprobs=k)
+            lp = self._first_choice(self._post("completions", body)).get("logprobs") or {}
+            tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
+        else:
+            messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
+            body.update(messages=messages, logprobs=True, top_logprobs=k)
+            content = (self._first_choice(self._post("chat/completions", body)).get("logprobs") or {}).get("content")
+            tops = [
+                [(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content or []
+            ]
+        if not tops or not tops[0]:
+            raise RequestFailed(
+                "the server returned no top log-probabilities for the next token; it must support "
+                "'logprobs' with 'top_logprobs'"
+            )
+        table: dict[str, float] = {}
+        for token, value in tops[0]:
+            if value is None:
+                continue
+            m = _TOKEN_ID.match(token)
+            if m and self.tokenizer is not None:
+                token = self.tokenizer.decode([int(m.group(1))])
+            add_logprob(table, token, float(value))
+        return table
 
     @staticmethod
     def _first_choice(payload: dict) -> dict:
