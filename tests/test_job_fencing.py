@@ -172,3 +172,15 @@ def test_an_integrity_error_on_a_live_connection_still_fails_the_job(job):
         raise IntegrityError("duplicate key")
 
     assert jobs.run(job.id, body) == "failed"
+
+
+def test_a_connection_closed_under_the_client_is_recognised_by_its_message(job, monkeypatch):
+    from django.db import OperationalError
+
+    monkeypatch.setattr(jobs, "enqueue", lambda job_id: None)
+    monkeypatch.setattr(jobs.connection, "close", lambda: None)
+
+    def body(ctx):  # psycopg gives no SQLSTATE when the socket dies; the body may have reconnected since
+        raise OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+    assert jobs.run(job.id, body) == "requeued"

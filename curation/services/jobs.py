@@ -287,6 +287,18 @@ MAX_ATTEMPTS = 20  # claims of one job before a lost connection fails it instead
 # SQLSTATEs of a connection that is gone: class 08 (connection exception) and the server's
 # own shutdown or termination of the backend (57P01 admin shutdown, 57P02 crash, 57P03 starting).
 _LOST_STATES = ("57P01", "57P02", "57P03")
+# What the client library says when the socket died (no SQLSTATE then). The body may have
+# reconnected since (a query in its own error handling), so the message is the evidence.
+_LOST_WORDS = (
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "connection already closed",
+    "consuming input failed",
+    "sending query failed",
+    "connection is lost",
+    "could not receive data",
+)
 
 
 def _connection_lost(exc: Exception) -> bool:
@@ -300,7 +312,9 @@ def _connection_lost(exc: Exception) -> bool:
         return True
     cause = exc.__cause__ or exc.__context__
     state = getattr(cause, "sqlstate", None) or ""
-    return state.startswith("08") or state in _LOST_STATES or isinstance(exc, InterfaceError)
+    if state.startswith("08") or state in _LOST_STATES or isinstance(exc, InterfaceError):
+        return True
+    return any(words in str(exc).lower() for words in _LOST_WORDS)
 
 
 def _requeue_after_lost_connection(ctx: JobContext, exc: Exception) -> str:
