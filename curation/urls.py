@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from curation.views import (  # reviewer workspace
+    audit,
     board,
     experiments,
     focus,
@@ -69,4 +70,6 @@ urlpatterns = [
     path("p/<slug:slug>/gold/<int:pk>/discard/", gold.gold_discard, name="gold-discard"),
     path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
+    path("p/<slug:slug>/audit/", audit.audit_log, name="project-audit"),
+    path("p/<slug:slug>/audit/export.jsonl", audit.audit_export, name="project-audit-export"),
 ]

@@ -1,4 +1,5 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
+from .audit import AppendOnly, AuditEntry
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, TeacherSample, Verdict
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, MetricPoint
@@ -10,6 +11,8 @@ __all__ = [
     "POOL_STAGE",
     "ROLE_RANK",
     "ApiToken",
+    "AppendOnly",
+    "AuditEntry",
     "BulkAction",
     "EvalReport",
     "Example",

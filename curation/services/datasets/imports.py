@@ -21,6 +21,7 @@ from django.db import transaction
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
+from curation.services import audit
 from curation.services.inputs import check_messages
 
 BATCH = 2000
@@ -105,6 +106,7 @@ def import_prompts(
     skip_bad_lines: bool = False,
     source: str = Prompt.Source.IMPORTED,
     size: int | None = None,
+    by=None,
 ) -> ImportResult:
     """Validate and import a prompt file into ``project``. Raises ImportRejected for unusable files."""
     limit = settings.IMPORT_MAX_BYTES
@@ -130,7 +132,7 @@ def import_prompts(
         raise ImportRejected("The file has no prompts: every line is blank.")
     if result.error_count and not skip_bad_lines:
         return result
-    _store(project, rows, result, source)
+    _store(project, rows, result, source, by)
     return result
 
 
@@ -325,7 +327,7 @@ def _validate(project, number, obj, result):
 
 
 @transaction.atomic
-def _store(project, rows, result, source):
+def _store(project, rows, result, source, by=None):
     by_hash = {}
     for row in rows:
         key = row.hash
@@ -386,3 +388,6 @@ def _store(project, rows, result, source):
         ]
         GoldItem.objects.bulk_create(gold, batch_size=BATCH)
         result.gold_candidates = len(gold)
+        if gold:
+            target = f"{len(gold)} gold candidate{'s' if len(gold) != 1 else ''}"
+            audit.record(audit.Kind.GOLD, "import", target, project=project, by=by, after={"candidates": len(gold)})

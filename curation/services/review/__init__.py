@@ -9,7 +9,7 @@ lists), ``stats`` (per-day counts, agreement). Outside code imports this package
 """
 
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
-from curation.services.review.curriculum import add_level, move_level, remove_level, rename_level
+from curation.services.review.curriculum import add_level, level, move_level, remove_level, rename_level
 from curation.services.review.decisions import (
     DECISIONS,
     Decided,
@@ -77,6 +77,7 @@ __all__ = [
     "grade",
     "keyset_page",
     "leased_to_someone_else",
+    "level",
     "move_level",
     "move_to_stage",
     "plan_bulk",
