@@ -200,9 +200,8 @@ def test_entries_cannot_be_changed_or_deleted_through_the_orm(project, boss):
 
 def test_the_database_refuses_to_update_an_entry(project, boss):
     entry = audit.record(audit.Kind.SETTINGS, "update", project, project=project, by=boss)
-    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE curation_auditentry SET action = 'forged' WHERE id = %s", [entry.pk])
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE curation_auditentry SET action = 'forged' WHERE id = %s", [entry.pk])
     entry.refresh_from_db()
     assert entry.action == "update"
 
