@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from curation.views import (  # reviewer workspace
     audit,
+    auth,
     board,
     experiments,
     focus,
@@ -22,7 +24,8 @@ from curation.views import (  # reviewer workspace
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("sso/refused/", auth.sso_refused, name="sso-refused"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
     path("tokens/", tokens.token_list, name="token-list"),
@@ -73,3 +76,6 @@ urlpatterns = [
     path("p/<slug:slug>/audit/", audit.audit_log, name="project-audit"),
     path("p/<slug:slug>/audit/export.jsonl", audit.audit_export, name="project-audit-export"),
 ]
+
+if settings.SSO_ENABLED:
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
