@@ -17,7 +17,10 @@ import logging
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404
+from django.shortcuts import resolve_url
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
@@ -102,7 +105,19 @@ def refusal(claims: dict) -> str | None:
 
 
 class SSOBackend(OIDCAuthenticationBackend):
+    """Endpoints are looked up on an OIDC callback only: Django builds every backend for each
+    password login too, and a provider that is down must not stop local accounts."""
+
     get_settings = staticmethod(oidc_setting)
+
+    def __init__(self, *args, **kwargs):
+        self.UserModel = get_user_model()
+
+    def authenticate(self, request, **kwargs):
+        if request is None or "code" not in request.GET or "state" not in request.GET:
+            return None
+        super().__init__()
+        return super().authenticate(request, **kwargs)
 
     def verify_claims(self, claims):
         reason = refusal(claims)
@@ -142,3 +157,23 @@ class SSOAuthenticateView(OIDCAuthenticationRequestView):
 
 class SSOCallbackView(OIDCAuthenticationCallbackView):
     get_settings = staticmethod(oidc_setting)
+
+    @property
+    def failure_url(self):
+        return resolve_url(self.get_settings("LOGIN_REDIRECT_URL_FAILURE", "/"))
+
+
+def only_with_sso(view_class):
+    """The view, or 404 while single sign-on is not configured (OIDC_ISSUER unset)."""
+    view = view_class.as_view()
+
+    def guarded(request, *args, **kwargs):
+        if not settings.SSO_ENABLED:
+            raise Http404("Single sign-on is not configured here.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+authenticate_view = only_with_sso(SSOAuthenticateView)
+callback_view = only_with_sso(SSOCallbackView)

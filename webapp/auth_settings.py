@@ -41,8 +41,6 @@ if SSO_ENABLED:
         _value = env_str(f"OIDC_OP_{_name}_ENDPOINT", None)
         if _value:
             globals()[f"OIDC_OP_{_name}_ENDPOINT"] = _value
-    OIDC_AUTHENTICATE_CLASS = "curation.sso.SSOAuthenticateView"
-    OIDC_CALLBACK_CLASS = "curation.sso.SSOCallbackView"
     LOGIN_REDIRECT_URL_FAILURE = "sso-refused"
     # Lower-case e-mail domains allowed to sign in; empty: any domain the provider vouches for.
     OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env_list("OIDC_ALLOWED_DOMAINS", [])]
