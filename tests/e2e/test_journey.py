@@ -206,7 +206,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     rita = login(chromium, base, "rita")
     filter_queue(rita, base, "status=pending")
     rita.select_option("select[name=tier]", "easy")
-    rita.wait_for_function("location.search.includes('tier=easy')")
+    rita.wait_for_function("() => location.search.includes('tier=easy')")
     settle(rita)
     shot(rita, "queue.png", full_page=False)  # the first screen; the whole page below
     shot(rita, "queue-full.png")
@@ -224,7 +224,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
         before = current()
         rita.keyboard.press(key)
         rita.wait_for_function(
-            f"document.querySelector('#focus') && document.querySelector('#focus').dataset.example != '{before}'"
+            f"() => document.querySelector('#focus') && document.querySelector('#focus').dataset.example != '{before}'"
         )
         settle(rita)
         return before
@@ -236,7 +236,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     rita.keyboard.press("l")
     assert rita.evaluate("document.activeElement.name") == "label"
     rita.select_option("#focus select[data-shortcut=l]", new_label)
-    rita.wait_for_function(f"document.querySelector('#current-label').textContent.trim() == '{new_label}'")
+    rita.wait_for_function(f"() => document.querySelector('#current-label').textContent.trim() == '{new_label}'")
     settle(rita)
     assert "set label" in rita.locator("#history").inner_text()
     decide("a")
