@@ -17,6 +17,7 @@ from curation.views import (  # reviewer workspace
     project_settings,
     projects,
     queue,
+    reviewers,
     snapshots,
     tokens,
     training,
@@ -77,5 +78,6 @@ urlpatterns = [
     path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
     path("p/<slug:slug>/audit/", audit.audit_log, name="project-audit"),
+    path("p/<slug:slug>/reviewers/", reviewers.reviewer_stats, name="reviewer-stats"),
     path("p/<slug:slug>/audit/export.jsonl", audit.audit_export, name="project-audit-export"),
 ]

@@ -2,4 +2,5 @@ ACCESS = {
     "project-audit": ("get", "engineer", None),
     "project-audit-export": ("get", "engineer", None),
     "api-audit": ("get", "engineer", None),
+    "reviewer-stats": ("get", "engineer", None),
 }

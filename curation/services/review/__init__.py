@@ -43,6 +43,7 @@ from curation.services.review.filters import (
     keyset_page,
 )
 from curation.services.review.leases import claim_next, leased_to_someone_else
+from curation.services.review.reviewers import reviewer_stats
 from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "remove_level",
     "rename_level",
     "reviewed_per_day",
+    "reviewer_stats",
     "set_label",
     "set_tier",
     "stage_progress",
