@@ -19,7 +19,8 @@ NOT_PAGES = {"model-download", "project-audit-export", "gen-prompt-count", "revi
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation',
-  (e) => window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
+  (e) => window.__csp.push(
+    `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
 """
 
 
@@ -44,7 +45,8 @@ def site(serial_live_server):
     ExampleFactory(project=project, prompt__project=project)
     names = sorted(n for n, (method, _r, _e) in ACCESS.items() if method == "get" and not n.startswith("api-"))
     urls = [url_for(n, project, ACCESS[n][2]) for n in names if n not in NOT_PAGES]
-    urls += [reverse("project-list"), reverse("token-list"), reverse("api-docs"), "/admin/", "/admin/curation/auditentry/"]
+    urls += [reverse("project-list"), reverse("token-list"), reverse("api-docs")]
+    urls += ["/admin/", "/admin/curation/auditentry/"]
     return serial_live_server, urls
 
 
@@ -82,7 +84,9 @@ def test_the_watch_sees_an_inline_script(chromium, site):
     base, _urls = site
     page, messages = watched(chromium, base, "root")
     page.goto(f"{base}/")
-    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.x = 1'; document.body.append(s); }")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.x = 1'; document.body.append(s); }"
+    )
     found = violations(page, messages)
     assert any("script-src" in problem for problem in found), found
     page.context.close()

@@ -142,7 +142,9 @@ def login(browser, base, username):
 def settle(page):
     """Wait until htmx is done (lazy counts, heatmap): the test server shares one SQLite connection."""
     # An arrow function, not an expression: Playwright polls an expression with eval, which our CSP refuses.
-    page.wait_for_function("() => !document.querySelector('[data-loading], .htmx-request, .htmx-swapping, .htmx-settling')")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-loading], .htmx-request, .htmx-swapping, .htmx-settling')"
+    )
 
 
 def screenshot(page, name):
