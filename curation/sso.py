@@ -73,6 +73,20 @@ def parse_memberships(entries, *, keyed: bool) -> list[tuple[str | None, str, st
     return parsed
 
 
+def check_membership_mapping(app_configs=None, **kwargs):
+    """A system check: a badly written mapping stops start-up, not the first sign-in."""
+    from django.core.checks import Error
+
+    if not getattr(settings, "SSO_ENABLED", False):
+        return []
+    try:
+        parse_memberships(settings.OIDC_DEFAULT_MEMBERSHIPS, keyed=False)
+        parse_memberships(settings.OIDC_CLAIM_MEMBERSHIPS, keyed=True)
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="curation.E001")]
+    return []
+
+
 def roles_from_claims(claims: dict) -> dict[str, str]:
     """{project slug: role} the claims give (the highest role where several apply)."""
     values = claims.get(settings.OIDC_ROLE_CLAIM) or []

@@ -73,3 +73,11 @@ def test_the_refused_page_says_why_once(client):
     response = client.get(reverse("sso-refused"))
     assert response.status_code == 403 and "elsewhere.example" in response.content.decode()
     assert "did not let you sign in" in client.get(reverse("sso-refused")).content.decode()
+
+
+def test_a_bad_mapping_fails_the_system_check(settings, mapping):
+    settings.SSO_ENABLED = True
+    assert sso.check_membership_mapping() == []
+    settings.OIDC_CLAIM_MEMBERSHIPS = ["ml-team:triage"]
+    errors = sso.check_membership_mapping()
+    assert [e.id for e in errors] == ["curation.E001"] and "value:project-slug:role" in errors[0].msg

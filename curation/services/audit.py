@@ -60,7 +60,9 @@ def parse_filters(params) -> dict:
     errors = Invalid()
     out = {}
     person = (params.get("person") or "").strip()
-    if person:
+    if "\x00" in person:
+        errors.add("person", "Not a username.")
+    elif person:
         user = get_user_model().objects.filter(username=person).first()
         if user is None:
             errors.add("person", f"No user named {person!r}.")
@@ -76,11 +78,11 @@ def parse_filters(params) -> dict:
         raw = (params.get(field) or "").strip()
         if raw:
             try:
-                day = datetime.strptime(raw, "%Y-%m-%d").date()
-            except ValueError:
+                day = datetime.strptime(raw, "%Y-%m-%d").date() + timedelta(days=shift)
+            except (ValueError, OverflowError):
                 errors.add(field, f"{raw[:40]!r} is not a date; write it as YYYY-MM-DD.")
             else:
-                out[field] = datetime.combine(day + timedelta(days=shift), time.min, tzinfo=UTC)
+                out[field] = datetime.combine(day, time.min, tzinfo=UTC)
     raw = (params.get("before") or "").strip()
     if raw:
         try:
