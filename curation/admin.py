@@ -19,17 +19,16 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change and {"user", "project"} & set(form.changed_data):
-            old = models.Membership.objects.get(pk=obj.pk)
-            projects.remove_member(old.project, old.user, by=request.user)
-        membership = projects.set_role(obj.project, obj.user, obj.role, by=request.user)
+            projects.remove_member(models.Membership.objects.get(pk=obj.pk), by=request.user)
+        membership = projects.grant_role(obj.project, obj.user, obj.role, by=request.user)
         obj.pk = membership.pk
 
     def delete_model(self, request, obj):
-        projects.remove_member(obj.project, obj.user, by=request.user)
+        projects.remove_member(obj, by=request.user)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("project", "user"):
-            projects.remove_member(membership.project, membership.user, by=request.user)
+            projects.remove_member(membership, by=request.user)
 
 
 @admin.register(models.AuditEntry)

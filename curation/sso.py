@@ -6,7 +6,7 @@
   otherwise the callback lands on a page that says why (``sso_refused``), and nothing is created.
 - Memberships follow the claims on every sign-in: the defaults for everyone, and the ones mapped
   from the role claim's values, each project at the highest role any of them gives. They go
-  through ``projects.set_role``, so each change is in the audit log. Memberships of projects the
+  through ``projects.grant_role``, so each change is in the audit log. Memberships of projects the
   mapping does not name are left alone.
 """
 
@@ -161,7 +161,7 @@ class SSOBackend(OIDCAuthenticationBackend):
             if project is None:
                 log.warning("single sign-on maps to project %r, which does not exist", slug)
                 continue
-            projects.set_role(project, user, role, by=None)
+            projects.grant_role(project, user, role, by=None)
         return user
 
 

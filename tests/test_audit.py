@@ -38,7 +38,7 @@ def last_id():
 # ------------------------------------------------------------------- one entry per kind
 def test_adding_a_member_writes_one_membership_entry(project, boss):
     alice = UserFactory(username="alice")
-    projects.set_role(project, alice, "reviewer", by=boss)
+    projects.grant_role(project, alice, "reviewer", by=boss)
     entry = only_new_entry(kind="membership", action="add", actor=boss, project=project)
     assert entry.after == {"user": "alice", "role": "reviewer"}
     assert entry.actor_name == "boss"
@@ -48,19 +48,19 @@ def test_changing_a_role_writes_one_role_entry_with_before_and_after(project, bo
     alice = UserFactory(username="alice")
     MembershipFactory(project=project, user=alice, role="reviewer")
     mark = last_id()
-    projects.set_role(project, alice, "engineer", by=boss)
+    projects.grant_role(project, alice, "engineer", by=boss)
     entry = only_new_entry(mark, kind="role", action="change")
     assert entry.before == {"user": "alice", "role": "reviewer"}
     assert entry.after == {"user": "alice", "role": "engineer"}
     mark = last_id()
-    projects.set_role(project, alice, "engineer", by=boss)
+    projects.grant_role(project, alice, "engineer", by=boss)
     assert last_id() == mark, "no change, no entry"
 
 
 def test_removing_a_member_writes_one_entry(project, boss):
     alice = UserFactory(username="alice")
     MembershipFactory(project=project, user=alice, role="reader")
-    projects.remove_member(project, alice, by=boss)
+    projects.remove_member(Membership.objects.get(project=project, user=alice), by=boss)
     only_new_entry(kind="membership", action="remove", before={"user": "alice", "role": "reader"})
     assert not Membership.objects.filter(project=project, user=alice).exists()
 
@@ -230,7 +230,7 @@ def history(project, boss):
     """A role change by boss, a verdict and a bulk action by alice, a job launch by boss."""
     alice = UserFactory(username="alice")
     MembershipFactory(project=project, user=alice, role="reviewer")
-    projects.set_role(project, alice, "engineer", by=boss)
+    projects.grant_role(project, alice, "engineer", by=boss)
     example = ExampleFactory(project=project, prompt__project=project)
     review.approve(example, alice, example.version)
     ExampleFactory(project=project, prompt__project=project)

@@ -38,6 +38,7 @@ BASIS = {
     "accuracy": "the student's accuracy ÷ the teacher's, on the gold labels",
     "normalized_match": "the student's normalized match ÷ the teacher's, on the gold references",
     "teacher_agreement": "the student's top-1 agreement with the teacher (the teacher matches no gold reference)",
+    "judged": "the student's judged score ÷ the teacher's (the judge's expected grade on a 0-1 scale)",
 }
 
 
@@ -66,6 +67,12 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
             series.append((step, value))
     values = [v for pts in points.values() for _, v in pts]
     y_range = (min(values), max(values)) if values else None
+    # KD loss (about 1e-5 when the student matches) and CE (about 1) on one linear axis
+    # leave the KD curve flat on zero: a log scale when the curves are far apart.
+    positive = [v for v in values if v > 0]
+    log = bool(positive) and max(positive) / min(positive) > 100
+    if log:
+        y_range = (min(positive), max(positive))
     curves = (job.metrics or {}).get("curves", {})
     out = []
     for name in names:
@@ -87,6 +94,7 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
                     markers=markers,
                     y_range=y_range,
                     x_range=x_range,
+                    log=log,
                 ),
             }
         )

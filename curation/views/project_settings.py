@@ -30,7 +30,7 @@ def project_settings(request, slug):
     if request.method == "POST":
         form = ProjectSettingsForm(request.POST, instance=project)
         if form.is_valid():
-            projects.save_settings(project, form.cleaned_data, by=request.user)
+            projects.save_settings(project, {f: form.cleaned_data[f] for f in form.Meta.fields}, by=request.user)
             messages.success(request, "Settings saved.")
             return redirect("project-settings", slug=slug)
         return _page(request, project, form, status=400)

@@ -18,7 +18,9 @@ def token_list(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            token, key = projects.issue(request.user, form.cleaned_data["name"])
+            data = form.cleaned_data
+            scope, days = data["scope"] or "full", data["expires"] or TokenForm.EXPIRY[1][0]
+            token, key = projects.issue(request.user, data["name"], scope, days)
         except ReviewError as exc:
             add_errors(form, exc)
         else:

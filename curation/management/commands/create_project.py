@@ -44,5 +44,5 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--member {spec!r}: no user {username!r} (create it with createsuperuser or the admin)."
                 )
-            projects.set_role(project, user, role)
+            projects.grant_role(project, user, role)
             self.stdout.write(f"{username} is {role} of {slug}.")

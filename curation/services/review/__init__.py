@@ -5,7 +5,8 @@ Modules: ``decisions`` (approve, reject, edit, grade, tier, stage, label, commen
 optimistic lock and the audit row; ``apply``, the one entry the focus view and the verdicts API
 call), ``bulk`` (one statement per filter), ``leases``,
 ``filters`` (the shared example filter and keyset pages), ``curriculum`` (stage and tier
-lists), ``stats`` (per-day counts, agreement). Outside code imports this package only.
+lists), ``stats`` (per-day counts, agreement), ``undo`` (take back a decision or a bulk
+action). Outside code imports this package only.
 """
 
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
@@ -43,8 +44,29 @@ from curation.services.review.filters import (
     keyset_page,
 )
 from curation.services.review.leases import claim_next, leased_to_someone_else
+from curation.services.review.pairwise import (
+    CHOICES as PAIR_CHOICES,
+)
+from curation.services.review.pairwise import (
+    NOTE_LIMIT as PAIR_NOTE_LIMIT,
+)
+from curation.services.review.pairwise import (
+    claim_next_pair,
+    create_comparison,
+    decide_pair,
+    example_from_loss,
+    pair_results,
+)
 from curation.services.review.reviewers import reviewer_stats
 from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
+from curation.services.review.undo import (
+    BulkUndone,
+    Undone,
+    undo_bulk,
+    undo_decision,
+    undoable_bulk,
+    undoable_verdict,
+)
 
 __all__ = [
     "ACTIONS",
@@ -52,13 +74,17 @@ __all__ = [
     "DEFAULT_ORDER",
     "ORDERINGS",
     "ORDER_LABELS",
+    "PAIR_CHOICES",
+    "PAIR_NOTE_LIMIT",
     "PARAMS",
     "BulkCountChanged",
+    "BulkUndone",
     "Decided",
     "ExampleFilter",
     "Page",
     "ReviewError",
     "StaleExample",
+    "Undone",
     "add_level",
     "add_to_gold",
     "adjacent",
@@ -67,12 +93,16 @@ __all__ = [
     "apply_bulk",
     "approve",
     "claim_next",
+    "claim_next_pair",
     "cohens_kappa",
     "comment",
+    "create_comparison",
     "cursor_at",
+    "decide_pair",
     "decode_cursor",
     "demote",
     "edit",
+    "example_from_loss",
     "filter_description",
     "filtered_examples",
     "grade",
@@ -81,6 +111,7 @@ __all__ = [
     "level",
     "move_level",
     "move_to_stage",
+    "pair_results",
     "plan_bulk",
     "promote",
     "reject",
@@ -92,4 +123,8 @@ __all__ = [
     "set_tier",
     "stage_progress",
     "status_matrix",
+    "undo_bulk",
+    "undo_decision",
+    "undoable_bulk",
+    "undoable_verdict",
 ]

@@ -47,7 +47,7 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0012_experiments'),
+        ('curation', '0017_token_scope_expiry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
