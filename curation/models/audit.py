@@ -26,7 +26,7 @@ class AuditEntry(models.Model):
     are and this table holds every other kind, so each fact has one home.
 
     Append-only: ``save`` refuses to change a stored row, ``delete`` refuses, and on
-    PostgreSQL a trigger (migration 0013) refuses UPDATE and DELETE from any client.
+    PostgreSQL a trigger (migration 0018_audit) refuses UPDATE and DELETE from any client.
     The project and the actor are kept as plain ids (no database constraint, never
     nulled), so deleting a user or a project changes no entry; ``actor_name`` keeps the
     name the person had then.
