@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from curation import models
+from curation.services import projects
 
 
 @admin.register(models.Project)
@@ -11,8 +12,41 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(models.Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Through the memberships service, so every change made here leaves its audit entry."""
+
     list_display = ["user", "project", "role"]
     list_filter = ["role", "project"]
+
+    def save_model(self, request, obj, form, change):
+        if change and {"user", "project"} & set(form.changed_data):
+            projects.remove_member(models.Membership.objects.get(pk=obj.pk), by=request.user)
+        membership = projects.grant_role(obj.project, obj.user, obj.role, by=request.user)
+        obj.pk = membership.pk
+
+    def delete_model(self, request, obj):
+        projects.remove_member(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("project", "user"):
+            projects.remove_member(membership, by=request.user)
+
+
+@admin.register(models.AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log is append-only, and the admin only shows it."""
+
+    list_display = ["created_at", "actor_name", "project_id", "kind", "action", "target"]
+    list_filter = ["kind"]
+    search_fields = ["actor_name", "target"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(models.Prompt)

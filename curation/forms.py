@@ -198,3 +198,17 @@ class ProjectSettingsForm(forms.ModelForm):
                 f"This project has {tiers} tiers, so it needs {tiers - 1} cut points, not {len(cuts)}."
             )
         return cuts
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters; the audit service parses them (``audit.parse_filters``)."""
+
+    person = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "username"}))
+    kind = forms.CharField(required=False, widget=forms.Select)
+    since = forms.CharField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.CharField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, kinds=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # A Select over a plain field: the service is the one judge of a kind (its wording on a bad one).
+        self.fields["kind"].widget.choices = [("", "every kind"), *((k, k) for k in kinds)]

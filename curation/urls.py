@@ -1,7 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from curation import sso
 from curation.views import (  # reviewer workspace
+    audit,
+    auth,
     board,
     experiments,
     focus,
@@ -18,6 +21,7 @@ from curation.views import (  # reviewer workspace
     project_settings,
     projects,
     queue,
+    reviewers,
     snapshots,
     tokens,
     training,
@@ -26,7 +30,11 @@ from curation.views import (  # reviewer workspace
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
     path("projects/new/", members.project_new, name="project-new"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("sso/refused/", auth.sso_refused, name="sso-refused"),
+    # Single sign-on (404 unless OIDC_ISSUER is set): mozilla-django-oidc's two views, with ours around them.
+    path("oidc/authenticate/", sso.authenticate_view, name="oidc_authentication_init"),
+    path("oidc/callback/", sso.callback_view, name="oidc_authentication_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
     path("tokens/", tokens.token_list, name="token-list"),
@@ -88,4 +96,7 @@ urlpatterns = [
     path("p/<slug:slug>/members/", members.members, name="project-members"),
     path("p/<slug:slug>/members/<int:pk>/", members.member_change, name="project-member-change"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
+    path("p/<slug:slug>/audit/", audit.audit_log, name="project-audit"),
+    path("p/<slug:slug>/reviewers/", reviewers.reviewer_stats, name="reviewer-stats"),
+    path("p/<slug:slug>/audit/export.jsonl", audit.audit_export, name="project-audit-export"),
 ]

@@ -101,7 +101,7 @@ def test_a_decision_keeps_focus_in_the_view_and_the_heatmap_is_one_tab_stop(chro
     assert not page.evaluate("!!document.activeElement.closest('.heatmap')")
     page.evaluate("document.activeElement.blur()")
     page.keyboard.press("a")
-    page.wait_for_function(f"document.querySelector('#focus').dataset.example != '{rows[0].pk}'")
+    page.wait_for_function(f"() => document.querySelector('#focus').dataset.example != '{rows[0].pk}'")
     settle(page)
     assert page.evaluate("document.activeElement.tagName") == "H1"  # the new example's heading, not <body>
     page.context.close()

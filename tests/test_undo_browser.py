@@ -14,7 +14,7 @@ def test_z_undoes_the_approval_the_banner_names(chromium, workspace):
     page.goto(f"{base}/p/support/examples/{rows[0].pk}/?status=pending")
     settle(page)
     page.keyboard.press("a")
-    page.wait_for_function(f"document.querySelector('#focus').dataset.example != '{rows[0].pk}'")
+    page.wait_for_function(f"() => document.querySelector('#focus').dataset.example != '{rows[0].pk}'")
     settle(page)
     banner = page.locator("#notice").inner_text()
     assert "Approved." in banner and f"#{rows[0].pk}" in banner and "refund for a double charge" in banner

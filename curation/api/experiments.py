@@ -332,4 +332,6 @@ class ExperimentCancelView(APIView):
                 {"detail": f"The experiment is {experiment.get_status_display().lower()}; nothing to cancel."},
                 status=status.HTTP_409_CONFLICT,
             )
-        return Response(_detail(request, cancel_experiment(experiment)), status=status.HTTP_202_ACCEPTED)
+        return Response(
+            _detail(request, cancel_experiment(experiment, by=request.user)), status=status.HTTP_202_ACCEPTED
+        )

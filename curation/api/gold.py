@@ -171,5 +171,5 @@ class GoldItemViewSet(
             )
         incoming = GoldUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        item = gold.update_gold_item(item, dict(incoming.validated_data))
+        item = gold.update_gold_item(item, dict(incoming.validated_data), by=request.user)
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data)

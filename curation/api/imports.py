@@ -107,7 +107,7 @@ class PromptImportView(APIView):
         skip = str(request.data.get("skip_bad_lines", "")).lower() in ("1", "true", "yes", "on")
         try:
             result = import_prompts(
-                project, upload, filename=upload.name, fmt=fmt, skip_bad_lines=skip, size=upload.size
+                project, upload, filename=upload.name, fmt=fmt, skip_bad_lines=skip, size=upload.size, by=request.user
             )
         except ImportRejected as exc:
             return Response({"file": [str(exc)]}, status=400)

@@ -331,7 +331,7 @@ class JobCancelView(APIView):
     )
     def post(self, request, slug, pk):
         project = project_for(request.user, slug, Role.ENGINEER)
-        job = job_service.request_cancel(_job(project, pk))
+        job = job_service.request_cancel(_job(project, pk), by=request.user)
         if not job.cancel_requested:
             return Response(
                 {"detail": f"Job {job.pk} has already {job.get_status_display().lower()}; there is nothing to cancel."},

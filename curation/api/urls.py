@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from curation.api import experiments, hygiene, pairs, registry, runs, training
+from curation.api.audit import AuditLogView
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -27,6 +28,7 @@ router.register(f"{P}/gold", GoldItemViewSet, basename="api-gold")
 router.register(f"{P}/snapshots", SnapshotViewSet, basename="api-snapshots")
 
 urlpatterns = [
+    path("projects/<slug:slug>/audit", AuditLogView.as_view(), name="api-audit"),
     path("projects/<slug:slug>/prompts/import", PromptImportView.as_view(), name="api-prompts-import"),
     path("projects/<slug:slug>/gold/check", hygiene.ContaminationCheckView.as_view(), name="api-gold-check"),
     path("projects/<slug:slug>/gold/import", hygiene.GoldImportView.as_view(), name="api-gold-import"),

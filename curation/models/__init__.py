@@ -1,4 +1,5 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
+from .audit import AppendOnly, AuditEntry
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, RedactionEvent, TeacherSample, Verdict
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, JobAttempt, MetricPoint
@@ -11,6 +12,8 @@ __all__ = [
     "POOL_STAGE",
     "ROLE_RANK",
     "ApiToken",
+    "AppendOnly",
+    "AuditEntry",
     "BulkAction",
     "EvalReport",
     "Example",

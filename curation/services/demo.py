@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from curation.models import Job, Membership, ModelSpec, Project
+from curation.services.projects import grant_role
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [("reviewer", "reviewer"), ("engineer", "engineer")]
@@ -112,7 +113,8 @@ def _project(slug, name, task_type, labels, guidelines, users):
             slug=slug, name=name, task_type=task_type, labels=labels, guidelines=guidelines
         )
     for username, role in DEMO_USERS:
-        Membership.objects.get_or_create(user=users[username], project=project, defaults={"role": role})
+        if not Membership.objects.filter(user=users[username], project=project).exists():
+            grant_role(project, users[username], role)
     return project
 
 

@@ -41,6 +41,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from curation.models import Job, JobAttempt
+from curation.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,14 @@ def launch(project, kind: str, params: dict | None = None, *, by=None, model_spe
         model_spec=model_spec,
         status=Status.QUEUED,
     )
+    audit.record(
+        audit.Kind.JOB,
+        "launch",
+        job,
+        project=project,
+        by=by,
+        after={"kind": kind, "params": job.params, "model_spec": model_spec.pk if model_spec else None},
+    )
     transaction.on_commit(lambda: enqueue(job.id))
     return job
 
@@ -143,10 +152,13 @@ def task_named(name: str):
     return app.tasks[name]
 
 
-def request_cancel(job: Job) -> Job:
+def request_cancel(job: Job, *, by=None) -> Job:
     """A queued or gated job is cancelled at once; a running one stops at its next check."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status in FINISHED or job.cancel_requested:
+            return job
+        before = {"status": job.status}
         if job.status in (Status.QUEUED, Status.GATED):
             job.status, job.finished_at = Status.CANCELLED, timezone.now()
             job.message = job.message or "Cancelled before it finished."
@@ -155,6 +167,8 @@ def request_cancel(job: Job) -> Job:
         elif job.status == Status.RUNNING:
             job.cancel_requested = True
             job.save(update_fields=["cancel_requested"])
+        after = {"status": job.status, "cancel_requested": job.cancel_requested}
+        audit.record(audit.Kind.JOB, "cancel", job, project=job.project, by=by, before=before, after=after)
     return job
 
 

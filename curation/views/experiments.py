@@ -84,6 +84,6 @@ def experiment_cancel(request, slug, pk):
     if not experiment.is_active:
         messages.error(request, f"“{experiment.name}” has already ended; there is nothing to cancel.")
     else:
-        cancel_experiment(experiment)
+        cancel_experiment(experiment, by=request.user)
         messages.success(request, f"“{experiment.name}” was cancelled: queued runs dropped, running ones stop soon.")
     return redirect("experiment-detail", slug=project.slug, pk=experiment.pk)

@@ -82,7 +82,9 @@ def gold_edit(request, slug, pk):
     item = get_object_or_404(GoldItem.objects.select_related("project"), project=project, pk=pk)
     try:
         gold.update_gold_item(
-            item, {"reference": request.POST.get("reference", ""), "label": request.POST.get("label", "")}
+            item,
+            {"reference": request.POST.get("reference", ""), "label": request.POST.get("label", "")},
+            by=request.user,
         )
     except ReviewError as exc:
         error = error_line(exc, PAGE_FIELDS)
@@ -99,7 +101,7 @@ def gold_confirm(request, slug):
     if not ids:
         messages.error(request, "item: tick the candidates to confirm.")
     else:
-        done = gold.confirm_candidates(project, ids)
+        done = gold.confirm_candidates(project, ids, by=request.user)
         messages.success(request, f"Confirmed {done} gold candidate{'s' if done != 1 else ''}.")
     return redirect(reverse("gold-list", args=[slug]) + "?state=candidates")
 
@@ -110,7 +112,7 @@ def gold_discard(request, slug, pk):
     project = project_for(request.user, slug, Role.REVIEWER)
     item = get_object_or_404(GoldItem, project=project, pk=pk)
     try:
-        gold.discard_candidate(item)
+        gold.discard_candidate(item, by=request.user)
     except ReviewError as exc:
         messages.error(request, str(exc))
     else:

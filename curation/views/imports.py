@@ -23,6 +23,7 @@ def import_page(request, slug):
                     fmt=form.cleaned_data["format"] or None,
                     skip_bad_lines=form.cleaned_data["skip_bad_lines"],
                     size=upload.size,
+                    by=request.user,
                 )
             except ImportRejected as exc:
                 rejected = str(exc)

@@ -42,7 +42,7 @@ def job_detail(request, slug, pk):
 @require_POST
 def job_cancel(request, slug, pk):
     project = project_for(request.user, slug, Role.ENGINEER)
-    job = job_service.request_cancel(job_for(project, pk))
+    job = job_service.request_cancel(job_for(project, pk), by=request.user)
     if job.status == Job.Status.CANCELLED:
         messages.success(request, f"{job} was cancelled.")
     elif job.cancel_requested:

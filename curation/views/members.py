@@ -57,7 +57,9 @@ def members(request, slug):
     project = project_for(request.user, slug, Role.ENGINEER)
     if request.method == "POST":
         try:
-            added = projects.add_member(project, request.POST.get("username", ""), request.POST.get("role", ""))
+            added = projects.add_member(
+                project, request.POST.get("username", ""), request.POST.get("role", ""), by=request.user
+            )
         except Invalid as exc:
             return _members_page(request, project, status=400, errors=exc.errors, typed=request.POST)
         messages.success(request, f"{added.user.username} is now {_a(added.role)} of {project.name}.")
@@ -72,10 +74,10 @@ def member_change(request, slug, pk):
     membership = get_object_or_404(Membership, project=project, pk=pk)
     try:
         if request.POST.get("op") == "remove":
-            projects.remove_member(membership)
+            projects.remove_member(membership, by=request.user)
             messages.success(request, f"{membership.user.username} is no longer a member.")
         else:
-            changed = projects.set_role(membership, request.POST.get("role", ""))
+            changed = projects.set_role(membership, request.POST.get("role", ""), by=request.user)
             messages.success(request, f"{changed.user.username} is now {_a(changed.role)}.")
     except Invalid as exc:
         return _members_page(request, project, status=400, errors=exc.errors, failed=membership.pk)

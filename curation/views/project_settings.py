@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from curation.access import project_for
 from curation.forms import ProjectSettingsForm
 from curation.models import Role
-from curation.services import review
+from curation.services import projects, review
 from curation.services.inputs import parse_whole
 from curation.services.review import ReviewError
 
@@ -30,7 +30,7 @@ def project_settings(request, slug):
     if request.method == "POST":
         form = ProjectSettingsForm(request.POST, instance=project)
         if form.is_valid():
-            form.save()
+            projects.save_settings(project, {f: form.cleaned_data[f] for f in form.Meta.fields}, by=request.user)
             messages.success(request, "Settings saved.")
             return redirect("project-settings", slug=slug)
         return _page(request, project, form, status=400)
@@ -57,7 +57,8 @@ def edit_curriculum(request, slug):
             raise ReviewError(f"expected one of {', '.join(CURRICULUM_OPS)}.", "op")
         if level_id is None:
             raise ReviewError("not a stage or tier of this project.", "id")
-        CURRICULUM_OPS[op](project, kind, level_id, request.POST.get("name", ""))
+        before = _level_state(project, kind, level_id) if op != "add" else None
+        level = CURRICULUM_OPS[op](project, kind, level_id, request.POST.get("name", ""))
     except ReviewError as exc:
         return _page(
             request,
@@ -67,5 +68,14 @@ def edit_curriculum(request, slug):
             curriculum_error=str(exc),
             typed=request.POST,
         )
+    after = None if op == "remove" else _level_state(project, kind, level.id)
+    if before != after:
+        projects.record_curriculum_change(project, op, kind, before, after, by=request.user)
     messages.success(request, f"{kind.capitalize()}s updated.")
     return redirect("project-settings", slug=slug)
+
+
+def _level_state(project, kind, level_id):
+    """A stage's or tier's name and place, for the audit log."""
+    found = review.level(project, kind, level_id)
+    return {"name": found.name, "order": found.order}

@@ -65,3 +65,18 @@ document.addEventListener("click", (event) => {
     }
   });
 })();
+
+// Bar widths and heights come as data-width / data-height (percent) and are set here, so the
+// pages carry no style attributes and the Content-Security-Policy needs no 'unsafe-inline'.
+function sizeBars(root) {
+  root.querySelectorAll("[data-width]").forEach((el) => { el.style.width = `${parseFloat(el.dataset.width) || 0}%`; });
+  root.querySelectorAll("[data-height]").forEach((el) => { el.style.height = `${parseFloat(el.dataset.height) || 0}%`; });
+}
+document.addEventListener("DOMContentLoaded", () => sizeBars(document));
+document.addEventListener("htmx:load", (event) => sizeBars(event.target));
+
+// Forms that ask first: <form data-confirm="Revoke this token?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});

@@ -206,7 +206,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     rita = login(chromium, base, "rita")
     filter_queue(rita, base, "status=pending")
     rita.select_option("select[name=tier]", "easy")
-    rita.wait_for_function("location.search.includes('tier=easy')")
+    rita.wait_for_function("() => location.search.includes('tier=easy')")
     settle(rita)
     shot(rita, "queue.png", full_page=False)  # the first screen; the whole page below
     shot(rita, "queue-full.png")
@@ -224,7 +224,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
         before = current()
         rita.keyboard.press(key)
         rita.wait_for_function(
-            f"document.querySelector('#focus') && document.querySelector('#focus').dataset.example != '{before}'"
+            f"() => document.querySelector('#focus') && document.querySelector('#focus').dataset.example != '{before}'"
         )
         settle(rita)
         return before
@@ -234,7 +234,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     teacher_label = rita.locator("#current-label").inner_text()
     new_label = next(label for label in TRIAGE_LABELS if label != teacher_label)
     rita.keyboard.press(str(TRIAGE_LABELS.index(new_label) + 1))  # each label's number key
-    rita.wait_for_function(f"document.querySelector('#current-label').textContent.trim() == '{new_label}'")
+    rita.wait_for_function(f"() => document.querySelector('#current-label').textContent.trim() == '{new_label}'")
     settle(rita)
     assert "set label" in rita.locator("#history").inner_text()
     decide("a")

@@ -2,7 +2,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from curation.models import Membership, Project, Role
+from curation.models import Project, Role
+from curation.services import projects
 
 
 class Command(BaseCommand):
@@ -43,5 +44,5 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--member {spec!r}: no user {username!r} (create it with createsuperuser or the admin)."
                 )
-            Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
+            projects.grant_role(project, user, role)
             self.stdout.write(f"{username} is {role} of {slug}.")

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
-from curation.services import hygiene
+from curation.services import audit, hygiene
 from curation.services.errors import ReviewError
 from curation.services.gold import check_gold_answer
 from curation.services.inputs import check_messages, json_type, load_json, text_problem
@@ -110,6 +110,7 @@ def import_prompts(
     source: str = Prompt.Source.IMPORTED,
     size: int | None = None,
     as_gold: bool = False,
+    by=None,
 ) -> ImportResult:
     """Validate and import a prompt file into ``project``. Raises ImportRejected for unusable files.
 
@@ -141,7 +142,7 @@ def import_prompts(
         raise ImportRejected("The file has no prompts: every line is blank.")
     if result.error_count and not skip_bad_lines:
         return result
-    created = _store(project, rows, result, source, gold_confirmed=as_gold)
+    created = _store(project, rows, result, source, gold_confirmed=as_gold, by=by)
     hygiene.after_prompts_added(project, created)
     if result.gold_candidates:
         hygiene.after_gold_changed(project)
@@ -395,7 +396,7 @@ def _validate(project, number, obj, result):
 
 
 @transaction.atomic
-def _store(project, rows, result, source, gold_confirmed=False):
+def _store(project, rows, result, source, gold_confirmed=False, by=None):
     """Store new prompts and gold items; returns the ids of the prompts created."""
     by_hash = {}
     for row in rows:
@@ -459,6 +460,9 @@ def _store(project, rows, result, source, gold_confirmed=False):
         ]
         GoldItem.objects.bulk_create(gold, batch_size=BATCH)
         result.gold_candidates = len(gold)
+        if gold:
+            target = f"{len(gold)} gold candidate{'s' if len(gold) != 1 else ''}"
+            audit.record(audit.Kind.GOLD, "import", target, project=project, by=by, after={"candidates": len(gold)})
     return [p.id for p in created]
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from curation.models import Job, Project, Snapshot
-from curation.services import hygiene, jobs
+from curation.services import audit, hygiene, jobs
 from curation.services.errors import Invalid, ReviewError
 from curation.services.projects import stage_named
 from curation.services.review import PARAMS, filter_description, filtered_examples
@@ -149,6 +149,22 @@ def start_snapshot(
             redact_pii=bool(redact_pii),
             created_by=user,
             status=Snapshot.Status.BUILDING,
+        )
+        audit.record(
+            audit.Kind.SNAPSHOT,
+            "create",
+            snapshot,
+            project=project,
+            by=user,
+            after={
+                "name": name,
+                "content": content,
+                "stage": stage_obj.name if stage_obj else None,
+                "filter": cleaned_filter,
+                "seed": seed,
+                "validation_fraction": float(validation_fraction),
+                "include_soft_targets": bool(include_soft_targets),
+            },
         )
         if launch:
             snapshot.job = jobs.launch(project, Job.Kind.SNAPSHOT, {"snapshot_id": snapshot.pk, "name": name}, by=user)

@@ -271,7 +271,7 @@ def launch_experiment(project: Project, data: dict, by=None) -> Experiment:
     return experiment
 
 
-def cancel_experiment(experiment: Experiment) -> Experiment:
+def cancel_experiment(experiment: Experiment, *, by=None) -> Experiment:
     """Stop everything: the preparation job, every run's training and evaluation (queued ones at once)."""
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
@@ -286,7 +286,7 @@ def cancel_experiment(experiment: Experiment) -> Experiment:
                     job_ids.append(evaluation)
         for job in Job.objects.filter(pk__in=job_ids):
             if job.status in (*Job.ACTIVE, Job.Status.GATED):
-                jobs.request_cancel(job)
+                jobs.request_cancel(job, by=by)
         experiment.status = Experiment.Status.CANCELLED
         experiment.message = "Cancelled: queued runs were dropped, running ones stop after their current step."
         experiment.save(update_fields=["status", "message"])

@@ -1,6 +1,7 @@
 """The gold set's items: one way to create one and one way to change one, for the Gold page, the
 focus view's ``g`` and the API alike, with one answer check (``check_gold_answer``) and one
 length limit (``check_length``); search, confirming imported candidates, discarding them.
+Each change leaves one audit entry.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.db.models import Q
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
-from curation.services import hygiene
+from curation.services import audit, hygiene
 from curation.services.errors import ReviewError
 from curation.services.inputs import by_id, check_messages
 from curation.services.projects import tier_named
@@ -117,13 +118,15 @@ def create_gold_item(
             "This prompt became a gold item a moment ago; reload and change that one.", field, code="duplicate"
         ) from None
     hygiene.after_gold_changed(project)
+    audit.record(audit.Kind.GOLD, "create", item, project=project, by=user, after=_state(item))
     return item
 
 
 @transaction.atomic
-def update_gold_item(item: GoldItem, changes: dict) -> GoldItem:
+def update_gold_item(item: GoldItem, changes: dict, *, by=None) -> GoldItem:
     """Change the reference, label, tier or confirmation of ``item`` (its prompt never changes)."""
     project = item.project
+    before = _state(item)
     item.reference, item.label = check_gold_answer(
         project, changes.get("reference", item.reference), changes.get("label", item.label)
     )
@@ -132,7 +135,10 @@ def update_gold_item(item: GoldItem, changes: dict) -> GoldItem:
         item.tier = tier if tier is None or hasattr(tier, "pk") else tier_named(project, tier)
     if "confirmed" in changes:
         item.confirmed = bool(changes["confirmed"])
-    item.save()
+    old, new = audit.changed(before, _state(item))
+    if new:
+        item.save()
+        audit.record(audit.Kind.GOLD, "update", item, project=project, by=by, before=old, after=new)
     return item
 
 
@@ -153,16 +159,46 @@ def search_gold(project, query: str = "", state: str = ""):
     return items
 
 
-def confirm_candidates(project, ids) -> int:
-    """Confirm imported gold candidates (by id); returns how many changed."""
-    # Every gold item guards, confirmed or not: confirming changes no near-duplicate flag.
-    return GoldItem.objects.filter(project=project, confirmed=False, id__in=list(ids)).update(confirmed=True)
+@transaction.atomic
+def confirm_candidates(project, ids, *, by=None) -> int:
+    """Confirm imported gold candidates (by id); returns how many changed (one audit entry for all)."""
+    chosen = GoldItem.objects.select_for_update().filter(project=project, confirmed=False, id__in=list(ids))
+    confirmed = sorted(chosen.values_list("id", flat=True))
+    if not confirmed:
+        return 0
+    done = GoldItem.objects.filter(id__in=confirmed).update(confirmed=True)
+    target = f"{done} gold candidate{'s' if done != 1 else ''}"
+    audit.record(
+        audit.Kind.GOLD,
+        "confirm",
+        target,
+        project=project,
+        by=by,
+        before={"confirmed": False},
+        after={"confirmed": True, "items": confirmed},
+    )
+    return done
 
 
-def discard_candidate(item: GoldItem) -> None:
+@transaction.atomic
+def discard_candidate(item: GoldItem, *, by=None) -> None:
     """Drop an imported candidate an expert turned down; confirmed gold stays (it may guard training)."""
     if item.confirmed:
         raise ReviewError("Only unconfirmed candidates can be discarded; confirmed gold items guard training.")
     project = item.project
+    before = _state(item)
+    target = str(item)
     item.delete()
     hygiene.after_gold_changed(project)
+    audit.record(audit.Kind.GOLD, "discard", target, project=project, by=by, before=before)
+
+
+def _state(item: GoldItem) -> dict:
+    """What the audit log keeps of a gold item."""
+    return {
+        "prompt": item.prompt_id,
+        "reference": item.reference,
+        "label": item.label,
+        "tier": item.tier.name if item.tier_id else None,
+        "confirmed": item.confirmed,
+    }

@@ -1,5 +1,8 @@
 """Projects and their members, managed in the browser by engineers: create a project, its labels,
 members and their roles. One rule throughout: a project always keeps at least one engineer.
+Every membership change leaves one audit entry (kind ``membership`` for joining and leaving,
+``role`` for a new role); the admin, the ``create_project`` command, single sign-on and the demo
+seed come through here too (``grant_role``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from curation.models import Example, Membership, Project, Role
+from curation.services import audit
 from curation.services.errors import Invalid
 
 MAX_LABELS = 50
@@ -61,7 +65,7 @@ def create_project(user, *, name: str, slug: str = "", task_type: str = "generat
     project = Project.create_with_defaults(
         name=name, slug=slug, task_type=task_type, labels=label_list, created_by=user
     )
-    Membership.objects.create(project=project, user=user, role=Role.ENGINEER)
+    _joined(Membership.objects.create(project=project, user=user, role=Role.ENGINEER), by=user)
     return project
 
 
@@ -89,7 +93,7 @@ def _engineers_left(project: Project, without: Membership) -> int:
 
 
 @transaction.atomic
-def add_member(project: Project, username: str, role: str) -> Membership:
+def add_member(project: Project, username: str, role: str, *, by=None) -> Membership:
     """Add an existing user by username; Invalid on ``username`` or ``role``."""
     if role not in Role.values:
         raise Invalid({"role": [f"choose one of {', '.join(Role.values)}."]})
@@ -98,11 +102,35 @@ def add_member(project: Project, username: str, role: str) -> Membership:
         raise Invalid({"username": [f"No active user is called “{(username or '').strip()}”."]})
     if project.memberships.filter(user=user).exists():
         raise Invalid({"username": [f"{user.username} is a member already; change their role below."]})
-    return Membership.objects.create(project=project, user=user, role=role)
+    return _joined(Membership.objects.create(project=project, user=user, role=role), by=by)
+
+
+def _joined(membership: Membership, *, by=None) -> Membership:
+    who = membership.user.get_username()
+    audit.record(
+        audit.Kind.MEMBERSHIP,
+        "add",
+        who,
+        project=membership.project,
+        by=by,
+        after={"user": who, "role": membership.role},
+    )
+    return membership
 
 
 @transaction.atomic
-def set_role(membership: Membership, role: str) -> Membership:
+def grant_role(project: Project, user, role: str, *, by=None) -> Membership:
+    """Make ``user`` a member with ``role``, adding or changing the membership (no entry when it is so already)."""
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None:
+        if role not in Role.values:
+            raise Invalid({"role": [f"choose one of {', '.join(Role.values)}."]})
+        return _joined(Membership.objects.create(project=project, user=user, role=role), by=by)
+    return set_role(membership, role, by=by)
+
+
+@transaction.atomic
+def set_role(membership: Membership, role: str, *, by=None) -> Membership:
     if role not in Role.values:
         raise Invalid({"role": [f"choose one of {', '.join(Role.values)}."]})
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
@@ -112,14 +140,35 @@ def set_role(membership: Membership, role: str) -> Membership:
         and not _engineers_left(membership.project, membership)
     ):
         raise Invalid({"role": ["This is the project's only engineer: make someone else an engineer first."]})
+    if membership.role == role:
+        return membership
+    before, who = membership.role, membership.user.get_username()
     membership.role = role
     membership.save(update_fields=["role"])
+    audit.record(
+        audit.Kind.ROLE,
+        "change",
+        who,
+        project=membership.project,
+        by=by,
+        before={"user": who, "role": before},
+        after={"user": who, "role": role},
+    )
     return membership
 
 
 @transaction.atomic
-def remove_member(membership: Membership) -> None:
+def remove_member(membership: Membership, *, by=None) -> None:
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.ENGINEER and not _engineers_left(membership.project, membership):
         raise Invalid({"member": ["This is the project's only engineer: make someone else an engineer first."]})
+    who = membership.user.get_username()
     membership.delete()
+    audit.record(
+        audit.Kind.MEMBERSHIP,
+        "remove",
+        who,
+        project=membership.project,
+        by=by,
+        before={"user": who, "role": membership.role},
+    )

@@ -7,9 +7,11 @@ enforced by ``api.authentication.ApiTokenAuthentication``.
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from curation.models import ApiToken
+from curation.services import audit
 from curation.services.errors import ReviewError
 from curation.services.inputs import parse_whole
 
@@ -32,6 +34,7 @@ def expiry(days) -> timezone.datetime | None:
     return timezone.now() + timedelta(days=value)
 
 
+@transaction.atomic
 def issue(user, name: str, scope: str = ApiToken.Scope.FULL, days=None):
     """(token, key) for a new token of ``user``; ReviewError naming the field for a blank name, a bad scope or
     expiry, or too many tokens."""
@@ -44,10 +47,27 @@ def issue(user, name: str, scope: str = ApiToken.Scope.FULL, days=None):
         raise ReviewError(f"You have {MAX_ACTIVE} active tokens; revoke one you no longer use first.", "name")
     if scope not in ApiToken.Scope.values:
         raise ReviewError(f"choose one of {', '.join(ApiToken.Scope.values)}.", "scope")
-    return ApiToken.issue(user, name, scope=scope, expires_at=expiry(days))
+    token, key = ApiToken.issue(user, name, scope=scope, expires_at=expiry(days))
+    audit.record(audit.Kind.TOKEN, "issue", token, by=user, after=_described(token))
+    return token, key
 
 
-def revoke(token: ApiToken) -> ApiToken:
+@transaction.atomic
+def revoke(token: ApiToken, *, by=None) -> ApiToken:
     if token.revoked_at is None:
+        before = _described(token)
         token.revoke()
+        audit.record(audit.Kind.TOKEN, "revoke", token, by=by or token.user, before=before, after=_described(token))
     return token
+
+
+def _described(token: ApiToken) -> dict:
+    """What the log keeps of a token: never its key or hash."""
+    return {
+        "owner": token.user.get_username(),
+        "name": token.name,
+        "prefix": token.prefix,
+        "scope": token.scope,
+        "expires_at": token.expires_at,
+        "active": token.is_active,
+    }

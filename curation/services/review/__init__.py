@@ -10,7 +10,7 @@ action). Outside code imports this package only.
 """
 
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
-from curation.services.review.curriculum import add_level, move_level, remove_level, rename_level
+from curation.services.review.curriculum import add_level, level, move_level, remove_level, rename_level
 from curation.services.review.decisions import (
     DECISIONS,
     Decided,
@@ -57,6 +57,7 @@ from curation.services.review.pairwise import (
     example_from_loss,
     pair_results,
 )
+from curation.services.review.reviewers import reviewer_stats
 from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
 from curation.services.review.undo import (
     BulkUndone,
@@ -107,6 +108,7 @@ __all__ = [
     "grade",
     "keyset_page",
     "leased_to_someone_else",
+    "level",
     "move_level",
     "move_to_stage",
     "pair_results",
@@ -116,6 +118,7 @@ __all__ = [
     "remove_level",
     "rename_level",
     "reviewed_per_day",
+    "reviewer_stats",
     "set_label",
     "set_tier",
     "stage_progress",

@@ -255,7 +255,9 @@ def add_to_gold(example: Example, user, version: int | None, reference: str = ""
         )
     else:
         changes = {"reference": reference, "label": label, "confirmed": True}
-        gold = update_gold_item(gold, changes if gold.tier_id or not ex.tier_id else {**changes, "tier": ex.tier})
+        gold = update_gold_item(
+            gold, changes if gold.tier_id or not ex.tier_id else {**changes, "tier": ex.tier}, by=user
+        )
     _save(ex, user, A.GOLD, {"gold": [before, {"reference": gold.reference, "label": gold.label}]}, [])
     return gold
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from curation.models import Job, Project
-from curation.services import jobs
+from curation.services import audit, jobs
 from curation.services.errors import NON_FIELD, Invalid
 from curation.services.inputs import parse_number
 from curation.services.training.request import validate_distillation
@@ -74,6 +74,16 @@ def resume_distillation(job: Job, *, by=None, threshold=None, extra_epochs=0, fo
         job.cancel_requested = False
         job.message = resume_summary(params["resumes"][-1])
         job.save(update_fields=["params", "cancel_requested", "message"])
+        resume = params["resumes"][-1]
+        audit.record(
+            audit.Kind.JOB,
+            "resume with force" if force else "resume",
+            job,
+            project=job.project,
+            by=by,
+            before={"status": Job.Status.GATED, "threshold": resume["configured_threshold"]},
+            after={key: resume[key] for key in ("threshold", "extra_epochs", "force", "comment", "stage")},
+        )
         jobs.requeue(job, "resuming after the gate")
     job.refresh_from_db()
     return job
