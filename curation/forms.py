@@ -161,3 +161,14 @@ class ProjectSettingsForm(forms.ModelForm):
                 f"This project has {tiers} tiers, so it needs {tiers - 1} cut points, not {len(cuts)}."
             )
         return cuts
+
+
+class WebhookForm(forms.Form):
+    """Fields only: ``webhooks.subscribe`` checks the URL and the events (one home for the rule)."""
+
+    url = forms.CharField(max_length=2000, required=False, label="URL")
+    events = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, events=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = [(e, e) for e in events]

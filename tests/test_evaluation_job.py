@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, GoldItem, Job, ModelVersion
-from curation.services import jobs
+from curation.services import jobs, webhooks
 from curation.services.errors import Invalid
 from curation.services.training import launch_evaluation, run_evaluation_job
 from tests import distillkit as kit
@@ -183,8 +183,11 @@ def test_an_evaluation_whose_version_files_vanished_fails_with_the_reason(projec
 
 def test_a_redelivered_evaluation_does_not_write_a_second_report(project, version):
     kit.gold(project, classification=False)
+    hook = webhooks.subscribe(project, "http://127.0.0.1:9/hook", ["evaluation.ready"])
     job = launch_evaluation(project, {"model_version": version.pk})
     assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
     Job.objects.filter(pk=job.pk).update(status="queued")
     assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
     assert EvalReport.objects.filter(job=job).count() == 1
+    (ready,) = hook.deliveries.all()  # announced once, by the run that wrote the report
+    assert ready.payload["data"]["report"]["id"] == EvalReport.objects.get(job=job).pk

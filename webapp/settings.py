@@ -159,6 +159,14 @@ JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 120, minimum=5)
 # "Next for me" hands an example to one reviewer for this long.
 REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
 
+# Webhooks (services/webhooks.py): a try waits this long for an answer; failed tries are
+# retried after WEBHOOK_BACKOFF_S, doubled each time up to WEBHOOK_MAX_BACKOFF_S, at most
+# WEBHOOK_MAX_ATTEMPTS tries in all (defaults: 30 s, 1 h, 10 tries: about 6 hours).
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10, minimum=1)
+WEBHOOK_BACKOFF_S = env_int("WEBHOOK_BACKOFF_S", 30, minimum=1)
+WEBHOOK_MAX_BACKOFF_S = env_int("WEBHOOK_MAX_BACKOFF_S", 3600, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so an unauthenticated client gets 401 with WWW-Authenticate: Token.

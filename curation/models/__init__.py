@@ -5,6 +5,7 @@ from .jobs import Job, MetricPoint
 from .project import POOL_STAGE, ROLE_RANK, Membership, Project, Role, Stage, Tier
 from .review import BulkAction
 from .tokens import ApiToken
+from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "POOL_STAGE",
@@ -31,4 +32,6 @@ __all__ = [
     "TeacherSample",
     "Tier",
     "Verdict",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

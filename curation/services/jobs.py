@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from curation.models import Job, MetricPoint
+from curation.services import webhooks
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +322,17 @@ def finish(job: Job, outcome: JobOutcome) -> None:
     if outcome.status == Status.SUCCEEDED:
         fields["eta_s"] = 0
     Job.objects.filter(pk=job.pk).update(**fields)
+    event = FINISH_EVENTS.get(outcome.status)
+    if event:
+        webhooks.emit(
+            job.project_id,
+            event,
+            {"job": {"id": job.pk, "kind": job.kind, "status": outcome.status, "message": fields["message"]}},
+        )
+
+
+# The webhook event each end of a job is (a cancelled job is someone's own doing: none).
+FINISH_EVENTS = {Status.SUCCEEDED: "job.succeeded", Status.FAILED: "job.failed", Status.GATED: "gate.waiting"}
 
 
 # ------------------------------------------------------------------ recovery

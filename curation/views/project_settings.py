@@ -6,22 +6,41 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from curation.access import project_for
-from curation.forms import ProjectSettingsForm
+from curation.forms import ProjectSettingsForm, WebhookForm
 from curation.models import Role
-from curation.services import review
+from curation.services import review, webhooks
 from curation.services.inputs import parse_whole
 from curation.services.review import ReviewError
 
 
-def _page(request, project, form, status=200, **extra):
+def _page(request, project, form, status=200, webhook_form=None, **extra):
     context = {
         "project": project,
         "form": form,
         "typed": {},
         "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())],
+        **_webhooks(request, project, webhook_form),
         **extra,
     }
     return render(request, "curation/settings.html", context, status=status)
+
+
+# The new webhook's secret survives one page view in the session, then it is gone.
+NEW_WEBHOOK_SECRET = "new_webhook_secret"
+
+
+def _webhooks(request, project, form=None) -> dict:
+    return {
+        "webhook_form": form or WebhookForm(events=webhooks.EVENTS),
+        "webhooks": project.webhooks.all(),
+        "deliveries": webhooks.recent_deliveries(project),
+        "new_webhook": request.session.pop(NEW_WEBHOOK_SECRET, None),
+    }
+
+
+def render_settings(request, project, status=200, **extra):
+    """The settings page with the saved settings in its form (for the sections' own views)."""
+    return _page(request, project, ProjectSettingsForm(instance=project), status=status, **extra)
 
 
 @login_required

@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, GoldItem, Snapshot, SnapshotRow
 from curation.normalize import split_key
-from curation.services import jobs
+from curation.services import jobs, webhooks
 from curation.services.datasets.exports import BuildCancelled
 from curation.services.datasets.snapshots import as_querydict
 from curation.services.errors import Invalid
@@ -340,7 +340,8 @@ def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancell
             progress(done, total, phase=phase)
 
     snapshot = Snapshot.objects.select_related("project", "stage", "created_by").get(pk=snapshot.pk)
-    if snapshot.status != Snapshot.Status.READY:
+    newly_ready = snapshot.status != Snapshot.Status.READY
+    if newly_ready:
         excluded = freeze_rows(snapshot, progress, cancelled)
         report(phase="hashing")
         counts = _counts(snapshot)
@@ -360,7 +361,20 @@ def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancell
     snapshot.manifest = make_manifest(snapshot, counts, files)
     snapshot.status, snapshot.message, snapshot.finished_at = Snapshot.Status.READY, "", timezone.now()
     snapshot.save(update_fields=["files", "manifest", "status", "message", "finished_at"])
+    if newly_ready:
+        webhooks.emit(snapshot.project_id, "snapshot.ready", {"snapshot": snapshot_event(snapshot)})
     return snapshot
+
+
+def snapshot_event(snapshot: Snapshot) -> dict:
+    return {
+        "id": snapshot.pk,
+        "name": snapshot.name,
+        "content_hash": snapshot.content_hash,
+        "rows": snapshot.row_count,
+        "train": snapshot.train_count,
+        "validation": snapshot.validation_count,
+    }
 
 
 def fail_snapshot(snapshot: Snapshot, message: str) -> None:

@@ -4,7 +4,7 @@ the teacher on the project's gold set, stored in one ``EvalReport``."""
 from __future__ import annotations
 
 from curation.models import EvalReport, ModelSpec, ModelVersion, Project
-from curation.services import jobs
+from curation.services import jobs, webhooks
 from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set
 from curation.services.training.registry import ArtifactMissing, model_dir
 
@@ -108,6 +108,18 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         project=project, job=job, model_version=version, teacher_spec=teacher, **report_fields(result)
     )
     ctx.progress(2, 2, phase="report written", force=True)
+    webhooks.emit(
+        project,
+        "evaluation.ready",
+        {
+            "report": {
+                "id": report.pk,
+                "model_version": version.pk,
+                "quality_retained": report.quality_retained,
+                "speedup": report.speedup,
+            }
+        },
+    )
     return jobs.JobOutcome(
         message=_summary(report),
         metrics={"eval_report": report.pk, "quality_retained": report.quality_retained, "speedup": report.speedup},
