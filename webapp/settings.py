@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the latency it records covers every other middleware too.
+    "curation.monitoring.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -166,6 +168,11 @@ WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10, minimum=1)
 WEBHOOK_BACKOFF_S = env_int("WEBHOOK_BACKOFF_S", 30, minimum=1)
 WEBHOOK_MAX_BACKOFF_S = env_int("WEBHOOK_MAX_BACKOFF_S", 3600, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+
+# GET /metrics (Prometheus) answers only "Authorization: Bearer <METRICS_TOKEN>"; unset: refused.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# The Celery queues whose depth /metrics reports.
+METRICS_QUEUES = env_list("METRICS_QUEUES", ["default", "gpu"])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
