@@ -2,7 +2,7 @@ import json
 
 from django import forms
 
-from curation.models import Project
+from curation.models import ApiToken, Project
 from curation.services.errors import NON_FIELD, Invalid
 from workers.checks import validate_checks_config
 
@@ -66,6 +66,7 @@ class TokenForm(forms.Form):
     name = forms.CharField(
         max_length=100, help_text="What will use it, e.g. “training pipeline” or “Alice's notebook”."
     )
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.ALL, required=False)
 
 
 class SnapshotForm(forms.Form):

@@ -14,4 +14,5 @@ ACCESS = {
     "webhook-add": ("post", "engineer", None),
     "webhook-remove": ("post", "engineer", webhook_kwargs),
     "webhook-test": ("post", "engineer", webhook_kwargs),
+    "api-capture": ("post", "engineer", None),
 }

@@ -15,6 +15,8 @@ from rest_framework import authentication, exceptions
 from curation.models import ApiToken
 
 KEYWORDS = (b"token", b"bearer")
+# The URL names a capture-only token may use (ApiToken.Scope.CAPTURE).
+CAPTURE_URLS = frozenset({"api-capture"})
 TOUCH_EVERY = timedelta(seconds=60)
 
 
@@ -36,6 +38,12 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Authorization: this token is unknown or revoked.")
+        if token.scope == ApiToken.Scope.CAPTURE:
+            match = getattr(request, "resolver_match", None)
+            if match is None or match.url_name not in CAPTURE_URLS:
+                raise exceptions.PermissionDenied(
+                    "This token may only send production captures (POST /api/v1/projects/<slug>/capture)."
+                )
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
             ApiToken.objects.filter(pk=token.pk).filter(

@@ -16,11 +16,16 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "active"]
+        fields = ["id", "name", "prefix", "scope", "created_at", "last_used_at", "revoked_at", "active"]
 
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. 'training pipeline'.")
+    scope = serializers.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        default=ApiToken.Scope.ALL,
+        help_text="'capture': the token can only send production captures (for a production service).",
+    )
 
 
 class NewTokenSerializer(TokenSerializer):
@@ -34,6 +39,7 @@ TOKEN_EXAMPLE = {
     "id": 5,
     "name": "training pipeline",
     "prefix": "q3Jx9aZk",
+    "scope": "all",
     "created_at": "2026-11-25T12:00:00Z",
     "last_used_at": "2026-11-25T13:10:00Z",
     "revoked_at": None,
@@ -94,7 +100,8 @@ class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destro
     def create(self, request, *args, **kwargs):
         incoming = TokenCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        token, key = projects.issue(request.user, incoming.validated_data["name"])  # ReviewError: 400 on "name"
+        data = incoming.validated_data
+        token, key = projects.issue(request.user, data["name"], data["scope"])  # ReviewError: 400 naming the field
         token.key = key  # only on this instance, for this one response
         body = NewTokenSerializer(token).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from curation.api import experiments, training
+from curation.api.capture import CaptureView
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -28,6 +29,7 @@ router.register(f"{P}/snapshots", SnapshotViewSet, basename="api-snapshots")
 
 urlpatterns = [
     path("projects/<slug:slug>/prompts/import", PromptImportView.as_view(), name="api-prompts-import"),
+    path("projects/<slug:slug>/capture", CaptureView.as_view(), name="api-capture"),
     path("projects/<slug:slug>/jobs", JobListView.as_view(), name="api-jobs"),
     path("projects/<slug:slug>/jobs/<int:pk>", JobDetailView.as_view(), name="api-job-detail"),
     path("projects/<slug:slug>/jobs/<int:pk>/cancel", JobCancelView.as_view(), name="api-job-cancel"),

@@ -1,4 +1,5 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
+from .capture import CapturedRequest
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, TeacherSample, Verdict
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, MetricPoint
@@ -12,6 +13,7 @@ __all__ = [
     "ROLE_RANK",
     "ApiToken",
     "BulkAction",
+    "CapturedRequest",
     "EvalReport",
     "Example",
     "ExampleStatus",

@@ -16,6 +16,7 @@ class Prompt(models.Model):
         SYNTHETIC = "synthetic", "Synthetic"
         HUMAN = "human", "Human"
         RETRIEVAL = "retrieval", "Retrieval"
+        PRODUCTION = "production", "Production (captured)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     text = models.TextField(blank=True)

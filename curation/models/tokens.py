@@ -11,6 +11,10 @@ class ApiToken(models.Model):
 
     PREFIX_LEN = 8
 
+    class Scope(models.TextChoices):
+        ALL = "all", "Everything its user may do"
+        CAPTURE = "capture", "Production capture only"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=PREFIX_LEN, db_index=True)
@@ -18,6 +22,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A capture token sits in production services: it can only send captures, nothing else.
+    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.ALL)
 
     class Meta:
         ordering = ["-created_at"]
@@ -30,10 +36,12 @@ class ApiToken(models.Model):
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user, name):
+    def issue(cls, user, name, scope=Scope.ALL):
         """Create a token; returns (token, key). The key is never stored or shown again."""
         key = "cc_" + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, prefix=key[3 : 3 + cls.PREFIX_LEN], key_hash=cls.hash_key(key))
+        token = cls.objects.create(
+            user=user, name=name, prefix=key[3 : 3 + cls.PREFIX_LEN], key_hash=cls.hash_key(key), scope=scope
+        )
         return token, key
 
     @property

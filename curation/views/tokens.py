@@ -18,7 +18,8 @@ def token_list(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            token, key = projects.issue(request.user, form.cleaned_data["name"])
+            data = form.cleaned_data
+            token, key = projects.issue(request.user, data["name"], data["scope"] or ApiToken.Scope.ALL)
         except ReviewError as exc:
             add_errors(form, exc)
         else:
