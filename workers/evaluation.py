@@ -142,10 +142,16 @@ def _generate(lm: LoadedModel, prompt, max_new_tokens):
         max_new_tokens=max_new_tokens,
         do_sample=False,
         pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        output_scores=True,
+        return_dict_in_generate=True,
     )
     elapsed = time.perf_counter() - start
-    new = out[0, ids.shape[1] :].tolist()
-    return tok.decode(new, skip_special_tokens=True), len(new), elapsed
+    new = out.sequences[0, ids.shape[1] :].tolist()
+    # The student's confidence in its own answer (routing): mean log-probability of the
+    # tokens it chose, from the scores generate() already computed (after the timing).
+    chosen = [torch.log_softmax(step[0].float(), -1)[t].item() for step, t in zip(out.scores, new)]
+    confidence = float(np.mean(chosen)) if chosen else 0.0
+    return tok.decode(new, skip_special_tokens=True), len(new), elapsed, ids.shape[1], confidence
 
 
 @torch.no_grad()
@@ -205,13 +211,15 @@ def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: 
     threads = _pick_threads(lambda g: _generate(lm, g["prompt"], max_new_tokens)[2], gold[:3], threads)
     items = []
     for g in gold:
-        text, n_new, elapsed = _generate(lm, g["prompt"], max_new_tokens)
+        text, n_new, elapsed, n_prompt, confidence = _generate(lm, g["prompt"], max_new_tokens)
         item = {
             "tier": g.get("tier"),
             "exact": float(text.strip() == g["reference"].strip()),
             "normalized": float(normalize_text(text) == normalize_text(g["reference"])),
             "latency_s": elapsed,
             "tokens": n_new,
+            "prompt_tokens": n_prompt,
+            "confidence": confidence,
             "output": text,
             "threads": threads,
         }
@@ -283,6 +291,7 @@ def _classification_items(lm: LoadedModel, gold, labels, threads: int | None = N
                 "probs": probs.tolist(),
                 "latency_s": elapsed,
                 "tokens": n_tok,
+                "prompt_tokens": n_tok,
                 "threads": threads,
             }
         )
@@ -340,9 +349,14 @@ def evaluate(
     labels: list[str] | None = None,
     check_fn: Callable[[str], bool] | None = None,
     max_new_tokens: int = 32,
+    validation: list[dict] | None = None,
 ) -> dict:
     """The full report (JSON-safe dict): per-model metrics overall and by tier, speed,
-    memory, and the headline ``quality_retained`` and ``speedup``."""
+    memory, and the headline ``quality_retained`` and ``speedup``.
+
+    ``validation`` (items shaped like gold, from the snapshots' validation splits) is scored
+    by both models too, per item only: the routing simulation picks its threshold there.
+    """
     if not gold:
         raise ValueError("the gold set is empty: nothing to evaluate")
     student = load_model(student, "student") if isinstance(student, str) else student
@@ -359,6 +373,9 @@ def evaluate(
         t_items, t_rss = _run(teacher, lambda m: _classification_items(m, gold, labels))
         same = t_items[0]["threads"]
         s_items, s_rss = _run(student, lambda m: _classification_items(m, gold, labels, same))
+
+        def items_of(model, data):
+            return _classification_items(model, data, labels, same)
 
         def student_agg(idx):
             return _aggregate_classification([s_items[i] for i in idx], labels, [t_items[i] for i in idx])
@@ -381,6 +398,9 @@ def evaluate(
                 "student and teacher tokenizers differ: teacher agreement, KL and a comparable perplexity are "
                 "not computed"
             )
+
+        def items_of(model, data):
+            return _generation_items(model, data, max_new_tokens, check_fn, same)
 
         def student_agg(idx):
             return _aggregate_generation([s_items[i] for i in idx])
@@ -405,7 +425,16 @@ def evaluate(
         "ids": [g.get("id") for g in gold],
         "student": [_item_score(i, headline_key) for i in s_items],
         "teacher": [_item_score(i, headline_key) for i in t_items],
+        **_routing_inputs(task, s_items, t_items),
     }
+    if validation:
+        v_student, v_teacher = items_of(student, validation), items_of(teacher, validation)
+        per_item["validation"] = {
+            "ids": [v.get("id") for v in validation],
+            "student": [_item_score(i, headline_key) for i in v_student],
+            "teacher": [_item_score(i, headline_key) for i in v_teacher],
+            "student_confidence": [i["confidence"] for i in v_student],
+        }
     s_speed = _speed(s_items, model_memory(student.model), s_rss)
     t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
     interval = _retained_interval(task, s_items, t_items) if basis == headline_key else None
@@ -426,6 +455,21 @@ def evaluate(
         ],
         "notes": notes,
         "per_item": per_item,
+    }
+
+
+def _routing_inputs(task, s_items, t_items) -> dict:
+    """Per gold item, what the routing simulation needs: the student's confidence (top label
+    probability, or mean log-probability of its generated tokens), both latencies, and the
+    tokens a per-token price applies to (label scoring generates none)."""
+    generated = task == "generation"
+    return {
+        "student_confidence": [i["confidence"] for i in s_items],
+        "student_latency_s": [i["latency_s"] for i in s_items],
+        "teacher_latency_s": [i["latency_s"] for i in t_items],
+        "input_tokens": [i["prompt_tokens"] for i in s_items],
+        "student_output_tokens": [i["tokens"] if generated else 0 for i in s_items],
+        "teacher_output_tokens": [i["tokens"] if generated else 0 for i in t_items],
     }
 
 

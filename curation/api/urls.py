@@ -9,6 +9,7 @@ from curation.api.imports import PromptImportView
 from curation.api.jobs import JobCancelView, JobDetailView, JobListView
 from curation.api.projects import ProjectApiViewSet, StageViewSet, TierViewSet
 from curation.api.prompts import PromptViewSet
+from curation.api.routing import RoutingView
 from curation.api.snapshots import SnapshotViewSet
 from curation.api.tokens import TokenViewSet
 from curation.api.verdicts import VerdictViewSet
@@ -60,5 +61,6 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/eval-reports", training.EvalReportListView.as_view(), name="api-eval-reports"),
     path("projects/<slug:slug>/eval-reports/<int:pk>", training.EvalReportDetailView.as_view(), name="api-eval-report"),
+    path("projects/<slug:slug>/eval-reports/<int:pk>/routing", RoutingView.as_view(), name="api-eval-report-routing"),
     *router.urls,
 ]

@@ -113,6 +113,12 @@ class ModelSpec(models.Model):
     )
     tokenizer_path = models.CharField(max_length=500, blank=True)
     defaults = models.JSONField(default=dict, blank=True, help_text="Default generation parameters.")
+    pricing = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What a request costs, for the routing simulation: {"per_1k_input": .., "per_1k_output": ..} '
+        '(per 1,000 tokens) and/or {"per_hour": ..} (a machine serving it, charged for its busy time).',
+    )
     options = models.JSONField(
         default=dict,
         blank=True,

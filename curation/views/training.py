@@ -6,7 +6,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from curation import presenters
+from curation import presenters, routing_presenters
 from curation.access import can, project_for
 from curation.forms import add_errors
 from curation.forms_training import DistillLaunchForm, StageFormSet, initial_stages, launch_request
@@ -188,11 +188,17 @@ def model_evaluate(request, slug, pk):
 def report_detail(request, slug, pk):
     project = project_for(request.user, slug)
     report = get_object_or_404(
-        EvalReport.objects.select_related("model_version__job", "teacher_spec", "job", "project"),
+        EvalReport.objects.select_related(
+            "model_version__job", "model_version__student_spec", "teacher_spec", "job", "project"
+        ),
         project=project,
         pk=pk,
     )
-    context = {"project": project, **presenters.report_context(report)}
+    context = {
+        "project": project,
+        **presenters.report_context(report),
+        **routing_presenters.routing_context(report, request.GET.get("target")),
+    }
     return render(request, "curation/report_detail.html", context)
 
 

@@ -17,6 +17,7 @@ from curation.services.training.evaluation_job import run_evaluation_job
 from curation.services.training.records import snapshot_records
 from curation.services.training.registry import ArtifactMissing, archive_for, lineage, model_dir
 from curation.services.training.request import validate_distillation
+from curation.services.training.routing import parse_target, routing_of
 
 __all__ = [
     "KD_MODES",
@@ -29,8 +30,10 @@ __all__ = [
     "lineage",
     "model_dir",
     "output_dir",
+    "parse_target",
     "phase_label",
     "resume_distillation",
+    "routing_of",
     "run_distill_job",
     "run_evaluation_job",
     "snapshot_records",

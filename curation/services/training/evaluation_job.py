@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from curation.models import EvalReport, ModelSpec, ModelVersion, Project
 from curation.services import jobs, webhooks
-from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set
+from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set, validation_set
 from curation.services.training.registry import ArtifactMissing, model_dir
 
 OOM_MESSAGE = "Out of memory while evaluating: lower max_new_tokens, or evaluate on a machine with more memory."
@@ -54,9 +54,7 @@ def report_fields(result: dict) -> dict:
         "speedup": result["speedup"],
         "per_item": {
             "gold_ids": result["per_item"]["ids"],
-            "metric": result["per_item"]["metric"],
-            "student": result["per_item"]["student"],
-            "teacher": result["per_item"]["teacher"],
+            **{k: v for k, v in result["per_item"].items() if k != "ids"},
         },
     }
 
@@ -93,6 +91,7 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
             labels=list(project.labels or []),
             check_fn=_check_fn(project),
             max_new_tokens=int(job.params.get("max_new_tokens") or MAX_NEW_TOKENS),
+            validation=validation_set(project, version),
         )
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
