@@ -225,7 +225,7 @@ def main():
     from django.test import Client
     from django.urls import reverse
 
-    import curation.views.queue as queue_view
+    import curation.pages.queue as queue_view
     from curation.models import Example, Membership, Project
     from curation.services import review
     from curation.services.review import cursor_at, filtered_examples, keyset_page

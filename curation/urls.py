@@ -18,7 +18,6 @@ from curation.views import (  # reviewer workspace
     snapshots,
     tokens,
     training,
-    webhooks,
 )
 
 urlpatterns = [
@@ -72,7 +71,7 @@ urlpatterns = [
     path("p/<slug:slug>/gold/<int:pk>/discard/", gold.gold_discard, name="gold-discard"),
     path("p/<slug:slug>/settings/", project_settings.project_settings, name="project-settings"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
-    path("p/<slug:slug>/settings/webhooks/", webhooks.webhook_add, name="webhook-add"),
-    path("p/<slug:slug>/settings/webhooks/<int:pk>/remove", webhooks.webhook_remove, name="webhook-remove"),
-    path("p/<slug:slug>/settings/webhooks/<int:pk>/test", webhooks.webhook_test, name="webhook-test"),
+    path("p/<slug:slug>/settings/webhooks/", project_settings.webhook_add, name="webhook-add"),
+    path("p/<slug:slug>/settings/webhooks/<int:pk>/remove", project_settings.webhook_remove, name="webhook-remove"),
+    path("p/<slug:slug>/settings/webhooks/<int:pk>/test", project_settings.webhook_test, name="webhook-test"),
 ]

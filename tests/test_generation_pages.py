@@ -196,11 +196,11 @@ def test_the_check_button_reads_the_model_or_says_what_is_wrong(project, tiny_mo
     missing = teacher_spec(project, tmp_path / "gone", name="gone")
     client = client_as("engineer")
     html = client.post(
-        reverse("modelspec-check", args=[project.slug, good.pk]), HTTP_HX_REQUEST="true"
+        reverse("modelspec-check", args=[project.slug, good.pk]), {"fragment": "check"}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert "config and tokenizer of" in html and "model type gpt2" in html and "context 256 tokens" in html
     html = client.post(
-        reverse("modelspec-check", args=[project.slug, missing.pk]), HTTP_HX_REQUEST="true"
+        reverse("modelspec-check", args=[project.slug, missing.pk]), {"fragment": "check"}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert "does not exist on this machine" in html and "✗" in html
 
@@ -216,7 +216,7 @@ def test_the_check_button_reports_an_unreachable_server(project, client_as):
     )
     html = (
         client_as("engineer")
-        .post(reverse("modelspec-check", args=[project.slug, spec.pk]), HTTP_HX_REQUEST="true")
+        .post(reverse("modelspec-check", args=[project.slug, spec.pk]), {"fragment": "check"}, HTTP_HX_REQUEST="true")
         .content.decode()
     )
     assert "cannot reach the teacher server at http://127.0.0.1:9/v1" in html

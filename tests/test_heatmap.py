@@ -70,7 +70,7 @@ def test_the_heatmap_fragment_lists_alternatives_for_hover(project, tiny_model_d
     )
     page = (
         client_as("reader")
-        .get(reverse("review-heatmap", args=[project.slug, example.pk]), HTTP_HX_REQUEST="true")
+        .get(reverse("review-heatmap", args=[project.slug, example.pk]) + "?fragment=heatmap", HTTP_HX_REQUEST="true")
         .content.decode()
     )
     assert page.count('class="tok s') == 2 + 5  # two tokens, five legend swatches

@@ -1,3 +1,5 @@
+import re
+
 from django.urls import reverse
 
 from curation.models import Job
@@ -55,3 +57,23 @@ def test_the_job_list_polls_only_while_something_runs(project, client_as):
     JobFactory(project=project, status=Job.Status.SUCCEEDED)
     page = client_as("reader").get(reverse("job-list", args=[project.slug])).content.decode()
     assert "Teacher generation" in page and "hx-trigger" not in page
+
+
+def test_the_dashboard_and_the_job_list_show_a_job_with_the_same_accessible_progress_bar(project, client_as):
+    JobFactory(project=project, kind="generate", status="running", progress_done=3, progress_total=12)
+    client = client_as("reader")
+    bar = re.compile(
+        r'<div class="progress" role="progressbar" aria-label="Progress of ([^"]+)"\s+'
+        r'aria-valuenow="25" aria-valuemin="0" aria-valuemax="100"'
+    )
+    pages = [
+        client.get(reverse("project-dashboard", args=[project.slug])).content.decode(),
+        client.get(reverse("job-list", args=[project.slug])).content.decode(),
+        client.get(
+            reverse("job-list", args=[project.slug]) + "?fragment=table", HTTP_HX_REQUEST="true"
+        ).content.decode(),
+    ]
+    rows = [re.search(r"<tr>\s*<td><a href=\"/p/.*?</tr>", page, re.S).group(0) for page in pages]
+    assert all(bar.search(row) for row in rows), rows
+    # One row markup wherever the table is (the last cell, "n seconds ago", moves with the clock).
+    assert len({row.rsplit("<td>", 1)[0] for row in rows}) == 1, rows

@@ -65,7 +65,9 @@ def test_approving_moves_on_to_the_next_example_of_the_same_filter(project, thre
 
 
 def test_with_htmx_the_next_example_comes_back_as_a_fragment_and_the_url_is_pushed(project, three, reviewer):
-    response = reviewer.post(act_url(three[0], "reject", "status=pending"), {"version": 1}, HTTP_HX_REQUEST="true")
+    response = reviewer.post(
+        act_url(three[0], "reject", "status=pending"), {"version": 1, "fragment": "focus"}, HTTP_HX_REQUEST="true"
+    )
     page = response.content.decode()
     assert response.status_code == 200 and "<html" not in page
     assert f"Example #{three[1].pk}" in page and "Rejected." in page
@@ -82,7 +84,9 @@ def test_a_stale_edit_is_refused_showing_who_changed_what_and_keeping_the_typed_
     example = three[0]
     review.edit(example, UserFactory(username="bob"), example.version, "Bob's better answer.")
     response = reviewer.post(
-        act_url(example, "edit"), {"version": 1, "response": "Rita's careful rewrite."}, HTTP_HX_REQUEST="true"
+        act_url(example, "edit"),
+        {"version": 1, "response": "Rita's careful rewrite.", "fragment": "focus"},
+        HTTP_HX_REQUEST="true",
     )
     page = response.content.decode()
     assert response.status_code == 409

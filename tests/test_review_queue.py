@@ -66,7 +66,7 @@ def test_a_bad_filter_is_a_400_naming_the_parameter_and_keeps_what_was_typed(pro
 
 
 def test_htmx_gets_only_the_results_fragment(project, examples, reviewer):
-    response = reviewer.get(queue_url(project, "tier=hard"), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="queue-results")
+    response = reviewer.get(queue_url(project, "tier=hard&fragment=results"), HTTP_HX_REQUEST="true")
     page = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in page and "Reply 0" in page

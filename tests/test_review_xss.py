@@ -107,7 +107,7 @@ def test_the_stale_conflict_message_escapes_the_other_reviewers_change(hostile, 
     # A classification's edit sets the label (the hostile project classifies).
     response = client.post(
         reverse("review-act", args=[hostile["project"].slug, example.pk, "edit"]),
-        {"version": 1, "label": "plain"},
+        {"version": 1, "label": "plain", "fragment": "focus"},
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()

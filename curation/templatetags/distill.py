@@ -1,13 +1,13 @@
 """Template tags for the distillation pages: the job panels and the dashboard card.
 
 The generic job page renders ``partials/job_<kind>.html`` with only the job in its
-context, so those panels fetch what they show through these tags.
+context, so those panels fetch what they show through these tags; the reading itself is
+``curation.pages.training`` / ``curation.pages.experiments``'s.
 """
 
 from django import template
 
-from curation import presenters
-from curation.models import EvalReport, ModelVersion
+from curation.pages import experiments, training
 from curation.services.training import gate_sign
 
 register = template.Library()
@@ -21,24 +21,17 @@ def gate_sign_of(metric):
 
 @register.simple_tag
 def distill_panel(job):
-    return presenters.distill_panel(job)
+    return training.distill_panel(job)
 
 
 @register.simple_tag
 def evaluation_panel(job):
-    version = ModelVersion.objects.filter(pk=job.params.get("model_version")).first()
-    return {"version": version, "report": EvalReport.objects.filter(job=job).first()}
+    return training.evaluation_panel(job)
 
 
 @register.inclusion_tag("curation/partials/dashboard_models.html")
 def latest_models(project, is_engineer=False):
-    finals = list(ModelVersion.objects.filter(project=project, is_final=True).select_related("job")[:5])
-    reports = {}
-    for report in EvalReport.objects.filter(model_version__in=finals).order_by(
-        "model_version_id", "-created_at", "-id"
-    ):
-        reports.setdefault(report.model_version_id, report)
-    return {"project": project, "rows": [(v, reports.get(v.pk)) for v in finals], "is_engineer": is_engineer}
+    return {"project": project, "rows": training.latest_models(project), "is_engineer": is_engineer}
 
 
 @register.filter
@@ -86,6 +79,4 @@ def points(value):
 @register.simple_tag
 def experiment_of(job):
     """The experiment a preparation job belongs to."""
-    from curation.models import Experiment
-
-    return Experiment.objects.filter(job=job).first()
+    return experiments.experiment_of(job)

@@ -4,6 +4,7 @@ from django import template
 
 from curation.excerpts import prompt_source
 from curation.markdown import render_markdown
+from curation.pages import focus as pages_focus
 from curation.services import gold
 
 register = template.Library()
@@ -53,15 +54,5 @@ def get_item(mapping, key):
 
 @register.filter
 def ranked(distribution, limit=None):
-    """A classification's {label: p} as [(label, p)], most probable first (non-numbers dropped)."""
-    rows = (
-        [
-            (str(label), float(p))
-            for label, p in (distribution or {}).items()
-            if isinstance(p, (int, float)) and not isinstance(p, bool)
-        ]
-        if hasattr(distribution, "items")
-        else []
-    )
-    rows.sort(key=lambda row: -row[1])
-    return rows[: int(limit)] if limit else rows
+    """A classification's {label: p} as [(label, p)], most probable first (``pages.focus.ranked``)."""
+    return pages_focus.ranked(distribution, limit)

@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
-from curation.experiment_presenters import experiment_context
 from curation.forms import add_errors
 from curation.forms_experiments import ExperimentForm
+from curation.fragments import fragment_of, render_page
 from curation.models import Experiment, Role
+from curation.pages.experiments import experiment_context
 from curation.services.errors import Invalid
 from curation.services.experiments import cancel_experiment, launch_experiment, refresh
 
@@ -66,13 +67,13 @@ def experiment_detail(request, slug, pk):
     was_active = experiment.is_active
     board = refresh(experiment)
     context = {"project": project, "is_engineer": can(project, Role.ENGINEER), **experiment_context(experiment, board)}
-    if request.htmx and request.GET.get("fragment") == "progress":
-        response = render(request, "curation/partials/experiment_progress.html", context)
+    fragments = {"progress": "curation/partials/experiment_progress.html"}
+    response = render_page(request, "curation/experiment_detail.html", context, fragments=fragments)
+    if fragment_of(request) == "progress":
         shown = request.GET.get("results")
         if (was_active and not experiment.is_active) or shown != str(len(experiment.results.get("reports", []))):
             response["HX-Refresh"] = "true"  # new results or the end: show the whole page again
-        return response
-    return render(request, "curation/experiment_detail.html", context)
+    return response
 
 
 @login_required

@@ -1,24 +1,26 @@
-"""The focus view: one example, its context, and every reviewer action (keyboard first)."""
+"""The focus view: one example, its context, and every reviewer action (keyboard first).
+
+What the page shows is read by ``curation.pages.focus``; every action is ``review.apply``."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
 from curation.forms import error_line
-from curation.models import BulkAction, Example, GoldItem, Role, TeacherSample
+from curation.fragments import fragment_of, render_page
+from curation.models import Example, Role
+from curation.pages.focus import conflict_rows, example_for, focus_context, focus_url, navigation
+from curation.pages.queue import filter_params, with_params
 from curation.services import review
 from curation.services.errors import Invalid
-from curation.services.gold import hide_gold_from_readers, sees_gold, with_gold_flag
 from curation.services.inputs import by_id, parse_id
 from curation.services.review import DEFAULT_ORDER, ReviewError, StaleExample, adjacent, filtered_examples
 from curation.services.teacher import heatmap_for
-from curation.templatetags.review_tags import ranked
-from curation.views.queue import filter_params, with_params
 
 # (key, what it does): the ? overlay lists these; templates put the same keys in data-shortcut.
 SHORTCUTS = [
@@ -40,99 +42,6 @@ SHORTCUTS = [
 ]
 READER_SHORTCUTS = {"j", "k", "u", "?"}
 ADVANCING = {"approve", "reject"}
-OTHER_SAMPLES_SHOWN = 6
-
-
-def _load(project, pk):
-    queryset = Example.objects.select_related(
-        "prompt", "tier", "stage", "sample__model_spec", "reviewed_by", "leased_by"
-    )
-    return get_object_or_404(with_gold_flag(hide_gold_from_readers(project, queryset)), project=project, pk=pk)
-
-
-def _navigation(request, project, example):
-    """(filtered queryset, order) of the filter in the URL, or (None, order) when it is broken."""
-    try:
-        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
-    except Invalid:
-        return None, DEFAULT_ORDER
-    return hide_gold_from_readers(project, queryset), cleaned.get("order") or DEFAULT_ORDER
-
-
-def focus_url(project, example, params) -> str:
-    query = params.urlencode()
-    return reverse("review-focus", args=[project.slug, example.pk]) + (f"?{query}" if query else "")
-
-
-def _change_rows(changes) -> list[tuple]:
-    """(field, before, after) from a verdict's {field: [before, after]}."""
-    return [
-        (name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2
-    ]
-
-
-def _history(example):
-    verdicts = list(example.verdicts.select_related("user").order_by("-id"))
-    bulks = {b.id: b for b in BulkAction.objects.filter(id__in={v.bulk_id for v in verdicts if v.bulk_id})}
-    for verdict in verdicts:
-        verdict.bulk = bulks.get(verdict.bulk_id)
-        verdict.change_rows = _change_rows(verdict.changes)
-    return verdicts
-
-
-def _conflict_rows(stale: StaleExample):
-    return [{**change, "rows": _change_rows(change["changes"])} for change in stale.changes()]
-
-
-def focus_context(request, project, example, **extra):
-    kept = filter_params(request.GET)
-    lease_mode = request.GET.get("lease") == "1"
-    nav_params = kept.copy()
-    if lease_mode:
-        nav_params["lease"] = "1"
-    queryset, order = _navigation(request, project, example)
-    previous = adjacent(queryset, order, example, -1) if queryset is not None else None
-    following = adjacent(queryset, order, example, +1) if queryset is not None else None
-    sample = example.sample if example.sample_id else None
-    others = (
-        TeacherSample.objects.filter(prompt_id=example.prompt_id)
-        .exclude(id=example.sample_id)
-        .select_related("example")
-        .order_by("sample_index", "id")[:OTHER_SAMPLES_SHOWN]
-    )
-    now = timezone.now()
-    return {
-        "project": project,
-        "example": example,
-        "sample": sample,
-        "others": others,
-        "checks": (
-            sample.check_results
-            if sample and sample.check_results
-            else [{"name": name, "passed": False, "detail": ""} for name in example.failed_checks or []]
-        ),
-        "distribution": ranked(sample.label_distribution) if sample else [],
-        "gold": GoldItem.objects.filter(project=project, content_hash=example.prompt.content_hash).first()
-        if example.is_gold and sees_gold(project)
-        else None,
-        "history": _history(example),
-        "tiers": project.tiers.all(),
-        "stages": project.stages.all(),
-        "nav_qs": nav_params.urlencode(),
-        "filter_qs": kept.urlencode(),
-        "previous_url": focus_url(project, previous, nav_params) if previous else None,
-        "next_url": focus_url(project, following, nav_params) if following else None,
-        "queue_url": f"{reverse('review-queue', args=[project.slug])}?{kept.urlencode()}",
-        "lease_mode": lease_mode,
-        "leased_to_other": review.leased_to_someone_else(example, request.user, now),
-        "my_lease": example.leased_by_id == request.user.id
-        and example.lease_expires_at
-        and example.lease_expires_at > now,
-        "can_act": can(project, Role.REVIEWER),
-        "shortcuts": _shortcuts(project),
-        "typed": {},
-        **extra,
-    }
 
 
 def _shortcuts(project):
@@ -143,23 +52,32 @@ def _shortcuts(project):
     return SHORTCUTS
 
 
-def _render(request, project, example, status=200, **extra):
-    template = "curation/partials/focus.html" if request.htmx else "curation/focus.html"
-    return render(request, template, focus_context(request, project, example, **extra), status=status)
+def _render(request, project, example, status=200, push=False, **extra):
+    context = {
+        **focus_context(project, example, request.user, request.GET, timezone.now()),
+        "can_act": can(project, Role.REVIEWER),
+        "shortcuts": _shortcuts(project),
+        "typed": {},
+        **extra,
+    }
+    fragments = {"focus": "curation/partials/focus.html"}
+    return render_page(request, "curation/focus.html", context, fragments=fragments, status=status, push=push)
 
 
 @login_required
 def focus(request, slug, pk):
     project = project_for(request.user, slug)
-    return _render(request, project, _load(project, pk))
+    return _render(request, project, example_for(project, pk), push=True)
 
 
 @login_required
 def heatmap(request, slug, pk):
     project = project_for(request.user, slug)
-    example = _load(project, pk)
-    template = "curation/partials/heatmap.html" if request.htmx else "curation/heatmap_page.html"
-    return render(request, template, {"project": project, "example": example, "heatmap": heatmap_for(example)})
+    example = example_for(project, pk)
+    context = {"project": project, "example": example, "heatmap": heatmap_for(example)}
+    return render_page(
+        request, "curation/heatmap_page.html", context, fragments={"heatmap": "curation/partials/heatmap.html"}
+    )
 
 
 # ------------------------------------------------------------------ actions
@@ -210,7 +128,7 @@ def act(request, slug, pk, action):
     project = project_for(request.user, slug, Role.REVIEWER)
     if action not in NOTES:
         raise Http404("No such action.")
-    example = _load(project, pk)
+    example = example_for(project, pk)
     typed = {k: request.POST[k] for k in TYPED_FIELDS if k in request.POST}
     try:
         notice = _decide(example, request.user, action, request.POST)
@@ -218,27 +136,29 @@ def act(request, slug, pk, action):
         return _render(
             request,
             project,
-            _load(project, pk),
+            example_for(project, pk),
             status=409,
             stale=stale,
-            conflict_rows=_conflict_rows(stale),
+            conflict_rows=conflict_rows(stale),
             typed=typed,
             open_form=action,
         )
     except ReviewError as exc:
         error = error_line(exc, FORM_FIELDS)
-        return _render(request, project, _load(project, pk), status=400, error=error, typed=typed, open_form=action)
-    target = _load(project, pk)
+        return _render(
+            request, project, example_for(project, pk), status=400, error=error, typed=typed, open_form=action
+        )
+    target = example_for(project, pk)
     if action in ADVANCING:
         following = _after_decision(request, project, target)
         if following is None:
             messages.success(request, f"{notice} That was the last example of this filter.")
             queue_url = f"{reverse('review-queue', args=[slug])}?{filter_params(request.GET).urlencode()}"
-            if request.htmx:
+            if fragment_of(request):  # htmx asked for the next example's fragment: send it to the queue
                 return HttpResponse(status=204, headers={"HX-Redirect": queue_url})
             return redirect(queue_url)
-        target = _load(project, following.pk)
-    if not request.htmx:
+        target = example_for(project, following.pk)
+    if fragment_of(request) != "focus":
         messages.success(request, notice)
         return redirect(focus_url(project, target, request.GET))
     response = _render(request, project, target, notice=notice)
@@ -248,7 +168,7 @@ def act(request, slug, pk, action):
 
 
 def _after_decision(request, project, example):
-    queryset, order = _navigation(request, project, example)
+    queryset, order = navigation(project, request.GET)
     if queryset is None:
         return None
     if request.GET.get("lease") == "1":

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from curation.access import project_for
 from curation.forms import add_errors
 from curation.models import ModelSpec, Role
+from curation.pages.jobs import job_for
 from curation.services.errors import Invalid
 from curation.services.inputs import by_id
 from curation.services.modelspecs import resolve_generation_params
@@ -20,7 +21,6 @@ from curation.services.teacher import (
     retry,
 )
 from curation.teacher_forms import FILTER_FIELDS, GenerateForm, ScoreForm
-from curation.views.jobs import job_for
 
 
 def _teachers(project):

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
 from curation.forms import error_line
+from curation.fragments import render_page
 from curation.models import GoldItem, Role
 from curation.services import gold
 from curation.services.errors import Invalid
@@ -46,12 +47,8 @@ def _gold_page(request, project, status=200, **extra):
         "typed": {},
         **extra,
     }
-    template = (
-        "curation/partials/gold_rows.html"
-        if request.htmx and request.htmx.target == "gold-rows"
-        else "curation/gold.html"
-    )
-    return render(request, template, context, status=status)
+    fragments = {"rows": "curation/partials/gold_rows.html"}
+    return render_page(request, "curation/gold.html", context, fragments=fragments, status=status, push=True)
 
 
 @login_required

@@ -1,8 +1,8 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 
 from curation.access import project_for
 from curation.forms import ImportForm
+from curation.fragments import fragment_of, render_page
 from curation.models import Role
 from curation.services.datasets import ImportRejected, import_prompts
 
@@ -29,7 +29,8 @@ def import_page(request, slug):
     else:
         form = ImportForm()
     context = {"project": project, "form": form, "result": result, "rejected": rejected}
-    template = "curation/partials/import_result.html" if request.htmx else "curation/import.html"
     failed = rejected or (result is not None and not result.ok)
+    fragments = {"result": "curation/partials/import_result.html"}
     # htmx only swaps 2xx responses by default; the fragment itself shows the errors.
-    return render(request, template, context, status=400 if failed and not request.htmx else 200)
+    status = 400 if failed and fragment_of(request) not in fragments else 200
+    return render_page(request, "curation/import.html", context, fragments=fragments, status=status)

@@ -1,16 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect
 from django.template.loader import select_template
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
+from curation.fragments import render_page
 from curation.models import Job, Role
+from curation.pages.jobs import job_for
 from curation.services import jobs as job_service
-
-
-def job_for(project, pk) -> Job:
-    return get_object_or_404(Job.objects.select_related("created_by", "model_spec"), project=project, pk=pk)
 
 
 @login_required
@@ -23,8 +21,9 @@ def job_list(request, slug):
         "is_engineer": can(project, Role.ENGINEER),
         "any_active": any(j.is_active for j in job_rows),
     }
-    template = "curation/partials/job_table.html" if request.htmx else "curation/job_list.html"
-    return render(request, template, context)
+    return render_page(
+        request, "curation/job_list.html", context, fragments={"table": "curation/partials/job_table.html"}
+    )
 
 
 @login_required
@@ -35,9 +34,8 @@ def job_detail(request, slug, pk):
     # A kind-specific panel (curation/partials/job_<kind>.html) when the kind has one.
     panel = select_template([f"curation/partials/job_{job.kind}.html", "curation/partials/job_generic.html"])
     context = {"project": project, "job": job, "panel": panel.template.name, "is_engineer": can(project, Role.ENGINEER)}
-    if request.htmx and request.GET.get("fragment") == "progress":
-        return render(request, "curation/partials/job_progress.html", context)
-    return render(request, "curation/job_detail.html", context)
+    fragments = {"progress": "curation/partials/job_progress.html"}
+    return render_page(request, "curation/job_detail.html", context, fragments=fragments)
 
 
 @login_required

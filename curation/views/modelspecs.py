@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curation.access import project_for
+from curation.fragments import fragment_of
 from curation.models import ModelSpec, Role
 from curation.services.modelspecs import probe_spec
 from curation.teacher_forms import ModelSpecForm
@@ -65,7 +66,7 @@ def spec_check(request, slug, pk):
     project = project_for(request.user, slug, Role.ENGINEER)
     spec = _spec(project, pk)
     report = probe_spec(spec)
-    if request.htmx:
+    if fragment_of(request) == "check":  # the result replaces the spec's check line; no page of its own
         return render(request, "curation/partials/modelspec_check.html", {"spec": spec, "report": report})
     (messages.success if report.ok else messages.error)(request, f"{spec.name}: {report.summary}")
     return redirect("modelspec-edit", slug=project.slug, pk=spec.pk)

@@ -1,37 +1,36 @@
-"""The review queue: the shared filter in the URL, keyset pages, lazy counts, bulk actions by filter."""
+"""The review queue: the shared filter in the URL, keyset pages, lazy counts, bulk actions by filter.
+
+What the pages show is read by ``curation.pages.queue``."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, F
-from django.db.models.functions import Substr
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from curation.access import can, project_for
-from curation.excerpts import with_prompt_excerpts
-from curation.models import ExampleStatus, Prompt, Role, TeacherSample
+from curation.fragments import render_page
+from curation.models import Role
+from curation.pages.queue import (
+    filter_choices,
+    filter_params,
+    queue_page,
+    range_inputs,
+    status_counts,
+    with_params,
+)
 from curation.services.errors import Invalid
-from curation.services.gold import hide_gold_from_readers, with_gold_flag
 from curation.services.inputs import parse_whole
-from curation.services.review import ACTIONS as BULK_ACTIONS
 from curation.services.review import (
     DEFAULT_ORDER,
-    ORDER_LABELS,
-    PARAMS,
     BulkCountChanged,
     ReviewError,
     apply_bulk,
     filtered_examples,
-    keyset_page,
     plan_bulk,
 )
 
-PAGE_SIZE = 50
-EXCERPT_CHARS = 240
-# A prompt's excerpt skips the instruction its page shares, and its title shows the rest.
-PROMPT_CHARS = 1000
 QUEUE_SHORTCUTS = [
     ("j / k", "Move down / up the list"),
     ("o or Enter", "Open the selected example"),
@@ -41,122 +40,13 @@ QUEUE_SHORTCUTS = [
 ]
 
 
-def filter_params(params) -> QueryDict:
-    """Only the filter's own parameters (no cursor, no action): what links carry along."""
-    kept = QueryDict(mutable=True)
-    for key in PARAMS:
-        values = [v for v in params.getlist(key) if v != ""]
-        if values:
-            kept.setlist(key, values)
-    return kept
-
-
-def with_params(base: QueryDict, **changes) -> str:
-    """``base`` as a query string with some parameters replaced (None drops one)."""
-    params = base.copy()
-    for key, value in changes.items():
-        params.pop(key, None)
-        if value is not None:
-            params.setlist(key, value if isinstance(value, list) else [value])
-    return params.urlencode()
-
-
-def queue_rows(queryset, classification=False):
-    """What a queue row shows, with bounded excerpts instead of whole texts.
-
-    A classification row shows labels instead of a response: the teacher's prediction
-    and its (small) label distribution come along from the sample.
-    """
-    rows = with_gold_flag(
-        queryset.select_related("prompt", "tier", "stage", "reviewed_by", "leased_by")
-        .defer("response", "original_response", "prompt__text", "prompt__metadata", "failed_checks")
-        .annotate(
-            response_excerpt=Substr("response", 1, EXCERPT_CHARS),  # the row's own text; see with_response_excerpts
-            prompt_text_excerpt=Substr("prompt__text", 1, PROMPT_CHARS),
-        )
-    )
-    if classification:
-        rows = rows.annotate(
-            teacher_label=F("sample__predicted_label"), teacher_distribution=F("sample__label_distribution")
-        )
-    return rows
-
-
-def with_response_excerpts(rows):
-    """Fill the excerpt of rows that hold no copy of their response: their teacher sample's text.
-
-    One primary-key query for the page's rows, rather than a join in the page query,
-    which already joins seven tables and whose planning time grew with an eighth.
-    """
-    missing = {row.sample_id: row for row in rows if not row.response_excerpt and row.sample_id}
-    if missing:
-        texts = dict(
-            TeacherSample.objects.filter(pk__in=missing)
-            .annotate(excerpt=Substr("text", 1, EXCERPT_CHARS))
-            .values_list("pk", "excerpt")
-        )
-        for sample_id, row in missing.items():
-            row.response_excerpt = texts.get(sample_id, "")
-    return rows
-
-
-def filter_choices(project):
-    return {
-        "statuses": ExampleStatus.choices,
-        "tiers": list(project.tiers.values_list("name", flat=True)),
-        "stages": list(project.stages.values_list("name", flat=True)),
-        "sources": Prompt.Source.choices,
-        "labels": project.labels or [],
-        "reviewers": list(
-            project.memberships.filter(role__in=[Role.REVIEWER, Role.ENGINEER])
-            .order_by("user__username")
-            .values_list("user__username", flat=True)
-        ),
-        "orders": list(ORDER_LABELS.items()),
-        "bulk_actions": BULK_ACTIONS,
-    }
-
-
-RANGES = [
-    ("confidence", "Confidence", "the teacher's mean token probability, 0 to 1"),
-    ("entropy", "Entropy", "mean entropy of the teacher's distribution, in nats"),
-    ("margin", "Margin", "smallest gap between the teacher's top two log-probabilities"),
-    ("difficulty", "Difficulty", "0 (easiest) to 1 (hardest) within its generation batch"),
-]
-
-
-def range_inputs(params, errors):
-    rows = []
-    for name, label, hint in RANGES:
-        problems = errors.get(f"{name}_min", []) + errors.get(f"{name}_max", [])
-        rows.append(
-            {
-                "name": name,
-                "label": label,
-                "hint": hint,
-                "min": params.get(f"{name}_min", ""),
-                "max": params.get(f"{name}_max", ""),
-                "error": f"{label}: {' '.join(problems)}" if problems else "",
-            }
-        )
-    return rows
-
-
 @login_required
 def review_queue(request, slug):
     project = project_for(request.user, slug)
     kept = filter_params(request.GET)
     errors, page = {}, None
     try:
-        queryset, cleaned = filtered_examples(project, filter_params(request.GET))
-        queryset = hide_gold_from_readers(project, queryset)
-        order = cleaned.get("order") or DEFAULT_ORDER
-        page = keyset_page(
-            queue_rows(queryset, project.is_classification), order, request.GET.get("after") or None, PAGE_SIZE
-        )
-        with_prompt_excerpts(page.items)
-        if not project.is_classification:
-            with_response_excerpts(page.items)
+        page = queue_page(project, request.GET)
     except Invalid as exc:
         errors = exc.errors
     context = {
@@ -176,61 +66,25 @@ def review_queue(request, slug):
         "now": timezone.now(),
         **filter_choices(project),
     }
-    results_only = request.htmx and request.htmx.target == "queue-results"
-    template = "curation/partials/queue_results.html" if results_only else "curation/review_queue.html"
-    return render(request, template, context, status=400 if errors else 200)
+    return render_page(
+        request,
+        "curation/review_queue.html",
+        context,
+        fragments={"results": "curation/partials/queue_results.html"},
+        status=400 if errors else 200,
+        push=True,
+    )
 
 
 @login_required
 def queue_counts(request, slug):
     """Per-status counts for the current filter (the slow part of a page, so loaded after it)."""
     project = project_for(request.user, slug)
-    kept = filter_params(request.GET)
     try:
-        queryset, _ = filtered_examples(project, QueryDict(with_params(kept, status=None, conflict=None)))
-        queryset = hide_gold_from_readers(project, queryset)
+        counts = status_counts(project, request.GET)
     except Invalid:
         return render(request, "curation/partials/queue_counts.html", {"project": project, "broken": True})
-    by_status, conflicts = {}, 0
-    for status, conflict, n in queryset.order_by().values_list("status", "conflict").annotate(n=Count("id")):
-        by_status[status] = by_status.get(status, 0) + n
-        conflicts += n if conflict else 0
-    selected = set(kept.getlist("status"))
-    tabs = [
-        {
-            "label": "All",
-            "n": sum(by_status.values()),
-            "qs": with_params(kept, status=None, conflict=None),
-            "active": not selected and not kept.get("conflict"),
-        }
-    ]
-    for value, label in ExampleStatus.choices:
-        tabs.append(
-            {
-                "label": label,
-                "n": by_status.get(value, 0),
-                "status": value,
-                "qs": with_params(kept, status=value, conflict=None),
-                "active": selected == {value} and not kept.get("conflict"),
-            }
-        )
-    if conflicts or project.require_second_approval:
-        tabs.append(
-            {
-                "label": "Conflicts",
-                "n": conflicts,
-                "qs": with_params(kept, status=None, conflict="true"),
-                "active": kept.get("conflict") == "true",
-            }
-        )
-    matching = sum(n for s, n in by_status.items() if not selected or s in selected)
-    if kept.get("conflict") == "true":
-        matching = conflicts
-    return render(
-        request,
-        "curation/partials/queue_counts.html",
-        {"project": project, "tabs": tabs, "matching": matching, "filter_qs": kept.urlencode()},
-    )
+    return render(request, "curation/partials/queue_counts.html", {"project": project, **counts})
 
 
 @login_required

@@ -1,11 +1,12 @@
 """Snapshot pages: the list with the create form (engineers), and one snapshot."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from curation.access import can, project_for
 from curation.forms import SnapshotForm, add_errors
+from curation.fragments import fragment_of, render_page
 from curation.models import Role, Snapshot
 from curation.services import datasets
 from curation.services.errors import Invalid
@@ -55,9 +56,9 @@ def snapshot_list(request, slug):
         "is_engineer": can(project, Role.ENGINEER),
         "any_building": any(s.status == Snapshot.Status.BUILDING for s in rows),
     }
-    if request.htmx and request.method == "GET":
-        return render(request, "curation/partials/snapshot_table.html", context)
-    return render(request, "curation/snapshot_list.html", context, status=400 if form.errors else 200)
+    fragments = {"table": "curation/partials/snapshot_table.html"}
+    status = 400 if form.errors else 200
+    return render_page(request, "curation/snapshot_list.html", context, fragments=fragments, status=status)
 
 
 @login_required
@@ -85,11 +86,12 @@ def snapshot_detail(request, slug, pk):
         "content_types": datasets.CONTENT_TYPES,
         "splits": datasets.SPLITS,
     }
-    if request.htmx and request.GET.get("fragment") == "status":
-        if snapshot.status != Snapshot.Status.BUILDING:
-            # Built while the page watched: reload it whole (files, counts) instead of patching.
-            response = render(request, "curation/partials/snapshot_status.html", context)
-            response["HX-Refresh"] = "true"
-            return response
-        return render(request, "curation/partials/snapshot_status.html", context)
-    return render(request, "curation/snapshot_detail.html", context)
+    response = render_page(
+        request,
+        "curation/snapshot_detail.html",
+        context,
+        fragments={"status": "curation/partials/snapshot_status.html"},
+    )
+    if fragment_of(request) == "status" and snapshot.status != Snapshot.Status.BUILDING:
+        response["HX-Refresh"] = "true"  # built while the page watched: reload it whole (files, counts)
+    return response

@@ -6,16 +6,17 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from curation import presenters, routing_presenters
 from curation.access import can, project_for
 from curation.forms import add_errors
 from curation.forms_training import DistillLaunchForm, StageFormSet, initial_stages, launch_request
 from curation.models import EvalReport, Job, ModelVersion, Role
+from curation.pages.jobs import job_for
+from curation.pages.routing import routing_context
+from curation.pages.training import compare_context, report_context
 from curation.services import training
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_id, parse_whole
 from curation.services.training import launch_distillation, launch_evaluation, resume_distillation
-from curation.views.jobs import job_for
 
 
 def version_for(project, pk) -> ModelVersion:
@@ -196,8 +197,8 @@ def report_detail(request, slug, pk):
     )
     context = {
         "project": project,
-        **presenters.report_context(report),
-        **routing_presenters.routing_context(report, request.GET.get("target")),
+        **report_context(report),
+        **routing_context(report, request.GET.get("target")),
     }
     return render(request, "curation/report_detail.html", context)
 
@@ -211,5 +212,5 @@ def model_compare(request, slug):
     if a_id and b_id:
         if parse_id(a_id) is None or parse_id(b_id) is None:
             raise Http404("No such model version.")
-        context.update(presenters.compare_context(version_for(project, a_id), version_for(project, b_id)))
+        context.update(compare_context(version_for(project, a_id), version_for(project, b_id)))
     return render(request, "curation/model_compare.html", context)

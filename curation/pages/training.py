@@ -430,3 +430,21 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
         )
         gates.append(training_context(v)["gates"][:upto])
     return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": gates}
+
+
+# ------------------------------------------------------------- job panels, dashboard
+def evaluation_panel(job: Job) -> dict:
+    """An evaluation job's panel: the version it evaluated and its report (once written)."""
+    version = ModelVersion.objects.filter(pk=job.params.get("model_version")).first()
+    return {"version": version, "report": EvalReport.objects.filter(job=job).first()}
+
+
+def latest_models(project, n=5) -> list[tuple]:
+    """The dashboard's card: the project's ``n`` newest final versions, each with its latest report (or None)."""
+    finals = list(ModelVersion.objects.filter(project=project, is_final=True).select_related("job")[:n])
+    reports = {}
+    for report in EvalReport.objects.filter(model_version__in=finals).order_by(
+        "model_version_id", "-created_at", "-id"
+    ):
+        reports.setdefault(report.model_version_id, report)
+    return [(v, reports.get(v.pk)) for v in finals]

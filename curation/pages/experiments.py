@@ -76,3 +76,8 @@ def experiment_context(experiment: Experiment, board: Board) -> dict:
         "recipe": params.get("recipe") or {},
         "arm_info": [ARMS[a] for a in experiment.arms if a in ARMS],
     }
+
+
+def experiment_of(job) -> Experiment | None:
+    """The experiment a preparation job belongs to."""
+    return Experiment.objects.filter(job=job).first()
