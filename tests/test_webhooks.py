@@ -182,3 +182,18 @@ def test_the_payload_is_json(project):
     webhooks.subscribe(project, "http://127.0.0.1:9/hook", ["snapshot.ready"])
     (delivery,) = webhooks.emit(project, "snapshot.ready", {"snapshot": {"id": 1}})
     assert json.loads(webhooks.body_of(delivery))["data"]["snapshot"] == {"id": 1}
+
+
+def test_a_broker_that_is_down_does_not_fail_the_emitter(project, monkeypatch, django_capture_on_commit_callbacks):
+    from webapp.celery import app
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    app.loader.import_default_modules()  # registers the task, as _enqueue does outside a worker
+    monkeypatch.setattr(app.tasks[webhooks.TASK], "apply_async", refuse)
+    webhooks.subscribe(project, "http://127.0.0.1:9/hook", ["job.failed"])
+    with django_capture_on_commit_callbacks(execute=True):
+        (delivery,) = webhooks.emit(project, "job.failed", {})
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)

@@ -17,6 +17,7 @@ Webhooks library. A retry keeps the message id and signs a fresh timestamp.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ EVENTS = (
 TEST_EVENT = "webhook.test"
 TASK = "workers.tasks.webhooks.deliver"
 MAX_ENDPOINTS = 20
+log = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
 
 
@@ -108,11 +110,16 @@ def _queue(endpoints, event: str, data: dict) -> list[WebhookDelivery]:
 
 
 def _enqueue(delivery_id: int) -> None:
+    """Queue one delivery. A broker that is down must not fail what emitted the event (a job's
+    end, a page's request): the delivery stays pending, with no try, in the log."""
     from webapp.celery import app
 
-    if TASK not in app.tasks:  # task modules load lazily outside a worker (see jobs.task_named)
-        app.loader.import_default_modules()
-    app.tasks[TASK].apply_async(args=[delivery_id])
+    try:
+        if TASK not in app.tasks:  # task modules load lazily outside a worker (see jobs.task_named)
+            app.loader.import_default_modules()
+        app.tasks[TASK].apply_async(args=[delivery_id])
+    except Exception:
+        log.exception("webhook delivery %s could not be queued", delivery_id)
 
 
 # ---------------------------------------------------------------- delivering
