@@ -23,7 +23,10 @@ touched):
    at the same thread count);
 5. ``curation_gain``: the winning recipe also trains on the raw snapshots, and both
    students' gold accuracies are compared item by item (curated minus raw, a 95% paired
-   bootstrap interval over the gold items).
+   bootstrap interval over the gold items);
+6. the reply-drafting leg (``bench/demo_drafting.py``): a generation student distilled end to
+   end and judged (``gen_judged_retained``, ``gen_chrf_retained``, ``gen_speedup_per_token``,
+   ``judge_human_agreement`` against a simulated reviewer).
 
 Targets: the teacher >= 90% on gold; the student keeps >= 97% of it (the interval's lower
 end >= 95%) at >= 5x lower latency; curation_gain's interval above zero. The figures are
@@ -330,6 +333,9 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         EvalReport.objects.select_related("model_version__student_spec", "teacher_spec").get(pk=report.pk)
     )
     chosen = (routed or {}).get("chosen") or {}
+    import demo_drafting  # this directory is the script's: sys.path[0]
+
+    drafting = demo_drafting.journey(sys.modules[__name__], engineer, smoke, say)
     s, t = report.metrics["student"], report.metrics["teacher"]
     return {
         "report": report.pk,
@@ -371,6 +377,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
             "gold": chosen.get("gold"),
             "notes": (routed or {}).get("notes"),
         },
+        **drafting,
     }
 
 
@@ -504,6 +511,11 @@ def main():
         )
     else:
         rows.append(("routing", "n/a", "; ".join(f["routing"]["notes"] or ["no routing data"])))
+    import demo_drafting
+
+    gen_rows, gen_keys, gen_targets = demo_drafting.figures(f)
+    rows[8:8] = gen_rows
+    targets.update(gen_targets)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>26}  note")
     for name, value, note in rows:
@@ -558,6 +570,7 @@ def main():
                 "routing_cost_ratio": (
                     round(routed["cost_ratio"], 4) if routed and routed.get("cost_ratio") is not None else None
                 ),
+                **gen_keys,
                 "targets": targets,
                 "targets_met": all(targets.values()),
                 "smoke": bool(args.smoke),

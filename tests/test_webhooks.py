@@ -118,12 +118,13 @@ def test_nothing_reaches_a_url_after_unsubscribe(project, eager, django_capture_
 def test_a_job_ending_emits_its_event(project):
     endpoint = webhooks.subscribe(project, "http://127.0.0.1:9/hook", list(webhooks.EVENTS))
     for status, event in [("succeeded", "job.succeeded"), ("failed", "job.failed"), ("gated", "gate.waiting")]:
-        job = JobFactory(project=project, kind=Job.Kind.DISTILL, status="running")
-        jobs.finish(job, jobs.JobOutcome(status, "done"))
+        job = JobFactory(project=project, kind=Job.Kind.DISTILL, status="queued")
+        jobs.run(job.pk, lambda ctx, status=status: jobs.JobOutcome(status, "done"))
         delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
         assert delivery.event == event
         assert delivery.payload["data"]["job"] == {"id": job.pk, "kind": "distill", "status": status, "message": "done"}
-    jobs.finish(JobFactory(project=project, status="running"), jobs.JobOutcome("cancelled", ""))
+    cancelled = JobFactory(project=project, status="queued")
+    jobs.run(cancelled.pk, lambda ctx: jobs.JobOutcome("cancelled", ""))
     assert WebhookDelivery.objects.count() == 3
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0013_webhooks'),
+        ('curation', '0016_webhooks'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0012_experiments'),
+        ('curation', '0015_pairwise'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
