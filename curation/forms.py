@@ -68,10 +68,13 @@ class ImportForm(forms.Form):
 
 
 class TokenForm(forms.Form):
+    EXPIRY = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "never")]
+
     name = forms.CharField(
         max_length=100, help_text="What will use it, e.g. “training pipeline” or “Alice's notebook”."
     )
-    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.ALL, required=False)
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.FULL, required=False)
+    expires = forms.ChoiceField(choices=EXPIRY, initial="90", label="Expires after", required=False)
 
 
 class SnapshotForm(forms.Form):

@@ -39,7 +39,9 @@ def test_it_approves_every_matching_example_with_one_audit_row_each(project, exa
     assert set(verdicts.values_list("example_id", flat=True)) == hard_ids
     v = verdicts.first()
     assert v.action == "approve" and v.user == alice and v.version == 2 and v.project_id == project.id
-    assert v.changes == {"status": ["pending", "approved"]}
+    # Every value an undo must restore (approvals, conflict) is recorded next to the status.
+    assert v.changes["status"] == ["pending", "approved"] and v.changes["approvals"] == [0, 1]
+    assert not any(v.changes["conflict"])
     assert Example.objects.filter(project=project, status="pending").count() == 6
 
 
@@ -88,7 +90,7 @@ def test_a_later_single_action_on_a_bulk_changed_example_sees_the_bumped_version
     _bulk(project, alice, {"tier": "hard"}, "approve")
     with pytest.raises(review.StaleExample) as err:
         review.reject(examples[1], alice, loaded)
-    assert err.value.changes()[0]["changes"] == {"status": ["pending", "approved"]}
+    assert err.value.changes()[0]["changes"]["status"] == ["pending", "approved"]
 
 
 def test_bulk_approval_is_refused_when_a_second_approval_is_required(project):

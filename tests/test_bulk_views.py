@@ -86,3 +86,29 @@ def test_readers_cannot_bulk_act(project, rows, client_as):
     response = client_as("reader").post(bulk_url(project, "tier=hard"), {"action": "approve", "expected": "60"})
     assert response.status_code == 403
     assert not Example.objects.filter(status="approved").exists()
+
+
+def test_a_missing_target_stage_asks_again_with_the_filter_kept(project, rows, reviewer):
+    response = reviewer.get(bulk_url(project, "tier=hard&action=stage&to_stage="))
+    page = response.content.decode()
+    assert response.status_code == 400 and 'id="bulk-error"' in page
+    assert "Choose the action again" in page  # not a dead end: the form is on the page
+    assert '<input type="hidden" name="tier" value="hard">' in page
+    assert '<option value="stage" selected>' in page and 'data-for-action="stage"' in page
+
+
+def test_ticked_rows_are_a_filter_of_their_own(project, rows, reviewer):
+    picked = [rows[0].pk, rows[70].pk]
+    query = f"id={picked[0]}&id={picked[1]}&action=reject"
+    assert "Reject 2 examples?" in reviewer.get(bulk_url(project, query)).content.decode()
+    response = reviewer.post(bulk_url(project, f"id={picked[0]}&id={picked[1]}"), {"action": "reject", "expected": "2"})
+    assert response.status_code == 302
+    assert set(Example.objects.filter(status="rejected").values_list("pk", flat=True)) == set(picked)
+    assert reviewer.get(bulk_url(project, "id=12x&action=reject")).status_code == 400
+
+
+def test_the_queue_has_a_checkbox_per_row_for_reviewers_only(project, rows, reviewer, client_as):
+    page = reviewer.get(reverse("review-queue", args=[project.slug])).content.decode()
+    assert page.count('type="checkbox" name="id"') == 50 and 'id="selection-form"' in page
+    reader = client_as("reader")
+    assert 'name="id"' not in reader.get(reverse("review-queue", args=[project.slug])).content.decode()

@@ -2,7 +2,6 @@
 
 import pytest
 
-from curation.models import Example
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.review_factories import example_with_sample
 from tests.test_review_browser import chromium, login, screenshot, serial_live_server, settle  # noqa: F401
@@ -55,18 +54,69 @@ def test_the_engineers_top_bar_neither_overflows_nor_overlaps(chromium, triage):
     page.context.close()
 
 
-def test_e_changes_a_classifications_label(chromium, triage):
-    base, example = triage["url"], triage["example"]
+NO_SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.fixture
+def queue_rows(triage):
+    from curation.models import Prompt
+
+    project = triage["example"].project
+    for i in range(12):
+        text = f"Customer {i}: my invoice shows a charge I do not recognise, order {1000 + i}; please explain it."
+        example_with_sample(
+            project,
+            response="",
+            label="billing",
+            prompt=Prompt.objects.create(project=project, text=text, content_hash=f"q{i}"),
+        )
+    return triage
+
+
+@pytest.mark.slow
+def test_the_queue_and_the_focus_view_fit_a_390px_phone(chromium, queue_rows):
+    base, example = queue_rows["url"], queue_rows["example"]
     page = login(chromium, base, "erin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/p/triage/review/")
+    settle(page)
+    assert page.evaluate(NO_SIDEWAYS), page.evaluate("document.documentElement.scrollWidth")
+    assert not page.locator("form.filters").is_visible()  # folded: the rows come first
+    first_row = page.locator("[data-row]").first.bounding_box()
+    assert first_row["y"] < 844  # a row on the first screen
+    screenshot(page, "queue-390.png")
+    page.locator(".filter-toggle").click()
+    assert page.locator("form.filters").is_visible() and page.evaluate(NO_SIDEWAYS)
     page.goto(f"{base}/p/triage/examples/{example.pk}/")
     settle(page)
-    assert page.locator("#teacher-label").inner_text() == "billing"
-    page.keyboard.press("e")
-    select = page.locator("#edit-form select[name=label]")
-    assert select.is_visible()
-    select.select_option("account")
-    page.locator("#edit-form button[type=submit]").click()
-    page.wait_for_selector("text=Label set to account")
-    assert page.locator("#current-label").inner_text() == "account"
-    assert Example.objects.get(pk=example.pk).label == "account"
+    assert page.evaluate(NO_SIDEWAYS), page.evaluate("document.documentElement.scrollWidth")
+    approve = page.locator("button.approve").bounding_box()
+    assert approve["y"] + approve["height"] <= 844  # the decision bar sits on the first screen
+    screenshot(page, "focus-390.png")
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto(f"{base}/p/triage/review/")
+    settle(page)
+    assert page.evaluate(NO_SIDEWAYS), page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, "queue-820.png")
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_403_and_404_are_app_pages_with_debug_off(chromium, triage, settings):
+    from tests.factories import UserFactory as Users
+
+    settings.DEBUG = False
+    project = triage["example"].project
+    MembershipFactory(user=Users(username="rex"), project=project, role="reviewer")
+    page = login(chromium, triage["url"], "rex")
+    response = page.goto(f"{triage['url']}/p/triage/settings/")
+    assert response.status == 403
+    assert "This needs the engineer role; you are a reviewer here." in page.locator("main").inner_text()
+    assert page.locator(".topbar").is_visible()
+    screenshot(page, "error-403.png")
+    response = page.goto(f"{triage['url']}/p/triage/examples/999999/")
+    assert response.status == 404 and "Nothing here" in page.locator("main").inner_text()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    screenshot(page, "error-404.png")
     page.context.close()

@@ -61,7 +61,29 @@ def test_the_focus_view_shows_the_prediction_and_hides_the_text_tools(triage, re
     assert 'id="response-text"' not in page and 'name="response"' not in page
     assert 'id="heatmap"' not in page
     assert 'class="bar-row current"' in page  # the current label is marked in the bars
-    assert "Change the label" in page
+    assert 'id="edit-form"' not in page and 'data-shortcut="l"' not in page  # one way to change a label
+
+
+def test_each_label_has_its_number_key_and_grades_move_to_shift(triage, reviewer):
+    page = focus_page(reviewer, classified(triage, label="account"))
+    for number, name in enumerate(LABELS, start=1):
+        assert f'<button name="label" value="{name}" data-shortcut="{number}"' in page
+        assert f"<kbd>{number}</kbd> {name}</button>" in page
+    assert 'value="account" data-shortcut="2" aria-pressed="true" class="current"' in page
+    assert 'name="grade" value="3" data-shortcut="shift+3"' in page
+    assert 'data-shortcut="3" title' not in page
+    assert "Shift+1 – 5" in page and "Set the label shown with that number" in page
+
+
+def test_a_generation_project_keeps_digits_for_grades(reviewer, db):
+    from tests.factories import ProjectFactory as Projects
+
+    project = Projects()
+    MembershipFactory(project=project, user=UserFactory(username="gen"), role="reviewer")
+    example = example_with_sample(project)
+    reviewer.force_login(project.memberships.get().user)
+    page = focus_page(reviewer, example)
+    assert 'name="grade" value="3" data-shortcut="3"' in page and 'id="label-form"' not in page
 
 
 def test_the_edit_action_sets_the_label(triage, reviewer):

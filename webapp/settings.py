@@ -164,6 +164,8 @@ JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 120, minimum=5)
 SNAPSHOT_FREEZE_BATCH = env_int("SNAPSHOT_FREEZE_BATCH", 2000, minimum=1)
 # "Next for me" hands an example to one reviewer for this long.
 REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
+# A reviewer can undo their own decision, or a bulk action, for this long (if nothing changed since).
+REVIEW_UNDO_SECONDS = env_int("REVIEW_UNDO_SECONDS", 900, minimum=10)
 
 # Webhooks (services/webhooks.py): a try waits this long for an answer; failed tries are
 # retried after WEBHOOK_BACKOFF_S, doubled each time up to WEBHOOK_MAX_BACKOFF_S, at most

@@ -445,8 +445,13 @@ def evaluate(
         "same_threads": s_speed["threads"] == t_speed["threads"],
         "speedup": t_speed["latency_p50_ms"] / s_speed["latency_p50_ms"] if s_speed["latency_p50_ms"] else None,
         "samples": [
-            {"student": s.get("output", s.get("pred")), "teacher": t.get("output", t.get("pred"))}
-            for s, t in zip(s_items[:20], t_items[:20])
+            {
+                "prompt": g["prompt"] if isinstance(g["prompt"], str) else "\n".join(m["content"] for m in g["prompt"]),
+                "gold": g.get("reference", g.get("label")),
+                "student": s.get("output", s.get("pred")),
+                "teacher": t.get("output", t.get("pred")),
+            }
+            for g, s, t in zip(gold[:20], s_items[:20], t_items[:20])
         ],
         "notes": notes,
         "per_item": per_item,

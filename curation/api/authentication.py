@@ -11,12 +11,12 @@ from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import SAFE_METHODS
 
 from curation.models import ApiToken
+from curation.services.projects import CAPTURE_ROUTES
 
 KEYWORDS = (b"token", b"bearer")
-# The URL names a capture-only token may use (ApiToken.Scope.CAPTURE).
-CAPTURE_URLS = frozenset({"api-capture"})
 TOUCH_EVERY = timedelta(seconds=60)
 
 
@@ -36,14 +36,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
                 "Authorization: the token key has characters a key never has."
             ) from None
         token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash_key(key)).first()
+        if token is not None and token.revoked_at is None and token.is_expired:
+            raise exceptions.AuthenticationFailed(
+                f"Authorization: this token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; create a new one."
+            )
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Authorization: this token is unknown or revoked.")
-        if token.scope == ApiToken.Scope.CAPTURE:
-            match = getattr(request, "resolver_match", None)
-            if match is None or match.url_name not in CAPTURE_URLS:
-                raise exceptions.PermissionDenied(
-                    "This token may only send production captures (POST /api/v1/projects/<slug>/capture)."
-                )
+        _check_scope(request, token)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
             ApiToken.objects.filter(pk=token.pk).filter(
@@ -53,6 +52,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Token realm="api"'
+
+
+def _check_scope(request, token: ApiToken):
+    """403 for a request outside the token's scope (read: safe methods; capture: sending prompts)."""
+    if token.scope == ApiToken.Scope.READ and request.method not in SAFE_METHODS:
+        raise exceptions.PermissionDenied("This token is read-only: it can only make GET requests.")
+    if token.scope == ApiToken.Scope.CAPTURE:
+        match = getattr(request._request, "resolver_match", None)
+        if request.method != "POST" or match is None or match.url_name not in CAPTURE_ROUTES:
+            raise exceptions.PermissionDenied(
+                "This token is capture-only: it can only POST prompts to …/prompts/import or …/capture."
+            )
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):

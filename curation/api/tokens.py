@@ -16,15 +16,18 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "scope", "created_at", "last_used_at", "revoked_at", "active"]
+        fields = ["id", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at", "active"]
 
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. 'training pipeline'.")
     scope = serializers.ChoiceField(
         choices=ApiToken.Scope.choices,
-        default=ApiToken.Scope.ALL,
-        help_text="'capture': the token can only send production captures (for a production service).",
+        default=ApiToken.Scope.FULL,
+        help_text="full; read (GET only); capture (only POST prompts into the pool).",
+    )
+    expires_in_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3650, help_text="Empty or null: never expires."
     )
 
 
@@ -39,8 +42,9 @@ TOKEN_EXAMPLE = {
     "id": 5,
     "name": "training pipeline",
     "prefix": "q3Jx9aZk",
-    "scope": "all",
+    "scope": "read",
     "created_at": "2026-11-25T12:00:00Z",
+    "expires_at": "2027-02-23T12:00:00Z",
     "last_used_at": "2026-11-25T13:10:00Z",
     "revoked_at": None,
     "active": True,
@@ -57,7 +61,11 @@ TOKEN_EXAMPLE = {
         request=TokenCreateSerializer,
         responses={201: NewTokenSerializer, 400: OpenApiResponse(description="The body names the bad field.")},
         examples=[
-            OpenApiExample("Name it", request_only=True, value={"name": "training pipeline"}),
+            OpenApiExample(
+                "Name it",
+                request_only=True,
+                value={"name": "training pipeline", "scope": "read", "expires_in_days": 90},
+            ),
             OpenApiExample(
                 "Created",
                 response_only=True,
@@ -101,7 +109,8 @@ class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destro
         incoming = TokenCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        token, key = projects.issue(request.user, data["name"], data["scope"])  # ReviewError: 400 naming the field
+        # ReviewError: 400 naming the field
+        token, key = projects.issue(request.user, data["name"], data["scope"], data.get("expires_in_days"))
         token.key = key  # only on this instance, for this one response
         body = NewTokenSerializer(token).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -295,6 +295,7 @@ class Verdict(models.Model):
         GOLD = "gold", "Add to gold"
         COMMENT = "comment", "Comment"
         LABEL = "label", "Set label"
+        UNDO = "undo", "Undo"
 
     # Indexed through verdict_reviewer_day (project first) and verdict_example_id (example first).
     # No database-level foreign keys, as usual for an audit table (Django's own cascades,

@@ -18,6 +18,10 @@ class BulkAction(models.Model):
     count = models.PositiveIntegerField()
     seconds = models.FloatField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the action is undone (``review.undo_bulk``): the undo is a BulkAction of its
+    # own (action "undo", ``undoes`` pointing here) whose Verdict rows share its id.
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undoes = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by")
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,10 +11,6 @@ class ApiToken(models.Model):
 
     PREFIX_LEN = 8
 
-    class Scope(models.TextChoices):
-        ALL = "all", "Everything its user may do"
-        CAPTURE = "capture", "Production capture only"
-
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=PREFIX_LEN, db_index=True)
@@ -22,8 +18,14 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # A capture token sits in production services: it can only send captures, nothing else.
-    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.ALL)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full: everything your role allows"
+        READ = "read", "Read-only: GET requests only"
+        CAPTURE = "capture", "Capture-only: import prompts into the pool, nothing else"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.FULL)
 
     class Meta:
         ordering = ["-created_at"]
@@ -36,17 +38,26 @@ class ApiToken(models.Model):
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user, name, scope=Scope.ALL):
+    def issue(cls, user, name, scope=Scope.FULL, expires_at=None):
         """Create a token; returns (token, key). The key is never stored or shown again."""
         key = "cc_" + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name, prefix=key[3 : 3 + cls.PREFIX_LEN], key_hash=cls.hash_key(key), scope=scope
+            user=user,
+            name=name,
+            prefix=key[3 : 3 + cls.PREFIX_LEN],
+            key_hash=cls.hash_key(key),
+            scope=scope,
+            expires_at=expires_at,
         )
         return token, key
 
     @property
     def is_active(self):
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     def revoke(self):
         self.revoked_at = timezone.now()

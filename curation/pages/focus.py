@@ -86,9 +86,12 @@ def ranked(distribution, limit=None) -> list[tuple[str, float]]:
 
 
 def change_rows(changes) -> list[tuple]:
-    """(field, before, after) from a verdict's {field: [before, after]}."""
+    """(field, before, after) from a verdict's {field: [before, after]}, leaving out values that did not change
+    (a bulk decision records approvals and conflict beside the status, for its undo)."""
     return [
-        (name, pair[0], pair[1]) for name, pair in (changes or {}).items() if isinstance(pair, list) and len(pair) == 2
+        (name, pair[0], pair[1])
+        for name, pair in (changes or {}).items()
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]
     ]
 
 

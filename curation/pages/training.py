@@ -67,6 +67,12 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
             series.append((step, value))
     values = [v for pts in points.values() for _, v in pts]
     y_range = (min(values), max(values)) if values else None
+    # KD loss (about 1e-5 when the student matches) and CE (about 1) on one linear axis
+    # leave the KD curve flat on zero: a log scale when the curves are far apart.
+    positive = [v for v in values if v > 0]
+    log = bool(positive) and max(positive) / min(positive) > 100
+    if log:
+        y_range = (min(positive), max(positive))
     curves = (job.metrics or {}).get("curves", {})
     out = []
     for name in names:
@@ -88,6 +94,7 @@ def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
                     markers=markers,
                     y_range=y_range,
                     x_range=x_range,
+                    log=log,
                 ),
             }
         )

@@ -383,6 +383,7 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
                 )
             if updated:
                 ids.append(job.pk)
+    orphans = list(ids)
     if requeue_queued:
         ids += list(Job.objects.filter(status=Status.QUEUED).exclude(pk__in=ids).values_list("pk", flat=True))
     for job_id in ids:
@@ -390,6 +391,10 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
             enqueue(job_id)
         except Exception:
             log.exception("could not re-enqueue job %s", job_id)
-    if ids:
-        log.warning("re-enqueued jobs %s left by a stopped worker", ids)
+    if orphans:
+        log.warning("re-enqueued jobs %s left running by a stopped worker", orphans)
+    if len(ids) > len(orphans):
+        # Queued jobs are sent again on every start with the filesystem broker (a killed worker
+        # loses the messages it had fetched); on a first run that is simply their first delivery.
+        log.info("sent queued jobs %s to the broker again; a duplicate delivery is dropped", ids[len(orphans) :])
     return ids

@@ -34,6 +34,7 @@ SHORTCUTS = [
     ("l", "Set the label (classification)"),
     ("g", "Add to the gold set"),
     ("c", "Comment"),
+    ("z", "Undo your last decision (named in the banner)"),
     ("j", "Next example"),
     ("k", "Previous example"),
     ("n", "Next for me (a leased, unclaimed example)"),
@@ -41,22 +42,42 @@ SHORTCUTS = [
     ("?", "Show or hide this list"),
 ]
 READER_SHORTCUTS = {"j", "k", "u", "?"}
+UNDO_NOTES = {"pending": "it is pending again", "approved": "it is approved again", "rejected": "it is rejected again"}
+# A classification's number keys choose the label shown with that number (as in Prodigy and
+# Label Studio), so its grades move to Shift + digit; its label is changed in one place only.
+CLASSIFICATION_KEYS = {
+    "e": None,
+    "l": None,
+    "1 – 5": ("Shift+1 – 5", "Grade 1 to 5 (Shift+0 clears)"),
+}
+LABEL_KEYS = ("1 – 9", "Set the label shown with that number")
 ADVANCING = {"approve", "reject"}
 
 
 def _shortcuts(project):
     if not can(project, Role.REVIEWER):
         return [s for s in SHORTCUTS if s[0] in READER_SHORTCUTS]
-    if project.is_classification:  # the edit key changes the label: there is no text to edit
-        return [("e", "Change the label (Esc cancels)") if key == "e" else (key, what) for key, what in SHORTCUTS]
+    if project.is_classification:
+        keys = [LABEL_KEYS]
+        for key, what in SHORTCUTS:
+            replaced = CLASSIFICATION_KEYS.get(key, (key, what))
+            if replaced:
+                keys.append(replaced)
+        return keys
     return SHORTCUTS
 
 
 def _render(request, project, example, status=200, push=False, **extra):
+    now = timezone.now()
+    can_act = can(project, Role.REVIEWER)
     context = {
-        **focus_context(project, example, request.user, request.GET, timezone.now()),
-        "can_act": can(project, Role.REVIEWER),
+        **focus_context(project, example, request.user, request.GET, now),
+        "can_act": can_act,
+        "undoable": review.undoable_verdict(example, request.user, now) if can_act else None,
         "shortcuts": _shortcuts(project),
+        # data-shortcut prefix and shown key of the grade buttons (Shift in a classification)
+        "grade_prefix": "shift+" if project.is_classification else "",
+        "grade_key_label": "⇧" if project.is_classification else "",
         "typed": {},
         **extra,
     }
@@ -148,9 +169,12 @@ def act(request, slug, pk, action):
         return _render(
             request, project, example_for(project, pk), status=400, error=error, typed=typed, open_form=action
         )
-    target = example_for(project, pk)
+    decided = example_for(project, pk)
+    verdict = review.undoable_verdict(decided, request.user)
+    undo = _undo_banner(project, decided, verdict, request.GET) if verdict else None
+    target = decided
     if action in ADVANCING:
-        following = _after_decision(request, project, target)
+        following = _after_decision(request, project, decided)
         if following is None:
             messages.success(request, f"{notice} That was the last example of this filter.")
             queue_url = f"{reverse('review-queue', args=[slug])}?{filter_params(request.GET).urlencode()}"
@@ -159,11 +183,60 @@ def act(request, slug, pk, action):
             return redirect(queue_url)
         target = example_for(project, following.pk)
     if fragment_of(request) != "focus":
-        messages.success(request, notice)
+        messages.success(request, f"{notice} (#{decided.pk})")
         return redirect(focus_url(project, target, request.GET))
-    response = _render(request, project, target, notice=notice)
+    response = _render(request, project, target, notice=notice, decided=decided, undo=undo)
     if target.pk != example.pk:
         response["HX-Push-Url"] = focus_url(project, target, request.GET)
+    return response
+
+
+def _undo_banner(project, example, verdict, params) -> dict:
+    """What the banner's Undo button posts: the decision, and the version it left."""
+    query = filter_params(params).urlencode()
+    return {
+        "url": reverse("review-undo", args=[project.slug, example.pk]) + (f"?{query}" if query else ""),
+        "verdict": verdict.pk,
+        "version": example.version,
+        "example": example,
+        "prompt": _prompt_line(example),
+    }
+
+
+def _prompt_line(example) -> str:
+    """The start of the example's prompt (its last user turn for a chat), to name it in a banner."""
+    prompt = example.prompt
+    if prompt.messages:
+        users = [m.get("content", "") for m in prompt.messages if isinstance(m, dict) and m.get("role") == "user"]
+        return str(users[-1] if users else prompt.messages[-1].get("content", ""))
+    return prompt.text
+
+
+@login_required
+@require_POST
+def undo(request, slug, pk):
+    """Take back this reviewer's last decision on the example (the banner's Undo, or ``z``)."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    example = example_for(project, pk)
+    try:
+        done = review.undo_decision(
+            example, request.user, parse_id(request.POST.get("verdict")), parse_id(request.POST.get("version"))
+        )
+    except StaleExample as stale:
+        return _render(
+            request, project, example_for(project, pk), status=409, stale=stale, conflict_rows=conflict_rows(stale)
+        )
+    except ReviewError as exc:
+        return _render(request, project, example_for(project, pk), status=400, error=str(exc))
+    note = done.description
+    if "status" in (done.verdict.changes or {}):
+        note += f": {UNDO_NOTES.get(done.example.status, done.example.status)}"
+    note += "."
+    if fragment_of(request) != "focus":
+        messages.success(request, note)
+        return redirect(focus_url(project, done.example, request.GET))
+    response = _render(request, project, example_for(project, pk), notice=note)
+    response["HX-Push-Url"] = focus_url(project, done.example, request.GET)
     return response
 
 

@@ -68,7 +68,9 @@ def generate_page(request, slug):
             except Invalid as exc:
                 add_errors(form, exc)
             else:
-                messages.success(request, f"{job} is queued: {job.params['frozen']['count']:,} prompts.")
+                messages.success(
+                    request, f"{job} launched for {job.params['frozen']['count']:,} prompts; this page follows it."
+                )
                 return redirect("job-detail", slug=project.slug, pk=job.pk)
         data = request.POST
     else:
@@ -114,7 +116,7 @@ def score_page(request, slug):
             except Invalid as exc:
                 add_errors(form, exc)
             else:
-                messages.success(request, f"{job} is queued.")
+                messages.success(request, f"{job} launched; this page follows it.")
                 return redirect("job-detail", slug=project.slug, pk=job.pk)
         spec = _chosen_spec(project, request.POST.get("model_spec"))
     else:
@@ -143,5 +145,5 @@ def job_retry(request, slug, pk):
     except ValueError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{job} is queued again; it does only what is missing.")
+        messages.success(request, f"{job} launched again; it does only what is missing.")
     return redirect("job-detail", slug=project.slug, pk=job.pk)

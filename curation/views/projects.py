@@ -4,7 +4,7 @@ from django.shortcuts import render
 
 from curation.access import can, project_for, visible_projects
 from curation.models import Role
-from curation.services.projects import next_steps
+from curation.services.projects import can_create_projects, next_steps
 from curation.services.review import agreement, reviewed_per_day, stage_progress, status_matrix
 
 
@@ -18,7 +18,8 @@ def project_list(request):
         (p, "engineer (admin)" if request.user.is_superuser and p.id not in roles else roles.get(p.id))
         for p in projects
     ]
-    return render(request, "curation/project_list.html", {"rows": rows})
+    context = {"rows": rows, "can_create": can_create_projects(request.user)}
+    return render(request, "curation/project_list.html", context)
 
 
 @login_required

@@ -5,13 +5,14 @@ What the pages show is read by ``curation.pages.queue``."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
 from curation.fragments import render_page
-from curation.models import Role
+from curation.models import BulkAction, Role
 from curation.pages.queue import (
     filter_choices,
     filter_params,
@@ -29,11 +30,14 @@ from curation.services.review import (
     apply_bulk,
     filtered_examples,
     plan_bulk,
+    undo_bulk,
+    undoable_bulk,
 )
 
 QUEUE_SHORTCUTS = [
     ("j / k", "Move down / up the list"),
-    ("o or Enter", "Open the selected example"),
+    ("o or Enter", "Open the highlighted example"),
+    ("x", "Tick the highlighted example for “Apply to selected”"),
     ("n", "Next for me: lease the next free pending example of this filter"),
     ("/", "Search"),
     ("?", "Show or hide this list"),
@@ -64,6 +68,7 @@ def review_queue(request, slug):
         "can_act": can(project, Role.REVIEWER),
         "queue_shortcuts": [s for s in QUEUE_SHORTCUTS if can(project, Role.REVIEWER) or s[0] != "n"],
         "now": timezone.now(),
+        "undoable_bulk": _undo_offer(project, request.user),
         **filter_choices(project),
     }
     return render_page(
@@ -97,6 +102,7 @@ def bulk(request, slug):
         "project": project,
         "filter_qs": kept.urlencode(),
         "filter_items": _filter_items(kept),
+        "filter_pairs": [(key, value) for key in kept for value in kept.getlist(key)],
         "data": data,
         "queue_url": f"{reverse('review-queue', args=[slug])}?{kept.urlencode()}",
         **filter_choices(project),
@@ -104,8 +110,8 @@ def bulk(request, slug):
     try:
         queryset, _cleaned = filtered_examples(project, filter_params(request.GET))
         plan = plan_bulk(project, data.get("action", ""), data.get("to_tier", ""), data.get("to_stage", ""))
-    except ReviewError as exc:  # the action or its target
-        return render(request, "curation/bulk_confirm.html", {**context, "error": str(exc)}, status=400)
+    except ReviewError as exc:  # the action or its target: asked again on the same page, never a dead end
+        return render(request, "curation/bulk_confirm.html", {**context, "error": str(exc), "ask": True}, status=400)
     except Invalid as exc:  # the filter
         return render(request, "curation/bulk_confirm.html", {**context, "errors": exc.errors}, status=400)
     status = 200
@@ -137,3 +143,34 @@ def bulk(request, slug):
 
 def _filter_items(kept: QueryDict) -> list[tuple[str, str]]:
     return [(key, ", ".join(kept.getlist(key))) for key in kept if key != "order"]
+
+
+BULK_PAST = {"approve": "approved", "reject": "rejected", "tier": "set the tier of", "stage": "moved"}
+
+
+def _undo_offer(project, user):
+    """The reviewer's latest bulk action that can still be undone, with words for the banner."""
+    if not can(project, Role.REVIEWER):
+        return None
+    action = undoable_bulk(project, user)
+    if action is not None:
+        noun = f"{action.count:,} example{'' if action.count == 1 else 's'}"
+        target = f" to {action.target}" if action.target else ""
+        action.summary = f"You {BULK_PAST.get(action.action, action.action)} {noun}{target}"
+    return action
+
+
+@login_required
+@require_POST
+def bulk_undo(request, slug, bulk_id):
+    """Undo a bulk action: every example it changed and nobody changed since gets its values back."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    action = get_object_or_404(BulkAction, project=project, pk=bulk_id)
+    queue_url = f"{reverse('review-queue', args=[slug])}?{filter_params(request.GET).urlencode()}"
+    try:
+        done = undo_bulk(action, request.user)
+    except ReviewError as exc:
+        messages.error(request, f"Not undone: {exc}")
+    else:
+        messages.success(request, done.describe())
+    return redirect(queue_url)

@@ -19,7 +19,8 @@ def token_list(request):
     if request.method == "POST" and form.is_valid():
         try:
             data = form.cleaned_data
-            token, key = projects.issue(request.user, data["name"], data["scope"] or ApiToken.Scope.ALL)
+            scope, days = data["scope"] or "full", data["expires"] or TokenForm.EXPIRY[1][0]
+            token, key = projects.issue(request.user, data["name"], scope, days)
         except ReviewError as exc:
             add_errors(form, exc)
         else:

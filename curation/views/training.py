@@ -55,7 +55,7 @@ def distill_launch(request, slug):
         except Invalid as exc:
             add_errors(form, exc, rows=rows)
         else:
-            messages.success(request, f"{job} is queued.")
+            messages.success(request, f"{job} launched; this page follows it.")
             return redirect("job-detail", slug=project.slug, pk=job.pk)
     return _launch_page(request, project, form, formset, status=400)
 
@@ -197,7 +197,7 @@ def model_evaluate(request, slug, pk):
     except Invalid as exc:
         messages.error(request, f"Not launched: {exc}")
         return redirect("model-detail", slug=project.slug, pk=version.pk)
-    messages.success(request, f"{job} is queued.")
+    messages.success(request, f"{job} launched; this page follows it.")
     return redirect("job-detail", slug=project.slug, pk=job.pk)
 
 

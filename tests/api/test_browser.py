@@ -118,3 +118,42 @@ def test_a_snapshot_page_follows_its_build_and_offers_the_files(
     page.goto(f"{live_server.url}/p/{project.slug}/snapshots/")
     page.screenshot(path=str(shots / "snapshots-list.png"), full_page=True)
     assert "week 48" in page.content()
+
+
+KEY_BOX = """() => {
+  const el = document.querySelector('#new-token-key');
+  const key = el.getBoundingClientRect();
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
+  const cards = Array.from(document.querySelectorAll('main .card')).filter((c) => !c.contains(el));
+  const overlaps = cards.filter((c) => {
+    const r = c.getBoundingClientRect();
+    return r.top < key.bottom && key.top < r.bottom;
+  });
+  return {width: key.width, lines: tops.size, overlaps: overlaps.length,
+          spills: el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1,
+          sideways: document.documentElement.scrollWidth > window.innerWidth};
+}"""
+
+
+@pytest.mark.slow
+def test_a_new_token_is_drawn_on_a_line_or_two_at_any_width_with_its_scope_and_expiry(page, live_server, db, shots):
+    user = UserFactory(username="tess")
+    log_in(page, live_server, "tess")
+    page.goto(f"{live_server.url}/tokens/")
+    page.fill("input[name=name]", "snapshot puller")
+    page.select_option("select[name=scope]", "read")
+    page.select_option("select[name=expires]", "30")
+    page.click("text=Create token")
+    page.wait_for_selector("#new-token-key")
+    token = ApiToken.objects.get(user=user)
+    assert token.scope == "read" and token.expires_at is not None
+    for width in (1280, 820, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        box = page.evaluate(KEY_BOX)
+        assert box["width"] > 200 and box["lines"] <= 3 and not box["spills"], (width, box)  # not a char per line
+        assert box["overlaps"] == 0 and not box["sideways"], (width, box)
+        page.screenshot(path=str(shots / f"tokens-new-{width}.png"), full_page=True)
+    row = page.locator("table.tokens tbody tr").first.inner_text()
+    assert "read" in row and token.expires_at.strftime("%Y-%m-%d") in row

@@ -140,7 +140,7 @@ def test_a_capture_token_captures_and_does_nothing_else(capture_client, project)
         capture_client.post(reverse("api-tokens-list"), {"name": "escalate"}, content_type="application/json"),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403]
-    assert "only send production captures" in refused[0].json()["detail"]
+    assert "capture-only" in refused[0].json()["detail"]
     assert ApiToken.objects.count() == 1
 
 
@@ -156,4 +156,4 @@ def test_a_capture_token_can_be_made_over_the_api_and_on_the_tokens_page(api, cl
     page = client_as("engineer")
     assert page.post(reverse("token-list"), {"name": "svc", "scope": "capture"}).status_code == 302
     assert ApiToken.objects.get(name="svc").scope == "capture"
-    assert "Production capture only" in page.get(reverse("token-list")).content.decode()
+    assert "Capture-only" in page.get(reverse("token-list")).content.decode()

@@ -1,4 +1,5 @@
 import hashlib
+import io
 from datetime import timedelta
 
 import pytest
@@ -144,7 +145,7 @@ def test_the_tokens_page_shows_a_new_key_once_then_only_its_prefix(client, alice
     response = client.post(reverse("token-list"), {"name": "notebook"}, follow=True)
     key = ApiToken.objects.get(user=alice)
     page = response.content.decode()
-    shown = page.split('id="new-token-key" class="key">')[1].split("<")[0]
+    shown = page.split('id="new-token-key" class="token-key">')[1].split("<")[0]
     assert ApiToken.hash_key(shown) == key.key_hash
     again = client.get(reverse("token-list")).content.decode()
     assert shown not in again and f"cc_{key.prefix}…" in again
@@ -192,3 +193,57 @@ def test_a_token_acts_with_its_users_role(client, alice, project):
         **auth,
     )
     assert response.status_code == 403
+
+
+def test_a_read_only_token_can_read_but_not_write(client, alice, project):
+    MembershipFactory(project=project, user=alice, role="engineer")
+    client.force_login(alice)
+    key = client.post(TOKENS, {"name": "reader", "scope": "read"}, content_type="application/json").json()["key"]
+    client.logout()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    assert client.get(f"/api/v1/projects/{project.slug}/prompts/", **auth).status_code == 200
+    response = client.post(TOKENS, {"name": "escalate"}, content_type="application/json", **auth)
+    assert response.status_code == 403 and "read-only" in response.json()["detail"]
+    assert ApiToken.objects.filter(user=alice).count() == 1
+
+
+def test_a_capture_only_token_can_only_send_prompts(client, alice, project):
+    MembershipFactory(project=project, user=alice, role="engineer")
+    client.force_login(alice)
+    key = client.post(TOKENS, {"name": "prod", "scope": "capture"}, content_type="application/json").json()["key"]
+    client.logout()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    assert client.get(f"/api/v1/projects/{project.slug}/prompts/", **auth).status_code == 403
+    upload = io.BytesIO(b'{"prompt": "A customer asks about refunds."}\n')
+    upload.name = "traffic.jsonl"
+    response = client.post(reverse("api-prompts-import", args=[project.slug]), {"file": upload}, **auth)
+    assert response.status_code == 201, response.content
+    assert client.get(TOKENS, **auth).status_code == 403
+
+
+def test_an_expired_token_is_refused_with_its_date(client, alice):
+    created = create_token(client, alice)
+    ApiToken.objects.filter(pk=created["id"]).update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.get(TOKENS, HTTP_AUTHORIZATION=f"Bearer {created['key']}")
+    assert response.status_code == 401 and "expired on" in response.json()["detail"]
+    assert ApiToken.objects.get(pk=created["id"]).is_active is False
+
+
+def test_expiry_and_scope_are_checked_naming_the_field(client, alice):
+    client.force_login(alice)
+    bad = client.post(TOKENS, {"name": "x", "expires_in_days": 0}, content_type="application/json")
+    assert bad.status_code == 400 and "expires_in_days" in bad.json()
+    bad = client.post(TOKENS, {"name": "x", "scope": "root"}, content_type="application/json")
+    assert bad.status_code == 400 and "scope" in bad.json()
+    made = client.post(TOKENS, {"name": "x", "expires_in_days": 7}, content_type="application/json").json()
+    assert made["scope"] == "full" and made["expires_at"] is not None
+
+
+def test_the_tokens_page_creates_a_scoped_token_that_expires(client, alice):
+    client.force_login(alice)
+    response = client.post(reverse("token-list"), {"name": "puller", "scope": "read", "expires": "90"}, follow=True)
+    token = ApiToken.objects.get(user=alice)
+    assert token.scope == "read" and 89 <= (token.expires_at - timezone.now()).days <= 90
+    assert "read" in response.content.decode()
+    client.post(reverse("token-list"), {"name": "forever", "scope": "full", "expires": "never"})
+    assert ApiToken.objects.get(name="forever").expires_at is None

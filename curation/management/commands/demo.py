@@ -38,19 +38,43 @@ class Command(BaseCommand):
         procs = self._start(host, port)
         url = f"http://{host}:{port}/"
         self._wait_until_up(url + "healthz", procs)
-        self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.0f} s: open {url}"))
-        for username, role in DEMO_USERS:
-            self.stdout.write(f"  {role:<9} {username} / {DEMO_PASSWORD}")
-        running = Job.objects.filter(kind=Job.Kind.GENERATE, status__in=Job.ACTIVE).select_related("project")
-        for job in running:
-            self.stdout.write(
-                f"  The teacher is answering {job.project.name}'s prompts: {url}p/{job.project.slug}/jobs/{job.pk}/"
-            )
-        self.stdout.write("  (Ctrl-C stops the web server and the worker.)\n")
+        self._ready(url, started, with_teacher=not no_teacher)
         self._supervise(procs)
 
+    def _ready(self, url, started, with_teacher):
+        """One block the eye finds: where to go, who to log in as, what runs, and any missed target."""
+        rule = "=" * 72
+        lines = [rule, f"Ready in {time.monotonic() - started:.0f} s: open {url}", ""]
+        lines += [f"  {role:<9} {username} / {DEMO_PASSWORD}" for username, role in DEMO_USERS]
+        running = Job.objects.filter(kind=Job.Kind.GENERATE, status__in=Job.ACTIVE).select_related("project")
+        for job in running:
+            lines.append(
+                f"  The teacher is answering {job.project.name}'s prompts: {url}p/{job.project.slug}/jobs/{job.pk}/"
+            )
+        lines += ["", f"  Logs: {self.logs['worker']} (worker), {self.logs['web']} (web server)"]
+        lines += ["  Ctrl-C stops the web server and the worker.", rule]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+        warning = self._teacher_warning() if with_teacher else None
+        if warning:
+            self.stdout.write(self.style.ERROR(f"{'!' * 72}\nWARNING: {warning}\n{'!' * 72}"))
+
+    def _teacher_warning(self):
+        from curation.services.demo import demo_dir
+        from workers.demo.teacher import missed_target_message, read_info
+
+        info = read_info(demo_dir() / "teacher")
+        if info and not info.get("meets_target", True):
+            return missed_target_message(info)
+        return None
+
     def _start(self, host, port):
+        """The worker and the web server, their start-up banners and request lines in log files."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        log_dir = Path(settings.DATA_DIR) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.logs = {"worker": log_dir / "worker.log", "web": log_dir / "web.log"}
+        worker_log = open(self.logs["worker"], "a")
+        web_log = open(self.logs["web"], "a")
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -70,11 +94,15 @@ class Command(BaseCommand):
             ],
             cwd=ROOT,
             env=env,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
         )
         web = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
             cwd=ROOT,
             env=env,
+            stdout=web_log,
+            stderr=subprocess.STDOUT,
         )
         return {"web": web, "worker": worker}
 
@@ -84,7 +112,7 @@ class Command(BaseCommand):
             for name, proc in procs.items():
                 if proc.poll() is not None:
                     self._stop(procs)
-                    raise SystemExit(f"The {name} process exited (code {proc.returncode}); see its output above.")
+                    raise SystemExit(f"The {name} process exited (code {proc.returncode}); see {self.logs[name]}.")
             try:
                 with urllib.request.urlopen(url, timeout=2):
                     return
@@ -99,7 +127,8 @@ class Command(BaseCommand):
             while all(p.poll() is None for p in procs.values()):
                 time.sleep(1)
             dead = [n for n, p in procs.items() if p.poll() is not None]
-            self.stderr.write(f"The {', '.join(dead)} process stopped; shutting down.")
+            logs = ", ".join(str(self.logs[n]) for n in dead)
+            self.stderr.write(f"The {', '.join(dead)} process stopped; shutting down (see {logs}).")
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:

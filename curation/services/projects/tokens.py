@@ -1,18 +1,41 @@
-"""API tokens: issue (the key is returned once), revoke. Only sha256(key) is stored."""
+"""API tokens: issue (the key is returned once), revoke. Only sha256(key) is stored.
+
+A token has a scope (``full``; ``read``: safe methods only; ``capture``: only sending
+prompts into the pool, for a production service) and an optional expiry; both are
+enforced by ``api.authentication.ApiTokenAuthentication``.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
 
 from curation.models import ApiToken
 from curation.services.errors import ReviewError
+from curation.services.inputs import parse_whole
 
 MAX_ACTIVE = 100
+MAX_DAYS = 3650
+# The routes a capture-only token may POST to (route names of curation/api/urls.py).
+# What a capture-only token may POST to: the prompt import and production capture.
+CAPTURE_ROUTES = {"api-prompts-import", "api-capture"}
 
 
-def issue(user, name: str, scope: str = ApiToken.Scope.ALL):
-    """(token, key) for a new token of ``user``; ReviewError (on ``name`` or ``scope``) for a bad request.
+def expiry(days) -> timezone.datetime | None:
+    """When a token made now for ``days`` days expires (None, "" or "never": never).
 
-    A ``capture`` token can only send production captures (``api/authentication.py`` holds it there).
+    ReviewError on ``expires_in_days`` for anything but 1 to MAX_DAYS.
     """
-    if scope not in ApiToken.Scope.values:
-        raise ReviewError(f"Choose one of {', '.join(ApiToken.Scope.values)}.", "scope")
+    if days in (None, "", "never"):
+        return None
+    value = parse_whole(days, 1, MAX_DAYS)
+    if value is None:
+        raise ReviewError(f"A whole number of days from 1 to {MAX_DAYS}, or never; got {days!r}.", "expires_in_days")
+    return timezone.now() + timedelta(days=value)
+
+
+def issue(user, name: str, scope: str = ApiToken.Scope.FULL, days=None):
+    """(token, key) for a new token of ``user``; ReviewError naming the field for a blank name, a bad scope or
+    expiry, or too many tokens."""
     name = (name or "").strip()
     if not name:
         raise ReviewError("Give the token a name, e.g. what will use it.", "name")
@@ -20,7 +43,9 @@ def issue(user, name: str, scope: str = ApiToken.Scope.ALL):
         raise ReviewError("At most 100 characters.", "name")
     if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE:
         raise ReviewError(f"You have {MAX_ACTIVE} active tokens; revoke one you no longer use first.", "name")
-    return ApiToken.issue(user, name, scope)
+    if scope not in ApiToken.Scope.values:
+        raise ReviewError(f"choose one of {', '.join(ApiToken.Scope.values)}.", "scope")
+    return ApiToken.issue(user, name, scope=scope, expires_at=expiry(days))
 
 
 def revoke(token: ApiToken) -> ApiToken:

@@ -5,7 +5,8 @@ Modules: ``decisions`` (approve, reject, edit, grade, tier, stage, label, commen
 optimistic lock and the audit row; ``apply``, the one entry the focus view and the verdicts API
 call), ``bulk`` (one statement per filter), ``leases``,
 ``filters`` (the shared example filter and keyset pages), ``curriculum`` (stage and tier
-lists), ``stats`` (per-day counts, agreement). Outside code imports this package only.
+lists), ``stats`` (per-day counts, agreement), ``undo`` (take back a decision or a bulk
+action). Outside code imports this package only.
 """
 
 from curation.services.review.bulk import ACTIONS, BulkCountChanged, apply_bulk, plan_bulk
@@ -57,6 +58,14 @@ from curation.services.review.pairwise import (
     pair_results,
 )
 from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
+from curation.services.review.undo import (
+    BulkUndone,
+    Undone,
+    undo_bulk,
+    undo_decision,
+    undoable_bulk,
+    undoable_verdict,
+)
 
 __all__ = [
     "ACTIONS",
@@ -68,11 +77,13 @@ __all__ = [
     "PAIR_NOTE_LIMIT",
     "PARAMS",
     "BulkCountChanged",
+    "BulkUndone",
     "Decided",
     "ExampleFilter",
     "Page",
     "ReviewError",
     "StaleExample",
+    "Undone",
     "add_level",
     "add_to_gold",
     "adjacent",
@@ -109,4 +120,8 @@ __all__ = [
     "set_tier",
     "stage_progress",
     "status_matrix",
+    "undo_bulk",
+    "undo_decision",
+    "undoable_bulk",
+    "undoable_verdict",
 ]

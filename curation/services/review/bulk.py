@@ -6,7 +6,8 @@ Set-based SQL whatever the number of rows, in one transaction, with one audit
 
 - PostgreSQL: ``WITH moved AS (UPDATE example ... WHERE <filter> AND status = 'pending'
   RETURNING ...) INSERT INTO verdict SELECT ... FROM moved``, one such statement per value
-  the changed column can hold before (three statuses; a project's few tiers or stages),
+  the changed columns hold before (each status, approvals and conflict the filter holds,
+  read once; a project's few tiers or stages),
   the action's own target first so no row is changed twice. The UPDATE locks each row as
   it writes it, and the audit row is made from that very change, with that statement's
   guard value as its "before", so no single action can slip in between the audit and
@@ -137,7 +138,13 @@ def _changes(plan: BulkPlan):
             "lease_expires_at": None,
             "approvals": Greatest(F("approvals"), Value(1)) if plan.action == "approve" else 0,
         }
-        return JSONObject(status=JSONArray(F("status"), Value(status))), update
+        # approvals and conflict are recorded too, so an undo restores them exactly.
+        changes = JSONObject(
+            status=JSONArray(F("status"), Value(status)),
+            approvals=JSONArray(F("approvals"), update["approvals"] if plan.action == "approve" else Value(0)),
+            conflict=JSONArray(F("conflict"), Value(False)),
+        )
+        return changes, update
     if plan.action == "tier":
         after = plan.tier.name if plan.tier else None
         update = {"tier": plan.tier, "tier_locked": plan.tier is not None}
@@ -202,40 +209,57 @@ def _tune_transaction():
         cursor.execute("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)")
 
 
-def _before_values(project, plan: BulkPlan):
-    """(guard column, [(value, its name for the audit row)]) of the column the plan changes.
+def _guards(project, queryset, plan: BulkPlan):
+    """[(guard filter, its {field: [before, after]} audit constant)] over the values the plan changes.
 
-    The plan's own target comes first: a row the first statement changes then holds that
-    value, which no later statement's guard matches, so no row is changed twice.
+    Decisions are guarded by each (status, approvals, conflict) the filter holds (one read
+    of the filtered rows), so the audit row keeps every value an undo must restore; a tier
+    or stage by each of the project's few tiers or stages. The plan's own target comes
+    first: a row the first statements change then holds that value, which no later
+    statement's guard matches, so no row is changed twice.
     """
     if plan.action in ("approve", "reject"):
-        column, target = "status", _after(plan)
-        values = [(status, status) for status in ExampleStatus.values]
-    elif plan.action == "tier":
-        column, target = "tier_id", plan.tier.id if plan.tier else None
+        target = _after(plan)
+        present = queryset.order_by().values_list("status", "approvals", "conflict").distinct()
+        guards = []
+        for status, approvals, conflict in sorted(set(present), key=lambda row: (row[0] != target, row)):
+            after_approvals = max(approvals, 1) if plan.action == "approve" else 0
+            guards.append(
+                (
+                    {"status": status, "approvals": approvals, "conflict": conflict},
+                    {
+                        "status": [status, target],
+                        "approvals": [approvals, after_approvals],
+                        "conflict": [conflict, False],
+                    },
+                )
+            )
+        return guards
+    if plan.action == "tier":
+        column, field, target = "tier_id", "tier", plan.tier.id if plan.tier else None
         values = [*project.tiers.order_by("order").values_list("id", "name"), (None, None)]
     else:
-        column, target = "stage_id", plan.stage.id
+        column, field, target = "stage_id", "stage", plan.stage.id
         values = list(project.stages.order_by("order").values_list("id", "name"))
-    return column, sorted(values, key=lambda value: value[0] != target)
+    values.sort(key=lambda value: value[0] != target)
+    return [({column: value}, {field: [name, _after(plan)]}) for value, name in values]
 
 
 def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
     """PostgreSQL: ``WITH moved AS (UPDATE ... RETURNING) INSERT INTO verdict ...``, once per "before" value.
 
-    The audited column (status, tier or stage) has only a handful of values, so the
-    action runs as one statement per value that column can hold, each guarded by it
-    (``AND status = 'pending'``): every audit row's "before" is that statement's constant,
-    and the table is read once, in the UPDATE's own scan, with no self-join to recover the
-    old value. The UPDATE locks each row as it writes it; if another transaction changed
-    a row since the statement's snapshot, PostgreSQL re-checks the filter and the guard
-    on the newest version, so a row that no longer matches, or whose audited value moved,
-    is skipped by this statement. It is then either changed by the statement for its new
-    value (with that value as its "before") or missed, and the count comes out different
-    from the confirmed one: the caller rolls back and redoes the action the lock-first way.
+    The audited columns (status with approvals and conflict, a tier or a stage) have only a
+    handful of values, so the action runs as one statement per value they hold, each guarded
+    by it (``AND status = 'pending' AND approvals = 0 AND NOT conflict``): every audit row's
+    "before" is that statement's constant, and the table is read once, in the UPDATE's own
+    scan, with no self-join to recover the old value. The UPDATE locks each row as it
+    writes it; if another transaction changed a row since the statement's snapshot,
+    PostgreSQL re-checks the filter and the guard on the newest version, so a row that no
+    longer matches, or whose audited value moved, is skipped by this statement. It is then
+    either changed by the statement for its new value (with that value as its "before") or
+    missed, and the count comes out different from the confirmed one: the caller rolls
+    back and redoes the action the lock-first way.
     """
-    column, values = _before_values(project, plan)
-    changes_field = {"status": "status", "tier_id": "tier", "stage_id": "stage"}[column]
     table = connection.ops.quote_name(Example._meta.db_table)
     insert = (
         f"INSERT INTO {Verdict._meta.db_table} ({', '.join(_VERDICT_COLUMNS)}) "
@@ -244,8 +268,8 @@ def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
     _, update = _changes(plan)
     changed = 0
     with connection.cursor() as cursor:
-        for value, before in values:
-            query = queryset.filter(**{column: value}).order_by().query.chain(sql.UpdateQuery)
+        for guard, changes in _guards(project, queryset, plan):
+            query = queryset.filter(**guard).order_by().query.chain(sql.UpdateQuery)
             query.add_update_values({**update, "version": F("version") + 1, "updated_at": now})
             compiler = query.get_compiler(connection.alias)
             compiler.pre_sql_setup()
@@ -253,15 +277,7 @@ def _update_and_audit(project, user, queryset, plan, bulk, now) -> int:
             cursor.execute(
                 f"WITH moved AS ({update_sql} RETURNING {table}.id AS example_id, {table}.version AS version) {insert}",
                 # {field: [before, after]} is the statement's constant: built once, not per row.
-                [
-                    *update_params,
-                    project.id,
-                    user.id,
-                    plan.action,
-                    json.dumps({changes_field: [before, _after(plan)]}),
-                    bulk.id,
-                    now,
-                ],
+                [*update_params, project.id, user.id, plan.action, json.dumps(changes), bulk.id, now],
             )
             changed += cursor.rowcount
     return changed

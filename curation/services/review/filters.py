@@ -10,6 +10,7 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
     reviewer=<username>   label=<label>   q=<text in the prompt or response>
     gold=true|false (the prompt is / is not gold-guarded: kept out of training)
     order=newest|oldest|difficulty|-difficulty|confidence|-confidence
+    id=12&id=15 (or id=12,15: the examples ticked in the queue, at most 500)
 
 A bad value is a form error naming the parameter; ``filtered_examples`` raises
 ``Invalid`` with ``errors = {param: [message]}`` so pages and the API can show it.
@@ -23,12 +24,13 @@ import math
 from dataclasses import dataclass
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from curation.models import Example, ExampleStatus, Prompt, TeacherSample
 from curation.services.errors import Invalid
 from curation.services.gold import gold_guarded, training_eligible
-from curation.services.inputs import MAX_ID, load_json
+from curation.services.inputs import MAX_ID, load_json, parse_id
 from curation.services.projects import NONE, stage_named, tier_named
 
 # name -> (model field, descending). Every ordering ends in id (keyset pagination).
@@ -71,7 +73,29 @@ PARAMS = (
     "q",
     "gold",
     "order",
+    "id",
 )
+MAX_SELECTED = 500
+
+
+class IdsField(forms.Field):
+    """Example ids, repeated (``id=1&id=2``, as ticked checkboxes send them) or comma-separated."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        raw = [part for item in (value or []) for part in str(item).split(",") if part.strip()]
+        ids = [parse_id(part.strip()) for part in raw]
+        if any(pk is None for pk in ids):
+            bad = next(part for part, pk in zip(raw, ids, strict=True) if pk is None)
+            raise forms.ValidationError(f"An example id is a whole number, got {bad!r}.")
+        if len(ids) > MAX_SELECTED:
+            raise forms.ValidationError(f"Select at most {MAX_SELECTED} examples at once, or use a filter.")
+        return ids
+
+
+class IdsFilter(django_filters.Filter):
+    field_class = IdsField
 
 
 def _log_confidence(value: float) -> float:
@@ -105,6 +129,7 @@ class ExampleFilter(django_filters.FilterSet):
         method="filter_gold", help_text="The prompt is in the gold set (never trained on)."
     )
     order = django_filters.ChoiceFilter(choices=list(ORDER_LABELS.items()), method="filter_noop", empty_label=None)
+    id = IdsFilter(method="filter_ids", help_text="Selected example ids.")
 
     class Meta:
         model = Example
@@ -163,6 +188,9 @@ class ExampleFilter(django_filters.FilterSet):
 
     def filter_gold(self, queryset, name, value):
         return gold_guarded(queryset) if value else training_eligible(queryset)
+
+    def filter_ids(self, queryset, name, value):
+        return queryset.filter(id__in=value) if value else queryset
 
     def filter_noop(self, queryset, name, value):
         return queryset

@@ -59,6 +59,7 @@ class DistillRun:
         self._seen_runs: set[tuple] = set()
         self._known = {e.get("error") for e in (self.job.errors or []) if e.get("item") == "warning"}
         self._last_save = 0.0
+        self._rate_from = None  # (monotonic time, whole-job steps done) at this run's first report
 
     def save(self) -> None:
         Job.objects.filter(pk=self.job.pk).update(metrics=self.state)
@@ -71,6 +72,27 @@ class DistillRun:
             self._known.add(message)
             self.ctx.warn(message)
             self.ctx.flush()
+
+    def _whole_job(self, index: int, p: dict) -> tuple[int, int, float | None]:
+        """(steps done, steps in all, seconds left) over the whole job, not the stage.
+
+        The stages' planned steps add up to the total (a stage trained again in patience or
+        extra epochs stays at its planned share); the ETA is measured from this run's own
+        pace, steps done since its first report over the time since, never a first guess.
+        """
+        planned = [getattr(stage, "steps", None) for stage in self.config.stages]
+        if not all(isinstance(n, int) and n > 0 for n in planned):
+            return p["step"], p["total_steps"], p["eta_s"]
+        total = sum(planned)
+        done = min(sum(planned[:index]) + min(p["step"], planned[index]), total)
+        now = time.monotonic()
+        if self._rate_from is None:
+            self._rate_from = (now, done)
+        started, done_then = self._rate_from
+        eta = None
+        if done > done_then and now > started:
+            eta = (total - done) * (now - started) / (done - done_then)
+        return done, total, eta
 
     def kd_decided(self, kd_mode: str) -> None:
         self.state["kd_mode"] = kd_mode
@@ -86,11 +108,12 @@ class DistillRun:
         # The recipe reports every ``progress_every_s``; writing each report at once
         # means every point up to a checkpoint is stored before the checkpoint is
         # taken, so a worker killed after it leaves no gap in the curves.
+        done, total, eta = self._whole_job(i, p)
         self.ctx.progress(
-            p["step"],
-            p["total_steps"],
+            done,
+            total,
             tokens_per_s=p["tokens_per_s"],
-            eta_s=p["eta_s"],
+            eta_s=eta,
             phase=f"stage {i + 1} of {self.n} ({stage}): {phase_label(phase)}",
             force=True,
         )

@@ -7,15 +7,10 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0016_webhooks'),
+        ('curation', '0018_webhooks'),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='apitoken',
-            name='scope',
-            field=models.CharField(choices=[('all', 'Everything its user may do'), ('capture', 'Production capture only')], default='all', max_length=20),
-        ),
         migrations.AlterField(
             model_name='prompt',
             name='source',

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0015_pairwise'),
+        ('curation', '0017_token_scope_expiry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0017_capture'),
+        ('curation', '0019_capture'),
     ]
 
     operations = [
