@@ -297,9 +297,12 @@ def difference_chart(rows: list[dict], *, width=560, row_height=30, label_width=
     return chart
 
 
-def interval_curve(points: list[dict], *, width=560, height=240, x_label="", x_max=100.0) -> dict:
+def interval_curve(
+    points: list[dict], *, width=560, height=240, x_label="", x_max=100.0, x_ticks=None, reference=None
+) -> dict:
     """A line through means with a whisker per point over its 95% interval, on axes from zero:
-    ``points``: ``[{"x", "mean", "low", "high", "label"}]``, y a share in [0, 1]."""
+    ``points``: ``[{"x", "mean", "low", "high", "label"}]``, y a share in [0, 1]. ``x_ticks``:
+    tick values (default: one per point); ``reference``: a y value drawn as a dashed line."""
     left, top = PAD["left"], PAD["top"]
     right, bottom = width - PAD["right"], height - PAD["bottom"]
     chart = {"width": width, "height": height, "left": left, "right": right, "top": top, "bottom": bottom}
@@ -327,5 +330,8 @@ def interval_curve(points: list[dict], *, width=560, height=240, x_label="", x_m
         )
     chart["d"] = " ".join(f"{'M' if i == 0 else 'L'}{q['cx']},{q['cy']}" for i, q in enumerate(chart["points"]))
     chart["yticks"] = [{"y": f"{sy(v):.1f}", "label": fmt(v, "pct")} for v in (0, 0.25, 0.5, 0.75, 1.0)]
-    chart["xticks"] = [{"x": f"{sx(p['x']):.1f}", "label": f"{p['x']:g}%"} for p in points]
+    ticks = points if x_ticks is None else [{"x": x} for x in x_ticks]
+    chart["xticks"] = [{"x": f"{sx(p['x']):.1f}", "label": f"{p['x']:g}%"} for p in ticks]
+    if reference is not None:
+        chart["reference"] = {"y": f"{sy(reference):.1f}", "label": fmt(reference, "pct")}
     return chart

@@ -212,3 +212,14 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         # A Select over a plain field: the service is the one judge of a kind (its wording on a bad one).
         self.fields["kind"].widget.choices = [("", "every kind"), *((k, k) for k in kinds)]
+
+
+class WebhookForm(forms.Form):
+    """Fields only: ``webhooks.subscribe`` checks the URL and the events (one home for the rule)."""
+
+    url = forms.CharField(max_length=2000, required=False, label="URL")
+    events = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, events=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = [(e, e) for e in events]

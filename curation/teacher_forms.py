@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from curation.forms import add_errors
 from curation.models import ModelSpec, Prompt
-from curation.services.modelspecs import check_spec_fields
+from curation.services.modelspecs import check_pricing, check_spec_fields
 from curation.services.teacher import SCOPES, TARGETS
 from workers.teacher import DEFAULT_TOP_K, GenerationParams
 
@@ -143,6 +143,13 @@ class ModelSpecForm(forms.ModelForm):
         help_text='Backend options, e.g. {"max_batch_size": 64} or {"endpoint": "chat", "concurrency": 16}.',
     )
 
+    pricing = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='For the routing simulation: {"per_1k_input": 0.5, "per_1k_output": 1.5} (per 1,000 tokens) '
+        'and/or {"per_hour": 2.0} (a machine, charged for its busy time).',
+    )
+
     class Meta:
         model = ModelSpec
         fields = [
@@ -156,6 +163,7 @@ class ModelSpecForm(forms.ModelForm):
             "tokenizer_path",
             "defaults",
             "options",
+            "pricing",
         ]
         labels = {
             "path": "Path, hub name or served model",
@@ -183,7 +191,7 @@ class ModelSpecForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        for name in ("defaults", "options"):
+        for name in ("defaults", "options", "pricing"):
             if data.get(name) in (None, ""):
                 data[name] = {}
         if self.errors:
@@ -196,6 +204,8 @@ class ModelSpecForm(forms.ModelForm):
             data["defaults"],
             data["options"],
         )
+        for problem in check_pricing(data["pricing"]):
+            problems.add("pricing", problem)
         add_errors(self, problems)
         return data
 

@@ -15,6 +15,7 @@ from curation.views import (  # reviewer workspace
     imports,
     jobs,
     members,
+    metrics,
     modelspecs,
     pairwise,
     pii,
@@ -37,6 +38,7 @@ urlpatterns = [
     path("oidc/callback/", sso.callback_view, name="oidc_authentication_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("tokens/", tokens.token_list, name="token-list"),
     path("tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
     path("p/<slug:slug>/", projects.dashboard, name="project-dashboard"),
@@ -99,4 +101,7 @@ urlpatterns = [
     path("p/<slug:slug>/audit/", audit.audit_log, name="project-audit"),
     path("p/<slug:slug>/reviewers/", reviewers.reviewer_stats, name="reviewer-stats"),
     path("p/<slug:slug>/audit/export.jsonl", audit.audit_export, name="project-audit-export"),
+    path("p/<slug:slug>/settings/webhooks/", project_settings.webhook_add, name="webhook-add"),
+    path("p/<slug:slug>/settings/webhooks/<int:pk>/remove", project_settings.webhook_remove, name="webhook-remove"),
+    path("p/<slug:slug>/settings/webhooks/<int:pk>/test", project_settings.webhook_test, name="webhook-test"),
 ]

@@ -55,3 +55,21 @@ def test_the_compose_file_refuses_to_run_without_a_secret_key():
         timeout=60,
     )
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_the_monitoring_profile_adds_prometheus_scraping_metrics_with_the_token():
+    result = subprocess.run(
+        [_compose(), "-f", str(ROOT / "docker-compose.yml"), "--profile", "monitoring", "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SECRET_KEY": "test-secret", "METRICS_TOKEN": "scrape-me"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["services"]["prometheus"]["healthcheck"]
+    assert config["services"]["web"]["environment"]["METRICS_TOKEN"] == "scrape-me"
+    assert "web" in config["services"]["web"]["environment"]["ALLOWED_HOSTS"].split(",")
+    scrape = config["configs"]["prometheus-config"]["content"]
+    assert "metrics_path: /metrics" in scrape and 'credentials: "scrape-me"' in scrape
+    assert 'targets: ["web:8000"]' in scrape

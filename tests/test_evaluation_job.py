@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, GoldItem, Job, ModelVersion
-from curation.services import jobs
+from curation.services import jobs, webhooks
 from curation.services.errors import Invalid
 from curation.services.training import launch_evaluation, run_evaluation_job
 from tests import distillkit as kit
@@ -116,12 +116,19 @@ def test_a_classification_report_holds_hand_computed_accuracy_f1_ece_and_ratios(
     # Each gold item's score, in gold order with its id, so two students can be compared item by item.
     gold_ids = list(GoldItem.objects.filter(project=project).order_by("id").values_list("id", flat=True))
     t_ok = [p == g for p, g in zip(t_pred, golds)]
-    assert report.per_item == {
+    scores = {k: report.per_item[k] for k in ("gold_ids", "metric", "student", "teacher")}
+    assert scores == {
         "gold_ids": gold_ids,
         "metric": "accuracy",
         "student": [float(ok) for ok in s_ok],
         "teacher": [float(ok) for ok in t_ok],
     }
+    # What the routing simulation reads: the student's top label probability per gold item,
+    # both latencies, the prompt tokens (label scoring generates none); no snapshot, no validation.
+    assert report.per_item["student_confidence"] == pytest.approx([max(p) for p in student], abs=1e-6)
+    assert len(report.per_item["teacher_latency_s"]) == 3 and min(report.per_item["student_latency_s"]) > 0
+    assert report.per_item["student_output_tokens"] == [0, 0, 0]
+    assert "validation" not in report.per_item
 
 
 def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_matches(project, version, tiny_model_dir):
@@ -158,6 +165,9 @@ def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_mat
     assert report.per_item["metric"] == "normalized_match"
     assert report.per_item["student"] == [float(m) for m in matches]
     assert report.per_item["teacher"] == [float(m) for m in teacher_matches]
+    # the student's confidence in its own answer: a mean log-probability of its tokens
+    assert all(c <= 0 for c in report.per_item["student_confidence"])
+    assert len(report.per_item["student_confidence"]) == len(matches)
     # Free text: sacrebleu's chrF and rouge-score's ROUGE-L per item, means with intervals.
     from rouge_score import rouge_scorer
     from sacrebleu.metrics import CHRF
@@ -208,11 +218,14 @@ def test_an_evaluation_whose_version_files_vanished_fails_with_the_reason(projec
 
 def test_a_redelivered_evaluation_does_not_write_a_second_report(project, version):
     kit.gold(project, classification=False)
+    hook = webhooks.subscribe(project, "http://127.0.0.1:9/hook", ["evaluation.ready"])
     job = launch_evaluation(project, {"model_version": version.pk})
     assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
     Job.objects.filter(pk=job.pk).update(status="queued")
     assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
     assert EvalReport.objects.filter(job=job).count() == 1
+    (ready,) = hook.deliveries.all()  # announced once, by the run that wrote the report
+    assert ready.payload["data"]["report"]["id"] == EvalReport.objects.get(job=job).pk
 
 
 def test_a_generation_report_is_judged_from_probabilities_and_measured_against_reviewers(

@@ -3,7 +3,7 @@
 import pytest
 
 from curation.models import Experiment, ExperimentRun, GoldItem, Job, ModelSpec, Snapshot, SnapshotRow
-from curation.services import jobs
+from curation.services import jobs, webhooks
 from curation.services.errors import Invalid
 from curation.services.experiments import (
     ARMS,
@@ -217,6 +217,7 @@ def test_cancelling_an_experiment_cancels_its_queued_runs(triage, no_broker):
 # ----------------------------------------------------------- progress, results
 def test_progress_counts_runs_across_arms_and_results_come_when_runs_are_evaluated(triage, no_broker):
     experiment = launch(triage, arms=["curated", "ce"], seeds=2)
+    hook = webhooks.subscribe(experiment.project, "http://127.0.0.1:9/hook", ["experiment.ready"])
     jobs.run(experiment.job_id, run_experiment_job)
     board = refresh(experiment)
     assert (board.done, board.total, board.eta_s) == (0, 4, None)
@@ -239,6 +240,9 @@ def test_progress_counts_runs_across_arms_and_results_come_when_runs_are_evaluat
     assert kd["seeds"] == 2 and kd["n_items"] == 3 and kd["test"] == "paired permutation"
     assert experiment.results["arms"]["curated"]["mean"] == pytest.approx(4 / 6)
     assert {r.eval_report_id is not None for r in ExperimentRun.objects.filter(experiment=experiment)} == {True}
+    refresh(experiment)  # a later page load does not announce the end again
+    (ready,) = hook.deliveries.all()
+    assert ready.event == "experiment.ready" and ready.payload["data"]["experiment"]["status"] == "done"
 
 
 def test_a_snapshot_that_is_not_ready_is_refused_by_the_runs_own_rule(triage):

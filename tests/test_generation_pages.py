@@ -281,3 +281,18 @@ def test_a_failed_generation_job_can_be_retried_by_an_engineer(project, client_a
     job.refresh_from_db()
     assert job.status == "queued" and job.message == "" and job.phase.startswith("resuming")
     assert TeacherSample.objects.count() == 0
+
+
+def test_a_spec_takes_prices_for_routing_and_refuses_bad_ones(project, spec, client_as):
+    client = client_as("engineer")
+    url = reverse("modelspec-edit", args=[project.slug, spec.pk])
+    fields = {"name": spec.name, "role": "teacher", "backend": "transformers", "path": spec.path, "defaults": "{}"}
+    bad = client.post(url, {**fields, "pricing": '{"per_hour": -2, "per_month": 1}'})
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "per_hour: from 0 up" in page and "unknown key &#x27;per_month&#x27;" in page
+    spec.refresh_from_db()
+    assert spec.pricing == {}
+    assert client.post(url, {**fields, "pricing": '{"per_1k_input": 0.5, "per_1k_output": 1.5}'}).status_code == 302
+    spec.refresh_from_db()
+    assert spec.pricing == {"per_1k_input": 0.5, "per_1k_output": 1.5}

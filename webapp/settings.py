@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the latency it records covers every other middleware too.
+    "curation.monitoring.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -178,6 +180,19 @@ SNAPSHOT_FREEZE_BATCH = env_int("SNAPSHOT_FREEZE_BATCH", 2000, minimum=1)
 REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
 # A reviewer can undo their own decision, or a bulk action, for this long (if nothing changed since).
 REVIEW_UNDO_SECONDS = env_int("REVIEW_UNDO_SECONDS", 900, minimum=10)
+
+# Webhooks (services/webhooks.py): a try waits this long for an answer; failed tries are
+# retried after WEBHOOK_BACKOFF_S, doubled each time up to WEBHOOK_MAX_BACKOFF_S, at most
+# WEBHOOK_MAX_ATTEMPTS tries in all (defaults: 30 s, 1 h, 10 tries: about 6 hours).
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10, minimum=1)
+WEBHOOK_BACKOFF_S = env_int("WEBHOOK_BACKOFF_S", 30, minimum=1)
+WEBHOOK_MAX_BACKOFF_S = env_int("WEBHOOK_MAX_BACKOFF_S", 3600, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+
+# GET /metrics (Prometheus) answers only "Authorization: Bearer <METRICS_TOKEN>"; unset: refused.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# The Celery queues whose depth /metrics reports.
+METRICS_QUEUES = env_list("METRICS_QUEUES", ["default", "gpu"])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

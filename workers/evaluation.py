@@ -39,8 +39,6 @@ Definitions (what the report shows):
 
 from __future__ import annotations
 
-import math
-import re
 import resource
 import sys
 import time
@@ -53,9 +51,8 @@ import torch
 
 from workers import genmetrics
 from workers.distill.data import collate_classification, label_scores, label_token_ids, move
+from workers.evalmetrics import ECE_BINS, expected_calibration_error, macro_f1, normalize_text, perplexity  # noqa: F401
 from workers.prompting import render_prompt
-
-ECE_BINS = 15
 
 
 @dataclass
@@ -72,47 +69,6 @@ def load_model(path: str, name: str | None = None) -> LoadedModel:
     model = AutoModelForCausalLM.from_pretrained(path)
     model.eval()
     return LoadedModel(model, tok, name or str(path))
-
-
-# ----------------------------------------------------------------- pure metrics
-def normalize_text(text: str) -> str:
-    text = re.sub(r"[^\w\s]", " ", text.lower())
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def macro_f1(preds: list, golds: list, labels: list | None = None) -> float:
-    labels = labels if labels is not None else sorted(set(golds) | set(preds), key=str)
-    scores = []
-    for label in labels:
-        tp = sum(p == label and g == label for p, g in zip(preds, golds))
-        fp = sum(p == label and g != label for p, g in zip(preds, golds))
-        fn = sum(p != label and g == label for p, g in zip(preds, golds))
-        if tp + fp + fn == 0:
-            continue
-        scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
-
-
-def expected_calibration_error(confidences, correct, n_bins: int = ECE_BINS) -> tuple[float, list[dict]]:
-    conf = np.asarray(confidences, dtype=np.float64)
-    ok = np.asarray(correct, dtype=np.float64)
-    idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
-    bins, ece = [], 0.0
-    for b in range(n_bins):
-        sel = idx == b
-        n = int(sel.sum())
-        bin_conf = float(conf[sel].mean()) if n else None
-        bin_acc = float(ok[sel].mean()) if n else None
-        if n:
-            ece += n / len(conf) * abs(bin_acc - bin_conf)
-        bins.append(
-            {"lower": b / n_bins, "upper": (b + 1) / n_bins, "confidence": bin_conf, "accuracy": bin_acc, "count": n}
-        )
-    return float(ece), bins
-
-
-def perplexity(nll_sum: float, n_tokens: int) -> float:
-    return math.exp(nll_sum / n_tokens) if n_tokens else float("nan")
 
 
 def _percentile(values, q):
@@ -147,10 +103,16 @@ def _generate(lm: LoadedModel, prompt, max_new_tokens):
         max_new_tokens=max_new_tokens,
         do_sample=False,
         pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        output_scores=True,
+        return_dict_in_generate=True,
     )
     elapsed = time.perf_counter() - start
-    new = out[0, ids.shape[1] :].tolist()
-    return tok.decode(new, skip_special_tokens=True), len(new), elapsed
+    new = out.sequences[0, ids.shape[1] :].tolist()
+    # The student's confidence in its own answer (routing): mean log-probability of the
+    # tokens it chose, from the scores generate() already computed (after the timing).
+    chosen = [torch.log_softmax(step[0].float(), -1)[t].item() for step, t in zip(out.scores, new)]
+    confidence = float(np.mean(chosen)) if chosen else 0.0
+    return tok.decode(new, skip_special_tokens=True), len(new), elapsed, ids.shape[1], confidence
 
 
 @torch.no_grad()
@@ -239,13 +201,15 @@ def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: 
     threads = _pick_threads(lambda g: _generate(lm, g["prompt"], max_new_tokens)[2], gold[:3], threads)
     items = []
     for g in gold:
-        text, n_new, elapsed = _generate(lm, g["prompt"], max_new_tokens)
+        text, n_new, elapsed, n_prompt, confidence = _generate(lm, g["prompt"], max_new_tokens)
         item = {
             "tier": g.get("tier"),
             "exact": float(text.strip() == g["reference"].strip()),
             "normalized": float(normalize_text(text) == normalize_text(g["reference"])),
             "latency_s": elapsed,
             "tokens": n_new,
+            "prompt_tokens": n_prompt,
+            "confidence": confidence,
             "output": text,
             "threads": threads,
             **genmetrics.item_metrics(text, g["reference"], n_new),
@@ -318,6 +282,7 @@ def _classification_items(lm: LoadedModel, gold, labels, threads: int | None = N
                 "probs": probs.tolist(),
                 "latency_s": elapsed,
                 "tokens": n_tok,
+                "prompt_tokens": n_tok,
                 "threads": threads,
             }
         )
@@ -375,9 +340,14 @@ def evaluate(
     labels: list[str] | None = None,
     check_fn: Callable[[str], bool] | None = None,
     max_new_tokens: int = 32,
+    validation: list[dict] | None = None,
 ) -> dict:
     """The full report (JSON-safe dict): per-model metrics overall and by tier, speed,
-    memory, and the headline ``quality_retained`` and ``speedup``."""
+    memory, and the headline ``quality_retained`` and ``speedup``.
+
+    ``validation`` (items shaped like gold, from the snapshots' validation splits) is scored
+    by both models too, per item only: the routing simulation picks its threshold there.
+    """
     if not gold:
         raise ValueError("the gold set is empty: nothing to evaluate")
     student = load_model(student, "student") if isinstance(student, str) else student
@@ -394,6 +364,9 @@ def evaluate(
         t_items, t_rss = _run(teacher, lambda m: _classification_items(m, gold, labels))
         same = t_items[0]["threads"]
         s_items, s_rss = _run(student, lambda m: _classification_items(m, gold, labels, same))
+
+        def items_of(model, data):
+            return _classification_items(model, data, labels, same)
 
         def student_agg(idx):
             return _aggregate_classification([s_items[i] for i in idx], labels, [t_items[i] for i in idx])
@@ -416,6 +389,9 @@ def evaluate(
                 "student and teacher tokenizers differ: teacher agreement, KL and a comparable perplexity are "
                 "not computed"
             )
+
+        def items_of(model, data):
+            return _generation_items(model, data, max_new_tokens, check_fn, same)
 
         def student_agg(idx):
             return _aggregate_generation([s_items[i] for i in idx])
@@ -440,7 +416,16 @@ def evaluate(
         "ids": [g.get("id") for g in gold],
         "student": [_item_score(i, headline_key) for i in s_items],
         "teacher": [_item_score(i, headline_key) for i in t_items],
+        **_routing_inputs(task, s_items, t_items),
     }
+    if validation:
+        v_student, v_teacher = items_of(student, validation), items_of(teacher, validation)
+        per_item["validation"] = {
+            "ids": [v.get("id") for v in validation],
+            "student": [_item_score(i, headline_key) for i in v_student],
+            "teacher": [_item_score(i, headline_key) for i in v_teacher],
+            "student_confidence": [i["confidence"] for i in v_student],
+        }
     s_speed = _speed(s_items, model_memory(student.model), s_rss)
     t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
     interval = _retained_interval(task, s_items, t_items) if basis == headline_key else None
@@ -476,6 +461,21 @@ def evaluate(
         "per_token": per_token_speed(student, teacher, gold, max_new_tokens, same)
         if task == "generation" and len(gold) > 1
         else None,
+    }
+
+
+def _routing_inputs(task, s_items, t_items) -> dict:
+    """Per gold item, what the routing simulation needs: the student's confidence (top label
+    probability, or mean log-probability of its generated tokens), both latencies, and the
+    tokens a per-token price applies to (label scoring generates none)."""
+    generated = task == "generation"
+    return {
+        "student_confidence": [i["confidence"] for i in s_items],
+        "student_latency_s": [i["latency_s"] for i in s_items],
+        "teacher_latency_s": [i["latency_s"] for i in t_items],
+        "input_tokens": [i["prompt_tokens"] for i in s_items],
+        "student_output_tokens": [i["tokens"] if generated else 0 for i in s_items],
+        "teacher_output_tokens": [i["tokens"] if generated else 0 for i in t_items],
     }
 
 

@@ -62,7 +62,7 @@ def _check_scope(request, token: ApiToken):
         match = getattr(request._request, "resolver_match", None)
         if request.method != "POST" or match is None or match.url_name not in CAPTURE_ROUTES:
             raise exceptions.PermissionDenied(
-                "This token is capture-only: it can only POST prompts to …/prompts/import."
+                "This token is capture-only: it can only POST prompts to …/prompts/import or …/capture."
             )
 
 

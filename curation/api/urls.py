@@ -3,12 +3,14 @@ from rest_framework.routers import SimpleRouter
 
 from curation.api import experiments, hygiene, pairs, registry, runs, training
 from curation.api.audit import AuditLogView
+from curation.api.capture import CaptureView
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
 from curation.api.jobs import JobCancelView, JobDetailView, JobListView
 from curation.api.projects import ProjectApiViewSet, StageViewSet, TierViewSet
 from curation.api.prompts import PromptViewSet
+from curation.api.routing import RoutingView
 from curation.api.snapshots import SnapshotViewSet
 from curation.api.tokens import TokenViewSet
 from curation.api.verdicts import VerdictViewSet
@@ -34,6 +36,7 @@ urlpatterns = [
     path("projects/<slug:slug>/gold/import", hygiene.GoldImportView.as_view(), name="api-gold-import"),
     path("projects/<slug:slug>/hygiene", hygiene.HygieneSettingsView.as_view(), name="api-hygiene"),
     path("projects/<slug:slug>/redactions", hygiene.RedactionLogView.as_view(), name="api-redactions"),
+    path("projects/<slug:slug>/capture", CaptureView.as_view(), name="api-capture"),
     path("projects/<slug:slug>/jobs", JobListView.as_view(), name="api-jobs"),
     path("projects/<slug:slug>/jobs/<int:pk>", JobDetailView.as_view(), name="api-job-detail"),
     path("projects/<slug:slug>/jobs/<int:pk>/cancel", JobCancelView.as_view(), name="api-job-cancel"),
@@ -68,6 +71,7 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/eval-reports", registry.EvalReportListView.as_view(), name="api-eval-reports"),
     path("projects/<slug:slug>/eval-reports/<int:pk>", registry.EvalReportDetailView.as_view(), name="api-eval-report"),
+    path("projects/<slug:slug>/eval-reports/<int:pk>/routing", RoutingView.as_view(), name="api-eval-report-routing"),
     path("projects/<slug:slug>/pairs/<int:pk>", pairs.PairResultsView.as_view(), name="api-pairs"),
     path("projects/<slug:slug>/pairs/<int:pk>/next", pairs.PairNextView.as_view(), name="api-pairs-next"),
     path(

@@ -1,5 +1,6 @@
 from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
 from .audit import AppendOnly, AuditEntry
+from .capture import CapturedRequest
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, RedactionEvent, TeacherSample, Verdict
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, JobAttempt, MetricPoint
@@ -7,6 +8,7 @@ from .pairwise import PairComparison, PairItem, PairVerdict
 from .project import POOL_STAGE, ROLE_RANK, Membership, Project, Role, Stage, Tier
 from .review import BulkAction
 from .tokens import ApiToken
+from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "POOL_STAGE",
@@ -15,6 +17,7 @@ __all__ = [
     "AppendOnly",
     "AuditEntry",
     "BulkAction",
+    "CapturedRequest",
     "EvalReport",
     "Example",
     "ExampleStatus",
@@ -40,4 +43,6 @@ __all__ = [
     "TeacherSample",
     "Tier",
     "Verdict",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

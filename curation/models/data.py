@@ -16,6 +16,7 @@ class Prompt(models.Model):
         SYNTHETIC = "synthetic", "Synthetic"
         HUMAN = "human", "Human"
         RETRIEVAL = "retrieval", "Retrieval"
+        PRODUCTION = "production", "Production (captured)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     text = models.TextField(blank=True)
@@ -148,6 +149,12 @@ class ModelSpec(models.Model):
     )
     tokenizer_path = models.CharField(max_length=500, blank=True)
     defaults = models.JSONField(default=dict, blank=True, help_text="Default generation parameters.")
+    pricing = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What a request costs, for the routing simulation: {"per_1k_input": .., "per_1k_output": ..} '
+        '(per 1,000 tokens) and/or {"per_hour": ..} (a machine serving it, charged for its busy time).',
+    )
     options = models.JSONField(
         default=dict,
         blank=True,

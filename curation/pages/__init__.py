@@ -5,5 +5,6 @@ imports a view, a form, the API or a template tag (import-linter contracts in
 pyproject.toml). ``queue`` (the review queue, its counts, the filter in links), ``focus``
 (one example), ``jobs`` (job lookups, the teacher job panels), ``training`` (distillation
 panels, reports, comparisons, the dashboard's models card), ``generation`` (a generation
-report's free-text, judged and side-by-side sections), ``experiments``.
+report's free-text, judged and side-by-side sections), ``experiments``, ``routing`` (a
+report's routing simulation).
 """

@@ -176,6 +176,11 @@ def build_demo_models(log=print, steps: int | None = None) -> dict:
     return {"teacher_dir": teacher_dir, "student_dir": student_dir, "teacher": teacher}
 
 
+# Both demo models run on the same CPU: one price per busy hour, so the routing simulation's
+# cost of a mix is its share of the teacher's busy time.
+DEMO_PRICING = {"per_hour": 1.0}
+
+
 def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
     teacher, _ = ModelSpec.objects.update_or_create(
         project=project,
@@ -185,6 +190,7 @@ def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
             "backend": ModelSpec.Backend.TRANSFORMERS,
             "path": str(models["teacher_dir"]),
             "defaults": GENERATION["triage" if project.is_classification else "drafting"],
+            "pricing": DEMO_PRICING,
         },
     )
     student, _ = ModelSpec.objects.update_or_create(
@@ -195,6 +201,7 @@ def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
             "backend": ModelSpec.Backend.TRANSFORMERS,
             "path": str(models["student_dir"]),
             "defaults": {"distill": DISTILL["triage" if project.is_classification else "drafting"]},
+            "pricing": DEMO_PRICING,
         },
     )
     return teacher, student

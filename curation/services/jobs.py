@@ -41,7 +41,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from curation.models import Job, JobAttempt
-from curation.services import audit
+from curation.services import audit, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +374,20 @@ def finish(ctx: JobContext, outcome: JobOutcome) -> bool:
             _fenced(ctx)
             return False
         JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(outcome=outcome.status, closed_at=now)
+        # Only the attempt that holds the claim announces the end (a fenced one returned above).
+        event = FINISH_EVENTS.get(outcome.status)
+        if event:
+            job = ctx.job
+            webhooks.emit(
+                job.project_id,
+                event,
+                {"job": {"id": job.pk, "kind": job.kind, "status": outcome.status, "message": fields["message"]}},
+            )
     return True
+
+
+# The webhook event each end of a job is (a cancelled job is someone's own doing: none).
+FINISH_EVENTS = {Status.SUCCEEDED: "job.succeeded", Status.FAILED: "job.failed", Status.GATED: "gate.waiting"}
 
 
 # ------------------------------------------------------------------ recovery

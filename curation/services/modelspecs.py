@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 from curation.models import ModelSpec
 from curation.services.errors import Invalid
-from curation.services.inputs import parse_number
+from curation.services.inputs import parse_number, to_number
 from curation.services.recipes import check_distill_defaults
 from workers.teacher import GenerationParams
 
@@ -188,6 +188,37 @@ def check_spec_fields(backend: str, path: str, base_url: str, api_key_env: str, 
     for problem in check_options(backend, options):
         errors.add("options", problem)
     return errors
+
+
+PRICE_KEYS = ("per_1k_input", "per_1k_output", "per_hour")
+
+
+def check_pricing(pricing) -> list[str]:
+    """Problems with a spec's prices (empty when none): an object of non-negative numbers."""
+    if not isinstance(pricing, dict):
+        return ['must be a JSON object, e.g. {"per_1k_input": 0.5, "per_1k_output": 1.5} or {"per_hour": 2.0}']
+    problems = [f"unknown key {k!r}; use {', '.join(PRICE_KEYS)}" for k in pricing if k not in PRICE_KEYS]
+    for key in PRICE_KEYS:
+        if key in pricing:
+            try:
+                value = to_number(pricing[key])
+            except ValueError:
+                problems.append(f"{key}: a number, got {str(pricing[key])[:30]!r}")
+                continue
+            if not 0 <= value < 1e9:
+                problems.append(f"{key}: from 0 up, got {value}")
+    return problems
+
+
+def request_costs(pricing: dict, input_tokens, output_tokens, latency_s) -> list[float] | None:
+    """Each request's cost under ``pricing`` (None when the spec has no prices)."""
+    if not pricing:
+        return None
+    p_in, p_out, p_hour = (float(pricing.get(k) or 0) for k in PRICE_KEYS)
+    return [
+        i / 1000 * p_in + o / 1000 * p_out + s / 3600 * p_hour
+        for i, o, s in zip(input_tokens, output_tokens, latency_s)
+    ]
 
 
 # --------------------------------------------------------------- to a teacher

@@ -1,27 +1,48 @@
-"""Project settings (engineers): guidelines, second pass, checks, tier cut points, stages and tiers."""
+"""Project settings (engineers): guidelines, second pass, checks, tier cut points, stages and tiers, webhooks."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from curation.access import project_for
-from curation.forms import ProjectSettingsForm
-from curation.models import Role
-from curation.services import projects, review
+from curation.forms import ProjectSettingsForm, WebhookForm, add_errors
+from curation.models import Role, WebhookEndpoint
+from curation.services import projects, review, webhooks
+from curation.services.errors import Invalid
 from curation.services.inputs import parse_whole
 from curation.services.review import ReviewError
 
 
-def _page(request, project, form, status=200, **extra):
+def _page(request, project, form, status=200, webhook_form=None, **extra):
     context = {
         "project": project,
         "form": form,
         "typed": {},
         "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())],
+        **_webhooks(request, project, webhook_form),
         **extra,
     }
     return render(request, "curation/settings.html", context, status=status)
+
+
+# The new webhook's secret survives one page view in the session, then it is gone.
+NEW_WEBHOOK_SECRET = "new_webhook_secret"
+
+
+def _webhooks(request, project, form=None) -> dict:
+    return {
+        "webhook_form": form or WebhookForm(events=webhooks.EVENTS),
+        "webhooks": project.webhooks.all(),
+        "deliveries": webhooks.recent_deliveries(project),
+        "new_webhook": request.session.pop(NEW_WEBHOOK_SECRET, None),
+    }
+
+
+def render_settings(request, project, status=200, **extra):
+    """The settings page with the saved settings in its form (for the sections' own views)."""
+    return _page(request, project, ProjectSettingsForm(instance=project), status=status, **extra)
 
 
 @login_required
@@ -79,3 +100,43 @@ def _level_state(project, kind, level_id):
     """A stage's or tier's name and place, for the audit log."""
     found = review.level(project, kind, level_id)
     return {"name": found.name, "order": found.order}
+
+
+# ------------------------------------------------------------------ webhooks
+# The secret is shown once, on the page right after the endpoint is created.
+@login_required
+@require_POST
+def webhook_add(request, slug):
+    project = project_for(request.user, slug, Role.ENGINEER)
+    form = WebhookForm(request.POST, events=webhooks.EVENTS)
+    if form.is_valid():
+        try:
+            endpoint = webhooks.subscribe(
+                project, form.cleaned_data["url"], form.cleaned_data["events"], by=request.user
+            )
+        except Invalid as exc:
+            add_errors(form, exc)
+        else:
+            request.session[NEW_WEBHOOK_SECRET] = {"id": endpoint.pk, "secret": endpoint.secret}
+            return redirect(reverse("project-settings", args=[slug]) + "#webhooks")
+    return render_settings(request, project, status=400, webhook_form=form)
+
+
+@login_required
+@require_POST
+def webhook_remove(request, slug, pk):
+    project = project_for(request.user, slug, Role.ENGINEER)
+    endpoint = get_object_or_404(WebhookEndpoint, project=project, pk=pk)
+    webhooks.unsubscribe(endpoint)
+    messages.success(request, f"Webhook {endpoint.url} removed: it gets nothing more, retries included.")
+    return redirect("project-settings", slug=slug)
+
+
+@login_required
+@require_POST
+def webhook_test(request, slug, pk):
+    project = project_for(request.user, slug, Role.ENGINEER)
+    endpoint = get_object_or_404(WebhookEndpoint, project=project, pk=pk)
+    webhooks.send_test(endpoint)
+    messages.success(request, f"Test event queued for {endpoint.url}; the delivery log below shows the answer.")
+    return redirect("project-settings", slug=slug)

@@ -12,6 +12,7 @@ from curation.forms_training import DistillLaunchForm, StageFormSet, initial_sta
 from curation.models import EvalReport, Job, ModelVersion, Role
 from curation.pages.generation import generation_context, judge_context, pairwise_context
 from curation.pages.jobs import job_for
+from curation.pages.routing import routing_context
 from curation.pages.training import compare_context, report_context
 from curation.services import training
 from curation.services.errors import Invalid
@@ -205,7 +206,9 @@ def model_evaluate(request, slug, pk):
 def report_detail(request, slug, pk):
     project = project_for(request.user, slug)
     report = get_object_or_404(
-        EvalReport.objects.select_related("model_version__job", "teacher_spec", "job", "project"),
+        EvalReport.objects.select_related(
+            "model_version__job", "model_version__student_spec", "teacher_spec", "job", "project"
+        ),
         project=project,
         pk=pk,
     )
@@ -215,6 +218,7 @@ def report_detail(request, slug, pk):
         **generation_context(report),
         **judge_context(report),
         **pairwise_context(report),
+        **routing_context(report, request.GET.get("target")),
     }
     return render(request, "curation/report_detail.html", context)
 

@@ -330,3 +330,21 @@ def test_soft_targets_are_kept_only_when_the_example_has_them(project, approved,
     snap = build(project, include_soft_targets=True, validation_fraction=0)
     assert Counter(bool(r.soft_targets) for r in rows_of(snap)) == Counter({True: 1, False: 1})
     assert snap.manifest["counts"]["with_soft_targets"] == 1
+
+
+def test_a_snapshot_becoming_ready_is_announced_once(project, approved, build):
+    from curation.services import webhooks
+
+    hook = webhooks.subscribe(project, "http://127.0.0.1:9/hook", ["snapshot.ready"])
+    approved("How do I reset my password?")
+    snap = build(project)
+    snapshot_job.build_snapshot(snap)  # a redelivered build only rewrites missing files
+    (ready,) = hook.deliveries.all()
+    assert ready.payload["data"]["snapshot"] == {
+        "id": snap.pk,
+        "name": "snap",
+        "content_hash": snap.content_hash,
+        "rows": 1,
+        "train": snap.train_count,
+        "validation": snap.validation_count,
+    }

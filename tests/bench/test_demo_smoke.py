@@ -49,6 +49,12 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
     low, high = figures["curation_gain_ci95"]
     assert low <= figures["curation_gain"] <= high
     assert abs(figures["curation_gain"] - (figures["curated_gold_accuracy"] - figures["raw_gold_accuracy"])) < 1e-3
+    # Routing at 99% of the teacher: a share with its interval, the threshold from validation rows,
+    # and the cost of the mix from the demo specs' (equal, per-hour) prices.
+    share, (s_low, s_high) = figures["routing_share_at_99"], figures["routing_share_at_99_ci95"]
+    assert 0 <= s_low <= share <= s_high <= 1 and figures["routing_validation_n"] > 0
+    assert figures["routing_cost_ratio"] > 0
+    assert isinstance(figures["routing_meets_99_on_gold"], bool)
     # The expert is declared simulated; the recipe was chosen on validation, never on gold.
     assert figures["expert"]["simulated"] is True and figures["expert"]["reviewed"] > 0
     assert figures["recipe_selection"]["on"] == "validation" and len(figures["recipe_selection"]["candidates"]) >= 2

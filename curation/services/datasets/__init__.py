@@ -2,6 +2,8 @@
 their files (``exports``) and downloads. Outside code imports this package only.
 """
 
+from curation.services.datasets.capture import MAX_ITEMS as MAX_CAPTURE_ITEMS
+from curation.services.datasets.capture import CaptureResult, capture
 from curation.services.datasets.downloads import (
     CONTENT_TYPES,
     Representation,
@@ -33,17 +35,20 @@ __all__ = [
     "CONTENT_TYPES",
     "FORMATS",
     "LINE_FORMATS",
+    "MAX_CAPTURE_ITEMS",
     "MAX_NAME",
     "MAX_SYSTEM_PROMPT",
     "MAX_VALIDATION_FRACTION",
     "SEED_RANGE",
     "SPLITS",
     "BuildCancelled",
+    "CaptureResult",
     "ImportRejected",
     "Representation",
     "Unavailable",
     "accepts_gzip",
     "build_snapshot",
+    "capture",
     "check_contamination",
     "copy_statement",
     "etag_matches",

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, GoldItem, RedactionEvent, Snapshot, SnapshotRow
 from curation.normalize import split_key
-from curation.services import hygiene, jobs
+from curation.services import hygiene, jobs, webhooks
 from curation.services.datasets.exports import BuildCancelled
 from curation.services.datasets.snapshots import as_querydict
 from curation.services.errors import Invalid
@@ -417,7 +417,8 @@ def build_snapshot(
 
     fenced = fenced or transaction.atomic
     snapshot = Snapshot.objects.select_related("project", "stage", "created_by").get(pk=snapshot.pk)
-    if snapshot.status != Snapshot.Status.READY:
+    newly_ready = snapshot.status != Snapshot.Status.READY
+    if newly_ready:
         excluded = freeze_rows(snapshot, progress, cancelled, fenced)
         report(phase="hashing")
         counts = _counts(snapshot)
@@ -440,7 +441,20 @@ def build_snapshot(
     snapshot.status, snapshot.message, snapshot.finished_at = Snapshot.Status.READY, "", timezone.now()
     with fenced():
         snapshot.save(update_fields=["files", "manifest", "status", "message", "finished_at"])
+    if newly_ready:
+        webhooks.emit(snapshot.project_id, "snapshot.ready", {"snapshot": snapshot_event(snapshot)})
     return snapshot
+
+
+def snapshot_event(snapshot: Snapshot) -> dict:
+    return {
+        "id": snapshot.pk,
+        "name": snapshot.name,
+        "content_hash": snapshot.content_hash,
+        "rows": snapshot.row_count,
+        "train": snapshot.train_count,
+        "validation": snapshot.validation_count,
+    }
 
 
 def fail_snapshot(snapshot: Snapshot, message: str) -> None:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from curation.models import EvalReport, Experiment, ExperimentRun, Job
+from curation.services import webhooks
 from curation.services.experiments.arms import ARMS
 from curation.services.experiments.results import compute_results
 
@@ -178,9 +179,24 @@ def _update_status(experiment: Experiment, board: Board) -> None:
         fields["results"] = results_of(experiment, board, reports)
     if fields:
         with transaction.atomic():
-            Experiment.objects.filter(pk=experiment.pk).update(**fields)
+            # Conditional on the status read, so two pages refreshing at once end the experiment once.
+            moved = Experiment.objects.filter(pk=experiment.pk, status=experiment.status).update(**fields)
+            if moved and fields.get("status") in ENDED and experiment.status not in ENDED:
+                webhooks.emit(experiment.project_id, "experiment.ready", {"experiment": _event(experiment, fields)})
         for key, value in fields.items():
             setattr(experiment, key, value)
+
+
+ENDED = (Experiment.Status.DONE, Experiment.Status.FAILED)
+
+
+def _event(experiment: Experiment, fields: dict) -> dict:
+    return {
+        "id": experiment.pk,
+        "name": experiment.name,
+        "status": fields["status"],
+        "message": fields.get("message", ""),
+    }
 
 
 def results_of(experiment: Experiment, board: Board, reports: list[int]) -> dict:

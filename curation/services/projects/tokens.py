@@ -18,7 +18,8 @@ from curation.services.inputs import parse_whole
 MAX_ACTIVE = 100
 MAX_DAYS = 3650
 # The routes a capture-only token may POST to (route names of curation/api/urls.py).
-CAPTURE_ROUTES = {"api-prompts-import"}
+# What a capture-only token may POST to: the prompt import and production capture.
+CAPTURE_ROUTES = {"api-prompts-import", "api-capture"}
 
 
 def expiry(days) -> timezone.datetime | None:

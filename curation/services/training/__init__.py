@@ -19,6 +19,7 @@ from curation.services.training.external import register_external_run, run_confi
 from curation.services.training.records import snapshot_records
 from curation.services.training.registry import ArtifactMissing, archive_for, lineage, model_dir
 from curation.services.training.request import validate_distillation
+from curation.services.training.routing import parse_target, routing_of
 
 __all__ = [
     "KD_MODES",
@@ -31,9 +32,11 @@ __all__ = [
     "lineage",
     "model_dir",
     "output_dir",
+    "parse_target",
     "phase_label",
     "register_external_run",
     "resume_distillation",
+    "routing_of",
     "run_config_archive",
     "run_distill_job",
     "run_evaluation_job",

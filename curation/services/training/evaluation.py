@@ -43,6 +43,41 @@ def gold_set(project: Project) -> list[dict]:
     return out
 
 
+# Enough to choose a routing threshold; more only slows every evaluation down.
+MAX_VALIDATION_ITEMS = 500
+
+
+def validation_set(project: Project, version) -> list[dict]:
+    """The validation rows of the snapshots ``version`` trained on, in the core's gold format:
+    one per prompt (the first row by ordinal), at most MAX_VALIDATION_ITEMS, in a fixed order.
+    The routing simulation picks its threshold on them; they never decide anything on gold."""
+    from curation.models import SnapshotRow
+
+    rows = (
+        SnapshotRow.objects.filter(snapshot__in=version.snapshots.all(), split=SnapshotRow.Split.VALIDATION)
+        .order_by("prompt_hash", "snapshot_id", "ordinal")
+        .only("id", "prompt_hash", "prompt_text", "prompt_messages", "label", "response", "tier")
+    )
+    out, seen = [], set()
+    for row in rows.iterator():
+        if row.prompt_hash in seen:
+            continue
+        seen.add(row.prompt_hash)
+        item = {"id": row.pk, "prompt": row.prompt_messages or row.prompt_text, "tier": row.tier or None}
+        if project.is_classification:
+            if row.label not in (project.labels or []):
+                continue
+            item["label"] = row.label
+        else:
+            if not row.response:
+                continue
+            item["reference"] = row.response
+        out.append(item)
+        if len(out) >= MAX_VALIDATION_ITEMS:
+            break
+    return out
+
+
 def gold_problems(project: Project) -> str | None:
     gold = GoldItem.objects.filter(project=project, confirmed=True)
     if not gold.exists():

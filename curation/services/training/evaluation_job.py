@@ -4,8 +4,8 @@ the teacher on the project's gold set, stored in one ``EvalReport``."""
 from __future__ import annotations
 
 from curation.models import EvalReport, ModelSpec, ModelVersion, Project
-from curation.services import jobs
-from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set
+from curation.services import jobs, webhooks
+from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set, validation_set
 from curation.services.training.judging import graded_examples, run_judge
 from curation.services.training.registry import ArtifactMissing, model_dir
 
@@ -60,14 +60,7 @@ def report_fields(result: dict) -> dict:
         "speedup": result["speedup"],
         "per_item": {
             "gold_ids": result["per_item"]["ids"],
-            "metric": result["per_item"]["metric"],
-            "student": result["per_item"]["student"],
-            "teacher": result["per_item"]["teacher"],
-            **{
-                k: result["per_item"][k]
-                for k in ("student_outputs", "teacher_outputs", "tiers")
-                if k in result["per_item"]
-            },
+            **{k: v for k, v in result["per_item"].items() if k != "ids"},
         },
     }
 
@@ -104,6 +97,7 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
             labels=list(project.labels or []),
             check_fn=_check_fn(project),
             max_new_tokens=int(job.params.get("max_new_tokens") or MAX_NEW_TOKENS),
+            validation=validation_set(project, version),
         )
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
@@ -137,6 +131,18 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
             fields["metrics"]["notes"].append(note)
     report = EvalReport.objects.create(project=project, job=job, model_version=version, teacher_spec=teacher, **fields)
     ctx.progress(2, 2, phase="report written", force=True)
+    webhooks.emit(
+        project,
+        "evaluation.ready",
+        {
+            "report": {
+                "id": report.pk,
+                "model_version": version.pk,
+                "quality_retained": report.quality_retained,
+                "speedup": report.speedup,
+            }
+        },
+    )
     return jobs.JobOutcome(
         message=_summary(report),
         metrics={"eval_report": report.pk, "quality_retained": report.quality_retained, "speedup": report.speedup},
