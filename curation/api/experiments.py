@@ -14,7 +14,8 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from curation.access import project_for
-from curation.api.training import ERRORS, ID, SLUG, Pages
+from curation.api.registry import Pages
+from curation.api.training import ERRORS, ID, SLUG
 from curation.models import Experiment, Role
 from curation.services.experiments import ARMS, MAX_SEEDS, cancel_experiment, launch_experiment, refresh
 from workers.distill.config import GATE_METRICS, PRECISIONS

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from curation.api import experiments, training
+from curation.api import experiments, registry, training
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -34,15 +34,15 @@ urlpatterns = [
     path("projects/<slug:slug>/distillations", training.DistillationLaunchView.as_view(), name="api-distillations"),
     path("projects/<slug:slug>/evaluations", training.EvaluationLaunchView.as_view(), name="api-evaluations"),
     path("projects/<slug:slug>/jobs/<int:pk>/resume", training.JobResumeView.as_view(), name="api-job-resume"),
-    path("projects/<slug:slug>/model-versions", training.ModelVersionListView.as_view(), name="api-model-versions"),
+    path("projects/<slug:slug>/model-versions", registry.ModelVersionListView.as_view(), name="api-model-versions"),
     path(
         "projects/<slug:slug>/model-versions/<int:pk>",
-        training.ModelVersionDetailView.as_view(),
+        registry.ModelVersionDetailView.as_view(),
         name="api-model-version",
     ),
     path(
         "projects/<slug:slug>/model-versions/<int:pk>/download",
-        training.ModelVersionDownloadView.as_view(),
+        registry.ModelVersionDownloadView.as_view(),
         name="api-model-version-download",
     ),
     path("projects/<slug:slug>/experiments", experiments.ExperimentListView.as_view(), name="api-experiments"),
@@ -56,7 +56,7 @@ urlpatterns = [
         experiments.ExperimentCancelView.as_view(),
         name="api-experiment-cancel",
     ),
-    path("projects/<slug:slug>/eval-reports", training.EvalReportListView.as_view(), name="api-eval-reports"),
-    path("projects/<slug:slug>/eval-reports/<int:pk>", training.EvalReportDetailView.as_view(), name="api-eval-report"),
+    path("projects/<slug:slug>/eval-reports", registry.EvalReportListView.as_view(), name="api-eval-reports"),
+    path("projects/<slug:slug>/eval-reports/<int:pk>", registry.EvalReportDetailView.as_view(), name="api-eval-report"),
     *router.urls,
 ]
