@@ -38,10 +38,10 @@ lint: install-dev                    ## formatting, lint rules and the import co
 	$(BIN)/lint-imports --no-cache
 
 test-fast: lint                      ## lint, then every test but the slow and browser ones, in parallel
-	$(BIN)/python -m pytest -m "$(FAST)" -n $(JOBS) --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "$(FAST)" -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint                           ## lint, then the whole suite in parallel: what CI runs (DATABASE_URL/REDIS_URL pick real services)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install-dev                   ## every benchmark in bench/ (DATABASE_URL for the PostgreSQL ones)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

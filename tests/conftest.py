@@ -81,6 +81,11 @@ WORKER_FIXTURES = {"worker_process", "real_worker"}
 
 def pytest_collection_modifyitems(config, items):
     config.worker_process_tests = any(WORKER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items)
+    for item in items:
+        if WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            # One at a time under xdist (--dist loadgroup): two worker process trees loading models
+            # at once on 2 cores starved a restarted worker past its test's timeout.
+            item.add_marker(pytest.mark.xdist_group("real_worker"))
     unmarked = [item.nodeid for item in items if _tier_problem(item)]
     if unmarked:
         raise pytest.UsageError(
