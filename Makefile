@@ -11,7 +11,7 @@ JOBS ?= auto
 # browser test).
 FAST := not slow and not browser
 
-.PHONY: install install-dev demo lint test-fast test bench browser clean
+.PHONY: install install-dev demo lint test-fast test chaos bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test-fast: lint                      ## lint, then every test but the slow and b
 
 test: lint                           ## lint, then the whole suite in parallel: what CI runs (DATABASE_URL/REDIS_URL pick real services)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+
+chaos: install-dev                   ## the full chaos suite: every job kind x (kill -9, Redis restart, DB drop); needs DATABASE_URL (PostgreSQL)
+	@test -n "$$DATABASE_URL" || (echo "make chaos needs DATABASE_URL (PostgreSQL)"; exit 2)
+	@mkdir -p var; rm -f var/chaos-report.txt
+	@CHAOS=full CHAOS_REPORT=var/chaos-report.txt $(BIN)/python -m pytest -p no:cacheprovider -q tests/test_chaos.py; \
+	  status=$$?; echo; cat var/chaos-report.txt 2>/dev/null; exit $$status
 
 bench: install-dev                   ## every benchmark in bench/ (DATABASE_URL for the PostgreSQL ones)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -23,7 +23,10 @@ touched):
    at the same thread count);
 5. ``curation_gain``: the winning recipe also trains on the raw snapshots, and both
    students' gold accuracies are compared item by item (curated minus raw, a 95% paired
-   bootstrap interval over the gold items).
+   bootstrap interval over the gold items);
+6. the reply-drafting leg (``bench/demo_drafting.py``): a generation student distilled end to
+   end and judged (``gen_judged_retained``, ``gen_chrf_retained``, ``gen_speedup_per_token``,
+   ``judge_human_agreement`` against a simulated reviewer).
 
 Targets: the teacher >= 90% on gold; the student keeps >= 97% of it (the interval's lower
 end >= 95%) at >= 5x lower latency; curation_gain's interval above zero. The figures are
@@ -326,6 +329,9 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     forced += gates
     curated_gold, raw_gold = gold_correct(project, curated_dir), gold_correct(project, raw_dir)
     gain = paired_bootstrap(curated_gold, raw_gold)
+    import demo_drafting  # this directory is the script's: sys.path[0]
+
+    drafting = demo_drafting.journey(sys.modules[__name__], engineer, smoke, say)
     s, t = report.metrics["student"], report.metrics["teacher"]
     return {
         "report": report.pk,
@@ -361,6 +367,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "recipe": request,
         "gates_forced": forced,
         "missed": [t["name"] for t in report.missed_targets()],
+        **drafting,
     }
 
 
@@ -472,6 +479,11 @@ def main():
         ("`manage.py demo --setup-only`, first run", f"{first:.1f} s", "migrate, seed, train the teacher"),
         ("`manage.py demo --setup-only`, second run", f"{second:.1f} s", "everything cached; must be < 30 s"),
     ]
+    import demo_drafting
+
+    gen_rows, gen_keys, gen_targets = demo_drafting.figures(f)
+    rows[8:8] = gen_rows
+    targets.update(gen_targets)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>26}  note")
     for name, value, note in rows:
@@ -513,6 +525,7 @@ def main():
                 "demo_first_run_s": round(first, 1),
                 "demo_second_run_s": round(second, 1),
                 "gates_forced": len(f["gates_forced"]),
+                **gen_keys,
                 "targets": targets,
                 "targets_met": all(targets.values()),
                 "smoke": bool(args.smoke),

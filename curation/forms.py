@@ -4,7 +4,9 @@ from django import forms
 
 from curation.models import Project
 from curation.services.errors import NON_FIELD, Invalid
+from curation.services.inputs import load_json
 from workers.checks import validate_checks_config
+from workers.judge import DEFAULT_GRADES, DEFAULT_RUBRIC, check_grades
 
 
 def add_errors(form, invalid: Invalid, *, rows=None, rows_key: str = "stages") -> None:
@@ -53,7 +55,10 @@ def _add_to_row(form, rows, parts, message) -> None:
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="JSONL (one object per line) or CSV with a 'prompt' column.")
+    # An empty file goes on to the import, which explains it as the CLI and the API do.
+    file = forms.FileField(
+        allow_empty_file=True, help_text="JSONL (one object per line) or CSV with a 'prompt' column."
+    )
     format = forms.ChoiceField(
         choices=[("", "Detect from the file name"), ("jsonl", "JSONL"), ("csv", "CSV")], required=False
     )
@@ -123,23 +128,45 @@ class ProjectSettingsForm(forms.ModelForm):
         "one fewer than the tiers (e.g. 0.5, 0.8). Empty: equal-sized tiers.",
     )
 
+    judge_grades = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+        help_text="The grades the judge answers with, as numbers separated by commas. "
+        f"Empty: {', '.join(DEFAULT_GRADES)}.",
+    )
+
     class Meta:
         model = Project
-        fields = ["guidelines", "require_second_approval", "checks", "tier_quantiles"]
-        widgets = {"guidelines": forms.Textarea(attrs={"rows": 12})}
+        fields = ["guidelines", "require_second_approval", "checks", "tier_quantiles", "judge_spec", "judge_rubric",
+                  "judge_grades"]  # fmt: skip
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 12}), "judge_rubric": forms.Textarea(attrs={"rows": 6})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["judge_spec"].queryset = self.instance.model_specs.order_by("name")
+        self.fields["judge_spec"].empty_label = "the evaluated teacher"
+        self.fields["judge_rubric"].widget.attrs["placeholder"] = DEFAULT_RUBRIC
         if not self.is_bound:
             self.initial["checks"] = json.dumps(self.instance.checks or [], indent=2)
             self.initial["tier_quantiles"] = ", ".join(str(q) for q in self.instance.tier_quantiles or [])
+            self.initial["judge_grades"] = ", ".join(self.instance.judge_grades or [])
+
+    def clean_judge_grades(self):
+        raw = self.cleaned_data["judge_grades"].strip().strip("[]")
+        if not raw:
+            return []
+        try:
+            return check_grades([part for part in raw.replace(";", ",").split(",") if part.strip()])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc).capitalize() + ".") from None
 
     def clean_checks(self):
         raw = self.cleaned_data["checks"].strip() or "[]"
         try:
-            value = json.loads(raw)
+            value = load_json(raw)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+            reason = str(exc).removeprefix("invalid JSON (").removesuffix(")")
+            raise forms.ValidationError(f"Not valid JSON: {reason}.") from None
         try:
             return validate_checks_config(value)
         except ValueError as exc:

@@ -29,6 +29,7 @@ def report(project):
 ACCESS = {
     "distill-launch": ("post", "engineer", None),
     "job-resume": ("post", "engineer", distill_job),
+    "job-run-config": ("get", "engineer", distill_job),
     "model-list": ("get", "reader", None),
     "model-compare": ("get", "reader", None),
     "model-detail": ("get", "reader", version),
@@ -38,6 +39,8 @@ ACCESS = {
     "api-distillations": ("post", "engineer", None),
     "api-evaluations": ("post", "engineer", None),
     "api-job-resume": ("post", "engineer", distill_job),
+    "api-job-run-config": ("get", "engineer", distill_job),
+    "api-job-register-run": ("post", "engineer", distill_job),
     "api-model-versions": ("get", "reader", None),
     "api-model-version": ("get", "reader", version),
     "api-model-version-download": ("get", "reader", version),

@@ -52,6 +52,12 @@ def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(
         student.defaults["distill"]
     )
     assert distill_defaults(student)["stage"]["epochs"] == demo.DISTILL["triage"]["stage"]["epochs"]
+    # The drafting student's launch form starts from its token-level KD recipe; its judge has a rubric.
+    drafting = projects["drafting"]
+    _, drafting_student = demo.register_demo_specs(drafting, models)
+    assert drafting_student.defaults["distill"] == demo.DISTILL["drafting"]
+    assert not check_distill_defaults(drafting_student.defaults["distill"])
+    assert drafting.judge_rubric == demo.DRAFTING_RUBRIC and drafting.judge_spec is None
     job = demo.queue_demo_generation(triage, teacher, triage.memberships.get(role="engineer").user, log=lambda *_: None)
     assert job.params["frozen"]["count"] == 12  # the gold prompts are never generated for
     assert demo.queue_demo_generation(triage, teacher, None, log=lambda *_: None) is None

@@ -158,12 +158,37 @@ def test_a_generation_report_holds_hand_computed_perplexity_kl_agreement_and_mat
     assert report.per_item["metric"] == "normalized_match"
     assert report.per_item["student"] == [float(m) for m in matches]
     assert report.per_item["teacher"] == [float(m) for m in teacher_matches]
+    # Free text: sacrebleu's chrF and rouge-score's ROUGE-L per item, means with intervals.
+    from rouge_score import rouge_scorer
+    from sacrebleu.metrics import CHRF
+
+    assert report.per_item["student_outputs"] == outputs and report.per_item["teacher_outputs"] == teacher_outputs
+    gen = report.metrics["generation"]["overall"]
+    chrfs = [CHRF().sentence_score(o, [r]).score for o, r in zip(outputs, references)]
+    t_chrfs = [CHRF().sentence_score(o, [r]).score for o, r in zip(teacher_outputs, references)]
+    rouge = rouge_scorer.RougeScorer(["rougeL"])
+    rouges = [rouge.score(r, o)["rougeL"].fmeasure for o, r in zip(outputs, references)]
+    assert gen["student"]["chrf"]["mean"] == pytest.approx(sum(chrfs) / 3)
+    assert gen["student"]["chrf"]["n"] == 3
+    low, high = gen["student"]["chrf"]["ci95"]
+    assert low <= sum(chrfs) / 3 <= high
+    assert gen["student"]["rouge_l"]["mean"] == pytest.approx(sum(rouges) / 3)
+    assert gen["student"]["check_pass_rate"]["mean"] == pytest.approx(sum(len(o) <= 12 for o in outputs) / 3)
+    assert gen["student"]["length"]["chars_mean"] == pytest.approx(sum(len(o) for o in outputs) / 3)
+    if sum(t_chrfs):
+        assert gen["chrf_retained"]["ratio"] == pytest.approx(sum(chrfs) / sum(t_chrfs))
+    else:
+        assert gen["chrf_retained"]["ratio"] is None
+    assert set(report.metrics["generation"]["by_tier"]) == {t or "untiered" for *_, t in kit.GOLD_TICKETS}
+    # The headline is the judged ratio (its own test below); the match-based one is kept beside it.
+    match = report.metrics["match_basis"] if report.metrics["quality_basis"] == "judged" else report.metrics
+    match_retained = match["quality_retained"] if "match_basis" in report.metrics else report.quality_retained
     if any(teacher_matches):
-        assert report.metrics["quality_basis"] == "normalized_match"
-        assert report.quality_retained == pytest.approx(sum(matches) / sum(teacher_matches))
+        assert match["quality_basis"] == "normalized_match"
+        assert match_retained == pytest.approx(sum(matches) / sum(teacher_matches))
     else:  # the random tiny teacher matches nothing: the student's agreement with it stands in
-        assert report.metrics["quality_basis"] == "teacher_agreement"
-        assert report.quality_retained == pytest.approx(agree / n)
+        assert match["quality_basis"] == "teacher_agreement"
+        assert match_retained == pytest.approx(agree / n)
 
 
 def test_an_evaluation_without_confirmed_gold_is_refused_at_launch(project, version):
@@ -188,3 +213,58 @@ def test_a_redelivered_evaluation_does_not_write_a_second_report(project, versio
     Job.objects.filter(pk=job.pk).update(status="queued")
     assert jobs.run(job.pk, run_evaluation_job) == "succeeded"
     assert EvalReport.objects.filter(job=job).count() == 1
+
+
+def test_a_generation_report_is_judged_from_probabilities_and_measured_against_reviewers(
+    project, version, tiny_model_dir
+):
+    from tests.factories import ExampleFactory, PromptFactory
+    from workers import judge
+    from workers.teacher.hf import HFTeacher
+
+    project.judge_rubric = "5: right category. 1: wrong."
+    project.save()
+    kit.gold(project, classification=False)
+    graded = [ExampleFactory(prompt=PromptFactory(project=project), grade=1 + i % 5) for i in range(6)]
+    ExampleFactory(prompt=PromptFactory(project=project))  # no grade: not in the agreement
+    job, report = evaluate_job(project, version)
+    assert job.params["judge"]["spec"]["path"] == str(tiny_model_dir)  # no judge spec: the teacher judges
+
+    block = report.metrics["judge"]
+    prompts = [kit.ticket_prompt(text) for text, *_ in kit.GOLD_TICKETS]
+    by_hand = judge.judge(
+        HFTeacher(str(tiny_model_dir)),
+        [{"prompt": p, "answer": a} for p, a in zip(prompts, report.per_item["student_outputs"])],
+        project.judge_rubric,
+        judge.DEFAULT_GRADES,
+    )
+    assert block["per_item"]["student"] == pytest.approx([j.expected for j in by_hand], rel=1e-5)
+    assert block["n"] == 3 and block["student"]["expected"]["mean"] == pytest.approx(
+        sum(j.expected for j in by_hand) / 3, rel=1e-5
+    )
+    t_norm = sum((e - 1) / 4 for e in block["per_item"]["teacher"]) / 3
+    s_norm = sum(j.normalized for j in by_hand) / 3
+    assert report.quality_retained == pytest.approx(s_norm / t_norm, rel=1e-5)
+    assert report.metrics["quality_basis"] == "judged" and report.metrics["quality_retained_n"] == 3
+    low, high = report.metrics["quality_retained_ci95"]
+    assert low <= report.quality_retained <= high
+    assert report.metrics["match_basis"]["quality_basis"] in ("normalized_match", "teacher_agreement")
+    agreement = block["agreement"]
+    assert (
+        agreement["n"] == len(graded) and agreement["trustworthy"] is False and "only 6 examples" in agreement["reason"]
+    )
+
+
+def test_a_judge_that_cannot_run_leaves_a_note_and_the_report_stands(project, version, tiny_model_dir):
+    from curation.models import ModelSpec
+
+    project.judge_spec = ModelSpec.objects.create(
+        project=project, name="far judge", backend="openai", path="m", base_url="http://127.0.0.1:9/v1"
+    )
+    project.save()
+    kit.gold(project, classification=False)
+    _, report = evaluate_job(project, version)
+    assert report.metrics["judge"] is None
+    assert any("the judge 'far judge' did not run" in n for n in report.metrics["notes"])
+    assert report.metrics["quality_basis"] in ("normalized_match", "teacher_agreement")
+    assert report.metrics["generation"]["overall"]["student"]["n"] == 3

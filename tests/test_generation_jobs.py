@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from curation.models import Example, Job, TeacherSample
-from curation.services import jobs
+from curation.services import job_context, jobs
 from curation.services.review import decisions as review
 from curation.services.teacher import SampleWriter, launch_generation, retry, run_generation
 from tests.factories import ProjectFactory, UserFactory
@@ -125,7 +125,7 @@ def test_a_cancelled_job_keeps_what_it_wrote_and_a_retry_completes_it_keeping_hu
         max_new_tokens=4,
         seed=3,
     )
-    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(job_context, "PROGRESS_EVERY_S", 0.0)
     real_write = SampleWriter.write_generations
     batches = []
 

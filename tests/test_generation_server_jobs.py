@@ -55,6 +55,8 @@ def test_a_job_on_the_openai_backend_stores_the_servers_soft_targets(
     status, job = run(project, server_spec(project, server.url, tiny_model_dir), n=2, max_new_tokens=5, top_k=4, seed=9)
 
     assert status == "succeeded", job.message
+    server_numbers = job.metrics["teacher_server"]
+    assert server_numbers["requests"] == 6 and server_numbers["retries"] == 0 and server_numbers["tokens_per_s"] > 0
     assert "sk-gen-secret" not in str(job.params)
     assert job.params["teacher"]["api_key_env"] == KEY_VAR
     model, tokenizer = tiny

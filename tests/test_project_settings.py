@@ -130,3 +130,37 @@ def test_a_curriculum_error_is_shown_with_the_typed_name(project, engineer):
 def test_a_malformed_curriculum_request_is_a_400_with_a_message(project, engineer, data):
     response = engineer.post(reverse("project-curriculum", args=[project.slug]), data)
     assert response.status_code == 400 and 'role="alert"' in response.content.decode()
+
+
+def test_an_engineer_sets_the_judge_its_rubric_and_grades(project, engineer, tmp_path):
+    from curation.models import ModelSpec
+
+    judge = ModelSpec.objects.create(project=project, name="judge", path=str(tmp_path))
+    page = engineer.get(settings_url(project)).content.decode()
+    assert "Judge of generated answers" in page and "the evaluated teacher" in page
+    response = engineer.post(
+        settings_url(project),
+        {"checks": "[]", "judge_spec": judge.pk, "judge_rubric": "5: perfect. 1: useless.", "judge_grades": "1, 3, 5"},
+    )
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.judge_spec == judge and project.judge_rubric.startswith("5: perfect")
+    assert project.judge_grades == ["1", "3", "5"]
+
+
+@pytest.mark.parametrize(
+    "grades, message", [("good, bad", "is not a number"), ("1", "at least two grades"), ("2, 2", "distinct")]
+)
+def test_bad_judge_grades_are_refused(project, engineer, grades, message):
+    response = engineer.post(settings_url(project), {"checks": "[]", "judge_grades": grades})
+    assert response.status_code == 400 and message in response.content.decode()
+    assert Project.objects.get(pk=project.pk).judge_grades == []
+
+
+def test_a_judge_spec_of_another_project_is_refused(project, engineer, tmp_path):
+    from curation.models import ModelSpec
+    from tests.factories import ProjectFactory
+
+    elsewhere = ModelSpec.objects.create(project=ProjectFactory(), name="theirs", path=str(tmp_path))
+    response = engineer.post(settings_url(project), {"checks": "[]", "judge_spec": elsewhere.pk})
+    assert response.status_code == 400 and Project.objects.get(pk=project.pk).judge_spec is None

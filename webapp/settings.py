@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Its check runs before any middleware's process_view (the CSRF check reads the body).
+    "curation.middleware.UploadSizeLimit",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -117,7 +119,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Prompt import limits.
-IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100_000_000, minimum=1)  # 100 MB, decimal, as shown
 IMPORT_MAX_PROMPT_CHARS = env_int("IMPORT_MAX_PROMPT_CHARS", 32_000, minimum=1)
 
 # Celery: JSON only, late acks, and a worker lost mid-task puts the task back.
@@ -156,6 +158,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A job whose heartbeat is older than this is taken to have lost its worker.
 JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 120, minimum=5)
+# Candidates a snapshot build freezes per transaction (short transactions; resumable between them).
+SNAPSHOT_FREEZE_BATCH = env_int("SNAPSHOT_FREEZE_BATCH", 2000, minimum=1)
 # "Next for me" hands an example to one reviewer for this long.
 REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 600, minimum=10)
 
@@ -167,6 +171,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON through the input gate (depth, NUL, lone surrogates); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "curation.api.parsers.GateJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "curation.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
@@ -183,6 +193,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "curation.api.schema.add_error_responses",  # the error statuses every operation can answer
+    ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Swagger UI from our own static files (the sidecar package): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -29,6 +29,10 @@ Definitions (what the report shows):
   generated (or scored prompt) tokens / total time; speedup = teacher p50 / student p50.
 - per item (for paired comparisons between students): each gold item's headline score, 1.0
   right and 0.0 wrong (accuracy, or normalized match), in gold order, with the caller's ``id``.
+- generation (free text): chrF, ROUGE-L, the checks' pass rate and length statistics with
+  95% intervals, overall and by tier, and chrF retained (``workers.genmetrics``); each
+  item's answer is kept in ``per_item`` (``student_outputs``/``teacher_outputs``) for the
+  judge and the blind side-by-side review.
 - memory: parameter + buffer bytes, and the growth of the process's peak RSS
   (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
 """
@@ -47,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from workers import genmetrics
 from workers.distill.data import collate_classification, label_scores, label_token_ids, move
 from workers.prompting import render_prompt
 
@@ -199,6 +204,35 @@ def _pick_threads(request, probes, threads: int | None) -> int:
     return threads
 
 
+PER_TOKEN_PROMPTS = 32
+
+
+@_with_threads
+@torch.inference_mode()
+def _ms_per_token(lm: LoadedModel, gold, n_tokens: int, threads: int) -> float:
+    """Milliseconds per generated token when every answer is exactly ``n_tokens`` long (greedy)."""
+    torch.set_num_threads(threads)
+    tok = lm.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    elapsed = 0.0
+    for i, g in enumerate(gold[: PER_TOKEN_PROMPTS + 1]):
+        ids = torch.tensor([_ids(tok, render_prompt(tok, g["prompt"]))])
+        start = time.perf_counter()
+        lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), min_new_tokens=n_tokens,
+                          max_new_tokens=n_tokens, do_sample=False, pad_token_id=pad)  # fmt: skip
+        if i:  # the first is a warm-up
+            elapsed += time.perf_counter() - start
+    return elapsed * 1000 / (n_tokens * min(len(gold) - 1, PER_TOKEN_PROMPTS) or 1)
+
+
+def per_token_speed(student: LoadedModel, teacher: LoadedModel, gold, n_tokens: int, threads: int) -> dict:
+    """Generation latency per token at matched output lengths and the same thread count."""
+    s = _ms_per_token(student, gold, n_tokens, threads)
+    t = _ms_per_token(teacher, gold, n_tokens, threads)
+    return {"student_ms_per_token": s, "teacher_ms_per_token": t, "speedup": t / s if s else None,
+            "tokens": n_tokens, "threads": threads, "prompts": min(len(gold) - 1, PER_TOKEN_PROMPTS)}  # fmt: skip
+
+
 @_with_threads
 def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: int | None = None):
     _generate(lm, gold[0]["prompt"], max_new_tokens)  # warm-up, not timed
@@ -214,6 +248,7 @@ def _generation_items(lm: LoadedModel, gold, max_new_tokens, check_fn, threads: 
             "tokens": n_new,
             "output": text,
             "threads": threads,
+            **genmetrics.item_metrics(text, g["reference"], n_new),
         }
         if check_fn is not None:
             item["check"] = float(bool(check_fn(text)))
@@ -409,6 +444,10 @@ def evaluate(
     s_speed = _speed(s_items, model_memory(student.model), s_rss)
     t_speed = _speed(t_items, model_memory(teacher.model), t_rss)
     interval = _retained_interval(task, s_items, t_items) if basis == headline_key else None
+    if task == "generation":
+        per_item["student_outputs"] = [i["output"] for i in s_items]
+        per_item["teacher_outputs"] = [i["output"] for i in t_items]
+        per_item["tiers"] = [g.get("tier") for g in gold]
     return {
         "task": task,
         "n_items": len(gold),
@@ -426,6 +465,12 @@ def evaluate(
         ],
         "notes": notes,
         "per_item": per_item,
+        "generation": genmetrics.report(s_items, t_items, [g.get("tier") for g in gold])
+        if task == "generation"
+        else None,
+        "per_token": per_token_speed(student, teacher, gold, max_new_tokens, same)
+        if task == "generation" and len(gold) > 1
+        else None,
     }
 
 

@@ -15,6 +15,12 @@ before any sampling temperature or top_p) is reduced to:
 
 Shards
 ------
+Format v2 (``ShardWriter(..., format="v2")``, workers/softtargets_v2.py) stores a shard's
+samples concatenated, with narrow ids and quantised log-probabilities (softcodec.py), and
+optionally RS-KD samples; v1 shards stay readable, ``read_soft_targets`` tells them apart
+by the shard's metadata.
+
+
 ``ShardWriter`` buffers samples and writes them as one immutable safetensors file
 ``<root>/shards/<prefix>-<NNNNN>.safetensors`` per flush, tensors named
 ``<key>/<field>``. A shard is written to a temporary file, fsynced, and linked into
@@ -37,6 +43,9 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save as save_safetensors
 
+from workers.softtargets_v2 import FORMAT as V2_FORMAT
+from workers.softtargets_v2 import ShardFormatError, pack_shard, read_sample
+
 TAIL_FLOOR = -30.0
 SHARD_DIR = "shards"
 FIELDS = ("token_ids", "topk_ids", "topk_logprobs", "tail_logprob", "token_logprob")
@@ -55,6 +64,8 @@ class SoftTargets:
     topk_logprobs: np.ndarray  # float16 [T, k]
     tail_logprob: np.ndarray  # float32 [T]
     token_logprob: np.ndarray | None = None  # float32 [T]  log p of token_ids[t]
+    sample_ids: np.ndarray | None = None  # [T, m]  RS-KD draws (softcodec.sample_targets)
+    sample_logw: np.ndarray | None = None  # float32 [T, m]  their log importance weights
 
     def __post_init__(self):
         self.token_ids = np.ascontiguousarray(self.token_ids, dtype=np.int32)
@@ -63,6 +74,11 @@ class SoftTargets:
         self.tail_logprob = np.ascontiguousarray(self.tail_logprob, dtype=np.float32)
         if self.token_logprob is not None:
             self.token_logprob = np.ascontiguousarray(self.token_logprob, dtype=np.float32)
+        if (self.sample_ids is None) != (self.sample_logw is None):
+            raise SoftTargetError("sampled soft targets need both sample_ids and sample_logw")
+        if self.sample_ids is not None:
+            self.sample_ids = np.ascontiguousarray(self.sample_ids, dtype=np.int32)
+            self.sample_logw = np.ascontiguousarray(self.sample_logw, dtype=np.float32)
         t = self.token_ids.shape[0]
         if self.topk_ids.ndim != 2 or self.topk_ids.shape != self.topk_logprobs.shape or self.topk_ids.shape[0] != t:
             raise SoftTargetError(
@@ -153,7 +169,10 @@ class ShardWriter:
     shards its killed predecessor left).
     """
 
-    def __init__(self, root_dir: str | Path, prefix: str):
+    def __init__(self, root_dir: str | Path, prefix: str, *, format: str = "v1", bits: int = 6):
+        if format not in ("v1", "v2"):
+            raise SoftTargetError(f"shard format must be 'v1' or 'v2', got {format!r}")
+        self.format, self.bits = format, bits
         if not _PREFIX_RE.match(prefix or ""):
             raise SoftTargetError(f"shard prefix {prefix!r} must be letters, digits, '_', '.' or '-'")
         self.root = Path(root_dir)
@@ -181,13 +200,19 @@ class ShardWriter:
     def flush(self) -> dict[str, str]:
         if not self._buffer:
             return {}
-        tensors: dict[str, np.ndarray] = {}
-        for key, st in self._buffer.items():
-            for field in FIELDS:
-                value = getattr(st, field)
-                if value is not None:
-                    tensors[f"{key}/{field}"] = value
-        data = save_safetensors(tensors, metadata={"format": "softtargets-v1"})
+        if self.format == "v2":
+            try:
+                data = pack_shard(self._buffer, self.bits)
+            except ShardFormatError as exc:
+                raise SoftTargetError(str(exc)) from None
+        else:
+            tensors: dict[str, np.ndarray] = {}
+            for key, st in self._buffer.items():
+                for field in FIELDS:
+                    value = getattr(st, field)
+                    if value is not None:
+                        tensors[f"{key}/{field}"] = value
+            data = save_safetensors(tensors, metadata={"format": "softtargets-v1"})
         name = self._write_new_shard(data)
         pointers = {key: f"{SHARD_DIR}/{name}#{key}" for key in self._buffer}
         self._buffer = {}
@@ -278,6 +303,11 @@ def read_soft_targets(root_dir: str | Path, pointer: str) -> SoftTargets:
     """The arrays a pointer names, read from a memory-mapped shard (handles are cached)."""
     rel, key = parse_pointer(pointer)
     handle = _open_shard(Path(root_dir) / rel)
+    if (handle.metadata() or {}).get("format") == V2_FORMAT:
+        try:
+            return SoftTargets(**read_sample(handle, rel, key))
+        except ShardFormatError as exc:
+            raise SoftTargetError(str(exc)) from None
     names = set(handle.keys())
     if f"{key}/token_ids" not in names:
         raise SoftTargetError(f"shard {rel} holds no sample {key!r}")

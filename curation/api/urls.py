@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from curation.api import experiments, registry, training
+from curation.api import experiments, pairs, registry, runs, training
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -34,6 +34,10 @@ urlpatterns = [
     path("projects/<slug:slug>/distillations", training.DistillationLaunchView.as_view(), name="api-distillations"),
     path("projects/<slug:slug>/evaluations", training.EvaluationLaunchView.as_view(), name="api-evaluations"),
     path("projects/<slug:slug>/jobs/<int:pk>/resume", training.JobResumeView.as_view(), name="api-job-resume"),
+    path("projects/<slug:slug>/jobs/<int:pk>/run-config", runs.RunConfigView.as_view(), name="api-job-run-config"),
+    path(
+        "projects/<slug:slug>/jobs/<int:pk>/register-run", runs.RegisterRunView.as_view(), name="api-job-register-run"
+    ),
     path("projects/<slug:slug>/model-versions", registry.ModelVersionListView.as_view(), name="api-model-versions"),
     path(
         "projects/<slug:slug>/model-versions/<int:pk>",
@@ -58,5 +62,12 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/eval-reports", registry.EvalReportListView.as_view(), name="api-eval-reports"),
     path("projects/<slug:slug>/eval-reports/<int:pk>", registry.EvalReportDetailView.as_view(), name="api-eval-report"),
+    path("projects/<slug:slug>/pairs/<int:pk>", pairs.PairResultsView.as_view(), name="api-pairs"),
+    path("projects/<slug:slug>/pairs/<int:pk>/next", pairs.PairNextView.as_view(), name="api-pairs-next"),
+    path(
+        "projects/<slug:slug>/pairs/<int:pk>/items/<int:item>/verdict",
+        pairs.PairVerdictView.as_view(),
+        name="api-pairs-verdict",
+    ),
     *router.urls,
 ]

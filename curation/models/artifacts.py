@@ -39,6 +39,9 @@ class Snapshot(models.Model):
     train_count = models.PositiveIntegerField(default=0)
     validation_count = models.PositiveIntegerField(default=0)
     excluded = models.JSONField(default=dict, blank=True, help_text="{reason: count} of rows left out.")
+    freeze_state = models.JSONField(
+        default=dict, blank=True, help_text="Where a chunked freeze stopped: the build resumes from there."
+    )
     manifest = models.JSONField(default=dict, blank=True)
     files = models.JSONField(default=dict, blank=True, help_text="{format: path under ARTIFACT_DIR}")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BUILDING)

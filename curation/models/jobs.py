@@ -44,6 +44,9 @@ class Job(models.Model):
     worker = models.CharField(max_length=200, blank=True, help_text="node@host:pid of the process running it.")
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.CharField(
+        max_length=32, blank=True, help_text="The running attempt's fencing token; every worker write must match it."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -72,6 +75,30 @@ class Job(models.Model):
         now = now or timezone.now()
         beat = self.heartbeat_at or self.started_at or self.created_at
         return self.status == self.Status.RUNNING and now - beat > timedelta(seconds=settings.JOB_STALE_AFTER_S)
+
+
+class JobAttempt(models.Model):
+    """One claim of a job by a worker: the job's run history, and what fences a stale attempt out."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "", "Running"
+        TAKEN_OVER = "taken over", "Taken over (its worker stopped beating)"
+        FENCED = "fenced", "Stopped: another attempt holds the claim"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=200)
+    token = models.CharField(max_length=32)
+    claimed_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, blank=True, help_text="A job status, or taken over / fenced.")
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="job_attempt_number")]
+
+    def __str__(self):
+        return f"attempt {self.number} of job {self.job_id} on {self.worker}"
 
 
 class MetricPoint(models.Model):

@@ -34,6 +34,13 @@ class Project(models.Model):
     require_second_approval = models.BooleanField(
         default=False, help_text="An example counts as approved only after a second reviewer approves it too."
     )
+    # The judge of generated answers (workers/judge.py): any model spec of the project (empty:
+    # the evaluated teacher), the rubric it reads and the grades it answers with.
+    judge_spec = models.ForeignKey(
+        "curation.ModelSpec", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    judge_rubric = models.TextField(blank=True, help_text="What the judge grades and what each grade means.")
+    judge_grades = models.JSONField(default=list, blank=True, help_text="The judge's grades (numbers); empty: 1-5.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

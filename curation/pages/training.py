@@ -38,6 +38,7 @@ BASIS = {
     "accuracy": "the student's accuracy ÷ the teacher's, on the gold labels",
     "normalized_match": "the student's normalized match ÷ the teacher's, on the gold references",
     "teacher_agreement": "the student's top-1 agreement with the teacher (the teacher matches no gold reference)",
+    "judged": "the student's judged score ÷ the teacher's (the judge's expected grade on a 0-1 scale)",
 }
 
 

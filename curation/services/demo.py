@@ -45,7 +45,27 @@ DISTILL = {
             "replay_fraction": 0.2,
         },
     },
+    # The reply-drafting student: token-level KD on the teacher's top-k soft targets (they
+    # share a tokenizer) at T 1, half KD and half CE on the approved replies, stage by stage.
+    "drafting": {
+        "batch_size": 16,
+        "max_seq_len": 256,
+        "stage": {
+            "epochs": 4,
+            "lr": 3e-3,
+            "warmup_steps": 10,
+            "temperature": 1.0,
+            "alpha": 0.5,
+            "replay_fraction": 0.2,
+        },
+    },
 }
+# The drafting project's judge: the teacher (the default) grading replies 1-5 on this rubric.
+DRAFTING_RUBRIC = (
+    "Grade the support reply to the ticket. 5: addresses the customer's actual problem, polite, 1-3 sentences, "
+    "promises nothing we cannot keep. 4: right problem, a small gap. 3: partly on topic. 2: mostly off-topic or "
+    "vague. 1: off-topic, rude, invented or empty."
+)
 # What bench/demo.py chooses among, on validation: the recipe above, and the teacher's label
 # distribution at T 1 (no tempering), and half KD / half the approved labels.
 DISTILL_CANDIDATES = [
@@ -172,7 +192,7 @@ def register_demo_specs(project, models) -> tuple[ModelSpec, ModelSpec]:
             "role": ModelSpec.Role.STUDENT,
             "backend": ModelSpec.Backend.TRANSFORMERS,
             "path": str(models["student_dir"]),
-            "defaults": {"distill": DISTILL["triage"]} if project.is_classification else {},
+            "defaults": {"distill": DISTILL["triage" if project.is_classification else "drafting"]},
         },
     )
     return teacher, student
@@ -242,6 +262,9 @@ def seed_demo(log=print, with_teacher=True, sizes=None, teacher_steps=None):
         ),
         "drafting": _project("reply-drafting", "Reply drafting", "generation", [], GUIDELINES["drafting"], users),
     }
+    if not projects["drafting"].judge_rubric:
+        projects["drafting"].judge_rubric = DRAFTING_RUBRIC
+        projects["drafting"].save(update_fields=["judge_rubric"])
     for kind, project in projects.items():
         if project.prompts.exists():
             continue

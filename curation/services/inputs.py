@@ -7,10 +7,18 @@ Numbers have one parser, ``to_number``: a number, or text of ASCII digits (``²`
 are not numbers here, and ``1_000`` is not either, although Python's ``int`` takes them).
 ``parse_number`` adds the field's range and its message; ``parse_id`` is for primary keys,
 which the database holds up to ``MAX_ID``.
+
+JSON has one reader, ``load_json``: nesting deeper than ``MAX_JSON_DEPTH`` is refused
+before the parser recurses (Python's ``json`` raises RecursionError, a 500, at about a
+thousand levels), and so is text no database stores alike (``text_problem``: NUL, which
+PostgreSQL refuses in text and jsonb while SQLite keeps it, and lone surrogates, which are
+not Unicode and cannot even be hashed). Every surface reads JSON through it: the import
+parser, the REST parser (``curation.api.parsers``), and the web forms.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -19,6 +27,93 @@ MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _REAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
+MAX_JSON_DEPTH = 32  # arrays and objects inside each other; real prompts, filters and params use a handful
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def json_depth_problem(text: str, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """A message when the JSON ``text`` nests arrays/objects more than ``limit`` deep, else None.
+    Counts brackets outside strings, without parsing (so without recursion)."""
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    depth = 0
+    for bracket in _BRACKET.findall(_JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return f"nested more than {limit} levels deep"
+    return None
+
+
+def json_error(exc: json.JSONDecodeError) -> str:
+    """json's message without its own dangling "at" ("Invalid control character at")."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
+def text_problem(value, name: str = "") -> str | None:
+    """The first string (or key) in ``value`` that no database stores alike, as a message
+    naming where it is; None when there is none. Walks without recursion."""
+    stack = [(name, value, False)]
+    while stack:
+        where, item, is_key = stack.pop()
+        if isinstance(item, str):
+            found = _UNSTORABLE.search(item)
+            if found:
+                char = found.group()
+                what = (
+                    "a NUL character (\\u0000), which cannot be stored"
+                    if char == "\x00"
+                    else f"a lone surrogate (\\u{ord(char):04x}), which is not valid Unicode"
+                )
+                place = (
+                    f"a key of {where!r}" if is_key and where else "a key" if is_key else repr(where) if where else ""
+                )
+                return f"{place} contains {what}".strip()
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                stack.append((where, key, True))
+                stack.append((f"{where}.{key}" if where else str(key), sub, False))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", sub, False) for i, sub in enumerate(item))
+    return None
+
+
+def load_json(text: str | bytes, *, limit: int = MAX_JSON_DEPTH):
+    """Parse JSON through the gate; ValueError with a message for people when it is not JSON,
+    nests deeper than ``limit``, or holds a NUL character or a lone surrogate."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8 text") from None
+    problem = json_depth_problem(text, limit)
+    if problem:
+        raise ValueError(problem)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({json_error(exc)})") from None
+    except RecursionError:  # cannot happen below the depth limit; kept as a 400, not a 500
+        raise ValueError(f"nested more than {limit} levels deep") from None
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def json_type(value) -> str:
+    return {
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        dict: "an object",
+    }.get(type(value), "null")
 
 
 def check_messages(messages):

@@ -9,6 +9,15 @@ Reliability:
 - A message may arrive twice (Redis redelivers unacknowledged messages; a restarted
   worker re-enqueues what it had). ``claim`` lets exactly one delivery run a job: a
   finished job is skipped, and so is a running job whose worker is alive.
+- Each claim is an attempt with its own fencing token (``Job.claim_token``, a
+  ``JobAttempt`` row). Every write of the running attempt (progress, errors, heartbeat,
+  the outcome) is ``WHERE claim_token = <mine>``; once another attempt holds the job,
+  they change nothing and the attempt stops with ``ClaimLost``. Data writes go through
+  ``ctx.fenced()``, which holds a KEY SHARE lock on the job row that a new claim must
+  wait for: two attempts never both commit.
+- The heartbeat is a thread on its own connection, one short transaction per beat with
+  a lock timeout; the body never writes the job row inside its own transactions, so
+  nothing the job does can hold the heartbeat back.
 - A worker killed mid-job (SIGKILL, OOM) stops its heartbeat. When the same worker
   node starts again it re-enqueues the jobs it was running (``recover_jobs``); any
   worker re-enqueues jobs whose heartbeat is older than ``JOB_STALE_AFTER_S``. Job
@@ -23,16 +32,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
-import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from curation.models import Job, MetricPoint
+from curation.models import Job, JobAttempt
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +60,29 @@ TASKS = {
     # Builds the raw arm's snapshot and launches the runs (distill jobs on "gpu").
     Kind.EXPERIMENT: "workers.tasks.experiments.prepare",
 }
-MAX_ERRORS = 1000
-PROGRESS_EVERY_S = 1.0
-HEARTBEAT_EVERY_S = 10.0
+# The body's side (progress, heartbeat, the fence) lives in job_context; re-exported here.
+from curation.services.job_context import (  # noqa: E402
+    HEARTBEAT_EVERY_S,
+    MAX_ERRORS,
+    PROGRESS_EVERY_S,
+    ClaimLost,
+    JobContext,
+    _beat_sql_prelude,
+    _Heartbeat,
+    _mine,
+    beat,
+)
+
+__all__ = [
+    "HEARTBEAT_EVERY_S",
+    "MAX_ERRORS",
+    "PROGRESS_EVERY_S",
+    "ClaimLost",
+    "JobContext",
+    "_Heartbeat",
+    "_beat_sql_prelude",
+    "beat",
+]
 
 
 class JobError(Exception):
@@ -130,7 +158,9 @@ def request_cancel(job: Job) -> Job:
 
 def requeue(job: Job, reason: str) -> None:
     """Put a job back in the queue (after its worker died, or to resume a gated job)."""
-    Job.objects.filter(pk=job.pk).update(status=Status.QUEUED, worker="", phase=reason[:100], finished_at=None)
+    Job.objects.filter(pk=job.pk).update(
+        status=Status.QUEUED, worker="", phase=reason[:100], finished_at=None, claim_token=""
+    )
     transaction.on_commit(lambda: enqueue(job.pk))
 
 
@@ -168,7 +198,7 @@ def _worker_gone(job: Job, me: str) -> bool:
 
 # ------------------------------------------------------------------- running
 def claim(job_id: int, me: str) -> Job | None:
-    """Mark the job running under ``me``; None when this delivery must not run it."""
+    """Mark the job running under ``me`` with a fresh fencing token; None when this delivery must not run it."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
@@ -182,145 +212,139 @@ def claim(job_id: int, me: str) -> Job | None:
         now = timezone.now()
         if job.cancel_requested:
             job.status, job.finished_at, job.message = Status.CANCELLED, now, job.message or "Cancelled."
-            job.save(update_fields=["status", "finished_at", "message"])
+            job.claim_token = ""
+            job.save(update_fields=["status", "finished_at", "message", "claim_token"])
             return None
         resumed = job.status == Status.RUNNING or job.attempts > 0
         job.status, job.worker, job.heartbeat_at = Status.RUNNING, me, now
         job.started_at = job.started_at or now
         job.attempts += 1
+        job.claim_token = uuid.uuid4().hex
         if resumed and not job.phase.startswith("resum"):
             job.phase = "resumed after a worker restart"
-        job.save(update_fields=["status", "worker", "heartbeat_at", "started_at", "attempts", "phase"])
+        job.save(update_fields=["status", "worker", "heartbeat_at", "started_at", "attempts", "phase", "claim_token"])
+        JobAttempt.objects.filter(job=job, closed_at__isnull=True).update(
+            closed_at=now, outcome=JobAttempt.Outcome.TAKEN_OVER
+        )
+        JobAttempt.objects.create(job=job, number=job.attempts, worker=me, token=job.claim_token, claimed_at=now)
         return job
 
 
-class JobContext:
-    """What a job body uses to talk to the Job row. Writes are throttled."""
-
-    def __init__(self, job: Job):
-        self.job = job
-        self._last_progress = 0.0
-        self._last_cancel_check = 0.0
-        self._cancelled = False
-        self._pending: dict = {}
-        self._errors: list[dict] = []
-        self._metrics: list[MetricPoint] = []
-        self.warnings: list[str] = []
-
-    @property
-    def params(self) -> dict:
-        return self.job.params
-
-    def progress(self, done=None, total=None, *, tokens_per_s=None, eta_s=None, phase=None, force=False) -> None:
-        for name, value in (
-            ("progress_done", done),
-            ("progress_total", total),
-            ("tokens_per_s", tokens_per_s),
-            ("eta_s", eta_s),
-            ("phase", phase),
-        ):
-            if value is not None:
-                if name == "phase":
-                    value = str(value)[:100]
-                self._pending[name] = value
-                setattr(self.job, name, value)
-        now = time.monotonic()
-        if force or now - self._last_progress >= PROGRESS_EVERY_S:
-            self.flush()
-            self._last_progress = now
-
-    def error(self, item, message: str) -> None:
-        """A per-item failure: recorded on the job, and the job goes on."""
-        self._errors.append({"item": item, "error": str(message)[:1000]})
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-        self.error("warning", message)
-
-    def metric(self, name: str, value: float, step: int, stage: str = "") -> None:
-        self._metrics.append(MetricPoint(job_id=self.job.pk, name=name, value=float(value), step=step, stage=stage))
-
-    def flush(self) -> None:
-        fields = dict(self._pending, heartbeat_at=timezone.now())
-        self._pending = {}
-        Job.objects.filter(pk=self.job.pk).update(**fields)
-        if self._errors:
-            with transaction.atomic():
-                current = Job.objects.select_for_update().only("errors").get(pk=self.job.pk)
-                errors = (current.errors or []) + self._errors
-                Job.objects.filter(pk=self.job.pk).update(errors=errors[-MAX_ERRORS:])
-            self.job.errors = errors[-MAX_ERRORS:]
-            self._errors = []
-        if self._metrics:
-            MetricPoint.objects.bulk_create(self._metrics, batch_size=500)
-            self._metrics = []
-
-    def cancelled(self) -> bool:
-        """Whether someone asked to cancel (checked against the database at most once a second)."""
-        now = time.monotonic()
-        if not self._cancelled and now - self._last_cancel_check >= PROGRESS_EVERY_S:
-            self._last_cancel_check = now
-            self._cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
-        return self._cancelled
-
-
-class _Heartbeat(threading.Thread):
-    """Beats while the body runs, so a long model load or step never looks like a dead worker."""
-
-    def __init__(self, job_id: int):
-        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
-        self.job_id = job_id
-        self.stopped = threading.Event()
-
-    def run(self):
-        try:
-            while not self.stopped.wait(HEARTBEAT_EVERY_S):
-                Job.objects.filter(pk=self.job_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
-        except Exception:  # the job itself reports real problems; a lost beat only delays takeover
-            log.exception("heartbeat of job %s failed", self.job_id)
-        finally:
-            connection.close()
-
-
 def run(job_id: int, body: Callable[[JobContext], JobOutcome | None], *, node: str | None = None) -> str:
-    """Claim job ``job_id``, run ``body`` on it and record the outcome; returns the final status."""
+    """Claim job ``job_id``, run ``body`` on it and record the outcome; returns the final status
+    ("skipped" when this delivery must not run it, "fenced" when another attempt took it over,
+    "requeued" when the worker lost its database connection and put the job back)."""
     me = worker_identity(node)
     job = claim(job_id, me)
     if job is None:
         return "skipped"
     ctx = JobContext(job)
-    beat = _Heartbeat(job.pk)
-    beat.start()
+    beat_thread = _Heartbeat(job.pk, ctx.token)
+    beat_thread.start()
+    outcome: JobOutcome | None = None
     try:
         outcome = body(ctx) or JobOutcome()
         if ctx.cancelled() and outcome.status == Status.SUCCEEDED:
             outcome = JobOutcome(Status.CANCELLED, outcome.message or "Cancelled.", outcome.metrics)
+        ctx.flush()
+    except ClaimLost:
+        outcome = None
     except JobError as exc:
         outcome = JobOutcome(Status.FAILED, str(exc))
     except Exception as exc:
+        if _connection_lost(exc):
+            beat_thread.stopped.set()
+            return _requeue_after_lost_connection(ctx, exc)
         log.exception("job %s failed", job_id)
         outcome = JobOutcome(
             Status.FAILED, f"Unexpected error ({type(exc).__name__}: {exc}). The worker log has the traceback."
         )
         ctx.error("traceback", traceback.format_exc()[-4000:])
     finally:
-        beat.stopped.set()
+        beat_thread.stopped.set()
     try:
-        ctx.flush()
-    finally:
-        finish(job, outcome)
+        if outcome is not None and outcome.status == Status.FAILED:
+            ctx.flush()  # the traceback
+        finished = outcome is not None and finish(ctx, outcome)
+    except ClaimLost:
+        finished = False
+    except DatabaseError as exc:
+        if not _connection_lost(exc):
+            raise
+        return _requeue_after_lost_connection(ctx, exc)
+    if not finished:
+        _fenced(ctx)
+        log.warning("job %s: attempt %s lost its claim to another worker and stopped", job_id, me)
+        return "fenced"
     return outcome.status
 
 
-def finish(job: Job, outcome: JobOutcome) -> None:
-    fields = {"status": outcome.status, "message": outcome.message[:5000], "heartbeat_at": timezone.now()}
+MAX_ATTEMPTS = 20  # claims of one job before a lost connection fails it instead of requeueing
+
+
+# SQLSTATEs of a connection that is gone: class 08 (connection exception) and the server's
+# own shutdown or termination of the backend (57P01 admin shutdown, 57P02 crash, 57P03 starting).
+_LOST_STATES = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether ``exc`` says the database connection itself died (not a bad query on a live one)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    raw = getattr(connection, "connection", None)
+    if raw is None:  # Django closed it: a rollback on it failed
+        return True
+    if getattr(raw, "broken", False) or getattr(raw, "closed", False) is True:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    state = getattr(cause, "sqlstate", None) or ""
+    return state.startswith("08") or state in _LOST_STATES or isinstance(exc, InterfaceError)
+
+
+def _requeue_after_lost_connection(ctx: JobContext, exc: Exception) -> str:
+    """The database connection died under the body (a restart, a failover, a network cut).
+    Job bodies resume from what they committed, so the job goes back to the queue under a
+    fresh connection, unless it has been claimed too often already."""
+    log.warning("job %s lost its database connection (%s); putting it back in the queue", ctx.job.pk, exc)
+    connection.close()
+    if ctx.job.attempts >= MAX_ATTEMPTS:
+        failed = JobOutcome(Status.FAILED, f"Lost the database connection {ctx.job.attempts} times ({exc}).")
+        return failed.status if finish(ctx, failed) else "fenced"
+    with transaction.atomic():
+        mine = _mine(ctx.job.pk, ctx.token).update(
+            status=Status.QUEUED, claim_token="", phase="waiting to resume after a lost database connection"
+        )
+        JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(
+            outcome="lost database", closed_at=timezone.now()
+        )
+    if not mine:
+        return "fenced"
+    enqueue(ctx.job.pk)
+    return "requeued"
+
+
+def _fenced(ctx: JobContext) -> None:
+    JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(
+        outcome=JobAttempt.Outcome.FENCED, closed_at=timezone.now()
+    )
+
+
+def finish(ctx: JobContext, outcome: JobOutcome) -> bool:
+    """Record the outcome if this attempt still holds the claim; False (nothing written) when it does not."""
+    now = timezone.now()
+    fields = {"status": outcome.status, "message": outcome.message[:5000], "heartbeat_at": now}
     if outcome.status != Status.GATED:
-        fields["finished_at"] = timezone.now()
+        fields["finished_at"] = now
     if outcome.metrics:
         fields["metrics"] = outcome.metrics
     if outcome.status == Status.SUCCEEDED:
         fields["eta_s"] = 0
-    Job.objects.filter(pk=job.pk).update(**fields)
+    with transaction.atomic():
+        if not _mine(ctx.job.pk, ctx.token).update(**fields):
+            _fenced(ctx)
+            return False
+        JobAttempt.objects.filter(job_id=ctx.job.pk, token=ctx.token).update(outcome=outcome.status, closed_at=now)
+    return True
 
 
 # ------------------------------------------------------------------ recovery
@@ -339,8 +363,9 @@ def recover_jobs(node: str, *, startup: bool = False, requeue_queued: bool = Fal
     ):
         if _worker_gone(job, me) or (startup and _split(job.worker)[0] == node):
             with transaction.atomic():
+                # The token goes too: whatever the old attempt still writes is refused (ClaimLost).
                 updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker).update(
-                    status=Status.QUEUED, phase="waiting to resume after a worker restart"
+                    status=Status.QUEUED, phase="waiting to resume after a worker restart", claim_token=""
                 )
             if updated:
                 ids.append(job.pk)

@@ -41,6 +41,8 @@ OPTIONS = {
         "concurrency": (int, (1, 256)),
         "batch_size": (int, (1, 4096)),
         "token_ids_in_response": (bool, None),
+        "prompts_per_request": (int, (1, 256)),
+        "max_retries": (int, (0, 20)),
     },
 }
 

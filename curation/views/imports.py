@@ -26,6 +26,8 @@ def import_page(request, slug):
                 )
             except ImportRejected as exc:
                 rejected = str(exc)
+        else:  # no file at all: the form's own words, shown where the result goes
+            rejected = " ".join(message for errors in form.errors.values() for message in errors)
     else:
         form = ImportForm()
     context = {"project": project, "form": form, "result": result, "rejected": rejected}

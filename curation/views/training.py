@@ -10,6 +10,7 @@ from curation.access import can, project_for
 from curation.forms import add_errors
 from curation.forms_training import DistillLaunchForm, StageFormSet, initial_stages, launch_request
 from curation.models import EvalReport, Job, ModelVersion, Role
+from curation.pages.generation import generation_context, judge_context, pairwise_context
 from curation.pages.jobs import job_for
 from curation.pages.training import compare_context, report_context
 from curation.services import training
@@ -89,6 +90,22 @@ def job_resume(request, slug, pk):
     else:
         messages.success(request, job.message)
     return redirect("job-detail", slug=project.slug, pk=job.pk)
+
+
+@login_required
+def job_run_config(request, slug, pk):
+    """The job's run config (.tar.gz) for ``python -m workers.distill run`` (engineers)."""
+    project = project_for(request.user, slug, Role.ENGINEER)
+    job = job_for(project, pk)
+    if job.kind != Job.Kind.DISTILL:
+        raise Http404("not a distillation job")
+    try:
+        archive = training.run_config_archive(job)
+    except Invalid as exc:
+        messages.error(request, str(exc))
+        return redirect("job-detail", slug=project.slug, pk=job.pk)
+    name = f"{project.slug}-job{job.pk}-run-config.tar.gz"
+    return FileResponse(open(archive, "rb"), as_attachment=True, filename=name, content_type="application/gzip")
 
 
 # ----------------------------------------------------------------- registry
@@ -192,7 +209,13 @@ def report_detail(request, slug, pk):
         project=project,
         pk=pk,
     )
-    context = {"project": project, **report_context(report)}
+    context = {
+        "project": project,
+        **report_context(report),
+        **generation_context(report),
+        **judge_context(report),
+        **pairwise_context(report),
+    }
     return render(request, "curation/report_detail.html", context)
 
 

@@ -18,6 +18,14 @@ FIGURES = {
     "curation_gain_ci95": list,
     "demo_first_run_s": float,
     "demo_second_run_s": float,
+    # the reply-drafting leg: a generation student distilled, judged and timed per token
+    "gen_judged_retained": (float, type(None)),
+    "gen_judged_retained_ci95": (list, type(None)),
+    "gen_chrf_retained": (float, type(None)),
+    "gen_chrf_retained_ci95": (list, type(None)),
+    "gen_speedup_per_token": float,
+    "judge_human_agreement": (float, type(None)),
+    "judge_human_n": int,
 }
 
 
@@ -49,5 +57,10 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
     assert 0 < figures["demo_second_run_s"] < figures["demo_first_run_s"]  # the second run reuses the teacher
     assert figures["student_params"] < figures["teacher_params"]
     assert "quality retained" in out.stdout and "speed-up" in out.stdout and "SIMULATED expert" in out.stdout
+    assert figures["judge_human_simulated"] is True and figures["judge_human_n"] > 0
+    assert figures["gen_speedup_per_token"] > 0 and "SIMULATED reviewer" in out.stdout
+    if figures["gen_judged_retained"] is not None and figures["gen_judged_retained_ci95"]:
+        low, high = figures["gen_judged_retained_ci95"]
+        assert low <= figures["gen_judged_retained"] <= high
     # It ran on its own data directory: the user's var/ was not used.
     assert (data_dir / "db.sqlite3").is_file() and (data_dir / "demo" / "teacher" / "demo_teacher.json").is_file()

@@ -81,6 +81,10 @@ def test_the_generation_report_matches_hand_computations(tiny_model_dir, tiny_st
     assert speed["param_buffer_bytes"] >= 4 * speed["parameters"]
     assert report["speedup"] == pytest.approx(report["teacher"]["speed"]["latency_p50_ms"] / speed["latency_p50_ms"])
     assert 0.0 <= overall["check_pass_rate"] <= 1.0
+    # per token: both models generate exactly max_new_tokens, at the teacher's thread count
+    per_token = report["per_token"]
+    assert per_token["tokens"] == 4 and per_token["threads"] == report["teacher"]["speed"]["threads"]
+    assert per_token["speedup"] == pytest.approx(per_token["teacher_ms_per_token"] / per_token["student_ms_per_token"])
 
 
 @pytest.mark.slow  # evaluates real (tiny) models

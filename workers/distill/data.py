@@ -60,7 +60,25 @@ def _encode(tokenizer, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def _check_sampled(soft: dict, where: str, vocab_size: int) -> dict[str, np.ndarray]:
+    out = {
+        "response_ids": np.asarray(soft["response_ids"], dtype=np.int64),
+        "sample_ids": np.asarray(soft["sample_ids"], dtype=np.int64),
+        "sample_logw": np.asarray(soft["sample_logw"], dtype=np.float32),
+    }
+    t = out["response_ids"].shape[0]
+    if t == 0 or out["sample_ids"].ndim != 2 or out["sample_ids"].shape[0] != t:
+        raise DistillError(f"{where}: sample_ids must be [T, m] with T = {t} response tokens")
+    if out["sample_logw"].shape != out["sample_ids"].shape:
+        raise DistillError(f"{where}: sample_logw must match sample_ids")
+    if out["sample_ids"].min() < 0 or out["sample_ids"].max() >= vocab_size:
+        raise DistillError(f"{where}: sampled token ids fall outside the student's vocabulary ({vocab_size})")
+    return out
+
+
 def _check_soft(soft: dict, where: str, vocab_size: int) -> dict[str, np.ndarray]:
+    if "sample_ids" in soft and soft.get("sample_ids") is not None:
+        return _check_sampled(soft, where, vocab_size)
     try:
         out = {
             "response_ids": np.asarray(soft["response_ids"], dtype=np.int64),
@@ -130,6 +148,11 @@ def prepare_generation(records, tokenizer, *, max_seq_len: int, use_soft: bool, 
             if soft is not None:
                 soft = {k: v[:keep] for k, v in soft.items()}
         out.append(GenExample(prompt_ids + response_ids, len(prompt_ids), soft, r.get("tier")))
+    kinds = {"sample_ids" in ex.soft for ex in out if ex.soft is not None}
+    if len(kinds) > 1:
+        raise DistillError(f"{where}: records mix sampled and top-k soft targets; a stage trains on one kind")
+    if kinds == {True}:
+        return out
     ks = {ex.soft["topk_ids"].shape[1] for ex in out if ex.soft is not None}
     if len(ks) > 1:
         k = min(ks)
@@ -192,6 +215,23 @@ def collate_generation(examples: list[GenExample], pad_id: int) -> dict[str, tor
         "target_mask": target_mask,
         "target_ids": input_ids[:, 1:][target_mask],
     }
+    sampled = [ex.soft["sample_ids"].shape[1] for ex in examples if ex.soft is not None and "sample_ids" in ex.soft]
+    if sampled:
+        m = max(sampled)
+        ids, logw, mask = [], [], []
+        for ex in examples:
+            t = ex.n_response
+            sid = torch.zeros((t, m), dtype=torch.long)
+            lw = torch.full((t, m), float("-inf"))  # weight 0: a row with fewer draws pads with nothing
+            if ex.soft is not None:
+                w = ex.soft["sample_ids"].shape[1]
+                sid[:, :w] = torch.from_numpy(ex.soft["sample_ids"])
+                lw[:, :w] = torch.from_numpy(ex.soft["sample_logw"])
+            ids.append(sid)
+            logw.append(lw)
+            mask.append(torch.full((t,), ex.soft is not None, dtype=torch.bool))
+        batch.update(sample_ids=torch.cat(ids), sample_logw=torch.cat(logw), kd_mask=torch.cat(mask))
+        return batch
     ks = [ex.soft["topk_ids"].shape[1] for ex in examples if ex.soft is not None]
     if ks:
         k = ks[0]

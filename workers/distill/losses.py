@@ -1,4 +1,4 @@
-"""Distillation losses (pure torch): top-k + tail-bucket KD, dense references, labels.
+"""Distillation losses (pure torch): top-k + tail-bucket KD, sampled (RS-KD) KD, dense references, labels.
 
 Every loss here is ``alpha * T^2 * D(teacher_T || student_T) + (1 - alpha) * CE`` where
 D is forward KL (default), reverse KL or generalized JSD(beta), averaged over the
@@ -195,6 +195,40 @@ def topk_kd_loss(
     )
     kd = torch.where(kd_mask, kd, torch.zeros_like(kd))
     return _combine(kd, ce, kd_mask, alpha, temperature)
+
+
+def sampled_kd_loss(
+    student_logits: torch.Tensor,
+    target_ids: torch.Tensor,
+    sample_ids: torch.Tensor | None,
+    sample_logw: torch.Tensor | None,
+    *,
+    kd_mask: torch.Tensor | None = None,
+    alpha: float = 0.5,
+    temperature: float = 1.0,
+    divergence: str = "forward_kl",
+    beta: float = 0.5,
+) -> LossParts:
+    """Top-k's unbiased alternative: KD on RS-KD samples (workers/softcodec.py).
+
+    ``sample_ids`` [N, m] were drawn from a proposal q with log importance weights
+    ``sample_logw`` = log(p / (m q)), so ``-sum_m w_m log s(x_m)`` estimates the cross-entropy
+    H(p, s) = KL(p || s) + H(p) without bias, and its gradient KL's. That holds for forward KL
+    at temperature 1 only; anything else is refused rather than silently biased. ``kd`` in the
+    parts is that cross-entropy estimate (it includes the teacher's entropy).
+    """
+    if divergence != "forward_kl" or temperature != 1.0:
+        raise ValueError("sampled soft targets train forward KL at temperature 1 (the unbiased estimator)")
+    ce = F.cross_entropy(_upcast(student_logits), target_ids.long(), reduction="none")
+    if sample_ids is None or alpha == 0.0:
+        return _combine(torch.zeros_like(ce), ce, torch.zeros_like(ce, dtype=torch.bool), alpha, 1.0)
+    if kd_mask is None:
+        kd_mask = torch.ones_like(ce, dtype=torch.bool)
+    logp = torch.log_softmax(_upcast(student_logits), dim=-1)
+    picked = logp.gather(-1, sample_ids.long())
+    kd = -(sample_logw.to(picked.dtype).exp() * picked).sum(-1)
+    kd = torch.where(kd_mask, kd, torch.zeros_like(kd))
+    return _combine(kd, ce, kd_mask, alpha, 1.0)
 
 
 def dense_kd_loss(

@@ -10,7 +10,7 @@ from workers.distill import data as D
 from workers.distill.config import StageConfig, records_digest
 from workers.distill.curriculum import Schedule, loss_settings
 from workers.distill.errors import DistillError
-from workers.distill.losses import LossParts, label_kd_loss, topk_kd_loss
+from workers.distill.losses import LossParts, label_kd_loss, sampled_kd_loss, topk_kd_loss
 
 
 class RecipeData:
@@ -95,7 +95,12 @@ class RecipeData:
         cfg = self.config
         if cfg.task != "generation" or self.kd_mode != "token":
             return
-        ks = [ex.soft["topk_ids"].shape[1] for exs in self.own for ex in exs if ex.soft is not None]
+        ks = [
+            ex.soft["topk_ids"].shape[1]
+            for exs in self.own
+            for ex in exs
+            if ex.soft is not None and "topk_ids" in ex.soft
+        ]
         hot = [s for s in cfg.stages if s.temperature != 1.0 and s.alpha > 0]
         if ks and hot and min(ks) < len(self.tokenizer):
             self._warn(
@@ -113,6 +118,20 @@ class RecipeData:
                 scores, batch["gold"], batch.get("teacher_probs"), teacher_mask=batch.get("teacher_mask"), **kw
             )
         logits = D.response_logits(self.model, batch)
+        if "sample_ids" in batch:
+            try:
+                return sampled_kd_loss(
+                    logits,
+                    batch["target_ids"],
+                    batch["sample_ids"],
+                    batch["sample_logw"],
+                    kd_mask=batch["kd_mask"],
+                    **kw,
+                )
+            except ValueError as exc:
+                raise DistillError(
+                    f"stage {stage.name!r}: {exc}; set its temperature to 1 and divergence to forward_kl"
+                ) from None
         if "topk_ids" not in batch:
             return topk_kd_loss(logits, batch["target_ids"], None, None, None, **kw)
         return topk_kd_loss(

@@ -10,6 +10,7 @@ from workers.teacher.base import (  # noqa: F401
     GenerationRequest,
     GenerationResult,
     ModelLoadError,
+    NextTokenResult,
     RunStats,
     ScoreRequest,
     ScoreResult,

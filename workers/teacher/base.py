@@ -156,6 +156,31 @@ class ClassifyResult:
 
 
 @dataclass
+class NextTokenResult:
+    """The most likely next tokens after a prompt: ``{token text: log-prob}`` (a judge reads
+    its grade from these)."""
+
+    key: Any
+    logprobs: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def add_logprob(table: dict[str, float], text: str, logprob: float) -> None:
+    """Two tokens that read the same (byte-level pieces) share one entry: their mass adds up."""
+    import math
+
+    if text in table:
+        hi, lo = max(table[text], logprob), min(table[text], logprob)
+        table[text] = hi + math.log1p(math.exp(lo - hi))
+    else:
+        table[text] = logprob
+
+
+@dataclass
 class RunStats:
     """What a run did: for progress bars and tokens/s."""
 
@@ -165,6 +190,7 @@ class RunStats:
     tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
+    server: dict = field(default_factory=dict)  # an HTTP teacher's requests, retries, errors, throughput
 
     @property
     def elapsed(self) -> float:
@@ -231,6 +257,14 @@ class Teacher:
     def classify(
         self, requests: Sequence[ClassifyRequest], labels: Sequence[str], on_batch: OnBatch | None = None
     ) -> list[ClassifyResult]:
+        raise NotImplementedError
+
+    def next_token_logprobs(
+        self, requests: Sequence[GenerationRequest], top_k: int = DEFAULT_TOP_K, candidates: Sequence[str] = ()
+    ) -> list[NextTokenResult]:
+        """Per request, the ``top_k`` most likely next tokens' log-probabilities (temperature
+        1, before any sampling filter); a backend that sees the whole distribution also adds
+        every token whose text, stripped, is one of ``candidates``."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -24,11 +24,13 @@ from workers.teacher.base import (
     GenerationRequest,
     GenerationResult,
     ModelLoadError,
+    NextTokenResult,
     OnBatch,
     RunStats,
     ScoreRequest,
     ScoreResult,
     Teacher,
+    add_logprob,
     check_labels,
     finish_batch,
     label_distribution,
@@ -370,6 +372,63 @@ class HFTeacher(Teacher):
 
             if self._backoff.run(members, run, lambda res: finish_batch(res, stats, on_batch), fail):
                 break
+
+    def next_token_logprobs(
+        self, requests: Sequence[GenerationRequest], top_k: int = DEFAULT_TOP_K, candidates: Sequence[str] = ()
+    ) -> list[NextTokenResult]:
+        wanted = {c.strip() for c in candidates}
+        # The whole distribution is here, so every token that spells a candidate is read exactly.
+        extra = [i for i in range(self.vocab_size) if wanted and self.tokenizer.decode([i]).strip() in wanted]
+        results: dict[int, NextTokenResult] = {}
+        items = []
+        for i, r in enumerate(requests):
+            p = self.encode_prompt(r.prompt)
+            problem = "prompt is empty" if not p else self._too_long(len(p), 1)
+            if problem:
+                results[i] = NextTokenResult(key=r.key, error=problem)
+            else:
+                items.append((i, p))
+        stats = RunStats(requests=len(requests))
+        self.last_run = stats
+        for bucket in self._batches([len(p) for _, p in items], 1):
+            members = [items[j] for j in bucket]
+
+            def run(chunk):
+                with torch.inference_mode():
+                    rows = self._top_next(chunk, top_k, extra)
+                for (i, _), row in zip(chunk, rows):
+                    results[i] = NextTokenResult(key=requests[i].key, logprobs=row)
+                return [results[i] for i, _ in chunk]
+
+            def fail(chunk, message):
+                for i, _ in chunk:
+                    results[i] = NextTokenResult(key=requests[i].key, error=message)
+                return [results[i] for i, _ in chunk]
+
+            self._backoff.run(members, run, lambda res: finish_batch(res, stats, None), fail)
+        return _in_order(results)
+
+    def _top_next(self, chunk, top_k: int, extra: list[int]) -> list[dict[str, float]]:
+        input_ids, mask = left_pad([p for _, p in chunk], self.pad_id)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=position_ids.to(self.device),
+            use_cache=False,
+            logits_to_keep=1,
+        )
+        logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()
+        rows = []
+        for row in logprobs:
+            values, ids = row.topk(min(top_k, row.shape[-1]))
+            chosen = dict(zip(ids.tolist(), values.tolist()))
+            chosen.update({i: float(row[i]) for i in extra})
+            table: dict[str, float] = {}
+            for i, lp in chosen.items():
+                add_logprob(table, self.tokenizer.decode([i]), lp)
+            rows.append(table)
+        return rows
 
     def _next_token_logprobs(self, prompts: list[list[int]], tokens: list[int]) -> list[list[float]]:
         input_ids, mask = left_pad(prompts, self.pad_id)

@@ -18,12 +18,25 @@ the sample unusable for token-level distillation (sequence-level still works).
 
 The base URL and API key come from the caller's spec; the key is only ever sent as a
 header and never appears in logs or error messages.
+
+Keeping the server busy. ``concurrency`` requests are in flight at all times (a sliding
+window over the whole call, not a barrier per batch: results still reach ``on_batch`` in
+request order, ``batch_size`` at a time). A connection error, a timeout, HTTP 429 or a 5xx
+is retried up to ``max_retries`` times after ``min(cap, base * 2**attempt)`` seconds times a
+random factor in [0.5, 1.5) (jitter, so retries of many threads do not arrive together),
+or after the server's ``Retry-After``. ``prompts_per_request`` > 1 sends that many prompts in
+one ``/v1/completions`` request (OpenAI's and vLLM's list-valued ``prompt``): fewer round
+trips; the group shares one seed (its first request's), so a sampled text then depends on
+the grouping. ``server_stats()`` (also in ``RunStats.server`` after every batch) counts
+requests, retries, errors by status and the server's throughput while the call ran.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
@@ -41,25 +54,24 @@ from workers.teacher.base import (
     GenerationRequest,
     GenerationResult,
     ModelLoadError,
+    NextTokenResult,
     OnBatch,
     RunStats,
     ScoreRequest,
     ScoreResult,
-    ServerUnreachableError,
+    ServerUnreachableError,  # noqa: F401  (re-exported: callers catch it here)
     Teacher,
     TeacherError,
     UnsupportedFeatureError,
+    add_logprob,
     check_labels,
     finish_batch,
     label_distribution,
     request_seed,
 )
+from workers.teacher.http_pool import BACKOFF_BASE_S, BACKOFF_CAP_S, RequestFailed, ServerPool, _message  # noqa: F401
 
 _TOKEN_ID = re.compile(r"^token_id:(\d+)$")
-
-
-class RequestFailed(Exception):
-    """One request failed in a way that concerns only that prompt."""
 
 
 def _safe_url(url: str) -> str:
@@ -70,7 +82,7 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-class OpenAITeacher(Teacher):
+class OpenAITeacher(ServerPool, Teacher):
     def __init__(
         self,
         base_url: str,
@@ -83,6 +95,8 @@ class OpenAITeacher(Teacher):
         concurrency: int = 8,
         batch_size: int = 32,
         token_ids_in_response: bool = False,
+        prompts_per_request: int = 1,
+        max_retries: int = 4,
     ):
         if endpoint not in ("completions", "chat"):
             raise TeacherError(f"endpoint must be 'completions' or 'chat', got {endpoint!r}")
@@ -100,7 +114,13 @@ class OpenAITeacher(Teacher):
         self._session = requests.Session()
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
-        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self.prompts_per_request = max(1, prompts_per_request)
+        self.max_retries = max(0, max_retries)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        self._stats_lock = threading.Lock()
+        self._server = {"requests": 0, "retries": 0, "errors": {}, "prompts": 0, "tokens": 0, "busy_s": 0.0}
+        self._sleep = time.sleep
         self.tokenizer = None
         self._by_text: dict[str, int] = {}
         if tokenizer:
@@ -130,28 +150,6 @@ class OpenAITeacher(Teacher):
 
     # -- HTTP -------------------------------------------------------------------------
 
-    def _post(self, path: str, body: dict) -> dict:
-        url = f"{self.base_url}/{path}"
-        try:
-            resp = self._session.post(url, json=body, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ServerUnreachableError(
-                f"cannot reach the teacher server at {self.shown_url} ({type(exc).__name__})"
-            ) from None
-        if resp.status_code in (401, 403):
-            raise TeacherError(f"the teacher server at {self.shown_url} refused the API key (HTTP {resp.status_code})")
-        if resp.status_code == 404:
-            raise TeacherError(
-                f"the teacher server at {self.shown_url} has no {path} endpoint or no model "
-                f"{self.model!r} (HTTP 404: {_message(resp)})"
-            )
-        if resp.status_code >= 400:
-            raise RequestFailed(f"teacher server error (HTTP {resp.status_code}): {_message(resp)}")
-        try:
-            return resp.json()
-        except ValueError:
-            raise RequestFailed("teacher server sent a response that is not JSON") from None
-
     def _token_id(self, token: str) -> int:
         m = _TOKEN_ID.match(token)
         if m:
@@ -160,17 +158,6 @@ class OpenAITeacher(Teacher):
 
     def _render(self, prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
-
-    def _map_parallel(self, fn, items):
-        """Run ``fn`` over items concurrently; per-item RequestFailed becomes its message."""
-
-        def guarded(item):
-            try:
-                return fn(item), None
-            except RequestFailed as exc:
-                return None, str(exc)
-
-        return list(self._pool.map(guarded, items))
 
     def _chunks(self, items):
         for start in range(0, len(items), self.batch_size):
@@ -183,21 +170,29 @@ class OpenAITeacher(Teacher):
     ) -> list[GenerationResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
+        account = self._timed(stats)
+        per = self.prompts_per_request if self.endpoint == "completions" else 1
+        groups = [list(requests_[i : i + per]) for i in range(0, len(requests_), per)]
+        fn = (lambda g: self._generate_group(g, params)) if per > 1 else (lambda g: [self._generate_one(g[0], params)])
         out: list[GenerationResult] = []
-        for chunk in self._chunks(list(requests_)):
-            pairs = self._map_parallel(lambda r: self._generate_one(r, params), chunk)
-            results = [
-                res if res is not None else GenerationResult(key=r.key, error=err)
-                for r, (res, err) in zip(chunk, pairs)
-            ]
-            out.extend(results)
-            if finish_batch(results, stats, on_batch):
-                break
+        pending: list[GenerationResult] = []
+        stream = self._stream(fn, groups)
+        try:
+            for group, results, err in stream:
+                if results is None:
+                    results = [GenerationResult(key=r.key, error=err) for r in group]
+                pending.extend(results)
+                while len(pending) >= self.batch_size or (pending and len(out) + len(pending) == len(requests_)):
+                    batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+                    out.extend(batch)
+                    account(batch)
+                    if finish_batch(batch, stats, on_batch):
+                        return out
+        finally:
+            stream.close()
         return out
 
-    def _generate_one(self, r: GenerationRequest, params: GenerationParams) -> GenerationResult:
-        k = params.top_k
-        rendered = self._render(r.prompt) if self.endpoint == "completions" or self.tokenizer is not None else None
+    def _body(self, r: GenerationRequest, params: GenerationParams, rendered: str | None) -> dict:
         seed = request_seed(params.seed, r.sample_index, rendered or repr(r.prompt)) % (2**31)
         body = {
             "model": self.model,
@@ -213,31 +208,97 @@ class OpenAITeacher(Teacher):
             body["min_tokens"] = params.min_new_tokens
         if self.token_ids_in_response:
             body["return_tokens_as_token_ids"] = True
+        return body
+
+    def _generate_one(self, r: GenerationRequest, params: GenerationParams) -> GenerationResult:
+        k = params.top_k
+        rendered = self._render(r.prompt) if self.endpoint == "completions" or self.tokenizer is not None else None
+        body = self._body(r, params, rendered)
         if self.endpoint == "completions":
             body.update(prompt=rendered, logprobs=k)
-            choice = self._first_choice(self._post("completions", body))
-            text = choice.get("text") or ""
-            lp = choice.get("logprobs") or {}
-            tokens = lp.get("tokens") or []
-            chosen = lp.get("token_logprobs") or []
-            tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
-        else:
-            messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
-            body.update(messages=messages, logprobs=True, top_logprobs=k)
-            choice = self._first_choice(self._post("chat/completions", body))
-            text = (choice.get("message") or {}).get("content") or ""
-            content = (choice.get("logprobs") or {}).get("content") or []
-            tokens = [c.get("token", "") for c in content]
-            chosen = [c.get("logprob") for c in content]
-            tops = [[(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content]
+            return self._completion_result(r, self._first_choice(self._post("completions", body)), params)
+        messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
+        body.update(messages=messages, logprobs=True, top_logprobs=k)
+        choice = self._first_choice(self._post("chat/completions", body))
+        text = (choice.get("message") or {}).get("content") or ""
+        content = (choice.get("logprobs") or {}).get("content") or []
+        tokens = [c.get("token", "") for c in content]
+        chosen = [c.get("logprob") for c in content]
+        tops = [[(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content]
+        return self._result(r, choice, params, text, tokens, chosen, tops)
+
+    def _generate_group(self, group: list[GenerationRequest], params: GenerationParams) -> list[GenerationResult]:
+        """Several prompts in one completions request (a list-valued ``prompt``)."""
+        rendered = [self._render(r.prompt) for r in group]
+        body = self._body(group[0], params, rendered[0])
+        body.update(prompt=rendered, logprobs=params.top_k)
+        choices = (self._post("completions", body) or {}).get("choices") or []
+        by_index = {c.get("index", i): c for i, c in enumerate(choices)}
+        results = []
+        for i, r in enumerate(group):
+            try:
+                if i not in by_index:
+                    raise RequestFailed("the teacher server's response has no choice for this prompt")
+                results.append(self._completion_result(r, by_index[i], params))
+            except RequestFailed as exc:
+                results.append(GenerationResult(key=r.key, error=str(exc)))
+        return results
+
+    def _completion_result(self, r, choice: dict, params: GenerationParams) -> GenerationResult:
+        lp = choice.get("logprobs") or {}
+        tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
+        return self._result(
+            r, choice, params, choice.get("text") or "", lp.get("tokens") or [], lp.get("token_logprobs") or [], tops
+        )
+
+    def _result(self, r, choice, params, text, tokens, chosen, tops) -> GenerationResult:
         if not tokens or len(tops) != len(tokens):
             raise RequestFailed(
                 "the teacher server returned no per-token log-probabilities; "
                 "it must support 'logprobs' (and 'top_logprobs')"
             )
-        st = self._soft_targets(tokens, chosen, tops, k)
+        st = self._soft_targets(tokens, chosen, tops, params.top_k)
         finish = _finish_reason(choice, params)
         return GenerationResult(key=r.key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
+
+    def next_token_logprobs(
+        self, requests_: Sequence[GenerationRequest], top_k: int = DEFAULT_TOP_K, candidates: Sequence[str] = ()
+    ) -> list[NextTokenResult]:
+        """The server's ``top_logprobs`` for one generated token (a server shows no more than
+        its top-k, so ``candidates`` outside them stay absent)."""
+        pairs = self._map_parallel(lambda r: self._top_next(r, top_k), list(requests_))
+        return [
+            NextTokenResult(key=r.key, logprobs=table) if table is not None else NextTokenResult(key=r.key, error=err)
+            for r, (table, err) in zip(requests_, pairs)
+        ]
+
+    def _top_next(self, r: GenerationRequest, k: int) -> dict[str, float]:
+        body = {"model": self.model, "max_tokens": 1, "temperature": 0.0, "n": 1}
+        if self.endpoint == "completions":
+            body.update(prompt=self._render(r.prompt), logprobs=k)
+            lp = self._first_choice(self._post("completions", body)).get("logprobs") or {}
+            tops = [list((d or {}).items()) for d in (lp.get("top_logprobs") or [])]
+        else:
+            messages = r.prompt if isinstance(r.prompt, list) else [{"role": "user", "content": r.prompt}]
+            body.update(messages=messages, logprobs=True, top_logprobs=k)
+            content = (self._first_choice(self._post("chat/completions", body)).get("logprobs") or {}).get("content")
+            tops = [
+                [(t.get("token", ""), t.get("logprob")) for t in c.get("top_logprobs") or []] for c in content or []
+            ]
+        if not tops or not tops[0]:
+            raise RequestFailed(
+                "the server returned no top log-probabilities for the next token; it must support "
+                "'logprobs' with 'top_logprobs'"
+            )
+        table: dict[str, float] = {}
+        for token, value in tops[0]:
+            if value is None:
+                continue
+            m = _TOKEN_ID.match(token)
+            if m and self.tokenizer is not None:
+                token = self.tokenizer.decode([int(m.group(1))])
+            add_logprob(table, token, float(value))
+        return table
 
     @staticmethod
     def _first_choice(payload: dict) -> dict:
@@ -335,6 +396,7 @@ class OpenAITeacher(Teacher):
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
+        account = self._timed(stats)
         out: list[ScoreResult] = []
         for chunk in self._chunks(list(requests_)):
             pairs = self._map_parallel(
@@ -347,6 +409,7 @@ class OpenAITeacher(Teacher):
                 for r, (st, err) in zip(chunk, pairs)
             ]
             out.extend(results)
+            account(results)
             if finish_batch(results, stats, on_batch):
                 break
         return out
@@ -357,6 +420,7 @@ class OpenAITeacher(Teacher):
         labels = check_labels(labels)
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
+        account = self._timed(stats)
         out: list[ClassifyResult] = []
         for chunk in self._chunks(list(requests_)):
             jobs = [(r, lab) for r in chunk for lab in labels]
@@ -379,20 +443,10 @@ class OpenAITeacher(Teacher):
                     ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)
                 )
             out.extend(results)
+            account(results)
             if finish_batch(results, stats, on_batch):
                 break
         return out
-
-
-def _message(resp) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text[:200]
-    err = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(err, dict):
-        return str(err.get("message") or err)[:300]
-    return str(err)[:300]
 
 
 def _finish_reason(choice: dict, params: GenerationParams) -> str:

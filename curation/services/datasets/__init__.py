@@ -19,7 +19,7 @@ from curation.services.datasets.exports import (
     copy_statement,
     snapshot_dir,
 )
-from curation.services.datasets.imports import ImportRejected, import_prompts
+from curation.services.datasets.imports import ImportRejected, import_prompts, upload_too_big
 from curation.services.datasets.snapshot_job import build_snapshot, fail_snapshot, run_build_job
 from curation.services.datasets.snapshots import (
     MAX_NAME,
@@ -53,4 +53,5 @@ __all__ = [
     "run_build_job",
     "snapshot_dir",
     "start_snapshot",
+    "upload_too_big",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -21,7 +20,7 @@ from django.db import transaction
 
 from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
-from curation.services.inputs import check_messages
+from curation.services.inputs import check_messages, json_type, load_json, text_problem
 
 BATCH = 2000
 MAX_REPORTED = 1000
@@ -136,9 +135,19 @@ def import_prompts(
 
 def _too_big(size, limit):
     return (
-        f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB (IMPORT_MAX_BYTES). "
+        f"The file is {megabytes(size)}; the limit is {megabytes(limit)} (IMPORT_MAX_BYTES). "
         "Split it into smaller files."
     )
+
+
+def upload_too_big(size: int, limit: int) -> str:
+    """The message for an upload refused on its declared size (before it was read)."""
+    return _too_big(size, limit).replace("The file is", "The upload is", 1)
+
+
+def megabytes(size: int) -> str:
+    """Decimal megabytes, as IMPORT_MAX_BYTES' default (100 MB = 100,000,000 bytes) is set."""
+    return f"{size / 1e6:.1f} MB"
 
 
 def _reject_binary(head: bytes):
@@ -191,9 +200,9 @@ def _parse_jsonl(project, stream, result):
             continue
         result.lines += 1
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            result.add_error(number, f"invalid JSON ({exc.msg} at column {exc.colno})")
+            obj = load_json(text)
+        except ValueError as exc:  # not JSON, nested too deep, or text no database stores alike
+            result.add_error(number, str(exc))
             continue
         if not isinstance(obj, dict):
             result.add_error(number, f"expected a JSON object, got {_json_type(obj)}")
@@ -226,7 +235,7 @@ def _parse_csv(project, stream, result):
                 result.add_error(number, f"{len(header)} columns expected, got more")
                 continue
             obj = {"prompt": record.get(columns["prompt"]) or ""}
-            metadata = {}
+            metadata, bad = {}, None
             for key, original in columns.items():
                 value = record.get(original)
                 if key == "prompt" or value in (None, ""):
@@ -235,11 +244,19 @@ def _parse_csv(project, stream, result):
                     obj[key] = value
                 elif key == "metadata":
                     try:
-                        metadata.update(json.loads(value))
-                    except (json.JSONDecodeError, TypeError, ValueError):
-                        metadata["metadata"] = value
+                        cell = load_json(value)
+                    except ValueError as exc:
+                        bad = f"'metadata' must be a JSON object ({exc})"
+                        break
+                    if not isinstance(cell, dict):
+                        bad = f"'metadata' must be a JSON object, got {_json_type(cell)}"
+                        break
+                    metadata.update(cell)
                 else:
                     metadata[original.strip()] = value
+            if bad:
+                result.add_error(number, bad)
+                continue
             obj["metadata"] = metadata
             row = _validate(project, number, obj, result)
             if row is not None:
@@ -271,14 +288,15 @@ class _LineText:
         return text
 
 
-def _json_type(value):
-    return {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
-        type(value), "null"
-    )
+_json_type = json_type
 
 
 def _validate(project, number, obj, result):
     max_chars = settings.IMPORT_MAX_PROMPT_CHARS
+    problem = text_problem(obj)  # NUL (CSV cells too) and lone surrogates, refused on every database alike
+    if problem:
+        result.add_error(number, problem)
+        return None
     text, messages = obj.get("prompt"), obj.get("messages")
     if text is None and messages is None:
         result.add_error(number, "missing field 'prompt' (or 'messages' for a chat prompt)")

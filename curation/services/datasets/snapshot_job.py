@@ -1,8 +1,8 @@
 """The body of a snapshot build (``kind=snapshot``): immutable, content-addressed, gold-guarded
 sets of approved examples. ``build_snapshot``:
 
-1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in one
-   transaction (one consistent view of the examples). Rows that cannot be trained on
+1. **Freeze**: the selected examples are copied into ``SnapshotRow`` in short
+   transactions of ``FREEZE_BATCH`` candidates, resumable (``freeze_rows``). Rows that cannot be trained on
    are counted by reason instead: ``not_approved`` (``not_teacher`` for a raw snapshot, which
    takes the teacher's examples whatever their status, with the teacher's own text, label and
    soft targets), the gold guard's (``gold.gold_guarded``,
@@ -29,10 +29,10 @@ import hashlib
 import json
 from collections import Counter, namedtuple
 from collections.abc import Callable
-from contextlib import closing
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from curation.models import Example, ExampleStatus, GoldItem, Snapshot, SnapshotRow
@@ -47,7 +47,7 @@ from curation.services.review import filtered_examples
 FORMAT_VERSION = 1
 
 
-FREEZE_BATCH = 2000
+FREEZE_BATCH = settings.SNAPSHOT_FREEZE_BATCH
 
 
 EXCLUSION_REASONS = (
@@ -189,57 +189,79 @@ class _Freezer:
         return row
 
 
-def freeze_rows(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Counter:
-    """Copy the snapshot's trainable examples into SnapshotRow; returns {reason: count} of those left out."""
+def freeze_rows(
+    snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None, fenced=None
+) -> Counter:
+    """Copy the snapshot's trainable examples into SnapshotRow; returns {reason: count} of those left out.
+
+    Chunked: each ``FREEZE_BATCH`` candidates are written in one short transaction together
+    with ``snapshot.freeze_state`` (how many candidates are done, the last (prompt, example),
+    the counts so far), so no transaction lasts the build, and a build resumed after its
+    worker died goes on from the last committed chunk. ``fenced`` (the job's ``ctx.fenced``)
+    makes each chunk commit only while the job's claim stands. The price: the chunks are not
+    one consistent view; an example changed during the build is frozen as it was when its
+    chunk was read (its row records that version)."""
     freezer = _Freezer(snapshot)
-    with transaction.atomic():
-        # A build resumed after a worker died starts its rows over.
-        SnapshotRow.objects.filter(snapshot=snapshot).delete()
-        chosen = selection(snapshot)
-        total = chosen.count()
-        if freezer.raw:
-            # The teacher's examples whatever their status; rows without a teacher sample
-            # (imported or written by people) are not the teacher's output.
-            kept, left_out = chosen.filter(sample__isnull=False), "not_teacher"
-        else:
-            kept, left_out = chosen.filter(status=ExampleStatus.APPROVED), "not_approved"
-        n_approved = kept.count()
-        # The gold guard is the board's, in SQL: what it keeps out never reaches the freezer.
-        eligible = training_eligible(kept)
+    fenced = fenced or transaction.atomic
+    chosen = selection(snapshot)
+    if freezer.raw:
+        # The teacher's examples whatever their status; rows without a teacher sample
+        # (imported or written by people) are not the teacher's output.
+        kept, left_out = chosen.filter(sample__isnull=False), "not_teacher"
+    else:
+        kept, left_out = chosen.filter(status=ExampleStatus.APPROVED), "not_approved"
+    # The gold guard is the board's, in SQL: what it keeps out never reaches the freezer.
+    eligible = training_eligible(kept)
+    state = Snapshot.objects.values_list("freeze_state", flat=True).get(pk=snapshot.pk) or {}
+    if not state:
+        total, n_approved = chosen.count(), kept.count()
         guarded = gold_guarded(kept)
         own = guarded.filter(prompt_id__in=GoldItem.objects.filter(project=snapshot.project).values("prompt_id"))
         n_own = own.count()
-        freezer.excluded[left_out] = total - n_approved
-        freezer.excluded["gold_prompt"] = n_own
-        freezer.excluded["gold_duplicate"] = guarded.count() - n_own
-        if progress:
-            progress(0, total, phase="freezing rows")
-        candidates = (
-            eligible.annotate(shown_response=Example.response_text_sql())
-            .order_by("prompt_id", "id")
-            .values_list(*_FIELDS.values())
-            .iterator(chunk_size=FREEZE_BATCH)
+        excluded = {left_out: total - n_approved, "gold_prompt": n_own, "gold_duplicate": guarded.count() - n_own}
+        state = {"consumed": 0, "after": None, "total": total, "skipped": total - n_approved, "excluded": excluded}
+        with fenced():
+            SnapshotRow.objects.filter(snapshot=snapshot).delete()  # a build that never committed a chunk
+            Snapshot.objects.filter(pk=snapshot.pk).update(freeze_state=state)
+    freezer.excluded.update(state["excluded"])
+    if state["after"]:  # resumed: the last prompt's completions seen so far, for the duplicate rule
+        freezer._prompt = state["after"][0]
+        freezer._completions = set(
+            SnapshotRow.objects.filter(snapshot=snapshot, example__prompt_id=freezer._prompt).values_list(
+                "response", flat=True
+            )
         )
-        batch: list[SnapshotRow] = []
-        # closing(): the server-side cursor must close inside the transaction, even on cancel.
-        with closing(candidates):
-            for ordinal, values in enumerate(candidates):
-                row = freezer.row(_Candidate._make(values), ordinal)
-                if row is not None:
-                    batch.append(row)
-                if len(batch) >= FREEZE_BATCH:
-                    _flush(batch)
-                    if progress:
-                        progress(total - n_approved + ordinal + 1, total)
-                    if cancelled and cancelled():
-                        raise BuildCancelled()
-        _flush(batch)
+    if progress:
+        progress(state["skipped"] + state["consumed"], state["total"], phase="freezing rows")
+    candidates = eligible.annotate(shown_response=Example.response_text_sql()).order_by("prompt_id", "id")
+    while True:
+        chunk = candidates
+        if state["after"]:
+            prompt_id, example_id = state["after"]
+            chunk = chunk.filter(Q(prompt_id__gt=prompt_id) | Q(prompt_id=prompt_id, id__gt=example_id))
+        values = list(chunk.values_list(*_FIELDS.values())[:FREEZE_BATCH])
+        if not values:
+            break
+        rows = []
+        for offset, value in enumerate(values):
+            row = freezer.row(_Candidate._make(value), state["consumed"] + offset)
+            if row is not None:
+                rows.append(row)
+        last = _Candidate._make(values[-1])
+        state = dict(
+            state,
+            consumed=state["consumed"] + len(values),
+            after=[last.prompt_id, last.id],
+            excluded={k: v for k, v in freezer.excluded.items() if v},
+        )
+        with fenced():
+            SnapshotRow.objects.bulk_create(rows, batch_size=FREEZE_BATCH)
+            Snapshot.objects.filter(pk=snapshot.pk).update(freeze_state=state)
+        if progress:
+            progress(state["skipped"] + state["consumed"], state["total"])
+        if cancelled and cancelled():
+            raise BuildCancelled()
     return Counter({k: v for k, v in freezer.excluded.items() if v})
-
-
-def _flush(batch: list[SnapshotRow]) -> None:
-    SnapshotRow.objects.bulk_create(batch, batch_size=FREEZE_BATCH)
-    batch.clear()
 
 
 def _display_text(text: str, messages) -> str:
@@ -331,7 +353,9 @@ def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
     return manifest
 
 
-def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None) -> Snapshot:
+def build_snapshot(
+    snapshot: Snapshot, progress: Callable | None = None, cancelled: Callable | None = None, fenced=None
+) -> Snapshot:
     """Freeze, hash and write the files of ``snapshot``; idempotent (a ready snapshot only gets missing files)."""
     from curation.services.datasets import exports
 
@@ -339,18 +363,21 @@ def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancell
         if progress:
             progress(done, total, phase=phase)
 
+    fenced = fenced or transaction.atomic
     snapshot = Snapshot.objects.select_related("project", "stage", "created_by").get(pk=snapshot.pk)
     if snapshot.status != Snapshot.Status.READY:
-        excluded = freeze_rows(snapshot, progress, cancelled)
+        excluded = freeze_rows(snapshot, progress, cancelled, fenced)
         report(phase="hashing")
         counts = _counts(snapshot)
-        Snapshot.objects.filter(pk=snapshot.pk).update(
-            content_hash=compute_content_hash(snapshot),
-            excluded=dict(sorted(excluded.items())),
-            row_count=counts["rows"],
-            train_count=counts["by_split"].get("train", 0),
-            validation_count=counts["by_split"].get("validation", 0),
-        )
+        content_hash = compute_content_hash(snapshot)
+        with fenced():
+            Snapshot.objects.filter(pk=snapshot.pk).update(
+                content_hash=content_hash,
+                excluded=dict(sorted(excluded.items())),
+                row_count=counts["rows"],
+                train_count=counts["by_split"].get("train", 0),
+                validation_count=counts["by_split"].get("validation", 0),
+            )
         snapshot.refresh_from_db()
     else:
         counts = snapshot.manifest.get("counts") or _counts(snapshot)
@@ -359,7 +386,8 @@ def build_snapshot(snapshot: Snapshot, progress: Callable | None = None, cancell
     snapshot.files = {name: info["path"] for name, info in files.items()}
     snapshot.manifest = make_manifest(snapshot, counts, files)
     snapshot.status, snapshot.message, snapshot.finished_at = Snapshot.Status.READY, "", timezone.now()
-    snapshot.save(update_fields=["files", "manifest", "status", "message", "finished_at"])
+    with fenced():
+        snapshot.save(update_fields=["files", "manifest", "status", "message", "finished_at"])
     return snapshot
 
 
@@ -384,8 +412,11 @@ def run_build_job(ctx) -> jobs.JobOutcome:
     if snapshot is None:
         raise jobs.JobError(f"Snapshot {snapshot_id} no longer exists.")
     try:
-        snapshot = build_snapshot(snapshot, progress=ctx.progress, cancelled=ctx.cancelled)
+        snapshot = build_snapshot(snapshot, progress=ctx.progress, cancelled=ctx.cancelled, fenced=ctx.fenced)
+    except jobs.ClaimLost:
+        raise  # another attempt holds the job and builds this snapshot: leave it alone
     except BuildCancelled:
+        SnapshotRow.objects.filter(snapshot=snapshot).delete()  # the chunks it had committed
         fail_snapshot(snapshot, "The build was cancelled.")
         return jobs.JobOutcome(jobs.Status.CANCELLED, "Cancelled; the snapshot was not built.")
     except Invalid as exc:

@@ -43,6 +43,19 @@ from curation.services.review.filters import (
     keyset_page,
 )
 from curation.services.review.leases import claim_next, leased_to_someone_else
+from curation.services.review.pairwise import (
+    CHOICES as PAIR_CHOICES,
+)
+from curation.services.review.pairwise import (
+    NOTE_LIMIT as PAIR_NOTE_LIMIT,
+)
+from curation.services.review.pairwise import (
+    claim_next_pair,
+    create_comparison,
+    decide_pair,
+    example_from_loss,
+    pair_results,
+)
 from curation.services.review.stats import agreement, cohens_kappa, reviewed_per_day, stage_progress, status_matrix
 
 __all__ = [
@@ -51,6 +64,8 @@ __all__ = [
     "DEFAULT_ORDER",
     "ORDERINGS",
     "ORDER_LABELS",
+    "PAIR_CHOICES",
+    "PAIR_NOTE_LIMIT",
     "PARAMS",
     "BulkCountChanged",
     "Decided",
@@ -66,12 +81,16 @@ __all__ = [
     "apply_bulk",
     "approve",
     "claim_next",
+    "claim_next_pair",
     "cohens_kappa",
     "comment",
+    "create_comparison",
     "cursor_at",
+    "decide_pair",
     "decode_cursor",
     "demote",
     "edit",
+    "example_from_loss",
     "filter_description",
     "filtered_examples",
     "grade",
@@ -79,6 +98,7 @@ __all__ = [
     "leased_to_someone_else",
     "move_level",
     "move_to_stage",
+    "pair_results",
     "plan_bulk",
     "promote",
     "reject",

@@ -28,7 +28,7 @@ from django.db.models import Q
 from curation.models import Example, ExampleStatus, Prompt, TeacherSample
 from curation.services.errors import Invalid
 from curation.services.gold import gold_guarded, training_eligible
-from curation.services.inputs import MAX_ID
+from curation.services.inputs import MAX_ID, load_json
 from curation.services.projects import NONE, stage_named, tier_named
 
 # name -> (model field, descending). Every ordering ends in id (keyset pagination).
@@ -226,7 +226,7 @@ def decode_cursor(cursor: str, order: str):
     """(value, last_id) from a cursor made for ``order``; ``Invalid`` when it is not one."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        got_order, value, last_id = json.loads(raw)
+        got_order, value, last_id = load_json(raw, limit=2)
         if got_order != order or not isinstance(last_id, int) or not (value is None or isinstance(value, (int, float))):
             raise ValueError
         if isinstance(last_id, bool) or not 0 <= last_id <= MAX_ID:

@@ -63,9 +63,10 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     ctx.progress(done_before, total, phase="loading the teacher", force=True)
 
     failure, cancelled = None, False
+    server: dict = {}  # an HTTP teacher's requests, retries, errors and throughput (job page)
     if done_before < total:
         progress = Progress(ctx, done_before, total)
-        writer = SampleWriter(job, project, checks)
+        writer = SampleWriter(job, project, checks, fenced=ctx.fenced)
 
         def calls():
             for chunk in job_prompts(job):
@@ -73,6 +74,8 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
                 have = existing_keys(job, writer.prompts)
 
                 def on_batch(results, stats):
+                    if stats.server:
+                        server.update(stats.server)
                     out = (writer.write_classifications if classification else writer.write_generations)(results)
                     for prompt_id, (message, count) in out.errors.items():
                         ctx.error(f"prompt {prompt_id}", message + (f" ({count} samples)" if count > 1 else ""))
@@ -104,6 +107,8 @@ def run_generation(ctx: jobs.JobContext) -> jobs.JobOutcome:
     if tiering.get("warning"):
         ctx.warn(tiering["warning"])
     metrics = _metrics(job, n_prompts, gen.n, tiering)
+    if server:
+        metrics["teacher_server"] = server
     message = _summary(metrics, classification)
     return conclude(
         ctx,

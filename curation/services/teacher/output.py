@@ -37,8 +37,9 @@ def shard_key(prompt_id: int, sample_index: int) -> str:
 class SampleWriter:
     """Writes one job's generation or classification results, batch by batch."""
 
-    def __init__(self, job, project, checks: list[dict], prompts: dict[int, Prompt] | None = None):
+    def __init__(self, job, project, checks: list[dict], prompts: dict[int, Prompt] | None = None, fenced=None):
         self.job = job
+        self.fenced = fenced or transaction.atomic  # the job's ctx.fenced: a batch commits only under its claim
         self.project = project
         self.prompts = prompts or {}  # the prompts of the current teacher call, by id
         self.checks = checks
@@ -189,7 +190,7 @@ class SampleWriter:
             self._insert([(s, mk) for s, mk in rows if (s.prompt_id, s.sample_index) not in have])
 
     def _insert(self, rows) -> None:
-        with transaction.atomic():
+        with self.fenced():
             samples = TeacherSample.objects.bulk_create([s for s, _ in rows])
             examples = [make(s) for s, (_, make) in zip(samples, rows) if make is not None]
             Example.objects.bulk_create(examples)

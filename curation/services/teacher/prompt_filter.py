@@ -17,7 +17,6 @@ resumes after a crash sees the same prompts, its own samples never turn a prompt
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from django.db.models.fields.json import KeyTransform
 
 from curation.models import GoldItem, Prompt, TeacherSample
 from curation.services.errors import Invalid
-from curation.services.inputs import MAX_ID, parse_id, parse_number
+from curation.services.inputs import MAX_ID, load_json, parse_id, parse_number
 
 SCOPES = {"all": "All prompts", "missing": "Only prompts without samples from this teacher"}
 MAX_IDS = 100_000
@@ -155,7 +154,7 @@ def _metadata_q(queryset, key: str, value):
     cond = Q(_meta_value=value)
     if isinstance(value, str):
         try:
-            typed = json.loads(value)
+            typed = load_json(value, limit=0)
         except ValueError:
             typed = None
         if isinstance(typed, (bool, int, float)):

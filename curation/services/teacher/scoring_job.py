@@ -54,8 +54,9 @@ def _targets(job) -> list[_Target]:
 
 
 class ScoreWriter:
-    def __init__(self, job):
+    def __init__(self, job, fenced=None):
         self.job = job
+        self.fenced = fenced or transaction.atomic  # the job's ctx.fenced
         self.spec_id = job.params["teacher"]["spec_id"]
         self.shards = ShardWriter(settings.ARTIFACT_DIR, f"job{job.pk}")
         self.updated = 0
@@ -99,7 +100,7 @@ class ScoreWriter:
 
     def _insert(self, rows) -> tuple[int, int]:
         updated = changed = 0
-        with transaction.atomic():
+        with self.fenced():
             TeacherSample.objects.bulk_create([s for _, s in rows])
             for t, s in rows:
                 if t.kind != "e" or s.error:
@@ -122,7 +123,7 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
     done_before = TeacherSample.objects.filter(job=job).count()
     total = done_before + len(targets)
     ctx.progress(done_before, total, phase="loading the teacher", force=True)
-    writer = ScoreWriter(job)
+    writer = ScoreWriter(job, fenced=ctx.fenced)
     failure, cancelled = None, False
     if targets:
         progress = Progress(ctx, done_before, total)

@@ -1,6 +1,7 @@
 """Training: staged distillation (the request in ``request``, launch and gate decisions in
 ``distillation``, the body in ``distillation_job``), the model registry, and evaluation on the
-gold set (``evaluation`` / ``evaluation_job``). Outside code imports this package only.
+gold set (``evaluation`` / ``evaluation_job``), and runs outside Celery (``external``: a job's
+run config to download, registering what such a run wrote). Outside code imports this package only.
 """
 
 from curation.services.training.distillation import (
@@ -14,6 +15,7 @@ from curation.services.training.distillation import (
 from curation.services.training.distillation_job import run_distill_job
 from curation.services.training.evaluation import gold_problems, launch_evaluation
 from curation.services.training.evaluation_job import run_evaluation_job
+from curation.services.training.external import register_external_run, run_config_archive
 from curation.services.training.records import snapshot_records
 from curation.services.training.registry import ArtifactMissing, archive_for, lineage, model_dir
 from curation.services.training.request import validate_distillation
@@ -30,7 +32,9 @@ __all__ = [
     "model_dir",
     "output_dir",
     "phase_label",
+    "register_external_run",
     "resume_distillation",
+    "run_config_archive",
     "run_distill_job",
     "run_evaluation_job",
     "snapshot_records",

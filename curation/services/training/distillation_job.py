@@ -121,7 +121,8 @@ class DistillRun:
         return offset
 
     def stage_end(self, info: dict) -> None:
-        version = registry.register_stage_version(self.job, self.config, info)
+        with self.ctx.fenced():  # a stage is registered once, by the attempt that holds the job
+            version = registry.register_stage_version(self.job, self.config, info)
         self.state["stages"][str(info["stage_index"])] = {
             "name": info["stage"],
             "outcome": info["outcome"],
@@ -217,7 +218,8 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         return jobs.JobOutcome(
             Job.Status.CANCELLED, f"Stopped on request in stage {stage!r} at step {result.step}.", run.state
         )
-    final = registry.register_final_version(job, config, result)
+    with ctx.fenced():
+        final = registry.register_final_version(job, config, result)
     run.state["final_model_version"] = final.pk
     ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
     message = (

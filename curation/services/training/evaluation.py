@@ -12,6 +12,9 @@ tiers), runs ``workers.evaluation.evaluate`` and stores everything it returns in
   param_buffer_bytes, peak_rss_delta_mb}, "teacher": {...}}``
 - ``reliability`` (classification): ``{"student": {"ece", "bins"}, "teacher": {...}}``
 - ``quality_retained`` and ``speedup``: the headline ratios.
+- generation: ``metrics["generation"]`` (chrF, ROUGE-L, checks, lengths: ``workers.genmetrics``)
+  and ``metrics["judge"]`` (judged quality and the judge's agreement with reviewers:
+  ``judging.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from curation.models import GoldItem, Job, ModelSpec, ModelVersion, Project
 from curation.services import jobs
 from curation.services.errors import NON_FIELD, Invalid
 from curation.services.inputs import by_id, parse_number
+from curation.services.training.judging import judge_config
 from curation.services.training.registry import ArtifactMissing, model_dir
 
 MAX_NEW_TOKENS = 32
@@ -91,7 +95,10 @@ def validate_evaluation(project: Project, data: dict) -> dict:
     if problem:
         errors.add(NON_FIELD, problem)
     errors.raise_if_any()
-    return {"model_version": version.pk, "teacher_spec": teacher.pk, "max_new_tokens": max_new}
+    params = {"model_version": version.pk, "teacher_spec": teacher.pk, "max_new_tokens": max_new}
+    if not project.is_classification:
+        params["judge"] = judge_config(project, teacher)
+    return params
 
 
 def launch_evaluation(project: Project, data: dict, by=None, *, auto: bool = False) -> Job:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from curation.models import EvalReport, ModelSpec, ModelVersion, Project
 from curation.services import jobs
 from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set
+from curation.services.training.judging import graded_examples, run_judge
 from curation.services.training.registry import ArtifactMissing, model_dir
 
 OOM_MESSAGE = "Out of memory while evaluating: lower max_new_tokens, or evaluate on a machine with more memory."
@@ -46,9 +47,14 @@ def report_fields(result: dict) -> dict:
             "samples": result["samples"],
             "student": overall("student"),
             "teacher": overall("teacher"),
+            "generation": result.get("generation"),
         },
         "by_tier": {"student": tiers("student"), "teacher": tiers("teacher")},
-        "speed": {"student": result["student"]["speed"], "teacher": result["teacher"]["speed"]},
+        "speed": {
+            "student": result["student"]["speed"],
+            "teacher": result["teacher"]["speed"],
+            **({"per_token": result["per_token"]} if result.get("per_token") else {}),
+        },
         "reliability": reliability,
         "quality_retained": result["quality_retained"],
         "speedup": result["speedup"],
@@ -57,6 +63,11 @@ def report_fields(result: dict) -> dict:
             "metric": result["per_item"]["metric"],
             "student": result["per_item"]["student"],
             "teacher": result["per_item"]["teacher"],
+            **{
+                k: result["per_item"][k]
+                for k in ("student_outputs", "teacher_outputs", "tiers")
+                if k in result["per_item"]
+            },
         },
     }
 
@@ -104,9 +115,27 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
             raise jobs.JobError(OOM_MESSAGE) from None
         raise
-    report = EvalReport.objects.create(
-        project=project, job=job, model_version=version, teacher_spec=teacher, **report_fields(result)
-    )
+    fields = report_fields(result)
+    if job.params.get("judge") and result["task"] == "generation":
+        ctx.progress(1, 2, phase="the judge grades the answers and the reviewed examples", force=True)
+        block, note = run_judge(job.params["judge"], gold, result["per_item"], graded_examples(project))
+        fields["metrics"]["judge"] = block
+        retained = (block or {}).get("retained") or {}
+        if retained.get("ratio") is not None:
+            # Free text: the headline is the judged score the student keeps (chrF retained beside it).
+            metrics = fields["metrics"]
+            metrics["match_basis"] = {
+                "quality_basis": metrics["quality_basis"],
+                "quality_retained": fields["quality_retained"],
+                "quality_retained_ci95": metrics["quality_retained_ci95"],
+            }
+            fields["quality_retained"] = retained["ratio"]
+            metrics.update(
+                quality_basis="judged", quality_retained_ci95=retained["ci95"], quality_retained_n=block["n"]
+            )
+        if note:
+            fields["metrics"]["notes"].append(note)
+    report = EvalReport.objects.create(project=project, job=job, model_version=version, teacher_spec=teacher, **fields)
     ctx.progress(2, 2, phase="report written", force=True)
     return jobs.JobOutcome(
         message=_summary(report),

@@ -85,6 +85,7 @@ def keyed_records(
 ) -> list[tuple[str, dict]]:
     """``snapshot_records`` with each record's key: its row's content hash (else snapshot:ordinal)."""
     from workers.distill import DistillError
+    from workers.distill.runfile import soft_record
     from workers.softtargets import SoftTargetError, read_soft_targets
 
     snap = Snapshot.objects.filter(pk=snapshot_id).first()
@@ -115,12 +116,7 @@ def keyed_records(
                 st = read_soft_targets(settings.ARTIFACT_DIR, row.soft_targets)
             except SoftTargetError as exc:
                 raise DistillError(f"{prefix}row {row.ordinal} of snapshot {snap.name!r}: {exc}") from exc
-            soft = {
-                "response_ids": st.token_ids,
-                "topk_ids": st.topk_ids,
-                "topk_logprobs": st.topk_logprobs,
-                "tail_logprob": st.tail_logprob,
-            }
+            soft = soft_record(st)
         out.append((key, {"prompt": prompt, "response": row.response, "tier": row.tier or None, "soft": soft}))
     return out
 
