@@ -75,10 +75,42 @@ def client_as(client, member):
     return login
 
 
+# Fixtures that start a Celery worker process: such a test belongs to the slow tier.
+WORKER_FIXTURES = {"worker_process", "real_worker"}
+
+
 def pytest_collection_modifyitems(config, items):
-    config.worker_process_tests = any(
-        {"worker_process", "real_worker"} & set(getattr(item, "fixturenames", ())) for item in items
-    )
+    config.worker_process_tests = any(WORKER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items)
+    for item in items:
+        if WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            # One at a time under xdist (--dist loadgroup): two worker process trees loading models
+            # at once on 2 cores starved a restarted worker past its test's timeout.
+            item.add_marker(pytest.mark.xdist_group("real_worker"))
+    unmarked = [item.nodeid for item in items if _tier_problem(item)]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests start a worker, run a benchmark or drive Chromium but are not marked "
+            "slow / browser, so `make test-fast` would run them:\n  " + "\n  ".join(unmarked)
+        )
+
+
+def _tier_problem(item) -> bool:
+    """Whether ``item`` is missing the mark that keeps it out of the fast tier (see the README)."""
+    marks = {mark.name for mark in item.iter_markers()}
+    if WORKER_FIXTURES & set(getattr(item, "fixturenames", ())) or "tests/bench/" in item.nodeid:
+        return "slow" not in marks
+    if _uses_playwright(item.path):
+        return "browser" not in marks
+    return False
+
+
+_PLAYWRIGHT: dict = {}
+
+
+def _uses_playwright(path) -> bool:
+    if path not in _PLAYWRIGHT:
+        _PLAYWRIGHT[path] = path.suffix == ".py" and "playwright" in path.read_text()
+    return _PLAYWRIGHT[path]
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.redis
+@pytest.mark.slow  # starts a real Celery worker process
+@pytest.mark.xdist_group("real_worker")  # with the other worker-process tests (tests/conftest.py)
 def test_a_task_round_trips_through_redis_with_a_real_worker(tmp_path):
     url = require_service("REDIS_URL")
     queue = f"roundtrip-{uuid.uuid4().hex[:8]}"

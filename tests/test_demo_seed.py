@@ -1,3 +1,5 @@
+import pytest
+
 from curation.models import GoldItem, Membership, Project, Prompt
 from curation.services.demo import seed_demo
 
@@ -29,6 +31,7 @@ def test_demo_gold_prompts_are_not_among_the_training_prompts(db):
         assert gold and not gold & set(training)
 
 
+@pytest.mark.slow  # runs the teacher generation job
 def test_the_demo_registers_its_models_and_queues_the_teachers_first_pass_once(
     db, tiny_model_dir, tiny_student_dir, monkeypatch
 ):
@@ -76,8 +79,6 @@ def test_demo_gold_items_carry_tiers_so_the_report_draws_real_bars(db):
 
 
 def test_demo_teacher_steps_come_from_the_environment_or_the_recipe():
-    import pytest
-
     from curation.services.demo import teacher_steps_from_env
 
     assert teacher_steps_from_env("") is None and teacher_steps_from_env("40") == 40

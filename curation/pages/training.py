@@ -165,6 +165,7 @@ def distill_panel(job: Job) -> dict:
                 "phase": phase_label(current["phase"]) if status == "running" and current.get("phase") else "",
             }
         )
+        stages[-1]["status_css"], stages[-1]["status_label"] = _stage_badge(stages[-1])
     charts_by_stage = {c["stage"]: c["chart"] for c in loss_charts(job)}
     for stage in stages:
         stage["chart"] = charts_by_stage.get(stage["name"])
@@ -195,6 +196,25 @@ def distill_panel(job: Job) -> dict:
         "random_order": params.get("order") == "random",
         "experiment_run": ExperimentRun.objects.filter(job=job).select_related("experiment").first(),
     }
+
+
+# A stage's status -> (the badge's CSS class, its words); a running stage says its phase.
+STAGE_BADGES = {
+    "passed": ("succeeded", "done"),
+    "gated": ("gated", "gate failed"),
+    "running": ("running", ""),
+    "stopped": ("cancelled", "stopped"),
+    "failed": ("failed", "failed"),
+}
+
+
+def _stage_badge(stage: dict) -> tuple[str, str]:
+    css, label = STAGE_BADGES.get(stage["status"], ("", "waiting"))
+    if stage["status"] == "passed" and (stage["gate"] or {}).get("forced"):
+        label = "forced"
+    elif stage["status"] == "running":
+        label = stage["phase"]
+    return css, label
 
 
 # ------------------------------------------------------------------ report

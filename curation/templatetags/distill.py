@@ -43,6 +43,12 @@ def pct(value, digits=0):
 
 
 @register.filter
+def as_kind(value, kind):
+    """A report figure by its kind: "pct" -> ``pct``, else a speed-up (``times``)."""
+    return pct(value) if kind == "pct" else times(value)
+
+
+@register.filter
 def times(value):
     """A speed-up: 3.21 -> "×3.2"."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):

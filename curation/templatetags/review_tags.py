@@ -1,6 +1,7 @@
 import math
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 
 from curation.excerpts import prompt_source
 from curation.markdown import render_markdown
@@ -56,3 +57,23 @@ def get_item(mapping, key):
 def ranked(distribution, limit=None):
     """A classification's {label: p} as [(label, p)], most probable first (``pages.focus.ranked``)."""
     return pages_focus.ranked(distribution, limit)
+
+
+# Snapshot and experiment statuses -> the job badge's CSS class (app.css ``.status.*``);
+# the others (running, failed, cancelled) share the job's name.
+STATUS_CSS = {"ready": "succeeded", "building": "running", "done": "succeeded", "preparing": "queued"}
+
+
+@register.filter
+def status_css(status):
+    """The badge class of a snapshot's or an experiment's status."""
+    return STATUS_CSS.get(status, status)
+
+
+@register.filter
+def bulk_title(bulk):
+    """A bulk action's tooltip: how many examples, and the filter it applied ("" without one)."""
+    if not bulk:
+        return ""
+    applied = "".join(f"{key}={','.join(map(str, values))} " for key, values in (bulk.filter or {}).items())
+    return f"{intcomma(bulk.count)} examples, filter {applied}"

@@ -81,6 +81,11 @@ def _render(request, project, example, status=200, push=False, **extra):
         "typed": {},
         **extra,
     }
+    # The gold form's reference: what the reviewer typed, else the gold item's, else the response.
+    typed, gold = context["typed"], context["gold"]
+    context["reference_initial"] = (
+        typed["reference"] if "reference" in typed else gold.reference if gold else context["example"].response_text
+    )
     fragments = {"focus": "curation/partials/focus.html"}
     return render_page(request, "curation/focus.html", context, fragments=fragments, status=status, push=push)
 

@@ -20,6 +20,9 @@ from curation.models import ApiToken, GoldItem
 from curation.services.datasets import snapshot_job, snapshots
 from tests.factories import ExampleFactory, MembershipFactory, PromptFactory, UserFactory
 
+# Hundreds of generated requests: the longest-running test outside training; the full suite runs it.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import require_service
 
+pytestmark = pytest.mark.slow  # runs the benchmark script in a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

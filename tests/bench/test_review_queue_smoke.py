@@ -4,7 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import require_service
+
+pytestmark = pytest.mark.slow  # runs the benchmark script in a subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -53,6 +53,7 @@ def _manual_scores(model, tokenizer, prompt):
     return scores
 
 
+@pytest.mark.slow  # scores with a real (tiny) model
 def test_it_scores_labels_by_their_continuation(tiny_model_dir):
     model, tokenizer = load(tiny_model_dir)
     tickets = generate_tickets(6, seed=2, split="gold")
@@ -72,6 +73,7 @@ def test_it_counts_a_hit_when_the_best_label_is_the_right_one(tiny_model_dir):
     assert triage_predictions(model, tokenizer, tickets) == [winner, winner]
 
 
+@pytest.mark.slow  # scores with a real (tiny) model
 def test_triage_accuracy_matches_a_manual_count(tiny_model_dir):
     model, tokenizer = load(tiny_model_dir)
     tickets = generate_tickets(8, seed=5, split="gold")

@@ -25,6 +25,8 @@ from workers.distill import (
 from workers.distill.checkpoint import CheckpointStore
 from workers.prompting import render_prompt
 
+pytestmark = pytest.mark.slow  # trains tiny students
+
 TICKETS = [
     ("refund request", "billing"),
     ("cannot sign in", "account"),
@@ -301,7 +303,6 @@ print(json.dumps(run_distillation(cfg, on_progress=progress).to_dict()["status"]
 """
 
 
-@pytest.mark.slow
 def test_a_killed_worker_resumes_from_its_checkpoint(tiny_model_dir, tiny_student_dir, tmp_path):
     args = [sys.executable, "-c", KILL_SCRIPT, str(tiny_model_dir), str(tiny_student_dir), str(tmp_path)]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")

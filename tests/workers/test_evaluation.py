@@ -56,6 +56,7 @@ def _hand_reference_stats(student, teacher, prompt, reference):
     return nll, kl, agree, len(r)
 
 
+@pytest.mark.slow  # evaluates real (tiny) models
 def test_the_generation_report_matches_hand_computations(tiny_model_dir, tiny_student_dir):
     student, teacher = load_model(str(tiny_student_dir)), load_model(str(tiny_model_dir))
     gold = [
@@ -86,6 +87,7 @@ def test_the_generation_report_matches_hand_computations(tiny_model_dir, tiny_st
     assert per_token["speedup"] == pytest.approx(per_token["teacher_ms_per_token"] / per_token["student_ms_per_token"])
 
 
+@pytest.mark.slow  # evaluates real (tiny) models
 def test_the_classification_report_matches_hand_computations(tiny_model_dir, tiny_student_dir):
     student, teacher = load_model(str(tiny_student_dir)), load_model(str(tiny_model_dir))
     labels = ["billing", "account", "technical"]
@@ -133,6 +135,7 @@ def test_it_refuses_an_empty_gold_set(tiny_student_dir):
         evaluate(lm, lm, [], task="generation")
 
 
+@pytest.mark.slow  # evaluates real (tiny) models
 def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_the_full_pass(tiny_model_dir):
     from workers.distill.data import ClsExample, collate_classification, label_scores, label_token_ids
 
@@ -161,6 +164,7 @@ def test_label_scores_of_an_unpadded_batch_keep_only_the_last_logits_and_equal_t
     assert torch.allclose(torch.cat(alone), padded, atol=1e-5)
 
 
+@pytest.mark.slow  # evaluates real (tiny) models
 def test_both_models_are_timed_at_the_same_thread_count_and_the_count_is_restored(
     tiny_model_dir, tiny_student_dir, monkeypatch
 ):

@@ -15,6 +15,8 @@ from workers.teacher import (
 )
 from workers.teacher.hf import HFTeacher
 
+pytestmark = pytest.mark.slow  # generates and scores with a real (tiny) model
+
 PROMPTS = [
     ("billing", "Ticket: refund request\nCategory:"),
     ("chat", [{"role": "user", "content": "hello"}]),

@@ -18,6 +18,8 @@ from workers.teacher import (
 )
 from workers.teacher.hf import HFTeacher
 
+pytestmark = pytest.mark.slow  # a tiny model behind an HTTP server generates and scores
+
 PROMPTS = [("billing", "Ticket: refund request\nCategory:"), ("short", "How do I")]
 
 
