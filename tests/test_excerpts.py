@@ -32,7 +32,8 @@ def test_queue_rows_show_what_differs_and_the_whole_prompt_in_the_title(project,
     for ticket in ("I was charged twice", "I cannot log in"):
         ExampleFactory(prompt=PromptFactory(project=project, text=f"{INSTRUCTION}\nTicket: {ticket}\nCategory:"))
     page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
-    assert '<span class="skipped" aria-hidden="true">…</span>Ticket: I was charged twice Category:</a>' in page
+    flat = " ".join(page.split())  # the template wraps its lines
+    assert '<span class="skipped" aria-hidden="true">…</span>Ticket: I was charged twice Category:</a>' in flat
     assert f'title="{INSTRUCTION}\nTicket: I cannot log in\nCategory:"' in page
     assert f">{INSTRUCTION}" not in page
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from curation.models import Example, GoldItem, Prompt
+from curation.models import Example, Prompt
 from curation.normalize import split_key
 from curation.services.gold import training_eligible
 from tests.factories import ExampleFactory
@@ -48,13 +48,15 @@ def test_stored_hashes_are_recomputed_and_a_twin_shares_the_older_prompts_hash(o
     project, plain, chat, edited = old_rows(old_schema)
     GoldItem_ = old_schema.get_model("curation", "GoldItem")
     GoldItem_.objects.create(project=project, prompt=plain, content_hash=plain.content_hash, reference="Use the link.")
-    migrate(AFTER)
-    plain, chat, edited = (Prompt.objects.get(pk=p.pk) for p in (plain, chat, edited))
+    after = migrate(AFTER)  # read through 0011's models: the current ones have later columns
+    Prompt_, Gold_ = after.get_model("curation", "Prompt"), after.get_model("curation", "GoldItem")
+    plain, chat, edited = (Prompt_.objects.get(pk=p.pk) for p in (plain, chat, edited))
     assert chat.content_hash == plain.content_hash != split_key("", chat.messages)
     assert (plain.twin_of_id, chat.twin_of_id) == (None, plain.pk)  # the older keeps the hash alone, the twin names it
     assert edited.content_hash == split_key("Ship to Canada?") and edited.twin_of_id is None
-    assert GoldItem.objects.get(prompt=plain).content_hash == plain.content_hash
+    assert Gold_.objects.get(prompt=plain).content_hash == plain.content_hash
     migrate(executor_leaf())
+    chat, edited = Prompt.objects.get(pk=chat.pk), Prompt.objects.get(pk=edited.pk)
     twin_example = ExampleFactory(prompt=chat, status="approved")
     kept = ExampleFactory(prompt=edited, status="approved")
     assert list(training_eligible(Example.objects.filter(prompt__project_id=project.pk))) == [kept]
@@ -65,8 +67,9 @@ def test_a_gold_item_on_a_chat_twin_takes_the_folded_hash(old_schema):
     project, plain, chat, _ = old_rows(old_schema)
     GoldItem_ = old_schema.get_model("curation", "GoldItem")
     GoldItem_.objects.create(project=project, prompt=chat, content_hash=chat.content_hash, reference="Use the link.")
-    migrate(AFTER)
-    assert GoldItem.objects.get(prompt_id=chat.pk).content_hash == Prompt.objects.get(pk=plain.pk).content_hash
+    after = migrate(AFTER)
+    Prompt_, Gold_ = after.get_model("curation", "Prompt"), after.get_model("curation", "GoldItem")
+    assert Gold_.objects.get(prompt_id=chat.pk).content_hash == Prompt_.objects.get(pk=plain.pk).content_hash
 
 
 def test_two_gold_items_of_one_prompt_stop_the_migration_naming_them(old_schema):

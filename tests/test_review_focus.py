@@ -172,7 +172,7 @@ def test_classification_shows_the_label_distribution_and_sets_the_label(reviewer
     example.sample.label_distribution = {"billing": 0.8, "account": 0.2}
     example.sample.save()
     page = reviewer.get(focus_url(example)).content.decode()
-    assert "label distribution" in page and "80.0%" in page and 'style="width: 80%"' in page
+    assert "label distribution" in page and "80.0%" in page and 'data-width="80"' in page
     response = reviewer.post(act_url(example, "label"), {"version": 1, "label": "account"})
     assert response.status_code == 302
     assert Example.objects.get(pk=example.pk).label == "account"
