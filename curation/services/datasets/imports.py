@@ -116,28 +116,9 @@ def import_prompts(
 
     ``as_gold``: every line is a confirmed gold item (``reference`` or ``label`` required, an optional
     ``tier`` name), checked line by line like any prompt (``manage.py import_gold``, the API)."""
-    limit = settings.IMPORT_MAX_BYTES
-    if size is not None and size > limit:
-        raise ImportRejected(_too_big(size, limit))
-    head = fileobj.read(8192)
-    if not head:
-        raise ImportRejected(
-            "The file is empty: expected JSONL (one JSON object per line) or CSV with a 'prompt' column."
-        )
-    _reject_binary(head)
-    fmt = fmt or detect_format(filename, head)
-    if fmt not in ("jsonl", "csv"):
-        raise ImportRejected(f"Unknown format {fmt!r}: use jsonl or csv.")
-    stream = _Chained(head, fileobj, limit)
-
-    result = ImportResult(skipped_bad_lines=skip_bad_lines)
-    parse = _parse_jsonl if fmt == "jsonl" else _parse_csv
-    rows = []
-    for row in parse(project, stream, result):
-        if as_gold:
-            row = _as_gold(project, row, result)
-        if row is not None:
-            rows.append(row)
+    parsed, result = parse_prompt_file(project, fileobj, filename=filename, fmt=fmt, size=size)
+    result.skipped_bad_lines = skip_bad_lines
+    rows = [r for r in (_as_gold(project, row, result) for row in parsed) if r is not None] if as_gold else parsed
     if result.lines == 0:
         raise ImportRejected("The file has no prompts: every line is blank.")
     if result.error_count and not skip_bad_lines:
