@@ -1,10 +1,9 @@
 import json
-from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from curation.models import Project
-from curation.services.datasets import ImportRejected, check_contamination
+from curation.management.commands._files import prompt_file
+from curation.services.datasets import check_contamination
 
 
 class Command(BaseCommand):
@@ -21,17 +20,8 @@ class Command(BaseCommand):
 
     def handle(self, slug, path, format, json, **options):
         as_json = json
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            raise CommandError(f"No project {slug!r}.")
-        file = Path(path)
-        if not file.is_file():
-            raise CommandError(f"No such file: {path}")
-        with file.open("rb") as handle:
-            try:
-                lines = check_contamination(project, handle, filename=file.name, fmt=format, size=file.stat().st_size)
-            except ImportRejected as exc:
-                raise CommandError(str(exc)) from None
+        with prompt_file(slug, path) as (project, handle, meta):
+            lines = check_contamination(project, handle, fmt=format, **meta)
         if as_json:
             for line in lines:
                 self.stdout.write(_dumps(line))

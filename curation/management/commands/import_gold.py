@@ -1,9 +1,7 @@
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.models import Project
-from curation.services.datasets import ImportRejected, import_prompts
+from curation.management.commands._files import prompt_file
+from curation.services.datasets import import_prompts
 
 
 class Command(BaseCommand):
@@ -20,26 +18,16 @@ class Command(BaseCommand):
         parser.add_argument("--skip-bad-lines", action="store_true")
 
     def handle(self, slug, path, format, skip_bad_lines, **options):
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            raise CommandError(f"No project {slug!r}.")
-        file = Path(path)
-        if not file.is_file():
-            raise CommandError(f"No such file: {path}")
-        with file.open("rb") as handle:
-            try:
-                result = import_prompts(
-                    project,
-                    handle,
-                    filename=file.name,
-                    fmt=format,
-                    skip_bad_lines=skip_bad_lines,
-                    source="human",
-                    size=file.stat().st_size,
-                    as_gold=True,
-                )
-            except ImportRejected as exc:
-                raise CommandError(str(exc)) from None
+        with prompt_file(slug, path) as (project, handle, meta):
+            result = import_prompts(
+                project,
+                handle,
+                **meta,
+                fmt=format,
+                skip_bad_lines=skip_bad_lines,
+                source="human",
+                as_gold=True,
+            )
         for error in result.errors:
             self.stderr.write(str(error))
         if not result.ok:

@@ -1,9 +1,7 @@
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.models import Project
-from curation.services.datasets import ImportRejected, import_prompts
+from curation.management.commands._files import prompt_file
+from curation.services.datasets import import_prompts
 
 
 class Command(BaseCommand):
@@ -17,25 +15,15 @@ class Command(BaseCommand):
         parser.add_argument("--source", default="imported", choices=["imported", "synthetic", "human", "retrieval"])
 
     def handle(self, slug, path, format, skip_bad_lines, source, **options):
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            raise CommandError(f"No project {slug!r}.")
-        file = Path(path)
-        if not file.is_file():
-            raise CommandError(f"No such file: {path}")
-        with file.open("rb") as handle:
-            try:
-                result = import_prompts(
-                    project,
-                    handle,
-                    filename=file.name,
-                    fmt=format,
-                    skip_bad_lines=skip_bad_lines,
-                    source=source,
-                    size=file.stat().st_size,
-                )
-            except ImportRejected as exc:
-                raise CommandError(str(exc)) from None
+        with prompt_file(slug, path) as (project, handle, meta):
+            result = import_prompts(
+                project,
+                handle,
+                **meta,
+                fmt=format,
+                skip_bad_lines=skip_bad_lines,
+                source=source,
+            )
         for error in result.errors:
             self.stderr.write(str(error))
         if not result.ok:
