@@ -50,7 +50,7 @@ chaos: install-dev                   ## the full chaos suite: every job kind x (
 	  status=$$?; echo; cat var/chaos-report.txt 2>/dev/null; exit $$status
 
 bench: install-dev                   ## every benchmark in bench/ (DATABASE_URL for the PostgreSQL ones)
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 browser:                             ## Debian's Chromium for the browser tests (needs root)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

@@ -24,7 +24,7 @@ touched):
 5. ``curation_gain``: the winning recipe also trains on the raw snapshots, and both
    students' gold accuracies are compared item by item (curated minus raw, a 95% paired
    bootstrap interval over the gold items);
-6. the reply-drafting leg (``bench/demo_drafting.py``): a generation student distilled end to
+6. the reply-drafting leg (``bench/_demo_drafting.py``): a generation student distilled end to
    end and judged (``gen_judged_retained``, ``gen_chrf_retained``, ``gen_speedup_per_token``,
    ``judge_human_agreement`` against a simulated reviewer).
 
@@ -49,8 +49,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # this directory: its private modules
+from _demo_expert import _bulk, simulated_expert, stage_by_tier
+from _demo_report import report
+
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_TEACHER, TARGET_QUALITY, TARGET_QUALITY_LOW, TARGET_SPEEDUP = 0.90, 0.97, 0.95, 5.0
 # Smoke: a handful of tickets, a teacher trained for a few steps, a few steps per stage.
 SMOKE_SIZES = "triage=120:40,drafting=8:4"
 SMOKE_TEACHER_STEPS = 6
@@ -127,59 +130,6 @@ def generate(project) -> float:
     _must(status, job, f"{project.name}: teacher generation")
     print(f"  {project.name}: {job.message}", file=sys.stderr)
     return took
-
-
-def _bulk(project, user, action, filter_, **target) -> int:
-    from urllib.parse import urlencode
-
-    from django.http import QueryDict
-
-    from curation.services.review import apply_bulk, filtered_examples, plan_bulk
-
-    # The filter as the review queue's address carries it (a filter is a link).
-    queryset, cleaned = filtered_examples(project, QueryDict(urlencode(filter_)))
-    count = queryset.count()
-    if count:
-        apply_bulk(
-            project, user, queryset, plan_bulk(project, action, **target), expected=count, filter_description=cleaned
-        )
-    return count
-
-
-def stage_by_tier(project, user) -> dict[str, int]:
-    """Easy -> stage 1, medium and hard -> stage 2 (bulk moves by review-queue filter)."""
-    return {
-        f"{tier} -> {stage}": _bulk(project, user, "stage", {"status": "approved", "tier": tier}, to_stage=stage)
-        for tier, stage in (("easy", "stage 1"), ("medium", "stage 2"), ("hard", "stage 2"))
-    }
-
-
-def true_label(example) -> str:
-    """The corpus's own label of a demo ticket (its template id starts with it): the simulated expert's knowledge."""
-    return (example.prompt.metadata or {}).get("template", "").split(".")[0]
-
-
-def simulated_expert(project, user, share: float) -> dict[str, int]:
-    """Review the teacher's least confident answers (lowest margin) with the corpus's true labels."""
-    from curation.models import Example
-    from curation.services.review import reject, set_label
-
-    answers = Example.objects.filter(project=project, status="approved").select_related("prompt")
-    n = round(share * answers.count())
-    actions = {"reviewed": n, "approved": 0, "relabelled": 0, "rejected": 0}
-    for ex in answers.order_by("min_margin", "id")[:n]:
-        truth = true_label(ex)
-        if truth not in (project.labels or []):
-            raise SystemExit(f"example {ex.pk}: no true label in its prompt's metadata ({ex.prompt.metadata})")
-        if ex.label == truth:
-            actions["approved"] += 1
-        elif (ex.prompt.metadata or {}).get("ambiguous"):
-            reject(ex, user, ex.version, comment="simulated expert: mixed intents, the teacher got it wrong")
-            actions["rejected"] += 1
-        else:
-            set_label(ex, user, ex.version, truth)
-            actions["relabelled"] += 1
-    return actions
 
 
 def snapshots(project, user, stages, label) -> list:
@@ -333,7 +283,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         EvalReport.objects.select_related("model_version__student_spec", "teacher_spec").get(pk=report.pk)
     )
     chosen = (routed or {}).get("chosen") or {}
-    import demo_drafting  # this directory is the script's: sys.path[0]
+    import _demo_drafting as demo_drafting  # this directory is the script's: sys.path[0]
 
     drafting = demo_drafting.journey(sys.modules[__name__], engineer, smoke, say)
     s, t = report.metrics["student"], report.metrics["teacher"]
@@ -381,10 +331,6 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     }
 
 
-def _fmt_ci(ci) -> str:
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "n/a"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -427,156 +373,7 @@ def main():
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
 
-    q, sp, ci, gain_ci = f["quality_retained"], f["speedup"], f["quality_retained_ci95"], f["curation_gain_ci95"]
-    targets = {
-        "teacher_accuracy": f["teacher_accuracy"] >= TARGET_TEACHER,
-        "quality_retained": q is not None and q >= TARGET_QUALITY,
-        "quality_retained_ci95_low": bool(ci) and ci[0] >= TARGET_QUALITY_LOW,
-        "speedup": sp is not None and sp >= TARGET_SPEEDUP and f["same_threads"],
-        "curation_gain_ci95_above_zero": bool(gain_ci) and gain_ci[0] > 0,
-    }
-    tiers = ", ".join(
-        f"{k} {v:.3f}/{f['student_by_tier'].get(k, float('nan')):.3f}" for k, v in f["teacher_by_tier"].items()
-    )
-    chosen = f["selection"][f["chosen"]]
-    rows = [
-        (
-            "teacher gold accuracy (triage)",
-            f"{f['teacher_accuracy']:.3f}",
-            f"{f['gold_items']} gold tickets, tiers {f['gold_tiers']}; teacher trained {info['steps']} steps "
-            f"in {info['train_time_s']:.0f} s (target {TARGET_TEACHER})",
-        ),
-        (
-            "student gold accuracy",
-            f"{f['student_accuracy']:.3f}",
-            f"kd_mode={f['kd_mode']}; recipe candidate {f['chosen']} of {len(f['selection'])}, chosen on validation "
-            f"({chosen['validation_accuracy']:.3f})"
-            + (f"; gates FORCED: {'; '.join(f['gates_forced'])}" if f["gates_forced"] else ""),
-        ),
-        ("accuracy by tier, teacher/student", "", tiers),
-        ("student agreement with teacher", f"{f['agreement']:.3f}", "same top label"),
-        (
-            "quality retained",
-            f"{q:.3f}" if q is not None else "n/a",
-            f"95% CI {_fmt_ci(ci)} over {f['gold_items']} items; target >= {TARGET_QUALITY}, low end >= "
-            f"{TARGET_QUALITY_LOW}",
-        ),
-        (
-            "latency p50 student / teacher",
-            f"{f['student_p50_ms']:.2f} / {f['teacher_p50_ms']:.2f} ms",
-            f"batch 1, label scoring, same gold tickets; threads {f['threads'][0]} / {f['threads'][1]}",
-        ),
-        (
-            "speed-up (teacher p50 / student p50)",
-            f"{sp:.2f}x" if sp is not None else "n/a",
-            f"target >= {TARGET_SPEEDUP}x",
-        ),
-        (
-            "curation gain (curated - raw gold accuracy)",
-            f"{f['curation_gain']:+.3f}",
-            f"95% CI {_fmt_ci(gain_ci)}; curated {f['curated_gold_accuracy']:.3f}, raw {f['raw_gold_accuracy']:.3f}; "
-            f"SIMULATED expert (true corpus labels): {f['expert']}",
-        ),
-        (
-            "parameters student / teacher",
-            f"{f['student_params']:,} / {f['teacher_params']:,}",
-            f"{f['teacher_params'] / f['student_params']:.1f}x",
-        ),
-        ("teacher generation (triage)", f"{f['generation_s']:.1f} s", "label distributions"),
-        ("curation (bulk, expert, 4 snapshots)", f"{f['curation_s']:.1f} s", ""),
-        (f"distillation ({len(f['selection']) + 1} students)", f"{f['distill_s']:.1f} s", ""),
-        ("evaluation on the gold set", f"{f['evaluation_s']:.1f} s", "once, for the chosen student"),
-        ("`manage.py demo --setup-only`, first run", f"{first:.1f} s", "migrate, seed, train the teacher"),
-        ("`manage.py demo --setup-only`, second run", f"{second:.1f} s", "everything cached; must be < 30 s"),
-    ]
-    routed = f["routing"]["gold"]
-    if routed:
-        rows.append(
-            (
-                "routing: share the student serves at >= 99%",
-                f"{routed['share']:.3f}",
-                f"95% CI {_fmt_ci(routed['share_ci95'])}, {routed['served']} of {routed['n']} gold; threshold "
-                f"{routed['threshold']} chosen on {f['routing']['validation']['n']} validation rows; mixed/teacher "
-                f"{routed.get('relative', float('nan')):.3f} (CI {_fmt_ci(routed.get('relative_ci95'))}), "
-                f"{'meets' if routed['meets_target'] else 'MISSES'} 99% on gold",
-            )
-        )
-        rows.append(
-            (
-                "routing: cost of the mix / teacher alone",
-                f"{routed['cost_ratio']:.3f}" if routed.get("cost_ratio") is not None else "n/a",
-                "equal per-hour prices (same CPU): busy-time ratio, batch 1, on a loaded machine; "
-                "a fallback pays student and teacher",
-            )
-        )
-    else:
-        rows.append(("routing", "n/a", "; ".join(f["routing"]["notes"] or ["no routing data"])))
-    import demo_drafting
-
-    gen_rows, gen_keys, gen_targets = demo_drafting.figures(f)
-    rows[8:8] = gen_rows
-    targets.update(gen_targets)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'value':>26}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>26}  {note}")
-    for name, met in targets.items():
-        print(f"target {name}: {'met' if met else 'MISSED'}")
-    if args.smoke:
-        print("(smoke run: tiny sizes, the figures mean nothing)")
-    print(
-        json.dumps(
-            {
-                "teacher_accuracy": round(f["teacher_accuracy"], 4),
-                "student_accuracy": round(f["student_accuracy"], 4),
-                "agreement": round(f["agreement"], 4) if f["agreement"] is not None else None,
-                "quality_retained": round(q, 4) if q is not None else None,
-                "quality_retained_ci95": [round(x, 4) for x in ci] if ci else None,
-                "speedup": round(sp, 3) if sp is not None else None,
-                "same_threads": f["same_threads"],
-                "threads": f["threads"][0],
-                "curation_gain": round(f["curation_gain"], 4),
-                "curation_gain_ci95": [round(x, 4) for x in gain_ci],
-                "curated_gold_accuracy": round(f["curated_gold_accuracy"], 4),
-                "raw_gold_accuracy": round(f["raw_gold_accuracy"], 4),
-                "expert": {"simulated": True, "knowledge": "the corpus's true labels", **f["expert"]},
-                "recipe_selection": {"on": "validation", "chosen": f["chosen"], "candidates": f["selection"]},
-                "gold_items": f["gold_items"],
-                "gold_tiers": f["gold_tiers"],
-                "teacher_by_tier": f["teacher_by_tier"],
-                "student_by_tier": f["student_by_tier"],
-                "student_p50_ms": round(f["student_p50_ms"], 3),
-                "teacher_p50_ms": round(f["teacher_p50_ms"], 3),
-                "student_params": f["student_params"],
-                "teacher_params": f["teacher_params"],
-                "teacher_steps": info["steps"],
-                "teacher_train_s": info["train_time_s"],
-                "generation_s": round(f["generation_s"], 1),
-                "distill_s": round(f["distill_s"], 1),
-                "evaluation_s": round(f["evaluation_s"], 1),
-                "demo_first_run_s": round(first, 1),
-                "demo_second_run_s": round(second, 1),
-                "gates_forced": len(f["gates_forced"]),
-                "routing_share_at_99": round(routed["share"], 4) if routed else None,
-                "routing_share_at_99_ci95": [round(x, 4) for x in routed["share_ci95"]] if routed else None,
-                "routing_quality_at_99": round(routed["quality"], 4) if routed else None,
-                "routing_quality_at_99_ci95": [round(x, 4) for x in routed["quality_ci95"]] if routed else None,
-                "routing_relative_at_99_ci95": (
-                    [round(x, 4) for x in routed["relative_ci95"]] if routed and routed.get("relative_ci95") else None
-                ),
-                "routing_meets_99_on_gold": routed["meets_target"] if routed else None,
-                "routing_threshold": routed["threshold"] if routed else None,
-                "routing_validation_n": f["routing"]["validation"]["n"] if routed else None,
-                "routing_cost_ratio": (
-                    round(routed["cost_ratio"], 4) if routed and routed.get("cost_ratio") is not None else None
-                ),
-                **gen_keys,
-                "targets": targets,
-                "targets_met": all(targets.values()),
-                "smoke": bool(args.smoke),
-            }
-        )
-    )
+    report(f, info, first, second, smoke=args.smoke)
 
 
 if __name__ == "__main__":

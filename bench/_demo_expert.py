@@ -1,0 +1,58 @@
+"""bench/demo.py's curation steps: bulk moves by review-queue filter, and the **simulated expert**
+(declared as such in the output: the corpus's true labels stand in for a person) who reviews the
+teacher's least confident answers."""
+
+from __future__ import annotations
+
+
+def _bulk(project, user, action, filter_, **target) -> int:
+    from urllib.parse import urlencode
+
+    from django.http import QueryDict
+
+    from curation.services.review import apply_bulk, filtered_examples, plan_bulk
+
+    # The filter as the review queue's address carries it (a filter is a link).
+    queryset, cleaned = filtered_examples(project, QueryDict(urlencode(filter_)))
+    count = queryset.count()
+    if count:
+        apply_bulk(
+            project, user, queryset, plan_bulk(project, action, **target), expected=count, filter_description=cleaned
+        )
+    return count
+
+
+def stage_by_tier(project, user) -> dict[str, int]:
+    """Easy -> stage 1, medium and hard -> stage 2 (bulk moves by review-queue filter)."""
+    return {
+        f"{tier} -> {stage}": _bulk(project, user, "stage", {"status": "approved", "tier": tier}, to_stage=stage)
+        for tier, stage in (("easy", "stage 1"), ("medium", "stage 2"), ("hard", "stage 2"))
+    }
+
+
+def true_label(example) -> str:
+    """The corpus's own label of a demo ticket (its template id starts with it): the simulated expert's knowledge."""
+    return (example.prompt.metadata or {}).get("template", "").split(".")[0]
+
+
+def simulated_expert(project, user, share: float) -> dict[str, int]:
+    """Review the teacher's least confident answers (lowest margin) with the corpus's true labels."""
+    from curation.models import Example
+    from curation.services.review import reject, set_label
+
+    answers = Example.objects.filter(project=project, status="approved").select_related("prompt")
+    n = round(share * answers.count())
+    actions = {"reviewed": n, "approved": 0, "relabelled": 0, "rejected": 0}
+    for ex in answers.order_by("min_margin", "id")[:n]:
+        truth = true_label(ex)
+        if truth not in (project.labels or []):
+            raise SystemExit(f"example {ex.pk}: no true label in its prompt's metadata ({ex.prompt.metadata})")
+        if ex.label == truth:
+            actions["approved"] += 1
+        elif (ex.prompt.metadata or {}).get("ambiguous"):
+            reject(ex, user, ex.version, comment="simulated expert: mixed intents, the teacher got it wrong")
+            actions["rejected"] += 1
+        else:
+            set_label(ex, user, ex.version, truth)
+            actions["relabelled"] += 1
+    return actions
