@@ -98,6 +98,7 @@ def drain(project, limit=200) -> list[tuple[str, str]]:
     from curation.services import jobs
     from curation.services.datasets import run_build_job
     from curation.services.experiments import run_experiment_job
+    from curation.services.hygiene import run_hygiene_job
     from curation.services.training import run_distill_job, run_evaluation_job
 
     bodies = {
@@ -105,6 +106,7 @@ def drain(project, limit=200) -> list[tuple[str, str]]:
         Job.Kind.DISTILL: run_distill_job,
         Job.Kind.EVALUATE: run_evaluation_job,
         Job.Kind.SNAPSHOT: run_build_job,
+        Job.Kind.HYGIENE: run_hygiene_job,  # an import's follow-up checks
     }
     ran = []
     for _ in range(limit):

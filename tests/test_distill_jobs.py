@@ -96,7 +96,7 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
         "ce_loss",
         "lr",
     }
-    assert (job.progress_done, job.progress_total) == (3, 3)
+    assert (job.progress_done, job.progress_total) == (6, 6)  # one bar over the whole job: 3 steps x 2 stages
 
     evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
     assert (

@@ -15,7 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def production_env(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     env.update(
         DEBUG="0",
         SECRET_KEY="x7Jq2-Lr9vQ0sT4wZp8nB1cF6hK3mD5gY0aE2uI7oP9lR4tW6yS8",

@@ -16,8 +16,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def eager(settings):
+def eager(settings, monkeypatch):
+    from webapp.celery import app
+
+    # Celery reads its settings once per process: set the app's own conf, whatever ran before.
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
     settings.WEBHOOK_BACKOFF_S = 30
     settings.WEBHOOK_TIMEOUT_S = 1
 
@@ -63,8 +67,13 @@ def test_500s_are_retried_with_doubling_pauses_under_the_same_message_id(project
         Webhook(endpoint.secret).verify(body, headers)
 
 
-def test_the_celery_task_retries_until_delivered(project, eager, settings, django_capture_on_commit_callbacks):
+def test_the_celery_task_retries_until_delivered(
+    project, eager, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from webapp.celery import app
+
     settings.CELERY_TASK_EAGER_PROPAGATES = False  # so eager apply() runs the retries, as a worker would
+    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
     with Receiver([500, 500, 200]) as receiver:
         webhooks.subscribe(project, receiver.url, ["job.failed"])
         with django_capture_on_commit_callbacks(execute=True):
