@@ -155,6 +155,8 @@ def refresh(experiment: Experiment) -> Board:
 
 
 def _update_status(experiment: Experiment, board: Board) -> None:
+    # The stored status, not the caller's copy: another refresh may have moved it since it was read.
+    experiment.status = Experiment.objects.values_list("status", flat=True).get(pk=experiment.pk)
     fields = {}
     if experiment.status == Experiment.Status.PREPARING and experiment.job_id:
         job = Job.objects.only("status", "message").get(pk=experiment.job_id)
