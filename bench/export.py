@@ -180,6 +180,9 @@ def start_server(port, log_path):
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain http on the loopback: production mode would redirect every request to https.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
     }
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
