@@ -35,9 +35,12 @@ def job(project, specs, engineer, tiny_model_dir):
 
 
 def unpack(archive, dest):
+    """The archive's one top-level folder, extracted under ``dest`` (which may hold other things)."""
     with tarfile.open(archive) as tar:
+        tops = {name.split("/", 1)[0] for name in tar.getnames()}
+        assert len(tops) == 1, tops
         tar.extractall(dest, filter="data")
-    return dest / next(p.name for p in dest.iterdir())
+    return dest / tops.pop()
 
 
 def test_the_run_config_is_the_jobs_config_with_its_records_and_student(job, tmp_path):

@@ -165,6 +165,7 @@ def test_a_reviewer_filters_the_queue_and_reviews_with_the_keyboard(chromium, wo
     screenshot(page, "review-queue.png")
 
     page.keyboard.press("Escape")  # leave the search box; keys are shortcuts again
+    assert page.input_value("#f-q") == "refund"  # leaving it keeps the search (the browser would clear it)
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/examples/{rows[0].pk}/**")

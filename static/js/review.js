@@ -102,6 +102,9 @@
         event.preventDefault();
         target.form.requestSubmit();
       } else if (event.key === "Escape") {
+        // Escape leaves the field. In a search box the browser would also clear it (and refilter the
+        // queue under the reviewer's next keys): the search stays, as the shortcut help says.
+        if (target.type === "search") event.preventDefault();
         const details = target.closest("details");
         if (details) {
           details.open = false;
