@@ -1,15 +1,15 @@
 """Drift of production prompts away from a training set: the ML core (no Django).
 
 A ``Reference`` is a training set as the monitor sees it: the unit sentence embeddings of its
-prompts (all-MiniLM-L6-v2 through ``workers.hygiene.semantic``, the decontamination model) in a
-usearch index, the nearest-neighbour similarity of a held-out fifth of them to the other
+prompts (all-MiniLM-L6-v2 through ``workers.hygiene.semantic``, the decontamination model; the
+instruction every training prompt shares is cut off first, ``common_affixes``) in a usearch index, the nearest-neighbour similarity of a held-out fifth of them to the other
 four-fifths (what "an ordinary new prompt" looks like), their lengths in words and their label
 shares. ``score_window`` compares one window of production prompts with it:
 
-- ``embedding``: the share of the window's prompts that are *novel*, i.e. whose nearest training
-  prompt is less similar than the held-out prompts' ``NOVEL_QUANTILE`` quantile (about
-  ``NOVEL_QUANTILE`` of an undrifted window); its p-value is scipy's one-sided binomial test
-  against that rate.
+- ``embedding``: how much less similar the window's prompts are to their nearest training prompt
+  than held-out training prompts are (mean cosine similarity, held-out minus window), with a
+  one-sided Mann-Whitney p-value. A prompt is *novel* when its similarity is below the held-out
+  prompts' ``NOVEL_QUANTILE`` quantile: those are the prompts a flagged window marks.
 - ``length``: the two-sample Kolmogorov-Smirnov statistic between the window's and the training
   set's prompt lengths (scipy's ``ks_2samp``, with its p-value).
 - ``label`` (when the window carries labels, e.g. the production model's answers of a
@@ -24,6 +24,7 @@ caller's: per project in the app, chosen on clean calibration windows in ``bench
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,41 +40,80 @@ def word_lengths(texts: Sequence[str]) -> np.ndarray:
     return np.asarray([len(t.split()) for t in texts], dtype=np.float64)
 
 
+def common_affixes(texts: Sequence[str]) -> tuple[str, str]:
+    """The prefix and suffix every text shares, cut at whitespace (a project's fixed instruction and
+    answer cue): they say nothing about drift, and left in they pull every embedding together."""
+    if len(texts) < 2:
+        return "", ""
+    prefix = os.path.commonprefix(list(texts))
+    suffix = os.path.commonprefix([t[::-1] for t in texts])[::-1]
+    prefix = prefix[: max(prefix.rfind(" "), prefix.rfind("\n")) + 1]
+    cut = min((i for i in (suffix.find(" "), suffix.find("\n")) if i >= 0), default=len(suffix))
+    suffix = suffix[cut:]
+    shortest = min(len(t) for t in texts)
+    if len(prefix) + len(suffix) >= shortest:  # nothing would be left of some text
+        return "", ""
+    return prefix, suffix
+
+
+def strip_affixes(texts: Sequence[str], affixes: tuple[str, str]) -> list[str]:
+    """``texts`` without the shared prefix and suffix (a text lacking one keeps that end)."""
+    prefix, suffix = affixes
+    out = []
+    for t in texts:
+        if prefix and t.startswith(prefix):
+            t = t[len(prefix) :]
+        if suffix and t.endswith(suffix) and len(t) > len(suffix):
+            t = t[: -len(suffix)]
+        out.append(t)
+    return out
+
+
 @dataclass
 class Reference:
     """A training set's embeddings index, novelty cut-off, lengths and label shares."""
 
-    index: object  # usearch.index.Index over the non-held-out vectors
+    index: object  # usearch.index.Index over the training vectors but a held-out fifth
+    held_similarity: np.ndarray  # each held-out prompt's nearest-neighbour similarity in ``index``
     novel_below: float  # cosine similarity under which a prompt counts as novel
     lengths: np.ndarray
     label_shares: dict[str, float] | None
     size: int
+    affixes: tuple[str, str] = ("", "")
+
+    def content(self, texts: Sequence[str]) -> list[str]:
+        """What to embed of ``texts``: without the training set's shared prefix and suffix."""
+        return strip_affixes(texts, self.affixes)
 
 
 def build_reference(
-    vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str] | None = None, *, seed: int = 0
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    affixes: tuple[str, str] = ("", ""),
+    seed: int = 0,
 ) -> Reference:
-    """A ``Reference`` from a training set's unit vectors (``[n, d]``, as ``Embedder.encode`` returns)."""
+    """A ``Reference`` from a training set's unit vectors (``[n, d]``, as ``Embedder.encode`` returns for
+    ``strip_affixes(texts, affixes)``; ``affixes`` usually ``common_affixes(texts)``)."""
     from usearch.index import Index
 
     n = len(texts)
     if n < 10 or len(vectors) != n:
         raise ValueError(f"a drift reference needs at least 10 training prompts with one vector each, got {n}")
     order = np.random.default_rng(seed).permutation(n)
-    held = order[: max(2, int(round(n * HOLDOUT_SHARE)))]
+    held = order[: max(2, round(n * HOLDOUT_SHARE))]
     kept = order[len(held) :]
     index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32")
     index.add(kept.astype(np.uint64), vectors[kept])
+    # Windows are searched in the same index the held-out fifth was: their similarities compare as is.
     held_similarity = nearest_similarity(index, vectors[held])
-    # A prompt of the kept part would find itself; the held-out ones say what a new, ordinary prompt scores.
-    novel_below = float(np.quantile(held_similarity, NOVEL_QUANTILE))
-    for_search = Index(ndim=vectors.shape[1], metric="cos", dtype="f32")
-    for_search.add(np.arange(n, dtype=np.uint64), vectors)
     shares = None
     if labels is not None:
         values, counts = np.unique([str(x) for x in labels], return_counts=True)
         shares = {str(v): float(c) / n for v, c in zip(values, counts)}
-    return Reference(for_search, novel_below, word_lengths(texts), shares, n)
+    novel_below = float(np.quantile(held_similarity, NOVEL_QUANTILE))
+    return Reference(index, held_similarity, novel_below, word_lengths(texts), shares, n, affixes)
 
 
 def nearest_similarity(index, vectors: np.ndarray) -> np.ndarray:
@@ -110,10 +150,15 @@ def score_window(
         raise ValueError("an empty window has no drift scores")
     similarity = nearest_similarity(reference.index, vectors)
     novel = similarity < reference.novel_below
-    k = int(novel.sum())
-    scores = {"embedding": k / n}
-    p_values = {"embedding": float(stats.binomtest(k, n, NOVEL_QUANTILE, alternative="greater").pvalue)}
-    details = {"mean_similarity": float(similarity.mean()), "novel_below": reference.novel_below, "novel": k}
+    held = reference.held_similarity
+    scores = {"embedding": float(held.mean() - similarity.mean())}
+    p_values = {"embedding": float(stats.mannwhitneyu(similarity, held, alternative="less").pvalue)}
+    details = {
+        "mean_similarity": float(similarity.mean()),
+        "training_mean_similarity": float(held.mean()),
+        "novel_below": reference.novel_below,
+        "novel": int(novel.sum()),
+    }
 
     lengths = word_lengths(texts)
     ks = stats.ks_2samp(lengths, reference.lengths)
@@ -128,8 +173,11 @@ def score_window(
         if label_score is not None:
             scores["label"], p_values["label"] = label_score
 
-    if confidences is not None and reference_confidences is not None and len(confidences) and len(
-        reference_confidences
+    if (
+        confidences is not None
+        and reference_confidences is not None
+        and len(confidences)
+        and len(reference_confidences)
     ):
         window_c, train_c = np.asarray(confidences, float), np.asarray(reference_confidences, float)
         scores["confidence"] = float(train_c.mean() - window_c.mean())

@@ -16,9 +16,7 @@ class DriftReport(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="drift_reports")
     snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    model_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     first_capture_id = models.BigIntegerField()
     last_capture_id = models.BigIntegerField()
     window_start = models.DateTimeField(help_text="Earliest capture time in the window.")

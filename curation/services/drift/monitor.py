@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from curation.models import CapturedRequest, DriftReport, ModelVersion, Prompt, Project, Snapshot
+from curation.models import CapturedRequest, DriftReport, ModelVersion, Project, Prompt, Snapshot
 from curation.services import webhooks
 from curation.services.drift.settings import settings_of, thresholds_of
 from workers import drift as core
@@ -66,8 +66,9 @@ class _Training:
         self.texts = [r[0] for r in rows.values()]
         self.inputs = [r[1] for r in rows.values()]
         labels = [r[2] for r in rows.values()] if project.is_classification else None
+        self.affixes = core.common_affixes(self.texts)
         vectors = self._vectors(snapshot, encoder)
-        self.reference = core.build_reference(vectors, self.texts, labels, seed=snapshot.seed)
+        self.reference = core.build_reference(vectors, self.texts, labels, affixes=self.affixes, seed=snapshot.seed)
 
     def _vectors(self, snapshot, encoder) -> np.ndarray:
         path = Path(settings.ARTIFACT_DIR) / "drift" / f"{snapshot.content_hash or snapshot.pk}.npy"
@@ -75,7 +76,7 @@ class _Training:
             vectors = np.load(path)
             if len(vectors) == len(self.texts):
                 return vectors
-        vectors = encoder.encode(self.texts)
+        vectors = encoder.encode(core.strip_affixes(self.texts, self.affixes))
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".tmp.npy")
         np.save(partial, vectors)
@@ -150,7 +151,7 @@ def _score(project, config, snapshot, training, student, reference_confidence, w
         confidences = _confidences(project, student, sample)
     result = core.score_window(
         training.reference,
-        encoder.encode(texts),
+        encoder.encode(training.reference.content(texts)),
         texts,
         labels,
         confidences,
