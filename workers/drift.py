@@ -2,9 +2,10 @@
 
 A ``Reference`` is a training set as the monitor sees it: the unit sentence embeddings of its
 prompts (all-MiniLM-L6-v2 through ``workers.hygiene.semantic``, the decontamination model; the
-instruction every training prompt shares is cut off first, ``common_affixes``) in a usearch index, the nearest-neighbour similarity of a held-out fifth of them to the other
-four-fifths (what "an ordinary new prompt" looks like), their lengths in words and their label
-shares. ``score_window`` compares one window of production prompts with it:
+instruction every training prompt shares is cut off first, ``common_affixes``) in a usearch index
+of four-fifths of them, the nearest-neighbour similarity of the held-out fifth in it (what "an
+ordinary new prompt" looks like), their lengths in words and their label shares. ``score_window`` compares one
+window of production prompts with it:
 
 - ``embedding``: how much less similar the window's prompts are to their nearest training prompt
   than held-out training prompts are (mean cosine similarity, held-out minus window), with a
@@ -24,7 +25,6 @@ caller's: per project in the app, chosen on clean calibration windows in ``bench
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,8 +45,8 @@ def common_affixes(texts: Sequence[str]) -> tuple[str, str]:
     answer cue): they say nothing about drift, and left in they pull every embedding together."""
     if len(texts) < 2:
         return "", ""
-    prefix = os.path.commonprefix(list(texts))
-    suffix = os.path.commonprefix([t[::-1] for t in texts])[::-1]
+    prefix = _common_prefix(texts)
+    suffix = _common_prefix([t[::-1] for t in texts])[::-1]
     prefix = prefix[: max(prefix.rfind(" "), prefix.rfind("\n")) + 1]
     cut = min((i for i in (suffix.find(" "), suffix.find("\n")) if i >= 0), default=len(suffix))
     suffix = suffix[cut:]
@@ -54,6 +54,14 @@ def common_affixes(texts: Sequence[str]) -> tuple[str, str]:
     if len(prefix) + len(suffix) >= shortest:  # nothing would be left of some text
         return "", ""
     return prefix, suffix
+
+
+def _common_prefix(texts: Sequence[str]) -> str:
+    first, last = min(texts), max(texts)  # the sorted extremes share what every text shares
+    i = 0
+    while i < min(len(first), len(last)) and first[i] == last[i]:
+        i += 1
+    return first[:i]
 
 
 def strip_affixes(texts: Sequence[str], affixes: tuple[str, str]) -> list[str]:
