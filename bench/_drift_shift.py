@@ -81,3 +81,16 @@ def shifted_window(size: int, seed: int, new_share: float, long_share: float) ->
     order = list(range(size))
     rng.shuffle(order)
     return [prompts[i] for i in order], [labels[i] for i in order]
+
+
+def _stem(template: str) -> str:
+    cut = min((i for i in (template.find("{"), template.find("[")) if i >= 0), default=len(template))
+    return template[:cut]
+
+
+STEMS = [_stem(t) for t in SHIPPING]
+
+
+def is_planted(prompt: str) -> bool:
+    """Whether ``prompt`` carries the planted shift: a shipping ticket or a backstory."""
+    return any(b in prompt for b in BACKSTORY) or any(f"Ticket: {stem}" in prompt for stem in STEMS)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-NOVEL_QUANTILE = 0.05
+NOVEL_QUANTILE = 0.25  # a marked prompt is further from the training set than 3 in 4 held-out prompts
 HOLDOUT_SHARE = 0.2
 SIGNALS = ("embedding", "length", "label", "confidence")
 

@@ -12,7 +12,7 @@ from curation.services import drift
 
 WINDOWS = 60
 SIGNAL_NAMES = {
-    "embedding": "novel prompts",
+    "embedding": "similarity drop",
     "length": "length shift",
     "label": "label shift",
     "confidence": "student confidence drop",
