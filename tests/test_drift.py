@@ -163,3 +163,20 @@ def test_the_settings_page_saves_thresholds(triage, client_as):
         },
     )
     assert bad.status_code == 400 and b"window_size" in bad.content
+
+
+@pytest.mark.slow
+def test_with_a_trained_student_its_confidence_is_a_signal(triage, tiny_student_dir):
+    from curation.models import ModelVersion
+
+    make_snapshot(triage)
+    version = ModelVersion.objects.create(
+        project=triage, name="student v1", is_final=True, artifact_path=str(tiny_student_dir)
+    )
+    capture(triage, *clean_window(WINDOW, 7), "clean")
+    (report,) = drift.check_drift(triage)
+    assert report.model_version == version
+    assert set(report.scores) == {"embedding", "length", "label", "confidence"}
+    assert 0 <= report.details["mean_confidence"] <= 1 and 0 <= report.details["training_mean_confidence"] <= 1
+    assert report.thresholds["confidence"] == drift.DEFAULTS["confidence_threshold"]
+    assert 0 <= report.p_values["confidence"] <= 1
