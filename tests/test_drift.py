@@ -95,6 +95,8 @@ def test_a_clean_window_is_not_flagged_and_a_planted_shift_is(triage):
 def test_a_partial_window_waits_and_no_snapshot_means_no_check(triage):
     capture(triage, *clean_window(WINDOW, 7), "clean")
     assert drift.check_drift(triage) == []  # no snapshot yet: nothing to compare with
+    make_snapshot(triage, n=5, name="too small")
+    assert drift.check_drift(triage) == []  # five prompts are no reference
     make_snapshot(triage)
     drift.update_settings(triage, {"window_size": WINDOW + 1})
     assert drift.check_drift(triage) == []  # 40 captures, windows of 41

@@ -1,12 +1,13 @@
 """The drift check: windows of captured production requests against the latest training snapshot.
 
 ``check_drift(project)`` scores every full window of captures (``window_size`` requests, in
-capture-id order) that has no ``DriftReport`` yet, against the project's latest ready curated
-snapshot (its prompts, deduplicated), with ``workers.drift``: embeddings (all-MiniLM-L6-v2, the
-decontamination model, loaded once per process by ``workers.hygiene.semantic.embedder``), prompt
-lengths, label shares (classification: the production model's answers that are project labels)
-and, when the project has a trained student, its confidence. A flagged window marks its novel
-and odd-length prompts ``Prompt.drifted`` (the review queue's "drifted" filter) and emits
+capture-id order; at most ``MAX_WINDOWS`` per call) that has no ``DriftReport`` yet, against
+the project's latest ready curated snapshot (its prompts, deduplicated), with
+``workers.drift``: embeddings (all-MiniLM-L6-v2, the decontamination model, loaded once per
+process by ``workers.hygiene.semantic.embedder``), prompt lengths, label shares
+(classification: the production model's answers that are project labels) and, when the
+project has a trained student, its confidence. A flagged window marks its novel and
+odd-length prompts ``Prompt.drifted`` (the review queue's "drifted" filter) and emits
 ``drift.detected``. The snapshot's embeddings are cached under ``ARTIFACT_DIR/drift/``.
 
 Called by the periodic Celery task (``CELERY_BEAT_SCHEDULE``) and after a capture once a full
@@ -29,6 +30,8 @@ from workers import drift as core
 
 log = logging.getLogger(__name__)
 CONFIDENCE_SAMPLE = 64
+MIN_TRAINING = 10  # prompts a snapshot needs to be a reference
+MAX_WINDOWS = 50  # per check; the next check goes on from there
 TASK = "workers.tasks.drift.check"
 
 
@@ -42,7 +45,10 @@ def latest_snapshot(project) -> Snapshot | None:
     """The training set drift is measured against: the newest ready curated snapshot with rows."""
     return (
         Snapshot.objects.filter(
-            project=project, status=Snapshot.Status.READY, content=Snapshot.Content.CURATED, row_count__gt=0
+            project=project,
+            status=Snapshot.Status.READY,
+            content=Snapshot.Content.CURATED,
+            row_count__gte=MIN_TRAINING,
         )
         .order_by("-created_at", "-id")
         .first()
@@ -101,7 +107,7 @@ def check_drift(project: Project, *, encoder=None) -> list[DriftReport]:
     captures = list(
         pending_captures(project).values_list(
             "id", "captured_at", "answer", "prompt_id", "prompt__text", "prompt__messages"
-        )[: size * 50]
+        )[: size * MAX_WINDOWS]
     )
     windows = [captures[i : i + size] for i in range(0, len(captures) - size + 1, size)]
     if not windows:
@@ -110,7 +116,11 @@ def check_drift(project: Project, *, encoder=None) -> list[DriftReport]:
         from workers.hygiene.semantic import embedder
 
         encoder = embedder()
-    training = _Training(project, snapshot, encoder)
+    try:
+        training = _Training(project, snapshot, encoder)
+    except ValueError as exc:  # fewer distinct prompts than a reference needs
+        log.warning("drift: snapshot %s cannot be a reference: %s", snapshot.pk, exc)
+        return []
     student = latest_student(project)
     reference_confidence = None
     if student is not None:
@@ -217,6 +227,8 @@ def after_capture(project) -> bool:
     """Queue a drift check (on commit) when a full window of captures is waiting; True if queued."""
     config = settings_of(project)
     if not config["enabled"] or pending_captures(project).count() < int(config["window_size"]):
+        return False
+    if latest_snapshot(project) is None:
         return False
     project_id = project.pk
     transaction.on_commit(lambda: _enqueue(project_id))

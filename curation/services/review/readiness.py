@@ -13,40 +13,42 @@ transaction: single decisions (``decisions._save``), bulk actions and their undo
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Exists, OuterRef
 
 from curation.models import Example, ExampleStatus, Stage
 from curation.services import webhooks
 
 
 def refresh(project, stage_ids=None) -> list[Stage]:
-    """Update the ready flag of ``stage_ids`` (None: every stage of ``project``); the stages that became ready."""
+    """Update the ready flag of ``stage_ids`` (None: every stage of ``project``); the stages that became ready.
+
+    One query when nothing changes: the stages with two EXISTS each, answered by the examples'
+    (project, stage, status) index, so a decision in a stage of a million examples reads a few rows."""
     project_id = getattr(project, "pk", project)
     stages = Stage.objects.filter(project_id=project_id, is_pool=False)
     if stage_ids is not None:
         stages = stages.filter(pk__in=[pk for pk in stage_ids if pk is not None])
-    stages = list(stages)
-    if not stages:
-        return []
-    counts = {
-        row["stage_id"]: row
-        for row in Example.objects.filter(project_id=project_id, stage_id__in=[s.pk for s in stages])
-        .values("stage_id")
-        .annotate(total=Count("id"), pending=Count("id", filter=Q(status=ExampleStatus.PENDING)))
-        .order_by()
-    }
+    examples = Example.objects.filter(project_id=project_id, stage_id=OuterRef("pk"))
+    stages = list(
+        stages.annotate(
+            has_examples=Exists(examples), has_pending=Exists(examples.filter(status=ExampleStatus.PENDING))
+        ).order_by("order", "id")
+    )
+    rearmed = [s.pk for s in stages if s.review_ready and not (s.has_examples and not s.has_pending)]
+    if rearmed:
+        Stage.objects.filter(pk__in=rearmed, review_ready=True).update(review_ready=False)
     became = []
     for stage in stages:
-        row = counts.get(stage.pk, {"total": 0, "pending": 0})
-        ready = row["total"] > 0 and row["pending"] == 0
-        if ready and Stage.objects.filter(pk=stage.pk, review_ready=False).update(review_ready=True):
+        if stage.review_ready or not stage.has_examples or stage.has_pending:
+            continue
+        # Conditional: of two transactions finishing the stage at once, one sends the event.
+        if Stage.objects.filter(pk=stage.pk, review_ready=False).update(review_ready=True):
             stage.review_ready = True
             became.append(stage)
+            total = Example.objects.filter(project_id=project_id, stage_id=stage.pk).count()
             webhooks.emit(
                 project_id,
                 "review.stage_ready",
-                {"stage": {"id": stage.pk, "name": stage.name, "order": stage.order, "examples": row["total"]}},
+                {"stage": {"id": stage.pk, "name": stage.name, "order": stage.order, "examples": total}},
             )
-        elif not ready:
-            Stage.objects.filter(pk=stage.pk, review_ready=True).update(review_ready=False)
     return became
