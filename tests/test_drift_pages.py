@@ -50,7 +50,7 @@ def test_the_dashboard_draws_the_drift_chart_with_names_escaped(project, windows
 
 
 def test_the_dashboard_says_when_no_window_was_scored_yet(project, client_as):
-    Snapshot.objects.create(project=project, name="v1", status="ready", row_count=5)
+    Snapshot.objects.create(project=project, name="v1", status="ready", row_count=50)
     page = client_as("reader").get(reverse("project-dashboard", args=[project.slug])).content.decode()
     assert "No drift window yet" in page and 'class="line' not in page
 
