@@ -16,7 +16,9 @@ Thresholds are chosen on ``--calibration`` clean windows only (``workers.drift.c
 signal's ``1 - 0.05 / signals`` quantile), from seeds the evaluation never uses; then
 ``--evaluation`` clean and ``--evaluation`` shifted windows are scored and flagged.
 ``shifted_detected`` (share of shifted windows flagged) and ``false_alarms`` (share of clean
-windows flagged) come with Wilson 95% intervals and their n, as does each signal alone.
+windows flagged) come with Wilson 95% intervals and their n, as does each signal alone, and the
+marking of prompts for the queue's "drifted" filter in shifted windows: precision (marked prompts
+that carry the planted shift) and recall (planted prompts marked), prompts counted one by one.
 
 Throughput: prompts embedded per second by ``Embedder.encode`` (length-sorted batches of 64, what
 the drift check uses) against the baseline of one prompt per forward pass (on half of the same
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from bench._drift_shift import clean_window, shifted_window
+from bench._drift_shift import clean_window, is_planted, shifted_window
 from workers import drift as core
 from workers.demo.corpus import generate_tickets, triage_prompt
 from workers.hygiene.semantic import Embedder
@@ -47,8 +49,12 @@ EVALUATION_SEEDS = 20_000
 SHIFT_SEEDS = 30_000
 
 
+def _window(embedder, reference, prompts, labels):
+    return core.score_window(reference, embedder.encode(reference.content(prompts)), prompts, labels)
+
+
 def _score(embedder, reference, prompts, labels):
-    return core.score_window(reference, embedder.encode(reference.content(prompts)), prompts, labels).scores
+    return _window(embedder, reference, prompts, labels).scores
 
 
 def _rate(flags: list[bool]) -> dict:
@@ -111,10 +117,18 @@ def main(argv=None) -> dict:
     clean = [
         _score(embedder, reference, *clean_window(args.window, EVALUATION_SEEDS + i)) for i in range(args.evaluation)
     ]
-    shifted = [
-        _score(embedder, reference, *shifted_window(args.window, SHIFT_SEEDS + i, args.new_share, args.long_share))
-        for i in range(args.evaluation)
-    ]
+    shifted, marked, planted = [], [], []
+    for i in range(args.evaluation):
+        prompts, labels = shifted_window(args.window, SHIFT_SEEDS + i, args.new_share, args.long_share)
+        window = _window(embedder, reference, prompts, labels)
+        shifted.append(window.scores)
+        marked += (window.novel | window.odd_length).tolist()
+        planted += [is_planted(p) for p in prompts]
+    # What a flagged window marks for the review queue's "drifted" filter, against what was planted.
+    marking = {
+        "precision": _rate([p for m, p in zip(marked, planted) if m]),
+        "recall": _rate([m for m, p in zip(marked, planted) if p]),
+    }
     detected = _rate([bool(core.flag(s, thresholds)) for s in shifted])
     alarms = _rate([bool(core.flag(s, thresholds)) for s in clean])
     by_signal = {
@@ -135,6 +149,8 @@ def main(argv=None) -> dict:
             f"  {name:10s} alone: detected {row['shifted_detected']['rate']:.3f}, false alarms "
             f"{row['false_alarms']['rate']:.3f}; mean score clean {row['mean_clean']}, shifted {row['mean_shifted']}"
         )
+    for name, row in marking.items():
+        print(f"marked prompts in shifted windows, {name}: {row['rate']:.3f} {row['ci95']} n={row['n']}")
     print(
         f"embedding: {speed['prompts_per_s']} prompts/s batched vs {speed['baseline_prompts_per_s']} one at a time "
         f"(x{speed['ratio']})"
@@ -149,6 +165,7 @@ def main(argv=None) -> dict:
         "thresholds": {k: round(v, 4) for k, v in thresholds.items()},
         "calibration_windows": len(calibration),
         "by_signal": by_signal,
+        "marking": marking,
         "embed_prompts_per_s": speed["prompts_per_s"],
         "embed_baseline_prompts_per_s": speed["baseline_prompts_per_s"],
         "embed_ratio": speed["ratio"],
