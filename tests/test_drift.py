@@ -182,3 +182,18 @@ def test_with_a_trained_student_its_confidence_is_a_signal(triage, tiny_student_
     assert 0 <= report.details["mean_confidence"] <= 1 and 0 <= report.details["training_mean_confidence"] <= 1
     assert report.thresholds["confidence"] == drift.DEFAULTS["confidence_threshold"]
     assert 0 <= report.p_values["confidence"] <= 1
+
+
+def test_the_periodic_task_checks_every_capturing_project(triage, monkeypatch):
+    import webapp.celery
+    from django.conf import settings
+
+    from workers.tasks import drift as tasks
+
+    monkeypatch.setitem(webapp.celery.app.conf, "task_always_eager", True)
+    assert settings.CELERY_BEAT_SCHEDULE["drift-check"]["task"] == tasks.check_all.name
+    assert tasks.check_all() == 0  # nothing captured anywhere
+    capture(triage, *clean_window(WINDOW, 7), "clean")
+    assert tasks.check_all() == 1
+    assert not DriftReport.objects.exists()  # no snapshot to compare with yet
+    assert tasks.check(triage.pk + 1000) == 0  # a project deleted meanwhile
