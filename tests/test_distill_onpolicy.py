@@ -114,8 +114,9 @@ def test_bad_on_policy_settings_name_their_field(project, client_as, specs, snap
 
 
 @pytest.mark.slow
-def test_a_job_with_an_on_policy_stage_trains_and_records_it(project, member, specs, snap):
-    job = launch_distillation(project, body(specs, snap), by=member("engineer"))
+def test_a_job_with_an_on_policy_stage_trains_and_records_it(project, member, specs, snap, client):
+    engineer = member("engineer")
+    job = launch_distillation(project, body(specs, snap), by=engineer)
     assert job.params["on_policy_teacher"]["spec_id"] == specs[0].pk
     assert jobs.run(job.pk, run_distill_job) == "succeeded"
     job.refresh_from_db()
@@ -123,3 +124,6 @@ def test_a_job_with_an_on_policy_stage_trains_and_records_it(project, member, sp
     op = job.metrics["on_policy"]["on policy"]
     assert op["samples"] >= 4 and op["batches"] >= 1 and op["mean_jsd"] > 0
     assert set(job.metrics["on_policy"]) == {"on policy"}
+    client.force_login(engineer)
+    page = client.get(reverse("job-detail", args=[project.slug, job.pk])).content.decode()
+    assert "On-policy: 50% of batches" in page and f"{op['scored']} of {op['samples']} samples scored" in page
