@@ -127,3 +127,29 @@ def test_a_job_with_an_on_policy_stage_trains_and_records_it(project, member, sp
     client.force_login(engineer)
     page = client.get(reverse("job-detail", args=[project.slug, job.pk])).content.decode()
     assert "On-policy: 50% of batches" in page and f"{op['scored']} of {op['samples']} samples scored" in page
+
+
+@pytest.mark.slow
+def test_a_server_teacher_that_goes_away_mid_run_fails_the_job_clearly(
+    project, member, snap, tiny_model_dir, tiny_student_dir
+):
+    from tests.workers.openai_server import TinyModelServer
+
+    student = kit.spec(project, "student", tiny_student_dir)
+    with TinyModelServer(tiny_model_dir) as server:
+        teacher = kit.spec(
+            project,
+            "teacher",
+            "tiny",
+            name="server teacher",
+            backend=ModelSpec.Backend.OPENAI,
+            base_url=server.url,
+            tokenizer_path=tiny_model_dir,
+            options={"max_retries": 0},  # the backend's retries, kept out of the test's time
+        )
+        job = launch_distillation(project, body((teacher, student), snap), by=member("engineer"))
+    assert job.params["on_policy_teacher"]["base_url"] == server.url
+    assert jobs.run(job.pk, run_distill_job) == "failed"
+    job.refresh_from_db()
+    assert "stage 'on policy' (on-policy)" in job.message and "the teacher could not score" in job.message
+    assert "cannot reach the teacher server" in job.message
