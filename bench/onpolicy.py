@@ -22,7 +22,8 @@ over seeds and items, ``workers.stats``) and the on-policy arm's chrF ratio to i
 was tuned on the held-out tickets: the arms use the demo's drafting recipe (lr 3e-3, alpha 0.5,
 T 1) and GKD's defaults (fraction 0.5, beta 0.5); there is no selection step.
 
-    nice -n 19 .venv/bin/python bench/onpolicy.py           # minutes
+    nice -n 19 .venv/bin/python bench/onpolicy.py           # minutes (after the teacher: ~10 more once)
+    nice -n 19 .venv/bin/python bench/onpolicy.py --steps 300 300   # a longer-trained student
     nice -n 19 .venv/bin/python bench/onpolicy.py --smoke   # well under a minute after the teacher
 
 torch runs single-threaded (``--threads``), as bench/distill.py does on a shared machine.
@@ -194,10 +195,13 @@ def main() -> None:
     ap.add_argument("--workdir", help="reuse this directory (the teacher is cached there)")
     ap.add_argument("--seeds", type=int)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, nargs=2, metavar=("FIRST", "SECOND"), help="each stage's optimizer steps")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = dict(CONFIGS["smoke" if args.smoke else "full"])
     seeds = args.seeds or cfg["seeds"]
+    if args.steps:
+        cfg["steps"] = tuple(args.steps)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="onpolicy-bench-"))
     work.mkdir(parents=True, exist_ok=True)
 
