@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -132,6 +133,7 @@ def train(work: Path, records: list[dict], cfg: dict, arm: str, seed: int) -> tu
         ),
     ]
     out = work / "runs" / f"{arm}-{seed}"
+    shutil.rmtree(out, ignore_errors=True)  # a reused work directory must not resume an earlier run's checkpoint
     config = DistillConfig(
         student=str(work / f"student-{seed}"),
         output_dir=str(out),
