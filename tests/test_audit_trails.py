@@ -11,7 +11,6 @@ from django.utils import timezone
 from curation.models import ApiToken, Example, Prompt, RedactionEvent
 from curation.services import audit, hygiene, projects
 from curation.services.datasets import snapshot_job, snapshots
-from curation.services.projects import tokens
 from tests.factories import ExampleFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,10 +146,10 @@ def test_redactions_are_read_from_their_own_rows_not_written_twice(project, boss
 def test_a_members_token_entries_show_on_the_project_log(client, project, boss):
     alice = UserFactory(username="alice")
     projects.grant_role(project, alice, "reviewer", by=boss)
-    token, key = tokens.issue(alice, "pipeline")
-    tokens.revoke(token, by=boss)
+    token, key = projects.issue(alice, "pipeline")
+    projects.revoke(token, by=boss)
     outsider = UserFactory(username="olga")
-    tokens.issue(outsider, "elsewhere")
+    projects.issue(outsider, "elsewhere")
     client.force_login(boss)
     listed, text = api_rows(client, project, kind="token")
     assert [(r["action"], r["actor"], r["after"]["owner"]) for r in listed] == [
@@ -167,7 +166,7 @@ def test_a_members_token_entries_show_on_the_project_log(client, project, boss):
 def test_a_former_members_token_history_stays_and_other_projects_do_not_see_it(client, project, boss):
     alice = UserFactory(username="alice")
     projects.grant_role(project, alice, "reviewer", by=boss)
-    tokens.issue(alice, "pipeline")
+    projects.issue(alice, "pipeline")
     projects.remove_member(project.memberships.get(user=alice), by=boss)
     other = ProjectFactory()
     MembershipFactory(project=other, user=boss, role="engineer")
@@ -178,7 +177,7 @@ def test_a_former_members_token_history_stays_and_other_projects_do_not_see_it(c
 
 def test_a_superusers_tokens_show_everywhere_they_reach(client, project, boss):
     root = UserFactory(username="root", is_superuser=True, is_staff=True)
-    tokens.issue(root, "ops")
+    projects.issue(root, "ops")
     client.force_login(boss)
     assert [r["after"]["name"] for r in api_rows(client, project, kind="token")[0]] == ["ops"]
 

@@ -16,7 +16,9 @@ FILTERS = {"person", "kind", "since", "until", "before"}
 ENTRY = inline_serializer(
     "AuditEntry",
     {
-        "id": serializers.CharField(help_text="audit-<n>, verdict-<n>, redaction-<n> or bulk-<uuid>: unique across the log."),
+        "id": serializers.CharField(
+            help_text="audit-<n>, verdict-<n>, redaction-<n> or bulk-<uuid>: unique across the log."
+        ),
         "at": serializers.DateTimeField(),
         "actor": serializers.CharField(allow_null=True, help_text="Username; null for the system."),
         "kind": serializers.ChoiceField(choices=audit.KINDS),

@@ -21,12 +21,14 @@ here", and an owner leaving a project takes nothing out of its history.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import JSONField, Q, TextField
 from django.utils import timezone
 
 from curation.models import AuditEntry, BulkAction, RedactionEvent, Verdict
@@ -39,8 +41,9 @@ KINDS = [VERDICT, BULK, REDACTION, *Kind.values]
 PAGE = 100
 
 
-def record(kind: str, action: str, target, *, project=None, by=None, before=None, after=None) -> AuditEntry:
-    """One audit entry: ``by`` did ``action`` to ``target`` (a model instance or words)."""
+def record(kind: str, action: str, target, *, project=None, by=None, before=None, after=None, label=None) -> AuditEntry:
+    """One audit entry: ``by`` did ``action`` to ``target`` (a model instance or words; ``label``: the
+    words for an instance whose own would say too much, e.g. a prompt's text)."""
     if kind not in Kind.values:
         raise ValueError(f"unknown audit kind {kind!r}")
     actor = by if getattr(by, "is_authenticated", False) else None
@@ -50,7 +53,7 @@ def record(kind: str, action: str, target, *, project=None, by=None, before=None
         actor_name=actor.get_username() if actor else "",
         kind=kind,
         action=action,
-        target=str(target)[:200],
+        target=str(label or target)[:200],
         target_id=str(getattr(target, "pk", "") or "")[:64],
         before=before,
         after=after,
@@ -61,6 +64,28 @@ def changed(before: dict, after: dict) -> tuple[dict, dict]:
     """Only the keys whose value differs, from both sides."""
     keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def state_of(obj, *, digest: bool = False, secret=()) -> dict:
+    """What the log keeps of a row edited by hand (the admin): its editable fields, a related row
+    by its id, many-to-many as sorted ids; never the fields named in ``secret``. ``digest``: text
+    and JSON values as their sha256 prefix and length, for rows that may hold personal data
+    (prompts, answers), which an append-only log must not keep. Times to the second."""
+    out = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or not field.editable or field.name in secret:
+            continue
+        value = getattr(obj, field.attname)
+        if isinstance(value, datetime):  # to the second: a form round trip drops microseconds, nobody chose to
+            value = value.replace(microsecond=0)
+        if digest and isinstance(field, (TextField, JSONField)) and value not in (None, "", [], {}):
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+            value = {"sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "chars": len(text)}
+        out[field.name] = value
+    if obj.pk is not None:
+        for field in obj._meta.many_to_many:
+            out[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True))
+    return out
 
 
 # ----------------------------------------------------------------- reading
