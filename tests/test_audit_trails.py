@@ -1,6 +1,7 @@
 """The audit log reads the trails that have their own home: redactions of personal data (issue 17's
 ``RedactionEvent``) and API tokens (a person's, shown on the projects that person's tokens reach)."""
 
+import io
 import json
 from datetime import UTC, datetime
 
@@ -189,3 +190,13 @@ def test_the_log_stays_for_engineers_only(client, project, member, redactions):
         assert client.get(reverse("api-audit", args=[project.slug])).status_code in (403, 404)
         assert client.get(reverse("project-audit-export", args=[project.slug])).status_code in (403, 404)
     assert Example.objects.count() == 1
+
+
+def test_a_gold_import_over_the_api_is_recorded_with_who_imported(client, project, boss):
+    client.force_login(boss)
+    gold = io.BytesIO(b'{"prompt": "What is 2+2?", "reference": "4"}\n')
+    gold.name = "gold.jsonl"
+    response = client.post(reverse("api-gold-import", args=[project.slug]), {"file": gold})
+    assert response.status_code == 201, response.json()
+    (entry,) = audit.AuditEntry.objects.filter(kind="gold")
+    assert (entry.kind, entry.action, entry.actor) == ("gold", "import", boss)
