@@ -198,7 +198,12 @@ class ApiTokenAdmin(AuditedAdmin):
 
 
 class AuditedUserAdmin(AuditedAdmin, UserAdmin):
-    pass
+    def log_change(self, request, obj, message):
+        """The password page saves through its own form (no ``save_model``): its entry says the password
+        changed, never the hash."""
+        if (getattr(request.resolver_match, "url_name", "") or "").endswith("_password_change"):
+            self._record(request, "change", obj, {"password": "hidden"}, {"password": "changed"})
+        return super().log_change(request, obj, message)
 
 
 class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
