@@ -39,8 +39,11 @@ def parse_on_policy(raw, field: str, errors: Invalid) -> dict | None:
     }
 
 
-def check_on_policy(project: Project, stages: list[dict], teacher: ModelSpec | None, student, errors) -> dict | None:
-    """The teacher config an on-policy job freezes, or None; adds what stops it to ``errors``."""
+def check_on_policy(
+    project: Project, stages: list[dict], teacher: ModelSpec | None, student, errors, *, teacher_tokenizer: str | None
+) -> dict | None:
+    """The teacher config an on-policy job freezes, or None; adds what stops it to ``errors``.
+    ``teacher_tokenizer``: what the job compares with the student's (``request.teacher_tokenizer_of``)."""
     named = [s.get("name") or f"stage {i + 1}" for i, s in enumerate(stages) if s.get("on_policy")]
     if not named or teacher is None or project.task_type != Project.TaskType.GENERATION:
         return None
@@ -56,20 +59,18 @@ def check_on_policy(project: Project, stages: list[dict], teacher: ModelSpec | N
     if problem:
         errors.add("teacher_spec", f"{which}, and {teacher.name!r} cannot be reached now: {problem}")
         return None
-    mismatch = _tokenizer_mismatch(teacher, student)
+    mismatch = _tokenizer_mismatch(teacher, teacher_tokenizer, student)
     if mismatch:
         errors.add("teacher_spec", f"{which}, token by token: {mismatch}")
         return None
     return frozen
 
 
-def _tokenizer_mismatch(teacher: ModelSpec, student) -> str | None:
+def _tokenizer_mismatch(teacher: ModelSpec, theirs: str | None, student) -> str | None:
     from transformers import AutoTokenizer
 
-    from curation.services.training.request import teacher_tokenizer_of
     from workers.distill.data import tokenizers_compatible, vocab_hash
 
-    theirs = teacher_tokenizer_of(teacher)
     if theirs is None:
         return f"{teacher.name!r} names no tokenizer to compare with the student's; give its tokenizer path"
     if student is None:

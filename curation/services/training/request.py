@@ -259,7 +259,8 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             errors.add(f"stages.{i}.name", f"{name!r}: use letters, digits, spaces and - _ . ( ) + only")
         stage["name"] = name
     params["stages"] = stages
-    if (frozen := check_on_policy(project, stages, teacher, student, errors)) is not None:
+    tokenizer = teacher_tokenizer_of(teacher)
+    if (frozen := check_on_policy(project, stages, teacher, student, errors, teacher_tokenizer=tokenizer)) is not None:
         params["on_policy_teacher"] = frozen
     errors.raise_if_any()
     # Everything the core would refuse at run time, refused now with its own words, under
