@@ -43,6 +43,7 @@ OPTIONS = {
         "token_ids_in_response": (bool, None),
         "prompts_per_request": (int, (1, 256)),
         "max_retries": (int, (0, 20)),
+        "max_logprobs": (int, (1, MAX_TOP_K)),
     },
 }
 
