@@ -19,6 +19,7 @@ from curation.services.hygiene.contamination import (
     ensure_current,
     evidence,
     examples_evidence,
+    mark_for_recheck,
     prompt_evidence,
     refresh_contamination,
 )
@@ -49,17 +50,37 @@ def update_settings(project, data: dict) -> dict:
 
 
 def after_prompts_added(project, prompt_ids, *, by=None):
-    """New prompts get a data-hygiene job (PII detection and clusters if on, the contamination check)
-    in the background, so an import of 100,000 prompts is not held up by them; returns the job or None.
-    Whatever reads the near-duplicate flags first checks new prompts itself (``ensure_current``)."""
-    prompt_ids = list(prompt_ids)
-    config = settings_of(project)
-    if not prompt_ids or not (config["pii_detect"] or config["clusters"]):
+    """New prompts (an import, production capture, a gold item's or a pair loss's new prompt, the admin)
+    get one data-hygiene job per batch (PII detection and clusters if on, the contamination check), in
+    the background so an import of 100,000 prompts is not held up; queued when the caller's transaction
+    commits. Returns the job, or None when the project has nothing to check. Whatever reads the flags
+    still checks new prompts itself first (``ensure_current``): the job is the prompt path, not the guard."""
+    prompt_ids = sorted(prompt_ids)
+    if not prompt_ids:
         return None
-    from curation.models import Job
+    return _check_in_background(
+        project, {"first_id": prompt_ids[0], "last_id": prompt_ids[-1], "count": len(prompt_ids)}, by
+    )
+
+
+def after_prompts_changed(project, prompt_ids, *, by=None):
+    """Prompts whose text or turns changed (an edit in the admin): their flags and spans were decided on
+    the old text. They are noted for the next ``ensure_current`` (the guard's safety net) and get a
+    data-hygiene job like new prompts; returns the job or None."""
+    prompt_ids = sorted(set(prompt_ids))
+    if not prompt_ids:
+        return None
+    mark_for_recheck(project, prompt_ids)
+    return _check_in_background(project, {"changed": prompt_ids, "count": len(prompt_ids)}, by)
+
+
+def _check_in_background(project, params: dict, by):
+    from curation.models import GoldItem, Job
     from curation.services import jobs
 
-    params = {"first_id": min(prompt_ids), "last_id": max(prompt_ids), "count": len(prompt_ids)}
+    config = settings_of(project)
+    if not (config["pii_detect"] or config["clusters"] or GoldItem.objects.filter(project=project).exists()):
+        return None
     return jobs.launch(project, Job.Kind.HYGIENE, params, by=by)
 
 
@@ -76,6 +97,7 @@ __all__ = [
     "Decision",
     "after_gold_changed",
     "after_prompts_added",
+    "after_prompts_changed",
     "check_prompts",
     "check_settings",
     "contaminated_prompts",
@@ -85,6 +107,7 @@ __all__ = [
     "ensure_current",
     "evidence",
     "examples_evidence",
+    "mark_for_recheck",
     "prompt_evidence",
     "redact_for_snapshot",
     "redact_for_teacher",
