@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import GoldItem, Job, Prompt
-from curation.services import gold, hygiene, review
+from curation.services import gold, hygiene, jobs, review
 from curation.services.datasets import import_prompts
 from tests import pairkit
 from tests.api.test_gold_guard import admin_edit
@@ -60,6 +60,24 @@ def test_a_captured_batch_is_checked_by_one_job_when_it_commits(
     assert flags(TWIN) == (gold_item.pk, "near", False)
     assert flags(PII) == (None, "", True)
     assert flags(OTHER) == (None, "", False)
+
+
+def test_batches_captured_while_the_job_waits_in_the_queue_widen_it(project, api, gold_item):
+    client = api("engineer")
+    for i, text in enumerate((TWIN, PII)):  # no worker yet: the first batch's job is still queued
+        items = [{"client_id": f"r{i}", "prompt": text}]
+        client.post(reverse("api-capture", args=[project.slug]), {"items": items}, content_type="application/json")
+    (job,) = hygiene_jobs(project)
+    ids = sorted(Prompt.objects.filter(text__in=(TWIN, PII)).values_list("id", flat=True))
+    assert job.params == {"first_id": ids[0], "last_id": ids[1], "count": 2}
+    assert jobs.run(job.pk, hygiene.run_hygiene_job) == "succeeded"
+    assert flags(TWIN) == (gold_item.pk, "near", False) and flags(PII) == (None, "", True)
+    client.post(
+        reverse("api-capture", args=[project.slug]),
+        {"items": [{"client_id": "r9", "prompt": OTHER}]},
+        content_type="application/json",
+    )
+    assert len(hygiene_jobs(project)) == 2  # the first one ran: a new batch gets a job of its own
 
 
 def test_a_resent_capture_batch_queues_no_job(project, api, gold_item, eager, django_capture_on_commit_callbacks):

@@ -8,6 +8,8 @@ the pool), ``pii`` (detection, reviewers' decisions, redaction and its audit tra
 code imports this package only.
 """
 
+from django.db import transaction
+
 from curation.services.hygiene.clusters import refresh_clusters
 from curation.services.hygiene.contamination import (
     EXACT,
@@ -75,13 +77,39 @@ def after_prompts_changed(project, prompt_ids, *, by=None):
 
 
 def _check_in_background(project, params: dict, by):
+    """Launch the job, or widen the project's hygiene job still waiting in the queue to cover these prompts
+    too (a client capturing batch after batch gets one job per wait, not a backlog of whole-pool checks).
+    The queued job's row is locked until the caller commits, so its worker reads the widened params."""
     from curation.models import GoldItem, Job
     from curation.services import jobs
 
     config = settings_of(project)
     if not (config["pii_detect"] or config["clusters"] or GoldItem.objects.filter(project=project).exists()):
         return None
-    return jobs.launch(project, Job.Kind.HYGIENE, params, by=by)
+    with transaction.atomic():
+        waiting = (
+            Job.objects.select_for_update()
+            .filter(project=project, kind=Job.Kind.HYGIENE, status=jobs.Status.QUEUED, attempts=0)
+            .exclude(cancel_requested=True)
+            .order_by("-id")
+            .first()
+        )
+        if waiting is None:
+            return jobs.launch(project, Job.Kind.HYGIENE, params, by=by)
+        waiting.params = _widened(waiting.params, params)
+        waiting.save(update_fields=["params"])
+        return waiting
+
+
+def _widened(old: dict, new: dict) -> dict:
+    out = {"count": int(old.get("count", 0)) + int(new.get("count", 0))}
+    firsts = [p["first_id"] for p in (old, new) if "first_id" in p]
+    if firsts:
+        out["first_id"], out["last_id"] = min(firsts), max(p["last_id"] for p in (old, new) if "last_id" in p)
+    changed = sorted({*old.get("changed", []), *new.get("changed", [])})
+    if changed:
+        out["changed"] = changed
+    return out
 
 
 def after_gold_changed(project) -> None:
