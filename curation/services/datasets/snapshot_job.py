@@ -232,7 +232,8 @@ def freeze_rows(
     Chunked: each ``FREEZE_BATCH`` candidates are written in one short transaction together
     with ``snapshot.freeze_state`` (how many candidates are done, the last (prompt, example),
     the counts so far), so no transaction lasts the build, and a build resumed after its
-    worker died goes on from the last committed chunk. ``fenced`` (the job's ``ctx.fenced``)
+    worker died goes on from the last committed chunk (``_Freezer.recall`` reads back what its
+    rows mean for the rest). ``fenced`` (the job's ``ctx.fenced``)
     makes each chunk commit only while the job's claim stands. The price: the chunks are not
     one consistent view; an example changed during the build is frozen as it was when its
     chunk was read (its row records that version)."""
