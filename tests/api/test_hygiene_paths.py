@@ -4,8 +4,11 @@ having read them first (``ensure_current`` stays the guard's safety net at snaps
 
 import io
 import json
+import threading
+import time
 
 import pytest
+from django.db import connection, connections, transaction
 from django.urls import reverse
 
 from curation.models import GoldItem, Job, Prompt
@@ -13,6 +16,7 @@ from curation.services import gold, hygiene, jobs, review
 from curation.services.datasets import import_prompts
 from tests import pairkit
 from tests.api.test_gold_guard import admin_edit
+from tests.conftest import require_service
 from tests.factories import PromptFactory
 
 GOLD = "Please summarise the attached quarterly report for the board meeting on Friday and list the three main risks."
@@ -172,3 +176,84 @@ def test_an_import_is_checked_against_gold_even_with_pii_and_clusters_off(
         assert import_prompts(project, io.BytesIO(data), filename="p.jsonl").ok
     assert [j.status for j in hygiene_jobs(project)] == ["succeeded"]
     assert flags(TWIN) == (gold_item.pk, "near", False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_claiming_the_job_while_a_batch_widens_it_waits_and_reads_the_widened_params(project):
+    require_service("DATABASE_URL")
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    first, second = PromptFactory(project=project, text=OTHER), PromptFactory(project=project, text=PII)
+    job = Job.objects.create(
+        project=project, kind="hygiene", status="queued", params={"first_id": first.pk, "last_id": first.pk, "count": 1}
+    )
+    widened, claimed, seen = threading.Event(), [], []
+
+    def batch():
+        try:
+            with transaction.atomic():
+                hygiene.after_prompts_added(project, [second.pk])
+                widened.set()
+                time.sleep(0.5)  # the rest of the batch's transaction; the worker must wait for it
+                seen.append(("committed", time.monotonic()))
+        finally:
+            connections.close_all()
+
+    def worker():
+        try:
+            widened.wait(5)
+            claimed.append(jobs.claim(job.pk, "w@host:1"))
+            seen.append(("claimed", time.monotonic()))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=batch), threading.Thread(target=worker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert [name for name, _ in sorted(seen, key=lambda s: s[1])] == ["committed", "claimed"]
+    assert claimed[0].params == {"first_id": first.pk, "last_id": second.pk, "count": 2}
+    assert Job.objects.filter(project=project, kind="hygiene").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_arriving_while_a_worker_claims_the_job_gets_a_job_of_its_own(project, eager):
+    """The worker locked the queued job first: the batch waits, sees it running, and queues another
+    (widening it would change the params of a job that has already read them)."""
+    require_service("DATABASE_URL")
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    first, second = PromptFactory(project=project, text=OTHER), PromptFactory(project=project, text=PII)
+    job = Job.objects.create(
+        project=project, kind="hygiene", status="queued", params={"first_id": first.pk, "last_id": first.pk, "count": 1}
+    )
+    locked = threading.Event()
+
+    def worker():  # what jobs.claim does, held open a moment
+        try:
+            with transaction.atomic():
+                Job.objects.select_for_update().get(pk=job.pk)
+                Job.objects.filter(pk=job.pk).update(status="running")
+                locked.set()
+                time.sleep(0.5)
+        finally:
+            connections.close_all()
+
+    def batch():
+        try:
+            locked.wait(5)
+            hygiene.after_prompts_added(project, [second.pk])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=batch)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    job.refresh_from_db()
+    assert job.params == {"first_id": first.pk, "last_id": first.pk, "count": 1}
+    (other,) = Job.objects.filter(project=project, kind="hygiene").exclude(pk=job.pk)
+    assert other.params == {"first_id": second.pk, "last_id": second.pk, "count": 1}
+    assert other.status == "succeeded" and Prompt.objects.get(pk=second.pk).has_pii
