@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0022_model_prices'),
+        ('curation', '0023_audit_kinds'),
     ]
 
     operations = [
