@@ -185,9 +185,9 @@ def test_with_a_trained_student_its_confidence_is_a_signal(triage, tiny_student_
 
 
 def test_the_periodic_task_checks_every_capturing_project(triage, monkeypatch):
-    import webapp.celery
     from django.conf import settings
 
+    import webapp.celery
     from workers.tasks import drift as tasks
 
     monkeypatch.setitem(webapp.celery.app.conf, "task_always_eager", True)
