@@ -78,7 +78,13 @@ class TokenForm(forms.Form):
 
 
 class SnapshotForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    # Pre-filled by the view ("<stage> <date>"); an emptied name gets the server's own
+    # message, not only the browser's "Please fill out this field".
+    use_required_attribute = False
+    name = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Give the snapshot a name (for example the stage and the date: “easy 2026-01-31”)."},
+    )
     source = forms.ChoiceField(
         choices=[("stage", "A stage"), ("filter", "A review-queue filter")], initial="stage", widget=forms.RadioSelect
     )
