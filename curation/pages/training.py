@@ -409,6 +409,21 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
     add("Training job", [f"#{v.job_id}" if v.job_id else "–" for v in (a, b)], delta=False)
     add("KD mode", [v.kd_mode for v in (a, b)], delta=False)
     add("Parameters", [v.parameters for v in (a, b)], "int", lower=True)
+    unevaluated = [
+        {"side": side, "version": v, "job": _running_evaluation(v)}
+        for side, v, r in (("A", a, reports[0]), ("B", b, reports[1]))
+        if r is None
+    ]
+    if unevaluated:  # quality and speed rows would be a column of dashes: the page offers the evaluation instead
+        return {
+            "a": a,
+            "b": b,
+            "reports": reports,
+            "rows": rows,
+            "tier_chart": None,
+            "gates": _compare_gates(a, b),
+            "unevaluated": unevaluated,
+        }
     add("Quality retained", [r.quality_retained if r else None for r in reports], "pct")
     add("Speed-up", [r.speedup if r else None for r in reports], "x")
     task = next((r.metrics.get("task") for r in reports if r), None)
@@ -449,15 +464,32 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
             "title": f"{METRICS[metric][0]} by tier",
             "chart": charts.bar_chart(groups, sides + [teacher], y_max=1.0, kind="pct"),
         }
+    return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": _compare_gates(a, b)}
+
+
+def _compare_gates(a: ModelVersion, b: ModelVersion) -> list[list[dict]]:
     gates = []
     for v in (a, b):  # a stage's version went through its own gate and the earlier ones
-        upto = (
-            len(v.job.params.get("stages", []))
-            if v.is_final or v.stage_index is None or v.job is None
-            else v.stage_index + 1
-        )
+        if v.job is None:  # imported, or its job deleted: no gates recorded
+            gates.append([])
+            continue
+        upto = len(v.job.params.get("stages", [])) if v.is_final or v.stage_index is None else v.stage_index + 1
         gates.append(training_context(v)["gates"][:upto])
-    return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": gates}
+    return gates
+
+
+def _running_evaluation(version: ModelVersion) -> Job | None:
+    """The queued or running evaluation of ``version``, if one is under way."""
+    return (
+        Job.objects.filter(
+            project_id=version.project_id,
+            kind=Job.Kind.EVALUATE,
+            params__model_version=version.pk,
+            status__in=Job.ACTIVE,
+        )
+        .order_by("-id")
+        .first()
+    )
 
 
 # ------------------------------------------------------------- job panels, dashboard
