@@ -285,3 +285,35 @@ def probe_spec(spec: ModelSpec):
         report.details.insert(0, f"{config['api_key_env']} is not set on the web server: checked without an API key")
         return report
     return probe(load)
+
+
+DEFAULT_LABELS = {
+    "n": "Samples per prompt",
+    "temperature": "Temperature",
+    "top_p": "Top-p",
+    "max_new_tokens": "Max new tokens",
+    "min_new_tokens": "Min new tokens",
+    "stop": "Stop strings",
+    "seed": "Seed",
+    "top_k": "Soft-target width (top-k)",
+    "distill": "Distillation",
+}
+
+
+def describe_defaults(defaults: dict | None) -> list[tuple[str, str]]:
+    """A spec's defaults as (label, value) pairs for a definition list: stop strings quoted
+    so a newline shows as ``\\n``, nested settings (``distill``) as ``key: value`` pairs."""
+
+    def show(value) -> str:
+        if isinstance(value, dict):
+            return "; ".join(f"{k.replace('_', ' ')}: {show(v)}" for k, v in sorted(value.items())) or "–"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(repr(v) if isinstance(v, str) else show(v) for v in value) or "none"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    return [
+        (DEFAULT_LABELS.get(key, key.replace("_", " ").capitalize()), show(value))
+        for key, value in sorted((defaults or {}).items(), key=lambda kv: (kv[0] not in DEFAULT_LABELS, kv[0]))
+    ]

@@ -13,6 +13,7 @@ from curation.services import projects, review, webhooks
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_whole
 from curation.services.review import ReviewError
+from workers.checks import describe_check, validate_checks_config
 
 
 def _page(request, project, form, status=200, webhook_form=None, **extra):
@@ -21,10 +22,19 @@ def _page(request, project, form, status=200, webhook_form=None, **extra):
         "form": form,
         "typed": {},
         "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())],
+        "checks_in_words": _checks_in_words(project.checks),
         **_webhooks(request, project, webhook_form),
         **extra,
     }
     return render(request, "curation/settings.html", context, status=status)
+
+
+def _checks_in_words(checks) -> list[str] | None:
+    """The saved checks in words; None when what is stored no longer validates (the form says why on save)."""
+    try:
+        return [describe_check(c) for c in validate_checks_config(checks or [])]
+    except ValueError:
+        return None
 
 
 # The new webhook's secret survives one page view in the session, then it is gone.
