@@ -83,7 +83,9 @@ class SnapshotForm(forms.Form):
     use_required_attribute = False
     name = forms.CharField(
         max_length=200,
-        error_messages={"required": "Give the snapshot a name (for example the stage and the date: “easy 2026-01-31”)."},
+        error_messages={
+            "required": "Give the snapshot a name (for example the stage and the date: “easy 2026-01-31”)."
+        },
     )
     source = forms.ChoiceField(
         choices=[("stage", "A stage"), ("filter", "A review-queue filter")], initial="stage", widget=forms.RadioSelect

@@ -60,7 +60,9 @@ class GenerateForm(forms.Form):
         label="Soft-target width (top_k)",
         help_text="Top-k log-probabilities stored per token (OpenAI-compatible servers often cap this at 20).",
     )
-    scope = forms.ChoiceField(choices=list(SCOPES.items()), widget=forms.RadioSelect, initial="all", label="Prompts")
+    scope = forms.ChoiceField(
+        choices=list(SCOPES.items()), widget=forms.RadioSelect, initial="missing", label="Prompts"
+    )
     source = forms.ChoiceField(choices=[("", "any source")] + list(Prompt.Source.choices), required=False)
     metadata_key = forms.CharField(required=False, label="Metadata key")
     metadata_value = forms.CharField(
@@ -106,6 +108,12 @@ class GenerateForm(forms.Form):
         if "stop" in self.fields:
             params["stop"] = text_to_stops(data.get("stop", ""))
         return params
+
+    def count_scopes(self, counts: dict[str, int]) -> None:
+        """Each scope's choice says how many prompts it would answer."""
+        self.fields["scope"].choices = [
+            (key, f"{label}: {counts[key]:,}" if key in counts else label) for key, label in SCOPES.items()
+        ]
 
     def prompt_filter(self) -> dict:
         data = self.cleaned_data
