@@ -7,11 +7,11 @@ from curation.access import project_for
 from curation.forms import ImportForm
 from curation.fragments import fragment_of, render_page
 from curation.models import Role
+from curation.services.datasets import ImportRejected, import_prompts
 from curation.services.teacher import PromptFilter, id_ranges, matching_prompts
 
 # Longer id lists go by "imported, not answered yet" instead (the link stays a sane length).
 MAX_IDS_TEXT = 1000
-from curation.services.datasets import ImportRejected, import_prompts
 
 
 @login_required

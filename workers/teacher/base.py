@@ -243,6 +243,11 @@ class Teacher:
     """
 
     last_run: RunStats | None = None
+    # Called while a batch decodes, at most every ``DECODE_PROGRESS_EVERY_S``, with
+    # ``(requests' worth done, tokens generated)`` inside that batch: a finished request
+    # counts 1, one still decoding the share of its token budget it has used. A job's bar
+    # moves during a long first batch instead of jumping from 0 to 100%.
+    on_decode_progress: Callable[[float, int], Any] | None = None
 
     def generate(
         self, requests: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None

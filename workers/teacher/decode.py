@@ -8,6 +8,8 @@ the cache every time a single row ends.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from transformers import DynamicCache
@@ -17,6 +19,7 @@ from workers.teacher.batching import left_pad
 from workers.teacher.sampling import choose_tokens, request_uniforms, soft_target_rows
 
 COMPACT_BELOW = 0.75
+DECODE_PROGRESS_EVERY_S = 0.5
 
 
 class PreallocatedLayer(DynamicLayer):
@@ -95,6 +98,7 @@ class DecodeBatch:
         stops = params.stop
         # A stop string of L characters spans at most 4L byte-level tokens (+1 for a partial).
         self.stop_window = 4 * max((len(s) for s in stops), default=0) + 1
+        self.on_progress = getattr(teacher, "on_decode_progress", None)
 
     def run(self) -> list[dict]:
         p = self.params
@@ -131,6 +135,7 @@ class DecodeBatch:
         caps = torch.as_tensor(self.caps, device=dev)
         rows = torch.arange(b, device=dev)  # original row of each cache row
         live = torch.ones(b, dtype=torch.bool, device=dev)
+        reported = time.monotonic()
 
         for step in range(steps):
             logprobs, ids, lps, tail = soft_target_rows(logits, k)
@@ -165,6 +170,9 @@ class DecodeBatch:
             n_live = int(live.sum())
             if n_live == 0:
                 break
+            if self.on_progress is not None and time.monotonic() - reported >= DECODE_PROGRESS_EVERY_S:
+                reported = time.monotonic()
+                self._report(step, rows[live], caps, lengths)
             if n_live < COMPACT_BELOW * len(rows):
                 keep = live.nonzero().flatten()
                 cache.batch_select_indices(keep)
@@ -201,6 +209,13 @@ class DecodeBatch:
                 }
             )
         return results
+
+    def _report(self, step: int, live_rows, caps, lengths) -> None:
+        """Work done so far in this batch: finished rows count 1, live ones their share of their cap."""
+        n_live = len(live_rows)
+        used = float(((step + 1) / caps[live_rows].float()).clamp(max=1.0).sum())
+        finished = len(self.prompt_ids) - n_live
+        self.on_progress(finished + used, sum(lengths) + (step + 1) * n_live)
 
     def _stop_hits(self, tokens, rows, live, step) -> torch.Tensor:
         hits = torch.zeros_like(live)
