@@ -463,7 +463,7 @@ def test_report_and_tier_names_are_escaped_in_charts(project, client_as):
 
 def test_long_curves_are_thinned_by_the_database_keeping_both_ends(project):
     from curation.models import MetricPoint
-    from curation.pages.training import CURVE_POINTS, loss_charts
+    from curation.pages.curves import CURVE_POINTS, loss_charts
 
     job = Job.objects.create(
         project=project,
