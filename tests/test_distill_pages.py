@@ -345,7 +345,8 @@ def test_the_report_page_draws_every_chart(project, client_as, trained):
     page = client_as("reader").get(reverse("report-detail", args=[project.slug, report.pk])).content.decode()
     assert "Quality retained" in page and "Speed-up" in page
     assert "Normalized match by tier" in page and "hard (1)" in page
-    assert "Latency per request" in page and "Loss per stage" in page
+    assert "Latency per request" in page and "Loss and validation per stage" in page
+    assert "easy: validation" in page and "teacher agreement (gate metric)" in page  # the easy stage's gate
     assert page.count("<svg") >= 5
     assert "Reference perplexity" in page
 
@@ -385,7 +386,7 @@ def test_two_versions_compare_side_by_side(project, client_as, trained):
         .content.decode()
     )
     # The stage version has no report: the page says so instead of a column of dashes.
-    assert "A · easy" in page and "has no evaluation report yet" in page and "not evaluated" in page and "B − A" in page
+    assert f"A · {stage1.name} has no evaluation report yet" in page and "not evaluated" in page and "B − A" in page
     assert "A: gates" in page and "B: gates" in page
 
 

@@ -22,7 +22,8 @@ def test_the_status_line_follows_the_job_from_queued_to_running_to_done(project,
     client = client_as("reader")
     job = JobFactory(project=project, kind="generate", status="queued")
     queue = queue_of("generate")
-    assert f"Queued: waiting for a worker of the “{queue}” queue; no job is ahead of it" in fragment(client, project, job)
+    waiting = f"Queued: waiting for a worker of the “{queue}” queue; no job is ahead of it"
+    assert waiting in fragment(client, project, job)
 
     Job.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now(), phase="generating")
     html = fragment(client, project, job)

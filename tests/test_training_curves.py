@@ -14,8 +14,8 @@ STAGES = [
 ]
 
 
-@pytest.fixture
-def trained(project):
+def trained_job(project):
+    """A finished two-stage distill job with loss and validation points, and its final version."""
     job = Job.objects.create(
         project=project,
         kind="distill",
@@ -36,6 +36,11 @@ def trained(project):
         )
     version = ModelVersion.objects.create(project=project, job=job, name="final", is_final=True, artifact_path="x")
     return job, version
+
+
+@pytest.fixture
+def trained(project):
+    return trained_job(project)
 
 
 def report_for(project, version, speed):
