@@ -111,6 +111,7 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
         assert sorted(points.values_list("step", flat=True)) == [1, 2, 3]
         assert points.get(step=3).value == pytest.approx(gate["value"])
     assert (job.progress_done, job.progress_total) == (6, 6)  # one bar over the whole job: 3 steps x 2 stages
+    assert job.metrics["memory"]["peak_rss_mb"] >= job.metrics["memory"]["start_rss_mb"] > 0
 
     evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
     assert (

@@ -116,6 +116,7 @@ def distill_panel(job: Job) -> dict:
         "data_fraction": params.get("data_fraction", 1.0),
         "random_order": params.get("order") == "random",
         "experiment_run": ExperimentRun.objects.filter(job=job).select_related("experiment").first(),
+        "peak_rss_mb": (state.get("memory") or {}).get("peak_rss_mb"),
     }
 
 
@@ -208,7 +209,7 @@ def speed_rows(report: EvalReport) -> list[dict]:
     if s.get("peak_rss_mb") or t.get("peak_rss_mb"):
         rows.append(
             row(
-                "Worker peak RSS while it was evaluated (both models loaded)",
+                "Worker peak RSS while evaluated",
                 "peak_rss_mb",
                 lambda v: "–" if not v else f"{v:,.0f} MB",
             )
