@@ -21,6 +21,7 @@ def test_a_specs_defaults_read_as_a_definition_list(project, client_as, tmp_path
     assert "<dt>Temperature</dt><dd>0.8</dd>" in html
     assert "<dt>Stop strings</dt><dd>&#x27;\\n\\n&#x27;</dd>" in html
     assert "<dt>Distillation</dt><dd>batch size: 8</dd>" in html
+    assert html.index("Samples per prompt") < html.index("Temperature") < html.index("Stop strings")  # the form's order
     assert "{&#x27;" not in html and "n=4" not in html  # no Python dict, no key=value run
 
 

@@ -313,7 +313,8 @@ def describe_defaults(defaults: dict | None) -> list[tuple[str, str]]:
             return "yes" if value else "no"
         return str(value)
 
+    order = {key: i for i, key in enumerate(DEFAULT_LABELS)}  # the launch form's order
     return [
         (DEFAULT_LABELS.get(key, key.replace("_", " ").capitalize()), show(value))
-        for key, value in sorted((defaults or {}).items(), key=lambda kv: (kv[0] not in DEFAULT_LABELS, kv[0]))
+        for key, value in sorted((defaults or {}).items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
     ]
