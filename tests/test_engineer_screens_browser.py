@@ -154,5 +154,15 @@ def test_specs_and_settings_read_as_words(chromium, lab, tmp_path):
     page.goto(f"{lab['base']}/settings/")
     assert "the answer has at most 2,000 characters" in page.locator(".checks-now").inner_text()
     assert "not trained on until then" in page.locator(".pool-note").inner_text()
+    # A check from fields (its inputs sit in the settings form and belong to their own form), then removed.
+    page.select_option("select[form=check-add]", "regex_must_not_match")
+    page.fill("input[form=check-add][name=value]", "<script")
+    with page.expect_navigation():
+        page.locator("button[form=check-add]").click()
+    assert "does not match the pattern '<script'" in page.locator(".checks-now").inner_text()
     screenshot(page, "settings-checks-pool.png")
+    with page.expect_navigation():
+        page.locator(".checks-now button", has_text="remove").first.click()
+    project.refresh_from_db()
+    assert [c["type"] for c in project.checks] == ["max_length", "regex_must_not_match"]
     page.context.close()

@@ -52,6 +52,7 @@ _FIELDS = {
     "refusal": {},
     "label_in_set": {"labels": list},
 }
+CHECK_TYPES = tuple(_FIELDS)
 _OPTIONAL = {"refusal": {"phrases": list}, "regex_must_match": {"flags": str}, "regex_must_not_match": {"flags": str}}
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,\})")
 
