@@ -176,14 +176,6 @@ def test_resuming_a_gated_job_with_force_writes_one_entry(project, boss):
     assert entry.before == {"status": "gated", "threshold": 0.9}
 
 
-def test_a_redaction_is_recorded_with_its_entity_kinds_only(project, boss):
-    """Redaction (issue 17) records through the same entry point; the log keeps kinds, not values."""
-    audit.record(audit.Kind.REDACTION, "redact", "prompt 7", project=project, by=boss, after={"EMAIL": 1})
-    only_new_entry(kind="redaction", after={"EMAIL": 1})
-    with pytest.raises(ValueError):
-        audit.record("nonsense", "x", "y")
-
-
 # ------------------------------------------------------------------- append-only
 def test_entries_cannot_be_changed_or_deleted_through_the_orm(project, boss):
     entry = audit.record(audit.Kind.SETTINGS, "update", project, project=project, by=boss)

@@ -122,7 +122,7 @@ def _prompt_lines(kind, n_train, n_gold):
     """JSONL import lines for the demo projects, from the ticket generator."""
     from workers.demo import corpus
 
-    train = corpus.generate_tickets(n_train, seed=1, split="train")
+    train = corpus.pool_tickets(n_train, seed=1)
     gold = corpus.generate_tickets(n_gold, seed=2, split="gold")
     lines = []
     for t in train:

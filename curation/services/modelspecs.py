@@ -270,6 +270,16 @@ def load_spec(config: dict, environ=None) -> dict:
     }
 
 
+def key_free_spec(config: dict) -> dict:
+    """``load_spec`` for a process that reads the key itself: the key's variable name
+    (``api_key_env``) instead of the key, so the dict may enter a run config or a checkpoint."""
+    spec = load_spec({**config, "api_key_env": ""})
+    spec.pop("api_key", None)
+    if config["backend"] == ModelSpec.Backend.OPENAI and config.get("api_key_env"):
+        spec["api_key_env"] = config["api_key_env"]
+    return spec
+
+
 def probe_spec(spec: ModelSpec):
     """Check from the web server that the spec's model (or server) can be read."""
     from workers.teacher.probe import ProbeReport, probe

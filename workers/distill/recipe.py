@@ -176,6 +176,8 @@ class DistillRecipe(RecipeData):
             tier = items[j].tier or "none"
             visits[tier] = visits.get(tier, 0) + 1
         chosen = [items[j] for j in idx[acc.process_index :: acc.num_processes]]
+        if self._is_on_policy(i, phase, m) and (batch := self._on_policy_batch(i, phase, m, chosen)) is not None:
+            return batch
         collate = D.collate_classification if cfg.task == "classification" else D.collate_generation
         return D.move(collate(chosen, self.pad_id), acc.device)
 
@@ -231,11 +233,7 @@ class DistillRecipe(RecipeData):
         last_report, window_tokens, window_start = 0.0, 0, time.time()
         step_times = []
         # Validation points inside the phase; the one at its end is the gate's (_evaluate_gate).
-        val_marks = (
-            {round(total * k / cfg.val_points) for k in range(1, cfg.val_points)} - {0, total}
-            if cfg.val_points > 1 and self.val[i]
-            else set()
-        )
+        val_marks = {round(total * k / cfg.val_points) for k in range(1, cfg.val_points)} if self.val[i] else set()
         for step in range(start, total):
             if self._stop_requested():
                 self.state.update(status="stopped", step=step)
@@ -379,6 +377,7 @@ class DistillRecipe(RecipeData):
             "model_dir": str(model_dir),
             "steps": self._phase_steps(i, "train"),
             "phase": st["phase"],
+            "on_policy": self._on_policy_summary(i),
         }
         st["stages"] = [s for s in st["stages"] if s["index"] != i] + [record]
         if gate is not None and not gate.passed:
@@ -474,6 +473,7 @@ class DistillRecipe(RecipeData):
         )
 
     def cleanup(self) -> None:
+        self._close_teacher()
         if self._is_setup:
             self.accelerator.free_memory()
             self.optimizer = None
