@@ -43,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import requests
+import requests.adapters
 
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize, tail_logprob_from_topk
@@ -65,7 +66,6 @@ from workers.teacher.base import (
     UnsupportedFeatureError,
     add_logprob,
     check_labels,
-    finish_batch,
     label_distribution,
     request_seed,
 )
@@ -111,10 +111,15 @@ class OpenAITeacher(ServerPool, Teacher):
         self.timeout = timeout
         self.batch_size = max(1, batch_size)
         self.token_ids_in_response = token_ids_in_response
+        self.concurrency = max(1, concurrency)
         self._session = requests.Session()
+        # One kept-alive connection per request in flight: requests' default pool keeps 10, so
+        # above that every request beyond the tenth opened (and the server accepted) a new one.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
-        self.concurrency = max(1, concurrency)
         self.prompts_per_request = max(1, prompts_per_request)
         self.max_retries = max(0, max_retries)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency)
@@ -159,10 +164,6 @@ class OpenAITeacher(ServerPool, Teacher):
     def _render(self, prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
 
-    def _chunks(self, items):
-        for start in range(0, len(items), self.batch_size):
-            yield items[start : start + self.batch_size]
-
     # -- generation ---------------------------------------------------------------------
 
     def generate(
@@ -170,27 +171,11 @@ class OpenAITeacher(ServerPool, Teacher):
     ) -> list[GenerationResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
-        account = self._timed(stats)
         per = self.prompts_per_request if self.endpoint == "completions" else 1
-        groups = [list(requests_[i : i + per]) for i in range(0, len(requests_), per)]
         fn = (lambda g: self._generate_group(g, params)) if per > 1 else (lambda g: [self._generate_one(g[0], params)])
-        out: list[GenerationResult] = []
-        pending: list[GenerationResult] = []
-        stream = self._stream(fn, groups)
-        try:
-            for group, results, err in stream:
-                if results is None:
-                    results = [GenerationResult(key=r.key, error=err) for r in group]
-                pending.extend(results)
-                while len(pending) >= self.batch_size or (pending and len(out) + len(pending) == len(requests_)):
-                    batch, pending = pending[: self.batch_size], pending[self.batch_size :]
-                    out.extend(batch)
-                    account(batch)
-                    if finish_batch(batch, stats, on_batch):
-                        return out
-        finally:
-            stream.close()
-        return out
+        return self._run_window(
+            fn, requests_, lambda r, err: GenerationResult(key=r.key, error=err), stats, on_batch, per_call=per
+        )
 
     def _body(self, r: GenerationRequest, params: GenerationParams, rendered: str | None) -> dict:
         seed = request_seed(params.seed, r.sample_index, rendered or repr(r.prompt)) % (2**31)
@@ -396,23 +381,12 @@ class OpenAITeacher(ServerPool, Teacher):
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
-        account = self._timed(stats)
-        out: list[ScoreResult] = []
-        for chunk in self._chunks(list(requests_)):
-            pairs = self._map_parallel(
-                lambda r: self._prompt_logprobs(r.prompt, r.text, top_k, end_with_eos=True), chunk
-            )
-            results = [
-                ScoreResult(key=r.key, soft_targets=st, stats=summarize(st))
-                if st is not None
-                else ScoreResult(key=r.key, error=err)
-                for r, (st, err) in zip(chunk, pairs)
-            ]
-            out.extend(results)
-            account(results)
-            if finish_batch(results, stats, on_batch):
-                break
-        return out
+
+        def one(group):
+            st = self._prompt_logprobs(group[0].prompt, group[0].text, top_k, end_with_eos=True)
+            return [ScoreResult(key=group[0].key, soft_targets=st, stats=summarize(st))]
+
+        return self._run_window(one, requests_, lambda r, err: ScoreResult(key=r.key, error=err), stats, on_batch)
 
     def classify(
         self, requests_: Sequence[ClassifyRequest], labels: Sequence[str], on_batch: OnBatch | None = None
@@ -420,33 +394,17 @@ class OpenAITeacher(ServerPool, Teacher):
         labels = check_labels(labels)
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
-        account = self._timed(stats)
-        out: list[ClassifyResult] = []
-        for chunk in self._chunks(list(requests_)):
-            jobs = [(r, lab) for r in chunk for lab in labels]
-            pairs = self._map_parallel(
-                lambda job: float(
-                    self._prompt_logprobs(job[0].prompt, label_continuation(job[1]), 1).token_logprob.sum()
-                ),
-                jobs,
-            )
-            results = []
-            for ci, r in enumerate(chunk):
-                got = pairs[ci * len(labels) : (ci + 1) * len(labels)]
-                errors = [err for _, err in got if err]
-                if errors:
-                    results.append(ClassifyResult(key=r.key, error=errors[0]))
-                    continue
-                lps = {lab: v for lab, (v, _) in zip(labels, got)}
-                dist, pred, margin = label_distribution(lps)
-                results.append(
-                    ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)
-                )
-            out.extend(results)
-            account(results)
-            if finish_batch(results, stats, on_batch):
-                break
-        return out
+
+        def one(group):
+            r = group[0]
+            lps = {
+                lab: float(self._prompt_logprobs(r.prompt, label_continuation(lab), 1).token_logprob.sum())
+                for lab in labels
+            }
+            dist, pred, margin = label_distribution(lps)
+            return [ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)]
+
+        return self._run_window(one, requests_, lambda r, err: ClassifyResult(key=r.key, error=err), stats, on_batch)
 
 
 def _finish_reason(choice: dict, params: GenerationParams) -> str:
