@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -128,6 +129,9 @@ class OpenAITeacher(ServerPool, Teacher):
         self._sleep = time.sleep
         self.tokenizer = None
         self._by_text: dict[str, int] = {}
+        # token string -> id, filled as tokens arrive (at most the vocabulary): a response's parse
+        # runs on the request's thread while the next requests wait for the GIL.
+        self._ids: dict[str, int] = {}
         if tokenizer:
             self._load_tokenizer(tokenizer)
 
@@ -156,10 +160,11 @@ class OpenAITeacher(ServerPool, Teacher):
     # -- HTTP -------------------------------------------------------------------------
 
     def _token_id(self, token: str) -> int:
-        m = _TOKEN_ID.match(token)
-        if m:
-            return int(m.group(1))
-        return self._by_text.get(token, -1)
+        found = self._ids.get(token)
+        if found is None:
+            m = _TOKEN_ID.match(token)
+            found = self._ids[token] = int(m.group(1)) if m else self._by_text.get(token, -1)
+        return found
 
     def _render(self, prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
@@ -296,17 +301,19 @@ class OpenAITeacher(ServerPool, Teacher):
         t = len(tokens)
         topk_ids = np.full((t, k), -1, dtype=np.int32)
         topk_lp = np.full((t, k), -np.inf, dtype=np.float32)
+        ids, token_id, by_value = self._ids, self._token_id, itemgetter(1)
         for row, entries in enumerate(tops):
-            entries = sorted(((tok, float(v)) for tok, v in entries if v is not None), key=lambda e: -e[1])[:k]
-            for col, (tok, v) in enumerate(entries):
-                topk_ids[row, col] = self._token_id(tok)
-                topk_lp[row, col] = v
+            entries = sorted((e for e in entries if e[1] is not None), key=by_value, reverse=True)[:k]
+            if entries:
+                n = len(entries)
+                topk_ids[row, :n] = [ids[tok] if tok in ids else token_id(tok) for tok, _ in entries]
+                topk_lp[row, :n] = [v for _, v in entries]
         # Rows with fewer than k entries: the missing ones hold no mass.
-        tail = tail_logprob_from_topk(np.where(np.isfinite(topk_lp), topk_lp, -np.inf))
+        tail = tail_logprob_from_topk(topk_lp)
         topk_lp = np.where(np.isfinite(topk_lp), topk_lp, -65504.0)
         chosen_lp = np.asarray([v if v is not None else math.nan for v in chosen], dtype=np.float32)
         return SoftTargets(
-            token_ids=np.asarray([self._token_id(x) for x in tokens], dtype=np.int32),
+            token_ids=np.asarray([token_id(x) for x in tokens], dtype=np.int32),
             topk_ids=topk_ids,
             topk_logprobs=topk_lp.astype(np.float16),
             tail_logprob=tail,
