@@ -342,6 +342,13 @@ def read_soft_targets(root_dir: str | Path, pointer: str) -> SoftTargets:
     return SoftTargets(**values)
 
 
+def shard_kind(root_dir: str | Path, pointer: str) -> str:
+    """"sampled" when the pointer's shard holds RS-KD draws, else "topk" (reads the header only)."""
+    rel, _ = parse_pointer(pointer)
+    handle = _open_shard(Path(root_dir) / rel)
+    return "sampled" if "sample_ids" in set(handle.keys()) else "topk"
+
+
 def json_bytes(st: SoftTargets) -> int:
     """Size of the same arrays stored as a JSON document (the database-column baseline)."""
     import json

@@ -128,7 +128,7 @@ def test_a_sampled_generation_stores_rs_kd_draws_from_the_teachers_distribution(
         assert st.k == 0 and st.sample_ids.shape == (len(st), 12)
         assert np.array_equal(st.sample_ids, r2.soft_targets.sample_ids)  # seeded per request
         assert np.allclose(st.sample_logw, np.log(1 / 12), atol=2e-3)  # beta = 1: weights 1/m
-        assert 0 <= st.sample_ids.min() and st.sample_ids.max() < teacher.model.config.vocab_size
+        assert st.sample_ids.min() >= 0 and st.sample_ids.max() < teacher.model.config.vocab_size
     # That the draws follow the teacher's distribution: test_sampled_targets.py (draw_targets).
 
 

@@ -77,3 +77,14 @@ def test_scoring_keeps_the_same_window_open_across_batches(tiny_model_dir):
     assert sum(batches) == 32 and max(batches) == 3
     # A barrier at every batch of 3 (the old scoring loop) never had more than 3 in the server.
     assert 6 <= peak <= 8
+
+
+def test_a_server_teacher_refuses_sampled_soft_targets_clearly():
+    from workers.teacher import ScoreRequest, UnsupportedFeatureError
+
+    t = OpenAITeacher("http://127.0.0.1:9/v1", "sim")  # refused before any request
+    sampled = GenerationParams(max_new_tokens=3, soft_targets="sampled")
+    with pytest.raises(UnsupportedFeatureError, match="top-k soft targets, or a local"):
+        t.generate(requests(1), sampled)
+    with pytest.raises(UnsupportedFeatureError, match="whole distribution"):
+        t.score([ScoreRequest(key=0, prompt="p", text="t")], draws=12)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from workers.prompting import label_continuation, render_prompt
+from workers.softcodec import draw_targets
 from workers.softtargets import SoftTargets, summarize
 from workers.teacher.base import (
     DEFAULT_TOP_K,
@@ -36,7 +37,6 @@ from workers.teacher.base import (
     label_distribution,
     request_seed,
 )
-from workers.softcodec import draw_targets
 from workers.teacher.batching import BackOff, left_pad, length_buckets
 from workers.teacher.decode import DecodeBatch
 from workers.teacher.sampling import request_uniforms, soft_target_rows

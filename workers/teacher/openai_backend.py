@@ -67,6 +67,7 @@ from workers.teacher.base import (
     UnsupportedFeatureError,
     add_logprob,
     check_labels,
+    draws_of,
     label_distribution,
     request_seed,
 )
@@ -174,6 +175,8 @@ class OpenAITeacher(ServerPool, Teacher):
     def generate(
         self, requests_: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None
     ) -> list[GenerationResult]:
+        if draws_of(params):
+            raise UnsupportedFeatureError(self._no_sampling())
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
         per = self.prompts_per_request if self.endpoint == "completions" else 1
@@ -377,6 +380,13 @@ class OpenAITeacher(ServerPool, Teacher):
             token_logprob=chosen,
         )
 
+    def _no_sampling(self) -> str:
+        return (
+            f"the teacher server at {self.shown_url} cannot give sampled soft targets: RS-KD draws tokens "
+            "from the teacher's whole distribution at every position, and an OpenAI-compatible server "
+            "returns only its top log-probabilities; use top-k soft targets, or a local (transformers) teacher"
+        )
+
     def _no_prompt_logprobs(self, detail: str) -> str:
         return (
             f"the teacher server at {self.shown_url} does not offer prompt log-probabilities "
@@ -384,8 +394,15 @@ class OpenAITeacher(ServerPool, Teacher):
         )
 
     def score(
-        self, requests_: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
+        self,
+        requests_: Sequence[ScoreRequest],
+        top_k: int = DEFAULT_TOP_K,
+        on_batch: OnBatch | None = None,
+        *,
+        draws: int = 0,
     ) -> list[ScoreResult]:
+        if draws:
+            raise UnsupportedFeatureError(self._no_sampling())
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
 
