@@ -343,7 +343,7 @@ def read_soft_targets(root_dir: str | Path, pointer: str) -> SoftTargets:
 
 
 def shard_kind(root_dir: str | Path, pointer: str) -> str:
-    """"sampled" when the pointer's shard holds RS-KD draws, else "topk" (reads the header only)."""
+    """The kind of soft targets the pointer's shard holds: "sampled" (RS-KD draws) or "topk" (header only)."""
     rel, _ = parse_pointer(pointer)
     handle = _open_shard(Path(root_dir) / rel)
     return "sampled" if "sample_ids" in set(handle.keys()) else "topk"

@@ -301,7 +301,7 @@ def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors
 
 
 def soft_target_kinds(snap: Snapshot) -> set[str]:
-    """"topk" and/or "sampled": what the snapshot's soft targets are (one shard header per file)."""
+    """What the snapshot's soft targets are, "topk" and/or "sampled" (one shard header per file)."""
     from workers.softtargets import SoftTargetError, shard_kind
 
     pointers = SnapshotRow.objects.filter(snapshot=snap).exclude(soft_targets="").values_list("soft_targets", flat=True)
