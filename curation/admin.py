@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from curation import models
-from curation.services import audit, projects
+from curation.services import audit, hygiene, projects
 
 Kind = models.AuditEntry.Kind
 User = get_user_model()
@@ -148,6 +148,14 @@ class PromptAdmin(AuditedAdmin):
     list_filter = ["project", "source"]
     search_fields = ["text"]
     readonly_fields = ["content_hash", "twin_of"]
+
+    def save_model(self, request, obj, form, change):
+        """A prompt added or rewritten here is checked like an imported one (PII, near-duplicates of gold)."""
+        super().save_model(request, obj, form, change)
+        if not change:
+            hygiene.after_prompts_added(obj.project, [obj.pk], by=request.user)
+        elif {"text", "messages", "project"} & set(form.changed_data):
+            hygiene.after_prompts_changed(obj.project, [obj.pk], by=request.user)
 
 
 @admin.register(models.Example)

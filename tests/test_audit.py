@@ -119,7 +119,9 @@ def test_renaming_a_stage_writes_one_settings_entry(client, project, boss):
 
 def test_gold_items_created_changed_confirmed_and_discarded_write_one_entry_each(project, boss):
     item = gold.create_gold_item(project, boss, prompt_text="What is 2+2?", reference="4")
-    only_new_entry(kind="gold", action="create", target_id=str(item.pk))
+    # One gold entry; the new prompt's data-hygiene job is launched (and audited) like any job.
+    entries = sorted(AuditEntry.objects.values_list("kind", "action", "target_id"))
+    assert entries == [("gold", "create", str(item.pk)), ("job", "launch", entries[1][2])]
     mark = last_id()
     gold.update_gold_item(item, {"reference": "four"}, by=boss)
     entry = only_new_entry(mark, kind="gold", action="update")

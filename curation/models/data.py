@@ -159,7 +159,7 @@ class ModelSpec(models.Model):
         default=dict,
         blank=True,
         help_text="Backend options: transformers {device, dtype, max_batch_size, max_batch_tokens}; "
-        "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.",
+        "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response, max_logprobs}.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -19,7 +19,7 @@ from curation.models import ModelSpec
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_number, to_number
 from curation.services.recipes import check_distill_defaults
-from workers.teacher import GenerationParams
+from workers.teacher import MAX_DRAWS, SOFT_TARGET_KINDS, GenerationParams
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_N = 64
@@ -43,6 +43,7 @@ OPTIONS = {
         "token_ids_in_response": (bool, None),
         "prompts_per_request": (int, (1, 256)),
         "max_retries": (int, (0, 20)),
+        "max_logprobs": (int, (1, MAX_TOP_K)),
     },
 }
 
@@ -76,6 +77,7 @@ def check_generation_params(data: dict) -> tuple[dict, Invalid]:
                 cleaned[name] = value
     if cleaned.get("top_p") == 0:
         errors.add("top_p", "must be above 0 (and at most 1)")
+    cleaned.update(check_soft_target_choice(data, errors))
     if "stop" in data and data["stop"] not in (None, ""):
         stop = data["stop"]
         stop = [stop] if isinstance(stop, str) else stop
@@ -86,6 +88,31 @@ def check_generation_params(data: dict) -> tuple[dict, Invalid]:
         else:
             cleaned["stop"] = [s for s in stop if s]
     return cleaned, errors
+
+
+def check_soft_target_choice(data: dict, errors: Invalid, spec: ModelSpec | None = None) -> dict:
+    """The one check of what a teacher job stores per token (generation and scoring, form and API):
+    ``soft_targets`` "topk" (the top-k and a tail bucket) or "sampled" (RS-KD: ``draws`` tokens
+    importance-sampled from the teacher's whole distribution, 12 by default), which only a local
+    teacher can give: a server returns its top log-probabilities only."""
+    cleaned = {}
+    kind = data.get("soft_targets")
+    if kind not in (None, ""):
+        if kind not in SOFT_TARGET_KINDS:
+            errors.add("soft_targets", f"choose one of {', '.join(SOFT_TARGET_KINDS)}")
+        else:
+            cleaned["soft_targets"] = kind
+    if data.get("draws") not in (None, ""):
+        draws = parse_number(data["draws"], "draws", errors, kind=int, minimum=1, maximum=MAX_DRAWS, label="")
+        if draws is not None:
+            cleaned["draws"] = draws
+    if spec is not None and cleaned.get("soft_targets") == "sampled" and spec.backend == ModelSpec.Backend.OPENAI:
+        errors.add(
+            "soft_targets",
+            "sampled soft targets draw tokens from the teacher's whole distribution, and a teacher server "
+            "returns only its top log-probabilities: choose top-k, or a local (transformers) teacher",
+        )
+    return cleaned
 
 
 def generation_defaults(defaults) -> dict:
@@ -106,6 +133,10 @@ def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classifica
             }
         )
     cleaned, errors = check_generation_params(given)
+    kind = {**spec_defaults, **cleaned}.get("soft_targets", "topk")
+    check_soft_target_choice({"soft_targets": kind}, errors, spec)
+    if classification and kind != "topk":
+        errors.add("soft_targets", "a classification project keeps the label distribution, not token soft targets")
     if classification and cleaned.get("n", 1) != 1:
         errors.add("n", "a classification project gets one label distribution per prompt; use n = 1")
     errors.raise_if_any()

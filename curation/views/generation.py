@@ -112,7 +112,7 @@ def score_page(request, slug):
                     project,
                     by=request.user,
                     model_spec=form.cleaned_data["model_spec"],
-                    params={"targets": form.cleaned_data["targets"], "top_k": form.cleaned_data["top_k"]},
+                    params=form.score_params(),
                 )
             except Invalid as exc:
                 add_errors(form, exc)

@@ -55,6 +55,10 @@ CORPUS_VERSION = 1
 SPLITS = ("train", "gold", "field")
 # The share of the demo pool written in field wordings (the rest: wordings the teacher trained on).
 FIELD_SHARE = 0.3
+# The demo projects' pool and gold set. The teacher's own check reads the same gold tickets, so
+# `make demo`'s figure is the one every report shows (the teacher's recipe was chosen on seed 0's).
+POOL_SEED = 1
+GOLD_SEED = 2
 TRIAGE_INSTRUCTION = "Classify this support ticket as billing, account, technical or other."
 DRAFTING_INSTRUCTION = "Write a short, polite reply to this support ticket."
 

@@ -15,6 +15,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from workers.softcodec import draw_targets
+from workers.teacher.base import draws_of
 from workers.teacher.batching import left_pad
 from workers.teacher.sampling import choose_tokens, request_uniforms, soft_target_rows
 
@@ -130,6 +132,11 @@ class DecodeBatch:
         topk_lp = torch.zeros((b, steps, k), dtype=torch.float32, device=dev)
         tails = torch.zeros((b, steps), dtype=torch.float32, device=dev)
         chosen_lp = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+        m = draws_of(p)
+        if m:  # RS-KD draws, from their own per-request stream (the text's stays as it was)
+            draw_u = request_uniforms(self.seeds, steps * m, stream=1).view(b, steps, m).to(dev)
+            sample_ids = torch.zeros((b, steps, m), dtype=torch.int32, device=dev)
+            sample_logw = torch.zeros((b, steps, m), dtype=torch.float32, device=dev)
         lengths = [0] * b
         finish: list[str | None] = [None] * b
         caps = torch.as_tensor(self.caps, device=dev)
@@ -148,6 +155,9 @@ class DecodeBatch:
             topk_lp[dest, step] = lps[live]
             tails[dest, step] = tail[live]
             chosen_lp[dest, step] = picked[live]
+            if m:
+                ids_m, logw_m = draw_targets(logprobs[live], draw_u[dest, step])
+                sample_ids[dest, step], sample_logw[dest, step] = ids_m, logw_m.to(sample_logw.dtype)
 
             ended = torch.zeros_like(live)
             if self.eos_id is not None:
@@ -195,6 +205,8 @@ class DecodeBatch:
 
         tokens, topk_ids, topk_lp = tokens.cpu().numpy(), topk_ids.cpu().numpy(), topk_lp.cpu().numpy()
         tails, chosen_lp = tails.cpu().numpy(), chosen_lp.cpu().numpy()
+        if m:
+            sample_ids, sample_logw = sample_ids.cpu().numpy(), sample_logw.cpu().numpy()
         results = []
         for r in range(b):
             n = lengths[r]
@@ -206,6 +218,7 @@ class DecodeBatch:
                     "tail_logprob": tails[r, :n],
                     "token_logprob": chosen_lp[r, :n],
                     "finish_reason": finish[r] or "length",
+                    **({"sample_ids": sample_ids[r, :n], "sample_logw": sample_logw[r, :n]} if m else {}),
                 }
             )
         return results
