@@ -100,6 +100,7 @@ urlpatterns = [
     path("p/<slug:slug>/members/", members.members, name="project-members"),
     path("p/<slug:slug>/members/<int:pk>/", members.member_change, name="project-member-change"),
     path("p/<slug:slug>/settings/curriculum/", project_settings.edit_curriculum, name="project-curriculum"),
+    path("p/<slug:slug>/settings/checks/", project_settings.edit_checks, name="project-checks"),
     path("p/<slug:slug>/audit/", audit.audit_log, name="project-audit"),
     path("p/<slug:slug>/reviewers/", reviewers.reviewer_stats, name="reviewer-stats"),
     path("p/<slug:slug>/audit/export.jsonl", audit.audit_export, name="project-audit-export"),
