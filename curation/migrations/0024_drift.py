@@ -5,75 +5,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0023_audit_kinds'),
+        ("curation", "0023_audit_kinds"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DriftReport',
+            name="DriftReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_capture_id', models.BigIntegerField()),
-                ('last_capture_id', models.BigIntegerField()),
-                ('window_start', models.DateTimeField(help_text='Earliest capture time in the window.')),
-                ('window_end', models.DateTimeField(help_text='Latest capture time in the window.')),
-                ('n', models.PositiveIntegerField(help_text='Captured requests in the window.')),
-                ('scores', models.JSONField(default=dict)),
-                ('p_values', models.JSONField(default=dict)),
-                ('thresholds', models.JSONField(default=dict)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('signals', models.JSONField(default=list, help_text='Signals at or above their threshold.')),
-                ('flagged', models.BooleanField(default=False)),
-                ('drifted_prompts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("first_capture_id", models.BigIntegerField()),
+                ("last_capture_id", models.BigIntegerField()),
+                ("window_start", models.DateTimeField(help_text="Earliest capture time in the window.")),
+                ("window_end", models.DateTimeField(help_text="Latest capture time in the window.")),
+                ("n", models.PositiveIntegerField(help_text="Captured requests in the window.")),
+                ("scores", models.JSONField(default=dict)),
+                ("p_values", models.JSONField(default=dict)),
+                ("thresholds", models.JSONField(default=dict)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("signals", models.JSONField(default=list, help_text="Signals at or above their threshold.")),
+                ("flagged", models.BooleanField(default=False)),
+                ("drifted_prompts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='project',
-            name='drift',
-            field=models.JSONField(blank=True, default=dict, help_text='Drift monitoring settings (thresholds, window); missing keys take the defaults of curation.services.drift.settings.'),
+            model_name="project",
+            name="drift",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Drift monitoring settings (thresholds, window); missing keys take the defaults of curation.services.drift.settings.",
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='drift_similarity',
+            model_name="prompt",
+            name="drift_similarity",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='drifted',
+            model_name="prompt",
+            name="drifted",
             field=models.BooleanField(default=False, editable=False),
         ),
         migrations.AddField(
-            model_name='stage',
-            name='review_ready',
+            model_name="stage",
+            name="review_ready",
             field=models.BooleanField(default=False, editable=False),
         ),
         migrations.AddIndex(
-            model_name='prompt',
-            index=models.Index(condition=models.Q(('drifted', True)), fields=['project'], name='prompt_drifted'),
+            model_name="prompt",
+            index=models.Index(condition=models.Q(("drifted", True)), fields=["project"], name="prompt_drifted"),
         ),
         migrations.AddField(
-            model_name='driftreport',
-            name='model_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.modelversion'),
+            model_name="driftreport",
+            name="model_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="curation.modelversion",
+            ),
         ),
         migrations.AddField(
-            model_name='driftreport',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drift_reports', to='curation.project'),
+            model_name="driftreport",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="drift_reports", to="curation.project"
+            ),
         ),
         migrations.AddField(
-            model_name='driftreport',
-            name='snapshot',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.snapshot'),
+            model_name="driftreport",
+            name="snapshot",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="curation.snapshot",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='driftreport',
-            constraint=models.UniqueConstraint(fields=('project', 'last_capture_id'), name='drift_unique_window'),
+            model_name="driftreport",
+            constraint=models.UniqueConstraint(fields=("project", "last_capture_id"), name="drift_unique_window"),
         ),
     ]
