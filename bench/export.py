@@ -107,27 +107,8 @@ def load(connection, project, stage, rows, seed=0):
     started = time.perf_counter()
     raw = connection.connection
     with raw.cursor() as cursor:
-        with cursor.copy(
-            "COPY curation_prompt (project_id, text, source, metadata, content_hash, created_at, near_gold_kind, "
-            "cluster_size, has_pii, pii_spans, pii_decisions) FROM STDIN"
-        ) as copy:
-            for i in range(rows):
-                text = f"Ticket {i}: {sentence(rng, rng.randint(12, 30))}?"
-                copy.write_row(
-                    (
-                        project.id,
-                        text,
-                        "imported",
-                        "{}",
-                        content_hash(text),
-                        "2026-11-25T12:00:00Z",
-                        "",
-                        1,
-                        False,
-                        "[]",
-                        "[]",
-                    )
-                )
+        texts = [f"Ticket {i}: {sentence(rng, rng.randint(12, 30))}?" for i in range(rows)]
+        _django.copy_prompts(cursor, project.id, ((t, content_hash(t), "2026-11-25T12:00:00Z") for t in texts))
         cursor.execute("SELECT id FROM curation_prompt WHERE project_id = %s ORDER BY id", [project.id])
         prompt_ids = [r[0] for r in cursor.fetchall()]
         columns = (

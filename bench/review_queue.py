@@ -101,27 +101,8 @@ def load(connection, project, rows, bulk_rows, seed=0):
     raw = connection.connection  # the psycopg 3 connection under Django's wrapper
     started = time.perf_counter()
     with raw.cursor() as cursor:
-        with cursor.copy(
-            "COPY curation_prompt (project_id, text, source, metadata, content_hash, created_at, near_gold_kind, "
-            "cluster_size, has_pii, pii_spans, pii_decisions) FROM STDIN"
-        ) as copy:
-            for i in range(rows):
-                text = f"Ticket {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 24)))
-                copy.write_row(
-                    (
-                        project.id,
-                        text,
-                        "imported",
-                        "{}",
-                        hashlib.sha256(text.encode()).hexdigest(),
-                        "now",
-                        "",
-                        1,
-                        False,
-                        "[]",
-                        "[]",
-                    )
-                )
+        texts = [f"Ticket {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 24))) for i in range(rows)]
+        _django.copy_prompts(cursor, project.id, ((t, hashlib.sha256(t.encode()).hexdigest(), "now") for t in texts))
         cursor.execute("SELECT id FROM curation_prompt WHERE project_id = %s ORDER BY id", [project.id])
         prompt_ids = [r[0] for r in cursor.fetchall()]
         responses = ["Reply: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 40))) for _ in prompt_ids]
