@@ -33,9 +33,10 @@ def test_queue_rows_show_what_differs_and_the_whole_prompt_in_the_title(project,
         ExampleFactory(prompt=PromptFactory(project=project, text=f"{INSTRUCTION}\nTicket: {ticket}\nCategory:"))
     page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
     flat = " ".join(page.split())  # the template wraps its lines
-    assert '<span class="skipped" aria-hidden="true">…</span>Ticket: I was charged twice Category:</a>' in flat
+    # Each row from its beginning (no "…" before it), the instruction said once above the rows.
+    assert '">Ticket: I was charged twice Category:</a>' in flat and "…" not in flat.split('class="shared-prompt"')[1]
     assert f'title="{INSTRUCTION}\nTicket: I cannot log in\nCategory:"' in page
-    assert f">{INSTRUCTION}" not in page
+    assert flat.count(f">{INSTRUCTION}<") == 1 and f"<q>{INSTRUCTION}</q>" in flat
 
 
 @pytest.mark.django_db
@@ -45,11 +46,12 @@ def test_chat_prompts_are_cut_from_their_last_user_turn(project, client_as):
         prompt = Prompt.objects.create(project=project, messages=messages, content_hash=ticket)
         ExampleFactory(prompt=prompt)
     page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
-    assert "…</span>locked out</a>" in page and "…</span>charged twice</a>" in page
+    assert '">locked out</a>' in page and '">charged twice</a>' in page
+    assert f"<q>{INSTRUCTION}</q>" in page
 
 
 @pytest.mark.django_db
 def test_a_lone_row_keeps_its_whole_prompt(project, client_as):
     ExampleFactory(prompt=PromptFactory(project=project, text=f"{INSTRUCTION}\nTicket: only one"))
     page = client_as("reviewer").get(reverse("review-queue", args=[project.slug])).content.decode()
-    assert f">{INSTRUCTION} Ticket: only one</a>" in page and 'class="skipped"' not in page
+    assert f">{INSTRUCTION} Ticket: only one</a>" in page and 'class="shared-prompt"' not in page

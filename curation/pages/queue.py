@@ -100,13 +100,14 @@ def with_response_excerpts(rows):
 
 
 def queue_page(project, params):
-    """The keyset page of the filter in ``params`` (its cursor is ``after``), rows with their excerpts.
+    """The keyset page of the filter in ``params`` (its cursor is ``after``), rows with their excerpts,
+    and the instruction their prompts share (``shared_prompt``, said once above the rows).
 
     Raises ``Invalid`` when the filter or the cursor is broken."""
     queryset, cleaned = visible_examples(project, params)
     order = cleaned.get("order") or DEFAULT_ORDER
     page = keyset_page(queue_rows(queryset, project.is_classification), order, params.get("after") or None, PAGE_SIZE)
-    with_prompt_excerpts(page.items)
+    page.shared_prompt = with_prompt_excerpts(page.items)
     if not project.is_classification:
         with_response_excerpts(page.items)
     return page
