@@ -10,4 +10,4 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from webapp.settings import *  # noqa: E402, F403
+from webapp.settings import *  # noqa: F403

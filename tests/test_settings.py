@@ -63,7 +63,7 @@ def test_debug_is_off_unless_the_environment_sets_it(tmp_path):
     assert out.returncode != 0
     assert "SECRET_KEY is required when DEBUG=0 (production mode, the default)" in out.stderr
     assert "set DEBUG=1" in out.stderr  # and says what a developer does instead
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG, settings.SECURE_SSL_REDIRECT)"
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.DEBUG, s.SECURE_SSL_REDIRECT)"
     env = {"SECRET_KEY": "s" * 50, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
     out = _run(["-c", code], env, tmp_path)
     assert out.returncode == 0, out.stderr
