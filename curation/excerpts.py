@@ -51,3 +51,22 @@ def with_prompt_excerpts(rows, text_attr: str | None = "prompt_text_excerpt") ->
     for row in rows:
         row.prompt_excerpt = row.prompt_full[len(shared) :]
     return shared.strip()
+
+
+# A hit within the first this-many characters of an excerpt shows on the row's own line.
+HIT_VISIBLE_CHARS = 60
+HIT_CONTEXT_CHARS = 50
+
+
+def search_hit(text: str, query: str) -> tuple[str, str, str] | None:
+    """(before, match, after) around the first case-insensitive ``query`` in ``text`` when it lies
+    past what the row's one line shows; None when it is near the start or absent.
+
+    The row keeps the prompt's beginning; the hit gets a line of its own (escaped by the template)."""
+    query = (query or "").strip()
+    flat = " ".join((text or "").split())
+    at = flat.casefold().find(query.casefold()) if query else -1
+    if at < HIT_VISIBLE_CHARS:
+        return None
+    end = at + len(query)
+    return flat[max(0, at - HIT_CONTEXT_CHARS) : at], flat[at:end], flat[end : end + HIT_CONTEXT_CHARS]

@@ -11,7 +11,7 @@ from django.db.models import Count, F
 from django.db.models.functions import Substr
 from django.http import QueryDict
 
-from curation.excerpts import with_prompt_excerpts
+from curation.excerpts import search_hit, with_prompt_excerpts
 from curation.models import ExampleStatus, Prompt, Role, TeacherSample
 from curation.services.gold import hide_gold_from_readers, with_gold_flag
 from curation.services.review import ACTIONS as BULK_ACTIONS
@@ -108,6 +108,8 @@ def queue_page(project, params):
     order = cleaned.get("order") or DEFAULT_ORDER
     page = keyset_page(queue_rows(queryset, project.is_classification), order, params.get("after") or None, PAGE_SIZE)
     page.shared_prompt = with_prompt_excerpts(page.items)
+    for row in page.items:
+        row.prompt_hit = search_hit(row.prompt_excerpt, cleaned.get("q") or "")
     if not project.is_classification:
         with_response_excerpts(page.items)
     return page
