@@ -130,7 +130,10 @@ def gold_contamination(request, slug):
     why = hygiene.prompt_evidence(project, {ex.prompt for ex in page.items})
     for ex in page.items:
         ex.evidence = why.get(ex.prompt_id, "")
-    return render(request, "curation/gold_contamination.html", {"project": project, "page": page})
+    shared = with_prompt_excerpts(page.items, text_attr=None)
+    return render(
+        request, "curation/gold_contamination.html", {"project": project, "page": page, "shared_prompt": shared}
+    )
 
 
 def _contamination(project):
