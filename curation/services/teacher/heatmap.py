@@ -98,7 +98,7 @@ def _decoder(spec):
     except TokenizerUnavailable as exc:
         return (lambda i: f"#{i}"), f"Token ids shown: {exc}."
     # The end of the answer reads as words, not as the tokenizer's markup ("<|endoftext|>").
-    texts: dict[int, str] = {i: END_OF_TEXT for i in (tokenizer.eos_token_id,) if i is not None}
+    texts: dict[int, str] = {i: END_OF_TEXT for i in (getattr(tokenizer, "eos_token_id", None),) if i is not None}
 
     def decode(token_id: int) -> str:
         if token_id not in texts:
