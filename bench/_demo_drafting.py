@@ -30,7 +30,7 @@ def simulated_grades(project, user) -> dict:
     from workers.genmetrics import chrf
 
     n_train = {**SIZES, **sizes_from_env()}["drafting"][0]
-    replies = {corpus.drafting_prompt(t.text): t.reply for t in corpus.generate_tickets(n_train, seed=1, split="train")}
+    replies = {corpus.drafting_prompt(t.text): t.reply for t in corpus.pool_tickets(n_train, seed=corpus.POOL_SEED)}
     rows = []
     for example in Example.objects.filter(project=project, grade__isnull=True).select_related("prompt", "sample"):
         reference = replies.get(example.prompt.text)

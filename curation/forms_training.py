@@ -170,6 +170,12 @@ TEMPERATURE_HELP = (
 )
 
 
+ON_POLICY_HELP = (
+    "Generation only: on this share of the stage's batches the student writes its own answers and the teacher "
+    "scores them (GKD): the teacher must answer at launch and while the stage trains. Empty: off."
+)
+
+
 class StageForm(forms.Form):
     snapshot = SnapshotChoice(queryset=Snapshot.objects.none())
     name = forms.CharField(
@@ -190,6 +196,17 @@ class StageForm(forms.Form):
     )
     jsd_beta = forms.FloatField(initial=STAGE_DEFAULTS["jsd_beta"], label="JSD β", widget=_num(min=0, max=1))
     replay_fraction = forms.FloatField(initial=STAGE_DEFAULTS["replay_fraction"], widget=_num(min=0, max=1))
+    on_policy_fraction = forms.FloatField(
+        required=False,
+        label="On-policy share",
+        widget=_num(min=0, max=1, placeholder="off", title=ON_POLICY_HELP),
+        help_text=ON_POLICY_HELP,
+    )
+    on_policy_beta = forms.FloatField(required=False, initial=0.5, label="JSD β", widget=_num(min=0, max=1))
+    on_policy_temperature = forms.FloatField(required=False, initial=1.0, label="Sampling T", widget=_num(min=0))
+    on_policy_max_new_tokens = forms.IntegerField(
+        required=False, initial=64, label="Max new tokens", widget=_num(min=1, step=1)
+    )
     gate_metric = forms.ChoiceField(choices=[("", "no gate")] + [(m, m) for m in GATE_METRICS], required=False)
     gate_threshold = forms.FloatField(required=False, widget=_num(placeholder="threshold"))
     gate_patience = forms.IntegerField(required=False, initial=1, widget=_num(min=0, step=1))
@@ -213,6 +230,10 @@ def stage_of_row(row: dict) -> dict:
     stage = {"snapshot": row.get("snapshot"), "name": row.get("name") or ""}
     for key in ("steps", "epochs", *STAGE_DEFAULTS):
         stage[key] = row.get(key)
+    if row.get("on_policy_fraction") not in (None, ""):
+        keys = ("fraction", "beta", "temperature", "max_new_tokens")
+        on_policy = {key: row.get(f"on_policy_{key}") for key in keys}
+        stage["on_policy"] = {key: value for key, value in on_policy.items() if value not in (None, "")}
     if row.get("gate_metric"):
         stage["gate"] = {
             "metric": row["gate_metric"],

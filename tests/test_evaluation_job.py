@@ -281,3 +281,32 @@ def test_a_judge_that_cannot_run_leaves_a_note_and_the_report_stands(project, ve
     assert any("the judge 'far judge' did not run" in n for n in report.metrics["notes"])
     assert report.metrics["quality_basis"] in ("normalized_match", "teacher_agreement")
     assert report.metrics["generation"]["overall"]["student"]["n"] == 3
+
+
+def test_a_judge_served_over_an_openai_compatible_server_scores_the_report_from_its_logprobs(
+    project, version, tiny_model_dir
+):
+    from curation.models import ModelSpec
+    from tests.workers.openai_server import TinyModelServer
+
+    kit.gold(project, classification=False)
+    vocab = len(AutoTokenizer.from_pretrained(tiny_model_dir))
+    with TinyModelServer(tiny_model_dir) as server:
+        project.judge_spec = ModelSpec.objects.create(
+            project=project, name="served judge", backend="openai", path="tiny", base_url=server.url,
+            tokenizer_path=str(tiny_model_dir), options={"max_logprobs": vocab},
+        )  # fmt: skip
+        project.save()
+        _, report = evaluate_job(project, version)
+        asked = [r for r in server.requests if r.get("max_tokens") == 1]
+        prompts = [kit.ticket_prompt(text) for text, *_ in kit.GOLD_TICKETS]
+    block = report.metrics["judge"]
+    assert block is not None, report.metrics["notes"]
+    assert len(asked) >= 2 * len(prompts)  # student's and teacher's answers, each scored by the server
+    assert all(("logprobs" in r) or ("top_logprobs" in r) for r in asked)  # read from logprobs, never parsed text
+    # with the server's whole vocabulary in reach (max_logprobs) every answer gets a grade (at the usual
+    # 20 this tiny judge puts no grade token in its top 20: every item would be unscored); that the
+    # server's grades equal the local model's is tests/workers/test_judge.py's
+    assert None not in block["per_item"]["student"] + block["per_item"]["teacher"]
+    assert all(1.0 <= g <= 5.0 for g in block["per_item"]["student"] + block["per_item"]["teacher"])
+    assert block["n"] == len(prompts) and report.metrics["quality_basis"] == "judged"

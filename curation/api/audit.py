@@ -16,7 +16,9 @@ FILTERS = {"person", "kind", "since", "until", "before"}
 ENTRY = inline_serializer(
     "AuditEntry",
     {
-        "id": serializers.CharField(help_text="audit-<n>, verdict-<n> or bulk-<uuid>: unique across the log."),
+        "id": serializers.CharField(
+            help_text="audit-<n>, verdict-<n>, redaction-<n> or bulk-<uuid>: unique across the log."
+        ),
         "at": serializers.DateTimeField(),
         "actor": serializers.CharField(allow_null=True, help_text="Username; null for the system."),
         "kind": serializers.ChoiceField(choices=audit.KINDS),
@@ -38,7 +40,9 @@ class AuditLogView(APIView):
             OpenApiParameter("kind", OpenApiTypes.STR, enum=audit.KINDS, description="Only this kind."),
             OpenApiParameter("since", OpenApiTypes.DATE, description="From this day (UTC), included."),
             OpenApiParameter("until", OpenApiTypes.DATE, description="Up to this day (UTC), included."),
-            OpenApiParameter("before", OpenApiTypes.DATETIME, description="The cursor: `next` gives it."),
+            OpenApiParameter(
+                "before", OpenApiTypes.STR, description="The cursor (a time, ~ and an entry id): `next` gives it."
+            ),
         ],
         responses=inline_serializer("AuditPage", {"results": ENTRY, "next": serializers.CharField(allow_null=True)}),
         examples=[

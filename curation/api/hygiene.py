@@ -2,16 +2,17 @@
 read and change a project's hygiene settings, and the redaction audit trail."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import parsers, serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from curation.access import project_for
 from curation.api.imports import ImportResultSerializer
+from curation.api.uploads import import_upload, read_upload, refused_file, upload_request
 from curation.models import Role
 from curation.services import hygiene
-from curation.services.datasets import ImportRejected, check_contamination, import_prompts
+from curation.services.datasets import check_contamination
 from curation.services.gold import READS_GOLD
 
 SLUG = [OpenApiParameter("slug", str, OpenApiParameter.PATH)]
@@ -39,10 +40,7 @@ IMPORT_EXAMPLE = {
     "errors_truncated": False,
     "skipped_bad_lines": False,
 }
-UPLOAD = inline_serializer(
-    "PromptFileUpload",
-    {"file": serializers.FileField(), "format": serializers.ChoiceField(choices=["jsonl", "csv"], required=False)},
-)
+UPLOAD = upload_request("PromptFileUpload", skip_bad_lines=False)
 
 
 class LineDecisionSerializer(serializers.Serializer):
@@ -70,16 +68,6 @@ class RedactionSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def _upload(request):
-    upload = request.FILES.get("file")
-    if upload is None:
-        return None, Response({"file": ["Upload the prompt file in the 'file' field."]}, status=400)
-    fmt = request.data.get("format") or None
-    if fmt not in (None, "jsonl", "csv"):
-        return None, Response({"format": [f"Unknown format {fmt!r}: use jsonl or csv."]}, status=400)
-    return (upload, fmt), None
-
-
 class ContaminationCheckView(APIView):
     """Which lines of a prompt file are exact, near or semantic duplicates of the gold set (nothing stored)."""
 
@@ -87,7 +75,7 @@ class ContaminationCheckView(APIView):
 
     @extend_schema(
         operation_id="gold_contamination_check",
-        request={"multipart/form-data": UPLOAD},
+        request=UPLOAD,
         parameters=SLUG,
         responses={200: LineDecisionSerializer(many=True), 400: OpenApiResponse(OpenApiTypes.OBJECT)},
         examples=[
@@ -119,14 +107,11 @@ class ContaminationCheckView(APIView):
     )
     def post(self, request, slug):
         project = project_for(request.user, slug, READS_GOLD)  # the answer names gold items
-        got, problem = _upload(request)
-        if problem:
-            return problem
-        upload, fmt = got
-        try:
-            lines = check_contamination(project, upload, filename=upload.name, fmt=fmt, size=upload.size)
-        except ImportRejected as exc:
-            return Response({"file": [str(exc)]}, status=400)
+        upload = read_upload(request)
+        with refused_file():
+            lines = check_contamination(
+                project, upload.file, filename=upload.file.name, fmt=upload.fmt, size=upload.file.size
+            )
         return Response(lines)
 
 
@@ -137,16 +122,7 @@ class GoldImportView(APIView):
 
     @extend_schema(
         operation_id="gold_import",
-        request={
-            "multipart/form-data": inline_serializer(
-                "GoldImportRequest",
-                {
-                    "file": serializers.FileField(),
-                    "format": serializers.ChoiceField(choices=["jsonl", "csv"], required=False),
-                    "skip_bad_lines": serializers.BooleanField(required=False, default=False),
-                },
-            )
-        },
+        request=upload_request("GoldImportRequest"),
         parameters=SLUG,
         responses={201: ImportResultSerializer, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
         examples=[
@@ -160,19 +136,7 @@ class GoldImportView(APIView):
         ],
     )
     def post(self, request, slug):
-        project = project_for(request.user, slug, Role.ENGINEER)
-        got, problem = _upload(request)
-        if problem:
-            return problem
-        upload, fmt = got
-        skip = str(request.data.get("skip_bad_lines", "")).lower() in ("1", "true", "yes", "on")
-        try:
-            result = import_prompts(
-                project, upload, filename=upload.name, fmt=fmt, skip_bad_lines=skip, size=upload.size, as_gold=True
-            )
-        except ImportRejected as exc:
-            return Response({"file": [str(exc)]}, status=400)
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED if result.ok else 400)
+        return import_upload(request, project_for(request.user, slug, Role.ENGINEER), as_gold=True)
 
 
 class HygieneSettingsView(APIView):

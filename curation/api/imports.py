@@ -1,12 +1,11 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import parsers, serializers, status
-from rest_framework.response import Response
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import parsers, serializers
 from rest_framework.views import APIView
 
 from curation.access import project_for
+from curation.api.uploads import import_upload, upload_request
 from curation.models import Role
-from curation.services.datasets import ImportRejected, import_prompts
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -28,16 +27,7 @@ class PromptImportView(APIView):
 
     @extend_schema(
         operation_id="prompts_import",
-        request={
-            "multipart/form-data": inline_serializer(
-                "PromptImportRequest",
-                {
-                    "file": serializers.FileField(),
-                    "format": serializers.ChoiceField(choices=["jsonl", "csv"], required=False),
-                    "skip_bad_lines": serializers.BooleanField(required=False, default=False),
-                },
-            )
-        },
+        request=upload_request("PromptImportRequest"),
         parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
         responses={
             201: ImportResultSerializer,
@@ -97,18 +87,4 @@ class PromptImportView(APIView):
         ],
     )
     def post(self, request, slug):
-        project = project_for(request.user, slug, Role.ENGINEER)
-        upload = request.FILES.get("file")
-        if upload is None:
-            return Response({"file": ["Upload the prompt file in the 'file' field."]}, status=400)
-        fmt = request.data.get("format") or None
-        if fmt not in (None, "jsonl", "csv"):
-            return Response({"format": [f"Unknown format {fmt!r}: use jsonl or csv."]}, status=400)
-        skip = str(request.data.get("skip_bad_lines", "")).lower() in ("1", "true", "yes", "on")
-        try:
-            result = import_prompts(
-                project, upload, filename=upload.name, fmt=fmt, skip_bad_lines=skip, size=upload.size, by=request.user
-            )
-        except ImportRejected as exc:
-            return Response({"file": [str(exc)]}, status=400)
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED if result.ok else 400)
+        return import_upload(request, project_for(request.user, slug, Role.ENGINEER))

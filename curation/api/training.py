@@ -41,6 +41,18 @@ ERRORS = OpenApiResponse(
 
 
 # ---------------------------------------------------------------- serializers
+class OnPolicySerializer(serializers.Serializer):
+    fraction = serializers.FloatField(
+        required=False, default=0.5, help_text="Share of the stage's micro-batches the student samples (0 to 1]."
+    )
+    temperature = serializers.FloatField(required=False, default=1.0, help_text="The student's sampling temperature.")
+    max_new_tokens = serializers.IntegerField(required=False, default=64)
+    beta = serializers.FloatField(
+        required=False, default=0.5, help_text="Generalized JSD: 0 is forward KL, 1 reverse KL (GKD's convention)."
+    )
+    top_k = serializers.IntegerField(required=False, default=20, help_text="Teacher log-probabilities per token.")
+
+
 class GateSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=GATE_METRICS)
     threshold = serializers.FloatField(
@@ -83,6 +95,12 @@ class StageRequestSerializer(serializers.Serializer):
         help_text="Share of all earlier stages' records mixed in.",
     )
     gate = GateSerializer(required=False, allow_null=True)
+    on_policy = OnPolicySerializer(
+        required=False,
+        allow_null=True,
+        help_text="Generation only: an on-policy (GKD) share of the stage; the teacher must answer at launch and "
+        "while the stage trains (it scores the student's samples).",
+    )
 
 
 class DistillationRequestSerializer(serializers.Serializer):

@@ -22,8 +22,9 @@ class AuditEntry(models.Model):
     """One change that matters, recorded once: who, when, what, before and after.
 
     Per-example decisions keep their own append-only rows (``Verdict``, one per example,
-    and ``BulkAction`` for "apply to every match"); the audit log reads those where they
-    are and this table holds every other kind, so each fact has one home.
+    and ``BulkAction`` for "apply to every match"), and so do redactions of personal data
+    (``RedactionEvent``); the audit log reads those where they are and this table holds
+    every other kind, so each fact has one home.
 
     Append-only: ``save`` refuses to change a stored row, ``delete`` refuses, and on
     PostgreSQL a trigger (migration 0019_audit) refuses UPDATE and DELETE from any client.
@@ -40,7 +41,8 @@ class AuditEntry(models.Model):
         GOLD = "gold", "Gold item"
         SNAPSHOT = "snapshot", "Snapshot"
         JOB = "job", "Job"
-        REDACTION = "redaction", "Redaction"
+        MODEL = "model", "Model spec, version or report"
+        DATA = "data", "Prompt, sample or example (admin)"
 
     project = models.ForeignKey(
         Project,

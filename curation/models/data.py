@@ -159,7 +159,7 @@ class ModelSpec(models.Model):
         default=dict,
         blank=True,
         help_text="Backend options: transformers {device, dtype, max_batch_size, max_batch_tokens}; "
-        "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response}.",
+        "openai {endpoint, timeout, concurrency, batch_size, token_ids_in_response, max_logprobs}.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -460,7 +460,11 @@ class RedactionEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "id"], name="redaction_project_id")]
+        indexes = [
+            models.Index(fields=["project", "id"], name="redaction_project_id"),
+            # The audit log (services/audit.entries): a project's redactions newest first.
+            models.Index(fields=["project", "created_at"], name="redaction_project_time"),
+        ]
 
     def __str__(self):
         return f"{self.action} {self.entity} in prompt {self.prompt_id} ({self.where})"

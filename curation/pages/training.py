@@ -163,6 +163,7 @@ def distill_panel(job: Job) -> dict:
                 "status": status,
                 "version": versions.get(s["name"]),
                 "phase": phase_label(current["phase"]) if status == "running" and current.get("phase") else "",
+                "on_policy": (state.get("on_policy") or {}).get(s["name"]),
             }
         )
         stages[-1]["status_css"], stages[-1]["status_label"] = _stage_badge(stages[-1])

@@ -122,8 +122,8 @@ def _prompt_lines(kind, n_train, n_gold):
     """JSONL import lines for the demo projects, from the ticket generator."""
     from workers.demo import corpus
 
-    train = corpus.generate_tickets(n_train, seed=1, split="train")
-    gold = corpus.generate_tickets(n_gold, seed=2, split="gold")
+    train = corpus.pool_tickets(n_train, seed=corpus.POOL_SEED)
+    gold = corpus.generate_tickets(n_gold, seed=corpus.GOLD_SEED, split="gold")
     lines = []
     for t in train:
         prompt = corpus.triage_prompt(t.text) if kind == "triage" else corpus.drafting_prompt(t.text)

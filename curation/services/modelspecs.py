@@ -43,6 +43,7 @@ OPTIONS = {
         "token_ids_in_response": (bool, None),
         "prompts_per_request": (int, (1, 256)),
         "max_retries": (int, (0, 20)),
+        "max_logprobs": (int, (1, MAX_TOP_K)),
     },
 }
 
@@ -268,6 +269,16 @@ def load_spec(config: dict, environ=None) -> dict:
         "tokenizer": config.get("tokenizer_path") or None,
         **options,
     }
+
+
+def key_free_spec(config: dict) -> dict:
+    """``load_spec`` for a process that reads the key itself: the key's variable name
+    (``api_key_env``) instead of the key, so the dict may enter a run config or a checkpoint."""
+    spec = load_spec({**config, "api_key_env": ""})
+    spec.pop("api_key", None)
+    if config["backend"] == ModelSpec.Backend.OPENAI and config.get("api_key_env"):
+        spec["api_key_env"] = config["api_key_env"]
+    return spec
 
 
 def probe_spec(spec: ModelSpec):

@@ -14,6 +14,7 @@ from workers.demo.corpus import (
     drafting_prompt,
     generate_tickets,
     normalize,
+    pool_tickets,
     template_pool,
     triage_prompt,
     write_import_files,
@@ -48,9 +49,31 @@ def test_it_never_uses_a_training_template_in_the_gold_set(train, gold):
 
 
 def test_its_template_pools_share_no_wording():
-    train_texts = set(template_pool("train").values())
-    gold_texts = set(template_pool("gold").values())
-    assert not train_texts & gold_texts
+    pools = {split: set(template_pool(split).values()) for split in corpus.SPLITS}
+    assert set(pools) == {"train", "gold", "field"}
+    for a in pools:
+        for b in pools:
+            assert a == b or not pools[a] & pools[b], (a, b)
+
+
+def test_every_category_and_intent_has_field_wordings():
+    for label, intents in T.TEMPLATES.items():
+        assert T.MIXED[label]["field"] and T.ASIDES[label]["field"], label
+        for intent, splits in intents.items():
+            assert splits["field"], (label, intent)
+
+
+def test_the_pool_mixes_in_field_wordings_and_never_gold_ones():
+    pool = pool_tickets(400, seed=1)
+    tags = Counter(t.template_id.split(".")[2][0] for t in pool)
+    assert len(pool) == 400 and tags == {
+        "t": 400 - round(400 * corpus.FIELD_SHARE),
+        "f": round(400 * corpus.FIELD_SHARE),
+    }
+    assert pool == pool_tickets(400, seed=1)  # deterministic
+    assert len({normalize(t.text) for t in pool}) == 400
+    gold_keys = {normalize(t.text) for t in generate_tickets(400, seed=2, split="gold")}
+    assert not gold_keys & {normalize(t.text) for t in pool}
 
 
 def test_it_has_no_gold_prompt_in_the_training_corpus(train, gold):

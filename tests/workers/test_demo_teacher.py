@@ -6,7 +6,7 @@ import torch
 
 from workers.demo import teacher as teacher_module
 from workers.demo.__main__ import main
-from workers.demo.corpus import LABELS, Ticket, generate_tickets, triage_prompt
+from workers.demo.corpus import GOLD_SEED, LABELS, Ticket, generate_tickets, triage_prompt
 from workers.demo.evaluation import label_logprobs, load, triage_accuracy, triage_predictions
 from workers.demo.student import build_demo_student
 from workers.demo.teacher import INFO_FILE, TeacherRecipe, ThreadTuner, build_demo_teacher
@@ -125,7 +125,7 @@ def test_it_builds_caches_and_reuses_the_demo_teacher(tmp_path, monkeypatch):
     saved = json.loads((out / INFO_FILE).read_text())
     assert {"gold_accuracy", "parameters", "train_time_s", "seed", "corpus", "recipe"} <= set(saved)
     assert saved["parameters"] < 200_000
-    gold = generate_tickets(TINY.n_gold_tickets, seed=0, split="gold")
+    gold = generate_tickets(TINY.n_gold_tickets, seed=GOLD_SEED, split="gold")
     assert triage_accuracy(out, gold) == pytest.approx(saved["gold_accuracy"])
     assert any("gold triage accuracy" in m for m in messages)
 

@@ -4,7 +4,9 @@
 same tickets on every machine. ``split="gold"`` draws only from the gold template
 pools (see ``workers.demo.templates``), so no gold ticket shares a wording with the
 training corpus; within a split, tickets are unique after normalisation (the same
-normalisation the app uses to deduplicate prompts).
+normalisation the app uses to deduplicate prompts). ``split="field"`` is production
+wording the demo teacher never trains on (``workers.demo.field``); ``pool_tickets``
+mixes it into the demo's pool, so the teacher errs there as a real one would.
 
 Labels are single words: ``billing``, ``account``, ``technical``, ``other``
 (display names in ``DISPLAY_NAMES``: Billing, Account access, Technical issue,
@@ -44,12 +46,19 @@ __all__ = [
     "drafting_prompt",
     "generate_tickets",
     "normalize",
+    "pool_tickets",
     "triage_prompt",
     "write_import_files",
 ]
 
 CORPUS_VERSION = 1
-SPLITS = ("train", "gold")
+SPLITS = ("train", "gold", "field")
+# The share of the demo pool written in field wordings (the rest: wordings the teacher trained on).
+FIELD_SHARE = 0.3
+# The demo projects' pool and gold set. The teacher's own check reads the same gold tickets, so
+# `make demo`'s figure is the one every report shows (the teacher's recipe was chosen on seed 0's).
+POOL_SEED = 1
+GOLD_SEED = 2
 TRIAGE_INSTRUCTION = "Classify this support ticket as billing, account, technical or other."
 DRAFTING_INSTRUCTION = "Write a short, polite reply to this support ticket."
 
@@ -189,6 +198,19 @@ def generate_tickets(n: int, seed: int = 0, split: str = "train") -> list[Ticket
     return tickets
 
 
+def pool_tickets(n: int, seed: int = 0) -> list[Ticket]:
+    """The demo's production pool: ``n`` unique tickets, ``FIELD_SHARE`` of them in field wordings.
+
+    Deterministic like ``generate_tickets``; the two kinds are interleaved in a seeded order.
+    """
+    n_field = round(n * FIELD_SHARE)
+    tickets = generate_tickets(n - n_field, seed, "train") + generate_tickets(n_field, seed, "field")
+    random.Random(f"demo-pool:{seed}").shuffle(tickets)
+    if len({normalize(t.text) for t in tickets}) != len(tickets):
+        raise ValueError(f"the train and field wordings of seed {seed} made the same ticket twice; try another seed")
+    return tickets
+
+
 def write_import_files(out_dir: str | Path, *, n_train: int = 600, n_gold: int = 200, seed: int = 0) -> dict[str, Path]:
     """Write the two demo projects' import files (JSONL, the app's import format).
 
@@ -198,7 +220,7 @@ def write_import_files(out_dir: str | Path, *, n_train: int = 600, n_gold: int =
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train = generate_tickets(n_train, seed, "train")
+    train = pool_tickets(n_train, seed)
     gold = generate_tickets(n_gold, seed, "gold")
     files = {
         "triage_prompts": [_training_line(triage_prompt(t.text), t) for t in train],
@@ -228,7 +250,7 @@ def _training_line(prompt: str, ticket: Ticket) -> dict:
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'gold', got {split!r}")
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
 
 
 def _make_ticket(rng: random.Random, label: str, split: str) -> Ticket:

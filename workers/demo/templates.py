@@ -398,6 +398,8 @@ TEMPLATES: dict[str, dict[str, dict[str, list[str]]]] = {
 }
 
 # The mixed templates and the framing material live in workers.demo.framing.
+# The third split, ``field``: production wordings the teacher never trains on (workers.demo.field).
+from workers.demo.field import FIELD_ASIDES, FIELD_MIXED, FIELD_TEMPLATES  # noqa: E402
 from workers.demo.framing import (  # noqa: E402, F401  (re-exported: the corpus reads them here)
     ASIDES,
     MIXED,
@@ -407,3 +409,11 @@ from workers.demo.framing import (  # noqa: E402, F401  (re-exported: the corpus
     SIGN_OFFS,
     SLOTS,
 )
+
+for _label, _intents in FIELD_TEMPLATES.items():
+    for _intent, _templates in _intents.items():
+        TEMPLATES[_label][_intent]["field"] = _templates
+for _label, _templates in FIELD_MIXED.items():
+    MIXED[_label]["field"] = _templates
+for _label, _asides in FIELD_ASIDES.items():
+    ASIDES[_label]["field"] = _asides

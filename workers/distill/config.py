@@ -53,6 +53,47 @@ class GateConfig:
 
 
 @dataclass
+class OnPolicyConfig:
+    """An on-policy (GKD) share of a stage: on ``fraction`` of its micro-batches the student samples
+    completions of the batch's prompts (``temperature``, up to ``max_new_tokens``), the teacher
+    scores them (its top-``top_k`` + tail), and the loss is generalized JSD(``beta``) on them
+    (0: forward KL, 1: reverse KL; see losses.generalized_jsd). Needs ``DistillConfig.teacher``."""
+
+    fraction: float = 0.5
+    temperature: float = 1.0
+    max_new_tokens: int = 64
+    beta: float = 0.5
+    top_k: int = 20
+
+    def __post_init__(self):
+        def number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        if not number(self.fraction) or not 0.0 < self.fraction <= 1.0:
+            raise DistillError(
+                f"on-policy fraction (the share of micro-batches the student samples) must be above 0 and at most "
+                f"1, got {self.fraction!r}",
+                "fraction",
+            )
+        if not number(self.temperature) or not 0.0 < self.temperature <= 10.0:
+            raise DistillError(
+                f"on-policy sampling temperature must be above 0 and at most 10, got {self.temperature!r}",
+                "temperature",
+            )
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= 4096:
+            raise DistillError(
+                f"on-policy max_new_tokens must be a whole number from 1 to 4096, got {self.max_new_tokens!r}",
+                "max_new_tokens",
+            )
+        if not number(self.beta) or not 0.0 <= self.beta <= 1.0:
+            raise DistillError(
+                f"on-policy beta must be between 0 (forward KL) and 1 (reverse KL), got {self.beta!r}", "beta"
+            )
+        if not isinstance(self.top_k, int) or not 1 <= self.top_k <= 1000:
+            raise DistillError(f"on-policy top_k must be a whole number from 1 to 1000, got {self.top_k!r}", "top_k")
+
+
+@dataclass
 class StageConfig:
     """One curriculum stage. Exactly one of ``steps`` / ``epochs``.
 
@@ -76,6 +117,7 @@ class StageConfig:
     replay_fraction: float = 0.0
     gate: GateConfig | None = None
     snapshot: str | None = None  # content hash of the snapshot the records came from
+    on_policy: OnPolicyConfig | None = None
 
     def __post_init__(self):
         where = f"stage {self.name!r}"
@@ -86,6 +128,13 @@ class StageConfig:
                 self.gate = GateConfig(**self.gate)
             except DistillError as exc:
                 raise exc.within("gate") from exc
+        if isinstance(self.on_policy, dict):
+            try:
+                self.on_policy = OnPolicyConfig(**self.on_policy)
+            except TypeError as exc:
+                raise DistillError(f"{where}: invalid on_policy settings: {exc}", "on_policy") from exc
+            except DistillError as exc:
+                raise exc.within("on_policy") from exc
         if (self.steps is None) == (self.epochs is None):
             raise DistillError(f"{where}: give exactly one of steps or epochs", "steps")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
@@ -121,7 +170,9 @@ class StageConfig:
 class DistillConfig:
     """A whole job. ``student``: local path or hub name; ``teacher_tokenizer``: path or
     hub name of the teacher's tokenizer, or ``"sha256:<vocab_hash>"`` (see
-    ``data.vocab_hash``); None means unknown, which forces sequence-level KD."""
+    ``data.vocab_hash``); None means unknown, which forces sequence-level KD.
+    ``teacher``: the teacher on-policy stages call during training, as ``load_teacher`` takes it
+    (an HTTP teacher's key by the name of its environment variable, ``api_key_env``, never the key)."""
 
     student: str
     stages: list[StageConfig]
@@ -129,6 +180,7 @@ class DistillConfig:
     task: str = "generation"
     labels: list[str] = field(default_factory=list)
     teacher_tokenizer: str | None = None
+    teacher: dict | None = None
     batch_size: int = 8
     grad_accum: int = 1
     mixed_precision: str = "no"
@@ -190,6 +242,26 @@ class DistillConfig:
             )
         check_precision_supported(self.mixed_precision)
         self._check_curriculum()
+        self._check_on_policy()
+
+    def _check_on_policy(self) -> None:
+        for i, stage in enumerate(self.stages):
+            if stage.on_policy is None:
+                continue
+            if self.task != "generation":
+                raise DistillError(
+                    f"stage {stage.name!r}: on-policy distillation has the student write text for the teacher to "
+                    "score; a classification job predicts labels, so it has no on-policy stage",
+                    f"stages.{i}.on_policy",
+                )
+            if not self.teacher:
+                raise DistillError(
+                    f"stage {stage.name!r} is on-policy: the teacher scores the student's samples during training, "
+                    "so the job needs the teacher's spec",
+                    "teacher",
+                )
+        if self.teacher is not None and "api_key" in self.teacher:
+            raise DistillError("the teacher spec names its API key's environment variable (api_key_env), never the key")
 
     def _check_curriculum(self) -> None:
         for name, choices in (
@@ -244,6 +316,7 @@ class DistillConfig:
         for stage in self.stages:
             s = {f.name: getattr(stage, f.name) for f in fields(stage) if f.name not in ("records", "val_records")}
             s["gate"] = asdict(stage.gate) if stage.gate else None
+            s["on_policy"] = asdict(stage.on_policy) if stage.on_policy else None
             out["stages"].append(s)
         return json.loads(json.dumps(out, default=str))
 

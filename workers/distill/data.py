@@ -42,6 +42,7 @@ class GenExample:
     response_start: int  # index in input_ids of the first response token
     soft: dict[str, np.ndarray] | None
     tier: str | None = None
+    prompt: object = None  # the record's prompt (text or messages): an on-policy stage's teacher scores after it
 
     @property
     def n_response(self) -> int:
@@ -147,7 +148,7 @@ def prepare_generation(records, tokenizer, *, max_seq_len: int, use_soft: bool, 
             prompt_ids = prompt_ids[-(budget - len(response_ids)) :]
             if soft is not None:
                 soft = {k: v[:keep] for k, v in soft.items()}
-        out.append(GenExample(prompt_ids + response_ids, len(prompt_ids), soft, r.get("tier")))
+        out.append(GenExample(prompt_ids + response_ids, len(prompt_ids), soft, r.get("tier"), r["prompt"]))
     kinds = {"sample_ids" in ex.soft for ex in out if ex.soft is not None}
     if len(kinds) > 1:
         raise DistillError(f"{where}: records mix sampled and top-k soft targets; a stage trains on one kind")

@@ -1,4 +1,5 @@
-"""Distillation losses (pure torch): top-k + tail-bucket KD, sampled (RS-KD) KD, dense references, labels.
+"""Distillation losses (pure torch): top-k + tail-bucket KD, sampled (RS-KD) KD, on-policy GKD, dense references,
+labels.
 
 Every loss here is ``alpha * T^2 * D(teacher_T || student_T) + (1 - alpha) * CE`` where
 D is forward KL (default), reverse KL or generalized JSD(beta), averaged over the
@@ -229,6 +230,46 @@ def sampled_kd_loss(
     kd = -(sample_logw.to(picked.dtype).exp() * picked).sum(-1)
     kd = torch.where(kd_mask, kd, torch.zeros_like(kd))
     return _combine(kd, ce, kd_mask, alpha, 1.0)
+
+
+def generalized_jsd(teacher_logp: torch.Tensor, student_logp: torch.Tensor, beta: float) -> torch.Tensor:
+    """GKD's generalized JSD per row, beta in [0, 1] (Agarwal et al. 2024; TRL's ``generalized_jsd_loss``).
+
+    ``beta * KL(p || m) + (1 - beta) * KL(q || m)`` with ``m = beta * p + (1 - beta) * q`` (p teacher,
+    q student). The mixture vanishes at the ends, so they are GKD's limits: beta 0 is forward
+    KL(p || q), beta 1 reverse KL(q || p), as TRL defines them.
+    """
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"generalized JSD beta must be between 0 and 1, got {beta}")
+    if beta == 0.0:
+        return _kl(teacher_logp, student_logp)
+    if beta == 1.0:
+        return _kl(student_logp, teacher_logp)
+    return divergence_from_logprobs(teacher_logp, student_logp, "jsd", beta)
+
+
+def topk_gkd_loss(
+    student_logits: torch.Tensor,
+    target_ids: torch.Tensor,
+    topk_ids: torch.Tensor,
+    topk_logprobs: torch.Tensor,
+    tail_logprob: torch.Tensor,
+    *,
+    beta: float = 0.5,
+) -> LossParts:
+    """The on-policy loss: generalized JSD(beta) between teacher and student on the student's own
+    samples, over the teacher's top-k + tail buckets at T = 1 (exact there, no tempering), averaged
+    over the sampled tokens. No CE term: CE on the student's own samples would reinforce them; ``ce``
+    in the parts is the student's NLL of its samples, for curves only."""
+    topk_ids = topk_ids.long()
+    logits = _upcast(student_logits)
+    student = student_bucket_logprobs(logits, topk_ids)
+    floor = topk_ids.shape[-1] < logits.shape[-1]
+    teacher = teacher_bucket_logprobs(topk_logprobs.to(student.dtype), tail_logprob.to(student.dtype), floor_tail=floor)
+    jsd = generalized_jsd(teacher, student, beta)
+    loss = jsd.mean() if jsd.numel() else logits.sum() * 0.0
+    ce = F.cross_entropy(logits, target_ids.long()) if target_ids.numel() else loss.detach()
+    return LossParts(loss=loss, kd=loss.detach(), ce=ce.detach())
 
 
 def dense_kd_loss(

@@ -172,6 +172,8 @@ class DistillRecipe(RecipeData):
             tier = items[j].tier or "none"
             visits[tier] = visits.get(tier, 0) + 1
         chosen = [items[j] for j in idx[acc.process_index :: acc.num_processes]]
+        if self._is_on_policy(i, phase, m) and (batch := self._on_policy_batch(i, phase, m, chosen)) is not None:
+            return batch
         collate = D.collate_classification if cfg.task == "classification" else D.collate_generation
         return D.move(collate(chosen, self.pad_id), acc.device)
 
@@ -367,6 +369,7 @@ class DistillRecipe(RecipeData):
             "model_dir": str(model_dir),
             "steps": self._phase_steps(i, "train"),
             "phase": st["phase"],
+            "on_policy": self._on_policy_summary(i),
         }
         st["stages"] = [s for s in st["stages"] if s["index"] != i] + [record]
         if gate is not None and not gate.passed:
@@ -468,6 +471,7 @@ class DistillRecipe(RecipeData):
         )
 
     def cleanup(self) -> None:
+        self._close_teacher()
         if self._is_setup:
             self.accelerator.free_memory()
             self.optimizer = None

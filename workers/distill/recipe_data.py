@@ -10,10 +10,11 @@ from workers.distill import data as D
 from workers.distill.config import StageConfig, records_digest
 from workers.distill.curriculum import Schedule, loss_settings
 from workers.distill.errors import DistillError
-from workers.distill.losses import LossParts, label_kd_loss, sampled_kd_loss, topk_kd_loss
+from workers.distill.losses import LossParts, label_kd_loss, sampled_kd_loss, topk_gkd_loss, topk_kd_loss
+from workers.distill.onpolicy import OnPolicy
 
 
-class RecipeData:
+class RecipeData(OnPolicy):
     def _decide_kd_mode(self) -> str:
         cfg = self.config
         if cfg.task == "classification":
@@ -76,6 +77,8 @@ class RecipeData:
 
     def _load_stage_data(self) -> None:
         cfg = self.config
+        self.shared_tokenizer = self.kd_mode == "token"
+        self._check_on_policy()
         self.label_ids = D.label_token_ids(self.tokenizer, cfg.labels) if cfg.task == "classification" else None
         self.own, self.val, self.digests = [], [], []
         for stage in cfg.stages:
@@ -118,6 +121,17 @@ class RecipeData:
                 scores, batch["gold"], batch.get("teacher_probs"), teacher_mask=batch.get("teacher_mask"), **kw
             )
         logits = D.response_logits(self.model, batch)
+        if batch.get("on_policy"):
+            parts = topk_gkd_loss(
+                logits,
+                batch["target_ids"],
+                batch["topk_ids"],
+                batch["topk_logprobs"],
+                batch["tail_logprob"],
+                beta=stage.on_policy.beta,
+            )
+            self._stats(batch["stage_index"])["jsd_sum"] += parts.kd.item()
+            return parts
         if "sample_ids" in batch:
             try:
                 return sampled_kd_loss(

@@ -97,6 +97,7 @@ class OpenAITeacher(ServerPool, Teacher):
         token_ids_in_response: bool = False,
         prompts_per_request: int = 1,
         max_retries: int = 4,
+        max_logprobs: int = 20,
     ):
         if endpoint not in ("completions", "chat"):
             raise TeacherError(f"endpoint must be 'completions' or 'chat', got {endpoint!r}")
@@ -117,6 +118,9 @@ class OpenAITeacher(ServerPool, Teacher):
         self.concurrency = max(1, concurrency)
         self.prompts_per_request = max(1, prompts_per_request)
         self.max_retries = max(0, max_retries)
+        # The most top_logprobs the server returns (OpenAI: 20; vLLM: its --max-logprobs): a
+        # judge asks for that many, so a grade below the server's top 20 can still be read.
+        self.max_logprobs = max(1, max_logprobs)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency)
         self._stats_lock = threading.Lock()
         self._server = {"requests": 0, "retries": 0, "errors": {}, "prompts": 0, "tokens": 0, "busy_s": 0.0}

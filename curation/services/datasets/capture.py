@@ -6,7 +6,8 @@ carries the caller's ``client_id``; an id the project already has is skipped, so
 client that resends a batch after a timeout stores nothing twice. Prompts are
 deduplicated on the normalised hash, like imports: a request whose prompt the project
 already holds points at that prompt (whatever its source). Inserts are bulk and tolerate
-a concurrent batch inserting the same prompt or client id (``ignore_conflicts``).
+a concurrent batch inserting the same prompt or client id (``ignore_conflicts``). A batch's new
+prompts get one data-hygiene job (PII, near-duplicates of gold, clusters), queued on commit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from curation.models import CapturedRequest, Prompt
 from curation.normalize import content_hash
+from curation.services import hygiene
 from curation.services.errors import Invalid
 from curation.services.inputs import check_messages
 
@@ -165,6 +167,7 @@ def _store(project, items: list[_Item]) -> CaptureResult:
             "content_hash", "id"
         )
     )
+    hygiene.after_prompts_added(project, [prompt_ids[key] for key in by_hash if key not in existing])
     CapturedRequest.objects.bulk_create(
         [
             CapturedRequest(

@@ -43,13 +43,11 @@ from curation.models import Example, ExampleStatus, GoldItem, RedactionEvent, Sn
 from curation.normalize import split_key
 from curation.services import hygiene, jobs, webhooks
 from curation.services.datasets.exports import BuildCancelled
+from curation.services.datasets.manifest import DECONTAMINATION_EVIDENCE_MAX, make_manifest, options_of
 from curation.services.datasets.snapshots import as_querydict
 from curation.services.errors import Invalid
 from curation.services.gold import exact_gold_guarded, gold_guarded, training_eligible
 from curation.services.review import filtered_examples
-
-FORMAT_VERSION = 1
-
 
 FREEZE_BATCH = settings.SNAPSHOT_FREEZE_BATCH
 
@@ -66,8 +64,6 @@ EXCLUSION_REASONS = (
     "duplicate",
     "cluster_duplicate",
 )
-# The manifest lists the evidence of at most this many left-out examples (the counts are complete).
-DECONTAMINATION_EVIDENCE_MAX = 10_000
 
 
 def selection(snapshot: Snapshot):
@@ -154,6 +150,22 @@ class _Freezer:
         self._clusters: set[int] = set()
         self.redactions: list[RedactionEvent] = []
 
+    def recall(self, state: dict) -> None:
+        """What the rows already frozen (by earlier chunks of this build, committed before its worker
+        died) mean for the rest: the counts so far, the last prompt's completions (the duplicate rule) and
+        the clusters already represented (``one_per_cluster``). Nothing is frozen yet on a fresh build."""
+        self.excluded.update(state["excluded"])
+        frozen = SnapshotRow.objects.filter(snapshot=self.snapshot)
+        if state["after"]:
+            self._prompt = state["after"][0]
+            self._completions = set(frozen.filter(example__prompt_id=self._prompt).values_list("response", flat=True))
+        if self.snapshot.one_per_cluster:
+            self._clusters = set(
+                frozen.filter(example__prompt__cluster_id__isnull=False).values_list(
+                    "example__prompt__cluster_id", flat=True
+                )
+            )
+
     def completion(self, c) -> tuple[str, str | None]:
         """The row's completion, and the reason it cannot be trained on (None: it can).
 
@@ -220,7 +232,8 @@ def freeze_rows(
     Chunked: each ``FREEZE_BATCH`` candidates are written in one short transaction together
     with ``snapshot.freeze_state`` (how many candidates are done, the last (prompt, example),
     the counts so far), so no transaction lasts the build, and a build resumed after its
-    worker died goes on from the last committed chunk. ``fenced`` (the job's ``ctx.fenced``)
+    worker died goes on from the last committed chunk (``_Freezer.recall`` reads back what its
+    rows mean for the rest). ``fenced`` (the job's ``ctx.fenced``)
     makes each chunk commit only while the job's claim stands. The price: the chunks are not
     one consistent view; an example changed during the build is frozen as it was when its
     chunk was read (its row records that version)."""
@@ -259,14 +272,7 @@ def freeze_rows(
             RedactionEvent.objects.filter(snapshot_id=snapshot.pk).delete()  # its audit rows go with its rows
             Snapshot.objects.filter(pk=snapshot.pk).update(freeze_state=state, decontamination=evidence)
     snapshot.decontamination = Snapshot.objects.values_list("decontamination", flat=True).get(pk=snapshot.pk)
-    freezer.excluded.update(state["excluded"])
-    if state["after"]:  # resumed: the last prompt's completions seen so far, for the duplicate rule
-        freezer._prompt = state["after"][0]
-        freezer._completions = set(
-            SnapshotRow.objects.filter(snapshot=snapshot, example__prompt_id=freezer._prompt).values_list(
-                "response", flat=True
-            )
-        )
+    freezer.recall(state)
     if progress:
         progress(state["skipped"] + state["consumed"], state["total"], phase="freezing rows")
     candidates = eligible.annotate(shown_response=Example.response_text_sql()).order_by("prompt_id", "id")
@@ -315,26 +321,6 @@ def _label_distribution(distribution, labels: list[str]):
     return {label: float(distribution.get(label) or 0.0) for label in labels}
 
 
-def options_of(snapshot: Snapshot) -> dict:
-    """Build options that shape the files: part of the content hash."""
-    project = snapshot.project
-    options = {
-        "format_version": FORMAT_VERSION,
-        "task_type": project.task_type,
-        "labels": list(project.labels or []) if project.is_classification else [],
-        "include_soft_targets": snapshot.include_soft_targets,
-        "system_prompt": snapshot.system_prompt,
-    }
-    # Only when set, so snapshots built without them keep the hashes they always had.
-    if snapshot.one_per_cluster:
-        options["one_per_cluster"] = True
-    if snapshot.redact_pii:
-        options["redact_pii"] = True
-    if snapshot.content != Snapshot.Content.CURATED:  # curated snapshots keep the hashes they always had
-        options["content"] = snapshot.content
-    return options
-
-
 def compute_content_hash(snapshot: Snapshot) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(options_of(snapshot), sort_keys=True, ensure_ascii=False).encode() + b"\n")
@@ -364,45 +350,6 @@ def _counts(snapshot: Snapshot) -> dict:
         "by_source": by("source"),
         "with_soft_targets": soft,
     }
-
-
-def make_manifest(snapshot: Snapshot, counts: dict, files: dict) -> dict:
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "snapshot": {"id": snapshot.pk, "name": snapshot.name, "project": snapshot.project.slug},
-        "content_hash": snapshot.content_hash,
-        "created_by": snapshot.created_by.username if snapshot.created_by else None,
-        "created_at": snapshot.created_at.isoformat(),
-        "built_at": timezone.now().isoformat(),
-        "selection": {
-            "stage": snapshot.stage.name if snapshot.stage else None,
-            "filter": snapshot.filter,
-            "status": "approved",
-        },
-        "split": {
-            "seed": snapshot.seed,
-            "validation_fraction": snapshot.validation_fraction,
-            "rule": "validation when sha256(f'{seed}:{prompt_hash}')[:8] / 2**64 < validation_fraction",
-        },
-        "options": options_of(snapshot),
-        "counts": counts,
-        "excluded": snapshot.excluded,
-        "decontamination": {
-            "rule": "left out: gold prompts, prompts equal to one after normalisation, and their near "
-            "(word-bigram Jaccard) and semantic (embedding cosine) duplicates at the project's thresholds",
-            "thresholds": {
-                k: v for k, v in hygiene.settings_of(snapshot.project).items() if "threshold" in k or k == "semantic"
-            },
-            "examples": snapshot.decontamination,
-            "truncated": len(snapshot.decontamination) >= DECONTAMINATION_EVIDENCE_MAX,
-        },
-        "files": files,
-    }
-    if snapshot.content == Snapshot.Content.RAW:
-        manifest["selection"].update(
-            status="any", content="raw teacher output: the teacher's text, label, soft targets"
-        )
-    return manifest
 
 
 def build_snapshot(

@@ -38,10 +38,11 @@ def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
     return reference, label
 
 
-def _prompt_from(project: Project, prompt_id, text, messages) -> tuple[Prompt, str]:
+def _prompt_from(project: Project, prompt_id, text, messages, *, by=None) -> tuple[Prompt, str]:
     """(the prompt, the field that named it): an existing prompt by id, else new text or chat turns.
 
-    New text equal to an existing prompt of the project after normalisation reuses that prompt.
+    New text equal to an existing prompt of the project after normalisation reuses that prompt; a new
+    prompt gets the data-hygiene job like an imported one.
     """
     given = [
         name
@@ -72,6 +73,7 @@ def _prompt_from(project: Project, prompt_id, text, messages) -> tuple[Prompt, s
     prompt = Prompt.objects.filter(project=project, content_hash=key, twin_of=None).first()
     if prompt is None:
         prompt = Prompt.objects.create(project=project, text=text, messages=messages, source=Prompt.Source.HUMAN)
+        hygiene.after_prompts_added(project, [prompt.pk], by=by)
     return prompt, field
 
 
@@ -92,7 +94,7 @@ def create_gold_item(
     for one prompt (after normalisation). ``tier``: a tier name (or a Tier)."""
     reference, label = check_gold_answer(project, reference, label)
     tier_obj = tier if tier is None or hasattr(tier, "pk") else tier_named(project, tier)
-    prompt_obj, field = _prompt_from(project, prompt, prompt_text, messages)
+    prompt_obj, field = _prompt_from(project, prompt, prompt_text, messages, by=user)
     existing = GoldItem.objects.filter(project=project, content_hash=prompt_obj.content_hash).first()
     if existing is not None:
         raise ReviewError(

@@ -8,6 +8,8 @@ the pool), ``pii`` (detection, reviewers' decisions, redaction and its audit tra
 code imports this package only.
 """
 
+from django.db import transaction
+
 from curation.services.hygiene.clusters import refresh_clusters
 from curation.services.hygiene.contamination import (
     EXACT,
@@ -19,6 +21,7 @@ from curation.services.hygiene.contamination import (
     ensure_current,
     evidence,
     examples_evidence,
+    mark_for_recheck,
     prompt_evidence,
     refresh_contamination,
 )
@@ -49,18 +52,64 @@ def update_settings(project, data: dict) -> dict:
 
 
 def after_prompts_added(project, prompt_ids, *, by=None):
-    """New prompts get a data-hygiene job (PII detection and clusters if on, the contamination check)
-    in the background, so an import of 100,000 prompts is not held up by them; returns the job or None.
-    Whatever reads the near-duplicate flags first checks new prompts itself (``ensure_current``)."""
-    prompt_ids = list(prompt_ids)
-    config = settings_of(project)
-    if not prompt_ids or not (config["pii_detect"] or config["clusters"]):
+    """New prompts (an import, production capture, a gold item's or a pair loss's new prompt, the admin)
+    get one data-hygiene job per batch (PII detection and clusters if on, the contamination check), in
+    the background so an import of 100,000 prompts is not held up; queued when the caller's transaction
+    commits. Returns the job, or None when the project has nothing to check. Whatever reads the flags
+    still checks new prompts itself first (``ensure_current``): the job is the prompt path, not the guard."""
+    prompt_ids = sorted(prompt_ids)
+    if not prompt_ids:
         return None
-    from curation.models import Job
+    return _check_in_background(
+        project, {"first_id": prompt_ids[0], "last_id": prompt_ids[-1], "count": len(prompt_ids)}, by
+    )
+
+
+def after_prompts_changed(project, prompt_ids, *, by=None):
+    """Prompts whose text or turns changed (an edit in the admin): their flags and spans were decided on
+    the old text. They are noted for the next ``ensure_current`` (the guard's safety net) and get a
+    data-hygiene job like new prompts; returns the job or None."""
+    prompt_ids = sorted(set(prompt_ids))
+    if not prompt_ids:
+        return None
+    mark_for_recheck(project, prompt_ids)
+    return _check_in_background(project, {"changed": prompt_ids, "count": len(prompt_ids)}, by)
+
+
+def _check_in_background(project, params: dict, by):
+    """Launch the job, or widen the project's hygiene job still waiting in the queue to cover these prompts
+    too (a client capturing batch after batch gets one job per wait, not a backlog of whole-pool checks).
+    The queued job's row is locked until the caller commits, so its worker reads the widened params."""
+    from curation.models import GoldItem, Job
     from curation.services import jobs
 
-    params = {"first_id": min(prompt_ids), "last_id": max(prompt_ids), "count": len(prompt_ids)}
-    return jobs.launch(project, Job.Kind.HYGIENE, params, by=by)
+    config = settings_of(project)
+    if not (config["pii_detect"] or config["clusters"] or GoldItem.objects.filter(project=project).exists()):
+        return None
+    with transaction.atomic():
+        waiting = (
+            Job.objects.select_for_update()
+            .filter(project=project, kind=Job.Kind.HYGIENE, status=jobs.Status.QUEUED, attempts=0)
+            .exclude(cancel_requested=True)
+            .order_by("-id")
+            .first()
+        )
+        if waiting is None:
+            return jobs.launch(project, Job.Kind.HYGIENE, params, by=by)
+        waiting.params = _widened(waiting.params, params)
+        waiting.save(update_fields=["params"])
+        return waiting
+
+
+def _widened(old: dict, new: dict) -> dict:
+    out = {"count": int(old.get("count", 0)) + int(new.get("count", 0))}
+    firsts = [p["first_id"] for p in (old, new) if "first_id" in p]
+    if firsts:
+        out["first_id"], out["last_id"] = min(firsts), max(p["last_id"] for p in (old, new) if "last_id" in p)
+    changed = sorted({*old.get("changed", []), *new.get("changed", [])})
+    if changed:
+        out["changed"] = changed
+    return out
 
 
 def after_gold_changed(project) -> None:
@@ -76,6 +125,7 @@ __all__ = [
     "Decision",
     "after_gold_changed",
     "after_prompts_added",
+    "after_prompts_changed",
     "check_prompts",
     "check_settings",
     "contaminated_prompts",
@@ -85,6 +135,7 @@ __all__ = [
     "ensure_current",
     "evidence",
     "examples_evidence",
+    "mark_for_recheck",
     "prompt_evidence",
     "redact_for_snapshot",
     "redact_for_teacher",

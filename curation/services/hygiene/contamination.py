@@ -127,21 +127,37 @@ def _gold_signature(project) -> list:
     ]
 
 
-def ensure_current(project) -> None:
+def _state(project, *, lock: bool = False) -> dict:
+    rows = Project.objects.filter(pk=project.pk)
+    return (rows.select_for_update() if lock else rows).values_list("hygiene_state", flat=True).first() or {}
+
+
+def mark_for_recheck(project, prompt_ids) -> None:
+    """Prompts whose text changed keep flags decided on their old text: the next ``ensure_current``
+    decides them again whatever their id (past this many, it checks everything again)."""
+    with transaction.atomic():
+        state = _state(project, lock=True)
+        recheck = sorted({*(state.get("recheck") or []), *(int(i) for i in prompt_ids)})
+        state = {**state, "recheck": recheck} if len(recheck) <= BATCH else {}
+        Project.objects.filter(pk=project.pk).update(hygiene_state=state)
+
+
+def ensure_current(project, recheck=()) -> None:
     """Bring the near-duplicate flags up to date before they are read (the board, the Gold page, a
-    snapshot): a full check when the gold set or the thresholds changed since the last one, else a
-    check of the prompts added since. Two small queries when nothing changed."""
-    state = Project.objects.filter(pk=project.pk).values_list("hygiene_state", flat=True).first() or {}
-    signature = _gold_signature(project)
-    if state.get("gold") != signature:
+    snapshot, the hygiene job): a full check when the gold set or the thresholds changed since the last
+    one, else a check of the prompts added since and of those whose text changed (``mark_for_recheck``,
+    or ``recheck``). Two small queries when nothing changed."""
+    state = _state(project)
+    if state.get("gold") != _gold_signature(project):
         refresh_contamination(project)
         return
+    checked = state.get("max_prompt_id") or 0
     newest = Prompt.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
-    if newest > (state.get("max_prompt_id") or 0):
-        ids = Prompt.objects.filter(project=project, id__gt=state.get("max_prompt_id") or 0).values_list(
-            "id", flat=True
-        )
-        refresh_contamination(project, list(ids), newest=newest)
+    ids = {*(state.get("recheck") or []), *(int(i) for i in recheck)}
+    if newest > checked:
+        ids.update(Prompt.objects.filter(project=project, id__gt=checked).values_list("id", flat=True))
+    if ids:
+        refresh_contamination(project, ids, newest=max(newest, checked))
 
 
 def refresh_contamination(project, prompt_ids=None, *, newest=None) -> int:
@@ -149,12 +165,16 @@ def refresh_contamination(project, prompt_ids=None, *, newest=None) -> int:
     of a gold item and store the evidence on them; returns how many are. Gold prompts themselves and
     their exact duplicates are the hash guard's and are left unflagged here."""
     signature = _gold_signature(project)
+    marked = set(_state(project).get("recheck") or [])  # what this check covers of the changed prompts
+    if prompt_ids is not None:
+        prompt_ids = list(prompt_ids)
+        marked &= set(prompt_ids)
     if newest is None and prompt_ids is None:
         newest = Prompt.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
     index = GoldIndex(project)
     prompts = Prompt.objects.filter(project=project)
     if prompt_ids is not None:
-        prompts = prompts.filter(id__in=list(prompt_ids))
+        prompts = prompts.filter(id__in=prompt_ids)
     flagged = []
     if not index.empty:
         last = 0
@@ -179,7 +199,10 @@ def refresh_contamination(project, prompt_ids=None, *, newest=None) -> int:
         prompts.filter(near_gold__isnull=False).update(near_gold=None, near_gold_kind="", near_gold_similarity=None)
         Prompt.objects.bulk_update(flagged, ["near_gold", "near_gold_kind", "near_gold_similarity"], batch_size=1000)
         if newest is not None:  # the whole project (or everything up to ``newest``) is now checked
-            Project.objects.filter(pk=project.pk).update(hygiene_state={"max_prompt_id": newest, "gold": signature})
+            # Prompts marked while this check ran may have been read before their edit: they stay marked.
+            left = sorted(set(_state(project, lock=True).get("recheck") or []) - marked)
+            state = {"max_prompt_id": newest, "gold": signature, **({"recheck": left} if left else {})}
+            Project.objects.filter(pk=project.pk).update(hygiene_state=state)
     return len(flagged)
 
 

@@ -1,8 +1,11 @@
-"""The body of a data-hygiene job (``kind=hygiene``, queue default), launched after an import: the new
-prompts' personal-data detection, the near-duplicate check against gold, and the pool's duplicate
-clusters. Idempotent: a re-run detects and decides the same prompts again."""
+"""The body of a data-hygiene job (``kind=hygiene``, queue default), launched for new prompts (an id
+range) and prompts whose text changed (``changed``), whichever path made them: their personal-data
+detection, the near-duplicate check against gold, and the pool's duplicate clusters. Idempotent: a
+re-run detects and decides the same prompts again."""
 
 from __future__ import annotations
+
+from django.db.models import Q
 
 from curation.models import Prompt
 from curation.services import jobs
@@ -17,7 +20,12 @@ STEP = 2000
 def run_hygiene_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     project = ctx.job.project
     first, last = int(ctx.params.get("first_id", 0)), int(ctx.params.get("last_id", 0))
-    ids = list(Prompt.objects.filter(project=project, id__gte=first, id__lte=last).values_list("id", flat=True))
+    changed = [int(i) for i in ctx.params.get("changed", [])]
+    ids = sorted(
+        Prompt.objects.filter(Q(id__gte=first, id__lte=last) | Q(id__in=changed), project=project).values_list(
+            "id", flat=True
+        )
+    )
     config = settings_of(project)
     found = 0
     if config["pii_detect"]:
@@ -27,11 +35,11 @@ def run_hygiene_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
             if ctx.cancelled():
                 return jobs.JobOutcome(jobs.Status.CANCELLED, "Cancelled.")
     ctx.progress(phase="near-duplicates of gold", force=True)
-    ensure_current(project)
+    ensure_current(project, recheck=changed)
     clusters = 0
     if config["clusters"]:
         ctx.progress(phase="duplicate clusters", force=True)
         clusters = refresh_clusters(project)
-    message = f"Checked {len(ids):,} new prompt(s): {found:,} with personal data"
+    message = f"Checked {len(ids):,} new or changed prompt(s): {found:,} with personal data"
     message += f"; {clusters:,} duplicate cluster(s) in the pool." if config["clusters"] else "."
     return jobs.JobOutcome(message=message, metrics={"prompts": len(ids), "with_pii": found, "clusters": clusters})

@@ -15,7 +15,7 @@ from curation.services.projects.people import (
 )
 from curation.services.projects.project_settings import record_curriculum_change, save_settings
 from curation.services.projects.steps import next_steps
-from curation.services.projects.tokens import CAPTURE_ROUTES, MAX_DAYS, issue, revoke
+from curation.services.projects.tokens import CAPTURE_ROUTES, MAX_DAYS, issue, revoke, token_state
 
 __all__ = [
     "CAPTURE_ROUTES",
@@ -35,4 +35,5 @@ __all__ = [
     "set_role",
     "stage_named",
     "tier_named",
+    "token_state",
 ]

@@ -49,20 +49,20 @@ def issue(user, name: str, scope: str = ApiToken.Scope.FULL, days=None):
     if scope not in ApiToken.Scope.values:
         raise ReviewError(f"choose one of {', '.join(ApiToken.Scope.values)}.", "scope")
     token, key = ApiToken.issue(user, name, scope=scope, expires_at=expiry(days))
-    audit.record(audit.Kind.TOKEN, "issue", token, by=user, after=_described(token))
+    audit.record(audit.Kind.TOKEN, "issue", token, by=user, after=token_state(token))
     return token, key
 
 
 @transaction.atomic
 def revoke(token: ApiToken, *, by=None) -> ApiToken:
     if token.revoked_at is None:
-        before = _described(token)
+        before = token_state(token)
         token.revoke()
-        audit.record(audit.Kind.TOKEN, "revoke", token, by=by or token.user, before=before, after=_described(token))
+        audit.record(audit.Kind.TOKEN, "revoke", token, by=by or token.user, before=before, after=token_state(token))
     return token
 
 
-def _described(token: ApiToken) -> dict:
+def token_state(token: ApiToken) -> dict:
     """What the log keeps of a token: never its key or hash."""
     return {
         "owner": token.user.get_username(),

@@ -28,6 +28,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from curation.models import EvalReport, Example, PairComparison, PairItem, PairVerdict, Prompt
+from curation.services import hygiene
 from curation.services.errors import ReviewError
 from curation.services.review.leases import free_for, lease_length
 
@@ -228,7 +229,9 @@ def example_from_loss(item: PairItem, user, prompt_text: str, response: str) -> 
             "write a new prompt that asks for the same skill",
             "prompt",
         )
-    prompt, _ = Prompt.objects.get_or_create(
+    prompt, created = Prompt.objects.get_or_create(
         project=project, content_hash=digest, defaults={"text": prompt_text, "source": Prompt.Source.HUMAN}
     )
+    if created:
+        hygiene.after_prompts_added(project, [prompt.pk], by=user)
     return Example.objects.create(project=project, prompt=prompt, stage=project.pool, response=response)

@@ -215,6 +215,8 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     # What the budget planned per stage and what the run drew per tier (an experiment's check
     # that the hard tier was not starved).
     run.state.update(plan=result.plan, visits=result.visits)
+    # What each on-policy stage's share did: samples, scored tokens, mean JSD, time in the teacher.
+    run.state["on_policy"] = {s["name"]: s["on_policy"] for s in result.stages if s.get("on_policy")}
     if result.status == "gated":
         record = result.stages[-1]
         gate = result.gate

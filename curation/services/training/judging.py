@@ -74,14 +74,15 @@ def _compare(student: list[dict], teacher: list[dict]) -> dict:
 
 def judged_quality(judge_teacher, config: dict, gold: list[dict], per_item: dict, examples: list[dict]) -> dict:
     """Grade the report's answers and the reviewed examples with ``judge_teacher``."""
-    from workers.judge import agreement, judge
+    from workers.judge import TOP_K, agreement, judge
 
     rubric, grades = config["rubric"], config["grades"]
     n = len(gold)
     items = [{"prompt": g["prompt"], "answer": a} for g, a in zip(gold, per_item["student_outputs"])]
     items += [{"prompt": g["prompt"], "answer": a} for g, a in zip(gold, per_item["teacher_outputs"])]
     items += [{"prompt": e["prompt"], "answer": e["answer"]} for e in examples]
-    judged = judge(judge_teacher, items, rubric, grades)
+    # a server judge reads as many top tokens as its server returns (a local one reads the grades themselves)
+    judged = judge(judge_teacher, items, rubric, grades, top_k=getattr(judge_teacher, "max_logprobs", TOP_K))
     s_judged, t_judged, e_judged = judged[:n], judged[n : 2 * n], judged[2 * n :]
     both = [i for i in range(n) if s_judged[i].expected is not None and t_judged[i].expected is not None]
     out = {

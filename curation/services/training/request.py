@@ -8,7 +8,8 @@ A launch request (form or API) is a plain dict::
                  "temperature": 2.0, "alpha": 0.5, "divergence": "forward_kl",
                  "jsd_beta": 0.5, "replay_fraction": 0.0, "warmup_steps": 0,
                  "gate": {"metric": "teacher_agreement", "threshold": 0.6, "patience": 1}},
-                {"snapshot": 11, "name": "hard", "steps": 400, "replay_fraction": 0.2}],
+                {"snapshot": 11, "name": "hard", "steps": 400, "replay_fraction": 0.2,
+                 "on_policy": {"fraction": 0.5, "temperature": 1.0, "max_new_tokens": 64, "beta": 0.5}}],
      "batch_size": 8, "grad_accum": 1, "max_seq_len": 512, "mixed_precision": "no",
      "seed": 0, "checkpoint_every": 200}
 
@@ -36,6 +37,7 @@ from curation.services.recipes import (
     JOB_DEFAULTS,
     STAGE_DEFAULTS,
 )
+from curation.services.training.onpolicy import check_on_policy, core_teacher, parse_on_policy
 from curation.services.training.records import DATA_DEFAULTS, StageData
 from workers.distill.config import GATE_METRICS, PRECISIONS
 from workers.distill.losses import DIVERGENCES
@@ -197,7 +199,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             stage_snaps.append(None)
             stages.append({})
             continue
-        stage_known = {"snapshot", "extra_snapshots", "name", "steps", "epochs", "gate", *STAGE_DEFAULTS}
+        stage_known = {"snapshot", "extra_snapshots", "name", "steps", "epochs", "gate", "on_policy", *STAGE_DEFAULTS}
         for key in sorted(set(raw) - stage_known):
             errors.add(f"{where}.{key}", "unknown stage setting")
         snap = snapshots.get(parse_id(raw.get("snapshot")))
@@ -246,6 +248,8 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
                     f"a gate evaluates the snapshot's validation rows, and {snap.name!r} has none; "
                     "build it with a validation fraction, or remove the gate",
                 )
+        if (on_policy := parse_on_policy(raw.get("on_policy"), f"{where}.on_policy", errors)) is not None:
+            stage["on_policy"] = on_policy
         stages.append(stage)
     _refuse_gold_rows(project, stage_snaps, errors)
     names = _stage_names(stage_snaps, [s.get("name", "") for s in stages])
@@ -255,6 +259,9 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             errors.add(f"stages.{i}.name", f"{name!r}: use letters, digits, spaces and - _ . ( ) + only")
         stage["name"] = name
     params["stages"] = stages
+    tokenizer = teacher_tokenizer_of(teacher)
+    if (frozen := check_on_policy(project, stages, teacher, student, errors, teacher_tokenizer=tokenizer)) is not None:
+        params["on_policy_teacher"] = frozen
     errors.raise_if_any()
     # Everything the core would refuse at run time, refused now with its own words, under
     # the field the core names.
@@ -266,7 +273,8 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
         )
         _check_budget(config, [counts.get((s.pk, SnapshotRow.Split.TRAIN), 0) for s in stage_snaps])
     except DistillError as exc:
-        raise Invalid({exc.field or NON_FIELD: [str(exc)]}) from None
+        field = "teacher_spec" if exc.field == "teacher" else exc.field
+        raise Invalid({field or NON_FIELD: [str(exc)]}) from None
     return params, {"student": student, "teacher": teacher}
 
 
@@ -366,6 +374,7 @@ def build_config(project: Project, params: dict, *, output_dir, teacher=None, st
         task=task,
         labels=labels if task == Project.TaskType.CLASSIFICATION else [],
         teacher_tokenizer=teacher_tokenizer_of(teacher),
+        teacher=core_teacher(params),
         **{k: params.get(k, d) for k, d in JOB_DEFAULTS.items()},
     )
 
@@ -388,4 +397,5 @@ def _stage_config(s: dict, loaders):
         **{k: s.get(k, d) for k, d in STAGE_DEFAULTS.items()},
         gate=gate,
         snapshot="+".join(h for h in hashes if h) or None,
+        on_policy=s.get("on_policy"),
     )
