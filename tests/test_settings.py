@@ -1,3 +1,4 @@
+import logging
 import os
 import subprocess
 import sys
@@ -133,3 +134,13 @@ def test_the_embedded_default_is_sqlite_in_wal_mode(db, settings):
     # The test database is in memory, where SQLite reports "memory"; a file database reports "wal".
     assert mode in ("wal", "memory")
     assert "journal_mode=WAL" in settings.DATABASES["default"]["OPTIONS"]["init_command"]
+
+
+def test_the_embedded_broker_does_not_warn_about_its_missing_hostname(settings, caplog):
+    if settings.CELERY_BROKER_URL != "filesystem://":
+        pytest.skip("the broker is not the embedded filesystem one")
+    from kombu import Connection
+
+    with caplog.at_level(logging.INFO):
+        Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS).as_uri()
+    assert "No hostname was supplied" not in caplog.text

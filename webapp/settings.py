@@ -259,6 +259,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+if CELERY_BROKER_URL == "filesystem://":
+    # The embedded broker has no host; kombu warns "No hostname was supplied" on every
+    # connection, which `make demo` printed as if something were wrong.
+    LOGGING["loggers"] = {"kombu.connection": {"level": "ERROR"}}
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
