@@ -103,11 +103,27 @@ class SimulatedServer:
             )
         return out
 
+    def _score(self, prompt_ids: list[int]) -> dict:
+        """``prompt_logprobs`` (vLLM's extension, what scoring reads): one prefill step in a slot."""
+        seq = {"left": 1, "done": threading.Event()}
+        with self.lock:
+            self.waiting.append(seq)
+        seq["done"].wait()
+        k = self.top_k
+        rows = [None] + [
+            {str(tok): -0.1, **{str((tok + j) % 1000 + 1000): -1.0 - 0.5 * j for j in range(1, k)}}
+            for tok in prompt_ids[1:]
+        ]
+        return {"index": 0, "text": " x", "finish_reason": "length", "prompt_logprobs": rows}
+
     def _handler(self):
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as vLLM's server (uvicorn) sets it: with Nagle's algorithm on, each
+            # response's body waited for the client's delayed ACK of its headers (40 ms on Linux).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -121,6 +137,8 @@ class SimulatedServer:
                         server.failed += 1
                 if fail:
                     return self._send(503, {"error": {"message": "overloaded, retry"}})
+                if body.get("prompt_logprobs"):
+                    return self._send(200, {"choices": [server._score(list(body["prompt"]))]})
                 prompts = body["prompt"] if isinstance(body.get("prompt"), list) else [body.get("prompt")]
                 choices = server._generate(len(prompts), int(body.get("max_tokens", 16)))
                 self._send(200, {"choices": choices})

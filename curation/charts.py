@@ -70,11 +70,13 @@ def line_chart(
     y_range=None,
     x_range=None,
     log=False,
+    kind="num",
 ) -> dict:
     """``series``: ``[{"name", "css", "points": [(x, y), ...]}]``; ``markers``: ``[(x, label)]``
     drawn as dashed verticals (phase boundaries). ``y_range``/``x_range`` share scales
     between small multiples. ``log`` draws y on a log10 scale (positive values only), so
-    curves a thousand times apart (a KD loss of 1e-5 beside a CE of 1) both stay readable."""
+    curves a thousand times apart (a KD loss of 1e-5 beside a CE of 1) both stay readable.
+    ``kind`` formats the y ticks and last values (``pct`` for shares)."""
     if log:
         series = [
             {**s, "points": [(x, math.log10(y)) for x, y in s["points"] if y is not None and y > 0]} for s in series
@@ -134,11 +136,11 @@ def line_chart(
                 "single": len(pts) == 1,
                 "cx": f"{sx(last[0]):.1f}",
                 "cy": f"{sy(last[1]):.1f}",
-                "last": fmt(10 ** last[1] if log else last[1]),
+                "last": fmt(10 ** last[1] if log else last[1], kind),
             }
         )
     chart["log"] = log
-    chart["yticks"] = [{"y": f"{sy(v):.1f}", "label": f"1e{int(v)}" if log else fmt(v)} for v in yt]
+    chart["yticks"] = [{"y": f"{sy(v):.1f}", "label": f"1e{int(v)}" if log else fmt(v, kind)} for v in yt]
     chart["xticks"] = [{"x": f"{sx(v):.1f}", "label": fmt(v)} for v in nice_ticks(x0, x1, 6) if x0 <= v <= x1]
     chart["markers"] = [{"x": f"{sx(x):.1f}", "label": label} for x, label in markers if x0 < x <= x1]
     return chart

@@ -5,7 +5,7 @@ from django import forms
 from curation.models import ApiToken, Project
 from curation.services.errors import NON_FIELD, Invalid
 from curation.services.inputs import load_json
-from workers.checks import validate_checks_config
+from workers.checks import CHECK_TYPES, validate_checks_config
 from workers.judge import DEFAULT_GRADES, DEFAULT_RUBRIC, check_grades
 
 
@@ -78,7 +78,15 @@ class TokenForm(forms.Form):
 
 
 class SnapshotForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    # Pre-filled by the view ("<stage> <date>"); an emptied name gets the server's own
+    # message, not only the browser's "Please fill out this field".
+    use_required_attribute = False
+    name = forms.CharField(
+        max_length=200,
+        error_messages={
+            "required": "Give the snapshot a name (for example the stage and the date: “easy 2026-01-31”)."
+        },
+    )
     source = forms.ChoiceField(
         choices=[("stage", "A stage"), ("filter", "A review-queue filter")], initial="stage", widget=forms.RadioSelect
     )
@@ -223,3 +231,56 @@ class WebhookForm(forms.Form):
     def __init__(self, *args, events=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["events"].choices = [(e, e) for e in events]
+
+
+class AddCheckForm(forms.Form):
+    """One automatic check from fields, appended to the project's list (the JSON box stays for bulk edits)."""
+
+    type = forms.ChoiceField(choices=[(k, k.replace("_", " ")) for k in CHECK_TYPES], label="Check")
+    value = forms.CharField(
+        required=False,
+        max_length=10_000,
+        help_text="max length: characters · regex: the pattern · refusal: phrases, comma-separated (empty: the "
+        "built-in list) · label in set: labels, comma-separated · json schema: the schema as JSON",
+    )
+    name = forms.CharField(required=False, max_length=100, help_text="Optional; needed for a second check of a type.")
+
+    def __init__(self, *args, existing=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.existing = list(existing)
+
+    def clean(self):
+        data = super().clean()
+        kind, value = data.get("type"), (data.get("value") or "").strip()
+        if kind is None:
+            return data
+        entry = {"type": kind}
+        if data.get("name", "").strip():
+            entry["name"] = data["name"].strip()
+        items = [part.strip() for part in value.split(",") if part.strip()]
+        if kind == "max_length":
+            if not value.isdigit():
+                raise forms.ValidationError({"value": "Give the largest number of characters, e.g. 2000."})
+            entry["chars"] = int(value)
+        elif kind in ("regex_must_match", "regex_must_not_match"):
+            if not value:
+                raise forms.ValidationError({"value": "Give the regular expression."})
+            entry["pattern"] = value
+        elif kind == "label_in_set":
+            if not items:
+                raise forms.ValidationError({"value": "Give the allowed labels, comma-separated."})
+            entry["labels"] = items
+        elif kind == "refusal" and items:
+            entry["phrases"] = items
+        elif kind == "json_schema":
+            try:
+                entry["schema"] = load_json(value or "null")
+            except ValueError as exc:
+                raise forms.ValidationError({"value": f"The schema is not valid JSON: {exc}."}) from None
+            if not isinstance(entry["schema"], dict):
+                raise forms.ValidationError({"value": 'Give the schema as a JSON object, e.g. {"type": "object"}.'})
+        try:
+            data["checks"] = validate_checks_config(self.existing + [entry])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
+        return data

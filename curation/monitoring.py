@@ -1,6 +1,6 @@
 """Prometheus metrics: request latency (middleware), and at scrape time, read from the
 database and the broker: queue depth per Celery queue, jobs by kind and status, job
-durations, review decisions per reviewer, webhook deliveries.
+durations, review decisions per reviewer, webhook deliveries, drift scores of the latest window.
 
 The database-backed families are computed per scrape, so every web process answers the
 same numbers and nothing is lost when a process restarts. Request latency is kept in
@@ -16,7 +16,7 @@ import os
 import time
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Max
 from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -108,6 +108,35 @@ class DatabaseCollector:
         for row in WebhookDelivery.objects.values("status").annotate(n=Count("id")).order_by():
             hooks.add_metric([row["status"]], row["n"])
         yield hooks
+
+        yield from _drift()
+
+
+def _drift():
+    """The latest drift window's score and threshold per project and signal, and windows by outcome."""
+    from curation.models import DriftReport
+
+    score = GaugeMetricFamily(
+        "cc_drift_score", "Drift score of the project's latest window, by signal.", labels=["project", "signal"]
+    )
+    threshold = GaugeMetricFamily(
+        "cc_drift_threshold", "Threshold the latest window was judged by, by signal.", labels=["project", "signal"]
+    )
+    newest = DriftReport.objects.values("project_id").annotate(last=Max("id")).values("last").order_by()
+    latest = DriftReport.objects.filter(pk__in=newest).values("project__slug", "scores", "thresholds")
+    for row in latest:
+        for signal, value in sorted((row["scores"] or {}).items()):
+            score.add_metric([row["project__slug"], signal], float(value))
+        for signal, value in sorted((row["thresholds"] or {}).items()):
+            threshold.add_metric([row["project__slug"], signal], float(value))
+    yield score
+    yield threshold
+    windows = GaugeMetricFamily(
+        "cc_drift_windows", "Drift windows scored, by project and whether flagged.", labels=["project", "flagged"]
+    )
+    for row in DriftReport.objects.values("project__slug", "flagged").annotate(n=Count("id")).order_by():
+        windows.add_metric([row["project__slug"], str(row["flagged"]).lower()], row["n"])
+    yield windows
 
 
 def _job_durations(Job) -> HistogramMetricFamily:

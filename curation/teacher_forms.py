@@ -17,9 +17,43 @@ from curation.forms import add_errors
 from curation.models import ModelSpec, Prompt
 from curation.services.modelspecs import check_pricing, check_spec_fields
 from curation.services.teacher import SCOPES, TARGETS
-from workers.teacher import DEFAULT_TOP_K, GenerationParams
+from workers.teacher import DEFAULT_DRAWS, DEFAULT_TOP_K, GenerationParams
 
-GENERATION_FIELDS = ("n", "temperature", "top_p", "max_new_tokens", "min_new_tokens", "stop", "seed", "top_k")
+GENERATION_FIELDS = (
+    "n",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "min_new_tokens",
+    "stop",
+    "seed",
+    "top_k",
+    "soft_targets",
+    "draws",
+)
+SOFT_TARGET_CHOICES = [
+    ("topk", "Top-k and a tail bucket"),
+    ("sampled", "Sampled (RS-KD): tokens drawn from the whole distribution, with weights"),
+]
+
+
+def soft_targets_field() -> forms.ChoiceField:
+    """What both launch forms ask (the rule: ``modelspecs.check_soft_target_choice``)."""
+    return forms.ChoiceField(
+        choices=SOFT_TARGET_CHOICES,
+        required=False,
+        initial="topk",
+        label="Soft targets",
+        help_text="Sampled targets need a local (transformers) teacher and train at temperature 1, forward KL.",
+    )
+
+
+def draws_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False, initial=DEFAULT_DRAWS, label="Draws per token", help_text="Sampled soft targets only."
+    )
+
+
 FILTER_FIELDS = ("scope", "source", "metadata_key", "metadata_value", "ids", "limit")
 
 
@@ -60,7 +94,11 @@ class GenerateForm(forms.Form):
         label="Soft-target width (top_k)",
         help_text="Top-k log-probabilities stored per token (OpenAI-compatible servers often cap this at 20).",
     )
-    scope = forms.ChoiceField(choices=list(SCOPES.items()), widget=forms.RadioSelect, initial="all", label="Prompts")
+    soft_targets = soft_targets_field()
+    draws = draws_field()
+    scope = forms.ChoiceField(
+        choices=list(SCOPES.items()), widget=forms.RadioSelect, initial="missing", label="Prompts"
+    )
     source = forms.ChoiceField(choices=[("", "any source")] + list(Prompt.Source.choices), required=False)
     metadata_key = forms.CharField(required=False, label="Metadata key")
     metadata_value = forms.CharField(
@@ -107,6 +145,12 @@ class GenerateForm(forms.Form):
             params["stop"] = text_to_stops(data.get("stop", ""))
         return params
 
+    def count_scopes(self, counts: dict[str, int]) -> None:
+        """Each scope's choice says how many prompts it would answer."""
+        self.fields["scope"].choices = [
+            (key, f"{label}: {counts[key]:,}" if key in counts else label) for key, label in SCOPES.items()
+        ]
+
     def prompt_filter(self) -> dict:
         data = self.cleaned_data
         return {name: data[name] for name in FILTER_FIELDS if data.get(name) not in (None, "")}
@@ -118,6 +162,14 @@ class ScoreForm(forms.Form):
         choices=list(TARGETS.items()), widget=forms.CheckboxSelectMultiple, initial=list(TARGETS), label="Score"
     )
     top_k = forms.IntegerField(initial=DEFAULT_TOP_K, label="Soft-target width (top_k)")
+    soft_targets = soft_targets_field()
+    draws = draws_field()
+
+    def score_params(self) -> dict:
+        data = self.cleaned_data
+        params = {"targets": data["targets"], "top_k": data["top_k"]}
+        params.update({k: data[k] for k in ("soft_targets", "draws") if data.get(k) not in (None, "")})
+        return params
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

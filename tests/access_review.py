@@ -51,4 +51,5 @@ ACCESS = {
     "project-members": ("get", "engineer", None),
     "project-member-change": ("post", "engineer", member_kwargs),
     "project-curriculum": ("post", "engineer", None),
+    "project-checks": ("post", "engineer", None),
 }

@@ -56,10 +56,20 @@ def forward_logprobs(model, tokenizer, prompt_text, token_ids):
 
 
 def assert_soft_targets_match(st, lp):
-    """Stored top-k values equal the forward pass within float16 tolerance."""
+    """Stored soft targets are the forward pass's: the k most likely ids, their k + 1 buckets
+    within the shard's rounding (float16 in v1, 6-bit in v2: well under 1e-2 nats of KL a
+    position), and each token's own log-probability (float16)."""
     k = st.k
-    top = np.sort(lp, axis=1)[:, ::-1][:, :k]
-    assert np.allclose(st.topk_logprobs.astype(np.float32), top, atol=2e-2, rtol=1e-3)
-    picked = np.take_along_axis(lp, st.topk_ids.astype(np.int64), axis=1)
-    assert np.allclose(picked, st.topk_logprobs.astype(np.float32), atol=2e-2, rtol=1e-3)
-    assert np.allclose(st.token_logprob, lp[np.arange(len(st)), st.token_ids], atol=1e-4)
+    exact = np.take_along_axis(lp, st.topk_ids.astype(np.int64), axis=1)
+    assert np.allclose(exact, np.sort(lp, axis=1)[:, ::-1][:, :k], atol=2e-2, rtol=1e-3)
+
+    def buckets(top, tail=None):
+        if tail is None:
+            tail = np.log1p(-np.minimum(np.exp(top.astype(np.float64)).sum(1), 1 - 1e-12))
+        b = np.concatenate([top, np.maximum(tail, -30.0)[:, None]], 1).astype(np.float64)
+        return b - np.logaddexp.reduce(b, axis=1, keepdims=True)
+
+    want, got = buckets(exact), buckets(st.topk_logprobs.astype(np.float32), st.tail_logprob)
+    kl = (np.exp(want) * (want - got)).sum(1)
+    assert kl.mean() < 2e-3 and kl.max() < 1e-2
+    assert np.allclose(st.token_logprob, lp[np.arange(len(st)), st.token_ids], atol=1e-2)

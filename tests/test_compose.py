@@ -36,13 +36,14 @@ def test_the_compose_file_is_valid_and_has_every_service():
     result = _config(SECRET_KEY="test-secret")
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker-gpu", "worker-cpu"}
+    assert set(services) == {"postgres", "redis", "web", "worker-gpu", "worker-cpu", "beat"}
     assert all("healthcheck" in s for s in services.values())
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
     gpu = services["worker-gpu"]
     assert "gpu" in gpu["command"] and "--prefetch-multiplier" in gpu["command"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     assert "default" in services["worker-cpu"]["command"]
+    assert "beat" in services["beat"]["command"]  # the periodic drift check
 
 
 def test_the_compose_file_refuses_to_run_without_a_secret_key():

@@ -95,8 +95,23 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
         "kd_loss",
         "ce_loss",
         "lr",
+        "val_kd_loss",
+        "val_ce_loss",
+        "val_teacher_agreement",
+        "val_accuracy",
     }
+    # The validation curves: val_points (4) passes per phase, the last one the gate's, on the loss curves' steps.
+    for stage_name, gate in (
+        ("easy", job.metrics["stages"]["0"]["gate"]),
+        ("hard", job.metrics["stages"]["1"]["gate"]),
+    ):
+        points = MetricPoint.objects.filter(
+            job=job, stage=stage_name, name=f"val_{gate['metric'].removeprefix('val_')}"
+        )
+        assert sorted(points.values_list("step", flat=True)) == [1, 2, 3]
+        assert points.get(step=3).value == pytest.approx(gate["value"])
     assert (job.progress_done, job.progress_total) == (6, 6)  # one bar over the whole job: 3 steps x 2 stages
+    assert job.metrics["memory"]["peak_rss_mb"] >= job.metrics["memory"]["start_rss_mb"] > 0
 
     evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
     assert (

@@ -345,7 +345,8 @@ def test_the_report_page_draws_every_chart(project, client_as, trained):
     page = client_as("reader").get(reverse("report-detail", args=[project.slug, report.pk])).content.decode()
     assert "Quality retained" in page and "Speed-up" in page
     assert "Normalized match by tier" in page and "hard (1)" in page
-    assert "Latency per request" in page and "Loss per stage" in page
+    assert "Latency per request" in page and "Loss and validation per stage" in page
+    assert "easy: validation" in page and "teacher agreement (gate metric)" in page  # the easy stage's gate
     assert page.count("<svg") >= 5
     assert "Reference perplexity" in page
 
@@ -384,7 +385,8 @@ def test_two_versions_compare_side_by_side(project, client_as, trained):
         .get(reverse("model-compare", args=[project.slug]), {"a": stage1.pk, "b": final.pk})
         .content.decode()
     )
-    assert "Quality retained" in page and "not evaluated" in page and "B − A" in page
+    # The stage version has no report: the page says so instead of a column of dashes.
+    assert f"A · {stage1.name} has no evaluation report yet" in page and "not evaluated" in page and "B − A" in page
     assert "A: gates" in page and "B: gates" in page
 
 
@@ -462,7 +464,7 @@ def test_report_and_tier_names_are_escaped_in_charts(project, client_as):
 
 def test_long_curves_are_thinned_by_the_database_keeping_both_ends(project):
     from curation.models import MetricPoint
-    from curation.pages.training import CURVE_POINTS, loss_charts
+    from curation.pages.curves import CURVE_POINTS, loss_charts
 
     job = Job.objects.create(
         project=project,

@@ -333,3 +333,27 @@ def test_a_batch_racing_another_delivery_keeps_the_rows_already_there_and_adds_t
     assert rows == {0: "first delivery", 1: "new"}
     shown = Example.objects.filter(sample__job=job).annotate(shown=Example.response_text_sql())
     assert sorted(shown.values_list("shown", flat=True)) == ["first delivery", "new"]
+
+
+def test_progress_moves_while_the_first_batch_decodes(project, tiny_model_dir, engineer, monkeypatch):
+    from workers.teacher import decode
+
+    monkeypatch.setattr(decode, "DECODE_PROGRESS_EVERY_S", 0.0)  # the tiny model decodes a batch in milliseconds
+    reports = []
+    original = job_context.JobContext.progress
+
+    def spy(self, done=None, total=None, **kw):
+        if done is not None and kw.get("phase") == "generating":
+            reports.append((done, total, kw.get("tokens_per_s")))
+        return original(self, done, total, **kw)
+
+    monkeypatch.setattr(job_context.JobContext, "progress", spy)
+    add_prompts(project, TICKETS[:4])
+    spec = teacher_spec(project, tiny_model_dir, options={"max_batch_size": 8})  # one batch for all 8 samples
+    job = launch(project, spec, engineer, n=2, max_new_tokens=24, min_new_tokens=24, seed=1)
+    assert jobs.run(job.id, run_generation) == "succeeded"
+    within = [done for done, total, _ in reports if 0 < done < total]
+    assert within, f"the bar only jumped: {reports}"
+    assert within == sorted(within)  # it never moves back
+    assert reports[-1][0] == reports[-1][1] == 8
+    assert all(tps is not None and tps > 0 for done, _, tps in reports if done)

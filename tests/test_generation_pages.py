@@ -115,6 +115,30 @@ def test_the_score_page_counts_what_needs_scoring_and_launches(project, spec, cl
     assert response.status_code == 302 and job.kind == "score" and job.params["top_k"] == 8
 
 
+def test_the_score_page_launches_sampled_soft_targets_and_the_job_page_says_so(project, spec, client_as):
+    ExampleFactory(prompt__project=project, response="A human answer", soft_targets="")
+    client = client_as("engineer")
+    form = {"model_spec": spec.pk, "targets": ["edits"], "top_k": 8, "soft_targets": "sampled", "draws": 16}
+    response = client.post(reverse("score-launch", args=[project.slug]), form)
+    job = Job.objects.get()
+    assert response.status_code == 302 and (job.params["soft_targets"], job.params["draws"]) == ("sampled", 16)
+    html = client.get(reverse("job-detail", args=[project.slug, job.pk])).content.decode()
+    assert "sampled (RS-KD): 16 draws per token" in html
+
+
+def test_the_generate_page_refuses_sampled_targets_from_a_server_on_the_field(project, client_as):
+    add_prompts(project, TICKETS[:2])
+    server = ModelSpec.objects.create(
+        project=project, name="vllm", backend="openai", base_url="http://vllm:8000/v1", role="teacher"
+    )
+    client = client_as("engineer")
+    response = client.post(
+        reverse("gen-launch", args=[project.slug]), {"model_spec": server.pk, "scope": "all", "soft_targets": "sampled"}
+    )
+    assert response.status_code == 400 and not Job.objects.exists()
+    assert "returns only its top log-probabilities" in response.content.decode()
+
+
 def test_the_models_page_registers_a_server_spec_by_key_variable_never_the_key(project, client_as):
     client = client_as("engineer")
     url = reverse("modelspec-list", args=[project.slug])

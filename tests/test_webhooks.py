@@ -19,9 +19,10 @@ pytestmark = pytest.mark.django_db
 def eager(settings, monkeypatch):
     from webapp.celery import app
 
-    # Celery reads its settings once per process: set the app's own conf, whatever ran before.
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Celery reads its settings once per process: set the app's own conf, whatever ran before. The
+    # conf first: were it first read under the overridden setting, its restored value would be eager.
     monkeypatch.setitem(app.conf, "task_always_eager", True)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.WEBHOOK_BACKOFF_S = 30
     settings.WEBHOOK_TIMEOUT_S = 1
 

@@ -192,6 +192,13 @@ WEBHOOK_BACKOFF_S = env_int("WEBHOOK_BACKOFF_S", 30, minimum=1)
 WEBHOOK_MAX_BACKOFF_S = env_int("WEBHOOK_MAX_BACKOFF_S", 3600, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
 
+# Drift monitoring (services/drift): `celery -A webapp beat` queues a check of every capturing
+# project this often (a capture also queues one as soon as a full window is waiting).
+DRIFT_CHECK_EVERY_S = env_int("DRIFT_CHECK_EVERY_S", 3600, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "drift-check": {"task": "workers.tasks.drift.check_all", "schedule": float(DRIFT_CHECK_EVERY_S)},
+}
+
 # GET /metrics (Prometheus) answers only "Authorization: Bearer <METRICS_TOKEN>"; unset: refused.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # The Celery queues whose depth /metrics reports.

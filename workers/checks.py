@@ -52,6 +52,7 @@ _FIELDS = {
     "refusal": {},
     "label_in_set": {"labels": list},
 }
+CHECK_TYPES = tuple(_FIELDS)
 _OPTIONAL = {"refusal": {"phrases": list}, "regex_must_match": {"flags": str}, "regex_must_not_match": {"flags": str}}
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,\})")
 
@@ -117,6 +118,29 @@ def validate_checks_config(cfg) -> list[dict]:
             raise ValueError(f"{where}: a second check named {name!r}; give one of them a distinct 'name'")
         names.add(name)
     return cfg
+
+
+def describe_check(entry: dict) -> str:
+    """One validated check in words, for the settings page."""
+    kind = entry["type"]
+    if kind == "non_empty":
+        text = "the answer is not empty"
+    elif kind == "max_length":
+        text = f"the answer has at most {entry['chars']:,} characters"
+    elif kind == "regex_must_match":
+        text = f"the answer matches the pattern {entry['pattern']!r}"
+    elif kind == "regex_must_not_match":
+        text = f"the answer does not match the pattern {entry['pattern']!r}"
+    elif kind == "json":
+        text = "the answer is valid JSON"
+    elif kind == "json_schema":
+        text = f"the answer is JSON that follows a schema ({len(entry['schema'].get('properties', {}))} properties)"
+    elif kind == "refusal":
+        phrases = entry.get("phrases")
+        text = "the answer is not a refusal" + (f" (phrases: {', '.join(map(repr, phrases))})" if phrases else "")
+    else:
+        text = f"the label is one of {', '.join(entry['labels'])}"
+    return f"{entry.get('name', kind)}: {text}"
 
 
 def _run_one(text: str, entry: dict) -> tuple[bool, str]:

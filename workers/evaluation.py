@@ -33,14 +33,12 @@ Definitions (what the report shows):
   95% intervals, overall and by tier, and chrF retained (``workers.genmetrics``); each
   item's answer is kept in ``per_item`` (``student_outputs``/``teacher_outputs``) for the
   judge and the blind side-by-side review.
-- memory: parameter + buffer bytes, and the growth of the process's peak RSS
-  (``ru_maxrss``) during the model's evaluation (0 when it stays under an earlier peak).
+- memory: parameter + buffer bytes, and the process's peak RSS while the model was
+  evaluated (sampled; both models are loaded, so it is the evaluation's footprint).
 """
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -52,6 +50,7 @@ import torch
 from workers import genmetrics
 from workers.distill.data import collate_classification, label_scores, label_token_ids, move
 from workers.evalmetrics import ECE_BINS, expected_calibration_error, macro_f1, normalize_text, perplexity  # noqa: F401
+from workers.memory import PeakRSS
 from workers.prompting import render_prompt
 
 
@@ -73,11 +72,6 @@ def load_model(path: str, name: str | None = None) -> LoadedModel:
 
 def _percentile(values, q):
     return float(np.percentile(values, q)) if values else None
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def model_memory(model) -> dict:
@@ -313,7 +307,7 @@ def _by_tier(items, aggregate):
     return {tier: aggregate(idxs) for tier, idxs in sorted(groups.items())}
 
 
-def _speed(items, memory, rss_delta) -> dict:
+def _speed(items, memory, peak_rss_mb) -> dict:
     lat = [i["latency_s"] for i in items]
     return {
         "latency_p50_ms": _percentile(lat, 50) * 1000,
@@ -321,14 +315,15 @@ def _speed(items, memory, rss_delta) -> dict:
         "tokens_per_s": sum(i["tokens"] for i in items) / max(sum(lat), 1e-12),
         "threads": items[0].get("threads") if items else None,
         **memory,
-        "peak_rss_delta_mb": rss_delta,
+        "peak_rss_mb": peak_rss_mb,
     }
 
 
 def _run(lm, fn):
-    before = _peak_rss_mb()
-    items = fn(lm)
-    return items, max(0.0, _peak_rss_mb() - before)
+    """The model's items and the process's peak RSS (MiB) while it ran them (both models loaded)."""
+    with PeakRSS() as peak:
+        items = fn(lm)
+    return items, peak.peak_mb
 
 
 def evaluate(

@@ -27,6 +27,8 @@ gradient. ``beta = 1`` samples the teacher itself (weights 1/m).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 CAP = 20.0  # nats below the top token: mass e^-20 of it is below any float16 rounding
@@ -106,14 +108,23 @@ def sample_targets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids [T, m], log-weights [T, m] float32): ``m`` draws per row of the full log-probs ``logp``
     [T, V] from ``q ∝ p^beta`` with importance weights ``p / (m q)`` (see the module's text)."""
-    logp = np.asarray(logp, dtype=np.float64)
-    logq = beta * logp
-    logq = logq - np.logaddexp.reduce(logq, axis=1, keepdims=True)
-    q = np.exp(logq)
-    cdf = np.cumsum(q, axis=1)
+    import torch
+
+    u = rng.random((np.asarray(logp).shape[0], m))
+    ids, logw = draw_targets(torch.from_numpy(np.asarray(logp, dtype=np.float64)), torch.from_numpy(u), beta)
+    return ids.numpy(), logw.numpy()
+
+
+def draw_targets(logp, u, beta: float = 1.0):
+    """The draws themselves, in torch (a teacher's decode loop calls this on its device): rows of
+    log-probs ``logp`` [T, V] and uniforms ``u`` [T, m] in [0, 1) give (ids [T, m] int32, log-weights
+    [T, m] float32) by inverting the CDF of ``q ∝ p^beta``."""
+    import torch
+
+    logp = logp.double()
+    logq = torch.log_softmax(beta * logp, dim=-1) if beta != 1.0 else logp - torch.logsumexp(logp, -1, keepdim=True)
+    cdf = logq.exp().cumsum(-1)
     cdf[:, -1] = 1.0
-    u = rng.random((logp.shape[0], m))
-    ids = np.stack([np.searchsorted(cdf[t], u[t], side="right") for t in range(logp.shape[0])])
-    ids = np.minimum(ids, logp.shape[1] - 1).reshape(logp.shape[0], m)
-    logw = np.take_along_axis(logp, ids, 1) - np.take_along_axis(logq, ids, 1) - np.log(m)
-    return ids, logw.astype(np.float32)
+    ids = torch.searchsorted(cdf, u.to(cdf.dtype).contiguous(), right=True).clamp(max=logp.shape[-1] - 1)
+    logw = logp.gather(-1, ids) - logq.gather(-1, ids) - math.log(u.shape[-1])
+    return ids.to(torch.int32), logw.float()

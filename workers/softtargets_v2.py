@@ -7,6 +7,8 @@ Tensors (N = the shard's positions over all samples, S = its samples):
 - ``topk_ids``  [N, k]         the same type; ``topk_q`` uint8 [N, width] and
   ``topk_scale`` float16 [N]: ``softcodec.encode_topk`` (absent when k = 0)
 - ``sample_ids`` [N, m], ``sample_logw`` float16 [N, m]: RS-KD draws, when the samples have them
+- ``token_logprob`` float16 [N]: each response token's own log-probability, when every sample
+  has it (the generation and score jobs' samples do: 2 bytes a token, for the heatmap and exports)
 
 Metadata: ``format = softtargets-v2``, ``keys`` (JSON list, in row order), ``k``, ``bits``.
 A read memory-maps the shard and slices only the sample's rows.
@@ -29,6 +31,12 @@ _indexes: dict[int, dict[str, int]] = {}
 
 class ShardFormatError(ValueError):
     """What the caller (softtargets.py) reports as its SoftTargetError."""
+
+
+def shard_group(st) -> tuple:
+    """What every sample of one v2 shard shares: its k, and whether it has RS-KD draws and its own
+    token log-probabilities (``ShardWriter`` writes one shard per group of a flush)."""
+    return st.k, st.sample_ids is not None, st.token_logprob is not None
 
 
 def pack_shard(samples: dict, bits: int) -> bytes:
@@ -57,6 +65,8 @@ def pack_shard(samples: dict, bits: int) -> bytes:
         sample_ids = np.concatenate([st.sample_ids for _, st in items])
         tensors["sample_ids"] = sample_ids.astype(id_dtype(sample_ids))
         tensors["sample_logw"] = np.concatenate([st.sample_logw for _, st in items]).astype(np.float16)
+    if all(st.token_logprob is not None for _, st in items):
+        tensors["token_logprob"] = np.concatenate([st.token_logprob for _, st in items]).astype(np.float16)
     meta = {"format": FORMAT, "keys": json.dumps([key for key, _ in items]), "k": str(k), "bits": str(bits)}
     return save_safetensors(tensors, metadata=meta)
 
@@ -87,6 +97,8 @@ def read_sample(handle, rel: str, key: str) -> dict[str, np.ndarray]:
     extra = {}
     if "sample_ids" in names:
         extra = {"sample_ids": rows("sample_ids"), "sample_logw": rows("sample_logw").astype(np.float32)}
+    if "token_logprob" in names:
+        extra["token_logprob"] = rows("token_logprob").astype(np.float32)
     return {
         "token_ids": rows("token_ids"),
         "topk_ids": rows("topk_ids"),

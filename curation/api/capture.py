@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from curation.api.base import SLUG_PARAMETER, ProjectScoped
-from curation.services import datasets
+from curation.services import datasets, drift
 from curation.services.errors import Invalid
 
 CAPTURE_EXAMPLE = {
@@ -69,4 +69,6 @@ class CaptureView(ProjectScoped, APIView):
         if not isinstance(body, dict) or set(body) != {"items"}:
             raise Invalid({"items": ['Send {"items": [...]}: an object with one key, items.']})
         result = datasets.capture(self.project, body["items"])
+        if result.stored:
+            drift.after_capture(self.project)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

@@ -19,7 +19,7 @@ from curation.services import jobs as job_service
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_whole
 from curation.services.teacher import launch_generation, launch_scoring
-from workers.teacher import DEFAULT_TOP_K
+from workers.teacher import DEFAULT_DRAWS, DEFAULT_TOP_K
 
 MAX_LIST = 200
 
@@ -87,8 +87,9 @@ class JobLaunchSerializer(serializers.Serializer):
         default=dict,
         help_text=(
             "generate: n, temperature, top_p, max_new_tokens, min_new_tokens, stop, seed, top_k (soft-target "
-            f"width, default {DEFAULT_TOP_K}); missing ones come from the spec's defaults. score: targets (edits, "
-            "gold), top_k."
+            f"width, default {DEFAULT_TOP_K}), soft_targets (topk | sampled: RS-KD draws instead of the top-k, "
+            f"local teachers only), draws (per token, default {DEFAULT_DRAWS}); missing ones come from the spec's "
+            "defaults. score: targets (edits, gold), top_k, soft_targets, draws."
         ),
     )
     prompt_filter = serializers.DictField(
@@ -126,6 +127,8 @@ JOB_EXAMPLE = {
             "stop": [],
             "seed": 0,
             "top_k": DEFAULT_TOP_K,
+            "soft_targets": "topk",
+            "draws": DEFAULT_DRAWS,
         },
         "prompt_filter": {"scope": "missing", "source": "imported"},
         "frozen": {"max_prompt_id": 9120, "count": 5000},

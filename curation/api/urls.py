@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from curation.api import experiments, hygiene, pairs, registry, runs, training
 from curation.api.audit import AuditLogView
 from curation.api.capture import CaptureView
+from curation.api.drift import DriftReportViewSet
 from curation.api.examples import ExampleViewSet
 from curation.api.gold import GoldItemViewSet
 from curation.api.imports import PromptImportView
@@ -28,6 +29,7 @@ router.register(f"{P}/tiers", TierViewSet, basename="api-tiers")
 router.register(f"{P}/stages", StageViewSet, basename="api-stages")
 router.register(f"{P}/gold", GoldItemViewSet, basename="api-gold")
 router.register(f"{P}/snapshots", SnapshotViewSet, basename="api-snapshots")
+router.register(f"{P}/drift-reports", DriftReportViewSet, basename="api-drift-reports")
 
 urlpatterns = [
     path("projects/<slug:slug>/audit", AuditLogView.as_view(), name="api-audit"),

@@ -5,25 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0013_job_claims'),
+        ("curation", "0013_job_claims"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='judge_grades',
+            model_name="project",
+            name="judge_grades",
             field=models.JSONField(blank=True, default=list, help_text="The judge's grades (numbers); empty: 1-5."),
         ),
         migrations.AddField(
-            model_name='project',
-            name='judge_rubric',
-            field=models.TextField(blank=True, help_text='What the judge grades and what each grade means.'),
+            model_name="project",
+            name="judge_rubric",
+            field=models.TextField(blank=True, help_text="What the judge grades and what each grade means."),
         ),
         migrations.AddField(
-            model_name='project',
-            name='judge_spec',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.modelspec'),
+            model_name="project",
+            name="judge_spec",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="curation.modelspec",
+            ),
         ),
     ]

@@ -5,25 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0015_pairwise'),
+        ("curation", "0015_pairwise"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='bulkaction',
-            name='undoes',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='undone_by', to='curation.bulkaction'),
+            model_name="bulkaction",
+            name="undoes",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="undone_by",
+                to="curation.bulkaction",
+            ),
         ),
         migrations.AddField(
-            model_name='bulkaction',
-            name='undone_at',
+            model_name="bulkaction",
+            name="undone_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='verdict',
-            name='action',
-            field=models.CharField(choices=[('approve', 'Approve'), ('reject', 'Reject'), ('edit', 'Edit'), ('grade', 'Grade'), ('tier', 'Set tier'), ('stage', 'Move to stage'), ('gold', 'Add to gold'), ('comment', 'Comment'), ('label', 'Set label'), ('undo', 'Undo')], max_length=20),
+            model_name="verdict",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("approve", "Approve"),
+                    ("reject", "Reject"),
+                    ("edit", "Edit"),
+                    ("grade", "Grade"),
+                    ("tier", "Set tier"),
+                    ("stage", "Move to stage"),
+                    ("gold", "Add to gold"),
+                    ("comment", "Comment"),
+                    ("label", "Set label"),
+                    ("undo", "Undo"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

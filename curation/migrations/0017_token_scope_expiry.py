@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0016_undo'),
+        ("curation", "0016_undo"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='expires_at',
-            field=models.DateTimeField(blank=True, help_text='Empty: never expires.', null=True),
+            model_name="apitoken",
+            name="expires_at",
+            field=models.DateTimeField(blank=True, help_text="Empty: never expires.", null=True),
         ),
         migrations.AddField(
-            model_name='apitoken',
-            name='scope',
-            field=models.CharField(choices=[('full', 'Full: everything your role allows'), ('read', 'Read-only: GET requests only'), ('capture', 'Capture-only: import prompts into the pool, nothing else')], default='full', max_length=10),
+            model_name="apitoken",
+            name="scope",
+            field=models.CharField(
+                choices=[
+                    ("full", "Full: everything your role allows"),
+                    ("read", "Read-only: GET requests only"),
+                    ("capture", "Capture-only: import prompts into the pool, nothing else"),
+                ],
+                default="full",
+                max_length=10,
+            ),
         ),
     ]

@@ -6,123 +6,214 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0017_token_scope_expiry'),
+        ("curation", "0017_token_scope_expiry"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RedactionEvent',
+            name="RedactionEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('redact', 'Redacted'), ('mark_pii', 'Marked as PII'), ('mark_not_pii', 'Marked as not PII')], max_length=20)),
-                ('where', models.CharField(choices=[('teacher_request', 'Teacher request'), ('snapshot', 'Snapshot'), ('review', 'Review')], max_length=20)),
-                ('entity', models.CharField(max_length=40)),
-                ('part', models.IntegerField(default=-1, help_text="-1: the prompt's text; else the chat message's index.")),
-                ('start', models.PositiveIntegerField()),
-                ('end', models.PositiveIntegerField()),
-                ('job_id', models.BigIntegerField(blank=True, null=True)),
-                ('snapshot_id', models.BigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("redact", "Redacted"),
+                            ("mark_pii", "Marked as PII"),
+                            ("mark_not_pii", "Marked as not PII"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "where",
+                    models.CharField(
+                        choices=[
+                            ("teacher_request", "Teacher request"),
+                            ("snapshot", "Snapshot"),
+                            ("review", "Review"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("entity", models.CharField(max_length=40)),
+                (
+                    "part",
+                    models.IntegerField(default=-1, help_text="-1: the prompt's text; else the chat message's index."),
+                ),
+                ("start", models.PositiveIntegerField()),
+                ("end", models.PositiveIntegerField()),
+                ("job_id", models.BigIntegerField(blank=True, null=True)),
+                ("snapshot_id", models.BigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.AddField(
-            model_name='project',
-            name='hygiene',
-            field=models.JSONField(blank=True, default=dict, help_text='Data hygiene settings (thresholds, PII options); missing keys take the defaults of curation.services.hygiene.settings.'),
+            model_name="project",
+            name="hygiene",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Data hygiene settings (thresholds, PII options); missing keys take the defaults of curation.services.hygiene.settings.",
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='hygiene_state',
-            field=models.JSONField(blank=True, default=dict, editable=False, help_text='What the last contamination check covered: {max_prompt_id, gold} (see hygiene.ensure_current).'),
+            model_name="project",
+            name="hygiene_state",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                editable=False,
+                help_text="What the last contamination check covered: {max_prompt_id, gold} (see hygiene.ensure_current).",
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='cluster_id',
+            model_name="prompt",
+            name="cluster_id",
             field=models.BigIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='cluster_size',
+            model_name="prompt",
+            name="cluster_size",
             field=models.PositiveIntegerField(default=1, editable=False),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='has_pii',
+            model_name="prompt",
+            name="has_pii",
             field=models.BooleanField(default=False, editable=False),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='near_gold',
-            field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.golditem'),
+            model_name="prompt",
+            name="near_gold",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="curation.golditem",
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='near_gold_kind',
-            field=models.CharField(blank=True, editable=False, help_text='near (Jaccard) or semantic (cosine).', max_length=10),
+            model_name="prompt",
+            name="near_gold_kind",
+            field=models.CharField(
+                blank=True, editable=False, help_text="near (Jaccard) or semantic (cosine).", max_length=10
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='near_gold_similarity',
+            model_name="prompt",
+            name="near_gold_similarity",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='pii_decisions',
-            field=models.JSONField(blank=True, default=list, editable=False, help_text="Reviewers' decisions on spans: [{part, start, end, entity, is_pii}]."),
+            model_name="prompt",
+            name="pii_decisions",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                editable=False,
+                help_text="Reviewers' decisions on spans: [{part, start, end, entity, is_pii}].",
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='pii_spans',
-            field=models.JSONField(blank=True, default=list, editable=False, help_text='Detected personal data: [{part, start, end, entity, score}], no values.'),
+            model_name="prompt",
+            name="pii_spans",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                editable=False,
+                help_text="Detected personal data: [{part, start, end, entity, score}], no values.",
+            ),
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='decontamination',
-            field=models.JSONField(blank=True, default=list, help_text='Evidence for each example the gold guard left out: [{example_id, prompt_id, reason, gold_item, similarity, evidence}] (at most DECONTAMINATION_EVIDENCE_MAX).'),
+            model_name="snapshot",
+            name="decontamination",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Evidence for each example the gold guard left out: [{example_id, prompt_id, reason, gold_item, similarity, evidence}] (at most DECONTAMINATION_EVIDENCE_MAX).",
+            ),
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='one_per_cluster',
-            field=models.BooleanField(default=False, help_text='At most one example per duplicate cluster (the lowest example id of each).'),
+            model_name="snapshot",
+            name="one_per_cluster",
+            field=models.BooleanField(
+                default=False, help_text="At most one example per duplicate cluster (the lowest example id of each)."
+            ),
         ),
         migrations.AddField(
-            model_name='snapshot',
-            name='redact_pii',
-            field=models.BooleanField(default=False, help_text="Prompts' personal data replaced by typed placeholders (<EMAIL>, <PHONE>...)."),
+            model_name="snapshot",
+            name="redact_pii",
+            field=models.BooleanField(
+                default=False, help_text="Prompts' personal data replaced by typed placeholders (<EMAIL>, <PHONE>...)."
+            ),
         ),
         migrations.AlterField(
-            model_name='job',
-            name='kind',
-            field=models.CharField(choices=[('generate', 'Teacher generation'), ('score', 'Teacher scoring'), ('distill', 'Staged distillation'), ('evaluate', 'Evaluation'), ('snapshot', 'Snapshot build'), ('experiment', 'Experiment preparation'), ('hygiene', 'Data hygiene checks')], max_length=20),
+            model_name="job",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("generate", "Teacher generation"),
+                    ("score", "Teacher scoring"),
+                    ("distill", "Staged distillation"),
+                    ("evaluate", "Evaluation"),
+                    ("snapshot", "Snapshot build"),
+                    ("experiment", "Experiment preparation"),
+                    ("hygiene", "Data hygiene checks"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddIndex(
-            model_name='prompt',
-            index=models.Index(condition=models.Q(('near_gold__isnull', False)), fields=['project', 'near_gold'], name='prompt_near_gold'),
+            model_name="prompt",
+            index=models.Index(
+                condition=models.Q(("near_gold__isnull", False)),
+                fields=["project", "near_gold"],
+                name="prompt_near_gold",
+            ),
         ),
         migrations.AddIndex(
-            model_name='prompt',
-            index=models.Index(condition=models.Q(('cluster_size__gt', 1)), fields=['project', 'cluster_id'], name='prompt_cluster'),
+            model_name="prompt",
+            index=models.Index(
+                condition=models.Q(("cluster_size__gt", 1)), fields=["project", "cluster_id"], name="prompt_cluster"
+            ),
         ),
         migrations.AddField(
-            model_name='redactionevent',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='redactions', to='curation.project'),
+            model_name="redactionevent",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="redactions", to="curation.project"
+            ),
         ),
         migrations.AddField(
-            model_name='redactionevent',
-            name='prompt',
-            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='curation.prompt'),
+            model_name="redactionevent",
+            name="prompt",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="curation.prompt",
+            ),
         ),
         migrations.AddField(
-            model_name='redactionevent',
-            name='user',
-            field=models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="redactionevent",
+            name="user",
+            field=models.ForeignKey(
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='redactionevent',
-            index=models.Index(fields=['project', 'id'], name='redaction_project_id'),
+            model_name="redactionevent",
+            index=models.Index(fields=["project", "id"], name="redaction_project_id"),
         ),
     ]

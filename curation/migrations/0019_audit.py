@@ -45,32 +45,80 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0018_hygiene'),
+        ("curation", "0018_hygiene"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('kind', models.CharField(choices=[('membership', 'Membership'), ('role', 'Role'), ('token', 'API token'), ('settings', 'Settings'), ('gold', 'Gold item'), ('snapshot', 'Snapshot'), ('job', 'Job'), ('redaction', 'Redaction')], max_length=20)),
-                ('action', models.CharField(max_length=30)),
-                ('target', models.CharField(help_text="What changed, in words: 'job #12', 'alice'.", max_length=200)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('before', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('after', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, db_index=False, help_text='Empty for the system (a worker, a command without a user).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(blank=True, db_constraint=False, db_index=False, help_text='Empty for changes outside a project (API tokens belong to a person).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='curation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("membership", "Membership"),
+                            ("role", "Role"),
+                            ("token", "API token"),
+                            ("settings", "Settings"),
+                            ("gold", "Gold item"),
+                            ("snapshot", "Snapshot"),
+                            ("job", "Job"),
+                            ("redaction", "Redaction"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("action", models.CharField(max_length=30)),
+                ("target", models.CharField(help_text="What changed, in words: 'job #12', 'alice'.", max_length=200)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "before",
+                    models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
+                ),
+                (
+                    "after",
+                    models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        help_text="Empty for the system (a worker, a command without a user).",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        help_text="Empty for changes outside a project (API tokens belong to a person).",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="curation.project",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['project', 'created_at'], name='audit_project_time'), models.Index(fields=['project', 'kind', 'created_at'], name='audit_project_kind_time'), models.Index(fields=['project', 'actor', 'created_at'], name='audit_project_actor_time')],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["project", "created_at"], name="audit_project_time"),
+                    models.Index(fields=["project", "kind", "created_at"], name="audit_project_kind_time"),
+                    models.Index(fields=["project", "actor", "created_at"], name="audit_project_actor_time"),
+                ],
             },
         ),
         migrations.RunPython(forward, backward),

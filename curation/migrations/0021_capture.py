@@ -5,33 +5,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0020_webhooks'),
+        ("curation", "0020_webhooks"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='prompt',
-            name='source',
-            field=models.CharField(choices=[('imported', 'Imported'), ('synthetic', 'Synthetic'), ('human', 'Human'), ('retrieval', 'Retrieval'), ('production', 'Production (captured)')], default='imported', max_length=20),
+            model_name="prompt",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("imported", "Imported"),
+                    ("synthetic", "Synthetic"),
+                    ("human", "Human"),
+                    ("retrieval", "Retrieval"),
+                    ("production", "Production (captured)"),
+                ],
+                default="imported",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='CapturedRequest',
+            name="CapturedRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_id', models.CharField(help_text="The caller's id for the request: resending it is a no-op.", max_length=100)),
-                ('answer', models.TextField(blank=True, help_text='What the production model answered, if sent.')),
-                ('model_name', models.CharField(blank=True, max_length=200)),
-                ('captured_at', models.DateTimeField(help_text="When the request happened (the caller's timestamp).")),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='captured_requests', to='curation.project')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='captures', to='curation.prompt')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "client_id",
+                    models.CharField(
+                        help_text="The caller's id for the request: resending it is a no-op.", max_length=100
+                    ),
+                ),
+                ("answer", models.TextField(blank=True, help_text="What the production model answered, if sent.")),
+                ("model_name", models.CharField(blank=True, max_length=200)),
+                ("captured_at", models.DateTimeField(help_text="When the request happened (the caller's timestamp).")),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="captured_requests",
+                        to="curation.project",
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="captures", to="curation.prompt"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['project', 'captured_at'], name='capture_project_time')],
-                'constraints': [models.UniqueConstraint(fields=('project', 'client_id'), name='capture_unique_client_id')],
+                "indexes": [models.Index(fields=["project", "captured_at"], name="capture_project_time")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "client_id"), name="capture_unique_client_id")
+                ],
             },
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0021_capture'),
+        ("curation", "0021_capture"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelspec',
-            name='pricing',
-            field=models.JSONField(blank=True, default=dict, help_text='What a request costs, for the routing simulation: {"per_1k_input": .., "per_1k_output": ..} (per 1,000 tokens) and/or {"per_hour": ..} (a machine serving it, charged for its busy time).'),
+            model_name="modelspec",
+            name="pricing",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text='What a request costs, for the routing simulation: {"per_1k_input": .., "per_1k_output": ..} (per 1,000 tokens) and/or {"per_hour": ..} (a machine serving it, charged for its busy time).',
+            ),
         ),
     ]

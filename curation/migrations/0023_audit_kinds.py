@@ -5,20 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0022_model_prices'),
+        ("curation", "0022_model_prices"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='kind',
-            field=models.CharField(choices=[('membership', 'Membership'), ('role', 'Role'), ('token', 'API token'), ('settings', 'Settings'), ('gold', 'Gold item'), ('snapshot', 'Snapshot'), ('job', 'Job'), ('model', 'Model spec, version or report'), ('data', 'Prompt, sample or example (admin)')], max_length=20),
+            model_name="auditentry",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("membership", "Membership"),
+                    ("role", "Role"),
+                    ("token", "API token"),
+                    ("settings", "Settings"),
+                    ("gold", "Gold item"),
+                    ("snapshot", "Snapshot"),
+                    ("job", "Job"),
+                    ("model", "Model spec, version or report"),
+                    ("data", "Prompt, sample or example (admin)"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddIndex(
-            model_name='redactionevent',
-            index=models.Index(fields=['project', 'created_at'], name='redaction_project_time'),
+            model_name="redactionevent",
+            index=models.Index(fields=["project", "created_at"], name="redaction_project_time"),
         ),
     ]

@@ -2,6 +2,7 @@ from .artifacts import EvalReport, ModelVersion, Snapshot, SnapshotRow
 from .audit import AppendOnly, AuditEntry
 from .capture import CapturedRequest
 from .data import Example, ExampleStatus, GoldItem, ModelSpec, Prompt, RedactionEvent, TeacherSample, Verdict
+from .drift import DriftReport
 from .experiments import Experiment, ExperimentRun
 from .jobs import Job, JobAttempt, MetricPoint
 from .pairwise import PairComparison, PairItem, PairVerdict
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "BulkAction",
     "CapturedRequest",
+    "DriftReport",
     "EvalReport",
     "Example",
     "ExampleStatus",

@@ -67,6 +67,10 @@ class Prompt(models.Model):
         editable=False,
         help_text="Reviewers' decisions on spans: [{part, start, end, entity, is_pii}].",
     )
+    # Drift monitoring (curation.services.drift): the cosine similarity of the prompt's nearest
+    # training prompt when a drift window scored it, and whether it was novel in a flagged window.
+    drift_similarity = models.FloatField(null=True, blank=True, editable=False)
+    drifted = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -80,6 +84,8 @@ class Prompt(models.Model):
             models.Index(
                 fields=["project", "near_gold"], condition=models.Q(near_gold__isnull=False), name="prompt_near_gold"
             ),
+            # The queue's "drifted" filter: the few prompts a flagged drift window marked.
+            models.Index(fields=["project"], condition=models.Q(drifted=True), name="prompt_drifted"),
             # "Show this cluster" and "one per cluster" on the queue.
             models.Index(
                 fields=["project", "cluster_id"], condition=models.Q(cluster_size__gt=1), name="prompt_cluster"

@@ -53,6 +53,12 @@ class Project(models.Model):
         editable=False,
         help_text="What the last contamination check covered: {max_prompt_id, gold} (see hygiene.ensure_current).",
     )
+    drift = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Drift monitoring settings (thresholds, window); missing keys take the defaults of "
+        "curation.services.drift.settings.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -128,6 +134,9 @@ class Stage(models.Model):
     order = models.PositiveIntegerField(default=0)
     is_pool = models.BooleanField(default=False)
     description = models.TextField(blank=True)
+    # Whether ``review.stage_ready`` was sent for the stage's current state (every example decided);
+    # cleared when a pending example enters it, so the event goes out once per transition.
+    review_ready = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["project", "order", "id"]

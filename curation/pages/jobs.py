@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from curation.models import Example, Job, TeacherSample
+from curation.services.jobs import TASKS, queue_of
 from curation.services.teacher import filter_of, job_tier_counts
 
 
@@ -36,3 +38,26 @@ def teacher_job_summary(job: Job) -> dict:
     else:
         counts["edits"] = counts["written"] - counts["gold"]
     return counts
+
+
+def status_line(job: Job) -> str:
+    """What an active job is doing now, in words, read afresh at every poll of the progress
+    fragment (a launch message saying "queued" would go stale the moment a worker took it)."""
+    if job.status == Job.Status.QUEUED:
+        if job.cancel_requested:
+            return "Queued, and cancelled: it will not start."
+        queue = queue_of(job.kind)
+        kinds = [kind for kind in TASKS if queue_of(kind) == queue]
+        same_queue = Job.objects.filter(kind__in=kinds).exclude(pk=job.pk)
+        ahead = same_queue.filter(status=Job.Status.RUNNING).count()
+        ahead += same_queue.filter(status=Job.Status.QUEUED, id__lt=job.pk).count()
+        waiting = f"Queued: waiting for a worker of the “{queue}” queue; "
+        if ahead:
+            return waiting + f"{ahead} job{'s are' if ahead != 1 else ' is'} ahead of it."
+        return waiting + "no job is ahead of it, so if it stays queued no such worker is running."
+    if job.status == Job.Status.RUNNING:
+        if job.cancel_requested:
+            return "Stopping: it stops after its current batch and keeps what it wrote."
+        since = f" since {timezone.localtime(job.started_at):%H:%M:%S}" if job.started_at else ""
+        return f"Running{since}" + (f": {job.phase}." if job.phase else ".")
+    return ""

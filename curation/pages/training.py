@@ -1,5 +1,6 @@
 """What the distillation pages show, computed from the rows: the distill panel of a
-job page, loss charts, the report page and the comparison of two model versions.
+job page, the report page and the comparison of two model versions (the curves they
+draw are read in ``curation.pages.curves``).
 
 Views and template tags stay thin; everything here reads the database and returns
 plain dicts for the templates (and the SVG geometry of ``curation.charts``).
@@ -7,17 +8,11 @@ plain dicts for the templates (and the SVG geometry of ``curation.charts``).
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import RowNumber
-
 from curation import charts
-from curation.models import EvalReport, ExperimentRun, Job, MetricPoint, ModelVersion, Snapshot
+from curation.models import EvalReport, ExperimentRun, Job, ModelVersion, Snapshot
+from curation.pages.curves import loss_charts, validation_charts
 from curation.services.training import KD_MODES, gate_sign, phase_label
 
-LOSS_SERIES = (("loss", "total loss", "s-total"), ("kd_loss", "KD", "s-kd"), ("ce_loss", "CE", "s-ce"))
-CURVE_POINTS = 300
 SIDES = ({"name": "student", "css": "s-student"}, {"name": "teacher", "css": "s-teacher"})
 
 # name -> (label, kind, lower is better)
@@ -49,82 +44,6 @@ def gate_rule(gate: dict | None) -> str:
     if gate.get("patience"):
         text += f", patience {gate['patience']}"
     return text
-
-
-# ------------------------------------------------------------------ curves
-def loss_charts(job: Job, *, width=420, height=200) -> list[dict]:
-    """One chart per stage (loss, KD and CE against the stage's steps), on a shared
-    loss scale so stages compare at a glance; dashed lines mark patience and extra epochs."""
-    if job is None:
-        return []
-    names = [s["name"] for s in job.params.get("stages", [])]
-    points = defaultdict(list)
-    for stage, name, step, value in _curve_rows(job):
-        series = points[(stage, name)]
-        if series and series[-1][0] == step:
-            series[-1] = (step, value)  # a point trained again after a restart replaces the old one
-        else:
-            series.append((step, value))
-    values = [v for pts in points.values() for _, v in pts]
-    y_range = (min(values), max(values)) if values else None
-    # KD loss (about 1e-5 when the student matches) and CE (about 1) on one linear axis
-    # leave the KD curve flat on zero: a log scale when the curves are far apart.
-    positive = [v for v in values if v > 0]
-    log = bool(positive) and max(positive) / min(positive) > 100
-    if log:
-        y_range = (min(positive), max(positive))
-    curves = (job.metrics or {}).get("curves", {})
-    out = []
-    for name in names:
-        series = [
-            {"name": label, "css": css, "points": points.get((name, metric), [])} for metric, label, css in LOSS_SERIES
-        ]
-        runs = curves.get(name, [])
-        markers = [(run["offset"], _short_phase(run["phase"])) for run in runs if run["offset"] > 0]
-        end = max((run["offset"] + run["total"] for run in runs), default=None)
-        x_range = (0, end) if end else None
-        out.append(
-            {
-                "stage": name,
-                "chart": charts.line_chart(
-                    series,
-                    width=width,
-                    height=height,
-                    x_label="step",
-                    markers=markers,
-                    y_range=y_range,
-                    x_range=x_range,
-                    log=log,
-                ),
-            }
-        )
-    return out
-
-
-def _curve_rows(job: Job):
-    """(stage, name, step, value) of the loss curves, thinned in the database to about
-    ``CURVE_POINTS`` per line (a long job has a point a second: the page polls every 2 s)."""
-    metrics = [m for m, _, _ in LOSS_SERIES]
-    base = MetricPoint.objects.filter(job=job, name__in=metrics)
-    counts = dict(base.filter(name="loss").values_list("stage").annotate(n=Count("id")).values_list("stage", "n"))
-    for stage in sorted(counts):
-        rows = base.filter(stage=stage)
-        stride = -(-counts[stage] // CURVE_POINTS)
-        if stride > 1:
-            rows = (
-                rows.annotate(
-                    rn=Window(RowNumber(), partition_by=[F("name")], order_by=[F("step").asc(), F("id").asc()]),
-                    total=Window(Count("id"), partition_by=[F("name")]),
-                )
-                .annotate(m=F("rn") % stride)
-                .filter(Q(m=0) | Q(rn=1) | Q(rn=F("total")))
-            )
-        yield from rows.order_by("name", "step", "id").values_list("stage", "name", "step", "value")
-
-
-def _short_phase(phase: str) -> str:
-    kind, _, n = phase.partition("-")
-    return {"patience": f"patience {n}", "extra": f"extra {n}"}.get(kind, phase)
 
 
 # -------------------------------------------------------------- job panel
@@ -168,8 +87,10 @@ def distill_panel(job: Job) -> dict:
         )
         stages[-1]["status_css"], stages[-1]["status_label"] = _stage_badge(stages[-1])
     charts_by_stage = {c["stage"]: c["chart"] for c in loss_charts(job)}
+    val_by_stage = validation_charts(job)
     for stage in stages:
         stage["chart"] = charts_by_stage.get(stage["name"])
+        stage["val_chart"] = val_by_stage.get(stage["name"])
     evaluation = Job.objects.filter(pk=state.get("evaluation_job")).first() if state.get("evaluation_job") else None
     kd_mode = state.get("kd_mode")
     warnings = [e["error"] for e in job.errors or [] if e.get("item") == "warning"]
@@ -196,6 +117,7 @@ def distill_panel(job: Job) -> dict:
         "data_fraction": params.get("data_fraction", 1.0),
         "random_order": params.get("order") == "random",
         "experiment_run": ExperimentRun.objects.filter(job=job).select_related("experiment").first(),
+        "peak_rss_mb": (state.get("memory") or {}).get("peak_rss_mb"),
     }
 
 
@@ -277,14 +199,23 @@ def speed_rows(report: EvalReport) -> list[dict]:
         return {"label": label, "student": fn(s.get(key)), "teacher": fn(t.get(key))}
 
     mb = lambda v: "–" if v is None else f"{v / 2**20:,.1f} MB"  # noqa: E731
-    return [
+    rows = [
         row("Latency p50", "latency_p50_ms", lambda v: charts.fmt(v, "ms")),
         row("Latency p95", "latency_p95_ms", lambda v: charts.fmt(v, "ms")),
         row("Tokens per second", "tokens_per_s", lambda v: "–" if v is None else f"{v:,.0f}"),
         row("Parameters", "parameters", lambda v: "–" if v is None else f"{v:,}"),
         row("Weights in memory", "param_buffer_bytes", mb),
-        row("Peak memory growth while evaluated", "peak_rss_delta_mb", lambda v: "–" if v is None else f"{v:,.1f} MB"),
     ]
+    # Reports written before the RSS was sampled hold only a "growth" that read 0: left out.
+    if s.get("peak_rss_mb") or t.get("peak_rss_mb"):
+        rows.append(
+            row(
+                "Worker peak RSS while evaluated",
+                "peak_rss_mb",
+                lambda v: "–" if not v else f"{v:,.0f} MB",
+            )
+        )
+    return rows
 
 
 def report_context(report: EvalReport) -> dict:
@@ -363,7 +294,7 @@ def report_context(report: EvalReport) -> dict:
 def training_context(version: ModelVersion | None) -> dict:
     """Loss per stage and the gate of every stage of the job that trained ``version``."""
     if version is None or version.job is None:
-        return {"loss_charts": [], "gates": []}
+        return {"loss_charts": [], "gates": [], "training_peak_rss_mb": None}
     job = version.job
     stage_versions = {v.stage: v for v in ModelVersion.objects.filter(job=job, is_final=False)}
     gates = []
@@ -378,7 +309,15 @@ def training_context(version: ModelVersion | None) -> dict:
                 "version": v,
             }
         )
-    return {"loss_charts": loss_charts(job, width=360, height=180), "gates": gates, "training_job": job}
+    val = validation_charts(job, width=360, height=180)
+    curves = [{**c, "val_chart": val.get(c["stage"])} for c in loss_charts(job, width=360, height=180)]
+    memory = (job.metrics or {}).get("memory") or {}
+    return {
+        "loss_charts": curves,
+        "gates": gates,
+        "training_job": job,
+        "training_peak_rss_mb": memory.get("peak_rss_mb") or None,
+    }
 
 
 # ----------------------------------------------------------------- compare
@@ -410,6 +349,21 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
     add("Training job", [f"#{v.job_id}" if v.job_id else "–" for v in (a, b)], delta=False)
     add("KD mode", [v.kd_mode for v in (a, b)], delta=False)
     add("Parameters", [v.parameters for v in (a, b)], "int", lower=True)
+    unevaluated = [
+        {"side": side, "version": v, "job": _running_evaluation(v)}
+        for side, v, r in (("A", a, reports[0]), ("B", b, reports[1]))
+        if r is None
+    ]
+    if unevaluated:  # quality and speed rows would be a column of dashes: the page offers the evaluation instead
+        return {
+            "a": a,
+            "b": b,
+            "reports": reports,
+            "rows": rows,
+            "tier_chart": None,
+            "gates": _compare_gates(a, b),
+            "unevaluated": unevaluated,
+        }
     add("Quality retained", [r.quality_retained if r else None for r in reports], "pct")
     add("Speed-up", [r.speedup if r else None for r in reports], "x")
     task = next((r.metrics.get("task") for r in reports if r), None)
@@ -450,15 +404,32 @@ def compare_context(a: ModelVersion, b: ModelVersion) -> dict:
             "title": f"{METRICS[metric][0]} by tier",
             "chart": charts.bar_chart(groups, sides + [teacher], y_max=1.0, kind="pct"),
         }
+    return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": _compare_gates(a, b)}
+
+
+def _compare_gates(a: ModelVersion, b: ModelVersion) -> list[list[dict]]:
     gates = []
     for v in (a, b):  # a stage's version went through its own gate and the earlier ones
-        upto = (
-            len(v.job.params.get("stages", []))
-            if v.is_final or v.stage_index is None or v.job is None
-            else v.stage_index + 1
-        )
+        if v.job is None:  # imported, or its job deleted: no gates recorded
+            gates.append([])
+            continue
+        upto = len(v.job.params.get("stages", [])) if v.is_final or v.stage_index is None else v.stage_index + 1
         gates.append(training_context(v)["gates"][:upto])
-    return {"a": a, "b": b, "reports": reports, "rows": rows, "tier_chart": tier_chart_, "gates": gates}
+    return gates
+
+
+def _running_evaluation(version: ModelVersion) -> Job | None:
+    """The queued or running evaluation of ``version``, if one is under way."""
+    return (
+        Job.objects.filter(
+            project_id=version.project_id,
+            kind=Job.Kind.EVALUATE,
+            params__model_version=version.pk,
+            status__in=Job.ACTIVE,
+        )
+        .order_by("-id")
+        .first()
+    )
 
 
 # ------------------------------------------------------------- job panels, dashboard

@@ -19,7 +19,7 @@ from curation.models import ModelSpec
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_number, to_number
 from curation.services.recipes import check_distill_defaults
-from workers.teacher import GenerationParams
+from workers.teacher import MAX_DRAWS, SOFT_TARGET_KINDS, GenerationParams
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_N = 64
@@ -77,6 +77,7 @@ def check_generation_params(data: dict) -> tuple[dict, Invalid]:
                 cleaned[name] = value
     if cleaned.get("top_p") == 0:
         errors.add("top_p", "must be above 0 (and at most 1)")
+    cleaned.update(check_soft_target_choice(data, errors))
     if "stop" in data and data["stop"] not in (None, ""):
         stop = data["stop"]
         stop = [stop] if isinstance(stop, str) else stop
@@ -87,6 +88,31 @@ def check_generation_params(data: dict) -> tuple[dict, Invalid]:
         else:
             cleaned["stop"] = [s for s in stop if s]
     return cleaned, errors
+
+
+def check_soft_target_choice(data: dict, errors: Invalid, spec: ModelSpec | None = None) -> dict:
+    """The one check of what a teacher job stores per token (generation and scoring, form and API):
+    ``soft_targets`` "topk" (the top-k and a tail bucket) or "sampled" (RS-KD: ``draws`` tokens
+    importance-sampled from the teacher's whole distribution, 12 by default), which only a local
+    teacher can give: a server returns its top log-probabilities only."""
+    cleaned = {}
+    kind = data.get("soft_targets")
+    if kind not in (None, ""):
+        if kind not in SOFT_TARGET_KINDS:
+            errors.add("soft_targets", f"choose one of {', '.join(SOFT_TARGET_KINDS)}")
+        else:
+            cleaned["soft_targets"] = kind
+    if data.get("draws") not in (None, ""):
+        draws = parse_number(data["draws"], "draws", errors, kind=int, minimum=1, maximum=MAX_DRAWS, label="")
+        if draws is not None:
+            cleaned["draws"] = draws
+    if spec is not None and cleaned.get("soft_targets") == "sampled" and spec.backend == ModelSpec.Backend.OPENAI:
+        errors.add(
+            "soft_targets",
+            "sampled soft targets draw tokens from the teacher's whole distribution, and a teacher server "
+            "returns only its top log-probabilities: choose top-k, or a local (transformers) teacher",
+        )
+    return cleaned
 
 
 def generation_defaults(defaults) -> dict:
@@ -107,6 +133,10 @@ def resolve_generation_params(spec: ModelSpec | None, given: dict, *, classifica
             }
         )
     cleaned, errors = check_generation_params(given)
+    kind = {**spec_defaults, **cleaned}.get("soft_targets", "topk")
+    check_soft_target_choice({"soft_targets": kind}, errors, spec)
+    if classification and kind != "topk":
+        errors.add("soft_targets", "a classification project keeps the label distribution, not token soft targets")
     if classification and cleaned.get("n", 1) != 1:
         errors.add("n", "a classification project gets one label distribution per prompt; use n = 1")
     errors.raise_if_any()
@@ -296,3 +326,36 @@ def probe_spec(spec: ModelSpec):
         report.details.insert(0, f"{config['api_key_env']} is not set on the web server: checked without an API key")
         return report
     return probe(load)
+
+
+DEFAULT_LABELS = {
+    "n": "Samples per prompt",
+    "temperature": "Temperature",
+    "top_p": "Top-p",
+    "max_new_tokens": "Max new tokens",
+    "min_new_tokens": "Min new tokens",
+    "stop": "Stop strings",
+    "seed": "Seed",
+    "top_k": "Soft-target width (top-k)",
+    "distill": "Distillation",
+}
+
+
+def describe_defaults(defaults: dict | None) -> list[tuple[str, str]]:
+    """A spec's defaults as (label, value) pairs for a definition list: stop strings quoted
+    so a newline shows as ``\\n``, nested settings (``distill``) as ``key: value`` pairs."""
+
+    def show(value) -> str:
+        if isinstance(value, dict):
+            return "; ".join(f"{k.replace('_', ' ')}: {show(v)}" for k, v in sorted(value.items())) or "–"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(repr(v) if isinstance(v, str) else show(v) for v in value) or "none"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    order = {key: i for i, key in enumerate(DEFAULT_LABELS)}  # the launch form's order
+    return [
+        (DEFAULT_LABELS.get(key, key.replace("_", " ").capitalize()), show(value))
+        for key, value in sorted((defaults or {}).items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    ]

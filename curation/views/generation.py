@@ -1,5 +1,7 @@
 """Launching teacher generation and scoring from the dashboard (engineers), and retrying."""
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -13,6 +15,7 @@ from curation.services.errors import Invalid
 from curation.services.inputs import by_id
 from curation.services.modelspecs import resolve_generation_params
 from curation.services.teacher import (
+    SCOPES,
     count_matching,
     count_targets,
     launch_generation,
@@ -47,7 +50,8 @@ def prompt_preview(project, data) -> dict:
             n = resolve_generation_params(spec, {"n": data.get("n")} if data.get("n") else {})["n"]
         except Invalid:
             n = None
-    return {"count": count, "n": n, "samples": count * n if n else None, "filter": pf}
+    scopes = {scope: count_matching(project, replace(pf, scope=scope), spec.pk if spec else None) for scope in SCOPES}
+    return {"count": count, "n": n, "samples": count * n if n else None, "filter": pf, "scopes": scopes}
 
 
 @login_required
@@ -75,16 +79,13 @@ def generate_page(request, slug):
         data = request.POST
     else:
         spec = _chosen_spec(project, request.GET.get("model_spec"))
-        initial = {**GenerateForm.initial_for(spec), "model_spec": spec}
+        initial = {**GenerateForm.initial_for(spec), "model_spec": spec, "scope": "missing"}
         initial.update({k: request.GET[k] for k in FILTER_FIELDS if request.GET.get(k)})
         form = GenerateForm(initial=initial, project=project)
         data = {**initial, "model_spec": spec.pk if spec else None}
-    context = {
-        "project": project,
-        "form": form,
-        "has_specs": _teachers(project).exists(),
-        "preview": prompt_preview(project, data),
-    }
+    preview = prompt_preview(project, data)
+    form.count_scopes(preview.get("scopes", {}))
+    context = {"project": project, "form": form, "has_specs": _teachers(project).exists(), "preview": preview}
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "curation/generate.html", context, status=status)
 
@@ -111,7 +112,7 @@ def score_page(request, slug):
                     project,
                     by=request.user,
                     model_spec=form.cleaned_data["model_spec"],
-                    params={"targets": form.cleaned_data["targets"], "top_k": form.cleaned_data["top_k"]},
+                    params=form.score_params(),
                 )
             except Invalid as exc:
                 add_errors(form, exc)

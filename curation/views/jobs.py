@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from curation.access import can, project_for
 from curation.fragments import render_page
 from curation.models import Job, Role
-from curation.pages.jobs import job_for
+from curation.pages.jobs import job_for, status_line
 from curation.services import jobs as job_service
 
 
@@ -33,7 +33,13 @@ def job_detail(request, slug, pk):
     job = job_for(project, pk)
     # A kind-specific panel (curation/partials/job_<kind>.html) when the kind has one.
     panel = select_template([f"curation/partials/job_{job.kind}.html", "curation/partials/job_generic.html"])
-    context = {"project": project, "job": job, "panel": panel.template.name, "is_engineer": can(project, Role.ENGINEER)}
+    context = {
+        "project": project,
+        "job": job,
+        "panel": panel.template.name,
+        "is_engineer": can(project, Role.ENGINEER),
+        "status_line": status_line(job),
+    }
     fragments = {"progress": "curation/partials/job_progress.html"}
     return render_page(request, "curation/job_detail.html", context, fragments=fragments)
 

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from curation.access import project_for
 from curation.fragments import fragment_of
 from curation.models import ModelSpec, Role
-from curation.services.modelspecs import probe_spec
+from curation.services.modelspecs import describe_defaults, probe_spec
 from curation.teacher_forms import ModelSpecForm
 
 
@@ -28,7 +28,9 @@ def spec_list(request, slug):
             return redirect("modelspec-list", slug=project.slug)
     else:
         form = ModelSpecForm(project=project, initial={"defaults": {}, "options": {}})
-    specs = ModelSpec.objects.filter(project=project).annotate(n_jobs=Count("jobs")).order_by("role", "name")
+    specs = list(ModelSpec.objects.filter(project=project).annotate(n_jobs=Count("jobs")).order_by("role", "name"))
+    for spec in specs:
+        spec.defaults_list = describe_defaults(spec.defaults)
     return render(
         request,
         "curation/modelspecs.html",

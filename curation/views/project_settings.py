@@ -7,12 +7,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from curation.access import project_for
-from curation.forms import ProjectSettingsForm, WebhookForm, add_errors
+from curation.forms import AddCheckForm, ProjectSettingsForm, WebhookForm, add_errors
 from curation.models import Role, WebhookEndpoint
 from curation.services import projects, review, webhooks
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_whole
 from curation.services.review import ReviewError
+from workers.checks import describe_check, validate_checks_config
 
 
 def _page(request, project, form, status=200, webhook_form=None, **extra):
@@ -21,10 +22,20 @@ def _page(request, project, form, status=200, webhook_form=None, **extra):
         "form": form,
         "typed": {},
         "curriculum": [("stage", project.stages.all()), ("tier", project.tiers.all())],
+        "checks_in_words": _checks_in_words(project.checks),
+        "check_form": AddCheckForm(),
         **_webhooks(request, project, webhook_form),
         **extra,
     }
     return render(request, "curation/settings.html", context, status=status)
+
+
+def _checks_in_words(checks) -> list[str] | None:
+    """The saved checks in words; None when what is stored no longer validates (the form says why on save)."""
+    try:
+        return [describe_check(c) for c in validate_checks_config(checks or [])]
+    except ValueError:
+        return None
 
 
 # The new webhook's secret survives one page view in the session, then it is gone.
@@ -56,6 +67,29 @@ def project_settings(request, slug):
             return redirect("project-settings", slug=slug)
         return _page(request, project, form, status=400)
     return _page(request, project, ProjectSettingsForm(instance=project))
+
+
+@login_required
+@require_POST
+def edit_checks(request, slug):
+    """Add one automatic check from fields, or remove one by its place in the list (audited as a settings change)."""
+    project = project_for(request.user, slug, Role.ENGINEER)
+    checks = list(project.checks or [])
+    if request.POST.get("op") == "remove":
+        index = parse_whole(request.POST.get("index") or "")
+        if index is None or not 0 <= index < len(checks):
+            messages.error(request, "index: that check is no longer in the list; nothing was removed.")
+            return redirect("project-settings", slug=slug)
+        removed = checks.pop(index)
+        projects.save_settings(project, {"checks": checks}, by=request.user)
+        messages.success(request, f"Check “{removed.get('name', removed['type'])}” removed.")
+        return redirect("project-settings", slug=slug)
+    form = AddCheckForm(request.POST, existing=checks)
+    if not form.is_valid():
+        return _page(request, project, ProjectSettingsForm(instance=project), status=400, check_form=form)
+    projects.save_settings(project, {"checks": form.cleaned_data["checks"]}, by=request.user)
+    messages.success(request, "Check added; new teacher answers are checked with it.")
+    return redirect(reverse("project-settings", args=[slug]) + "#checks")
 
 
 CURRICULUM_OPS = {

@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from curation.access import can, project_for, visible_projects
 from curation.models import Role
+from curation.pages.drift import drift_panel
 from curation.services.projects import can_create_projects, next_steps
 from curation.services.review import agreement, reviewed_per_day, stage_progress, status_matrix
 
@@ -37,6 +38,7 @@ def dashboard(request, slug):
         "n_prompts": project.prompts.count(),
         "n_gold": project.gold_items.count(),
         "jobs": project.jobs.select_related("created_by")[:10],
+        "drift": drift_panel(project),
         "is_engineer": can(project, Role.ENGINEER),
         "is_reviewer": can(project, Role.REVIEWER),
     }

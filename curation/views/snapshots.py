@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from curation.access import can, project_for
 from curation.forms import SnapshotForm, add_errors
@@ -14,6 +15,10 @@ from curation.services.errors import Invalid
 
 def excluded_list(snapshot):
     return [(reason.replace("_", " "), n) for reason, n in (snapshot.excluded or {}).items()]
+
+
+def default_snapshot_name(what: str | None) -> str:
+    return f"{what or 'snapshot'} {timezone.localdate():%Y-%m-%d}"
 
 
 @login_required
@@ -29,6 +34,7 @@ def snapshot_list(request, slug):
     }
     if initial["filter"]:
         initial["source"] = "filter"
+    initial["name"] = default_snapshot_name(initial["stage"] if not initial["filter"] else "filtered")
     form = SnapshotForm(request.POST or None, stages=stages, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -61,6 +67,8 @@ def snapshot_list(request, slug):
         "snapshots": rows,
         "is_engineer": can(project, Role.ENGINEER),
         "any_building": any(s.status == Snapshot.Status.BUILDING for s in rows),
+        # The dashboard's "Build one" link names a stage or a filter: open the form at once.
+        "open_form": bool(form.errors or asked or initial["filter"]),
     }
     fragments = {"table": "curation/partials/snapshot_table.html"}
     status = 400 if form.errors else 200

@@ -228,7 +228,13 @@ def model_compare(request, slug):
     project = project_for(request.user, slug)
     versions = ModelVersion.objects.filter(project=project).order_by("-id")
     a_id, b_id = request.GET.get("a"), request.GET.get("b")
-    context = {"project": project, "versions": versions[:300], "a_id": a_id, "b_id": b_id}
+    context = {
+        "project": project,
+        "versions": versions[:300],
+        "a_id": a_id,
+        "b_id": b_id,
+        "is_engineer": can(project, Role.ENGINEER),
+    }
     if a_id and b_id:
         if parse_id(a_id) is None or parse_id(b_id) is None:
             raise Http404("No such model version.")

@@ -79,6 +79,9 @@ def test_the_generation_report_matches_hand_computations(tiny_model_dir, tiny_st
     assert speed["latency_p50_ms"] > 0 and speed["tokens_per_s"] > 0
     assert speed["parameters"] < report["teacher"]["speed"]["parameters"]
     assert speed["param_buffer_bytes"] >= 4 * speed["parameters"]
+    # The worker's sampled peak RSS while the model ran holds at least both models' weights.
+    both = speed["param_buffer_bytes"] + report["teacher"]["speed"]["param_buffer_bytes"]
+    assert speed["peak_rss_mb"] * 2**20 > both and "peak_rss_delta_mb" not in speed
     assert report["speedup"] == pytest.approx(report["teacher"]["speed"]["latency_p50_ms"] / speed["latency_p50_ms"])
     assert 0.0 <= overall["check_pass_rate"] <= 1.0
     # per token: both models generate exactly max_new_tokens, at the teacher's thread count

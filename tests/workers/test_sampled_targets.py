@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from workers.distill.losses import dense_kd_loss, sampled_kd_loss
-from workers.softcodec import decode_topk, encode_topk, id_dtype, sample_targets
+from workers.softcodec import decode_topk, draw_targets, encode_topk, id_dtype, sample_targets
 from workers.softtargets import ShardWriter, SoftTargets, read_soft_targets, tail_logprob_from_topk
 
 
@@ -79,6 +79,17 @@ def test_sampled_targets_round_trip_through_a_v2_shard(tmp_path):
     writer.add("a", st)
     got = read_soft_targets(tmp_path, writer.flush()["a"])
     assert np.array_equal(got.sample_ids, sid) and np.allclose(got.sample_logw, logw, atol=2e-3)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_draws_follow_the_proposal_and_weigh_back_to_the_teacher(beta):
+    logp = teacher(t=1, v=30, seed=4, sharp=1.5)
+    u = torch.rand(1, 40_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ids, logw = draw_targets(torch.from_numpy(logp), u, beta)
+    q = np.exp(beta * logp[0]) / np.exp(beta * logp[0]).sum()
+    freq = np.bincount(ids[0].numpy(), minlength=30) / ids.shape[1]
+    assert np.abs(freq - q).max() < 0.01  # 40,000 draws: a few standard errors at most
+    assert np.allclose(logw[0].numpy(), logp[0][ids[0]] - np.log(q[ids[0]]) - np.log(40_000), atol=1e-5)
 
 
 def test_the_sampled_loss_with_every_token_weighted_by_p_is_the_dense_loss():

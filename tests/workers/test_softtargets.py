@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 
 from workers.softtargets import (
     ShardWriter,
@@ -31,10 +32,10 @@ def make(t=5, k=4, seed=0):
     ), lp
 
 
-def test_it_round_trips_samples_through_a_shard(tmp_path):
+def test_it_round_trips_samples_through_a_v1_shard_exactly(tmp_path):
     a, _ = make(seed=1)
     b, _ = make(t=3, seed=2)
-    writer = ShardWriter(tmp_path, "job7")
+    writer = ShardWriter(tmp_path, "job7", format="v1")
     writer.add("p1-s0", a)
     writer.add("p2-s0", b)
     pointers = writer.flush()
@@ -43,6 +44,40 @@ def test_it_round_trips_samples_through_a_shard(tmp_path):
     for field in ("token_ids", "topk_ids", "topk_logprobs", "tail_logprob", "token_logprob"):
         assert np.array_equal(getattr(back, field), getattr(b, field))
     assert back.topk_ids.dtype == np.int32 and back.topk_logprobs.dtype == np.float16
+
+
+def test_new_shards_are_v2_and_keep_every_field_within_its_quantisation(tmp_path):
+    a, _ = make(seed=1)
+    b, _ = make(t=3, seed=2)
+    writer = ShardWriter(tmp_path, "job7")
+    writer.add("p1-s0", a)
+    writer.add("p2-s0", b)
+    pointers = writer.flush()
+    assert pointers["p2-s0"] == "shards/job7-00000.safetensors#p2-s0"
+    with safe_open(tmp_path / "shards" / "job7-00000.safetensors", framework="numpy") as fh:
+        assert fh.metadata()["format"] == "softtargets-v2"
+    back = read_soft_targets(tmp_path, pointers["p2-s0"])
+    assert np.array_equal(back.token_ids, b.token_ids) and np.array_equal(back.topk_ids, b.topk_ids)
+    assert np.allclose(back.topk_logprobs, b.topk_logprobs, atol=0.05)
+    assert np.allclose(back.tail_logprob, b.tail_logprob, atol=0.05)
+    assert np.allclose(back.token_logprob, b.token_logprob, atol=5e-3)  # float16
+    assert summarize(back)["mean_logprob"] == pytest.approx(summarize(b)["mean_logprob"], abs=5e-3)
+
+
+def test_a_v2_flush_of_several_widths_writes_one_shard_per_width(tmp_path):
+    writer = ShardWriter(tmp_path, "job")
+    writer.add("k4", make(k=4)[0])
+    writer.add("k8", make(k=8)[0])
+    pointers = writer.flush()
+    assert pointers["k4"].split("#")[0] != pointers["k8"].split("#")[0]
+    assert read_soft_targets(tmp_path, pointers["k4"]).k == 4 and read_soft_targets(tmp_path, pointers["k8"]).k == 8
+
+
+def test_a_v1_shard_refuses_sampled_targets_rather_than_dropping_them(tmp_path):
+    st, _ = make()
+    st.sample_ids, st.sample_logw = np.zeros((5, 2), np.int32), np.zeros((5, 2), np.float32)
+    with pytest.raises(SoftTargetError, match="need v2"):
+        ShardWriter(tmp_path, "job", format="v1").add("x", st)
 
 
 def test_it_never_rewrites_an_existing_shard(tmp_path):

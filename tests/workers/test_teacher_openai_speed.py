@@ -62,3 +62,29 @@ def test_several_prompts_share_one_request_when_asked():
     assert [r.key for r in results] == list(range(10)) and all(r.ok and r.token_count == 3 for r in results)
     assert server.requests == stats["requests"] == 3
     assert stats["prompts"] == 10 and stats["tokens"] == 30 and stats["tokens_per_s"] > 0
+
+
+def test_scoring_keeps_the_same_window_open_across_batches(tiny_model_dir):
+    from workers.teacher import ScoreRequest
+
+    with SimulatedServer(slots=64, step_s=0.1) as server:
+        t = OpenAITeacher(server.url, "sim", tokenizer=str(tiny_model_dir), concurrency=8, batch_size=3)
+        batches = []
+        asked = [ScoreRequest(key=i, prompt=f"prompt {i}", text=f"answer number {i}") for i in range(32)]
+        results = t.score(asked, top_k=4, on_batch=lambda r, s: batches.append(len(r)))
+        peak = server.peak
+    assert [r.key for r in results] == list(range(32)) and all(r.ok and r.token_count > 0 for r in results)
+    assert sum(batches) == 32 and max(batches) == 3
+    # A barrier at every batch of 3 (the old scoring loop) never had more than 3 in the server.
+    assert 6 <= peak <= 8
+
+
+def test_a_server_teacher_refuses_sampled_soft_targets_clearly():
+    from workers.teacher import ScoreRequest, UnsupportedFeatureError
+
+    t = OpenAITeacher("http://127.0.0.1:9/v1", "sim")  # refused before any request
+    sampled = GenerationParams(max_new_tokens=3, soft_targets="sampled")
+    with pytest.raises(UnsupportedFeatureError, match="top-k soft targets, or a local"):
+        t.generate(requests(1), sampled)
+    with pytest.raises(UnsupportedFeatureError, match="whole distribution"):
+        t.score([ScoreRequest(key=0, prompt="p", text="t")], draws=12)

@@ -190,6 +190,10 @@ class DistillConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     progress_every_s: float = 2.0
+    # Validation passes per training phase (train, patience, extra epochs) for the curves,
+    # the last one at the phase's end (the gate's); 0: only the gate's. Evaluation only: the
+    # trained weights do not depend on it.
+    val_points: int = 4
     snapshots: dict[str, str] = field(default_factory=dict)  # name -> hash, for the model card
     # The curriculum's recipe options (see workers/distill/curriculum.py).
     order: str = "curriculum"
@@ -234,6 +238,10 @@ class DistillConfig:
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise DistillError(
                 "checkpoint_every must be a whole number of steps >= 0 (0: stage ends only)", "checkpoint_every"
+            )
+        if not isinstance(self.val_points, int) or isinstance(self.val_points, bool) or not 0 <= self.val_points <= 100:
+            raise DistillError(
+                f"val_points must be a whole number from 0 to 100, got {self.val_points!r}", "val_points"
             )
         if self.mixed_precision not in PRECISIONS:
             raise DistillError(

@@ -166,6 +166,19 @@ def _combine(kd_per_token, ce_per_token, kd_mask, alpha, temperature) -> LossPar
     return LossParts(loss=loss, kd=kd.detach(), ce=(ce_per_token.sum() / max(n, 1)).detach())
 
 
+def _token_loss(student_logits, target_ids, kd_rows, kd_mask, alpha, temperature) -> LossParts:
+    """What every token-level loss shares: CE on every row; with soft targets (``kd_rows`` a
+    callable giving the per-row KD tensor, None when no row has any) and alpha > 0, the KD mix
+    on the rows ``kd_mask`` selects (all of them by default)."""
+    ce = F.cross_entropy(_upcast(student_logits), target_ids.long(), reduction="none")
+    if kd_rows is None or alpha == 0.0:
+        return _combine(torch.zeros_like(ce), ce, torch.zeros_like(ce, dtype=torch.bool), alpha, temperature)
+    if kd_mask is None:
+        kd_mask = torch.ones_like(ce, dtype=torch.bool)
+    kd = kd_rows()
+    return _combine(torch.where(kd_mask, kd, torch.zeros_like(kd)), ce, kd_mask, alpha, temperature)
+
+
 def topk_kd_loss(
     student_logits: torch.Tensor,
     target_ids: torch.Tensor,
@@ -185,17 +198,24 @@ def topk_kd_loss(
     (no soft targets for that example) contribute CE only; ``topk_*`` may be None when
     no row has soft targets (sequence-level KD).
     """
-    ce = F.cross_entropy(_upcast(student_logits), target_ids.long(), reduction="none")
-    if topk_ids is None or alpha == 0.0:
-        mask = torch.zeros_like(ce, dtype=torch.bool)
-        return _combine(torch.zeros_like(ce), ce, mask, alpha, temperature)
-    if kd_mask is None:
-        kd_mask = torch.ones_like(ce, dtype=torch.bool)
-    kd = topk_divergence(
-        student_logits, topk_ids, topk_logprobs, tail_logprob, temperature=temperature, divergence=divergence, beta=beta
+    return _token_loss(
+        student_logits,
+        target_ids,
+        None
+        if topk_ids is None
+        else lambda: topk_divergence(
+            student_logits,
+            topk_ids,
+            topk_logprobs,
+            tail_logprob,
+            temperature=temperature,
+            divergence=divergence,
+            beta=beta,
+        ),
+        kd_mask,
+        alpha,
+        temperature,
     )
-    kd = torch.where(kd_mask, kd, torch.zeros_like(kd))
-    return _combine(kd, ce, kd_mask, alpha, temperature)
 
 
 def sampled_kd_loss(
@@ -220,16 +240,20 @@ def sampled_kd_loss(
     """
     if divergence != "forward_kl" or temperature != 1.0:
         raise ValueError("sampled soft targets train forward KL at temperature 1 (the unbiased estimator)")
-    ce = F.cross_entropy(_upcast(student_logits), target_ids.long(), reduction="none")
-    if sample_ids is None or alpha == 0.0:
-        return _combine(torch.zeros_like(ce), ce, torch.zeros_like(ce, dtype=torch.bool), alpha, 1.0)
-    if kd_mask is None:
-        kd_mask = torch.ones_like(ce, dtype=torch.bool)
-    logp = torch.log_softmax(_upcast(student_logits), dim=-1)
-    picked = logp.gather(-1, sample_ids.long())
-    kd = -(sample_logw.to(picked.dtype).exp() * picked).sum(-1)
-    kd = torch.where(kd_mask, kd, torch.zeros_like(kd))
-    return _combine(kd, ce, kd_mask, alpha, 1.0)
+    return _token_loss(
+        student_logits,
+        target_ids,
+        None if sample_ids is None else lambda: sampled_cross_entropy(student_logits, sample_ids, sample_logw),
+        kd_mask,
+        alpha,
+        1.0,
+    )
+
+
+def sampled_cross_entropy(student_logits, sample_ids, sample_logw) -> torch.Tensor:
+    """Per-token ``-sum_m w_m log s(x_m)``: the RS-KD estimate of H(p, s). Shapes [N, V], [N, m], [N, m]."""
+    picked = torch.log_softmax(_upcast(student_logits), dim=-1).gather(-1, sample_ids.long())
+    return -(sample_logw.to(picked.dtype).exp() * picked).sum(-1)
 
 
 def generalized_jsd(teacher_logp: torch.Tensor, student_logp: torch.Tensor, beta: float) -> torch.Tensor:
@@ -309,15 +333,13 @@ def label_kd_loss(
     ``softmax(log p / T)``; rows with ``teacher_mask`` False contribute CE only.
     """
     scores = _upcast(student_label_scores)
-    ce = F.cross_entropy(scores, gold.long(), reduction="none")
-    if teacher_probs is None or alpha == 0.0:
-        return _combine(torch.zeros_like(ce), ce, torch.zeros_like(ce, dtype=torch.bool), alpha, temperature)
-    if teacher_mask is None:
-        teacher_mask = torch.ones_like(ce, dtype=torch.bool)
-    tp = teacher_probs.to(scores.dtype).clamp(min=0.0)
-    t = torch.log(tp / tp.sum(-1, keepdim=True).clamp(min=1e-12))
-    t = torch.where(teacher_mask.unsqueeze(-1), t, torch.zeros_like(t))
-    student_logp = torch.log_softmax(scores, dim=-1)
-    kd = divergence_from_logprobs(temper(t, temperature), temper(student_logp, temperature), divergence, beta)
-    kd = torch.where(teacher_mask, kd, torch.zeros_like(kd))
-    return _combine(kd, ce, teacher_mask, alpha, temperature)
+
+    def kd_rows():
+        tp = teacher_probs.to(scores.dtype).clamp(min=0.0)
+        t = torch.log(tp / tp.sum(-1, keepdim=True).clamp(min=1e-12))
+        if teacher_mask is not None:
+            t = torch.where(teacher_mask.unsqueeze(-1), t, torch.zeros_like(t))
+        student_logp = torch.log_softmax(scores, dim=-1)
+        return divergence_from_logprobs(temper(t, temperature), temper(student_logp, temperature), divergence, beta)
+
+    return _token_loss(scores, gold, None if teacher_probs is None else kd_rows, teacher_mask, alpha, temperature)

@@ -26,7 +26,7 @@ from workers.distill.checkpoint import CheckpointStore, rng_state
 from workers.distill.config import DistillConfig, StageConfig, config_drift
 from workers.distill.curriculum import global_lr_factor
 from workers.distill.errors import DistillError
-from workers.distill.gates import GateOverride, GateResult, classification_metrics, generation_metrics, judge
+from workers.distill.gates import GateOverride, GateResult, judge
 from workers.distill.recipe_data import RecipeData
 from workers.distill.registry import save_model_version
 from workers.distill.result import DistillResult
@@ -45,12 +45,15 @@ class DistillRecipe(RecipeData):
         *,
         on_progress: Callable[[dict], None] | None = None,
         on_stage_end: Callable[[dict], None] | None = None,
+        on_validation: Callable[[dict], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ):
         self.config = config if isinstance(config, DistillConfig) else DistillConfig.from_dict(config)
         self.on_progress = on_progress or _noop
         self.on_stage_end = on_stage_end or _noop
+        self.on_validation = on_validation or _noop
+        self._validated: tuple | None = None  # (stage, phase, step) of the last validation reported
         self._on_warning = on_warning or _noop
         self.should_stop = should_stop or (lambda: False)
         self.out = Path(self.config.output_dir)
@@ -103,6 +106,7 @@ class DistillRecipe(RecipeData):
         for s, digest in zip(summary["stages"], self.digests):
             s["records_digest"] = digest
         summary.pop("progress_every_s", None)
+        summary.pop("val_points", None)  # evaluation only: the weights do not depend on it
         return summary
 
     def _initial_state(self) -> dict:
@@ -228,6 +232,8 @@ class DistillRecipe(RecipeData):
         self.model.train()
         last_report, window_tokens, window_start = 0.0, 0, time.time()
         step_times = []
+        # Validation points inside the phase; the one at its end is the gate's (_evaluate_gate).
+        val_marks = {round(total * k / cfg.val_points) for k in range(1, cfg.val_points)} if self.val[i] else set()
         for step in range(start, total):
             if self._stop_requested():
                 self.state.update(status="stopped", step=step)
@@ -263,6 +269,8 @@ class DistillRecipe(RecipeData):
                     step_times,
                 )
                 last_report, window_tokens, window_start = now, 0, now
+            if step + 1 in val_marks:
+                self._report_validation(i, phase, step + 1, total, self._validation_metrics(i))
             if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < total:
                 self._checkpoint(scheduler)
 
@@ -397,21 +405,15 @@ class DistillRecipe(RecipeData):
             )
 
     def _evaluate_gate(self, i: int, override: GateOverride | None, force: bool = True) -> GateResult | None:
-        stage, cfg = self.config.stages[i], self.config
+        stage, phase = self.config.stages[i], self.state["phase"]
+        if stage.gate is None and not (self.val[i] and self.config.val_points > 0):
+            return None
+        metrics = self._validation_metrics(i)
+        if phase != "gated":  # the validation curve's point at the phase's end
+            steps = self._phase_steps(i, phase)
+            self._report_validation(i, phase, steps, steps, metrics)
         if stage.gate is None:
             return None
-        model = self.accelerator.unwrap_model(self.model)
-        kw = dict(
-            pad_id=self.pad_id,
-            device=self.accelerator.device,
-            batch_size=cfg.batch_size,
-            divergence=stage.divergence,
-            beta=stage.jsd_beta,
-        )
-        if cfg.task == "classification":
-            metrics = classification_metrics(model, self.val[i], label_ids=self.label_ids, **kw)
-        else:
-            metrics = generation_metrics(model, self.val[i], **kw)
         result = judge(stage.gate, metrics, override.threshold if override else None)
         if force and override is not None and override.force and not result.passed:
             result.passed, result.forced = True, True

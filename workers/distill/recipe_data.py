@@ -1,6 +1,7 @@
 """The data and loss side of the staged recipe: the KD mode, each stage's records, the schedule
 that decides what every step draws, and the loss of one step (with the curriculum's loss
-schedules). ``DistillRecipe`` (recipe.py) inherits it; the split keeps each file readable."""
+schedules), and the validation passes behind the gates and the validation curves.
+``DistillRecipe`` (recipe.py) inherits it; the split keeps each file readable."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from workers.distill import data as D
 from workers.distill.config import StageConfig, records_digest
 from workers.distill.curriculum import Schedule, loss_settings
 from workers.distill.errors import DistillError
+from workers.distill.gates import classification_metrics, generation_metrics
 from workers.distill.losses import LossParts, label_kd_loss, sampled_kd_loss, topk_gkd_loss, topk_kd_loss
 from workers.distill.onpolicy import OnPolicy
 
@@ -195,4 +197,36 @@ class RecipeData(OnPolicy):
             f"out of memory in stage {stage.name!r} at step {step + 1} (batch_size {cfg.batch_size}, "
             f"max_seq_len {cfg.max_seq_len}): "
             f"lower batch_size (raise grad_accum to keep the effective batch) or max_seq_len"
+        )
+
+    # -------------------------------------------------------------- validation
+    def _validation_metrics(self, i: int) -> dict[str, float]:
+        stage, cfg = self.config.stages[i], self.config
+        model = self.accelerator.unwrap_model(self.model)
+        kw = dict(
+            pad_id=self.pad_id,
+            device=self.accelerator.device,
+            batch_size=cfg.batch_size,
+            divergence=stage.divergence,
+            beta=stage.jsd_beta,
+        )
+        if cfg.task == "classification":
+            return classification_metrics(model, self.val[i], label_ids=self.label_ids, **kw)
+        return generation_metrics(model, self.val[i], **kw)
+
+    def _report_validation(self, i: int, phase: str, step: int, total: int, metrics: dict[str, float]) -> None:
+        """One point of the validation curves (the same (stage, phase, step) once)."""
+        key = (i, phase, step)
+        if not self.accelerator.is_main_process or phase == "gated" or key == self._validated:
+            return
+        self._validated = key
+        self.on_validation(
+            {
+                "stage": self.config.stages[i].name,
+                "stage_index": i,
+                "phase": phase,
+                "step": step,
+                "total_steps": total,
+                "metrics": dict(metrics),
+            }
         )

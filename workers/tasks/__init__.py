@@ -4,4 +4,4 @@ Tasks in ``workers.tasks.gpu`` are routed to the ``gpu`` queue (settings.CELERY_
 all others run on ``default``. Each job task is ``curation.services.jobs.run(job_id, body)``.
 """
 
-from . import experiments, generation, health, hygiene, lifecycle, snapshots, training, webhooks  # noqa: F401
+from . import drift, experiments, generation, health, hygiene, lifecycle, snapshots, training, webhooks  # noqa: F401

@@ -2,7 +2,10 @@
 
 from workers.teacher.base import (  # noqa: F401
     CANCEL,
+    DEFAULT_DRAWS,
     DEFAULT_TOP_K,
+    MAX_DRAWS,
+    SOFT_TARGET_KINDS,
     Cancelled,
     ClassifyRequest,
     ClassifyResult,
@@ -18,6 +21,7 @@ from workers.teacher.base import (  # noqa: F401
     Teacher,
     TeacherError,
     UnsupportedFeatureError,
+    draws_of,
     expand_requests,
 )
 

@@ -23,6 +23,11 @@ from workers.softtargets import SoftTargets
 FINISH_REASONS = ("stop", "length", "eos")
 # Soft-target width: top-k log-probabilities kept per token (20 is the usual server cap, e.g. vLLM's).
 DEFAULT_TOP_K = 20
+# What a job stores per response token: the top-k and a tail bucket, or RS-KD's importance-sampled
+# tokens with their weights (DEFAULT_DRAWS per position; workers/softcodec.py) instead of the top-k.
+SOFT_TARGET_KINDS = ("topk", "sampled")
+DEFAULT_DRAWS = 12
+MAX_DRAWS = 256
 CANCEL = "cancel"
 Prompt = str | list[dict[str, Any]]
 
@@ -60,6 +65,8 @@ class GenerationParams:
     stop: list[str] = field(default_factory=list)
     seed: int = 0
     top_k: int = DEFAULT_TOP_K  # soft-target width, not a sampling filter
+    soft_targets: str = "topk"  # or "sampled": RS-KD draws stored instead of the top-k
+    draws: int = DEFAULT_DRAWS  # RS-KD tokens drawn per position (soft_targets = "sampled")
 
     def __post_init__(self):
         if self.n < 1:
@@ -74,6 +81,7 @@ class GenerationParams:
             raise ValueError("min_new_tokens must be between 0 and max_new_tokens")
         if self.top_k < 1:
             raise ValueError(f"top_k (soft-target width) must be at least 1, got {self.top_k}")
+        check_soft_targets(self.soft_targets, self.draws)
         if isinstance(self.stop, str):
             self.stop = [self.stop]
         self.stop = [s for s in self.stop if s]
@@ -85,6 +93,19 @@ class GenerationParams:
         if unknown:
             raise ValueError(f"unknown generation parameter(s): {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+def check_soft_targets(kind: str, draws: int) -> None:
+    """The core's own check of a soft-target choice (the launch names the field first)."""
+    if kind not in SOFT_TARGET_KINDS:
+        raise ValueError(f"soft_targets must be one of {', '.join(SOFT_TARGET_KINDS)}, got {kind!r}")
+    if not 1 <= draws <= MAX_DRAWS:
+        raise ValueError(f"draws (RS-KD tokens per position) must be between 1 and {MAX_DRAWS}, got {draws}")
+
+
+def draws_of(params) -> int:
+    """RS-KD draws per position a generation stores, 0 for top-k soft targets."""
+    return params.draws if params.soft_targets == "sampled" else 0
 
 
 @dataclass
@@ -243,6 +264,11 @@ class Teacher:
     """
 
     last_run: RunStats | None = None
+    # Called while a batch decodes, at most every ``DECODE_PROGRESS_EVERY_S``, with
+    # ``(requests' worth done, tokens generated)`` inside that batch: a finished request
+    # counts 1, one still decoding the share of its token budget it has used. A job's bar
+    # moves during a long first batch instead of jumping from 0 to 100%.
+    on_decode_progress: Callable[[float, int], Any] | None = None
 
     def generate(
         self, requests: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None
@@ -250,8 +276,15 @@ class Teacher:
         raise NotImplementedError
 
     def score(
-        self, requests: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
+        self,
+        requests: Sequence[ScoreRequest],
+        top_k: int = DEFAULT_TOP_K,
+        on_batch: OnBatch | None = None,
+        *,
+        draws: int = 0,
     ) -> list[ScoreResult]:
+        """Soft targets of given text; ``draws`` > 0 stores that many RS-KD draws per position
+        instead of the top-k (whose statistics the result still reports)."""
         raise NotImplementedError
 
     def classify(

@@ -8,15 +8,20 @@ the cache every time a single row ends.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from workers.softcodec import draw_targets
+from workers.teacher.base import draws_of
 from workers.teacher.batching import left_pad
 from workers.teacher.sampling import choose_tokens, request_uniforms, soft_target_rows
 
 COMPACT_BELOW = 0.75
+DECODE_PROGRESS_EVERY_S = 0.5
 
 
 class PreallocatedLayer(DynamicLayer):
@@ -95,6 +100,7 @@ class DecodeBatch:
         stops = params.stop
         # A stop string of L characters spans at most 4L byte-level tokens (+1 for a partial).
         self.stop_window = 4 * max((len(s) for s in stops), default=0) + 1
+        self.on_progress = getattr(teacher, "on_decode_progress", None)
 
     def run(self) -> list[dict]:
         p = self.params
@@ -126,11 +132,17 @@ class DecodeBatch:
         topk_lp = torch.zeros((b, steps, k), dtype=torch.float32, device=dev)
         tails = torch.zeros((b, steps), dtype=torch.float32, device=dev)
         chosen_lp = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+        m = draws_of(p)
+        if m:  # RS-KD draws, from their own per-request stream (the text's stays as it was)
+            draw_u = request_uniforms(self.seeds, steps * m, stream=1).view(b, steps, m).to(dev)
+            sample_ids = torch.zeros((b, steps, m), dtype=torch.int32, device=dev)
+            sample_logw = torch.zeros((b, steps, m), dtype=torch.float32, device=dev)
         lengths = [0] * b
         finish: list[str | None] = [None] * b
         caps = torch.as_tensor(self.caps, device=dev)
         rows = torch.arange(b, device=dev)  # original row of each cache row
         live = torch.ones(b, dtype=torch.bool, device=dev)
+        reported = time.monotonic()
 
         for step in range(steps):
             logprobs, ids, lps, tail = soft_target_rows(logits, k)
@@ -143,6 +155,9 @@ class DecodeBatch:
             topk_lp[dest, step] = lps[live]
             tails[dest, step] = tail[live]
             chosen_lp[dest, step] = picked[live]
+            if m:
+                ids_m, logw_m = draw_targets(logprobs[live], draw_u[dest, step])
+                sample_ids[dest, step], sample_logw[dest, step] = ids_m, logw_m.to(sample_logw.dtype)
 
             ended = torch.zeros_like(live)
             if self.eos_id is not None:
@@ -165,6 +180,9 @@ class DecodeBatch:
             n_live = int(live.sum())
             if n_live == 0:
                 break
+            if self.on_progress is not None and time.monotonic() - reported >= DECODE_PROGRESS_EVERY_S:
+                reported = time.monotonic()
+                self._report(step, rows[live], caps, lengths)
             if n_live < COMPACT_BELOW * len(rows):
                 keep = live.nonzero().flatten()
                 cache.batch_select_indices(keep)
@@ -187,6 +205,8 @@ class DecodeBatch:
 
         tokens, topk_ids, topk_lp = tokens.cpu().numpy(), topk_ids.cpu().numpy(), topk_lp.cpu().numpy()
         tails, chosen_lp = tails.cpu().numpy(), chosen_lp.cpu().numpy()
+        if m:
+            sample_ids, sample_logw = sample_ids.cpu().numpy(), sample_logw.cpu().numpy()
         results = []
         for r in range(b):
             n = lengths[r]
@@ -198,9 +218,17 @@ class DecodeBatch:
                     "tail_logprob": tails[r, :n],
                     "token_logprob": chosen_lp[r, :n],
                     "finish_reason": finish[r] or "length",
+                    **({"sample_ids": sample_ids[r, :n], "sample_logw": sample_logw[r, :n]} if m else {}),
                 }
             )
         return results
+
+    def _report(self, step: int, live_rows, caps, lengths) -> None:
+        """Work done so far in this batch: finished rows count 1, live ones their share of their cap."""
+        n_live = len(live_rows)
+        used = float(((step + 1) / caps[live_rows].float()).clamp(max=1.0).sum())
+        finished = len(self.prompt_ids) - n_live
+        self.on_progress(finished + used, sum(lengths) + (step + 1) * n_live)
 
     def _stop_hits(self, tokens, rows, live, step) -> torch.Tensor:
         hits = torch.zeros_like(live)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from workers.prompting import label_continuation, render_prompt
+from workers.softcodec import draw_targets
 from workers.softtargets import SoftTargets, summarize
 from workers.teacher.base import (
     DEFAULT_TOP_K,
@@ -38,7 +39,7 @@ from workers.teacher.base import (
 )
 from workers.teacher.batching import BackOff, left_pad, length_buckets
 from workers.teacher.decode import DecodeBatch
-from workers.teacher.sampling import soft_target_rows
+from workers.teacher.sampling import request_uniforms, soft_target_rows
 
 
 def _context_length(model, tokenizer) -> int:
@@ -178,7 +179,9 @@ class HFTeacher(Teacher):
             cuts = [text.find(s) for s in params.stop if s in text]
             if cuts:
                 text = text[: min(cuts)]
-        return GenerationResult(key=key, text=text, finish_reason=finish, soft_targets=st, stats=summarize(st))
+        stats = summarize(st)  # from the top-k, also when only the RS-KD draws are kept
+        st = st.sampled_only() if st.sampled else st
+        return GenerationResult(key=key, text=text, finish_reason=finish, soft_targets=st, stats=stats)
 
     @torch.inference_mode()
     def _generate_batch(self, prompt_ids: list[list[int]], seeds: list[int], params: GenerationParams):
@@ -188,9 +191,10 @@ class HFTeacher(Teacher):
     # -- teacher forcing ---------------------------------------------------------------
 
     @torch.inference_mode()
-    def _forced_logprobs(self, pairs: list[tuple[list[int], list[int]]], top_k: int | None):
+    def _forced_logprobs(self, pairs: list[tuple[list[int], list[int]]], top_k: int | None, draws: int = 0):
         """Per pair (prompt ids, continuation ids): the continuation's token log-probs and,
-        with ``top_k``, its soft-target rows. One padded forward for the whole chunk."""
+        with ``top_k``, its soft-target rows (with ``draws`` > 0 RS-KD draws instead, seeded by
+        the pair's ids). One padded forward for the whole chunk."""
         seqs = [p + c for p, c in pairs]
         input_ids, mask = left_pad(seqs, self.pad_id)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -204,7 +208,7 @@ class HFTeacher(Teacher):
         )
         logits = out.logits.float()  # [B, max_cont + 1, V]; position j predicts token j + 1
         results = []
-        for r, (_p, c) in enumerate(pairs):
+        for r, (p, c) in enumerate(pairs):
             t = len(c)
             if t == 0:
                 results.append((np.zeros(0, np.float32), None))
@@ -215,18 +219,25 @@ class HFTeacher(Teacher):
             chosen = logprobs.gather(-1, target[:, None]).squeeze(-1)
             soft = None
             if top_k:
+                sampled = {}
+                if draws:
+                    seed = request_seed(0, 0, ",".join(map(str, p + c)))
+                    u = request_uniforms([seed], t * draws, stream=1).view(t, draws).to(logprobs.device)
+                    ids_m, logw_m = draw_targets(logprobs, u)
+                    sampled = {"sample_ids": ids_m.cpu().numpy(), "sample_logw": logw_m.cpu().numpy()}
                 soft = SoftTargets(
                     token_ids=np.asarray(c, dtype=np.int32),
                     topk_ids=topk_ids.cpu().numpy(),
                     topk_logprobs=topk_lp.cpu().numpy().astype(np.float16),
                     tail_logprob=tail.cpu().numpy(),
                     token_logprob=chosen.cpu().numpy(),
+                    **sampled,
                 )
             results.append((chosen.cpu().numpy(), soft))
         del logits, out
         return results
 
-    def _run_forced(self, items, top_k, make_result, make_error, on_batch, stats) -> dict[int, object]:
+    def _run_forced(self, items, top_k, make_result, make_error, on_batch, stats, draws=0) -> dict[int, object]:
         """items: list of (index, prompt_ids, continuation_ids); returns {index: result}."""
         results: dict[int, object] = {}
         lengths = [len(p) + len(c) for _, p, c in items]
@@ -234,7 +245,7 @@ class HFTeacher(Teacher):
             members = [items[j] for j in bucket]
 
             def run(chunk):
-                outs = self._forced_logprobs([(p, c) for _, p, c in chunk], top_k)
+                outs = self._forced_logprobs([(p, c) for _, p, c in chunk], top_k, draws)
                 res = [make_result(idx, out) for (idx, _, _), out in zip(chunk, outs)]
                 for (idx, _, _), r in zip(chunk, res):
                     results[idx] = r
@@ -251,7 +262,12 @@ class HFTeacher(Teacher):
         return results
 
     def score(
-        self, requests: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
+        self,
+        requests: Sequence[ScoreRequest],
+        top_k: int = DEFAULT_TOP_K,
+        on_batch: OnBatch | None = None,
+        *,
+        draws: int = 0,
     ) -> list[ScoreResult]:
         stats = RunStats(requests=len(requests))
         self.last_run = stats
@@ -278,13 +294,13 @@ class HFTeacher(Teacher):
 
         def make(idx, out):
             _, st = out
-            return ScoreResult(key=requests[idx].key, soft_targets=st, stats=summarize(st))
+            stats_ = summarize(st)  # from the top-k, also when only the RS-KD draws are kept
+            return ScoreResult(key=requests[idx].key, soft_targets=st.sampled_only() if draws else st, stats=stats_)
 
-        results.update(
-            self._run_forced(
-                items, top_k, make, lambda idx, msg: ScoreResult(key=requests[idx].key, error=msg), on_batch, stats
-            )
-        )
+        def error(idx, msg):
+            return ScoreResult(key=requests[idx].key, error=msg)
+
+        results.update(self._run_forced(items, top_k, make, error, on_batch, stats, draws))
         return _in_order(results)
 
     def classify(

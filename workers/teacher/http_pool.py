@@ -9,7 +9,7 @@ from collections import deque
 
 import requests
 
-from workers.teacher.base import RunStats, ServerUnreachableError, TeacherError
+from workers.teacher.base import RunStats, ServerUnreachableError, TeacherError, finish_batch
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 BACKOFF_BASE_S = 0.5
@@ -121,6 +121,30 @@ class ServerPool:
 
     def _map_parallel(self, fn, items):
         return [(result, error) for _, result, error in self._stream(fn, items)]
+
+    def _run_window(self, fn, requests_, failed, stats: RunStats, on_batch, *, per_call: int = 1) -> list:
+        """The one sliding window of a whole call (generation, scoring, classification): groups of
+        ``per_call`` requests go to ``fn`` (which returns one result per request) with ``concurrency``
+        calls in flight throughout; a failed call gives ``failed(request, message)`` for each of its
+        requests. Results reach ``on_batch`` in request order, ``batch_size`` at a time, without
+        ever pausing the window at a batch's end."""
+        account = self._timed(stats)
+        groups = [list(requests_[i : i + per_call]) for i in range(0, len(requests_), per_call)]
+        out: list = []
+        pending: list = []
+        stream = self._stream(fn, groups)
+        try:
+            for group, results, err in stream:
+                pending.extend(results if results is not None else [failed(r, err) for r in group])
+                while len(pending) >= self.batch_size or (pending and len(out) + len(pending) == len(requests_)):
+                    batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+                    out.extend(batch)
+                    account(batch)
+                    if finish_batch(batch, stats, on_batch):
+                        return out
+        finally:
+            stream.close()
+        return out
 
     def _timed(self, stats: RunStats):
         """Account the server's throughput over this call (the wall time requests were out)."""

@@ -39,10 +39,12 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import requests
+import requests.adapters
 
 from workers.prompting import label_continuation, render_prompt
 from workers.softtargets import SoftTargets, summarize, tail_logprob_from_topk
@@ -65,7 +67,7 @@ from workers.teacher.base import (
     UnsupportedFeatureError,
     add_logprob,
     check_labels,
-    finish_batch,
+    draws_of,
     label_distribution,
     request_seed,
 )
@@ -112,10 +114,15 @@ class OpenAITeacher(ServerPool, Teacher):
         self.timeout = timeout
         self.batch_size = max(1, batch_size)
         self.token_ids_in_response = token_ids_in_response
+        self.concurrency = max(1, concurrency)
         self._session = requests.Session()
+        # One kept-alive connection per request in flight: requests' default pool keeps 10, so
+        # above that every request beyond the tenth opened (and the server accepted) a new one.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
-        self.concurrency = max(1, concurrency)
         self.prompts_per_request = max(1, prompts_per_request)
         self.max_retries = max(0, max_retries)
         # The most top_logprobs the server returns (OpenAI: 20; vLLM: its --max-logprobs): a
@@ -127,6 +134,9 @@ class OpenAITeacher(ServerPool, Teacher):
         self._sleep = time.sleep
         self.tokenizer = None
         self._by_text: dict[str, int] = {}
+        # token string -> id, filled as tokens arrive (at most the vocabulary): a response's parse
+        # runs on the request's thread while the next requests wait for the GIL.
+        self._ids: dict[str, int] = {}
         if tokenizer:
             self._load_tokenizer(tokenizer)
 
@@ -155,46 +165,29 @@ class OpenAITeacher(ServerPool, Teacher):
     # -- HTTP -------------------------------------------------------------------------
 
     def _token_id(self, token: str) -> int:
-        m = _TOKEN_ID.match(token)
-        if m:
-            return int(m.group(1))
-        return self._by_text.get(token, -1)
+        found = self._ids.get(token)
+        if found is None:
+            m = _TOKEN_ID.match(token)
+            found = self._ids[token] = int(m.group(1)) if m else self._by_text.get(token, -1)
+        return found
 
     def _render(self, prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
-
-    def _chunks(self, items):
-        for start in range(0, len(items), self.batch_size):
-            yield items[start : start + self.batch_size]
 
     # -- generation ---------------------------------------------------------------------
 
     def generate(
         self, requests_: Sequence[GenerationRequest], params: GenerationParams, on_batch: OnBatch | None = None
     ) -> list[GenerationResult]:
+        if draws_of(params):
+            raise UnsupportedFeatureError(self._no_sampling())
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
-        account = self._timed(stats)
         per = self.prompts_per_request if self.endpoint == "completions" else 1
-        groups = [list(requests_[i : i + per]) for i in range(0, len(requests_), per)]
         fn = (lambda g: self._generate_group(g, params)) if per > 1 else (lambda g: [self._generate_one(g[0], params)])
-        out: list[GenerationResult] = []
-        pending: list[GenerationResult] = []
-        stream = self._stream(fn, groups)
-        try:
-            for group, results, err in stream:
-                if results is None:
-                    results = [GenerationResult(key=r.key, error=err) for r in group]
-                pending.extend(results)
-                while len(pending) >= self.batch_size or (pending and len(out) + len(pending) == len(requests_)):
-                    batch, pending = pending[: self.batch_size], pending[self.batch_size :]
-                    out.extend(batch)
-                    account(batch)
-                    if finish_batch(batch, stats, on_batch):
-                        return out
-        finally:
-            stream.close()
-        return out
+        return self._run_window(
+            fn, requests_, lambda r, err: GenerationResult(key=r.key, error=err), stats, on_batch, per_call=per
+        )
 
     def _body(self, r: GenerationRequest, params: GenerationParams, rendered: str | None) -> dict:
         seed = request_seed(params.seed, r.sample_index, rendered or repr(r.prompt)) % (2**31)
@@ -315,17 +308,19 @@ class OpenAITeacher(ServerPool, Teacher):
         t = len(tokens)
         topk_ids = np.full((t, k), -1, dtype=np.int32)
         topk_lp = np.full((t, k), -np.inf, dtype=np.float32)
+        ids, token_id, by_value = self._ids, self._token_id, itemgetter(1)
         for row, entries in enumerate(tops):
-            entries = sorted(((tok, float(v)) for tok, v in entries if v is not None), key=lambda e: -e[1])[:k]
-            for col, (tok, v) in enumerate(entries):
-                topk_ids[row, col] = self._token_id(tok)
-                topk_lp[row, col] = v
+            entries = sorted((e for e in entries if e[1] is not None), key=by_value, reverse=True)[:k]
+            if entries:
+                n = len(entries)
+                topk_ids[row, :n] = [ids[tok] if tok in ids else token_id(tok) for tok, _ in entries]
+                topk_lp[row, :n] = [v for _, v in entries]
         # Rows with fewer than k entries: the missing ones hold no mass.
-        tail = tail_logprob_from_topk(np.where(np.isfinite(topk_lp), topk_lp, -np.inf))
+        tail = tail_logprob_from_topk(topk_lp)
         topk_lp = np.where(np.isfinite(topk_lp), topk_lp, -65504.0)
         chosen_lp = np.asarray([v if v is not None else math.nan for v in chosen], dtype=np.float32)
         return SoftTargets(
-            token_ids=np.asarray([self._token_id(x) for x in tokens], dtype=np.int32),
+            token_ids=np.asarray([token_id(x) for x in tokens], dtype=np.int32),
             topk_ids=topk_ids,
             topk_logprobs=topk_lp.astype(np.float16),
             tail_logprob=tail,
@@ -389,6 +384,13 @@ class OpenAITeacher(ServerPool, Teacher):
             token_logprob=chosen,
         )
 
+    def _no_sampling(self) -> str:
+        return (
+            f"the teacher server at {self.shown_url} cannot give sampled soft targets: RS-KD draws tokens "
+            "from the teacher's whole distribution at every position, and an OpenAI-compatible server "
+            "returns only its top log-probabilities; use top-k soft targets, or a local (transformers) teacher"
+        )
+
     def _no_prompt_logprobs(self, detail: str) -> str:
         return (
             f"the teacher server at {self.shown_url} does not offer prompt log-probabilities "
@@ -396,27 +398,23 @@ class OpenAITeacher(ServerPool, Teacher):
         )
 
     def score(
-        self, requests_: Sequence[ScoreRequest], top_k: int = DEFAULT_TOP_K, on_batch: OnBatch | None = None
+        self,
+        requests_: Sequence[ScoreRequest],
+        top_k: int = DEFAULT_TOP_K,
+        on_batch: OnBatch | None = None,
+        *,
+        draws: int = 0,
     ) -> list[ScoreResult]:
+        if draws:
+            raise UnsupportedFeatureError(self._no_sampling())
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
-        account = self._timed(stats)
-        out: list[ScoreResult] = []
-        for chunk in self._chunks(list(requests_)):
-            pairs = self._map_parallel(
-                lambda r: self._prompt_logprobs(r.prompt, r.text, top_k, end_with_eos=True), chunk
-            )
-            results = [
-                ScoreResult(key=r.key, soft_targets=st, stats=summarize(st))
-                if st is not None
-                else ScoreResult(key=r.key, error=err)
-                for r, (st, err) in zip(chunk, pairs)
-            ]
-            out.extend(results)
-            account(results)
-            if finish_batch(results, stats, on_batch):
-                break
-        return out
+
+        def one(group):
+            st = self._prompt_logprobs(group[0].prompt, group[0].text, top_k, end_with_eos=True)
+            return [ScoreResult(key=group[0].key, soft_targets=st, stats=summarize(st))]
+
+        return self._run_window(one, requests_, lambda r, err: ScoreResult(key=r.key, error=err), stats, on_batch)
 
     def classify(
         self, requests_: Sequence[ClassifyRequest], labels: Sequence[str], on_batch: OnBatch | None = None
@@ -424,33 +422,17 @@ class OpenAITeacher(ServerPool, Teacher):
         labels = check_labels(labels)
         stats = RunStats(requests=len(requests_))
         self.last_run = stats
-        account = self._timed(stats)
-        out: list[ClassifyResult] = []
-        for chunk in self._chunks(list(requests_)):
-            jobs = [(r, lab) for r in chunk for lab in labels]
-            pairs = self._map_parallel(
-                lambda job: float(
-                    self._prompt_logprobs(job[0].prompt, label_continuation(job[1]), 1).token_logprob.sum()
-                ),
-                jobs,
-            )
-            results = []
-            for ci, r in enumerate(chunk):
-                got = pairs[ci * len(labels) : (ci + 1) * len(labels)]
-                errors = [err for _, err in got if err]
-                if errors:
-                    results.append(ClassifyResult(key=r.key, error=errors[0]))
-                    continue
-                lps = {lab: v for lab, (v, _) in zip(labels, got)}
-                dist, pred, margin = label_distribution(lps)
-                results.append(
-                    ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)
-                )
-            out.extend(results)
-            account(results)
-            if finish_batch(results, stats, on_batch):
-                break
-        return out
+
+        def one(group):
+            r = group[0]
+            lps = {
+                lab: float(self._prompt_logprobs(r.prompt, label_continuation(lab), 1).token_logprob.sum())
+                for lab in labels
+            }
+            dist, pred, margin = label_distribution(lps)
+            return [ClassifyResult(key=r.key, distribution=dist, label_logprobs=lps, predicted=pred, margin=margin)]
+
+        return self._run_window(one, requests_, lambda r, err: ClassifyResult(key=r.key, error=err), stats, on_batch)
 
 
 def _finish_reason(choice: dict, params: GenerationParams) -> str:

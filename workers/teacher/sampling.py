@@ -13,11 +13,12 @@ import torch
 from workers.softtargets import TAIL_FLOOR
 
 
-def request_uniforms(seeds: list[int], steps: int) -> torch.Tensor:
-    """``[B, steps]`` uniforms in [0, 1), one independent stream per request seed."""
+def request_uniforms(seeds: list[int], steps: int, stream: int = 0) -> torch.Tensor:
+    """``[B, steps]`` uniforms in [0, 1), one independent stream per request seed (``stream`` 1 is
+    the RS-KD draws', independent of the text's stream 0)."""
     out = np.empty((len(seeds), steps), dtype=np.float64)
     for i, s in enumerate(seeds):
-        out[i] = np.random.default_rng(s).random(steps)
+        out[i] = np.random.default_rng(s if stream == 0 else [s, stream]).random(steps)
     return torch.from_numpy(out)
 
 

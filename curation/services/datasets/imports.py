@@ -52,6 +52,7 @@ class ImportResult:
     errors: list[LineError] = field(default_factory=list)
     error_count: int = 0
     skipped_bad_lines: bool = False
+    prompt_ids: list[int] = field(default_factory=list)  # the prompts this import created
 
     @property
     def ok(self):
@@ -124,6 +125,7 @@ def import_prompts(
     if result.error_count and not skip_bad_lines:
         return result
     created = _store(project, rows, result, source, gold_confirmed=as_gold, by=by)
+    result.prompt_ids = list(created)
     hygiene.after_prompts_added(project, created)
     if result.gold_candidates:
         hygiene.after_gold_changed(project)

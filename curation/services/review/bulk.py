@@ -43,6 +43,7 @@ from django.utils import timezone
 from curation.models import BulkAction, Example, ExampleStatus, Verdict
 from curation.services.errors import ReviewError
 from curation.services.projects import stage_named, tier_named
+from curation.services.review import readiness
 
 A = Verdict.Action
 ACTIONS = {
@@ -194,6 +195,7 @@ def _apply(project, user, queryset, plan, expected, filter_description, *, one_s
         _audit_then_update(project, user, queryset, plan, bulk, now, count)
     bulk.seconds = round(time.perf_counter() - started, 3)
     bulk.save(update_fields=["seconds"])
+    readiness.refresh(project)
     return bulk
 
 

@@ -25,6 +25,7 @@ from curation.services.errors import ReviewError
 from curation.services.gold import create_gold_item, update_gold_item
 from curation.services.inputs import to_number
 from curation.services.projects import NONE, stage_named, tier_named
+from curation.services.review import readiness
 
 A = Verdict.Action
 
@@ -68,7 +69,9 @@ def _lock(example: Example, expected_version: int | None) -> Example:
     return current
 
 
-def _save(example: Example, user, action: str, changes: dict, fields: list[str], comment: str = "") -> Example:
+def _save(
+    example: Example, user, action: str, changes: dict, fields: list[str], comment: str = "", left_stage=None
+) -> Example:
     example.version += 1
     now = timezone.now()
     update = set(fields) | {"version", "updated_at"}
@@ -90,6 +93,8 @@ def _save(example: Example, user, action: str, changes: dict, fields: list[str],
         comment=comment,
         version=example.version,
     )
+    if action in (A.APPROVE, A.REJECT, A.STAGE):
+        readiness.refresh(example.project_id, [example.stage_id, left_stage])
     return example
 
 
@@ -195,9 +200,9 @@ def move_to_stage(example: Example, user, version: int | None, stage: Stage) -> 
     if stage.project_id != example.project_id:
         raise ReviewError("That stage belongs to another project.", "stage")
     ex = _lock(example, version)
-    old = ex.stage.name
+    old, left = ex.stage.name, ex.stage_id
     ex.stage = stage
-    return _save(ex, user, A.STAGE, {"stage": [old, stage.name]}, ["stage"])
+    return _save(ex, user, A.STAGE, {"stage": [old, stage.name]}, ["stage"], left_stage=left)
 
 
 def neighbour_stage(example: Example, step: int) -> Stage:

@@ -10,6 +10,7 @@ page and endpoint. Parameters travel in the URL (shareable; the back button work
     reviewer=<username>   label=<label>   q=<text in the prompt or response>
     gold=true|false (the prompt is / is not gold-guarded: kept out of training)
     pii=true|false (personal data detected in the prompt, after reviewers' decisions)
+    drifted=true|false (a flagged drift window marked the prompt: production traffic unlike the training set)
     cluster=<cluster id> (the prompts of one duplicate cluster)   one_per_cluster=true
     order=newest|oldest|difficulty|-difficulty|confidence|-confidence
     id=12&id=15 (or id=12,15: the examples ticked in the queue, at most 500)
@@ -75,6 +76,7 @@ PARAMS = (
     "q",
     "gold",
     "pii",
+    "drifted",
     "cluster",
     "one_per_cluster",
     "order",
@@ -134,6 +136,9 @@ class ExampleFilter(django_filters.FilterSet):
         method="filter_gold", help_text="The prompt is in the gold set (never trained on)."
     )
     pii = django_filters.BooleanFilter(field_name="prompt__has_pii", help_text="Personal data in the prompt.")
+    drifted = django_filters.BooleanFilter(
+        field_name="prompt__drifted", help_text="A flagged drift window marked the prompt (unlike the training set)."
+    )
     cluster = django_filters.NumberFilter(
         method="filter_cluster", min_value=1, max_value=MAX_ID, help_text="A duplicate cluster's id: its prompts."
     )

@@ -24,6 +24,7 @@ from django.utils import timezone
 from curation.models import BulkAction, Example, Verdict
 from curation.services.errors import ReviewError
 from curation.services.projects import stage_named, tier_named
+from curation.services.review import readiness
 from curation.services.review.decisions import StaleExample, _lock
 
 A = Verdict.Action
@@ -131,6 +132,7 @@ def undo_decision(example: Example, user, verdict_id: int | None, version: int |
     if ex.version != verdict.version:  # changed after this decision: undoing would overwrite that
         later = list(Verdict.objects.filter(example=ex, id__gt=verdict.id).select_related("user").order_by("id"))
         raise StaleExample(ex, later)
+    left_stage = ex.stage_id
     changes, fields = _restored_fields(ex, verdict)
     if verdict.action in (A.APPROVE, A.REJECT, A.GRADE, A.LABEL):
         previous = (
@@ -151,6 +153,7 @@ def undo_decision(example: Example, user, verdict_id: int | None, version: int |
         comment=f"Undid the {PAST[verdict.action]} (v{verdict.version}).",
         version=ex.version,
     )
+    readiness.refresh(ex.project_id, [ex.stage_id, left_stage])
     return Undone(Example.objects.select_related("tier", "stage").get(pk=ex.pk), verdict)
 
 
@@ -287,4 +290,5 @@ def undo_bulk(bulk: BulkAction, user, now=None) -> BulkUndone:
     Verdict.objects.bulk_create(verdicts, batch_size=_BATCH)
     bulk.undone_at = now
     bulk.save(update_fields=["undone_at"])
+    readiness.refresh(project)
     return BulkUndone(bulk, undo, len(restorable), len(audit) - len(restorable))

@@ -27,7 +27,11 @@ from curation.models import GoldItem, Prompt, TeacherSample
 from curation.services.errors import Invalid
 from curation.services.inputs import MAX_ID, load_json, parse_id, parse_number
 
-SCOPES = {"all": "All prompts", "missing": "Only prompts without samples from this teacher"}
+# Missing first: the launch page's default, so a second run does not answer the answered prompts again.
+SCOPES = {
+    "missing": "Prompts without an answer from this teacher",
+    "all": "All prompts (answered ones are answered again)",
+}
 MAX_IDS = 100_000
 MAX_LIMIT = 10_000_000
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.\- ]{1,100}$")
@@ -98,6 +102,22 @@ def parse_ids(value) -> list[int]:
         if len(out) > MAX_IDS:
             break
     return list(dict.fromkeys(out))
+
+
+def id_ranges(ids) -> str:
+    """The inverse of ``parse_ids``: sorted ids as text with runs folded ("4, 8, 15-17")."""
+    out: list[str] = []
+    run: list[int] = []
+    for i in sorted(set(ids)):
+        if run and i == run[-1] + 1:
+            run.append(i)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [i]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(out)
 
 
 def parse_filter(data: dict | None, project) -> PromptFilter:

@@ -52,6 +52,7 @@ def drive_teacher(ctx, job, calls, phase: str, progress: Progress) -> tuple[str 
         raise
     ctx.progress(phase=phase, force=True)
     progress.restart()  # tokens/s and the ETA measure the teacher, not its loading
+    teacher.on_decode_progress = lambda requests, tokens: progress.within_batch(requests, tokens, phase)
     try:
         for call in calls:
             call(teacher)
@@ -85,13 +86,22 @@ class Progress:
         self.done += samples
         self.run_done += samples
         self.tokens += tokens
+        self._report(0.0, 0, phase)
+
+    def within_batch(self, requests: float, tokens: int, phase: str) -> None:
+        """The teacher's report from inside a batch: ``requests``' worth of it done (finished
+        ones and the decoded share of the others) and ``tokens`` generated so far."""
+        self._report(requests, tokens, phase)
+
+    def _report(self, in_batch: float, batch_tokens: int, phase: str) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = self.run_done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else None
+        rate = (self.run_done + in_batch) / elapsed
+        done = min(self.done + int(in_batch), self.total)
+        eta = (self.total - self.done - in_batch) / rate if rate > 0 else None
         self.ctx.progress(
-            self.done,
+            done,
             self.total,
-            tokens_per_s=round(self.tokens / elapsed, 1),
+            tokens_per_s=round((self.tokens + batch_tokens) / elapsed, 1),
             eta_s=round(max(eta, 0.0), 1) if eta is not None else None,
             phase=phase,
         )

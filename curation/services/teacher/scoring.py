@@ -25,9 +25,9 @@ from curation.models import Example, GoldItem, Job, TeacherSample
 from curation.services import jobs
 from curation.services.errors import Invalid
 from curation.services.inputs import parse_number
-from curation.services.modelspecs import MAX_TOP_K, teacher_config
+from curation.services.modelspecs import MAX_TOP_K, check_soft_target_choice, teacher_config
 from curation.services.teacher.generation import teacher_spec_for
-from workers.teacher import DEFAULT_TOP_K
+from workers.teacher import DEFAULT_DRAWS, DEFAULT_TOP_K
 
 TARGETS = {"edits": "Edited examples without soft targets", "gold": "Confirmed gold references"}
 
@@ -68,10 +68,11 @@ def prepare_scoring(project, *, model_spec, params=None) -> tuple:
             "classification projects keep the teacher's label distribution, not token soft targets: "
             "there is nothing to score",
         )
-    unknown = sorted(set(params) - {"targets", "top_k"})
+    known = ("targets", "top_k", "soft_targets", "draws")
+    unknown = sorted(set(params) - set(known))
     settings = Invalid()
     if unknown:
-        settings.add("params", f"unknown setting(s) {', '.join(unknown)}; known: targets, top_k")
+        settings.add("params", f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
     targets = params.get("targets", list(TARGETS))
     if isinstance(targets, str):
         targets = [targets]
@@ -80,6 +81,7 @@ def prepare_scoring(project, *, model_spec, params=None) -> tuple:
     top_k = parse_number(
         params.get("top_k"), "top_k", settings, kind=int, default=DEFAULT_TOP_K, minimum=1, maximum=MAX_TOP_K, label=""
     )
+    choice = check_soft_target_choice(params, settings, spec)
     if settings:
         errors.nest("params", settings)
     if not errors:
@@ -97,7 +99,13 @@ def prepare_scoring(project, *, model_spec, params=None) -> tuple:
                 ),
             )
     errors.raise_if_any()
-    return spec, {"teacher": teacher_config(spec), "targets": sorted(set(targets)), "top_k": top_k}
+    return spec, {
+        "teacher": teacher_config(spec),
+        "targets": sorted(set(targets)),
+        "top_k": top_k,
+        "soft_targets": choice.get("soft_targets", "topk"),
+        "draws": choice.get("draws", DEFAULT_DRAWS),
+    }
 
 
 def launch_scoring(project, *, by, model_spec, params=None) -> Job:

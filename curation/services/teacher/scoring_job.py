@@ -20,7 +20,7 @@ from curation.services.teacher.output import db_text, finite
 from curation.services.teacher.run import Progress, conclude, drive_teacher, teacher_inputs
 from curation.services.teacher.scoring import edits_to_score, gold_to_score
 from workers.softtargets import ShardWriter
-from workers.teacher import CANCEL, DEFAULT_TOP_K, ScoreRequest
+from workers.teacher import CANCEL, DEFAULT_DRAWS, DEFAULT_TOP_K, ScoreRequest
 
 REQUESTS_PER_CALL = 1024
 
@@ -124,6 +124,7 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
     total = done_before + len(targets)
     ctx.progress(done_before, total, phase="loading the teacher", force=True)
     writer = ScoreWriter(job, fenced=ctx.fenced)
+    draws = job.params.get("draws", DEFAULT_DRAWS) if job.params.get("soft_targets") == "sampled" else 0
     failure, cancelled = None, False
     if targets:
         progress = Progress(ctx, done_before, total)
@@ -143,7 +144,7 @@ def run_scoring(ctx: jobs.JobContext) -> jobs.JobOutcome:
                 inputs = teacher_inputs(job, list(prompts.values()))
                 requests = [ScoreRequest(key=t.key, prompt=inputs[t.prompt.id], text=t.text) for t in chunk.values()]
                 yield lambda teacher, r=requests, cb=on_batch: teacher.score(
-                    r, top_k=job.params.get("top_k", DEFAULT_TOP_K), on_batch=cb
+                    r, top_k=job.params.get("top_k", DEFAULT_TOP_K), on_batch=cb, draws=draws
                 )
 
         failure, cancelled = drive_teacher(ctx, job, calls(), "scoring", progress)

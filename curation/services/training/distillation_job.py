@@ -15,6 +15,7 @@ from curation.services.errors import Invalid
 from curation.services.training import registry
 from curation.services.training.distillation import CURVE_METRICS, KD_MODES, describe_gate, output_dir, phase_label
 from curation.services.training.request import build_config
+from workers.memory import PeakRSS
 
 
 def pending_override(params: dict, history: list[dict]) -> dict | None:
@@ -124,6 +125,13 @@ class DistillRun:
         if time.monotonic() - self._last_save >= jobs.PROGRESS_EVERY_S:
             self.save()
 
+    def validation(self, p: dict) -> None:
+        """A point of the stage's validation curves (``val_<metric>``), on the loss curves' step axis."""
+        x = self._offset(p["stage"], p["phase"], p["step"], p["total_steps"]) + p["step"]
+        for name, value in p["metrics"].items():
+            self.ctx.metric(name if name.startswith("val_") else f"val_{name}", value, x, p["stage"])
+        self.ctx.flush()
+
     def _offset(self, stage: str, phase: str, step: int, total: int) -> int:
         runs = self.state["curves"].setdefault(stage, [])
         # Extra epochs after a resume are a new run each time; train and patience happen once.
@@ -195,12 +203,19 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         raise jobs.JobError(str(exc)) from None
     run = DistillRun(ctx, config)
     recipe = DistillRecipe(
-        config, on_progress=run.progress, on_stage_end=run.stage_end, on_warning=run.warning, should_stop=ctx.cancelled
+        config,
+        on_progress=run.progress,
+        on_stage_end=run.stage_end,
+        on_validation=run.validation,
+        on_warning=run.warning,
+        should_stop=ctx.cancelled,
     )
+    peak = PeakRSS()
     try:
-        recipe.setup()
-        run.kd_decided(recipe.kd_mode)
-        result = recipe.train(pending_override(params, recipe.state["history"]))
+        with peak:
+            recipe.setup()
+            run.kd_decided(recipe.kd_mode)
+            result = recipe.train(pending_override(params, recipe.state["history"]))
     except DistillError as exc:
         raise jobs.JobError(str(exc)) from None
     except (torch.OutOfMemoryError, MemoryError):
@@ -211,6 +226,8 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     finally:
         recipe.cleanup()
     run.reconcile(result)
+    # This run's footprint (a resumed job's last run): student, optimizer, activations, data.
+    run.state["memory"] = {"peak_rss_mb": round(peak.peak_mb, 1), "start_rss_mb": round(peak.start_mb, 1)}
     run.state.update(status=result.status, kd_mode=result.kd_mode, history=result.history, warnings=result.warnings)
     # What the budget planned per stage and what the run drew per tier (an experiment's check
     # that the hard tier was not starved).

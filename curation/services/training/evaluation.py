@@ -9,7 +9,7 @@ tiers), runs ``workers.evaluation.evaluate`` and stores everything it returns in
   "student": {...overall}, "teacher": {...overall}}`` (without the reliability bins)
 - ``by_tier``: ``{"student": {tier: {...}}, "teacher": {tier: {...}}}``
 - ``speed``: ``{"student": {latency_p50_ms, latency_p95_ms, tokens_per_s, parameters,
-  param_buffer_bytes, peak_rss_delta_mb}, "teacher": {...}}``
+  param_buffer_bytes, peak_rss_mb}, "teacher": {...}}``
 - ``reliability`` (classification): ``{"student": {"ece", "bins"}, "teacher": {...}}``
 - ``quality_retained`` and ``speedup``: the headline ratios.
 - generation: ``metrics["generation"]`` (chrF, ROUGE-L, checks, lengths: ``workers.genmetrics``)

@@ -252,6 +252,7 @@ def validate_distillation(project: Project, data: dict) -> tuple[dict, dict]:
             stage["on_policy"] = on_policy
         stages.append(stage)
     _refuse_gold_rows(project, stage_snaps, errors)
+    _check_sampled_targets(stage_snaps, stages, errors)
     names = _stage_names(stage_snaps, [s.get("name", "") for s in stages])
     for i, (stage, name) in enumerate(zip(stages, names)):
         # The name becomes a directory name under the job's output: keep it plain.
@@ -305,6 +306,35 @@ def _refuse_gold_rows(project: Project, snapshots: list[Snapshot | None], errors
                 "after the snapshot was built); gold is a test set, never trained or selected on: build a new "
                 "snapshot of this stage",
             )
+
+
+def soft_target_kinds(snap: Snapshot) -> set[str]:
+    """What the snapshot's soft targets are, "topk" and/or "sampled" (one shard header per file)."""
+    from workers.softtargets import SoftTargetError, shard_kind
+
+    pointers = SnapshotRow.objects.filter(snapshot=snap).exclude(soft_targets="").values_list("soft_targets", flat=True)
+    kinds = set()
+    for shard in {p.partition("#")[0]: p for p in pointers}.values():
+        try:
+            kinds.add(shard_kind(settings.ARTIFACT_DIR, shard))
+        except SoftTargetError:
+            continue  # a missing shard is the run's own clear error (it names the row)
+    return kinds
+
+
+def _check_sampled_targets(snapshots: list[Snapshot | None], stages: list[dict], errors: Invalid) -> None:
+    """A stage on sampled (RS-KD) soft targets trains with their unbiased estimator: forward KL at
+    temperature 1, on one kind of soft targets (what the core refuses at run time, refused here)."""
+    for i, (snap, stage) in enumerate(zip(snapshots, stages)):
+        kinds = soft_target_kinds(snap) if snap is not None else set()
+        if "sampled" not in kinds:
+            continue
+        if len(kinds) > 1:
+            errors.add(f"stages.{i}.snapshot", f"snapshot {snap.name!r} mixes sampled and top-k soft targets")
+        if stage.get("temperature") not in (None, 1, 1.0):
+            errors.add(f"stages.{i}.temperature", "sampled soft targets train at temperature 1 (the unbiased estimate)")
+        if stage.get("divergence") not in (None, "forward_kl"):
+            errors.add(f"stages.{i}.divergence", "sampled soft targets train forward KL (the unbiased estimate)")
 
 
 def _check_budget(config, train_rows: list[int]) -> None:
