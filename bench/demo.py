@@ -79,6 +79,7 @@ def _env(data_dir: Path, smoke: bool) -> dict:
         }
     }
     env.update(DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="webapp.settings", PYTHONUNBUFFERED="1")
+    env.setdefault("DEBUG", "1")  # development mode, as `manage.py demo` runs (DEBUG is off unless set)
     if smoke:
         env["DEMO_SIZES"] = SMOKE_SIZES
         env["DEMO_TEACHER_STEPS"] = str(SMOKE_TEACHER_STEPS)

@@ -123,3 +123,14 @@ def test_the_contamination_page_lists_the_examples(project, client_as):
     GoldItemFactory(prompt=example.prompt)
     page = client_as("reviewer").get(reverse("gold-contamination", args=[project.slug])).content.decode()
     assert "Cancel my plan" in page and f"/examples/{example.pk}/" in page
+
+
+def test_the_contamination_page_says_the_shared_instruction_once(project, client_as):
+    instruction = "Classify this support ticket as billing, account, technical or other."
+    for ticket in ("Cancel my plan", "Reset my password"):
+        example = ExampleFactory(prompt=PromptFactory(project=project, text=f"{instruction}\nTicket: {ticket}"))
+        GoldItemFactory(prompt=example.prompt)
+    page = client_as("reviewer").get(reverse("gold-contamination", args=[project.slug])).content.decode()
+    flat = " ".join(page.split())
+    assert flat.count(f">{instruction}<") == 1 and f"<q>{instruction}</q>" in flat  # said once, above the rows
+    assert "</span> Ticket: Cancel my plan</td>" in flat

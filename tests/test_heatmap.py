@@ -80,3 +80,14 @@ def test_the_heatmap_fragment_lists_alternatives_for_hover(project, tiny_model_d
 def test_the_tokenizer_is_loaded_once(tiny_model_dir, monkeypatch):
     first = heatmap.load_tokenizer(str(tiny_model_dir))
     assert heatmap.load_tokenizer(str(tiny_model_dir)) is first
+
+
+def test_the_end_of_the_answer_reads_as_words_not_tokenizer_markup(project, tiny_model_dir, tokenizer):
+    assert tokenizer.eos_token_id is not None
+    ids = tokenizer.encode("Thanks") + [tokenizer.eos_token_id]
+    pointer = write_soft_targets("ex-eos", ids, [0.9] * len(ids))
+    example = example_with_sample(
+        project, spec=ModelSpecFactory(project=project, path=str(tiny_model_dir)), pointer=pointer
+    )
+    tokens = heatmap_for(example).tokens
+    assert tokens[-1].text == heatmap.END_OF_TEXT and tokenizer.eos_token not in "".join(t.text for t in tokens)

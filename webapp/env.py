@@ -60,3 +60,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def debug_mode() -> bool:
+    """DEBUG: off unless the environment turns it on, so a deployment that forgets it is safe.
+
+    ``make demo``, the test run (tests/settings.py) and the benchmarks turn it on for themselves."""
+    return env_bool("DEBUG", False)

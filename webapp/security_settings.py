@@ -3,14 +3,14 @@
 Content-Security-Policy (django-csp): pages load scripts, styles, images and fonts from our own
 origin only; no inline scripts or styles, no eval (htmx's config in base.html turns off the two
 features that need them). HSTS and the HTTPS redirect are on by default in production
-(DEBUG=0) and configurable for deployments where TLS ends elsewhere.
+(DEBUG=0, the default) and configurable for deployments where TLS ends elsewhere.
 """
 
 from csp.constants import NONE, SELF
 
-from webapp.env import env_bool, env_int, env_list
+from webapp.env import debug_mode, env_bool, env_int, env_list
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = debug_mode()
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

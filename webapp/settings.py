@@ -11,17 +11,20 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from webapp.env import env_bool, env_int, env_list, env_str
+from webapp.env import debug_mode, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
 ARTIFACT_DIR = Path(env_str("ARTIFACT_DIR", str(DATA_DIR / "artifacts"))).resolve()
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = debug_mode()
 SECRET_KEY = env_str("SECRET_KEY", None)
 if SECRET_KEY is None:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG=0 (production mode).")
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG=0 (production mode, the default). "
+            "On a development machine set DEBUG=1 instead (make demo does)."
+        )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
@@ -263,6 +266,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+if CELERY_BROKER_URL == "filesystem://":
+    # The embedded broker has no host; kombu warns "No hostname was supplied" on every
+    # connection, which `make demo` printed as if something were wrong.
+    LOGGING["loggers"] = {"kombu.connection": {"level": "ERROR"}}
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from django.db.models import Count, F
 from django.db.models.functions import Substr
 from django.http import QueryDict
 
-from curation.excerpts import with_prompt_excerpts
+from curation.excerpts import search_hit, with_prompt_excerpts
 from curation.models import ExampleStatus, Prompt, Role, TeacherSample
 from curation.services.gold import hide_gold_from_readers, with_gold_flag
 from curation.services.review import ACTIONS as BULK_ACTIONS
@@ -100,13 +100,16 @@ def with_response_excerpts(rows):
 
 
 def queue_page(project, params):
-    """The keyset page of the filter in ``params`` (its cursor is ``after``), rows with their excerpts.
+    """The keyset page of the filter in ``params`` (its cursor is ``after``), rows with their excerpts,
+    and the instruction their prompts share (``shared_prompt``, said once above the rows).
 
     Raises ``Invalid`` when the filter or the cursor is broken."""
     queryset, cleaned = visible_examples(project, params)
     order = cleaned.get("order") or DEFAULT_ORDER
     page = keyset_page(queue_rows(queryset, project.is_classification), order, params.get("after") or None, PAGE_SIZE)
-    with_prompt_excerpts(page.items)
+    page.shared_prompt = with_prompt_excerpts(page.items)
+    for row in page.items:
+        row.prompt_hit = search_hit(row.prompt_excerpt, cleaned.get("q") or "")
     if not project.is_classification:
         with_response_excerpts(page.items)
     return page

@@ -59,6 +59,19 @@ def ranked(distribution, limit=None):
     return pages_focus.ranked(distribution, limit)
 
 
+@register.filter
+def distribution_line(distribution):
+    """A label distribution on one line, most probable first: "billing 91.0%, account 3.0%" ("–" when none)."""
+    rows = pages_focus.ranked(distribution)
+    return ", ".join(f"{label} {probability(p)}" for label, p in rows) if rows else "–"
+
+
+@register.filter
+def probability_of(distribution, label):
+    """The probability a label distribution gives ``label`` (None when it gives none, or is no distribution)."""
+    return dict(pages_focus.ranked(distribution)).get(label)
+
+
 # Snapshot and experiment statuses -> the job badge's CSS class (app.css ``.status.*``);
 # the others (running, failed, cancelled) share the job's name.
 STATUS_CSS = {"ready": "succeeded", "building": "running", "done": "succeeded", "preparing": "queued"}

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from curation.access import can, project_for
+from curation.excerpts import with_prompt_excerpts
 from curation.forms import error_line
 from curation.fragments import render_page
 from curation.models import GoldItem, Role
@@ -38,6 +39,7 @@ def _gold_page(request, project, status=200, **extra):
     context = {
         "project": project,
         "page": page,
+        "shared_prompt": with_prompt_excerpts(page.items, text_attr=None),
         "q": query,
         "state": state,
         "n_candidates": project.gold_items.filter(confirmed=False).count(),
@@ -128,7 +130,10 @@ def gold_contamination(request, slug):
     why = hygiene.prompt_evidence(project, {ex.prompt for ex in page.items})
     for ex in page.items:
         ex.evidence = why.get(ex.prompt_id, "")
-    return render(request, "curation/gold_contamination.html", {"project": project, "page": page})
+    shared = with_prompt_excerpts(page.items, text_attr=None)
+    return render(
+        request, "curation/gold_contamination.html", {"project": project, "page": page, "shared_prompt": shared}
+    )
 
 
 def _contamination(project):

@@ -1,6 +1,7 @@
 """`make demo`: migrate, seed demo users and projects, run web server + Celery worker together."""
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +17,28 @@ from curation.models import Job
 from curation.services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
 ROOT = Path(settings.BASE_DIR)
+
+
+def serving_env(host: str, data_dir: Path) -> dict:
+    """The demo's web server and worker run as a deployment does (DEBUG off: the app's own
+    403/404/500 pages, never Django's debug page), over plain HTTP on this machine.
+
+    The secret key is made once per data directory and kept there (0600), so logins last
+    across restarts. ``manage.py demo`` itself (migrate, seed) runs with DEBUG on."""
+    key_file = data_dir / "demo-secret-key"
+    if not key_file.is_file():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(50))
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": key_file.read_text().strip(),
+        "ALLOWED_HOSTS": ",".join(dict.fromkeys([host, "127.0.0.1", "localhost"])),
+        # No TLS on 127.0.0.1: no redirect to https, cookies over http, no HSTS.
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_HSTS_SECONDS": "0",
+    }
 
 
 class Command(BaseCommand):
@@ -69,7 +92,7 @@ class Command(BaseCommand):
 
     def _start(self, host, port):
         """The worker and the web server, their start-up banners and request lines in log files."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **serving_env(host, Path(settings.DATA_DIR)), "PYTHONUNBUFFERED": "1"}
         log_dir = Path(settings.DATA_DIR) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.logs = {"worker": log_dir / "worker.log", "web": log_dir / "web.log"}
@@ -98,7 +121,8 @@ class Command(BaseCommand):
             stderr=subprocess.STDOUT,
         )
         web = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            # --insecure: runserver serves the static files itself with DEBUG off.
+            [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--insecure"],
             cwd=ROOT,
             env=env,
             stdout=web_log,

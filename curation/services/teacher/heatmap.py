@@ -81,6 +81,9 @@ class Heatmap:
     truncated: int = 0
 
 
+END_OF_TEXT = "⟨end⟩"
+
+
 def shade_of(probability: float) -> int:
     return next((i for i, floor in enumerate(SHADE_FLOORS) if probability >= floor), len(SHADE_FLOORS))
 
@@ -94,7 +97,8 @@ def _decoder(spec):
         tokenizer = load_tokenizer(path)
     except TokenizerUnavailable as exc:
         return (lambda i: f"#{i}"), f"Token ids shown: {exc}."
-    texts: dict[int, str] = {}
+    # The end of the answer reads as words, not as the tokenizer's markup ("<|endoftext|>").
+    texts: dict[int, str] = {i: END_OF_TEXT for i in (getattr(tokenizer, "eos_token_id", None),) if i is not None}
 
     def decode(token_id: int) -> str:
         if token_id not in texts:
