@@ -4,7 +4,6 @@ from collections import Counter
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from django.test import override_settings
 
 from curation.models import GoldItem, Job, Prompt, Snapshot, SnapshotRow
 from curation.normalize import content_hash
@@ -268,10 +267,14 @@ def test_a_request_launches_a_snapshot_job_on_the_default_queue(
 
 
 def test_the_celery_task_builds_the_snapshot_and_reports_on_its_job(
-    project, approved, engineer, django_capture_on_commit_callbacks
+    project, approved, engineer, django_capture_on_commit_callbacks, monkeypatch
 ):
+    from webapp.celery import app
+
     approved("Q")
-    with override_settings(CELERY_TASK_ALWAYS_EAGER=True), django_capture_on_commit_callbacks(execute=True):
+    # Celery reads its settings once per process: a Django setting override may come too late.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    with django_capture_on_commit_callbacks(execute=True):
         snap = snapshots.start_snapshot(project, engineer, name="s", stage="stage 1")
     snap.refresh_from_db()
     job = Job.objects.get(pk=snap.job_id)
