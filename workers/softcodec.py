@@ -9,7 +9,10 @@ Per position: the k ids in the narrowest integer type the ids need, and k values
   square-root companded, ``q = round(sqrt(min(d, CAP)) / scale)``, so the likely tokens,
   which carry the mass, get the finest steps;
 - value k-1: the tail, ``q = round(sqrt(min(-tail, CAP)) / scale)``;
-- ``scale = sqrt(max of those) / (2**bits - 1)``, per position.
+- ``scale = sqrt(max of those) / (2**bits - 1)``, per position; NaN at a position whose
+  top-k log-probs hold a NaN (corrupt soft targets), so they decode to NaN and surface in the
+  loss as v1's raw values do. A NaN tail (the log of a negative rounding residue) is an empty
+  tail, as in ``losses.teacher_bucket_logprobs``.
 
 ``lp_1`` itself is not stored: the k + 1 buckets sum to one, so
 ``lp_1 = log(1 - exp(tail)) - log(1 + sum_i exp(-d_i))``. At k = 20 and 6 bits a position
@@ -87,6 +90,9 @@ def encode_topk(topk_logprobs: np.ndarray, tail_logprob: np.ndarray, bits: int =
     scale = (d.max(axis=1) / levels).astype(np.float16)
     safe = np.maximum(scale.astype(np.float64), 1e-12)[:, None]
     q = np.clip(np.rint(d / safe), 0, levels).astype(np.int64)
+    # Corrupt top-k log-probs must not turn into a plausible distribution: a NaN scale decodes
+    # the whole position to NaN, which the trainer's loss check reports.
+    scale[np.isnan(lp).any(axis=1)] = np.nan
     return _pack(q, bits), scale
 
 

@@ -47,6 +47,12 @@ def test_compact_log_probs_reconstruct_within_a_small_kl(bits, limit):
     assert np.all(np.diff(back, axis=1) <= 1e-6)  # still sorted, most likely first
 
 
+def test_corrupt_top_k_log_probs_decode_to_nan_and_a_nan_tail_stays_an_empty_tail():
+    lp = np.array([[np.nan, -2.0], [-0.1, -3.0]])
+    tops, tails = decode_topk(*encode_topk(lp, np.array([-1.0, np.nan])), k=2, bits=6)
+    assert np.isnan(tops[0]).all() and np.isfinite(tops[1]).all() and tails[1] <= -19.0
+
+
 def test_v2_shards_are_smaller_and_v1_shards_stay_readable(tmp_path):
     logp = teacher(t=200, v=3000)
     ids, lps, tail = topk(logp)
