@@ -299,12 +299,17 @@ def difference_chart(rows: list[dict], *, width=560, row_height=30, label_width=
     return chart
 
 
+MAX_POINT_LABELS = 8
+
+
 def interval_curve(
     points: list[dict], *, width=560, height=240, x_label="", x_max=100.0, x_ticks=None, reference=None
 ) -> dict:
     """A line through means with a whisker per point over its 95% interval, on axes from zero:
     ``points``: ``[{"x", "mean", "low", "high", "label"}]``, y a share in [0, 1]. ``x_ticks``:
-    tick values (default: one per point); ``reference``: a y value drawn as a dashed line."""
+    tick values (default: one per point); ``reference``: a y value drawn as a dashed line. Values
+    are printed over the points only when there are few (``MAX_POINT_LABELS``): more would pile up;
+    every point keeps its value in its tooltip."""
     left, top = PAD["left"], PAD["top"]
     right, bottom = width - PAD["right"], height - PAD["bottom"]
     chart = {"width": width, "height": height, "left": left, "right": right, "top": top, "bottom": bottom}
@@ -326,7 +331,7 @@ def interval_curve(
                 "cy": f"{sy(p['mean']):.1f}",
                 "lo": f"{sy(p['low']):.1f}",
                 "hi": f"{sy(p['high']):.1f}",
-                "value": fmt(p["mean"], "pct"),
+                "value": fmt(p["mean"], "pct") if len(points) <= MAX_POINT_LABELS else "",
                 "title": f"{p['label']}: {p['mean']:.1%} (95% CI {p['low']:.1%} to {p['high']:.1%})",
             }
         )

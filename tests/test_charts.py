@@ -114,3 +114,16 @@ def test_a_learning_curve_starts_its_axis_at_zero_and_draws_each_interval():
     assert float(first["lo"]) > float(first["cy"]) > float(first["hi"])  # the low end is drawn lower
     assert float(last["cy"]) < float(first["cy"]) and float(last["cx"]) == pytest.approx(chart["right"])
     assert chart["d"].startswith(f"M{first['cx']},{first['cy']}")
+
+
+def test_a_curve_with_many_points_keeps_their_values_in_tooltips_not_piled_over_them():
+    from django.template.loader import render_to_string
+
+    few = [
+        {"x": i * 10, "mean": 0.9, "low": 0.85, "high": 0.95, "label": f"t{i}"} for i in range(charts.MAX_POINT_LABELS)
+    ]
+    many = [{"x": i, "mean": 0.9, "low": 0.85, "high": 0.95, "label": f"t{i}"} for i in range(40)]
+    few_svg = render_to_string("curation/charts/curve.html", {"chart": charts.interval_curve(few)})
+    many_svg = render_to_string("curation/charts/curve.html", {"chart": charts.interval_curve(many)})
+    assert few_svg.count('class="bar-label"') == len(few)
+    assert many_svg.count('class="bar-label"') == 0 and many_svg.count("<title>t") == len(many)
