@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 
 import numpy as np
 from safetensors.numpy import save as save_safetensors
@@ -26,7 +27,12 @@ from workers.softcodec import decode_topk, encode_topk, id_dtype
 
 FORMAT = "softtargets-v2"
 _index_lock = threading.Lock()
-_indexes: dict[int, dict[str, int]] = {}
+# id(handle) -> (handle, key -> row). The entry holds the handle itself: an id is only unique while
+# its object lives, and softtargets.py drops handles from its LRU cache, so an index keyed by a bare
+# id() would be handed to whatever new handle is later allocated at the same address (a stale index:
+# "holds no sample" for keys the shard does hold). Bounded, so evicted handles are eventually freed.
+_INDEX_CACHE_SIZE = 64
+_indexes: OrderedDict[int, tuple[object, dict[str, int]]] = OrderedDict()
 
 
 class ShardFormatError(ValueError):
@@ -73,10 +79,16 @@ def pack_shard(samples: dict, bits: int) -> bytes:
 
 def _index(handle) -> dict[str, int]:
     with _index_lock:
-        found = _indexes.get(id(handle))
-        if found is None:
-            keys = json.loads(handle.metadata()["keys"])
-            found = _indexes[id(handle)] = {key: i for i, key in enumerate(keys)}
+        entry = _indexes.get(id(handle))
+        if entry is not None and entry[0] is handle:
+            _indexes.move_to_end(id(handle))
+            return entry[1]
+        keys = json.loads(handle.metadata()["keys"])
+        found = {key: i for i, key in enumerate(keys)}
+        _indexes[id(handle)] = (handle, found)
+        _indexes.move_to_end(id(handle))
+        while len(_indexes) > _INDEX_CACHE_SIZE:
+            _indexes.popitem(last=False)
         return found
 
 

@@ -149,3 +149,16 @@ def test_shards_are_smaller_than_json():
     st, _ = make(t=50, k=20)
     assert st.nbytes() < json_bytes(st)
     assert json.loads(json.dumps(st.to_json_obj()))["topk_ids"][0] == st.topk_ids[0].tolist()
+
+
+def test_v2_reads_stay_right_after_shard_handles_are_evicted_and_freed(tmp_path):
+    # The v2 key index was cached by id(handle); a handle evicted from the LRU cache and freed let a
+    # new handle reuse its id and read with the old shard's index ("holds no sample").
+    writer = ShardWriter(tmp_path, "job1")
+    pointers = []
+    for i in range(80):
+        writer.add(f"p{i}-s0", make(t=3, seed=i)[0])
+        pointers += writer.flush().values()
+    for _ in range(2):
+        for pointer in pointers:
+            assert len(read_soft_targets(tmp_path, pointer)) == 3
