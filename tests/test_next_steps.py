@@ -38,6 +38,22 @@ def test_it_sends_reviewers_to_the_queue_with_the_keys(project, client_as):
 
 
 @pytest.mark.django_db
+def test_the_keys_it_names_are_the_focus_views_for_the_projects_kind(project, client_as):
+    ExampleFactory.create_batch(2, prompt__project=project)
+    client = client_as("reviewer")
+    html = panel(dashboard(client, project))
+    assert ("1–9 label" in html) == project.is_classification and (
+        "Shift+1–5 grade" in html
+    ) == project.is_classification
+    project.task_type = "classification" if not project.is_classification else "generation"
+    if project.task_type == "classification":
+        project.labels = ["billing", "other"]
+    project.save()
+    flipped = panel(dashboard(client, project))
+    assert ("1–9 label" in flipped) == project.is_classification and ("e edit" in flipped) != project.is_classification
+
+
+@pytest.mark.django_db
 def test_readers_see_the_state_but_no_reviewer_links(project, client_as):
     ExampleFactory(prompt__project=project)
     ExampleFactory(prompt__project=project, status="approved")

@@ -16,7 +16,9 @@ from curation.access import can
 from curation.models import EvalReport, Experiment, Job, Role, Snapshot
 
 # The keys that do most of the work in the focus view (see review.js).
+# The focus view's keys (static/js/review.js): a classification project's digits choose labels.
 REVIEW_KEYS = "j/k next/previous, a approve, r reject, e edit, 1–5 grade, ? all keys"
+CLASSIFICATION_REVIEW_KEYS = "j/k next/previous, a approve, r reject, 1–9 label, Shift+1–5 grade, ? all keys"
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def _review_steps(project, progress, reviewer) -> list[Step]:
                     f"{_plural(pending, 'example waits', 'examples wait')} for review.",
                     "Open the queue",
                     _url("review-queue", project, query={"status": "pending"}),
-                    hint=REVIEW_KEYS,
+                    hint=CLASSIFICATION_REVIEW_KEYS if project.is_classification else REVIEW_KEYS,
                 )
             )
         else:
