@@ -284,3 +284,27 @@ class AddCheckForm(forms.Form):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
         return data
+
+
+def posted_settings(post, defaults: dict) -> dict:
+    """A settings page's POST read as its ``defaults`` dict: a bool key is a checkbox (present = on)."""
+    return {
+        name: (name in post) if isinstance(default, bool) else post.get(name, "") for name, default in defaults.items()
+    }
+
+
+def settings_fields(defaults: dict, labels: dict, current: dict, post=None) -> list[dict]:
+    """The rows of a settings page: the stored ``current`` values, or what was posted (``post``,
+    after a refused save); ``switch`` for a checkbox, ``whole`` for a whole number."""
+    if post is not None:
+        current = {**current, **posted_settings(post, defaults)}
+    return [
+        {
+            "name": name,
+            "label": labels[name],
+            "value": current[name],
+            "switch": isinstance(default, bool),
+            "whole": isinstance(default, int) and not isinstance(default, bool),
+        }
+        for name, default in defaults.items()
+    ]

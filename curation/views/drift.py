@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from curation.access import project_for
+from curation.forms import posted_settings, settings_fields
 from curation.models import DriftReport, Role
 from curation.services import drift
 from curation.services.errors import Invalid
@@ -24,26 +25,14 @@ def drift_settings(request, slug):
     project = project_for(request.user, slug, Role.ENGINEER)
     errors = {}
     if request.method == "POST":
-        data = {name: request.POST.get(name, "") for name in drift.DEFAULTS}
-        data["enabled"] = "enabled" in request.POST
         try:
-            drift.update_settings(project, data)
+            drift.update_settings(project, posted_settings(request.POST, drift.DEFAULTS))
         except Invalid as exc:
             errors = exc.errors
         else:
             messages.success(request, "Saved; the next drift windows use these settings.")
             return redirect("project-drift", slug=project.slug)
-    current = {**drift.settings_of(project), **({k: request.POST.get(k) for k in drift.DEFAULTS} if errors else {})}
-    fields = [
-        {
-            "name": name,
-            "label": LABELS[name],
-            "value": current[name],
-            "switch": isinstance(default, bool),
-            "whole": name == "window_size",
-        }
-        for name, default in drift.DEFAULTS.items()
-    ]
+    fields = settings_fields(drift.DEFAULTS, LABELS, drift.settings_of(project), request.POST if errors else None)
     reports = DriftReport.objects.filter(project=project).select_related("snapshot")[:20]
     context = {"project": project, "fields": fields, "errors": errors, "reports": reports}
     return render(request, "curation/drift_settings.html", context, status=400 if errors else 200)

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from curation.access import project_for
+from curation.forms import posted_settings, settings_fields
 from curation.models import Role
 from curation.services import hygiene
 from curation.services.errors import Invalid
@@ -26,20 +27,13 @@ def hygiene_settings(request, slug):
     project = project_for(request.user, slug, Role.ENGINEER)
     errors = {}
     if request.method == "POST":
-        data = {name: request.POST.get(name, "") for name in hygiene.DEFAULTS}
-        for name in ("semantic", "clusters", "pii_detect", "redact_teacher", "redact_snapshots"):
-            data[name] = name in request.POST
         try:
-            hygiene.update_settings(project, data)
+            hygiene.update_settings(project, posted_settings(request.POST, hygiene.DEFAULTS))
         except Invalid as exc:
             errors = exc.errors
         else:
             messages.success(request, "Saved; near-duplicate flags and clusters were checked again.")
             return redirect("project-hygiene", slug=project.slug)
-    current = {**hygiene.settings_of(project), **({k: request.POST.get(k) for k in hygiene.DEFAULTS} if errors else {})}
-    fields = [
-        {"name": name, "label": LABELS[name], "value": current[name], "switch": isinstance(default, bool)}
-        for name, default in hygiene.DEFAULTS.items()
-    ]
+    fields = settings_fields(hygiene.DEFAULTS, LABELS, hygiene.settings_of(project), request.POST if errors else None)
     context = {"project": project, "fields": fields, "errors": errors, "log": hygiene.redaction_log(project)[:50]}
     return render(request, "curation/hygiene_settings.html", context, status=400 if errors else 200)
