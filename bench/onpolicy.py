@@ -94,6 +94,7 @@ def build_models(work: Path, cfg: dict, seeds: int, log) -> dict:
 def teacher_records(work: Path, tickets, reply_tokens: int) -> list[dict]:
     """The teacher's sampled reply to each training prompt, with its top-20 soft targets."""
     from workers.demo.corpus import drafting_prompt
+    from workers.distill.runfile import soft_record
     from workers.teacher import GenerationParams, GenerationRequest, load_teacher
 
     with load_teacher({"backend": "transformers", "name_or_path": str(work / "teacher")}) as teacher:
@@ -104,13 +105,7 @@ def teacher_records(work: Path, tickets, reply_tokens: int) -> list[dict]:
     for r, req in zip(results, requests):
         if not r.ok or not r.text.strip():
             continue
-        st = r.soft_targets
-        soft = {
-            "response_ids": st.token_ids,
-            "topk_ids": st.topk_ids,
-            "topk_logprobs": st.topk_logprobs,
-            "tail_logprob": st.tail_logprob,
-        }
+        soft = soft_record(r.soft_targets)
         records.append({"prompt": req.prompt, "response": r.text, "soft": soft})
     return records
 

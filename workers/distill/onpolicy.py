@@ -28,6 +28,7 @@ import torch
 
 from workers.distill import data as D
 from workers.distill.errors import DistillError
+from workers.distill.runfile import soft_record
 
 
 def open_teacher(spec: dict):
@@ -202,13 +203,7 @@ class OnPolicy:
             if not res.ok or res.soft_targets is None:
                 stats["score_errors"] += 1
                 continue
-            st = res.soft_targets
-            soft = {
-                "response_ids": st.token_ids,
-                "topk_ids": st.topk_ids,
-                "topk_logprobs": st.topk_logprobs,
-                "tail_logprob": st.tail_logprob,
-            }
+            soft = soft_record(res.soft_targets)
             records.append({"prompt": ex.prompt, "soft": soft, "tier": ex.tier})
         return records
 
