@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from curation.models import GoldItem
 from curation.services.errors import Invalid
-from curation.services.inputs import MAX_ID, parse_id, parse_number, to_number
+from curation.services.inputs import MAX_ID, check_known, parse_id, parse_number, parse_switch, to_number
 from curation.services.teacher import parse_filter, parse_ids
 from tests.factories import PromptFactory
 
@@ -93,3 +93,27 @@ def test_the_focus_view_leases_after_an_example_id_that_is_no_id(project, client
 def test_the_job_list_refuses_numbers_it_cannot_use(project, client_as, query):
     response = client_as("reader").get(reverse("api-jobs", args=[project.slug]), query)
     assert response.status_code == 400 and "limit" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(True, True), (False, False), ("on", True), ("TRUE", True), ("1", True), ("", False), ("off", False)],
+)
+def test_a_switch_reads_json_bools_and_form_values(raw, value):
+    errors = Invalid()
+    assert parse_switch(raw, "enabled", errors) is value
+    assert not errors
+
+
+@pytest.mark.parametrize("raw", ["yes please", 1, None, [True]])
+def test_anything_else_is_no_switch_and_names_the_field(raw):
+    errors = Invalid()
+    assert parse_switch(raw, "semantic", errors) is None
+    assert "semantic must be true or false" in str(errors.errors["semantic"])
+
+
+def test_unknown_settings_are_named_with_the_known_ones():
+    errors = Invalid()
+    check_known({"window_size": 5, "windw": 1}, {"window_size": 100, "enabled": True}, errors)
+    assert list(errors.errors) == ["windw"]
+    assert "the settings are window_size, enabled" in str(errors.errors["windw"])

@@ -224,3 +224,24 @@ def parse_choice(raw, field, choices, errors, default):
         errors.add(field, f"{raw!r} is not supported; choose one of {', '.join(choices)}")
         return default
     return raw
+
+
+_TRUE, _FALSE = ("true", "on", "1"), ("false", "off", "0", "")
+
+
+def parse_switch(raw, field, errors):
+    """``raw`` as a bool (JSON true/false, or a form's "on"/"true"/"1"/"off"/"false"/"0"/""); on a
+    problem, adds it to ``errors`` and returns None."""
+    value = raw
+    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+        value = value.lower() in _TRUE
+    if not isinstance(value, bool):
+        errors.add(field, f"{field} must be true or false, got {_shown(raw)}")
+        return None
+    return value
+
+
+def check_known(data: dict, known, errors) -> None:
+    """Adds to ``errors`` each key of ``data`` that is not one of ``known`` settings."""
+    for name in sorted(set(data) - set(known)):
+        errors.add(name, f"unknown setting; the settings are {', '.join(known)}")

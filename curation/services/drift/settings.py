@@ -20,7 +20,7 @@ calls for its own calibration: run the benchmark's ``calibrate`` on clean window
 from __future__ import annotations
 
 from curation.services.errors import Invalid
-from curation.services.inputs import parse_number
+from curation.services.inputs import check_known, parse_number, parse_switch
 
 DEFAULTS = {
     "enabled": True,
@@ -52,8 +52,7 @@ def thresholds_of(config: dict) -> dict[str, float]:
 def check_settings(data: dict) -> dict:
     """``data`` (form or JSON values) as settings; ``Invalid`` naming each bad field."""
     errors = Invalid()
-    for name in sorted(set(data) - set(DEFAULTS)):
-        errors.add(name, f"unknown setting; the settings are {', '.join(DEFAULTS)}")
+    check_known(data, DEFAULTS, errors)
     out = {}
     for name in THRESHOLDS:
         if name in data:
@@ -67,12 +66,8 @@ def check_settings(data: dict) -> dict:
         if value is not None:
             out["window_size"] = value
     if "enabled" in data:
-        value = data["enabled"]
-        if isinstance(value, str) and value.lower() in ("true", "on", "1", "false", "off", "0", ""):
-            value = value.lower() in ("true", "on", "1")
-        if not isinstance(value, bool):
-            errors.add("enabled", f"enabled must be true or false, got {value!r}")
-        else:
+        value = parse_switch(data["enabled"], "enabled", errors)
+        if value is not None:
             out["enabled"] = value
     errors.raise_if_any()
     return out

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from curation.services.errors import Invalid
-from curation.services.inputs import parse_number
+from curation.services.inputs import check_known, parse_number, parse_switch
 
 DEFAULTS = {
     "near_threshold": 0.5,
@@ -38,9 +38,7 @@ def settings_of(project) -> dict:
 def check_settings(data: dict) -> dict:
     """``data`` (form or JSON values) as settings; ``Invalid`` naming each bad field."""
     errors = Invalid()
-    unknown = sorted(set(data) - set(DEFAULTS))
-    for name in unknown:
-        errors.add(name, f"unknown setting; the settings are {', '.join(DEFAULTS)}")
+    check_known(data, DEFAULTS, errors)
     out = {}
     for name in THRESHOLDS:
         if name in data:
@@ -49,12 +47,8 @@ def check_settings(data: dict) -> dict:
                 out[name] = value
     for name in SWITCHES:
         if name in data:
-            value = data[name]
-            if isinstance(value, str) and value.lower() in ("true", "on", "1", "false", "off", "0", ""):
-                value = value.lower() in ("true", "on", "1")
-            if not isinstance(value, bool):
-                errors.add(name, f"{name} must be true or false, got {value!r}")
-            else:
+            value = parse_switch(data[name], name, errors)
+            if value is not None:
                 out[name] = value
     errors.raise_if_any()
     return out
