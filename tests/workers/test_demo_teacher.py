@@ -9,7 +9,7 @@ from workers.demo.__main__ import main
 from workers.demo.corpus import GOLD_SEED, LABELS, Ticket, generate_tickets, triage_prompt
 from workers.demo.evaluation import label_logprobs, load, triage_accuracy, triage_predictions
 from workers.demo.student import build_demo_student
-from workers.demo.teacher import INFO_FILE, TeacherRecipe, ThreadTuner, build_demo_teacher
+from workers.demo.teacher import INFO_FILE, TeacherRecipe, _training_pairs, build_demo_teacher
 from workers.prompting import label_continuation, render_prompt
 
 TINY = TeacherRecipe(
@@ -98,19 +98,45 @@ def test_it_refuses_an_inconsistent_recipe():
         TeacherRecipe(steps=0)
 
 
-def test_the_thread_tuner_keeps_the_faster_setting():
+def test_recipe_options_are_checked():
+    with pytest.raises(ValueError, match="ema_decay"):
+        TeacherRecipe(ema_decay=1.0)
+    with pytest.raises(ValueError, match="threads must be positive"):
+        TeacherRecipe(threads=0)
+    with pytest.raises(ValueError, match="triage_repeats must be positive"):
+        TeacherRecipe(triage_repeats=0)
+
+
+def test_each_ticket_gives_triage_repeats_triage_prompts_and_one_reply():
+    import random
+
+    tickets = generate_tickets(5, seed=0, split="train")
+    pairs = _training_pairs(tickets, random.Random(0), 0.3, triage_repeats=3)
+    assert len(pairs) == 5 * 4
+    triage = [a for _p, a in pairs if a in {label_continuation(label) for label in LABELS}]
+    assert len(triage) == 15
+    first = [p for p, _a in pairs[:3]]
+    assert all(p.startswith(triage_prompt("")[:10]) for p in first)
+    assert len(set(first)) > 1  # each repeat drops its own words
+
+
+@pytest.mark.slow
+def test_one_recipe_gives_the_same_teacher_whatever_the_threads_around_it(tmp_path):
+    """Training runs on the recipe's thread count, not the caller's: two builds match bit for bit."""
+    from safetensors.torch import load_file
+
     before = torch.get_num_threads()
+    recipe = TeacherRecipe(**{**TINY.__dict__, "ema_decay": 0.9, "triage_repeats": 2})
     try:
-        tuner = ThreadTuner(2, probe_every_s=0.0, probe_steps=3, first_probe_after_s=0.0)
-        tuner.record(1000, 1.0)  # 2 threads: 1000 tok/s, then probe 1 thread
-        assert tuner.current == 1
-        for _ in range(3):  # the first probe step is not timed
-            tuner.record(3000, 1.0)
-        assert tuner.current == 1 and torch.get_num_threads() == 1
-        assert tuner.rates[1] > tuner.rates[2]
-        assert tuner.steps_with == {2: 1, 1: 3}
+        torch.set_num_threads(2)
+        build_demo_teacher(tmp_path / "a", recipe=recipe, log=None)
+        assert torch.get_num_threads() == 2  # restored
+        torch.set_num_threads(1)
+        build_demo_teacher(tmp_path / "b", recipe=recipe, log=None)
     finally:
         torch.set_num_threads(before)
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.slow
@@ -151,3 +177,13 @@ def test_the_cli_writes_import_files_and_explains_a_missing_teacher(tmp_path, ca
     assert (tmp_path / "triage_gold.jsonl").read_text().count("\n") == 4
     assert main(["student", "--teacher", str(tmp_path / "none"), "--out", str(tmp_path / "s")]) == 2
     assert "build the demo teacher first" in capsys.readouterr().err
+
+
+def test_the_weight_average_warms_up_so_a_short_run_is_not_its_initial_weights():
+    from workers.demo.teacher import _ema
+
+    average = _ema(0.998)
+    early = average(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(1))
+    assert early == pytest.approx(1 - 2 / 11)  # rate (1 + 1) / (10 + 1)
+    late = average(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(100_000))
+    assert late == pytest.approx(1 - 0.998)

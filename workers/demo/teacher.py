@@ -61,22 +61,34 @@ class TeacherRecipe:
     prompt_loss_weight: float = 0.5
     loss_per_sequence: bool = True
     word_dropout: float = 0.1
+    # Exponential moving average of the weights (0 = off); the teacher saved is the average.
+    ema_decay: float = 0.998
+    # Triage sequences per ticket, each with its own word dropout (drafting keeps one).
+    # Both chosen on validation tickets, never on gold (README, "The demo teacher's recipe").
+    triage_repeats: int = 2
     # Fixed: the teacher's quality must not depend on how busy the machine is. Chosen so the
     # teacher clears TARGET_GOLD_ACCURACY with room to spare (see the README's demo figures).
     steps: int = 2000
     max_len: int = 192
     seed: int = 0
+    # Training threads, fixed: how a matmul is split across threads changes its float rounding,
+    # and a teacher trained on a thread count that followed the machine's load came out 5 points
+    # apart on validation between two runs of one recipe. One thread trains these sizes as fast
+    # as two on a 2-core machine that is doing anything else.
+    threads: int = 1
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if not 0.0 <= self.word_dropout < 0.5:
             raise ValueError(f"word_dropout must be within [0, 0.5), got {self.word_dropout}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be within [0, 1), got {self.ema_decay}")
         if not 0.0 <= self.prompt_loss_weight <= 1.0:
             raise ValueError(f"prompt_loss_weight must be within [0, 1], got {self.prompt_loss_weight}")
         if self.max_len > self.n_positions:
             raise ValueError(f"max_len ({self.max_len}) cannot exceed n_positions ({self.n_positions})")
-        for name in ("n_train_tickets", "batch_size", "steps", "vocab_size"):
+        for name in ("n_train_tickets", "batch_size", "steps", "vocab_size", "triage_repeats", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
@@ -95,57 +107,6 @@ def bf16_supported() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-class ThreadTuner:
-    """Trains on whichever is faster right now: every core, or a single thread.
-
-    On a machine whose cores other jobs are also using, one OpenMP thread can be
-    several times faster than two, because every parallel region waits for its
-    slowest thread. Every ``probe_every_s`` the other setting gets a few real
-    training steps, and the faster one (in tokens per second) is kept.
-    """
-
-    def __init__(
-        self, max_threads: int, probe_every_s: float = 20.0, probe_steps: int = 4, first_probe_after_s: float = 5.0
-    ):
-        self.options = [max_threads, 1] if max_threads > 1 else [max_threads]
-        self.probe_every_s, self.probe_steps = probe_every_s, probe_steps
-        self.rates: dict[int, float] = {}
-        self.steps_with: dict[int, int] = dict.fromkeys(self.options, 0)
-        self.current = self.options[0]
-        self._home: int | None = None
-        self._left = 0
-        self._next_probe = time.monotonic() + first_probe_after_s
-        torch.set_num_threads(self.current)
-
-    def record(self, tokens: int, seconds: float) -> None:
-        self.steps_with[self.current] += 1
-        if self._home is not None and self._left == self.probe_steps:
-            self._left -= 1  # the first step after a switch pays for waking the thread pool
-            return
-        rate = tokens / max(seconds, 1e-9)
-        previous = self.rates.get(self.current)
-        self.rates[self.current] = rate if previous is None else 0.7 * previous + 0.3 * rate
-        now = time.monotonic()
-        if self._home is not None:
-            self._left -= 1
-            if self._left <= 0:
-                best = max(self.rates, key=self.rates.get)
-                self._switch(best)
-                self._home = None
-                self._next_probe = now + self.probe_every_s
-        elif len(self.options) > 1 and now >= self._next_probe:
-            self._home = self.current
-            self._left = self.probe_steps
-            other = next(n for n in self.options if n != self.current)
-            self.rates.pop(other, None)
-            self._switch(other)
-
-    def _switch(self, threads: int) -> None:
-        if threads != self.current:
-            self.current = threads
-            torch.set_num_threads(threads)
 
 
 def read_info(out_dir: str | Path) -> dict | None:
@@ -199,11 +160,9 @@ def build_demo_teacher(
             return {**info, "cached": True}
 
     started = time.monotonic()
-    threads = cpu_threads()
-    tuner = ThreadTuner(threads)
     train = generate_tickets(recipe.n_train_tickets, recipe.seed, "train")
     gold = generate_tickets(recipe.n_gold_tickets, GOLD_SEED, "gold")  # the demo project's gold set
-    pairs = _training_pairs(train, random.Random(f"dropout:{recipe.seed}"), recipe.word_dropout)
+    pairs = _training_pairs(train, random.Random(f"dropout:{recipe.seed}"), recipe.word_dropout, recipe.triage_repeats)
     tokenizer = train_tokenizer([p + a for p, a in pairs], vocab_size=recipe.vocab_size)
     say(
         f"demo teacher: {len(train)} tickets, {len(pairs)} sequences, tokenizer of {len(tokenizer)} tokens "
@@ -220,12 +179,17 @@ def build_demo_teacher(
     n_params = parameter_count(model)
     say(
         f"demo teacher: GPT-2 {recipe.n_layer}x{recipe.n_embd}, {n_params / 1e6:.2f}M parameters, "
-        f"up to {threads} threads, bf16 autocast {'on' if bf16_supported() else 'off'}"
+        f"{recipe.threads} thread(s), bf16 autocast {'on' if bf16_supported() else 'off'}"
     )
 
     sequences = _encode_pairs(tokenizer, pairs, recipe.max_len)
     train_started = time.monotonic()
-    stats = _train(model, sequences, tokenizer.pad_token_id, recipe, say, tuner)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        stats = _train(model, sequences, tokenizer.pad_token_id, recipe, say)
+    finally:
+        torch.set_num_threads(threads_before)
     train_time = time.monotonic() - train_started
     model.eval()
 
@@ -258,7 +222,7 @@ def build_demo_teacher(
         "meets_target": breakdown["accuracy"] >= TARGET_GOLD_ACCURACY,
         "train_time_s": round(train_time, 1),
         "build_time_s": round(time.monotonic() - started, 1),
-        "threads": threads,
+        "threads": recipe.threads,
         **stats,
     }
     save(model, tokenizer, out)
@@ -284,15 +248,17 @@ def _pct(share: float | None) -> str:
     return "n/a" if share is None else f"{share:.1%}"
 
 
-def _training_pairs(tickets, rng: random.Random, word_dropout: float) -> list[tuple[str, str]]:
+def _training_pairs(tickets, rng: random.Random, word_dropout: float, triage_repeats: int = 1) -> list[tuple[str, str]]:
     """(prompt, answer) for both tasks.
 
     Each prompt's ticket loses a random ``word_dropout`` share of its words, so the
-    classifier cannot lean on one template's exact wording and has to use every cue.
+    classifier cannot lean on one template's exact wording and has to use every cue;
+    ``triage_repeats`` triage prompts per ticket each drop their own words.
     """
     pairs = []
     for t in tickets:
-        pairs.append((triage_prompt(_drop_words(rng, t.text, word_dropout)), label_continuation(t.label)))
+        for _ in range(triage_repeats):
+            pairs.append((triage_prompt(_drop_words(rng, t.text, word_dropout)), label_continuation(t.label)))
         pairs.append((drafting_prompt(_drop_words(rng, t.text, word_dropout)), " " + t.reply))
     return pairs
 
@@ -352,6 +318,19 @@ def _collate(sequences, idx, pad_id: int, prompt_weight: float, per_sequence: bo
     return ids, attention, weights, label_first
 
 
+def _ema(decay: float):
+    """An exponential moving average whose decay warms up as ``min(decay, (1 + n) / (10 + n))``
+    after n updates (TensorFlow's ``ExponentialMovingAverage(num_updates=...)``), so a short run's
+    average is not mostly its random initial weights."""
+
+    def average(averaged, current, num_averaged):
+        n = float(num_averaged)
+        rate = min(decay, (1.0 + n) / (10.0 + n))
+        return rate * averaged + (1.0 - rate) * current
+
+    return average
+
+
 def _lr_at(recipe: TeacherRecipe, step: int, progress: float) -> float:
     if step < recipe.warmup_steps:
         return recipe.lr * (step + 1) / recipe.warmup_steps
@@ -359,7 +338,7 @@ def _lr_at(recipe: TeacherRecipe, step: int, progress: float) -> float:
     return floor + (recipe.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log, tuner: ThreadTuner) -> dict:
+def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log) -> dict:
     """AdamW with warmup and a cosine decay over exactly ``recipe.steps`` steps."""
     rng = random.Random(recipe.seed)
     torch.manual_seed(recipe.seed)
@@ -371,13 +350,13 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log, tuner
         betas=(0.9, 0.98),
     )
     use_bf16 = bf16_supported()
+    ema = torch.optim.swa_utils.AveragedModel(model, avg_fn=_ema(recipe.ema_decay)) if recipe.ema_decay else None
     model.train()
     start = time.monotonic()
     step, epoch, tokens, last_log = 0, 0, 0, start
     smoothed = label_smoothed = None
     while step < recipe.steps:
         for idx in _batches(sequences, recipe.batch_size, rng):
-            now = time.monotonic()
             if step >= recipe.steps:
                 break
             lr = _lr_at(recipe, step, step / recipe.steps)
@@ -397,9 +376,10 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log, tuner
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             step += 1
             tokens += int(attention.sum())
-            tuner.record(int(attention.sum()), time.monotonic() - now)
             smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
             if label_first.any():
                 label_loss = float(nll.detach()[label_first].mean())
@@ -410,7 +390,7 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log, tuner
                 say(
                     f"demo teacher: step {step} epoch {epoch} loss {smoothed:.3f} label loss "
                     f"{label_smoothed or 0:.3f} lr {lr:.2e} "
-                    f"{tokens / elapsed:.0f} tok/s, {tuner.current} thread(s) ({elapsed:.0f}s, "
+                    f"{tokens / elapsed:.0f} tok/s ({elapsed:.0f}s, "
                     f"about {elapsed / step * (recipe.steps - step):.0f}s left)"
                 )
         else:
@@ -418,6 +398,10 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log, tuner
             continue
         break
     elapsed = time.monotonic() - start
+    if ema is not None:
+        with torch.no_grad():
+            for param, averaged in zip(model.parameters(), ema.module.parameters()):
+                param.copy_(averaged)
     return {
         "steps": step,
         "epochs": round(step * recipe.batch_size / max(len(sequences), 1), 2),
@@ -426,5 +410,4 @@ def _train(model, sequences, pad_id: int, recipe: TeacherRecipe, say: Log, tuner
         "final_loss": round(smoothed, 4) if smoothed is not None else None,
         "final_label_loss": round(label_smoothed, 4) if label_smoothed is not None else None,
         "bf16": use_bf16,
-        "steps_by_threads": {str(n): c for n, c in tuner.steps_with.items()},
     }
