@@ -61,7 +61,9 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
         (
             "curation gain (curated - raw gold accuracy)",
             f"{f['curation_gain']:+.3f}",
-            f"95% CI {_fmt_ci(gain_ci)}; curated {f['curated_gold_accuracy']:.3f}, raw {f['raw_gold_accuracy']:.3f}; "
+            f"95% CI {_fmt_ci(gain_ci)} over items and {f['curation_seeds']} seed(s); "
+            f"curated {f['curated_gold_accuracy']:.3f} "
+            f"{f['curated_by_seed']}, raw {f['raw_gold_accuracy']:.3f} {f['raw_by_seed']}; "
             f"SIMULATED expert (true corpus labels): {f['expert']}",
         ),
         (
@@ -126,6 +128,9 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
                 "curation_gain_ci95": [round(x, 4) for x in gain_ci],
                 "curated_gold_accuracy": round(f["curated_gold_accuracy"], 4),
                 "raw_gold_accuracy": round(f["raw_gold_accuracy"], 4),
+                "curation_seeds": f["curation_seeds"],
+                "curated_by_seed": f["curated_by_seed"],
+                "raw_by_seed": f["raw_by_seed"],
                 "expert": {"simulated": True, "knowledge": "the corpus's true labels", **f["expert"]},
                 "recipe_selection": {"on": "validation", "chosen": f["chosen"], "candidates": f["selection"]},
                 "gold_items": f["gold_items"],

@@ -16,6 +16,9 @@ FIGURES = {
     "same_threads": bool,
     "curation_gain": float,
     "curation_gain_ci95": list,
+    "curation_seeds": int,
+    "curated_by_seed": list,
+    "raw_by_seed": list,
     "demo_first_run_s": float,
     "demo_second_run_s": float,
     # the reply-drafting leg: a generation student distilled, judged and timed per token
@@ -49,6 +52,7 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
     low, high = figures["curation_gain_ci95"]
     assert low <= figures["curation_gain"] <= high
     assert abs(figures["curation_gain"] - (figures["curated_gold_accuracy"] - figures["raw_gold_accuracy"])) < 1e-3
+    assert len(figures["curated_by_seed"]) == len(figures["raw_by_seed"]) == figures["curation_seeds"] >= 1
     # Routing at 99% of the teacher: a share with its interval, the threshold from validation rows,
     # and the cost of the mix from the demo specs' (equal, per-hour) prices.
     share, (s_low, s_high) = figures["routing_share_at_99"], figures["routing_share_at_99_ci95"]
