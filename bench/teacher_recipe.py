@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -70,7 +71,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args(argv)
     recipes = {"baseline": BASELINE, "adopted": ADOPTED}
-    with tempfile.TemporaryDirectory(prefix="teacher-recipe-") as root, ProcessPoolExecutor(2) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="teacher-recipe-") as root,
+        ProcessPoolExecutor(
+            2,
+            mp_context=multiprocessing.get_context("spawn"),  # a fork of a process with torch's threads can hang
+        ) as pool,
+    ):
         futures = [
             pool.submit(build_and_score, name, overrides, seed, args.smoke, root)
             for seed in args.seeds

@@ -41,6 +41,7 @@ class SimulatedServer:
         self.running: list[dict] = []
         self.requests = self.failed = 0
         self.busy_steps = self.steps = self.peak = 0
+        self._bodies: dict[tuple[int, int], bytes] = {}
         self.stop = threading.Event()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
@@ -88,12 +89,15 @@ class SimulatedServer:
                         self.running.remove(seq)
                         seq["done"].set()
 
-    def _generate(self, n_prompts: int, max_tokens: int) -> list[dict]:
+    def _wait(self, n_prompts: int, max_tokens: int) -> None:
+        """Queue ``n_prompts`` sequences of ``max_tokens`` decode steps and wait until all are done."""
         seqs = [{"left": max_tokens, "done": threading.Event()} for _ in range(n_prompts)]
         with self.lock:
             self.waiting.extend(seqs)
         for seq in seqs:
             seq["done"].wait()
+
+    def _choices(self, n_prompts: int, max_tokens: int) -> list[dict]:
         k = self.top_k
         out = []
         for i in range(n_prompts):
@@ -108,6 +112,17 @@ class SimulatedServer:
                 }
             )
         return out
+
+    def _generated_body(self, n_prompts: int, max_tokens: int) -> bytes:
+        """The response body of a generation request, serialised once per shape and reused: a GPU
+        server serialises on cores of its own, and this one shares the client's two cores, so its
+        own CPU use is kept small (it did not change the measured shares)."""
+        key = (n_prompts, max_tokens)
+        body = self._bodies.get(key)
+        if body is None:
+            body = self._bodies.setdefault(key, json.dumps({"choices": self._choices(n_prompts, max_tokens)}).encode())
+        self._wait(n_prompts, max_tokens)
+        return body
 
     def _score(self, prompt_ids: list[int]) -> dict:
         """``prompt_logprobs`` (vLLM's extension, what scoring reads): one prefill step in a slot."""
@@ -146,11 +161,10 @@ class SimulatedServer:
                 if body.get("prompt_logprobs"):
                     return self._send(200, {"choices": [server._score(list(body["prompt"]))]})
                 prompts = body["prompt"] if isinstance(body.get("prompt"), list) else [body.get("prompt")]
-                choices = server._generate(len(prompts), int(body.get("max_tokens", 16)))
-                self._send(200, {"choices": choices})
+                self._send(200, server._generated_body(len(prompts), int(body.get("max_tokens", 16))))
 
             def _send(self, code, payload):
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -179,10 +193,11 @@ class ServerProcess:
         self.stats: dict = {}
 
     def __enter__(self):
-        self._conn, child = multiprocessing.get_context("fork").Pipe()
-        self._process = multiprocessing.get_context("fork").Process(
-            target=_serve, args=(self.options, child), daemon=True
-        )
+        # spawn, not fork: a fork of a process whose other threads hold locks (torch's, a test
+        # runner's) can hang in the child.
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(self.options, child), daemon=True)
         self._process.start()
         if not self._conn.poll(30):
             self._process.kill()
