@@ -1,11 +1,7 @@
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench._run import run_bench
+
 pytestmark = pytest.mark.slow  # trains and generates with real (tiny) models
 KEYS = {
     "offline_tokens_per_s",
@@ -23,22 +19,14 @@ ARMS = {"ce_shuffled", "kd_shuffled", "ce_curriculum", "kd_curriculum", "random_
 
 
 def test_the_distill_bench_smoke_run_ends_with_its_json_figures():
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "distill.py"), "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures, stdout = run_bench("distill.py", "--smoke", timeout=300)
     assert set(figures) >= KEYS
     assert figures["offline_tokens_per_s"] > 0 and figures["online_tokens_per_s"] > 0
     assert (
         figures["ratio"] == round(figures["offline_tokens_per_s"] / figures["online_tokens_per_s"], 3)
         or abs(figures["ratio"] - figures["offline_tokens_per_s"] / figures["online_tokens_per_s"]) < 0.01
     )
-    assert "ratio" in out.stdout
+    assert "ratio" in stdout
     assert set(figures["arms"]) == ARMS and figures["overlap"] == 0 and figures["vocab_size"] > 256
     for arm in figures["arms"].values():
         low, high = arm["ci95"]

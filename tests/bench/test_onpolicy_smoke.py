@@ -1,25 +1,13 @@
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench._run import run_bench
+
 pytestmark = pytest.mark.slow  # trains a tiny teacher and nine tiny students
 
 
 def test_the_onpolicy_bench_smoke_run_ends_with_its_json_figures(tmp_path):
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "onpolicy.py"), "--smoke", "--workdir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "ratio on-policy / token_kd chrF" in out.stdout
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures, stdout = run_bench("onpolicy.py", "--smoke", "--workdir", str(tmp_path), timeout=600)
+    assert "ratio on-policy / token_kd chrF" in stdout
     assert set(figures["arms"]) == {"token_kd", "token_kd_on_policy", "sequence_kd"}
     for name, arm in figures["arms"].items():
         low, high = arm["ci95"]
