@@ -48,8 +48,7 @@ def validation_sets(smoke: bool) -> dict[str, list]:
 
 
 def build_and_score(name: str, overrides: dict, seed: int, smoke: bool, out_root: str) -> dict:
-    from workers.demo.corpus import LABELS, triage_prompt
-    from workers.demo.evaluation import label_logprobs, load
+    from workers.demo.evaluation import load, triage_predictions
     from workers.demo.teacher import TeacherRecipe, build_demo_teacher
 
     recipe = replace(TeacherRecipe(), **{**(SMOKE if smoke else {}), **overrides})
@@ -58,8 +57,8 @@ def build_and_score(name: str, overrides: dict, seed: int, smoke: bool, out_root
     model, tok = load(out)
     scores = {}
     for split, tickets in validation_sets(smoke).items():
-        best = label_logprobs(model, tok, [triage_prompt(t.text) for t in tickets]).argmax(1).tolist()
-        scores[split] = [float(LABELS[b] == t.label) for b, t in zip(best, tickets)]
+        predicted = triage_predictions(model, tok, tickets)
+        scores[split] = [float(label == t.label) for label, t in zip(predicted, tickets)]
     return {"recipe": name, "seed": seed, "train_s": info["train_time_s"], "correct": scores}
 
 
