@@ -84,3 +84,30 @@ def test_demo_teacher_steps_come_from_the_environment_or_the_recipe():
     assert teacher_steps_from_env("") is None and teacher_steps_from_env("40") == 40
     with pytest.raises(ValueError, match="DEMO_TEACHER_STEPS"):
         teacher_steps_from_env("2.5")
+
+
+def test_a_cached_student_built_another_way_is_built_again(settings, tmp_path, monkeypatch):
+    """A student built before its embeddings came from the teacher is rebuilt; a current one is kept."""
+    import json
+
+    from curation.services import demo
+    from workers.demo import student as student_module
+    from workers.demo import teacher as teacher_module
+
+    settings.DATA_DIR = tmp_path
+    monkeypatch.setattr(teacher_module, "build_demo_teacher", lambda *a, **k: {"cached": True, "meets_target": True})
+    built = []
+
+    def fake_build(teacher_dir, student_dir):
+        built.append(student_dir)
+        return {"parameters": 1, "latency_ratio": 6.0, "init": {"from": "teacher"}}
+
+    monkeypatch.setattr(student_module, "build_demo_student", fake_build)
+    info = tmp_path / "demo" / "student" / student_module.INFO_FILE
+    info.parent.mkdir(parents=True)
+    info.write_text(json.dumps({"architecture": student_module.STUDENT_ARCH}))  # no "init": an older build
+    demo.build_demo_models(log=lambda m: None)
+    assert len(built) == 1
+    info.write_text(json.dumps({"architecture": student_module.STUDENT_ARCH, "init": {"from": "teacher"}}))
+    demo.build_demo_models(log=lambda m: None)
+    assert len(built) == 1  # current: kept

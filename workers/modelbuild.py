@@ -78,3 +78,45 @@ def save(model, tokenizer, out_dir: str | Path) -> Path:
 
 def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def init_embeddings_from_teacher(student, teacher) -> dict:
+    """Start ``student``'s token and position embeddings from ``teacher``'s, projected to its width.
+
+    The two must share a tokenizer (row i of both embedding tables is the same token). The
+    teacher's token embeddings, centred, are projected on their top principal directions
+    (as many as the student is wide); its position embeddings on the same directions, so both
+    land in one residual basis. A student as wide as the teacher gets them unprojected. It is
+    the embedding half of initialising a student from its teacher (DistilBERT copies layers
+    too; here the widths differ). Returns what was done and the share of the token
+    embeddings' variance kept.
+    """
+    s_tok, t_tok = student.get_input_embeddings().weight, teacher.get_input_embeddings().weight
+    if s_tok.shape[0] != t_tok.shape[0]:
+        raise ValueError(
+            f"the student's vocabulary ({s_tok.shape[0]} tokens) is not the teacher's ({t_tok.shape[0]}): "
+            "initialising from the teacher needs one shared tokenizer"
+        )
+    width, t_width = s_tok.shape[1], t_tok.shape[1]
+    if width > t_width:
+        raise ValueError(f"the student ({width} wide) is wider than the teacher ({t_width}): nothing to project")
+    with torch.no_grad():
+        tokens = t_tok.detach().float()
+        centred = tokens - tokens.mean(0, keepdim=True)
+        _, sv, directions = torch.linalg.svd(centred, full_matrices=False)
+        basis = directions[:width].T  # [teacher width, student width]
+        s_tok.copy_(centred @ basis)
+        kept = float((sv[:width] ** 2).sum() / (sv**2).sum())
+        positions = None
+        s_pos, t_pos = _position_table(student), _position_table(teacher)
+        if s_pos is not None and t_pos is not None:
+            n = min(s_pos.shape[0], t_pos.shape[0])
+            table = t_pos.detach().float()[:n]
+            s_pos[:n].copy_((table - table.mean(0, keepdim=True)) @ basis)
+            positions = n
+    return {"from": "teacher", "token_variance_kept": round(kept, 4), "positions": positions, "width": width}
+
+
+def _position_table(model):
+    wpe = getattr(getattr(model, "transformer", None), "wpe", None)
+    return wpe.weight if wpe is not None else None

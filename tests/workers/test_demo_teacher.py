@@ -170,6 +170,7 @@ def test_it_builds_caches_and_reuses_the_demo_teacher(tmp_path, monkeypatch):
     assert student_tok.get_vocab() == teacher_tok.get_vocab()
     assert student_info["parameters"] < student_info["teacher_parameters"]
     assert student_info["latency_ratio"] > 0
+    assert student_info["init"]["from"] == "teacher" and 0 < student_info["init"]["token_variance_kept"] <= 1
 
 
 def test_the_cli_writes_import_files_and_explains_a_missing_teacher(tmp_path, capsys):

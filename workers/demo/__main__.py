@@ -7,7 +7,7 @@ import json
 import sys
 
 from workers.demo.corpus import write_import_files
-from workers.demo.student import build_demo_student
+from workers.demo.student import STUDENT_ARCH, STUDENT_INIT, build_demo_student
 from workers.demo.teacher import TeacherRecipe, build_demo_teacher
 
 
@@ -24,9 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     student = commands.add_parser("student", help="a fresh small student sharing the teacher's tokenizer")
     student.add_argument("--teacher", required=True, help="directory of a built demo teacher")
     student.add_argument("--out", required=True)
-    student.add_argument("--layers", type=int, default=1)
-    student.add_argument("--dim", type=int, default=96)
-    student.add_argument("--heads", type=int, default=2)
+    student.add_argument("--layers", type=int, default=STUDENT_ARCH["n_layer"])
+    student.add_argument("--dim", type=int, default=STUDENT_ARCH["n_embd"])
+    student.add_argument("--heads", type=int, default=STUDENT_ARCH["n_head"])
+    student.add_argument(
+        "--init", choices=("teacher", "random"), default=STUDENT_INIT, help="where the embeddings start"
+    )
 
     corpus = commands.add_parser("corpus", help="write the triage and drafting import files (JSONL)")
     corpus.add_argument("--out", required=True)
@@ -44,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"({info['parameters'] / 1e6:.2f}M parameters, trained in {info['train_time_s']:.0f}s)"
             )
         elif args.command == "student":
-            info = build_demo_student(args.teacher, args.out, n_layer=args.layers, n_embd=args.dim, n_head=args.heads)
+            info = build_demo_student(
+                args.teacher, args.out, n_layer=args.layers, n_embd=args.dim, n_head=args.heads, init=args.init
+            )
             print(json.dumps(info, indent=2))
             print(
                 f"student {info['parameters'] / 1e6:.2f}M parameters, "

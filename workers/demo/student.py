@@ -1,5 +1,9 @@
 """The demo student: a fresh, much smaller GPT-2 sharing the demo teacher's tokenizer.
 
+Its token and position embeddings start as the teacher's, projected to its width (the
+teacher's principal directions): the student then starts knowing which words the teacher
+treats alike, which it could not learn from the pool's tickets alone.
+
 Sharing the tokenizer is what makes token-level distillation possible (the
 teacher's top-k soft targets index the student's vocabulary). The student is sized
 to answer at least five times faster than the teacher on CPU; ``build_demo_student``
@@ -17,14 +21,17 @@ import torch
 from workers.demo.corpus import generate_tickets, triage_prompt
 from workers.demo.evaluation import forward_latency_ms, load
 from workers.demo.teacher import cpu_threads
-from workers.modelbuild import build_gpt2, parameter_count, save
+from workers.modelbuild import build_gpt2, init_embeddings_from_teacher, parameter_count, save
 
 INFO_FILE = "demo_student.json"
 # 1 layer x 64: measured with bench/demo.py against the 4 x 192 teacher, batch-1 label
 # scoring is ~5-7x faster than the teacher's (1 x 96 was ~4.4-5.3x: at this size the
-# fixed per-forward cost dominates), and after distillation it matched the teacher's
-# gold accuracy (93% vs 91%; 1 x 96: 90.5%).
+# fixed per-forward cost dominates).
 STUDENT_ARCH = {"n_layer": 1, "n_head": 2, "n_embd": 64}
+# How the student starts: "teacher" projects the teacher's token and position embeddings to the
+# student's width (workers.modelbuild.init_embeddings_from_teacher), "random" is GPT-2's init.
+# Chosen on validation tickets, never on gold (README, "The demo student's start").
+STUDENT_INIT = "teacher"
 
 
 def build_demo_student(
@@ -35,17 +42,24 @@ def build_demo_student(
     n_head: int = STUDENT_ARCH["n_head"],
     n_embd: int = STUDENT_ARCH["n_embd"],
     seed: int = 1,
+    init: str = STUDENT_INIT,
     latency_runs: int = 50,
 ) -> dict:
-    """Save a randomly initialised student next to the teacher's tokenizer; return its info.
+    """Save a fresh student next to the teacher's tokenizer; return its info.
+
+    Its blocks start at random; its embeddings start from the teacher's (``init="teacher"``)
+    or at random too (``init="random"``).
 
     The info holds both models' sizes and median forward latencies and
-    ``latency_ratio`` (teacher / student).
+    ``latency_ratio`` (teacher / student), and how the weights started (``init``).
     """
     teacher, tokenizer = load(teacher_dir)
     student = build_gpt2(
         tokenizer, n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=teacher.config.n_positions, seed=seed
     )
+    if init not in ("teacher", "random"):
+        raise ValueError(f"init is 'teacher' or 'random', got {init!r}")
+    started = init_embeddings_from_teacher(student, teacher) if init == "teacher" else {"from": "random"}
     student.eval()
     torch.set_num_threads(cpu_threads())
     prompt = triage_prompt(generate_tickets(1, seed=0, split="gold")[0].text)
@@ -55,6 +69,7 @@ def build_demo_student(
     info = {
         "teacher_dir": str(Path(teacher_dir).resolve()),
         "architecture": {"n_layer": n_layer, "n_head": n_head, "n_embd": n_embd},
+        "init": started,
         "parameters": parameter_count(student),
         "teacher_parameters": parameter_count(teacher),
         "teacher_latency_ms": round(teacher_ms, 3),
