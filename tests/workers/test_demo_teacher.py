@@ -164,7 +164,13 @@ def test_it_builds_caches_and_reuses_the_demo_teacher(tmp_path, monkeypatch):
     rebuilt = build_demo_teacher(out, recipe=TINY, log=None)
     assert rebuilt["cached"] is False and rebuilt["corpus"] == "v999-changed"
 
-    student_info = build_demo_student(out, tmp_path / "student", n_layer=1, n_embd=16, n_head=2, latency_runs=5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        student_info = build_demo_student(out, tmp_path / "student", n_layer=1, n_embd=16, n_head=2, latency_runs=5)
+        assert torch.get_num_threads() == 1  # timed on every core, then the caller's setting back
+    finally:
+        torch.set_num_threads(threads)
     _student, student_tok = load(tmp_path / "student")
     _teacher, teacher_tok = load(out)
     assert student_tok.get_vocab() == teacher_tok.get_vocab()

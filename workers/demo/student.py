@@ -61,10 +61,15 @@ def build_demo_student(
         raise ValueError(f"init is 'teacher' or 'random', got {init!r}")
     started = init_embeddings_from_teacher(student, teacher) if init == "teacher" else {"from": "random"}
     student.eval()
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(cpu_threads())
-    prompt = triage_prompt(generate_tickets(1, seed=0, split="gold")[0].text)
-    teacher_ms = forward_latency_ms(teacher, tokenizer, prompt, runs=latency_runs)
-    student_ms = forward_latency_ms(student, tokenizer, prompt, runs=latency_runs)
+    try:
+        prompt = triage_prompt(generate_tickets(1, seed=0, split="gold")[0].text)
+        teacher_ms = forward_latency_ms(teacher, tokenizer, prompt, runs=latency_runs)
+        student_ms = forward_latency_ms(student, tokenizer, prompt, runs=latency_runs)
+        threads = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads_before)  # the caller's setting: two trainings on two cores stay one each
     out = save(student, tokenizer, out_dir)
     info = {
         "teacher_dir": str(Path(teacher_dir).resolve()),
@@ -77,7 +82,7 @@ def build_demo_student(
         "latency_ratio": round(teacher_ms / student_ms, 2),
         "latency_prompt_tokens": len(tokenizer(prompt, add_special_tokens=False)["input_ids"]),
         "latency_runs": latency_runs,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
     }
     (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
     return info
