@@ -11,6 +11,22 @@ def _fmt_ci(ci) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "n/a"
 
 
+def _traffic_note(tr: dict) -> str:
+    a = tr["all"]
+    note = (
+        f"95% CI {_fmt_ci(a['curation_gain_ci95'])}, {tr['n']} tickets drawn like the pool; teacher "
+        f"{a['teacher']:.3f}, curated {a['curated']:.3f}, raw {a['raw']:.3f}"
+    )
+    if "field" in tr:
+        fw = tr["field"]
+        note += (
+            f"; its {tr['n_field']} field-worded tickets: {fw['curation_gain']:+.3f} "
+            f"{_fmt_ci(fw['curation_gain_ci95'])} "
+            f"(teacher {fw['teacher']:.3f}, curated {fw['curated']:.3f}, raw {fw['raw']:.3f})"
+        )
+    return note
+
+
 def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> None:
     """Print the journey's figures ``f`` (the demo teacher's ``info``, the two set-up times) as a table,
     the targets, and the one JSON object the README's figures come from."""
@@ -26,6 +42,7 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
         f"{k} {v:.3f}/{f['student_by_tier'].get(k, float('nan')):.3f}" for k, v in f["teacher_by_tier"].items()
     )
     chosen = f["selection"][f["chosen"]]
+    tr = f["traffic"]
     rows = [
         (
             "teacher gold accuracy (triage)",
@@ -66,6 +83,7 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
             f"{f['curated_by_seed']}, raw {f['raw_gold_accuracy']:.3f} {f['raw_by_seed']}; "
             f"SIMULATED expert (true corpus labels): {f['expert']}",
         ),
+        ("future traffic: curated - raw (not gold)", f"{tr['all']['curation_gain']:+.3f}", _traffic_note(tr)),
         (
             "parameters student / teacher",
             f"{f['student_params']:,} / {f['teacher_params']:,}",
@@ -131,6 +149,7 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
                 "curation_seeds": f["curation_seeds"],
                 "curated_by_seed": f["curated_by_seed"],
                 "raw_by_seed": f["raw_by_seed"],
+                "traffic": f["traffic"],
                 "expert": {"simulated": True, "knowledge": "the corpus's true labels", **f["expert"]},
                 "recipe_selection": {"on": "validation", "chosen": f["chosen"], "candidates": f["selection"]},
                 "gold_items": f["gold_items"],

@@ -23,7 +23,9 @@ touched):
    at the same thread count);
 5. ``curation_gain``: the winning recipe trains on the curated and on the raw snapshots with
    ``GAIN_SEEDS`` training seeds each, and the students' gold accuracies are compared item by
-   item (curated minus raw, a 95% paired bootstrap interval over gold items and seeds);
+   item (curated minus raw, a 95% paired bootstrap interval over gold items and seeds); the same
+   students on a sample of future traffic (``bench/_demo_traffic.py``: drawn like the pool, in
+   its wordings, none of its tickets; not gold) give ``traffic``;
 6. the reply-drafting leg (``bench/_demo_drafting.py``): a generation student distilled end to
    end and judged (``gen_judged_retained``, ``gen_chrf_retained``, ``gen_speedup_per_token``,
    ``judge_human_agreement`` against a simulated reviewer).
@@ -50,6 +52,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this directory: its private modules
+import _demo_traffic as demo_traffic
 from _demo_expert import _bulk, simulated_expert, stage_by_tier
 from _demo_report import report
 
@@ -62,6 +65,8 @@ EXPERT_SHARE = 0.15  # of the teacher's answers, its least confident, that the s
 # Training seeds per arm of curation_gain: one student per seed is noise in the data order too,
 # which a bootstrap over gold items alone would not see (one seed gave -0.037 [-0.067, -0.010]).
 GAIN_SEEDS = 5
+# Tickets of future traffic (bench/_demo_traffic.py): the second measure of curation, not gold.
+TRAFFIC, SMOKE_TRAFFIC = 600, 40
 
 
 def _env(data_dir: Path, smoke: bool) -> dict:
@@ -281,17 +286,22 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     # curation_gain: the chosen recipe on curated and on raw data, GAIN_SEEDS training seeds each
     # (seed 0 of curated is the chosen student); [seeds, items] scores, bootstrapped over both.
     curated_gold, raw_gold = [gold_correct(project, curated_dir)], []
+    dirs = {"curated": [curated_dir], "raw": []}
     for seed in range(1 if smoke else GAIN_SEEDS):
-        arms = [(raw_gold, raw_request)] + ([(curated_gold, request)] if seed else [])
-        for rows, arm_request in arms:
+        arms = [(raw_gold, raw_request, "raw")] + ([(curated_gold, request, "curated")] if seed else [])
+        for rows, arm_request, arm in arms:
             arm_job, arm_dir, took, gates = train(project, engineer, {**arm_request, "seed": seed})
             distill_s += took
             forced += gates
             if arm_job.metrics.get("evaluation_job"):  # gold is read here, once per student, not by a job
                 jobs.request_cancel(Job.objects.get(pk=arm_job.metrics["evaluation_job"]))
             rows.append(gold_correct(project, arm_dir))
+            dirs[arm].append(arm_dir)
     gain = paired_bootstrap(curated_gold, raw_gold)
     say(f"curation gain over {len(raw_gold)} seed(s): {gain.estimate:+.3f} {gain.ci}")
+    tickets = demo_traffic.future_traffic(project, SMOKE_TRAFFIC if smoke else TRAFFIC)
+    traffic = demo_traffic.figures(tickets, teacher.path, dirs["curated"], dirs["raw"])
+    say(f"future traffic: {json.dumps(traffic)}")
     routed = routing_of(
         EvalReport.objects.select_related("model_version__student_spec", "teacher_spec").get(pk=report.pk)
     )
@@ -333,6 +343,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "raw_by_seed": [round(sum(r) / len(r), 4) for r in raw_gold],
         "curation_gain": gain.estimate,
         "curation_gain_ci95": gain.ci,
+        "traffic": traffic,
         "kd_mode": job.metrics.get("kd_mode"),
         "recipe": request,
         "gates_forced": forced,

@@ -61,6 +61,12 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
     assert isinstance(figures["routing_meets_99_on_gold"], bool)
     # The expert is declared simulated; the recipe was chosen on validation, never on gold.
     assert figures["expert"]["simulated"] is True and figures["expert"]["reviewed"] > 0
+    traffic = figures["traffic"]  # the second measure of curation: future traffic, not gold
+    assert traffic["n"] == 40 and 0 <= traffic["n_field"] <= 40
+    low, high = traffic["all"]["curation_gain_ci95"]
+    assert low <= traffic["all"]["curation_gain"] <= high
+    assert abs(traffic["all"]["curation_gain"] - (traffic["all"]["curated"] - traffic["all"]["raw"])) < 1e-3
+    assert "future traffic: curated - raw (not gold)" in out.stdout
     assert figures["recipe_selection"]["on"] == "validation" and len(figures["recipe_selection"]["candidates"]) >= 2
     assert set(figures["gold_tiers"]) <= {"easy", "medium", "hard"} and "untiered" not in figures["gold_tiers"]
     assert figures["teacher_steps"] == 6 and "targets" in figures
