@@ -1,0 +1,19 @@
+"""Smoke run of the demo student's start selection (a tiny teacher: checks the keys and that gold is never read)."""
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_student_start_bench_scores_every_arm_on_validation_only(monkeypatch):
+    import bench.student_start as bench
+
+    out = bench.main(["--smoke", "--seeds", "0"])
+    assert set(out["arms"]) == {"random", "teacher", "teacher_10"}
+    for split in ("dev", "field"):
+        assert out["n"][split] > 0 and 0 <= out["teacher"][split] <= 1
+        for arm in out["arms"].values():
+            assert 0 <= arm[split]["mean"] <= 1 and 0 <= arm[split]["agreement"] <= 1
+        for diff in out["differences"].values():
+            low, high = diff[split]["ci95"]
+            assert low <= diff[split]["mean"] <= high
