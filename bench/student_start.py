@@ -41,17 +41,15 @@ SMOKE = {"pool": 60, "epochs": 1}
 SMOKE_TEACHER = {"steps": 8, "n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 400, "n_train_tickets": 120}
 
 
-def train_and_score(arm: str, seed: int, teacher_dir: str, root: str, smoke: bool) -> dict:
+def teacher_view(teacher_dir: str, smoke: bool) -> tuple[list[dict], dict[str, list[str]]]:
+    """What every arm shares, computed once: the pool labelled by the teacher (the training
+    records) and the teacher's labels of the validation tickets."""
     import torch
     from teacher_recipe import validation_sets
 
     from workers.demo.corpus import LABELS, POOL_SEED, pool_tickets, triage_prompt
     from workers.demo.evaluation import label_logprobs, load, triage_predictions
-    from workers.demo.student import build_demo_student
-    from workers.distill.recipe import run_distillation
 
-    torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
-    init, epochs = ARMS[arm]
     teacher, tok = load(teacher_dir)
     tickets = pool_tickets(SMOKE["pool"] if smoke else POOL, POOL_SEED)
     with torch.no_grad():
@@ -60,6 +58,22 @@ def train_and_score(arm: str, seed: int, teacher_dir: str, root: str, smoke: boo
         {"prompt": triage_prompt(t.text), "label": LABELS[int(p.argmax())], "teacher_probs": p.tolist()}
         for t, p in zip(tickets, probs)
     ]
+    return records, {split: triage_predictions(teacher, tok, v) for split, v in validation_sets(smoke).items()}
+
+
+def train_and_score(
+    arm: str, seed: int, teacher_dir: str, records: list[dict], teacher_labels: dict, root: str, smoke: bool
+) -> dict:
+    import torch
+    from teacher_recipe import validation_sets
+
+    from workers.demo.corpus import LABELS
+    from workers.demo.evaluation import load, triage_predictions
+    from workers.demo.student import build_demo_student
+    from workers.distill.recipe import run_distillation
+
+    torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
+    init, epochs = ARMS[arm]
     start = Path(root) / f"{arm}-{seed}-start"
     size = {"n_layer": 1, "n_head": 2, "n_embd": 16} if smoke else {}  # narrower than the tiny teacher
     build_demo_student(teacher_dir, start, seed=seed, init=init, latency_runs=1, **size)
@@ -87,10 +101,10 @@ def train_and_score(arm: str, seed: int, teacher_dir: str, root: str, smoke: boo
             ],
         }
     )
-    student, _ = load(out / "final")
+    student, tok = load(out / "final")
     scores = {}
     for split, tickets in validation_sets(smoke).items():
-        mine, theirs = triage_predictions(student, tok, tickets), triage_predictions(teacher, tok, tickets)
+        mine, theirs = triage_predictions(student, tok, tickets), teacher_labels[split]
         scores[split] = {
             "correct": [float(p == t.label) for p, t in zip(mine, tickets)],
             "agree": [float(p == q) for p, q in zip(mine, theirs)],
@@ -129,7 +143,12 @@ def main(argv=None) -> dict:
         ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool,
     ):
         teacher = _smoke_teacher(root) if args.smoke else str(Path(args.teacher).resolve())
-        futures = [pool.submit(train_and_score, arm, s, teacher, root, args.smoke) for s in args.seeds for arm in ARMS]
+        records, labels = teacher_view(teacher, args.smoke)
+        futures = [
+            pool.submit(train_and_score, arm, s, teacher, records, labels, root, args.smoke)
+            for s in args.seeds
+            for arm in ARMS
+        ]
         runs = [f.result() for f in futures]
     out = {"seeds": args.seeds, "arms": {}, "teacher": {}, "differences": {}, "n": {}, "smoke": args.smoke}
     for split in ("dev", "field"):
