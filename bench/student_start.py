@@ -17,7 +17,7 @@ bootstrap). The last line is one JSON object.
 
     .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 10 min
     .venv/bin/python bench/student_start.py --teacher DIR    # another built demo teacher
-    .venv/bin/python bench/student_start.py --smoke                            # a tiny teacher, for the tests
+    .venv/bin/python bench/student_start.py --smoke          # a tiny teacher, for the tests
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import json
 import sys
 
 from workers.demo.corpus import write_import_files
-from workers.demo.student import STUDENT_ARCH, STUDENT_INIT, build_demo_student
+from workers.demo.student import STUDENT_ARCH, STUDENT_INIT, STUDENT_INITS, build_demo_student
 from workers.demo.teacher import TeacherRecipe, build_demo_teacher
 
 
@@ -27,9 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--layers", type=int, default=STUDENT_ARCH["n_layer"])
     student.add_argument("--dim", type=int, default=STUDENT_ARCH["n_embd"])
     student.add_argument("--heads", type=int, default=STUDENT_ARCH["n_head"])
-    student.add_argument(
-        "--init", choices=("teacher", "random"), default=STUDENT_INIT, help="where the embeddings start"
-    )
+    student.add_argument("--init", choices=STUDENT_INITS, default=STUDENT_INIT, help="where the embeddings start")
 
     corpus = commands.add_parser("corpus", help="write the triage and drafting import files (JSONL)")
     corpus.add_argument("--out", required=True)

@@ -20,7 +20,7 @@ import torch
 
 from workers.demo.corpus import generate_tickets, triage_prompt
 from workers.demo.evaluation import forward_latency_ms, load
-from workers.demo.teacher import cpu_threads
+from workers.demo.teacher import cpu_threads, num_threads
 from workers.modelbuild import build_gpt2, init_embeddings_from_teacher, parameter_count, save
 
 INFO_FILE = "demo_student.json"
@@ -32,6 +32,7 @@ STUDENT_ARCH = {"n_layer": 1, "n_head": 2, "n_embd": 64}
 # student's width (workers.modelbuild.init_embeddings_from_teacher), "random" is GPT-2's init.
 # Chosen on validation tickets, never on gold (README, "The demo student's start").
 STUDENT_INIT = "teacher"
+STUDENT_INITS = ("teacher", "random")
 
 
 def build_demo_student(
@@ -57,19 +58,16 @@ def build_demo_student(
     student = build_gpt2(
         tokenizer, n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=teacher.config.n_positions, seed=seed
     )
-    if init not in ("teacher", "random"):
-        raise ValueError(f"init is 'teacher' or 'random', got {init!r}")
+    if init not in STUDENT_INITS:
+        raise ValueError(f"init is one of {', '.join(STUDENT_INITS)}, got {init!r}")
     started = init_embeddings_from_teacher(student, teacher) if init == "teacher" else {"from": "random"}
     student.eval()
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cpu_threads())
-    try:
+    # Timed on every core; the caller's setting back after (two trainings on two cores stay one each).
+    with num_threads(cpu_threads()):
         prompt = triage_prompt(generate_tickets(1, seed=0, split="gold")[0].text)
         teacher_ms = forward_latency_ms(teacher, tokenizer, prompt, runs=latency_runs)
         student_ms = forward_latency_ms(student, tokenizer, prompt, runs=latency_runs)
         threads = torch.get_num_threads()
-    finally:
-        torch.set_num_threads(threads_before)  # the caller's setting: two trainings on two cores stay one each
     out = save(student, tokenizer, out_dir)
     info = {
         "teacher_dir": str(Path(teacher_dir).resolve()),

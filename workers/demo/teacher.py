@@ -24,6 +24,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -99,6 +100,17 @@ def cpu_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+@contextmanager
+def num_threads(n: int):
+    """torch on ``n`` threads inside the block, the caller's thread count back after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def bf16_supported() -> bool:
@@ -184,12 +196,8 @@ def build_demo_teacher(
 
     sequences = _encode_pairs(tokenizer, pairs, recipe.max_len)
     train_started = time.monotonic()
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(recipe.threads)
-    try:
+    with num_threads(recipe.threads):
         stats = _train(model, sequences, tokenizer.pad_token_id, recipe, say)
-    finally:
-        torch.set_num_threads(threads_before)
     train_time = time.monotonic() - train_started
     model.eval()
 
