@@ -35,24 +35,35 @@ def true_label(example) -> str:
     return (example.prompt.metadata or {}).get("template", "").split(".")[0]
 
 
+def decision(teacher_label: str, truth: str, ambiguous: bool) -> str:
+    """The simulated expert's verdict on one answer it reviews: ``approved`` when the teacher is
+    right, ``rejected`` when it is wrong on a ticket that mixes intents, else ``relabelled``."""
+    if teacher_label == truth:
+        return "approved"
+    return "rejected" if ambiguous else "relabelled"
+
+
+def reviewed_count(share: float, n: int) -> int:
+    """How many of ``n`` answers, the least confident first, the expert reviews."""
+    return round(share * n)
+
+
 def simulated_expert(project, user, share: float) -> dict[str, int]:
     """Review the teacher's least confident answers (lowest margin) with the corpus's true labels."""
     from curation.models import Example
     from curation.services.review import reject, set_label
 
     answers = Example.objects.filter(project=project, status="approved").select_related("prompt")
-    n = round(share * answers.count())
+    n = reviewed_count(share, answers.count())
     actions = {"reviewed": n, "approved": 0, "relabelled": 0, "rejected": 0}
     for ex in answers.order_by("min_margin", "id")[:n]:
         truth = true_label(ex)
         if truth not in (project.labels or []):
             raise SystemExit(f"example {ex.pk}: no true label in its prompt's metadata ({ex.prompt.metadata})")
-        if ex.label == truth:
-            actions["approved"] += 1
-        elif (ex.prompt.metadata or {}).get("ambiguous"):
+        verdict = decision(ex.label, truth, bool((ex.prompt.metadata or {}).get("ambiguous")))
+        if verdict == "rejected":
             reject(ex, user, ex.version, comment="simulated expert: mixed intents, the teacher got it wrong")
-            actions["rejected"] += 1
-        else:
+        elif verdict == "relabelled":
             set_label(ex, user, ex.version, truth)
-            actions["relabelled"] += 1
+        actions[verdict] += 1
     return actions

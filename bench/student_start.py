@@ -1,22 +1,31 @@
-"""How the demo student's start and its number of epochs were chosen: arms x training seeds,
-scored on validation tickets only, never on the demo project's gold set.
+"""How the demo student's recipe was chosen: its start, its epochs, the curriculum, and what the
+simulated expert's review does to it. Arms x training seeds, scored on validation tickets only,
+never on the demo project's gold set.
 
 The student (``workers.demo.student.STUDENT_ARCH``) is distilled from the demo teacher on the
 demo's pool (``corpus.pool_tickets``, labelled with the teacher's label distributions, KD at
-T 4, one shuffled stage: the demo recipe's loss) by the product's distillation loop
-(``workers.distill``), from three starts:
+T 4: the demo recipe's loss) by the product's distillation loop (``workers.distill``):
 
-- ``random``: GPT-2's initialisation, 30 epochs (the baseline);
+- ``random``: GPT-2's initialisation, 30 epochs, one shuffled stage (the baseline);
 - ``teacher``: embeddings from the teacher (``modelbuild.init_embeddings_from_teacher``), 30 epochs;
-- ``teacher_10``: the same start, 10 epochs (the demo's earlier epoch count).
+- ``teacher_10``: the same start, 10 epochs (the demo's earlier epoch count);
+- ``staged``: ``teacher`` as the demo's curriculum: two stages by the teacher's difficulty (the
+  easiest third, then the rest with 20% replay), the product's default curriculum settings
+  (``curation.services.recipes.CURRICULUM_DEFAULTS``: a ``tier_visits`` budget);
+- ``curated`` / ``curated_staged``: ``teacher`` / ``staged`` after the **simulated expert**
+  (``bench/_demo_expert.py``, the corpus's true labels standing in for a person) reviewed the
+  teacher's least confident 15%: relabelled answers train on the expert's label (CE), rejected
+  ones are left out.
 
 Scored, as the teacher's recipe was (``bench/teacher_recipe.py``), on *dev* (gold-template
-tickets of other seeds, minus gold) and *field* (field-wording tickets, minus gold), with each
-student's agreement with the teacher. Differences are paired over tickets and seeds (95%
-bootstrap). The last line is one JSON object.
+tickets of other seeds, minus gold: wordings the pool never has) and *field* (field-wording
+tickets of another seed, minus gold: wordings the pool has), with each student's agreement with
+the teacher. Differences are paired over tickets and seeds (95% bootstrap). The last line is one
+JSON object.
 
-    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 10 min
-    .venv/bin/python bench/student_start.py --teacher DIR    # another built demo teacher
+    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 30 min
+    .venv/bin/python bench/student_start.py --arms teacher curated   # some arms only
+    .venv/bin/python bench/student_start.py --pool-seed 0    # another draw of the pool
     .venv/bin/python bench/student_start.py --smoke          # a tiny teacher, for the tests
 """
 
@@ -35,34 +44,101 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ARMS = {"random": ("random", 30), "teacher": ("teacher", 30), "teacher_10": ("teacher", 10)}
+# arm -> (start, epochs, data, shape)
+ARMS = {
+    "random": ("random", 30, "raw", "one"),
+    "teacher": ("teacher", 30, "raw", "one"),
+    "teacher_10": ("teacher", 10, "raw", "one"),
+    "staged": ("teacher", 30, "raw", "staged"),
+    "curated": ("teacher", 30, "curated", "one"),
+    "curated_staged": ("teacher", 30, "curated", "staged"),
+}
+# (a, b): the paired differences printed, when both arms ran.
+DIFFERENCES = [
+    ("teacher", "random"),
+    ("teacher", "teacher_10"),
+    ("teacher", "staged"),
+    ("curated", "curated_staged"),
+    ("curated", "teacher"),
+    ("curated_staged", "staged"),
+]
+EXPERT_SHARE = 0.15  # as bench/demo.py's
 POOL = 2000
 SMOKE = {"pool": 60, "epochs": 1}
 SMOKE_TEACHER = {"steps": 8, "n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 400, "n_train_tickets": 120}
 
 
-def teacher_view(teacher_dir: str, smoke: bool) -> tuple[list[dict], dict[str, list[str]]]:
-    """What every arm shares, computed once: the pool labelled by the teacher (the training
-    records) and the teacher's labels of the validation tickets."""
+def teacher_view(teacher_dir: str, smoke: bool, pool_seed: int) -> tuple[dict, dict[str, list[str]], dict]:
+    """What every arm shares, computed once: the pool labelled by the teacher, as it came
+    (``raw``) and after the simulated expert (``curated``), each record with its difficulty tier;
+    the teacher's labels of the validation tickets; what the expert did."""
     import torch
+    from _demo_expert import decision, reviewed_count
     from teacher_recipe import validation_sets
 
-    from workers.demo.corpus import LABELS, POOL_SEED, pool_tickets, triage_prompt
+    from workers.demo.corpus import LABELS, pool_tickets, triage_prompt
     from workers.demo.evaluation import label_logprobs, load, triage_predictions
+    from workers.difficulty import assign_tiers, classification_difficulty
+    from workers.teacher.base import label_distribution
 
     teacher, tok = load(teacher_dir)
-    tickets = pool_tickets(SMOKE["pool"] if smoke else POOL, POOL_SEED)
+    tickets = pool_tickets(SMOKE["pool"] if smoke else POOL, pool_seed)
     with torch.no_grad():
-        probs = label_logprobs(teacher, tok, [triage_prompt(t.text) for t in tickets]).softmax(-1)
-    records = [
-        {"prompt": triage_prompt(t.text), "label": LABELS[int(p.argmax())], "teacher_probs": p.tolist()}
-        for t, p in zip(tickets, probs)
+        scores = label_logprobs(teacher, tok, [triage_prompt(t.text) for t in tickets])
+    answers = [label_distribution(dict(zip(LABELS, row.tolist()))) for row in scores]  # the product's rule
+    # The demo's tiers (equal thirds of the teacher's label entropy) and stages (easy; the rest).
+    tiers = assign_tiers(classification_difficulty([a[0] for a in answers]), [1 / 3, 2 / 3], ["easy", "medium", "hard"])
+    raw = [
+        {"prompt": triage_prompt(t.text), "label": pred, "teacher_probs": [dist[c] for c in LABELS], "tier": tier}
+        for t, (dist, pred, _), tier in zip(tickets, answers, tiers)
     ]
-    return records, {split: triage_predictions(teacher, tok, v) for split, v in validation_sets(smoke).items()}
+    curated = [dict(r) for r in raw]
+    actions = {"reviewed": reviewed_count(EXPERT_SHARE, len(raw)), "approved": 0, "relabelled": 0, "rejected": 0}
+    least_confident = sorted(range(len(raw)), key=lambda i: (answers[i][2], i))[: actions["reviewed"]]
+    for i in least_confident:
+        verdict = decision(raw[i]["label"], tickets[i].label, tickets[i].ambiguous)
+        actions[verdict] += 1
+        if verdict == "relabelled":  # the reviewer's label wins: CE on it, not the overruled distribution
+            curated[i].update(label=tickets[i].label, teacher_probs=None)
+        elif verdict == "rejected":
+            curated[i] = None
+    records = {"raw": raw, "curated": [r for r in curated if r is not None]}
+    labels = {split: triage_predictions(teacher, tok, v) for split, v in validation_sets(smoke).items()}
+    return records, labels, actions
+
+
+def demo_recipe() -> dict:
+    """The demo's triage recipe (``curation.services.demo.DISTILL``) and the product's default
+    curriculum settings (``recipes.CURRICULUM_DEFAULTS``), read once (importing them needs Django's
+    settings; no database is touched)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    os.environ.setdefault("DEBUG", "1")  # the embedded development configuration, as `make demo` runs
+    django.setup()
+    from curation.services.demo import DISTILL
+    from curation.services.recipes import CURRICULUM_DEFAULTS
+
+    return {"stage": dict(DISTILL["triage"]["stage"]), "curriculum": dict(CURRICULUM_DEFAULTS)}
+
+
+def stages_of(records: list[dict], shape: str, epochs: float, stage: dict) -> list[dict]:
+    """One shuffled stage, or the demo's two (easy; medium and hard with the recipe's replay)."""
+    settings = {k: v for k, v in stage.items() if k != "replay_fraction"}
+    settings["epochs"] = epochs
+    if shape == "one":
+        return [{"name": "pool", "records": records, **settings}]
+    easy = [r for r in records if r["tier"] == "easy"]
+    rest = [r for r in records if r["tier"] != "easy"]
+    replay = stage["replay_fraction"]
+    return [
+        {"name": "stage 1", "records": easy, **settings},
+        {"name": "stage 2", "records": rest, **settings, "replay_fraction": replay},
+    ]
 
 
 def train_and_score(
-    arm: str, seed: int, teacher_dir: str, records: list[dict], teacher_labels: dict, root: str, smoke: bool
+    arm: str, seed: int, teacher_dir: str, records: dict, teacher_labels: dict, recipe: dict, root: str, smoke: bool
 ) -> dict:
     import torch
     from teacher_recipe import validation_sets
@@ -73,7 +149,7 @@ def train_and_score(
     from workers.distill.recipe import run_distillation
 
     torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
-    init, epochs = ARMS[arm]
+    init, epochs, data, shape = ARMS[arm]
     start = Path(root) / f"{arm}-{seed}-start"
     size = {"n_layer": 1, "n_head": 2, "n_embd": 16} if smoke else {}  # narrower than the tiny teacher
     build_demo_student(teacher_dir, start, seed=seed, init=init, latency_runs=1, **size)
@@ -88,17 +164,8 @@ def train_and_score(
             "batch_size": 32,
             "max_seq_len": 256,
             "seed": seed,
-            "stages": [
-                {
-                    "name": "pool",
-                    "records": records,
-                    "epochs": SMOKE["epochs"] if smoke else epochs,
-                    "lr": 3e-3,
-                    "warmup_steps": 10,
-                    "temperature": 4.0,
-                    "alpha": 1.0,
-                }
-            ],
+            **recipe["curriculum"],  # the product's defaults: a staged run's budget is tier_visits
+            "stages": stages_of(records[data], shape, SMOKE["epochs"] if smoke else epochs, recipe["stage"]),
         }
     )
     student, tok = load(out / "final")
@@ -129,8 +196,13 @@ def main(argv=None) -> dict:
         "--teacher", help="a built demo teacher (default: DATA_DIR/demo/teacher, built if missing); --smoke: a tiny one"
     )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    ap.add_argument("--pool-seed", type=int, help="another draw of the pool (default: the demo's, corpus.POOL_SEED)")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args(argv)
+    from workers.demo.corpus import POOL_SEED
+
+    pool_seed = POOL_SEED if args.pool_seed is None else args.pool_seed
     if not args.smoke and not args.teacher:
         # The demo's own teacher, where `make demo` keeps it (built there, and cached, if missing).
         from workers.demo.teacher import build_demo_teacher
@@ -143,33 +215,44 @@ def main(argv=None) -> dict:
         ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool,
     ):
         teacher = _smoke_teacher(root) if args.smoke else str(Path(args.teacher).resolve())
-        records, labels = teacher_view(teacher, args.smoke)
+        records, labels, expert = teacher_view(teacher, args.smoke, pool_seed)
+        recipe = demo_recipe()
+        print(f"simulated expert (the corpus's true labels, not a person): {expert}")
         futures = [
-            pool.submit(train_and_score, arm, s, teacher, records, labels, root, args.smoke)
+            pool.submit(train_and_score, arm, s, teacher, records, labels, recipe, root, args.smoke)
             for s in args.seeds
-            for arm in ARMS
+            for arm in args.arms
         ]
         runs = [f.result() for f in futures]
-    out = {"seeds": args.seeds, "arms": {}, "teacher": {}, "differences": {}, "n": {}, "smoke": args.smoke}
+    out = {
+        "seeds": args.seeds,
+        "pool_seed": pool_seed,
+        "expert": expert,
+        "arms": {},
+        "teacher": {},
+        "differences": {},
+        "n": {},
+        "smoke": args.smoke,
+    }
     for split in ("dev", "field"):
         out["teacher"][split] = round(runs[0]["scores"][split]["teacher"], 4)
         out["n"][split] = len(runs[0]["scores"][split]["correct"])
-        rows = {arm: [r["scores"][split]["correct"] for r in runs if r["arm"] == arm] for arm in ARMS}
-        for arm in ARMS:
+        rows = {arm: [r["scores"][split]["correct"] for r in runs if r["arm"] == arm] for arm in args.arms}
+        for arm in args.arms:
             agree = [r["scores"][split]["agree"] for r in runs if r["arm"] == arm]
             out["arms"].setdefault(arm, {})[split] = {
                 "mean": round(sum(map(sum, rows[arm])) / sum(map(len, rows[arm])), 4),
                 "by_seed": [round(sum(r) / len(r), 4) for r in rows[arm]],
                 "agreement": round(sum(map(sum, agree)) / sum(map(len, agree)), 4),
             }
-        for a, b in (("teacher", "random"), ("teacher", "teacher_10")):
+        for a, b in [(a, b) for a, b in DIFFERENCES if a in rows and b in rows]:
             diff = paired_bootstrap(rows[a], rows[b])
             out["differences"].setdefault(f"{a}_minus_{b}", {})[split] = {
                 "mean": round(diff.estimate, 4),
                 "ci95": [round(diff.low, 4), round(diff.high, 4)],
             }
             print(f"{split}: {a} - {b} {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]")
-        for arm in ARMS:
+        for arm in args.arms:
             a = out["arms"][arm][split]
             print(
                 f"{split}: {arm:>10} {a['mean']:.3f} {a['by_seed']} (agreement with the teacher {a['agreement']:.3f})"
