@@ -4,6 +4,10 @@ teacher's least confident answers."""
 
 from __future__ import annotations
 
+EXPERT_SHARE = 0.15  # of the teacher's answers, its least confident, that the simulated expert reviews
+# The demo's curriculum: which stage each difficulty tier goes to (bulk moves by review-queue filter).
+STAGE_OF_TIER = {"easy": "stage 1", "medium": "stage 2", "hard": "stage 2"}
+
 
 def _bulk(project, user, action, filter_, **target) -> int:
     from urllib.parse import urlencode
@@ -23,10 +27,10 @@ def _bulk(project, user, action, filter_, **target) -> int:
 
 
 def stage_by_tier(project, user) -> dict[str, int]:
-    """Easy -> stage 1, medium and hard -> stage 2 (bulk moves by review-queue filter)."""
+    """Each tier to its stage (``STAGE_OF_TIER``), by bulk moves by review-queue filter."""
     return {
         f"{tier} -> {stage}": _bulk(project, user, "stage", {"status": "approved", "tier": tier}, to_stage=stage)
-        for tier, stage in (("easy", "stage 1"), ("medium", "stage 2"), ("hard", "stage 2"))
+        for tier, stage in STAGE_OF_TIER.items()
     }
 
 

@@ -25,7 +25,10 @@ touched):
    ``GAIN_SEEDS`` training seeds each, and the students' gold accuracies are compared item by
    item (curated minus raw, a 95% paired bootstrap interval over gold items and seeds); the same
    students on a sample of future traffic (``bench/_demo_traffic.py``: drawn like the pool, in
-   its wordings, none of its tickets; not gold) give ``traffic``;
+   its wordings, none of its tickets; not gold) give ``traffic``; the curated students' gold
+   scores give ``quality_retained_over_seeds`` (the chosen student is one draw of the recipe),
+   and every student is scored on *dev* validation tickets too (``dev_accuracy``; it selects
+   nothing);
 6. the reply-drafting leg (``bench/_demo_drafting.py``): a generation student distilled end to
    end and judged (``gen_judged_retained``, ``gen_chrf_retained``, ``gen_speedup_per_token``,
    ``judge_human_agreement`` against a simulated reviewer).
@@ -53,7 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this directory: its private modules
 import _demo_traffic as demo_traffic
-from _demo_expert import _bulk, simulated_expert, stage_by_tier
+from _demo_expert import EXPERT_SHARE, STAGE_OF_TIER, _bulk, simulated_expert, stage_by_tier
 from _demo_report import report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +64,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SMOKE_SIZES = "triage=120:40,drafting=8:4"
 SMOKE_TEACHER_STEPS = 6
 SMOKE_STEPS = 4
-EXPERT_SHARE = 0.15  # of the teacher's answers, its least confident, that the simulated expert reviews
 # Training seeds per arm of curation_gain: one student per seed is noise in the data order too,
 # which a bootstrap over gold items alone would not see (one seed gave -0.037 [-0.067, -0.010]).
 GAIN_SEEDS = 5
@@ -214,6 +216,19 @@ def validation_accuracy(project, model_dir, snaps) -> float:
     return metrics["accuracy"]
 
 
+def dev_accuracy(model_dir, smoke: bool) -> float:
+    """Accuracy on *dev*: validation tickets of the gold templates, other seeds, minus gold
+    (``bench/teacher_recipe.validation_sets``, as the teacher's and the student's recipes were
+    chosen on). Reported for every student; it selects nothing here."""
+    from teacher_recipe import validation_sets
+
+    from workers.demo.evaluation import load, triage_predictions
+
+    model, tok = load(model_dir)
+    tickets = validation_sets(smoke)["dev"]
+    return sum(p == t.label for p, t in zip(triage_predictions(model, tok, tickets), tickets)) / len(tickets)
+
+
 def gold_correct(project, model_dir) -> list[float]:
     """1.0 / 0.0 per confirmed gold item: the model's best label is the gold label."""
     from workers.demo.evaluation import label_logprobs, load
@@ -252,10 +267,11 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     generation_s = generate(project)
     started = time.perf_counter()
     moved = {"approved": _bulk(project, engineer, "approve", {"status": "pending"}), **stage_by_tier(project, engineer)}
-    raw = snapshots(project, engineer, ["stage 1", "stage 2"], "raw")
+    stages = list(dict.fromkeys(STAGE_OF_TIER.values()))
+    raw = snapshots(project, engineer, stages, "raw")
     expert = simulated_expert(project, engineer, EXPERT_SHARE)
     say(f"simulated expert (the corpus's true labels, not a person): {expert}")
-    curated = snapshots(project, engineer, ["stage 1", "stage 2"], "curated")
+    curated = snapshots(project, engineer, stages, "curated")
     curation_s = time.perf_counter() - started
     for snap in raw + curated:
         say(f"snapshot {snap.name}: {snap.train_count} train / {snap.validation_count} validation rows")
@@ -268,7 +284,14 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         forced += gates
         accuracy = validation_accuracy(project, model_dir, curated)
         trained[i] = (job, model_dir, request)
-        selection.append({"candidate": candidate, "validation_accuracy": accuracy, "job": job.pk})
+        selection.append(
+            {
+                "candidate": candidate,
+                "validation_accuracy": accuracy,
+                "dev_accuracy": dev_accuracy(model_dir, smoke),
+                "job": job.pk,
+            }
+        )
         say(f"candidate {i}: validation accuracy {accuracy:.3f} ({took:.0f} s) {json.dumps(candidate)}")
     best = max(range(len(selection)), key=lambda i: (selection[i]["validation_accuracy"], -i))
     job, curated_dir, request = trained[best]
@@ -287,6 +310,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     # (seed 0 of curated is the chosen student); [seeds, items] scores, bootstrapped over both.
     curated_gold, raw_gold = [gold_correct(project, curated_dir)], []
     dirs = {"curated": [curated_dir], "raw": []}
+    dev = {"curated": [selection[best]["dev_accuracy"]], "raw": []}
     for seed in range(1 if smoke else GAIN_SEEDS):
         arms = [(raw_gold, raw_request, "raw")] + ([(curated_gold, request, "curated")] if seed else [])
         for rows, arm_request, arm in arms:
@@ -297,7 +321,11 @@ def journey(data_dir: Path, smoke: bool) -> dict:
                 jobs.request_cancel(Job.objects.get(pk=arm_job.metrics["evaluation_job"]))
             rows.append(gold_correct(project, arm_dir))
             dirs[arm].append(arm_dir)
+            dev[arm].append(dev_accuracy(arm_dir, smoke))
     gain = paired_bootstrap(curated_gold, raw_gold)
+    # The recipe's quality retained over its training seeds (the chosen student is one draw of it).
+    teacher_gold = gold_correct(project, teacher.path)
+    over_seeds = paired_bootstrap(curated_gold, [teacher_gold] * len(curated_gold), statistic="ratio")
     say(f"curation gain over {len(raw_gold)} seed(s): {gain.estimate:+.3f} {gain.ci}")
     tickets = demo_traffic.future_traffic(project, SMOKE_TRAFFIC if smoke else TRAFFIC)
     traffic = demo_traffic.figures(tickets, teacher.path, dirs["curated"], dirs["raw"])
@@ -341,6 +369,10 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "curation_seeds": len(raw_gold),
         "curated_by_seed": [round(sum(r) / len(r), 4) for r in curated_gold],
         "raw_by_seed": [round(sum(r) / len(r), 4) for r in raw_gold],
+        "curated_dev_by_seed": [round(x, 4) for x in dev["curated"]],
+        "raw_dev_by_seed": [round(x, 4) for x in dev["raw"]],
+        "quality_retained_over_seeds": over_seeds.estimate,
+        "quality_retained_over_seeds_ci95": over_seeds.ci,
         "curation_gain": gain.estimate,
         "curation_gain_ci95": gain.ci,
         "traffic": traffic,

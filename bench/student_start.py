@@ -6,24 +6,28 @@ The student (``workers.demo.student.STUDENT_ARCH``) is distilled from the demo t
 demo's pool (``corpus.pool_tickets``, labelled with the teacher's label distributions, KD at
 T 4: the demo recipe's loss) by the product's distillation loop (``workers.distill``):
 
-- ``random``: GPT-2's initialisation, 30 epochs, one shuffled stage (the baseline);
-- ``teacher``: embeddings from the teacher (``modelbuild.init_embeddings_from_teacher``), 30 epochs;
-- ``teacher_10``: the same start, 10 epochs (the demo's earlier epoch count);
+- ``random``: GPT-2's initialisation, one shuffled stage (the baseline);
+- ``teacher``: embeddings from the teacher (``modelbuild.init_embeddings_from_teacher``);
+- ``teacher_30``: the same for 30 epochs, not the recipe's (10);
 - ``staged``: ``teacher`` as the demo's curriculum: two stages by the teacher's difficulty (the
-  easiest third, then the rest with 20% replay), the product's default curriculum settings
-  (``curation.services.recipes.CURRICULUM_DEFAULTS``: a ``tier_visits`` budget);
+  easiest third, then the rest with the recipe's replay), the product's default curriculum
+  settings (``curation.services.recipes.CURRICULUM_DEFAULTS``: a ``tier_visits`` budget, which
+  counts the replayed rows too, so two stages take about 6% more steps than one);
 - ``curated`` / ``curated_staged``: ``teacher`` / ``staged`` after the **simulated expert**
   (``bench/_demo_expert.py``, the corpus's true labels standing in for a person) reviewed the
   teacher's least confident 15%: relabelled answers train on the expert's label (CE), rejected
-  ones are left out.
+  ones are left out. ``curated_staged`` is the demo's curated student.
+
+Every arm but ``teacher_30`` trains for the demo recipe's epochs (``DISTILL["triage"]``), and
+the JSON line records the recipe.
 
 Scored, as the teacher's recipe was (``bench/teacher_recipe.py``), on *dev* (gold-template
 tickets of other seeds, minus gold: wordings the pool never has) and *field* (field-wording
-tickets of another seed, minus gold: wordings the pool has), with each student's agreement with
-the teacher. Differences are paired over tickets and seeds (95% bootstrap). The last line is one
-JSON object.
+tickets of another seed: wordings the pool has; a validation ticket the pool holds is left out),
+with each student's agreement with the teacher. Differences are paired over tickets and seeds
+(95% bootstrap). The last line is one JSON object.
 
-    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 30 min
+    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 15 min
     .venv/bin/python bench/student_start.py --arms teacher curated   # some arms only
     .venv/bin/python bench/student_start.py --pool-seed 0    # another draw of the pool
     .venv/bin/python bench/student_start.py --smoke          # a tiny teacher, for the tests
@@ -40,49 +44,61 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# arm -> (start, epochs, data, shape)
+
+class Arm(NamedTuple):
+    start: str  # "teacher" | "random" (workers.demo.student.STUDENT_INITS)
+    epochs: int | None  # None: the demo recipe's
+    data: str  # "raw" | "curated"
+    shape: str  # "one" (one shuffled stage) | "staged" (the demo's two stages)
+
+
 ARMS = {
-    "random": ("random", 30, "raw", "one"),
-    "teacher": ("teacher", 30, "raw", "one"),
-    "teacher_10": ("teacher", 10, "raw", "one"),
-    "staged": ("teacher", 30, "raw", "staged"),
-    "curated": ("teacher", 30, "curated", "one"),
-    "curated_staged": ("teacher", 30, "curated", "staged"),
+    "random": Arm("random", None, "raw", "one"),
+    "teacher": Arm("teacher", None, "raw", "one"),
+    "teacher_30": Arm("teacher", 30, "raw", "one"),
+    "staged": Arm("teacher", None, "raw", "staged"),
+    "curated": Arm("teacher", None, "curated", "one"),
+    "curated_staged": Arm("teacher", None, "curated", "staged"),  # the demo's curated student
 }
 # (a, b): the paired differences printed, when both arms ran.
 DIFFERENCES = [
     ("teacher", "random"),
-    ("teacher", "teacher_10"),
-    ("teacher", "staged"),
-    ("curated", "curated_staged"),
+    ("teacher_30", "teacher"),
+    ("staged", "teacher"),
+    ("curated_staged", "curated"),
     ("curated", "teacher"),
     ("curated_staged", "staged"),
 ]
-EXPERT_SHARE = 0.15  # as bench/demo.py's
 POOL = 2000
 SMOKE = {"pool": 60, "epochs": 1}
 SMOKE_TEACHER = {"steps": 8, "n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 400, "n_train_tickets": 120}
 
 
-def teacher_view(teacher_dir: str, smoke: bool, pool_seed: int) -> tuple[dict, dict[str, list[str]], dict]:
+def teacher_view(teacher_dir: str, smoke: bool, pool_seed: int) -> tuple[dict, dict, dict[str, list[str]], dict]:
     """What every arm shares, computed once: the pool labelled by the teacher, as it came
     (``raw``) and after the simulated expert (``curated``), each record with its difficulty tier;
-    the teacher's labels of the validation tickets; what the expert did."""
+    the validation tickets (none of them in the pool) and the teacher's labels of them; what the
+    expert did."""
     import torch
-    from _demo_expert import decision, reviewed_count
+    from _demo_expert import EXPERT_SHARE, decision, reviewed_count
     from teacher_recipe import validation_sets
 
-    from workers.demo.corpus import LABELS, pool_tickets, triage_prompt
+    from workers.demo.corpus import LABELS, normalize, pool_tickets, triage_prompt
     from workers.demo.evaluation import label_logprobs, load, triage_predictions
     from workers.difficulty import assign_tiers, classification_difficulty
     from workers.teacher.base import label_distribution
 
     teacher, tok = load(teacher_dir)
     tickets = pool_tickets(SMOKE["pool"] if smoke else POOL, pool_seed)
+    # A validation ticket the pool also holds (a template without slots can repeat across seeds)
+    # would be scored after training on it: left out.
+    seen = {normalize(t.text) for t in tickets}
+    validation = {k: [t for t in v if normalize(t.text) not in seen] for k, v in validation_sets(smoke).items()}
     with torch.no_grad():
         scores = label_logprobs(teacher, tok, [triage_prompt(t.text) for t in tickets])
     answers = [label_distribution(dict(zip(LABELS, row.tolist()))) for row in scores]  # the product's rule
@@ -103,8 +119,8 @@ def teacher_view(teacher_dir: str, smoke: bool, pool_seed: int) -> tuple[dict, d
         elif verdict == "rejected":
             curated[i] = None
     records = {"raw": raw, "curated": [r for r in curated if r is not None]}
-    labels = {split: triage_predictions(teacher, tok, v) for split, v in validation_sets(smoke).items()}
-    return records, labels, actions
+    labels = {split: triage_predictions(teacher, tok, v) for split, v in validation.items()}
+    return records, validation, labels, actions
 
 
 def demo_recipe() -> dict:
@@ -112,10 +128,12 @@ def demo_recipe() -> dict:
     curriculum settings (``recipes.CURRICULUM_DEFAULTS``), read once (importing them needs Django's
     settings; no database is touched)."""
     import django
+    from django.apps import apps
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ.setdefault("DEBUG", "1")  # the embedded development configuration, as `make demo` runs
-    django.setup()
+    if not apps.ready:  # a script; under pytest Django is set up already
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+        os.environ.setdefault("DEBUG", "1")  # the embedded development configuration, as `make demo` runs
+        django.setup()
     from curation.services.demo import DISTILL
     from curation.services.recipes import CURRICULUM_DEFAULTS
 
@@ -123,25 +141,38 @@ def demo_recipe() -> dict:
 
 
 def stages_of(records: list[dict], shape: str, epochs: float, stage: dict) -> list[dict]:
-    """One shuffled stage, or the demo's two (easy; medium and hard with the recipe's replay)."""
+    """One shuffled stage, or the demo's stages (``_demo_expert.STAGE_OF_TIER``; the later ones
+    with the recipe's replay)."""
+    from _demo_expert import STAGE_OF_TIER
+
     settings = {k: v for k, v in stage.items() if k != "replay_fraction"}
     settings["epochs"] = epochs
     if shape == "one":
         return [{"name": "pool", "records": records, **settings}]
-    easy = [r for r in records if r["tier"] == "easy"]
-    rest = [r for r in records if r["tier"] != "easy"]
-    replay = stage["replay_fraction"]
+    names = list(dict.fromkeys(STAGE_OF_TIER.values()))
     return [
-        {"name": "stage 1", "records": easy, **settings},
-        {"name": "stage 2", "records": rest, **settings, "replay_fraction": replay},
+        {
+            "name": name,
+            "records": [r for r in records if STAGE_OF_TIER[r["tier"]] == name],
+            **settings,
+            **({"replay_fraction": stage["replay_fraction"]} if i else {}),
+        }
+        for i, name in enumerate(names)
     ]
 
 
 def train_and_score(
-    arm: str, seed: int, teacher_dir: str, records: dict, teacher_labels: dict, recipe: dict, root: str, smoke: bool
+    arm: str,
+    seed: int,
+    teacher_dir: str,
+    records: dict,
+    validation: dict,
+    teacher_labels: dict,
+    recipe: dict,
+    root: str,
+    smoke: bool,
 ) -> dict:
     import torch
-    from teacher_recipe import validation_sets
 
     from workers.demo.corpus import LABELS
     from workers.demo.evaluation import load, triage_predictions
@@ -150,6 +181,7 @@ def train_and_score(
 
     torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
     init, epochs, data, shape = ARMS[arm]
+    epochs = SMOKE["epochs"] if smoke else epochs or recipe["stage"]["epochs"]
     start = Path(root) / f"{arm}-{seed}-start"
     size = {"n_layer": 1, "n_head": 2, "n_embd": 16} if smoke else {}  # narrower than the tiny teacher
     build_demo_student(teacher_dir, start, seed=seed, init=init, latency_runs=1, **size)
@@ -165,12 +197,12 @@ def train_and_score(
             "max_seq_len": 256,
             "seed": seed,
             **recipe["curriculum"],  # the product's defaults: a staged run's budget is tier_visits
-            "stages": stages_of(records[data], shape, SMOKE["epochs"] if smoke else epochs, recipe["stage"]),
+            "stages": stages_of(records[data], shape, epochs, recipe["stage"]),
         }
     )
     student, tok = load(out / "final")
     scores = {}
-    for split, tickets in validation_sets(smoke).items():
+    for split, tickets in validation.items():
         mine, theirs = triage_predictions(student, tok, tickets), teacher_labels[split]
         scores[split] = {
             "correct": [float(p == t.label) for p, t in zip(mine, tickets)],
@@ -200,6 +232,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--pool-seed", type=int, help="another draw of the pool (default: the demo's, corpus.POOL_SEED)")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args(argv)
+    args.seeds, args.arms = list(dict.fromkeys(args.seeds)), list(dict.fromkeys(args.arms))  # pairing needs each once
     from workers.demo.corpus import POOL_SEED
 
     pool_seed = POOL_SEED if args.pool_seed is None else args.pool_seed
@@ -215,11 +248,11 @@ def main(argv=None) -> dict:
         ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool,
     ):
         teacher = _smoke_teacher(root) if args.smoke else str(Path(args.teacher).resolve())
-        records, labels, expert = teacher_view(teacher, args.smoke, pool_seed)
+        records, validation, labels, expert = teacher_view(teacher, args.smoke, pool_seed)
         recipe = demo_recipe()
         print(f"simulated expert (the corpus's true labels, not a person): {expert}")
         futures = [
-            pool.submit(train_and_score, arm, s, teacher, records, labels, recipe, root, args.smoke)
+            pool.submit(train_and_score, arm, s, teacher, records, validation, labels, recipe, root, args.smoke)
             for s in args.seeds
             for arm in args.arms
         ]
@@ -228,6 +261,7 @@ def main(argv=None) -> dict:
         "seeds": args.seeds,
         "pool_seed": pool_seed,
         "expert": expert,
+        "recipe": recipe,
         "arms": {},
         "teacher": {},
         "differences": {},

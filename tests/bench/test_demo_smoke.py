@@ -53,6 +53,10 @@ def test_the_demo_bench_smoke_run_plays_the_journey_and_ends_with_its_json_figur
     assert low <= figures["curation_gain"] <= high
     assert abs(figures["curation_gain"] - (figures["curated_gold_accuracy"] - figures["raw_gold_accuracy"])) < 1e-3
     assert len(figures["curated_by_seed"]) == len(figures["raw_by_seed"]) == figures["curation_seeds"] >= 1
+    assert len(figures["curated_dev_by_seed"]) == len(figures["raw_dev_by_seed"]) == figures["curation_seeds"]
+    if figures["teacher_accuracy"] > 0:  # the recipe's seeds: the chosen student is one draw
+        low, high = figures["quality_retained_over_seeds_ci95"]
+        assert low <= figures["quality_retained_over_seeds"] <= high
     # Routing at 99% of the teacher: a share with its interval, the threshold from validation rows,
     # and the cost of the mix from the demo specs' (equal, per-hour) prices.
     share, (s_low, s_high) = figures["routing_share_at_99"], figures["routing_share_at_99_ci95"]

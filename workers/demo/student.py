@@ -30,7 +30,7 @@ INFO_FILE = "demo_student.json"
 STUDENT_ARCH = {"n_layer": 1, "n_head": 2, "n_embd": 64}
 # How the student starts: "teacher" projects the teacher's token and position embeddings to the
 # student's width (workers.modelbuild.init_embeddings_from_teacher), "random" is GPT-2's init.
-# Chosen on validation tickets, never on gold (README, "The demo student's start").
+# Chosen on validation tickets, never on gold (README, "The demo student's recipe").
 STUDENT_INIT = "teacher"
 STUDENT_INITS = ("teacher", "random")
 
