@@ -16,7 +16,9 @@ T 4: the demo recipe's loss) by the product's distillation loop (``workers.disti
 - ``curated`` / ``curated_staged``: ``teacher`` / ``staged`` after the **simulated expert**
   (``bench/_demo_expert.py``, the corpus's true labels standing in for a person) reviewed the
   teacher's least confident 15%: relabelled answers train on the expert's label (CE), rejected
-  ones are left out. ``curated_staged`` is the demo's curated student.
+  ones are left out. ``curated_staged`` is the demo's curated student;
+- ``curated_staged_90``: the same on the first 90% of the pool's rows, as much as the product
+  trains it on (its snapshots keep 10% for validation).
 
 Every arm but ``teacher_30`` trains for the demo recipe's epochs (``DISTILL["triage"]``), and
 the JSON line records the recipe.
@@ -55,6 +57,7 @@ class Arm(NamedTuple):
     epochs: int | None  # None: the demo recipe's
     data: str  # "raw" | "curated"
     shape: str  # "one" (one shuffled stage) | "staged" (the demo's two stages)
+    share: float = 1.0  # of the pool's rows trained on (the first ones: the pool is in a seeded order)
 
 
 ARMS = {
@@ -64,6 +67,8 @@ ARMS = {
     "staged": Arm("teacher", None, "raw", "staged"),
     "curated": Arm("teacher", None, "curated", "one"),
     "curated_staged": Arm("teacher", None, "curated", "staged"),  # the demo's curated student
+    # ... on 90% of the rows, as the product trains it: its snapshots keep 10% for validation
+    "curated_staged_90": Arm("teacher", None, "curated", "staged", 0.9),
 }
 # (a, b): the paired differences printed, when both arms ran.
 DIFFERENCES = [
@@ -73,6 +78,7 @@ DIFFERENCES = [
     ("curated_staged", "curated"),
     ("curated", "teacher"),
     ("curated_staged", "staged"),
+    ("curated_staged", "curated_staged_90"),
 ]
 POOL = 2000
 SMOKE = {"pool": 60, "epochs": 1}
@@ -180,7 +186,8 @@ def train_and_score(
     from workers.distill.recipe import run_distillation
 
     torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
-    init, epochs, data, shape = ARMS[arm]
+    init, epochs, data, shape, share = ARMS[arm]
+    rows = records[data][: round(share * len(records[data]))]
     epochs = SMOKE["epochs"] if smoke else epochs or recipe["stage"]["epochs"]
     start = Path(root) / f"{arm}-{seed}-start"
     size = {"n_layer": 1, "n_head": 2, "n_embd": 16} if smoke else {}  # narrower than the tiny teacher
@@ -197,7 +204,7 @@ def train_and_score(
             "max_seq_len": 256,
             "seed": seed,
             **recipe["curriculum"],  # the product's defaults: a staged run's budget is tier_visits
-            "stages": stages_of(records[data], shape, epochs, recipe["stage"]),
+            "stages": stages_of(rows, shape, epochs, recipe["stage"]),
         }
     )
     student, tok = load(out / "final")
