@@ -7,6 +7,7 @@ from __future__ import annotations
 EXPERT_SHARE = 0.15  # of the teacher's answers, its least confident, that the simulated expert reviews
 # The demo's curriculum: which stage each difficulty tier goes to (bulk moves by review-queue filter).
 STAGE_OF_TIER = {"easy": "stage 1", "medium": "stage 2", "hard": "stage 2"}
+STAGES = tuple(dict.fromkeys(STAGE_OF_TIER.values()))  # in curriculum order
 
 
 def _bulk(project, user, action, filter_, **target) -> int:

@@ -42,7 +42,9 @@ def figures(tickets, teacher_dir, curated_dirs, raw_dirs) -> dict:
     teacher = correct(teacher_dir, tickets)
     curated = [correct(d, tickets) for d in curated_dirs]
     raw = [correct(d, tickets) for d in raw_dirs]
-    field = [i for i, t in enumerate(tickets) if t.template_id.split(".")[2].startswith("f")]
+    from workers.demo.corpus import wording_split
+
+    field = [i for i, t in enumerate(tickets) if wording_split(t) == "field"]
     out = {"n": len(tickets), "n_field": len(field), "seed": TRAFFIC_SEED}
     for part, idx in (("all", range(len(tickets))), ("field", field)):
         idx = list(idx)

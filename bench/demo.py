@@ -56,7 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this directory: its private modules
 import _demo_traffic as demo_traffic
-from _demo_expert import EXPERT_SHARE, STAGE_OF_TIER, _bulk, simulated_expert, stage_by_tier
+from _demo_expert import EXPERT_SHARE, STAGES, _bulk, simulated_expert, stage_by_tier
 from _demo_report import report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,17 +216,12 @@ def validation_accuracy(project, model_dir, snaps) -> float:
     return metrics["accuracy"]
 
 
-def dev_accuracy(model_dir, smoke: bool) -> float:
-    """Accuracy on *dev*: validation tickets of the gold templates, other seeds, minus gold
+def dev_accuracy(model_dir, dev: list) -> float:
+    """Accuracy on ``dev``: validation tickets of the gold templates, other seeds, minus gold
     (``bench/teacher_recipe.validation_sets``, as the teacher's and the student's recipes were
     chosen on). Reported for every student; it selects nothing here."""
-    from teacher_recipe import validation_sets
-
-    from workers.demo.evaluation import load, triage_predictions
-
-    model, tok = load(model_dir)
-    tickets = validation_sets(smoke)["dev"]
-    return sum(p == t.label for p, t in zip(triage_predictions(model, tok, tickets), tickets)) / len(tickets)
+    correct = demo_traffic.correct(model_dir, dev)
+    return sum(correct) / len(correct)
 
 
 def gold_correct(project, model_dir) -> list[float]:
@@ -267,15 +262,17 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     generation_s = generate(project)
     started = time.perf_counter()
     moved = {"approved": _bulk(project, engineer, "approve", {"status": "pending"}), **stage_by_tier(project, engineer)}
-    stages = list(dict.fromkeys(STAGE_OF_TIER.values()))
-    raw = snapshots(project, engineer, stages, "raw")
+    raw = snapshots(project, engineer, list(STAGES), "raw")
     expert = simulated_expert(project, engineer, EXPERT_SHARE)
     say(f"simulated expert (the corpus's true labels, not a person): {expert}")
-    curated = snapshots(project, engineer, stages, "curated")
+    curated = snapshots(project, engineer, list(STAGES), "curated")
     curation_s = time.perf_counter() - started
     for snap in raw + curated:
         say(f"snapshot {snap.name}: {snap.train_count} train / {snap.validation_count} validation rows")
 
+    from teacher_recipe import validation_sets
+
+    dev_tickets = validation_sets(smoke)["dev"]
     selection, trained, distill_s, forced = [], {}, 0.0, []
     for i, candidate in enumerate(DISTILL_CANDIDATES):
         request = distill_request(project, student, teacher, curated, smoke, candidate)
@@ -288,7 +285,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
             {
                 "candidate": candidate,
                 "validation_accuracy": accuracy,
-                "dev_accuracy": dev_accuracy(model_dir, smoke),
+                "dev_accuracy": dev_accuracy(model_dir, dev_tickets),
                 "job": job.pk,
             }
         )
@@ -321,7 +318,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
                 jobs.request_cancel(Job.objects.get(pk=arm_job.metrics["evaluation_job"]))
             rows.append(gold_correct(project, arm_dir))
             dirs[arm].append(arm_dir)
-            dev[arm].append(dev_accuracy(arm_dir, smoke))
+            dev[arm].append(dev_accuracy(arm_dir, dev_tickets))
     gain = paired_bootstrap(curated_gold, raw_gold)
     # The recipe's quality retained over its training seeds (the chosen student is one draw of it).
     teacher_gold = gold_correct(project, teacher.path)

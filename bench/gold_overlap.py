@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -25,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SIZES, SMOKE_SIZES = (2000, 400), (200, 40)
 NEAR_THRESHOLD = 0.5  # curation.services.hygiene.settings.DEFAULTS["near_threshold"] (a test keeps them equal)
-_FIELD = re.compile(r"\.f\d+(?:\+|$)")  # a field template's id (label.intent.f0), not train's "feedback"
 
 
 def is_field(ticket) -> bool:
-    return bool(_FIELD.search(ticket.template_id.split("+")[0]))
+    from workers.demo.corpus import wording_split
+
+    return wording_split(ticket) == "field"
 
 
 def guard_drops(pool, gold, threshold: float = NEAR_THRESHOLD) -> dict:
@@ -38,12 +38,12 @@ def guard_drops(pool, gold, threshold: float = NEAR_THRESHOLD) -> dict:
     from workers.demo.corpus import triage_prompt
     from workers.hygiene.neardup import NearDupIndex
 
-    gold_index = NearDupIndex(threshold)
-    gold_index.add_many(list(range(len(gold))), [triage_prompt(t.text) for t in gold])
-    dropped = [m is not None for m in gold_index.query_many([triage_prompt(t.text) for t in pool])]
-    pool_index = NearDupIndex(threshold)
-    pool_index.add_many(list(range(len(pool))), [triage_prompt(t.text) for t in pool])
-    clean_gold = sum(m is None for m in pool_index.query_many([triage_prompt(t.text) for t in gold]))
+    pool_prompts, gold_prompts = [triage_prompt(t.text) for t in pool], [triage_prompt(t.text) for t in gold]
+    gold_index, pool_index = NearDupIndex(threshold), NearDupIndex(threshold)
+    gold_index.add_many(list(range(len(gold))), gold_prompts)
+    pool_index.add_many(list(range(len(pool))), pool_prompts)
+    dropped = [m is not None for m in gold_index.query_many(pool_prompts)]
+    clean_gold = sum(m is None for m in pool_index.query_many(gold_prompts))
     field = [is_field(t) for t in pool]
     return {
         "gold": len(gold),

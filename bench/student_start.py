@@ -149,13 +149,12 @@ def demo_recipe() -> dict:
 def stages_of(records: list[dict], shape: str, epochs: float, stage: dict) -> list[dict]:
     """One shuffled stage, or the demo's stages (``_demo_expert.STAGE_OF_TIER``; the later ones
     with the recipe's replay)."""
-    from _demo_expert import STAGE_OF_TIER
+    from _demo_expert import STAGE_OF_TIER, STAGES
 
     settings = {k: v for k, v in stage.items() if k != "replay_fraction"}
     settings["epochs"] = epochs
     if shape == "one":
         return [{"name": "pool", "records": records, **settings}]
-    names = list(dict.fromkeys(STAGE_OF_TIER.values()))
     return [
         {
             "name": name,
@@ -163,7 +162,7 @@ def stages_of(records: list[dict], shape: str, epochs: float, stage: dict) -> li
             **settings,
             **({"replay_fraction": stage["replay_fraction"]} if i else {}),
         }
-        for i, name in enumerate(names)
+        for i, name in enumerate(STAGES)
     ]
 
 

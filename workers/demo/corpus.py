@@ -248,6 +248,13 @@ def _training_line(prompt: str, ticket: Ticket) -> dict:
     return {"prompt": prompt, "metadata": metadata}
 
 
+def wording_split(ticket: Ticket) -> str:
+    """The split whose templates wrote ``ticket``'s request ("train", "gold" or "field"): the
+    tag of its template id (``label.intent.<tag><i>``), which ``_make_ticket`` writes."""
+    tag = ticket.template_id.split(".")[2][0]
+    return next(split for split in SPLITS if split[0] == tag)
+
+
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
