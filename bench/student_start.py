@@ -18,18 +18,20 @@ T 4: the demo recipe's loss) by the product's distillation loop (``workers.disti
   teacher's least confident 15%: relabelled answers train on the expert's label (CE), rejected
   ones are left out. ``curated_staged`` is the demo's curated student;
 - ``curated_staged_90``: the same on the first 90% of the pool's rows, as much as the product
-  trains it on (its snapshots keep 10% for validation).
+  trains it on (its snapshots keep 10% for validation);
+- ``teacher_6000`` / ``curated_staged_6000``: ``teacher`` / ``curated_staged`` on a pool of 6,000
+  tickets, three times the demo's: a larger transfer set (the expert reviews the same share).
 
 Every arm but ``teacher_30`` trains for the demo recipe's epochs (``DISTILL["triage"]``), and
 the JSON line records the recipe.
 
 Scored, as the teacher's recipe was (``bench/teacher_recipe.py``), on *dev* (gold-template
 tickets of other seeds, minus gold: wordings the pool never has) and *field* (field-wording
-tickets of another seed: wordings the pool has; a validation ticket the pool holds is left out),
+tickets of another seed: wordings the pool has; a validation ticket any arm's pool holds is left out),
 with each student's agreement with the teacher. Differences are paired over tickets and seeds
 (95% bootstrap). The last line is one JSON object.
 
-    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 15 min
+    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 30 min
     .venv/bin/python bench/student_start.py --arms teacher curated   # some arms only
     .venv/bin/python bench/student_start.py --pool-seed 0    # another draw of the pool
     .venv/bin/python bench/student_start.py --smoke          # a tiny teacher, for the tests
@@ -58,6 +60,7 @@ class Arm(NamedTuple):
     data: str  # "raw" | "curated"
     shape: str  # "one" (one shuffled stage) | "staged" (the demo's two stages)
     share: float = 1.0  # of the pool's rows trained on (the first ones: the pool is in a seeded order)
+    pool: int | None = None  # tickets in the pool the teacher labels (None: the demo's, SIZES["triage"])
 
 
 ARMS = {
@@ -69,6 +72,10 @@ ARMS = {
     "curated_staged": Arm("teacher", None, "curated", "staged"),  # the demo's curated student
     # ... on 90% of the rows, as the product trains it: its snapshots keep 10% for validation
     "curated_staged_90": Arm("teacher", None, "curated", "staged", 0.9),
+    # a larger transfer set: the teacher labels three times as many tickets (the expert still
+    # reviews the least confident EXPERT_SHARE of them)
+    "teacher_6000": Arm("teacher", None, "raw", "one", pool=6000),
+    "curated_staged_6000": Arm("teacher", None, "curated", "staged", pool=6000),
 }
 # (a, b): the paired differences printed, when both arms ran.
 DIFFERENCES = [
@@ -79,32 +86,55 @@ DIFFERENCES = [
     ("curated", "teacher"),
     ("curated_staged", "staged"),
     ("curated_staged", "curated_staged_90"),
+    ("teacher_6000", "teacher"),
+    ("curated_staged_6000", "curated_staged"),
+    ("curated_staged_6000", "teacher_6000"),
 ]
-POOL = 2000
 SMOKE = {"pool": 60, "epochs": 1}
 SMOKE_TEACHER = {"steps": 8, "n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 400, "n_train_tickets": 120}
 
 
-def teacher_view(teacher_dir: str, smoke: bool, pool_seed: int) -> tuple[dict, dict, dict[str, list[str]], dict]:
-    """What every arm shares, computed once: the pool labelled by the teacher, as it came
+def pool_sizes(arms: list[str], demo_pool: int, smoke: bool) -> dict[int, int]:
+    """Each arm's pool size (``Arm.pool``, else the demo's) -> how many tickets that is in this
+    run (a smoke run scales them down)."""
+    sizes = {ARMS[arm].pool or demo_pool for arm in arms}
+    return {n: max(8, round(SMOKE["pool"] * n / demo_pool)) if smoke else n for n in sorted(sizes)}
+
+
+def teacher_view(teacher_dir: str, sizes: dict[int, int], pool_seed: int, smoke: bool) -> tuple:
+    """What every arm shares, computed once: each pool (by size) labelled by the teacher, as it came
     (``raw``) and after the simulated expert (``curated``), each record with its difficulty tier;
-    the validation tickets (none of them in the pool) and the teacher's labels of them; what the
-    expert did."""
-    import torch
-    from _demo_expert import EXPERT_SHARE, decision, reviewed_count
+    the validation tickets (none of them in any pool) and the teacher's labels of them; what the
+    expert did in each pool."""
     from teacher_recipe import validation_sets
 
-    from workers.demo.corpus import LABELS, normalize, pool_tickets, triage_prompt
-    from workers.demo.evaluation import label_logprobs, load, triage_predictions
+    from workers.demo.corpus import normalize, pool_tickets
+    from workers.demo.evaluation import load, triage_predictions
+
+    teacher, tok = load(teacher_dir)
+    pools = {size: pool_tickets(n, pool_seed) for size, n in sizes.items()}
+    # A validation ticket a pool also holds (a template without slots can repeat across seeds)
+    # would be scored after training on it: left out (of every arm, so arms stay paired).
+    seen = {normalize(t.text) for tickets in pools.values() for t in tickets}
+    validation = {k: [t for t in v if normalize(t.text) not in seen] for k, v in validation_sets(smoke).items()}
+    records, expert = {}, {}
+    for size, tickets in pools.items():
+        records[size], expert[size] = label_pool(teacher, tok, tickets)
+    labels = {split: triage_predictions(teacher, tok, v) for split, v in validation.items()}
+    return records, validation, labels, expert
+
+
+def label_pool(teacher, tok, tickets) -> tuple[dict, dict]:
+    """The pool as the teacher labelled it (``raw``) and after the simulated expert reviewed the
+    least confident ``EXPERT_SHARE`` (``curated``); what the expert did."""
+    import torch
+    from _demo_expert import EXPERT_SHARE, decision, reviewed_count
+
+    from workers.demo.corpus import LABELS, triage_prompt
+    from workers.demo.evaluation import label_logprobs
     from workers.difficulty import assign_tiers, classification_difficulty
     from workers.teacher.base import label_distribution
 
-    teacher, tok = load(teacher_dir)
-    tickets = pool_tickets(SMOKE["pool"] if smoke else POOL, pool_seed)
-    # A validation ticket the pool also holds (a template without slots can repeat across seeds)
-    # would be scored after training on it: left out.
-    seen = {normalize(t.text) for t in tickets}
-    validation = {k: [t for t in v if normalize(t.text) not in seen] for k, v in validation_sets(smoke).items()}
     with torch.no_grad():
         scores = label_logprobs(teacher, tok, [triage_prompt(t.text) for t in tickets])
     answers = [label_distribution(dict(zip(LABELS, row.tolist()))) for row in scores]  # the product's rule
@@ -124,14 +154,12 @@ def teacher_view(teacher_dir: str, smoke: bool, pool_seed: int) -> tuple[dict, d
             curated[i].update(label=tickets[i].label, teacher_probs=None)
         elif verdict == "rejected":
             curated[i] = None
-    records = {"raw": raw, "curated": [r for r in curated if r is not None]}
-    labels = {split: triage_predictions(teacher, tok, v) for split, v in validation.items()}
-    return records, validation, labels, actions
+    return {"raw": raw, "curated": [r for r in curated if r is not None]}, actions
 
 
 def demo_recipe() -> dict:
-    """The demo's triage recipe (``curation.services.demo.DISTILL``) and the product's default
-    curriculum settings (``recipes.CURRICULUM_DEFAULTS``), read once (importing them needs Django's
+    """The demo's triage recipe (``curation.services.demo.DISTILL``), its pool size (``SIZES``)
+    and the product's default curriculum settings (``recipes.CURRICULUM_DEFAULTS``), read once (importing them needs Django's
     settings; no database is touched)."""
     import django
     from django.apps import apps
@@ -140,10 +168,14 @@ def demo_recipe() -> dict:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
         os.environ.setdefault("DEBUG", "1")  # the embedded development configuration, as `make demo` runs
         django.setup()
-    from curation.services.demo import DISTILL
+    from curation.services.demo import DISTILL, SIZES
     from curation.services.recipes import CURRICULUM_DEFAULTS
 
-    return {"stage": dict(DISTILL["triage"]["stage"]), "curriculum": dict(CURRICULUM_DEFAULTS)}
+    return {
+        "stage": dict(DISTILL["triage"]["stage"]),
+        "curriculum": dict(CURRICULUM_DEFAULTS),
+        "pool": SIZES["triage"][0],
+    }
 
 
 def stages_of(records: list[dict], shape: str, epochs: float, stage: dict) -> list[dict]:
@@ -185,8 +217,9 @@ def train_and_score(
     from workers.distill.recipe import run_distillation
 
     torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
-    init, epochs, data, shape, share = ARMS[arm]
-    rows = records[data][: round(share * len(records[data]))]
+    init, epochs, data, shape, share, pool = ARMS[arm]
+    rows = records[pool or recipe["pool"]][data]
+    rows = rows[: round(share * len(rows))]
     epochs = SMOKE["epochs"] if smoke else epochs or recipe["stage"]["epochs"]
     start = Path(root) / f"{arm}-{seed}-start"
     size = {"n_layer": 1, "n_head": 2, "n_embd": 16} if smoke else {}  # narrower than the tiny teacher
@@ -254,9 +287,10 @@ def main(argv=None) -> dict:
         ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool,
     ):
         teacher = _smoke_teacher(root) if args.smoke else str(Path(args.teacher).resolve())
-        records, validation, labels, expert = teacher_view(teacher, args.smoke, pool_seed)
         recipe = demo_recipe()
-        print(f"simulated expert (the corpus's true labels, not a person): {expert}")
+        sizes = pool_sizes(args.arms, recipe["pool"], args.smoke)
+        records, validation, labels, expert = teacher_view(teacher, sizes, pool_seed, args.smoke)
+        print(f"simulated expert (the corpus's true labels, not a person), by pool: {expert}")
         futures = [
             pool.submit(train_and_score, arm, s, teacher, records, validation, labels, recipe, root, args.smoke)
             for s in args.seeds
@@ -266,7 +300,8 @@ def main(argv=None) -> dict:
     out = {
         "seeds": args.seeds,
         "pool_seed": pool_seed,
-        "expert": expert,
+        "pools": {str(size): n for size, n in sizes.items()},
+        "expert": {str(size): actions for size, actions in expert.items()},
         "recipe": recipe,
         "arms": {},
         "teacher": {},

@@ -23,7 +23,8 @@ DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [("reviewer", "reviewer"), ("engineer", "engineer")]
 TRIAGE_LABELS = ["billing", "account", "technical", "other"]
 # Training prompts and gold items per project. Triage needs a couple of thousand
-# teacher-labelled tickets for a 0.26M-parameter student to keep the teacher's accuracy.
+# teacher-labelled tickets for a 0.26M-parameter student to keep the teacher's accuracy; three
+# times as many gained nothing detectable on validation tickets (bench/student_start.py, README).
 SIZES = {"triage": (2000, 400), "drafting": (600, 100)}
 GENERATION = {
     "triage": {},

@@ -10,9 +10,9 @@ def test_the_student_start_bench_scores_every_arm_on_validation_only():
 
     out = bench.main(["--smoke", "--seeds", "0"])
     assert set(out["arms"]) == set(bench.ARMS)
-    assert (
-        out["expert"]["reviewed"] == out["expert"]["approved"] + out["expert"]["relabelled"] + out["expert"]["rejected"]
-    )
+    assert set(out["expert"]) == set(out["pools"]) and len(out["pools"]) > 1
+    for actions in out["expert"].values():
+        assert actions["reviewed"] == actions["approved"] + actions["relabelled"] + actions["rejected"]
     assert set(out["differences"]) == {f"{a}_minus_{b}" for a, b in bench.DIFFERENCES}
     for split in ("dev", "field"):
         assert out["n"][split] > 0 and 0 <= out["teacher"][split] <= 1
