@@ -20,7 +20,9 @@ T 4: the demo recipe's loss) by the product's distillation loop (``workers.disti
 - ``curated_staged_90``: the same on the first 90% of the pool's rows, as much as the product
   trains it on (its snapshots keep 10% for validation);
 - ``teacher_6000`` / ``curated_staged_6000``: ``teacher`` / ``curated_staged`` on a pool of 6,000
-  tickets, three times the demo's: a larger transfer set (the expert reviews the same share).
+  tickets, three times the demo's: a larger transfer set (the expert reviews the same share);
+- ``teacher_w96`` / ``teacher_w128``: ``teacher`` with a wider student (1 x 96, 1 x 128; the
+  demo's is 1 x 64, sized for its speed-up).
 
 Every arm but ``teacher_30`` trains for the demo recipe's epochs (``DISTILL["triage"]``), and
 the JSON line records the recipe.
@@ -61,6 +63,10 @@ class Arm(NamedTuple):
     shape: str  # "one" (one shuffled stage) | "staged" (the demo's two stages)
     share: float = 1.0  # of the pool's rows trained on (the first ones: the pool is in a seeded order)
     pool: int | None = None  # tickets in the pool the teacher labels (None: the demo's, SIZES["triage"])
+    width: int | None = None  # the student's n_embd (None: the demo's, STUDENT_ARCH)
+    stage: tuple = ()  # (setting, value) pairs over the recipe's stage settings
+    job: tuple = ()  # (setting, value) pairs over the job's (the core's DistillConfig)
+    dropout: float = 0.0  # the student's dropout (GPT-2's resid, embd and attn; the demo's is 0)
 
 
 ARMS = {
@@ -76,6 +82,15 @@ ARMS = {
     # reviews the least confident EXPERT_SHARE of them)
     "teacher_6000": Arm("teacher", None, "raw", "one", pool=6000),
     "curated_staged_6000": Arm("teacher", None, "curated", "staged", pool=6000),
+    # wider students (1 x 96, 1 x 128): is the demo student's width what holds it back?
+    "teacher_w96": Arm("teacher", None, "raw", "one", width=96),
+    "teacher_w128": Arm("teacher", None, "raw", "one", width=128),
+    # the wider students do worse on dev, not better: regularisers, against over-fitting the
+    # pool's wordings
+    "teacher_wd": Arm("teacher", None, "raw", "one", job=(("weight_decay", 0.1),)),
+    "teacher_dropout": Arm("teacher", None, "raw", "one", dropout=0.1),
+    "teacher_lr1e-3": Arm("teacher", None, "raw", "one", stage=(("lr", 1e-3),)),
+    "teacher_5": Arm("teacher", 5, "raw", "one"),
 }
 # (a, b): the paired differences printed, when both arms ran.
 DIFFERENCES = [
@@ -89,6 +104,12 @@ DIFFERENCES = [
     ("teacher_6000", "teacher"),
     ("curated_staged_6000", "curated_staged"),
     ("curated_staged_6000", "teacher_6000"),
+    ("teacher_w96", "teacher"),
+    ("teacher_w128", "teacher"),
+    ("teacher_wd", "teacher"),
+    ("teacher_dropout", "teacher"),
+    ("teacher_lr1e-3", "teacher"),
+    ("teacher_5", "teacher"),
 ]
 SMOKE = {"pool": 60, "epochs": 1}
 SMOKE_TEACHER = {"steps": 8, "n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 400, "n_train_tickets": 120}
@@ -159,8 +180,8 @@ def label_pool(teacher, tok, tickets) -> tuple[dict, dict]:
 
 def demo_recipe() -> dict:
     """The demo's triage recipe (``curation.services.demo.DISTILL``), its pool size (``SIZES``)
-    and the product's default curriculum settings (``recipes.CURRICULUM_DEFAULTS``), read once (importing them needs Django's
-    settings; no database is touched)."""
+    and the product's default curriculum settings (``recipes.CURRICULUM_DEFAULTS``), read once
+    (importing them needs Django's settings; no database is touched)."""
     import django
     from django.apps import apps
 
@@ -217,13 +238,18 @@ def train_and_score(
     from workers.distill.recipe import run_distillation
 
     torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
-    init, epochs, data, shape, share, pool = ARMS[arm]
+    init, epochs, data, shape, share, pool, width, stage, job, dropout = ARMS[arm]
     rows = records[pool or recipe["pool"]][data]
     rows = rows[: round(share * len(rows))]
     epochs = SMOKE["epochs"] if smoke else epochs or recipe["stage"]["epochs"]
     start = Path(root) / f"{arm}-{seed}-start"
-    size = {"n_layer": 1, "n_head": 2, "n_embd": 16} if smoke else {}  # narrower than the tiny teacher
+    # narrower than the tiny teacher in a smoke run
+    size = {"n_layer": 1, "n_head": 2, "n_embd": 16 + 8 * bool(width)} if smoke else {"n_embd": width} if width else {}
     build_demo_student(teacher_dir, start, seed=seed, init=init, latency_runs=1, **size)
+    if dropout:
+        config = json.loads((start / "config.json").read_text())
+        config.update(resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout)
+        (start / "config.json").write_text(json.dumps(config))
     out = Path(root) / f"{arm}-{seed}"
     run_distillation(
         {
@@ -236,7 +262,8 @@ def train_and_score(
             "max_seq_len": 256,
             "seed": seed,
             **recipe["curriculum"],  # the product's defaults: a staged run's budget is tier_visits
-            "stages": stages_of(rows, shape, epochs, recipe["stage"]),
+            **dict(job),
+            "stages": stages_of(rows, shape, epochs, {**recipe["stage"], **dict(stage)}),
         }
     )
     student, tok = load(out / "final")

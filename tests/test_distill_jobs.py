@@ -425,3 +425,46 @@ def test_gold_is_evaluated_once_per_trained_student(project, specs, engineer, ti
     assert Job.objects.filter(kind=Job.Kind.EVALUATE, params__model_version=final.pk).count() == 1
     # The run recorded what its budget planned and drew (here one stage: every draw is its own).
     assert job.metrics["plan"][0]["steps"] == 3 and sum(job.metrics["visits"].values()) == 3 * 4
+
+
+def test_a_job_trains_the_same_weights_as_the_core_on_its_snapshot_rows(
+    project, engineer, tiny_model_dir, tiny_student_dir, tmp_path
+):
+    """The product's path (launch, checkpoints, validation curve, gate) adds nothing to the
+    weights: the core trained directly on the snapshot's train rows gives them bit for bit."""
+    from safetensors.torch import load_file
+
+    from curation.services.recipes import CURRICULUM_DEFAULTS
+    from curation.services.training import snapshot_records
+    from workers.distill import run_distillation
+
+    project.task_type, project.labels = "classification", kit.LABELS
+    project.save()
+    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
+    snap = kit.classification_snapshot(project, "all tickets")
+    settings = {"steps": 6, "lr": 1e-2, "temperature": 2.0, "alpha": 1.0}
+    gate = {"metric": "accuracy", "threshold": 0.0}
+    job = launch_distillation(
+        project, request(specs, [kit.stage(snap, gate=gate, **settings)], checkpoint_every=2, seed=3), by=engineer
+    )
+    assert run(job) == "succeeded", job.message
+    assert job.metrics["stages"]["0"]["gate"]["metrics"]  # validation rows were read
+    product = ModelVersion.objects.get(job=job, is_final=True).artifact_path
+
+    records = snapshot_records(snap.pk, "train", task="classification", labels=kit.LABELS)
+    run_distillation(
+        {
+            "student": tiny_student_dir,
+            "task": "classification",
+            "labels": kit.LABELS,
+            "teacher_tokenizer": tiny_model_dir,
+            "output_dir": str(tmp_path / "direct"),
+            "batch_size": 4,
+            "seed": 3,
+            **CURRICULUM_DEFAULTS,  # the product's curriculum defaults (its budget differs from the core's)
+            "stages": [{"name": job.params["stages"][0]["name"], "records": records, **settings}],
+        }
+    )
+    ours, theirs = load_file(f"{product}/model.safetensors"), load_file(tmp_path / "direct/final/model.safetensors")
+    assert set(ours) == set(theirs)
+    assert all(ours[k].equal(theirs[k]) for k in ours)
