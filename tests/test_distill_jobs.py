@@ -2,9 +2,11 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curation.models import EvalReport, Job, MetricPoint, ModelVersion
@@ -83,6 +85,9 @@ def test_a_two_stage_job_whose_gates_pass_registers_versions_and_launches_its_ev
     assert set(final.snapshots.all()) == {easy, hard} and list(stage_versions[0].snapshots.all()) == [easy]
     assert final.card["snapshots"] == {"easy": easy.content_hash, "hard": hard.content_hash}
     assert final.card["parameters"] > 0 and final.card["code_version"]
+    # what else the weights depend on: the same job on another thread count trains others
+    assert final.card["environment"]["cpu_threads"] == torch.get_num_threads() >= 1
+    assert f"{torch.get_num_threads()} CPU thread(s)" in (Path(final.artifact_path) / "README.md").read_text()
     model = AutoModelForCausalLM.from_pretrained(final.artifact_path)
     AutoTokenizer.from_pretrained(final.artifact_path)
     assert model.num_parameters() == final.card["parameters"]

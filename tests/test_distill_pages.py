@@ -361,6 +361,7 @@ def test_the_registry_lists_versions_with_lineage_and_downloads_a_loadable_archi
     assert "stage 1 · easy" in page and "stage 2 · hard" in page and "<b>final</b>" in page
     detail = client.get(reverse("model-detail", args=[project.slug, final.pk])).content.decode()
     assert "stage 2/2 hard" in detail and final.card["code_version"] in detail
+    assert f"torch {final.card['environment']['torch']}, {final.card['environment']['cpu_threads']} CPU" in detail
     response = client.get(reverse("model-download", args=[project.slug, final.pk]))
     assert response.status_code == 200 and response["Content-Disposition"].endswith(
         f'{project.slug}-job{job.pk}-final.tar.gz"'

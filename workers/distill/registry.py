@@ -34,6 +34,15 @@ def code_version() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
+def environment() -> dict[str, Any]:
+    """What the float arithmetic of training depended on besides the code: the torch version and
+    the CPU thread count (the same job on 1 and on 2 threads trains different weights; README,
+    "Why the student falls short on gold"). The process that saves the version reports it."""
+    import torch
+
+    return {"torch": torch.__version__, "cpu_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
+
+
 def save_model_version(
     model,
     tokenizer,
@@ -65,6 +74,7 @@ def save_model_version(
         "code_version": code_version(),
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "environment": environment(),
         "snapshots": snapshots or {},
         "config": config or {},
         "metrics": metrics or {},
@@ -80,12 +90,15 @@ def load_card(model_dir: str | Path) -> dict[str, Any]:
 
 
 def _readme(card: dict[str, Any]) -> str:
+    env = card.get("environment") or {}
     lines = [
         f"# {card['name']}",
         "",
         f"- created: {card['created']}",
         f"- code version: {card['code_version']}",
         f"- architecture: {card['architecture']} ({card['parameters']:,} parameters)",
+        f"- trained with: torch {env.get('torch', '?')}, {env.get('cpu_threads', '?')} CPU thread(s)"
+        + (", CUDA" if env.get("cuda") else ""),
         "",
         "Load with `AutoModelForCausalLM.from_pretrained(path)` and `AutoTokenizer.from_pretrained(path)`.",
         "",
