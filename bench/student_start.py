@@ -22,10 +22,12 @@ T 4: the demo recipe's loss) by the product's distillation loop (``workers.disti
 - ``teacher_6000`` / ``curated_staged_6000``: ``teacher`` / ``curated_staged`` on a pool of 6,000
   tickets, three times the demo's: a larger transfer set (the expert reviews the same share);
 - ``teacher_w96`` / ``teacher_w128``: ``teacher`` with a wider student (1 x 96, 1 x 128; the
-  demo's is 1 x 64, sized for its speed-up).
+  demo's is 1 x 64, sized for its speed-up);
+- ``teacher_wd``, ``teacher_dropout``, ``teacher_lr1e-3``, ``teacher_5``: ``teacher`` with weight
+  decay 0.1, the student's dropout at 0.1, a third of the learning rate, 5 epochs.
 
-Every arm but ``teacher_30`` trains for the demo recipe's epochs (``DISTILL["triage"]``), and
-the JSON line records the recipe.
+Every arm but ``teacher_30`` and ``teacher_5`` trains for the demo recipe's epochs
+(``DISTILL["triage"]``), and the JSON line records the recipe and each arm's settings.
 
 Scored, as the teacher's recipe was (``bench/teacher_recipe.py``), on *dev* (gold-template
 tickets of other seeds, minus gold: wordings the pool never has) and *field* (field-wording
@@ -33,7 +35,7 @@ tickets of another seed: wordings the pool has; a validation ticket any arm's po
 with each student's agreement with the teacher. Differences are paired over tickets and seeds
 (95% bootstrap). The last line is one JSON object.
 
-    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 30 min
+    .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 50 min
     .venv/bin/python bench/student_start.py --arms teacher curated   # some arms only
     .venv/bin/python bench/student_start.py --pool-seed 0    # another draw of the pool
     .venv/bin/python bench/student_start.py --smoke          # a tiny teacher, for the tests
@@ -243,8 +245,10 @@ def train_and_score(
     rows = rows[: round(share * len(rows))]
     epochs = SMOKE["epochs"] if smoke else epochs or recipe["stage"]["epochs"]
     start = Path(root) / f"{arm}-{seed}-start"
-    # narrower than the tiny teacher in a smoke run
-    size = {"n_layer": 1, "n_head": 2, "n_embd": 16 + 8 * bool(width)} if smoke else {"n_embd": width} if width else {}
+    if smoke:  # narrower than the tiny teacher (a "wider" arm a little wider)
+        size = {"n_layer": 1, "n_head": 2, "n_embd": 24 if width else 16}
+    else:
+        size = {"n_embd": width} if width else {}
     build_demo_student(teacher_dir, start, seed=seed, init=init, latency_runs=1, **size)
     if dropout:
         config = json.loads((start / "config.json").read_text())
@@ -330,6 +334,7 @@ def main(argv=None) -> dict:
         "pools": {str(size): n for size, n in sizes.items()},
         "expert": {str(size): actions for size, actions in expert.items()},
         "recipe": recipe,
+        "arm_settings": {arm: ARMS[arm]._asdict() for arm in args.arms},
         "arms": {},
         "teacher": {},
         "differences": {},
