@@ -33,7 +33,9 @@ Scored, as the teacher's recipe was (``bench/teacher_recipe.py``), on *dev* (gol
 tickets of other seeds, minus gold: wordings the pool never has) and *field* (field-wording
 tickets of another seed: wordings the pool has; a validation ticket any arm's pool holds is left out),
 with each student's agreement with the teacher. Differences are paired over tickets and seeds
-(95% bootstrap). The last line is one JSON object.
+(95% bootstrap). With several seeds, ``seed_choice`` says what choosing among an arm's students on
+validation is worth: the best on one random half of the tickets, scored on the other half. The
+last line is one JSON object.
 
     .venv/bin/python bench/student_start.py                  # the demo's teacher (make demo's); about 50 min
     .venv/bin/python bench/student_start.py --arms teacher curated   # some arms only
@@ -282,6 +284,34 @@ def train_and_score(
     return {"arm": arm, "seed": seed, "scores": scores}
 
 
+def seed_choice(rows: list[list[float]], splits: int = 2000) -> dict | None:
+    """What choosing the best of an arm's students on validation is worth: over ``splits`` random
+    halves of the tickets, the student best on one half (ties: the first seed), scored on the other
+    half, and its gain over all the students' mean there. The ranges hold 95% of the splits (a
+    spread over splits, not a confidence interval). None with fewer than two students."""
+    import numpy as np
+
+    if len(rows) < 2:
+        return None
+    scores, rng = np.asarray(rows, dtype=float), np.random.default_rng(0)
+    n = scores.shape[1]
+    picked, gains = [], []
+    for _ in range(splits):
+        order = rng.permutation(n)
+        choose, score = order[: n // 2], order[n // 2 :]
+        on_score = scores[:, score].mean(axis=1)
+        best = int(np.argmax(scores[:, choose].mean(axis=1)))
+        picked.append(on_score[best])
+        gains.append(on_score[best] - on_score.mean())
+
+    def summary(values):
+        low, high = np.percentile(values, [2.5, 97.5])
+        return round(float(np.mean(values)), 4), [round(float(low), 4), round(float(high), 4)]
+
+    (p, p_range), (g, g_range) = summary(picked), summary(gains)
+    return {"students": len(rows), "picked": p, "picked_range95": p_range, "gain": g, "gain_range95": g_range}
+
+
 def _smoke_teacher(root: str) -> str:
     from workers.demo.teacher import TeacherRecipe, build_demo_teacher
 
@@ -351,6 +381,7 @@ def main(argv=None) -> dict:
                 "mean": round(sum(map(sum, rows[arm])) / sum(map(len, rows[arm])), 4),
                 "by_seed": [round(sum(r) / len(r), 4) for r in rows[arm]],
                 "agreement": round(sum(map(sum, agree)) / sum(map(len, agree)), 4),
+                "seed_choice": seed_choice(rows[arm]),
             }
         for a, b in [(a, b) for a, b in DIFFERENCES if a in rows and b in rows]:
             diff = paired_bootstrap(rows[a], rows[b])
@@ -364,6 +395,12 @@ def main(argv=None) -> dict:
             print(
                 f"{split}: {arm:>10} {a['mean']:.3f} {a['by_seed']} (agreement with the teacher {a['agreement']:.3f})"
             )
+            if choice := a["seed_choice"]:
+                print(
+                    f"{split}: {arm:>10} the best of {choice['students']} seeds on half the tickets scores "
+                    f"{choice['picked']:.3f} {choice['picked_range95']} on the other half, "
+                    f"{choice['gain']:+.3f} {choice['gain_range95']} over their mean"
+                )
     print(json.dumps(out))
     return out
 
