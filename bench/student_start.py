@@ -242,20 +242,16 @@ def train_and_score(
     from workers.distill.recipe import run_distillation
 
     torch.set_num_threads(1)  # two arms at a time on two cores; accuracy does not depend on it
-    init, epochs, data, shape, share, pool, width, stage, job, dropout = ARMS[arm]
-    rows = records[pool or recipe["pool"]][data]
-    rows = rows[: round(share * len(rows))]
-    epochs = SMOKE["epochs"] if smoke else epochs or recipe["stage"]["epochs"]
+    a = ARMS[arm]
+    rows = records[a.pool or recipe["pool"]][a.data]
+    rows = rows[: round(a.share * len(rows))]
+    epochs = SMOKE["epochs"] if smoke else a.epochs or recipe["stage"]["epochs"]
     start = Path(root) / f"{arm}-{seed}-start"
     if smoke:  # narrower than the tiny teacher (a "wider" arm a little wider)
-        size = {"n_layer": 1, "n_head": 2, "n_embd": 24 if width else 16}
+        size = {"n_layer": 1, "n_head": 2, "n_embd": 24 if a.width else 16}
     else:
-        size = {"n_embd": width} if width else {}
-    build_demo_student(teacher_dir, start, seed=seed, init=init, latency_runs=1, **size)
-    if dropout:
-        config = json.loads((start / "config.json").read_text())
-        config.update(resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout)
-        (start / "config.json").write_text(json.dumps(config))
+        size = {"n_embd": a.width} if a.width else {}
+    build_demo_student(teacher_dir, start, seed=seed, init=a.start, latency_runs=1, dropout=a.dropout, **size)
     out = Path(root) / f"{arm}-{seed}"
     run_distillation(
         {
@@ -268,8 +264,8 @@ def train_and_score(
             "max_seq_len": 256,
             "seed": seed,
             **recipe["curriculum"],  # the product's defaults: a staged run's budget is tier_visits
-            **dict(job),
-            "stages": stages_of(rows, shape, epochs, {**recipe["stage"], **dict(stage)}),
+            **dict(a.job),
+            "stages": stages_of(rows, a.shape, epochs, {**recipe["stage"], **dict(a.stage)}),
         }
     )
     student, tok = load(out / "final")

@@ -49,8 +49,10 @@ def build_gpt2(
     n_embd: int = 64,
     n_positions: int = 256,
     seed: int = 0,
+    dropout: float = 0.0,
 ) -> GPT2LMHeadModel:
-    """A randomly initialised GPT-2 with ``tokenizer``'s vocabulary."""
+    """A randomly initialised GPT-2 with ``tokenizer``'s vocabulary (``dropout``: its residual,
+    embedding and attention dropout)."""
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tokenizer),
@@ -61,9 +63,9 @@ def build_gpt2(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
     )
     return GPT2LMHeadModel(config)
 

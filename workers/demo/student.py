@@ -45,6 +45,7 @@ def build_demo_student(
     seed: int = 1,
     init: str = STUDENT_INIT,
     latency_runs: int = 50,
+    dropout: float = 0.0,
 ) -> dict:
     """Save a fresh student next to the teacher's tokenizer; return its info.
 
@@ -56,7 +57,13 @@ def build_demo_student(
     """
     teacher, tokenizer = load(teacher_dir)
     student = build_gpt2(
-        tokenizer, n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=teacher.config.n_positions, seed=seed
+        tokenizer,
+        n_layer=n_layer,
+        n_head=n_head,
+        n_embd=n_embd,
+        n_positions=teacher.config.n_positions,
+        seed=seed,
+        dropout=dropout,
     )
     if init not in STUDENT_INITS:
         raise ValueError(f"init is one of {', '.join(STUDENT_INITS)}, got {init!r}")
