@@ -53,8 +53,9 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
         (
             "student gold accuracy",
             f"{f['student_accuracy']:.3f}",
-            f"kd_mode={f['kd_mode']}; recipe candidate {f['chosen']} of {len(f['selection'])}, chosen on validation "
-            f"({chosen['validation_accuracy']:.3f})"
+            f"kd_mode={f['kd_mode']}; recipe candidate {f['chosen']} of {len(f['selection'])}, chosen on dev "
+            f"({chosen['dev_accuracy']:.3f}; validation rows {chosen['validation_accuracy']:.3f}), seed "
+            f"{f['shipped_seed']} of its {f['curation_seeds']} shipped (best on dev)"
             + (f"; gates FORCED: {'; '.join(f['gates_forced'])}" if f["gates_forced"] else ""),
         ),
         ("accuracy by tier, teacher/student", "", tiers),
@@ -69,8 +70,8 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
             "quality retained over the recipe's seeds",
             f"{f['quality_retained_over_seeds']:.3f}",
             f"95% CI {_fmt_ci(f['quality_retained_over_seeds_ci95'])} over items and {f['curation_seeds']} "
-            f"curated students (the chosen one is the first); on dev (validation tickets, selects nothing) "
-            f"curated {f['curated_dev_by_seed']}, raw {f['raw_dev_by_seed']}",
+            f"curated students; on dev (the project's dev items, which chose the recipe and the shipped "
+            f"seed {f['shipped_seed']}) curated {f['curated_dev_by_seed']}, raw {f['raw_dev_by_seed']}",
         ),
         (
             "latency p50 student / teacher",
@@ -110,7 +111,8 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
                 "routing: share the student serves at >= 99%",
                 f"{routed['share']:.3f}",
                 f"95% CI {_fmt_ci(routed['share_ci95'])}, {routed['served']} of {routed['n']} gold; threshold "
-                f"{routed['threshold']} chosen on {f['routing']['validation']['n']} validation rows; mixed/teacher "
+                f"{routed['threshold']} chosen on {f['routing']['validation']['n']} items of {f['routing']['basis']}; "
+                f"mixed/teacher "
                 f"{routed.get('relative', float('nan')):.3f} (CI {_fmt_ci(routed.get('relative_ci95'))}), "
                 f"{'meets' if routed['meets_target'] else 'MISSES'} 99% on gold",
             )
@@ -162,7 +164,8 @@ def report(f: dict, info: dict, first: float, second: float, *, smoke: bool) -> 
                 "quality_retained_over_seeds_ci95": [round(x, 4) for x in f["quality_retained_over_seeds_ci95"]],
                 "traffic": f["traffic"],
                 "expert": {"simulated": True, "knowledge": "the corpus's true labels", **f["expert"]},
-                "recipe_selection": {"on": "validation", "chosen": f["chosen"], "candidates": f["selection"]},
+                "recipe_selection": {"on": "dev", "chosen": f["chosen"], "candidates": f["selection"]},
+                "shipped_seed": f["shipped_seed"],
                 "gold_items": f["gold_items"],
                 "gold_tiers": f["gold_tiers"],
                 "teacher_by_tier": f["teacher_by_tier"],

@@ -16,19 +16,21 @@ touched):
    labels stand in for a person) reviews the teacher's least confident examples (lowest
    margin) and approves the right ones, relabels the wrong ones, and rejects the wrong ones
    whose ticket mixes intents; the rest is approved as it came;
-4. the student's recipe **chosen on validation**: each of ``DISTILL_CANDIDATES`` trains a
-   student on the curated snapshots through the launch form's request, and the one whose
-   student scores best on the snapshots' validation rows wins; gold is evaluated once, for
-   the winner (its job's automatic evaluation: teacher and student on the gold set, timed
-   at the same thread count);
+4. the student's recipe **chosen on dev**: each of ``DISTILL_CANDIDATES`` trains a student on
+   the curated snapshots through the launch form's request, and the one whose student scores
+   best on the project's *dev* items (drawn like gold, kept out of training by the gold guard;
+   each finished job scores its student there: ``ModelVersion.metrics["dev"]``) wins; the
+   snapshots' validation rows are reported too (``validation_accuracy``) but choose nothing:
+   every student scores near 1.0 on them;
 5. ``curation_gain``: the winning recipe trains on the curated and on the raw snapshots with
    ``GAIN_SEEDS`` training seeds each, and the students' gold accuracies are compared item by
    item (curated minus raw, a 95% paired bootstrap interval over gold items and seeds); the same
    students on a sample of future traffic (``bench/_demo_traffic.py``: drawn like the pool, in
    its wordings, none of its tickets; not gold) give ``traffic``; the curated students' gold
-   scores give ``quality_retained_over_seeds`` (the chosen student is one draw of the recipe),
-   and every student is scored on *dev* validation tickets too (``dev_accuracy``; it selects
-   nothing);
+   scores give ``quality_retained_over_seeds`` (the recipe, whichever seed ships). The student
+   that ships is the curated seed with the best dev score (``shipped_seed``): its job's
+   evaluation is the report (teacher and student on the gold set, timed at the same thread
+   count), the headline ``quality_retained``;
 6. the reply-drafting leg (``bench/_demo_drafting.py``): a generation student distilled end to
    end and judged (``gen_judged_retained``, ``gen_chrf_retained``, ``gen_speedup_per_token``,
    ``judge_human_agreement`` against a simulated reviewer).
@@ -216,12 +218,25 @@ def validation_accuracy(project, model_dir, snaps) -> float:
     return metrics["accuracy"]
 
 
-def dev_accuracy(model_dir, dev: list) -> float:
-    """Accuracy on ``dev``: validation tickets of the gold templates, other seeds, minus gold
-    (``bench/teacher_recipe.validation_sets``, as the teacher's and the student's recipes were
-    chosen on). Reported for every student; it selects nothing here."""
-    correct = demo_traffic.correct(model_dir, dev)
-    return sum(correct) / len(correct)
+def dev_score(job) -> float:
+    """The product's dev score of ``job``'s final student (``ModelVersion.metrics["dev"]``: accuracy
+    on the project's dev items, drawn like gold, never trained on). Selection reads it."""
+    from curation.models import ModelVersion
+
+    dev = ModelVersion.objects.get(job=job, is_final=True).metrics.get("dev")
+    if not dev:
+        raise SystemExit(f"job #{job.pk}: its student has no dev score (does the project have dev items?)")
+    return dev["value"]
+
+
+def _cancel_evaluation(job) -> None:
+    """Gold is read by one evaluation job, the shipped student's; the other jobs' are cancelled unrun
+    (the per-seed gold scores of ``curation_gain`` are read directly, once per student)."""
+    from curation.models import Job
+    from curation.services import jobs
+
+    if job.metrics.get("evaluation_job"):
+        jobs.request_cancel(Job.objects.get(pk=job.metrics["evaluation_job"]))
 
 
 def gold_correct(project, model_dir) -> list[float]:
@@ -229,7 +244,9 @@ def gold_correct(project, model_dir) -> list[float]:
     from workers.demo.evaluation import label_logprobs, load
 
     model, tok = load(model_dir)
-    gold = list(project.gold_items.filter(confirmed=True).select_related("prompt").order_by("id"))
+    from curation.services.gold import test_items
+
+    gold = list(test_items(project).select_related("prompt").order_by("id"))
     scores = label_logprobs(model, tok, [g.prompt.text for g in gold], labels=list(project.labels))
     best = scores.argmax(1).tolist()
     return [float(project.labels[b] == g.label) for b, g in zip(best, gold)]
@@ -248,7 +265,6 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         raise SystemExit(f"DATA_DIR is {settings.DATA_DIR}, not {data_dir}: refusing to play the journey elsewhere")
 
     from curation.models import EvalReport, Job, ModelSpec, Project
-    from curation.services import jobs
     from curation.services.demo import DISTILL_CANDIDATES
     from curation.services.training import routing_of, run_evaluation_job
     from workers.stats import paired_bootstrap
@@ -270,55 +286,62 @@ def journey(data_dir: Path, smoke: bool) -> dict:
     for snap in raw + curated:
         say(f"snapshot {snap.name}: {snap.train_count} train / {snap.validation_count} validation rows")
 
-    from teacher_recipe import validation_sets
-
-    dev_tickets = validation_sets(smoke)["dev"]
     selection, trained, distill_s, forced = [], {}, 0.0, []
     for i, candidate in enumerate(DISTILL_CANDIDATES):
         request = distill_request(project, student, teacher, curated, smoke, candidate)
         job, model_dir, took, gates = train(project, engineer, request)
         distill_s += took
         forced += gates
-        accuracy = validation_accuracy(project, model_dir, curated)
         trained[i] = (job, model_dir, request)
         selection.append(
             {
                 "candidate": candidate,
-                "validation_accuracy": accuracy,
-                "dev_accuracy": dev_accuracy(model_dir, dev_tickets),
+                "dev_accuracy": dev_score(job),
+                "validation_accuracy": validation_accuracy(project, model_dir, curated),
                 "job": job.pk,
             }
         )
-        say(f"candidate {i}: validation accuracy {accuracy:.3f} ({took:.0f} s) {json.dumps(candidate)}")
-    best = max(range(len(selection)), key=lambda i: (selection[i]["validation_accuracy"], -i))
+        say(f"candidate {i}: dev accuracy {selection[-1]['dev_accuracy']:.3f} ({took:.0f} s) {json.dumps(candidate)}")
+    best = max(range(len(selection)), key=lambda i: (selection[i]["dev_accuracy"], -i))
     job, curated_dir, request = trained[best]
-    say(f"chosen on validation: candidate {best}")
-    evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
-    status, evaluation_s = _run_job(evaluation, run_evaluation_job)
-    _must(status, evaluation, "the evaluation")
-    report = EvalReport.objects.get(job=evaluation)
+    say(f"recipe chosen on dev: candidate {best}")
     # Jobs launched for the other candidates evaluate nothing on gold: they are cancelled unrun.
     for i, (other, _, _) in trained.items():
-        if i != best and other.metrics.get("evaluation_job"):
-            jobs.request_cancel(Job.objects.get(pk=other.metrics["evaluation_job"]))
+        if i != best:
+            _cancel_evaluation(other)
 
     raw_request = distill_request(project, student, teacher, raw, smoke, selection[best]["candidate"])
     # curation_gain: the chosen recipe on curated and on raw data, GAIN_SEEDS training seeds each
-    # (seed 0 of curated is the chosen student); [seeds, items] scores, bootstrapped over both.
+    # (seed 0 of curated is the chosen candidate); [seeds, items] scores, bootstrapped over both.
     curated_gold, raw_gold = [gold_correct(project, curated_dir)], []
     dirs = {"curated": [curated_dir], "raw": []}
     dev = {"curated": [selection[best]["dev_accuracy"]], "raw": []}
+    curated_jobs = [job]
     for seed in range(1 if smoke else GAIN_SEEDS):
         arms = [(raw_gold, raw_request, "raw")] + ([(curated_gold, request, "curated")] if seed else [])
         for rows, arm_request, arm in arms:
             arm_job, arm_dir, took, gates = train(project, engineer, {**arm_request, "seed": seed})
             distill_s += took
             forced += gates
-            if arm_job.metrics.get("evaluation_job"):  # gold is read here, once per student, not by a job
-                jobs.request_cancel(Job.objects.get(pk=arm_job.metrics["evaluation_job"]))
             rows.append(gold_correct(project, arm_dir))
             dirs[arm].append(arm_dir)
-            dev[arm].append(dev_accuracy(arm_dir, dev_tickets))
+            dev[arm].append(dev_score(arm_job))
+            if arm == "curated":
+                curated_jobs.append(arm_job)
+            else:
+                _cancel_evaluation(arm_job)
+    # The student to ship: the curated seed with the best dev score. Its job's evaluation is the
+    # report (gold, teacher and student timed at the same thread count); the others' are cancelled.
+    shipped = max(range(len(curated_jobs)), key=lambda i: (dev["curated"][i], -i))
+    say(f"student chosen on dev: seed {shipped} of the chosen recipe (dev {dev['curated'][shipped]:.3f})")
+    for i, other in enumerate(curated_jobs):
+        if i != shipped:
+            _cancel_evaluation(other)
+    job = curated_jobs[shipped]
+    evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
+    status, evaluation_s = _run_job(evaluation, run_evaluation_job)
+    _must(status, evaluation, "the evaluation")
+    report = EvalReport.objects.get(job=evaluation)
     gain = paired_bootstrap(curated_gold, raw_gold)
     # The recipe's quality retained over its training seeds (the chosen student is one draw of it).
     teacher_gold = gold_correct(project, teacher.path)
@@ -341,6 +364,7 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "expert": expert,
         "selection": selection,
         "chosen": best,
+        "shipped_seed": shipped,
         "generation_s": generation_s,
         "curation_s": curation_s,
         "distill_s": distill_s,
@@ -377,11 +401,12 @@ def journey(data_dir: Path, smoke: bool) -> dict:
         "recipe": request,
         "gates_forced": forced,
         "missed": [t["name"] for t in report.missed_targets()],
-        # Routing at 99% of the teacher's quality: threshold chosen on validation, checked on gold.
+        # Routing at 99% of the teacher's quality: threshold chosen on the dev set, checked on gold.
         "routing": {
             "validation": chosen.get("validation"),
             "gold": chosen.get("gold"),
             "notes": (routed or {}).get("notes"),
+            "basis": (routed or {}).get("basis"),
         },
         **drafting,
     }

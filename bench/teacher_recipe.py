@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.demo.corpus import GOLD_SEED, generate_tickets, normalize
+from workers.demo.corpus import dev_tickets, generate_tickets
 
 BASELINE = {"triage_repeats": 1, "ema_decay": 0.0}
 ADOPTED: dict = {}  # TeacherRecipe's defaults
@@ -41,10 +41,8 @@ SMOKE = {"steps": 8, "n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 400,
 
 
 def validation_sets(smoke: bool) -> dict[str, list]:
-    gold = {normalize(t.text) for t in generate_tickets(400, GOLD_SEED, "gold")}
-    n = 40 if smoke else 400
-    dev = [t for s in (0, 3) for t in generate_tickets(n, s, "gold") if normalize(t.text) not in gold]
-    return {"dev": dev, "field": generate_tickets(60 if smoke else 600, 5, "field")}
+    """*dev*: the demo projects' dev set (``corpus.dev_tickets``); *field*: field wordings, seed 5."""
+    return {"dev": dev_tickets(40 if smoke else 400), "field": generate_tickets(60 if smoke else 600, 5, "field")}
 
 
 def build_and_score(name: str, overrides: dict, seed: int, smoke: bool, out_root: str) -> dict:

@@ -130,7 +130,7 @@ def classification_snapshot(project, name, *, tickets=TICKETS, repeat=2, n_val=3
     return snapshot(project, name, rows)
 
 
-def gold(project, items=GOLD_TICKETS, *, classification=True, confirmed=True) -> list[GoldItem]:
+def gold(project, items=GOLD_TICKETS, *, classification=True, confirmed=True, purpose="test") -> list[GoldItem]:
     tiers = {t.name: t for t in project.tiers.all()}
     out = []
     for text, label, tier in items:
@@ -144,6 +144,7 @@ def gold(project, items=GOLD_TICKETS, *, classification=True, confirmed=True) ->
                 reference="" if classification else f" {label}",
                 tier=tiers.get(tier),
                 confirmed=confirmed,
+                purpose=purpose,
             )
         )
     return out

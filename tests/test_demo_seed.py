@@ -17,6 +17,10 @@ def test_seeding_the_demo_is_idempotent(db):
     triage = Project.objects.get(slug="ticket-triage")
     assert triage.task_type == "classification" and triage.labels == ["billing", "account", "technical", "other"]
     assert triage.gold_items.filter(confirmed=True).count() == triage.gold_items.count() > 0
+    # A dev set drawn like gold (other seeds), about twice its size, tiered like it; none equal to gold.
+    n_test, n_dev = (triage.gold_items.filter(purpose=p).count() for p in ("test", "dev"))
+    assert n_test == 400 and 700 < n_dev <= 800
+    assert not triage.gold_items.filter(tier__isnull=True).exists()
     assert set(Membership.objects.filter(project=triage).values_list("user__username", "role")) == {
         ("reviewer", "reviewer"),
         ("engineer", "engineer"),

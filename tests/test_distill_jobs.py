@@ -473,3 +473,51 @@ def test_a_job_trains_the_same_weights_as_the_core_on_its_snapshot_rows(
     ours, theirs = load_file(f"{product}/model.safetensors"), load_file(tmp_path / "direct/final/model.safetensors")
     assert set(ours) == set(theirs)
     assert all(ours[k].equal(theirs[k]) for k in ours)
+
+
+DEV_TICKETS = [
+    ("refund not received", "billing", "easy"),
+    ("two factor code never arrives", "account", "medium"),
+    ("export hangs at 99 percent", "technical", "hard"),
+    ("card declined at checkout", "billing", "easy"),
+]
+
+
+def test_a_finished_job_scores_its_student_on_the_dev_set_and_the_evaluation_routes_on_it(
+    project, engineer, tiny_model_dir, tiny_student_dir
+):
+    # The dev set is what selection reads: the final student's dev accuracy is on its version and
+    # job, equal to the student's per-item scores from the evaluation core; the report scores the
+    # test set only and chooses its routing threshold on the dev set.
+    from curation.services.training import routing_of
+    from workers.evaluation import evaluate
+
+    project.task_type, project.labels = "classification", kit.LABELS
+    project.save()
+    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
+    snap = kit.classification_snapshot(project, "all tickets")
+    test_items = kit.gold(project)
+    dev_items = kit.gold(project, DEV_TICKETS, purpose="dev")
+    job = launch_distillation(project, request(specs, [kit.stage(snap, steps=4, lr=1e-2)]), by=engineer)
+    assert run(job) == "succeeded", job.message
+    final = ModelVersion.objects.get(job=job, is_final=True)
+    dev = final.metrics["dev"]
+    items = [
+        {"id": g.pk, "prompt": g.prompt.model_input, "label": g.label, "tier": None}
+        for g in sorted(dev_items, key=lambda g: g.pk)
+    ]
+    core = evaluate(final.artifact_path, final.artifact_path, items, task="classification", labels=kit.LABELS)
+    assert dev["metric"] == "accuracy" and dev["n"] == len(DEV_TICKETS)
+    assert dev["per_item"] == core["per_item"]["student"]
+    assert dev["value"] == pytest.approx(sum(core["per_item"]["student"]) / len(DEV_TICKETS))
+    assert dev["ci95"][0] <= dev["value"] <= dev["ci95"][1]
+    assert job.metrics["dev"] == {k: v for k, v in dev.items() if k != "per_item"}
+    assert f"Dev accuracy: {dev['value']:.3f} over 4 items." in job.message
+    evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
+    assert run(evaluation, run_evaluation_job) == "succeeded", evaluation.message
+    report = EvalReport.objects.get(job=evaluation)
+    assert report.per_item["gold_ids"] == [g.pk for g in test_items]
+    assert report.per_item["validation"]["source"] == "dev"
+    assert report.per_item["validation"]["ids"] == [g.pk for g in sorted(dev_items, key=lambda g: g.pk)]
+    report = EvalReport.objects.select_related("model_version__student_spec", "teacher_spec").get(pk=report.pk)
+    assert routing_of(report)["basis"] == "the dev set"

@@ -4,7 +4,7 @@ Readers (training pipelines) cannot read the gold set at all: what is never trai
 on must not be one API call away from a training job.
 """
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
@@ -35,6 +35,7 @@ class GoldItemSerializer(serializers.ModelSerializer):
             "reference",
             "label",
             "tier",
+            "purpose",
             "confirmed",
             "created_by",
             "created_at",
@@ -58,6 +59,12 @@ class GoldCreateSerializer(serializers.Serializer):
     reference = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
     label = serializers.CharField(required=False, allow_blank=True, max_length=100)
     tier = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=50)
+    purpose = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="test (the default: gold, the reports' score) or dev (what selection reads).",
+    )
     confirmed = serializers.BooleanField(required=False, default=True)
 
 
@@ -65,6 +72,12 @@ class GoldUpdateSerializer(serializers.Serializer):
     reference = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
     label = serializers.CharField(required=False, allow_blank=True, max_length=100)
     tier = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=50)
+    purpose = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="test (the default: gold, the reports' score) or dev (what selection reads).",
+    )
     confirmed = serializers.BooleanField(required=False)
 
 
@@ -75,6 +88,7 @@ GOLD_EXAMPLE = {
     "reference": "Settings, Billing, Tax.",
     "label": "",
     "tier": "easy",
+    "purpose": "test",
     "confirmed": True,
     "created_by": "alice",
     "created_at": "2026-11-25T12:00:00Z",
@@ -86,7 +100,10 @@ BAD = OpenApiResponse(description="A field is wrong; the body names it (e.g. the
 @extend_schema_view(
     list=extend_schema(
         summary="The gold set (reviewers and engineers)",
-        parameters=[SLUG_PARAMETER],
+        parameters=[
+            SLUG_PARAMETER,
+            OpenApiParameter("purpose", str, enum=["test", "dev"], description="Only the test set or the dev set."),
+        ],
         examples=[OpenApiExample("Gold items", response_only=True, value=GOLD_EXAMPLE)],
     ),
     retrieve=extend_schema(
@@ -114,7 +131,7 @@ BAD = OpenApiResponse(description="A field is wrong; the body names it (e.g. the
         ],
     ),
     partial_update=extend_schema(
-        summary="Correct a gold item's answer, tier or confirmation",
+        summary="Correct a gold item's answer, tier, purpose or confirmation",
         parameters=[SLUG_PARAMETER],
         request=GoldUpdateSerializer,
         responses={200: GoldItemSerializer, 400: BAD},
@@ -135,11 +152,14 @@ class GoldItemViewSet(
     read_role = gold.READS_GOLD
     write_role = Role.REVIEWER
     http_method_names = ["get", "post", "patch", "head", "options"]
+    query_params = frozenset({"purpose"})
 
     def get_queryset(self):
         if self.schema_project():
             return GoldItem.objects.none()
-        return GoldItem.objects.filter(project=self.project).select_related("prompt", "tier", "created_by")
+        items = GoldItem.objects.filter(project=self.project).select_related("prompt", "tier", "created_by")
+        purpose = self.request.query_params.get("purpose")
+        return items.filter(purpose=gold.check_purpose(purpose)) if purpose else items
 
     def create(self, request, *args, **kwargs):
         incoming = GoldCreateSerializer(data=request.data)
@@ -154,6 +174,7 @@ class GoldItemViewSet(
             reference=data.get("reference", ""),
             label=data.get("label", ""),
             tier=data.get("tier"),
+            purpose=data.get("purpose"),
             confirmed=data["confirmed"],
         )
         return Response(GoldItemSerializer(self.get_queryset().get(pk=item.pk)).data, status=status.HTTP_201_CREATED)

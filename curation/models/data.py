@@ -400,7 +400,16 @@ class Verdict(models.Model):
 
 
 class GoldItem(models.Model):
-    """A hand-made evaluation item; its prompt (and any normalised duplicate) is never trained on."""
+    """A hand-made evaluation item; its prompt (and any normalised duplicate) is never trained on.
+
+    ``purpose`` splits the expert-labelled items in two: the *test* set (gold proper), scored once
+    per trained student for the report, and the *dev* set, which selection reads (a distilled
+    student's dev score, the routing threshold) and no report quotes as the student's quality.
+    The guard keeps both out of training."""
+
+    class Purpose(models.TextChoices):
+        TEST = "test", "test (gold: the report's score)"
+        DEV = "dev", "dev (selection: choosing among students)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="gold_items")
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="gold_items")
@@ -409,6 +418,7 @@ class GoldItem(models.Model):
     label = models.CharField(max_length=100, blank=True)
     tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     confirmed = models.BooleanField(default=False, help_text="Imported candidates wait for an expert to confirm.")
+    purpose = models.CharField(max_length=4, choices=Purpose.choices, default=Purpose.TEST)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -129,16 +129,18 @@ def _prompt_lines(kind, n_train, n_gold):
 
     train = corpus.pool_tickets(n_train, seed=corpus.POOL_SEED)
     gold = corpus.generate_tickets(n_gold, seed=corpus.GOLD_SEED, split="gold")
+    dev = corpus.dev_tickets(n_gold, n_gold)
     lines = []
     for t in train:
         prompt = corpus.triage_prompt(t.text) if kind == "triage" else corpus.drafting_prompt(t.text)
         lines.append({"prompt": prompt, "metadata": {"template": t.template_id, "ambiguous": t.ambiguous}})
-    for t in gold:
-        tier = {"metadata": {"template": t.template_id, "difficulty": gold_tier(t)}}
-        if kind == "triage":
-            lines.append({"prompt": corpus.triage_prompt(t.text), "label": t.label, **tier})
-        else:
-            lines.append({"prompt": corpus.drafting_prompt(t.text), "reference": t.reply, **tier})
+    for purpose, tickets in (("test", gold), ("dev", dev)):
+        for t in tickets:
+            extra = {"purpose": purpose, "metadata": {"template": t.template_id, "difficulty": gold_tier(t)}}
+            if kind == "triage":
+                lines.append({"prompt": corpus.triage_prompt(t.text), "label": t.label, **extra})
+            else:
+                lines.append({"prompt": corpus.drafting_prompt(t.text), "reference": t.reply, **extra})
     return "\n".join(json.dumps(line) for line in lines).encode()
 
 

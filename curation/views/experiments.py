@@ -11,6 +11,7 @@ from curation.forms_experiments import ExperimentForm
 from curation.fragments import fragment_of, render_page
 from curation.models import Experiment, Role
 from curation.pages.experiments import experiment_context
+from curation.services import gold
 from curation.services.errors import Invalid
 from curation.services.experiments import cancel_experiment, launch_experiment, refresh
 
@@ -54,7 +55,7 @@ def experiment_launch(request, slug):
         "form": form,
         "has_specs": form.fields["student_spec"].queryset.exists() and form.fields["teacher_spec"].queryset.exists(),
         "has_snapshots": form.fields["snapshots"].queryset.exists(),
-        "has_gold": project.gold_items.filter(confirmed=True).exists(),
+        "has_gold": gold.test_items(project).exists(),
     }
     return render(request, "curation/experiment_launch.html", context, status=status)
 

@@ -33,8 +33,8 @@ def _page_of(queryset, after):
 
 
 def _gold_page(request, project, status=200, **extra):
-    query, state = request.GET.get("q", ""), request.GET.get("state", "")
-    items = gold.search_gold(project, query, state)
+    query, state, purpose = request.GET.get("q", ""), request.GET.get("state", ""), request.GET.get("purpose", "")
+    items = gold.search_gold(project, query, state, purpose)
     page = _page_of(items, request.GET.get("after"))
     context = {
         "project": project,
@@ -42,6 +42,9 @@ def _gold_page(request, project, status=200, **extra):
         "shared_prompt": with_prompt_excerpts(page.items, text_attr=None),
         "q": query,
         "state": state,
+        "purpose": purpose,
+        "purposes": GoldItem.Purpose.choices,
+        "n_dev": project.gold_items.filter(purpose=GoldItem.Purpose.DEV).count(),
         "n_candidates": project.gold_items.filter(confirmed=False).count(),
         "n_gold": project.gold_items.count(),
         "n_contaminated": _contamination(project).count(),
@@ -64,16 +67,18 @@ def gold_add(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
     data = request.POST
     try:
-        gold.create_gold_item(
+        item = gold.create_gold_item(
             project,
             request.user,
             prompt_text=data.get("prompt", ""),
             reference=data.get("reference", ""),
             label=data.get("label", ""),
+            purpose=data.get("purpose", ""),
         )
     except ReviewError as exc:
         return _gold_page(request, project, status=400, add_error=error_line(exc, PAGE_FIELDS), typed=data)
-    messages.success(request, "Added to the gold set; the prompt is locked out of training.")
+    use = "dev set (selection reads it)" if item.purpose == GoldItem.Purpose.DEV else "test set"
+    messages.success(request, f"Added to the gold set's {use}; the prompt is locked out of training.")
     return redirect("gold-list", slug=slug)
 
 
@@ -85,7 +90,11 @@ def gold_edit(request, slug, pk):
     try:
         gold.update_gold_item(
             item,
-            {"reference": request.POST.get("reference", ""), "label": request.POST.get("label", "")},
+            {
+                "reference": request.POST.get("reference", ""),
+                "label": request.POST.get("label", ""),
+                "purpose": request.POST.get("purpose", item.purpose),
+            },
             by=request.user,
         )
     except ReviewError as exc:

@@ -116,3 +116,21 @@ def test_a_new_gold_item_keeps_its_prompt_out_of_the_next_snapshot(api, project,
     post(api("reviewer"), project, prompt=example.prompt_id, reference="Yes.")
     snap = build(project)
     assert snap.row_count == 1 and snap.excluded == {"gold_prompt": 1}
+
+
+def test_the_api_takes_the_purpose_filters_by_it_and_refuses_a_bad_one(api, project):
+    client = api("reviewer")
+    url = f"/api/v1/projects/{project.slug}/gold/"
+    created = client.post(
+        url, {"prompt_text": "Q1", "reference": "A.", "purpose": "dev"}, content_type="application/json"
+    )
+    assert created.status_code == 201 and created.json()["purpose"] == "dev"
+    other = client.post(url, {"prompt_text": "Q2", "reference": "B."}, content_type="application/json")
+    assert other.json()["purpose"] == "test"
+    bad = client.post(url, {"prompt_text": "Q3", "reference": "C.", "purpose": "x"}, content_type="application/json")
+    assert bad.status_code == 400 and "purpose" in bad.json()
+    assert [i["purpose"] for i in client.get(url + "?purpose=dev").json()["results"]] == ["dev"]
+    assert client.get(url + "?purpose=nope").status_code == 400
+    pk = other.json()["id"]
+    assert client.patch(f"{url}{pk}/", {"purpose": "dev"}, content_type="application/json").json()["purpose"] == "dev"
+    assert api("reader").get(url + "?purpose=dev").status_code == 403

@@ -59,6 +59,10 @@ FIELD_SHARE = 0.3
 # `make demo`'s figure is the one every report shows (the teacher's recipe was chosen on seed 0's).
 POOL_SEED = 1
 GOLD_SEED = 2
+# The dev set: more tickets drawn like gold (the gold templates, other seeds), minus any equal to a
+# gold ticket. The teacher's and the student's recipes are chosen on it; the demo projects import it
+# as their dev items, which selection reads and no report quotes.
+DEV_SEEDS = (0, 3)
 TRIAGE_INSTRUCTION = "Classify this support ticket as billing, account, technical or other."
 DRAFTING_INSTRUCTION = "Write a short, polite reply to this support ticket."
 
@@ -196,6 +200,20 @@ def generate_tickets(n: int, seed: int = 0, split: str = "train") -> list[Ticket
                 "ask for fewer"
             )
     return tickets
+
+
+def dev_tickets(n_per_seed: int, n_gold: int = 400) -> list[Ticket]:
+    """The dev set: ``n_per_seed`` gold-like tickets of each of ``DEV_SEEDS``, without the tickets
+    equal (after normalisation) to one of the ``n_gold`` gold tickets or to an earlier dev ticket."""
+    seen = {normalize(t.text) for t in generate_tickets(n_gold, GOLD_SEED, "gold")}
+    out = []
+    for seed in DEV_SEEDS:
+        for ticket in generate_tickets(n_per_seed, seed, "gold"):
+            key = normalize(ticket.text)
+            if key not in seen:
+                seen.add(key)
+                out.append(ticket)
+    return out
 
 
 def pool_tickets(n: int, seed: int = 0) -> list[Ticket]:

@@ -6,7 +6,8 @@ from curation.services.datasets import import_prompts
 
 class Command(BaseCommand):
     help = (
-        "Import confirmed gold items from a JSONL or CSV file: {prompt|messages, reference|label, tier?} per line, "
+        "Import confirmed gold items from a JSONL or CSV file: {prompt|messages, reference|label, tier?, "
+        "purpose? (test, the default, or dev)} per line, "
         "checked line by line like a prompt import. Prompts equal to, or near-duplicates of, the new gold items "
         "are then kept out of training."
     )

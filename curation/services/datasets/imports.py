@@ -22,7 +22,7 @@ from curation.models import GoldItem, Project, Prompt
 from curation.normalize import content_hash
 from curation.services import audit, hygiene
 from curation.services.errors import ReviewError
-from curation.services.gold import check_gold_answer
+from curation.services.gold import check_gold_answer, check_purpose
 from curation.services.inputs import check_messages, json_type, load_json, text_problem
 from curation.services.projects import tier_named
 
@@ -86,6 +86,7 @@ class _Row:
     reference: str
     label: str
     tier: object = None
+    purpose: str = "test"
 
     @property
     def hash(self):
@@ -116,10 +117,12 @@ def import_prompts(
     """Validate and import a prompt file into ``project``. Raises ImportRejected for unusable files.
 
     ``as_gold``: every line is a confirmed gold item (``reference`` or ``label`` required, an optional
-    ``tier`` name), checked line by line like any prompt (``manage.py import_gold``, the API)."""
+    ``tier`` name and ``purpose``: test, the default, or dev), checked line by line like any prompt
+    (``manage.py import_gold``, the API)."""
     parsed, result = parse_prompt_file(project, fileobj, filename=filename, fmt=fmt, size=size)
     result.skipped_bad_lines = skip_bad_lines
-    rows = [r for r in (_as_gold(project, row, result) for row in parsed) if r is not None] if as_gold else parsed
+    check = _as_gold if as_gold else _as_candidate
+    rows = [r for r in (check(project, row, result) for row in parsed) if r is not None]
     if result.lines == 0:
         raise ImportRejected("The file has no prompts: every line is blank.")
     if result.error_count and not skip_bad_lines:
@@ -163,9 +166,22 @@ def _as_gold(project, row, result):
         row.reference, row.label = check_gold_answer(project, row.reference, row.label)
         tier = row.metadata.pop("tier", None)
         row.tier = None if tier in (None, "") else tier_named(project, str(tier))
+        row.purpose = check_purpose(row.metadata.pop("purpose", None))
     except ReviewError as exc:
         result.add_error(row.line, exc.message)
         return None
+    return row
+
+
+def _as_candidate(project, row, result):
+    """A parsed line of a prompt import: one with a reference or label is a gold candidate, whose
+    ``purpose`` (test or dev) is checked as a gold item's is; a plain prompt is left as it came."""
+    if row.reference or row.label:
+        try:
+            row.purpose = check_purpose(row.metadata.pop("purpose", None))
+        except ReviewError as exc:
+            result.add_error(row.line, exc.message)
+            return None
     return row
 
 
@@ -436,6 +452,7 @@ def _store(project, rows, result, source, gold_confirmed=False, by=None):
                 reference=row.reference,
                 label=row.label,
                 tier=row.tier,
+                purpose=row.purpose,
                 confirmed=gold_confirmed,
             )
             for key, row in gold_rows.items()

@@ -25,7 +25,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from curation.models import Experiment, ExperimentRun, GoldItem, Job, ModelSpec, Project, Snapshot
-from curation.services import jobs
+from curation.services import gold, jobs
 from curation.services.datasets import MAX_NAME, start_snapshot
 from curation.services.errors import NON_FIELD, Invalid
 from curation.services.experiments.arms import ARMS, ONE_STAGE_ARMS, arm_request, curation_reference
@@ -226,7 +226,7 @@ def validate_experiment(project: Project, data: dict) -> dict:
             )
     errors.raise_if_any()
     params["metric"] = "accuracy" if project.is_classification else "normalized_match"
-    params["gold_items"] = GoldItem.objects.filter(project=project, confirmed=True).count()
+    params["gold_items"] = gold.test_items(project).count()
     params["gold_check"] = {
         "snapshot_rows": sum(s.row_count for s in snapshots),
         "gold_prompts": GoldItem.objects.filter(project=project).count(),

@@ -1,7 +1,10 @@
 """The gold set's items: one way to create one and one way to change one, for the Gold page, the
-focus view's ``g`` and the API alike, with one answer check (``check_gold_answer``) and one
-length limit (``check_length``); search, confirming imported candidates, discarding them.
-Each change leaves one audit entry.
+focus view's ``g`` and the API alike, with one answer check (``check_gold_answer``), one
+length limit (``check_length``) and one purpose check (``check_purpose``); search, confirming
+imported candidates, discarding them. Each change leaves one audit entry.
+
+``test_items`` and ``dev_items`` are the only readers of the split: reports score the test set,
+selection reads the dev set (``GoldItem.purpose``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,27 @@ def check_gold_answer(project, reference: str, label: str) -> tuple[str, str]:
     if not reference:
         raise ReviewError("a gold item needs a reference answer.", "reference", code="required")
     return reference, label
+
+
+def check_purpose(value) -> str:
+    """``value`` as a ``GoldItem.Purpose`` (blank: test); ReviewError naming the choices."""
+    value = str(value if value is not None else "").strip().lower() or GoldItem.Purpose.TEST
+    if value not in GoldItem.Purpose.values:
+        raise ReviewError(
+            f"a gold item's purpose is 'test' (the reports' score) or 'dev' (what selection reads), not {value!r}.",
+            "purpose",
+        )
+    return value
+
+
+def test_items(project):
+    """The confirmed gold items the reports score (the test set)."""
+    return GoldItem.objects.filter(project=project, confirmed=True, purpose=GoldItem.Purpose.TEST)
+
+
+def dev_items(project):
+    """The confirmed items selection reads (the dev set); no report quotes a score on them as quality."""
+    return GoldItem.objects.filter(project=project, confirmed=True, purpose=GoldItem.Purpose.DEV)
 
 
 def _prompt_from(project: Project, prompt_id, text, messages, *, by=None) -> tuple[Prompt, str]:
@@ -89,10 +113,12 @@ def create_gold_item(
     label="",
     tier=None,
     confirmed=True,
+    purpose="test",
 ) -> GoldItem:
     """A gold item for an existing prompt (by id), new prompt text or chat turns; refuses a second item
-    for one prompt (after normalisation). ``tier``: a tier name (or a Tier)."""
+    for one prompt (after normalisation). ``tier``: a tier name (or a Tier); ``purpose``: test or dev."""
     reference, label = check_gold_answer(project, reference, label)
+    purpose = check_purpose(purpose)
     tier_obj = tier if tier is None or hasattr(tier, "pk") else tier_named(project, tier)
     prompt_obj, field = _prompt_from(project, prompt, prompt_text, messages, by=user)
     existing = GoldItem.objects.filter(project=project, content_hash=prompt_obj.content_hash).first()
@@ -110,6 +136,7 @@ def create_gold_item(
         label=label,
         tier=tier_obj,
         confirmed=confirmed,
+        purpose=purpose,
         created_by=user,
     )
     try:
@@ -126,7 +153,7 @@ def create_gold_item(
 
 @transaction.atomic
 def update_gold_item(item: GoldItem, changes: dict, *, by=None) -> GoldItem:
-    """Change the reference, label, tier or confirmation of ``item`` (its prompt never changes)."""
+    """Change the reference, label, tier, purpose or confirmation of ``item`` (its prompt never changes)."""
     project = item.project
     before = _state(item)
     item.reference, item.label = check_gold_answer(
@@ -137,6 +164,8 @@ def update_gold_item(item: GoldItem, changes: dict, *, by=None) -> GoldItem:
         item.tier = tier if tier is None or hasattr(tier, "pk") else tier_named(project, tier)
     if "confirmed" in changes:
         item.confirmed = bool(changes["confirmed"])
+    if "purpose" in changes:
+        item.purpose = check_purpose(changes["purpose"])
     old, new = audit.changed(before, _state(item))
     if new:
         item.save()
@@ -144,8 +173,10 @@ def update_gold_item(item: GoldItem, changes: dict, *, by=None) -> GoldItem:
     return item
 
 
-def search_gold(project, query: str = "", state: str = ""):
+def search_gold(project, query: str = "", state: str = "", purpose: str = ""):
     items = GoldItem.objects.filter(project=project).select_related("prompt", "tier", "created_by")
+    if purpose in GoldItem.Purpose.values:
+        items = items.filter(purpose=purpose)
     query = (query or "").strip()
     if query:
         items = items.filter(
@@ -203,4 +234,5 @@ def _state(item: GoldItem) -> dict:
         "label": item.label,
         "tier": item.tier.name if item.tier_id else None,
         "confirmed": item.confirmed,
+        "purpose": item.purpose,
     }

@@ -263,16 +263,33 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     with ctx.fenced():
         final = registry.register_final_version(job, config, result)
     run.state["final_model_version"] = final.pk
+    dev = _score_on_dev(job, final, ctx)
+    if dev is not None:
+        run.state["dev"] = {k: v for k, v in dev.items() if k != "per_item"}
     ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
     message = (
         f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model "
         f"“{final.name}” registered."
     )
+    if dev is not None:
+        message += f" Dev {dev['metric']}: {dev['value']:.3f} over {dev['n']} items."
     evaluation = _launch_automatic_evaluation(job, final, teacher, ctx)
     if evaluation is not None:
         run.state["evaluation_job"] = evaluation.pk
         message += f" Evaluation job #{evaluation.pk} launched."
     return jobs.JobOutcome(Job.Status.SUCCEEDED, message, run.state)
+
+
+def _score_on_dev(job, version, ctx) -> dict | None:
+    """The final student on the project's dev set (selection's score), when it has one."""
+    from curation.services.training.evaluation import score_on_dev
+
+    ctx.progress(phase="scoring the student on the dev set", force=True)
+    try:
+        return score_on_dev(job.project, version)
+    except (OSError, ValueError) as exc:
+        ctx.warn(f"No dev score: {exc}")
+        return None
 
 
 def _launch_automatic_evaluation(job, version, teacher, ctx):

@@ -19,8 +19,8 @@ tiers), runs ``workers.evaluation.evaluate`` and stores everything it returns in
 
 from __future__ import annotations
 
-from curation.models import GoldItem, Job, ModelSpec, ModelVersion, Project
-from curation.services import jobs
+from curation.models import Job, ModelSpec, ModelVersion, Project
+from curation.services import gold, jobs
 from curation.services.errors import NON_FIELD, Invalid
 from curation.services.inputs import by_id, parse_number
 from curation.services.training.judging import judge_config
@@ -29,11 +29,12 @@ from curation.services.training.registry import ArtifactMissing, model_dir
 MAX_NEW_TOKENS = 32
 
 
-def gold_set(project: Project) -> list[dict]:
-    """The confirmed gold items in the core's format (id, prompt, reference or label, tier)."""
-    items = GoldItem.objects.filter(project=project, confirmed=True).select_related("prompt", "tier").order_by("id")
+def gold_set(project: Project, purpose: str = "test") -> list[dict]:
+    """The confirmed gold items of the test set (``purpose="dev"``: of the dev set) in the core's
+    format (id, prompt, reference or label, tier)."""
+    items = (gold.dev_items(project) if purpose == "dev" else gold.test_items(project)).select_related("prompt", "tier")
     out = []
-    for g in items:
+    for g in items.order_by("id"):
         item = {"id": g.pk, "prompt": g.prompt.model_input, "tier": g.tier.name if g.tier_id else None}
         if project.is_classification:
             item["label"] = g.label
@@ -78,18 +79,39 @@ def validation_set(project: Project, version) -> list[dict]:
     return out
 
 
-def gold_problems(project: Project) -> str | None:
-    gold = GoldItem.objects.filter(project=project, confirmed=True)
-    if not gold.exists():
-        return "the project has no confirmed gold items to evaluate on; confirm some on the gold page first"
+def gold_problems(project: Project, purpose: str = "test") -> str | None:
+    """Why the confirmed test items (or dev items) cannot be scored, or None."""
+    items = gold.dev_items(project) if purpose == "dev" else gold.test_items(project)
+    noun = "dev" if purpose == "dev" else "gold"
+    if not items.exists():
+        return f"the project has no confirmed {noun} items to evaluate on; confirm some on the gold page first"
     if project.is_classification:
         labels = set(project.labels or [])
-        bad = sorted(set(gold.exclude(label__in=labels).values_list("label", flat=True)))[:5]
+        bad = sorted(set(items.exclude(label__in=labels).values_list("label", flat=True)))[:5]
         if bad:
-            return f"confirmed gold items carry labels that are not project labels: {', '.join(map(repr, bad))}"
-    elif gold.filter(reference="").exists():
-        return f"{gold.filter(reference='').count()} confirmed gold items have no reference answer"
+            return f"confirmed {noun} items carry labels that are not project labels: {', '.join(map(repr, bad))}"
+    elif items.filter(reference="").exists():
+        return f"{items.filter(reference='').count()} confirmed {noun} items have no reference answer"
     return None
+
+
+def score_on_dev(project: Project, version: ModelVersion) -> dict | None:
+    """The version's score on the project's dev set (``workers.devscore``), stored in its metrics
+    as ``dev``; None when the project has no usable dev set. Selection reads it; reports do not."""
+    from workers.devscore import dev_score
+
+    if gold_problems(project, "dev"):
+        return None
+    score = dev_score(
+        str(model_dir(version)),
+        gold_set(project, "dev"),
+        task=project.task_type,
+        labels=list(project.labels or []),
+        max_new_tokens=MAX_NEW_TOKENS,
+    )
+    version.metrics = {**(version.metrics or {}), "dev": score}
+    version.save(update_fields=["metrics"])
+    return score
 
 
 def validate_evaluation(project: Project, data: dict) -> dict:

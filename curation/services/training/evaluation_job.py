@@ -87,6 +87,9 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     problem = gold_problems(project)
     if problem:
         raise jobs.JobError(problem[0].upper() + problem[1:] + ".")
+    # The routing threshold is chosen on the dev set when the project has one (items drawn like gold,
+    # labelled by experts); else on the snapshots' validation rows. Never on the test set.
+    dev = [] if gold_problems(project, "dev") else gold_set(project, "dev")
     ctx.progress(0, 2, phase=f"student on {len(gold)} gold items, then the teacher", force=True)
     try:
         result = evaluate(
@@ -97,7 +100,7 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
             labels=list(project.labels or []),
             check_fn=_check_fn(project),
             max_new_tokens=int(job.params.get("max_new_tokens") or MAX_NEW_TOKENS),
-            validation=validation_set(project, version),
+            validation=dev or validation_set(project, version),
         )
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
@@ -110,6 +113,8 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
             raise jobs.JobError(OOM_MESSAGE) from None
         raise
     fields = report_fields(result)
+    if fields["per_item"].get("validation"):
+        fields["per_item"]["validation"]["source"] = "dev" if dev else "snapshots"
     if job.params.get("judge") and result["task"] == "generation":
         ctx.progress(1, 2, phase="the judge grades the answers and the reviewed examples", force=True)
         block, note = run_judge(job.params["judge"], gold, result["per_item"], graded_examples(project))

@@ -59,6 +59,7 @@ def routing_of(report: EvalReport, target: float = DEFAULT_TARGET) -> dict | Non
         else None
     )
     result = simulate(gold, validation, target=target)
+    result["basis"] = "the dev set" if (val or {}).get("source") == "dev" else "the snapshots' validation rows"
     result["notes"] = notes + result["notes"]
     result["prices"] = prices
     result["confidence"] = (
