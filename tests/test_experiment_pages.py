@@ -176,3 +176,18 @@ def test_a_runs_job_page_links_back_to_its_experiment_and_says_what_data_it_trai
         page = client.get(reverse("job-detail", args=[project.slug, run.job_id])).content.decode()
         assert reverse("experiment-detail", args=[project.slug, experiment.pk]) in page
         assert f"arm <b>{arm}</b>" in page and words in page
+
+
+def test_the_run_grid_shows_each_students_dev_score_for_choosing_the_one_to_ship(triage, client_as):
+    project = triage["project"]
+    experiment = launch_experiment(project, request(triage, seeds=1, arms=["curated", "ce"]))
+    jobs.run(experiment.job_id, run_experiment_job)
+    runs = {r.arm: r for r in experiment.runs.select_related("job")}
+    for run in runs.values():
+        finish_run(run, [1.0, 0.0, 1.0])
+    job = runs["curated"].job
+    job.metrics = {**job.metrics, "dev": {"metric": "accuracy", "value": 0.8765, "ci95": [0.8, 0.9], "n": 40}}
+    job.save()
+    page = client_as("reader").get(reverse("experiment-detail", args=[project.slug, experiment.pk])).content.decode()
+    assert page.count(">dev 0.877</span>") == 1  # the ce run has no dev score: nothing is shown for it
+    assert "choose it by its dev score" in page

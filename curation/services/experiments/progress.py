@@ -56,6 +56,11 @@ class RunView:
     def arm_label(self) -> str:
         return ARMS[self.run.arm].label if self.run.arm in ARMS else self.run.arm
 
+    @property
+    def dev(self) -> float | None:
+        """The run's student on the project's dev set (what choosing the student to ship reads)."""
+        return ((self.job.metrics or {}).get("dev") or {}).get("value") if self.job else None
+
 
 @dataclass
 class Board:
