@@ -108,3 +108,16 @@ def test_the_model_pages_show_a_versions_dev_score_as_selections_score(project, 
     assert listing.count(">0.912</span>") == 1 and "accuracy over 400 dev items" in listing
     detail = client.get(reverse("model-detail", args=[project.slug, scored.pk])).content.decode()
     assert "accuracy 0.912" in detail and "95% CI 0.880–0.940, n = 400" in detail
+
+
+def test_a_dev_set_that_cannot_be_scored_is_named_not_skipped(db, tmp_path):
+    from curation.models import ModelVersion
+    from curation.services.training.evaluation import score_on_dev
+
+    project = ProjectFactory(task_type="classification", labels=["billing", "account"])
+    version = ModelVersion.objects.create(project=project, name="v", is_final=True, artifact_path=str(tmp_path))
+    assert score_on_dev(project, version) is None  # no dev set: nothing to score
+    item = gold.create_gold_item(project, None, prompt_text="Refund?", label="billing", purpose="dev")
+    GoldItem.objects.filter(pk=item.pk).update(label="refunds")  # project labels changed under it
+    with pytest.raises(ValueError, match="confirmed dev items carry labels that are not project labels: 'refunds'"):
+        score_on_dev(project, version)

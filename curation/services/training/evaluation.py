@@ -97,10 +97,14 @@ def gold_problems(project: Project, purpose: str = "test") -> str | None:
 
 def score_on_dev(project: Project, version: ModelVersion) -> dict | None:
     """The version's score on the project's dev set (``workers.devscore``), stored in its metrics
-    as ``dev``; None when the project has no usable dev set. Selection reads it; reports do not."""
+    as ``dev``; None when the project has no dev set, ValueError naming what is wrong with one that
+    cannot be scored. Selection reads it; reports do not."""
     from workers.devscore import dev_score
 
-    if gold_problems(project, "dev"):
+    problem = gold_problems(project, "dev")
+    if problem:
+        if gold.dev_items(project).exists():  # a dev set that cannot be scored is said, not skipped
+            raise ValueError(problem)
         return None
     score = dev_score(
         str(model_dir(version)),
