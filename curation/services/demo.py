@@ -123,13 +123,14 @@ def _project(slug, name, task_type, labels, guidelines, users):
     return project
 
 
-def _prompt_lines(kind, n_train, n_gold):
-    """JSONL import lines for the demo projects, from the ticket generator."""
+def _prompt_lines(kind, n_train, n_gold, dev=True):
+    """JSONL import lines for the demo projects, from the ticket generator: the pool, the gold set
+    and (``dev``) the dev set, ``n_gold`` gold-like tickets of each of ``corpus.DEV_SEEDS``."""
     from workers.demo import corpus
 
     train = corpus.pool_tickets(n_train, seed=corpus.POOL_SEED)
     gold = corpus.generate_tickets(n_gold, seed=corpus.GOLD_SEED, split="gold")
-    dev = corpus.dev_tickets(n_gold, n_gold)
+    dev = corpus.dev_tickets(n_gold, n_gold) if dev else []
     lines = []
     for t in train:
         prompt = corpus.triage_prompt(t.text) if kind == "triage" else corpus.drafting_prompt(t.text)

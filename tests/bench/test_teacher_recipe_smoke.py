@@ -16,7 +16,8 @@ def test_the_recipe_bench_scores_both_recipes_on_validation_only(monkeypatch):
         seeds_read.append((seed, split))
         return real(n, seed, split)
 
-    monkeypatch.setattr(bench, "generate_tickets", spy)
+    monkeypatch.setattr(bench, "generate_tickets", spy)  # field
+    monkeypatch.setattr(corpus, "generate_tickets", spy)  # dev (corpus.dev_tickets)
     sets = bench.validation_sets(smoke=True)
     assert sets["dev"] and sets["field"]
     # gold's tickets are drawn only to be left out of dev: dev and field come from other seeds

@@ -169,7 +169,7 @@ def test_the_whole_journey_from_prompts_to_a_student_that_keeps_the_teachers_tri
     ).inner_text()
 
     prompts = tmp_path / "tickets.jsonl"
-    prompts.write_bytes(_prompt_lines("triage", N_TRAIN, N_GOLD))
+    prompts.write_bytes(_prompt_lines("triage", N_TRAIN, N_GOLD, dev=False))  # a test set only, as before
     erin.goto(f"{base}/p/{SLUG}/import/")
     erin.set_input_files("input[name=file]", str(prompts))
     erin.click("form button[type=submit]:has-text('Import')")
