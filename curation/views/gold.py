@@ -77,8 +77,8 @@ def gold_add(request, slug):
         )
     except ReviewError as exc:
         return _gold_page(request, project, status=400, add_error=error_line(exc, PAGE_FIELDS), typed=data)
-    use = "dev set (selection reads it)" if item.purpose == GoldItem.Purpose.DEV else "test set"
-    messages.success(request, f"Added to the gold set's {use}; the prompt is locked out of training.")
+    use = "a dev item (selection reads it)" if item.purpose == GoldItem.Purpose.DEV else "a test item"
+    messages.success(request, f"Added to the gold set as {use}; the prompt is locked out of training.")
     return redirect("gold-list", slug=slug)
 
 
