@@ -121,3 +121,25 @@ def test_a_dev_set_that_cannot_be_scored_is_named_not_skipped(db, tmp_path):
     GoldItem.objects.filter(pk=item.pk).update(label="refunds")  # project labels changed under it
     with pytest.raises(ValueError, match="confirmed dev items carry labels that are not project labels: 'refunds'"):
         score_on_dev(project, version)
+
+
+def test_a_prompt_imports_candidate_lines_read_their_purpose_and_a_later_gold_line_brings_its_own(project):
+    def lines(*rows):
+        return io.BytesIO("\n".join(json.dumps(r) for r in rows).encode())
+
+    bad = import_prompts(project, lines({"prompt": "Q0", "label": "x", "purpose": "prod"}), filename="p.jsonl")
+    assert not bad.ok and "purpose is 'test'" in bad.errors[0].reason
+    result = import_prompts(
+        project,
+        lines(
+            {"prompt": "Q1", "reference": "A.", "purpose": "dev"},
+            {"prompt": "Q2"},
+            {"prompt": "q2", "reference": "B.", "purpose": "dev"},  # the same prompt, now with an answer
+            {"prompt": "Q3", "purpose": "dev"},  # a plain prompt: its metadata is its own
+        ),
+        filename="p.jsonl",
+    )
+    assert result.ok and result.gold_candidates == 2
+    assert dict(GoldItem.objects.values_list("prompt__text", "purpose")) == {"Q1": "dev", "Q2": "dev"}
+    assert not GoldItem.objects.filter(confirmed=True).exists()  # candidates wait for an expert
+    assert project.prompts.get(text="Q3").metadata == {"purpose": "dev"}

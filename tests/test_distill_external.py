@@ -11,6 +11,8 @@ from curation.services.training import launch_distillation, register_external_ru
 from tests import distillkit as kit
 from tests.distillkit import artifacts, specs  # noqa: F401  (fixtures)
 from workers.distill.__main__ import main as launcher
+from workers.evaluation import evaluate
+from workers.genmetrics import chrf
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +63,7 @@ def test_a_run_outside_celery_registers_versions_curves_and_its_evaluation(job, 
     out = tmp_path / "elsewhere" / "out"
     assert launcher(["run", str(root / "config.json"), "--output-dir", str(out)]) == 0
 
+    dev_items = kit.gold(job.project, DEV_TICKETS, classification=False, purpose="dev")
     job = register_external_run(job, out, by=engineer)
 
     assert job.status == Job.Status.SUCCEEDED and "registered by alice" in job.message
@@ -78,6 +81,17 @@ def test_a_run_outside_celery_registers_versions_curves_and_its_evaluation(job, 
     assert sorted(points.filter(stage="hard").values_list("step", flat=True)) == [1, 2, 3]
     evaluation = Job.objects.get(kind=Job.Kind.EVALUATE, params__model_version=final.pk)
     assert job.metrics["evaluation_job"] == evaluation.pk and f"#{evaluation.pk}" in job.message
+    # Registered like a worker's run: its student is scored on the dev set, free text by chrF.
+    dev = final.metrics["dev"]
+    items = [{"id": g.pk, "prompt": g.prompt.model_input, "reference": g.reference} for g in dev_items]
+    core = evaluate(final.artifact_path, final.artifact_path, items, task="generation")
+    expected = [round(chrf(o, g.reference), 4) for o, g in zip(core["per_item"]["student_outputs"], dev_items)]
+    assert dev["metric"] == "chrf" and dev["n"] == len(DEV_TICKETS) and dev["per_item"] == expected
+    assert dev["ci95"][0] <= dev["value"] <= dev["ci95"][1]
+    assert job.metrics["dev"]["n"] == len(DEV_TICKETS) and f"Dev chrf: {dev['value']:.3f}" in job.message
+
+
+DEV_TICKETS = [("refund not received", "billing", "easy"), ("export hangs", "technical", "hard")]
 
 
 def test_registering_refuses_what_is_not_this_jobs_run(job, tmp_path):

@@ -246,6 +246,7 @@ def test_a_classification_project_trains_on_label_distributions(project, enginee
     assert run(evaluation, run_evaluation_job) == "succeeded", evaluation.message
     report = EvalReport.objects.get(job=evaluation)
     assert report.metrics["task"] == "classification"
+    assert report.per_item["validation"]["source"] == "snapshots" and "dev" not in job.metrics  # no dev set
     assert len(report.reliability["student"]["bins"]) == 15
     assert sum(b["count"] for b in report.reliability["student"]["bins"]) == 3
 
@@ -521,3 +522,26 @@ def test_a_finished_job_scores_its_student_on_the_dev_set_and_the_evaluation_rou
     assert report.per_item["validation"]["ids"] == [g.pk for g in sorted(dev_items, key=lambda g: g.pk)]
     report = EvalReport.objects.select_related("model_version__student_spec", "teacher_spec").get(pk=report.pk)
     assert routing_of(report)["basis"] == "the dev set"
+
+
+def test_a_dev_set_that_cannot_be_scored_warns_once_and_the_trained_job_still_succeeds(
+    project, engineer, tiny_model_dir, tiny_student_dir
+):
+    from curation.models import GoldItem
+
+    project.task_type, project.labels = "classification", kit.LABELS
+    project.save()
+    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
+    snap = kit.classification_snapshot(project, "all tickets")
+    kit.gold(project)
+    (bad,) = kit.gold(project, DEV_TICKETS[:1], purpose="dev")
+    GoldItem.objects.filter(pk=bad.pk).update(label="refunds")  # a label the project no longer has
+    job = launch_distillation(project, request(specs, [kit.stage(snap, steps=2)]), by=engineer)
+    assert run(job) == "succeeded", job.message
+    warnings = [e["error"] for e in job.errors if e["item"] == "warning" and e["error"].startswith("No dev score")]
+    assert warnings == ["No dev score: confirmed dev items carry labels that are not project labels: 'refunds'"]
+    assert "dev" not in job.metrics and "dev" not in ModelVersion.objects.get(job=job, is_final=True).metrics
+    evaluation = Job.objects.get(pk=job.metrics["evaluation_job"])
+    assert run(evaluation, run_evaluation_job) == "succeeded", evaluation.message
+    notes = EvalReport.objects.get(job=evaluation).metrics["notes"]
+    assert any(n.startswith("the routing threshold was chosen on the snapshots' rows: confirmed dev") for n in notes)

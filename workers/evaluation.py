@@ -340,8 +340,8 @@ def evaluate(
     """The full report (JSON-safe dict): per-model metrics overall and by tier, speed,
     memory, and the headline ``quality_retained`` and ``speedup``.
 
-    ``validation`` (items shaped like gold, from the snapshots' validation splits) is scored
-    by both models too, per item only: the routing simulation picks its threshold there.
+    ``validation`` (items shaped like gold: the project's dev items, or the snapshots' validation
+    rows) is scored by both models too, per item only: the routing simulation picks its threshold there.
     """
     if not gold:
         raise ValueError("the gold set is empty: nothing to evaluate")

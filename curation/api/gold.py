@@ -158,7 +158,7 @@ class GoldItemViewSet(
         if self.schema_project():
             return GoldItem.objects.none()
         items = GoldItem.objects.filter(project=self.project).select_related("prompt", "tier", "created_by")
-        purpose = self.request.query_params.get("purpose")
+        purpose = self.request.query_params.get("purpose") if self.action == "list" else None
         return items.filter(purpose=gold.check_purpose(purpose)) if purpose else items
 
     def create(self, request, *args, **kwargs):

@@ -134,3 +134,13 @@ def test_the_api_takes_the_purpose_filters_by_it_and_refuses_a_bad_one(api, proj
     pk = other.json()["id"]
     assert client.patch(f"{url}{pk}/", {"purpose": "dev"}, content_type="application/json").json()["purpose"] == "dev"
     assert api("reader").get(url + "?purpose=dev").status_code == 403
+    # The filter is the list's: a write that carries it in its address is answered, not a 500.
+    client = api("reviewer", "rita")
+    moved = client.patch(f"{url}{pk}/?purpose=dev", {"purpose": "test"}, content_type="application/json")
+    assert moved.status_code == 200 and moved.json()["purpose"] == "test"
+    made = client.post(
+        url + "?purpose=test",
+        {"prompt_text": "Q4", "reference": "D.", "purpose": "dev"},
+        content_type="application/json",
+    )
+    assert made.status_code == 201 and made.json()["purpose"] == "dev"

@@ -404,7 +404,9 @@ def _store(project, rows, result, source, gold_confirmed=False, by=None):
             result.duplicates += 1
             first = by_hash[key]
             if not (first.reference or first.label) and (row.reference or row.label):
+                # the later line makes the prompt gold: its answer, tier and purpose together
                 first.reference, first.label = row.reference, row.label
+                first.tier, first.purpose = row.tier, row.purpose
         else:
             by_hash[key] = row
     hashes = list(by_hash)

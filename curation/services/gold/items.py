@@ -3,8 +3,8 @@ focus view's ``g`` and the API alike, with one answer check (``check_gold_answer
 length limit (``check_length``) and one purpose check (``check_purpose``); search, confirming
 imported candidates, discarding them. Each change leaves one audit entry.
 
-``test_items`` and ``dev_items`` are the only readers of the split: reports score the test set,
-selection reads the dev set (``GoldItem.purpose``).
+``test_items`` and ``dev_items`` are what evaluation and selection read: reports score the test
+set, selection reads the dev set (``GoldItem.purpose``). The Gold page filters by purpose too.
 """
 
 from __future__ import annotations

@@ -110,6 +110,8 @@ def _second_pass(project, since) -> dict:
 
 
 def _gold_agreement(project, decided) -> dict:
+    # Reviewers are graded against every expert label, test and dev alike: this grades people,
+    # not models, so it is not selection and reads no report's score.
     if not project.is_classification:
         return {}
     gold = dict(

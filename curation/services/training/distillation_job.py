@@ -8,6 +8,7 @@ progress and curve points, registers a model version at every stage's end, stops
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 from curation.models import Job, MetricPoint, ModelSpec
 from curation.services import jobs
@@ -263,7 +264,8 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     with ctx.fenced():
         final = registry.register_final_version(job, config, result)
     run.state["final_model_version"] = final.pk
-    dev = _score_on_dev(job, final, ctx)
+    ctx.progress(phase="scoring the student on the dev set", force=True)
+    dev = score_final_on_dev(job, final, run.warning, ctx.fenced)
     if dev is not None:
         run.state["dev"] = {k: v for k, v in dev.items() if k != "per_item"}
     ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
@@ -271,8 +273,7 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model "
         f"“{final.name}” registered."
     )
-    if dev is not None:
-        message += f" Dev {dev['metric']}: {dev['value']:.3f} over {dev['n']} items."
+    message += dev_message(dev)
     evaluation = _launch_automatic_evaluation(job, final, teacher, ctx)
     if evaluation is not None:
         run.state["evaluation_job"] = evaluation.pk
@@ -280,16 +281,30 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     return jobs.JobOutcome(Job.Status.SUCCEEDED, message, run.state)
 
 
-def _score_on_dev(job, version, ctx) -> dict | None:
-    """The final student on the project's dev set (selection's score), when it has one."""
+# What scoring a trained student on the dev set may raise; none of it fails the trained job.
+DEV_SCORE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, registry.ArtifactMissing)
+
+
+def score_final_on_dev(job, version, warn, fence=nullcontext) -> dict | None:
+    """The final student on the project's dev set (selection's score), stored on the version as
+    ``metrics["dev"]`` (under ``fence``: the attempt's claim); None, with ``warn``, when it cannot
+    be scored. A worker's run and a registered outside run both finish here."""
     from curation.services.training.evaluation import score_on_dev
 
-    ctx.progress(phase="scoring the student on the dev set", force=True)
     try:
-        return score_on_dev(job.project, version)
-    except (OSError, ValueError) as exc:
-        ctx.warn(f"No dev score: {exc}")
+        score = score_on_dev(job.project, version)
+    except DEV_SCORE_ERRORS as exc:
+        warn(f"No dev score: {exc}")
         return None
+    if score is not None:
+        with fence():
+            version.metrics = {**(version.metrics or {}), "dev": score}
+            version.save(update_fields=["metrics"])
+    return score
+
+
+def dev_message(dev: dict | None) -> str:
+    return f" Dev {dev['metric']}: {dev['value']:.3f} over {dev['n']} items." if dev else ""
 
 
 def _launch_automatic_evaluation(job, version, teacher, ctx):

@@ -51,7 +51,8 @@ MAX_VALIDATION_ITEMS = 500
 def validation_set(project: Project, version) -> list[dict]:
     """The validation rows of the snapshots ``version`` trained on, in the core's gold format:
     one per prompt (the first row by ordinal), at most MAX_VALIDATION_ITEMS, in a fixed order.
-    The routing simulation picks its threshold on them; they never decide anything on gold."""
+    The routing simulation picks its threshold on them when the project has no dev items it can
+    score; they never decide anything on gold."""
     from curation.models import SnapshotRow
 
     rows = (
@@ -96,9 +97,9 @@ def gold_problems(project: Project, purpose: str = "test") -> str | None:
 
 
 def score_on_dev(project: Project, version: ModelVersion) -> dict | None:
-    """The version's score on the project's dev set (``workers.devscore``), stored in its metrics
-    as ``dev``; None when the project has no dev set, ValueError naming what is wrong with one that
-    cannot be scored. Selection reads it; reports do not."""
+    """The version's score on the project's dev set (``workers.devscore``); None when the project
+    has no dev set, ValueError naming what is wrong with one that cannot be scored. Selection reads
+    it; reports do not. The caller stores it (``distillation_job.score_final_on_dev``)."""
     from workers.devscore import dev_score
 
     problem = gold_problems(project, "dev")
@@ -106,16 +107,13 @@ def score_on_dev(project: Project, version: ModelVersion) -> dict | None:
         if gold.dev_items(project).exists():  # a dev set that cannot be scored is said, not skipped
             raise ValueError(problem)
         return None
-    score = dev_score(
+    return dev_score(
         str(model_dir(version)),
         gold_set(project, "dev"),
         task=project.task_type,
         labels=list(project.labels or []),
         max_new_tokens=MAX_NEW_TOKENS,
     )
-    version.metrics = {**(version.metrics or {}), "dev": score}
-    version.save(update_fields=["metrics"])
-    return score
 
 
 def validate_evaluation(project: Project, data: dict) -> dict:

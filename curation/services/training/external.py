@@ -6,7 +6,8 @@ records (data fraction, extra snapshots), written by ``workers.distill.runfile``
 soft targets in the run's own shards and the student's files when they are on disk.
 Registering reads ``run.json`` and ``metrics.jsonl`` of the run's output directory and
 records its versions exactly as the job body does (keyed by job and stage), its loss curves
-as the job's metric points, and launches the evaluation of a completed run.
+as the job's metric points, and, for a completed run, scores its student on the dev set and
+launches its evaluation.
 """
 
 from __future__ import annotations
@@ -258,12 +259,21 @@ def _replace_curves(job: Job, metrics: list[dict], state: dict) -> None:
 
 
 def _evaluate(job: Job) -> None:
-    """Launch the final version's evaluation, as a worker's run does; say why not in the job's message."""
-    from curation.services.training.distillation_job import _launch_automatic_evaluation
+    """Score the final version on the dev set and launch its evaluation, as a worker's run does; say
+    why not in the job's message."""
+    from curation.services.training.distillation_job import (
+        _launch_automatic_evaluation,
+        dev_message,
+        score_final_on_dev,
+    )
 
     final = job.model_versions.filter(is_final=True).first()
     teacher = ModelSpec.objects.filter(pk=job.params.get("teacher_spec")).first()
     notes = _Notes()
+    dev = score_final_on_dev(job, final, notes.warn) if final is not None else None
+    if dev is not None:
+        job.metrics["dev"] = {k: v for k, v in dev.items() if k != "per_item"}
+        job.message += dev_message(dev)
     evaluation = _launch_automatic_evaluation(job, final, teacher, notes) if final is not None else None
     if evaluation is not None:
         job.metrics["evaluation_job"] = evaluation.pk
