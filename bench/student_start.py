@@ -283,29 +283,38 @@ def train_and_score(
 def seed_choice(rows: list[list[float]], splits: int = 2000) -> dict | None:
     """What choosing the best of an arm's students on validation is worth: over ``splits`` random
     halves of the tickets, the student best on one half (ties: the first seed), scored on the other
-    half, and its gain over all the students' mean there. The ranges hold 95% of the splits (a
-    spread over splits, not a confidence interval). None with fewer than two students."""
+    half, and its gain over all the students' mean there. ``by_k``: the same when only ``k`` of the
+    students, drawn at random each split, are there to choose from (how many seeds are worth
+    training). The ranges hold 95% of the splits (a spread over splits, not a confidence
+    interval). None with fewer than two students."""
     import numpy as np
 
     if len(rows) < 2:
         return None
     scores, rng = np.asarray(rows, dtype=float), np.random.default_rng(0)
-    n = scores.shape[1]
-    picked, gains = [], []
+    draw = np.random.default_rng(1)  # the subsets' own stream: the halves are the same for every k
+    n, students = scores.shape[1], scores.shape[0]
+    ks = sorted({k for k in (2, 3, 5, students) if k <= students})
+    picked, gains = {k: [] for k in ks}, {k: [] for k in ks}
     for _ in range(splits):
         order = rng.permutation(n)
         choose, score = order[: n // 2], order[n // 2 :]
-        on_score = scores[:, score].mean(axis=1)
-        best = int(np.argmax(scores[:, choose].mean(axis=1)))
-        picked.append(on_score[best])
-        gains.append(on_score[best] - on_score.mean())
+        on_choose, on_score = scores[:, choose].mean(axis=1), scores[:, score].mean(axis=1)
+        for k in ks:
+            subset = np.arange(students) if k == students else np.sort(draw.choice(students, k, replace=False))
+            best = subset[int(np.argmax(on_choose[subset]))]
+            picked[k].append(on_score[best])
+            gains[k].append(on_score[best] - on_score.mean())
 
     def summary(values):
         low, high = np.percentile(values, [2.5, 97.5])
         return round(float(np.mean(values)), 4), [round(float(low), 4), round(float(high), 4)]
 
-    (p, p_range), (g, g_range) = summary(picked), summary(gains)
-    return {"students": len(rows), "picked": p, "picked_range95": p_range, "gain": g, "gain_range95": g_range}
+    def block(k):
+        (p, p_range), (g, g_range) = summary(picked[k]), summary(gains[k])
+        return {"picked": p, "picked_range95": p_range, "gain": g, "gain_range95": g_range}
+
+    return {"students": students, **block(students), "by_k": {str(k): block(k) for k in ks}}
 
 
 def _smoke_teacher(root: str) -> str:

@@ -21,3 +21,14 @@ def test_choosing_among_equal_students_is_worth_nothing():
 
 def test_one_student_offers_no_choice():
     assert seed_choice([[1.0, 0.0]]) is None
+
+
+def test_more_students_to_choose_from_find_the_good_one_more_often():
+    good, poor = [1.0] * 200, [1.0, 0.0] * 100
+    choice = seed_choice([poor, poor, poor, poor, good], splits=400)
+    by_k = choice["by_k"]
+    assert set(by_k) == {"2", "3", "5"} and by_k["5"]["picked"] == choice["picked"] == 1.0
+    # with k of 5 drawn at random the good one is there k/5 of the time: picked ~ 0.5 + 0.5 * k/5
+    assert by_k["2"]["picked"] == pytest.approx(0.7, abs=0.05)
+    assert by_k["3"]["picked"] == pytest.approx(0.8, abs=0.05)
+    assert by_k["2"]["gain"] < by_k["3"]["gain"] < by_k["5"]["gain"]
