@@ -199,7 +199,7 @@ def train(project, engineer, request) -> tuple:
 
 
 def validation_accuracy(project, model_dir, snaps) -> float:
-    """The student's accuracy on the snapshots' validation rows (the selection's only score)."""
+    """The student's accuracy on the snapshots' validation rows (reported; it chooses nothing)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from curation.services.training import snapshot_records
@@ -219,11 +219,9 @@ def validation_accuracy(project, model_dir, snaps) -> float:
 
 
 def dev_score(job) -> float:
-    """The product's dev score of ``job``'s final student (``ModelVersion.metrics["dev"]``: accuracy
-    on the project's dev items, drawn like gold, never trained on). Selection reads it."""
-    from curation.models import ModelVersion
-
-    dev = ModelVersion.objects.get(job=job, is_final=True).metrics.get("dev")
+    """The product's dev score of ``job``'s final student (``job.metrics["dev"]``: accuracy on the
+    project's dev items, drawn like gold, never trained on). Selection reads it."""
+    dev = (job.metrics or {}).get("dev")
     if not dev:
         raise SystemExit(f"job #{job.pk}: its student has no dev score (does the project have dev items?)")
     return dev["value"]
@@ -241,11 +239,10 @@ def _cancel_evaluation(job) -> None:
 
 def gold_correct(project, model_dir) -> list[float]:
     """1.0 / 0.0 per confirmed gold item: the model's best label is the gold label."""
+    from curation.services.gold import test_items
     from workers.demo.evaluation import label_logprobs, load
 
     model, tok = load(model_dir)
-    from curation.services.gold import test_items
-
     gold = list(test_items(project).select_related("prompt").order_by("id"))
     scores = label_logprobs(model, tok, [g.prompt.text for g in gold], labels=list(project.labels))
     best = scores.argmax(1).tolist()

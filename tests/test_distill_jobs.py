@@ -30,6 +30,15 @@ def engineer(project, member):
     return member("engineer", "alice")
 
 
+@pytest.fixture
+def triage(project, tiny_model_dir, tiny_student_dir):
+    """A classification project with a teacher and a student spec and one snapshot of tickets."""
+    project.task_type, project.labels = "classification", kit.LABELS
+    project.save()
+    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
+    return specs, kit.classification_snapshot(project, "all tickets")
+
+
 def request(specs, stages, **kw):
     teacher, student = specs
     return {
@@ -226,11 +235,8 @@ def test_differing_tokenizers_fall_back_to_sequence_level_kd_visibly(project, en
     assert ModelVersion.objects.get(job=job, is_final=True).kd_mode == "sequence"
 
 
-def test_a_classification_project_trains_on_label_distributions(project, engineer, tiny_model_dir, tiny_student_dir):
-    project.task_type, project.labels = "classification", kit.LABELS
-    project.save()
-    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
-    snap = kit.classification_snapshot(project, "all tickets")
+def test_a_classification_project_trains_on_label_distributions(project, engineer, triage):
+    specs, snap = triage
     kit.gold(project)
     job = launch_distillation(
         project,
@@ -434,7 +440,7 @@ def test_gold_is_evaluated_once_per_trained_student(project, specs, engineer, ti
 
 
 def test_a_job_trains_the_same_weights_as_the_core_on_its_snapshot_rows(
-    project, engineer, tiny_model_dir, tiny_student_dir, tmp_path
+    project, engineer, triage, tiny_model_dir, tiny_student_dir, tmp_path
 ):
     """The product's path (launch, checkpoints, validation curve, gate) adds nothing to the
     weights: the core trained directly on the snapshot's train rows gives them bit for bit."""
@@ -444,10 +450,7 @@ def test_a_job_trains_the_same_weights_as_the_core_on_its_snapshot_rows(
     from curation.services.training import snapshot_records
     from workers.distill import run_distillation
 
-    project.task_type, project.labels = "classification", kit.LABELS
-    project.save()
-    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
-    snap = kit.classification_snapshot(project, "all tickets")
+    specs, snap = triage
     settings = {"steps": 6, "lr": 1e-2, "temperature": 2.0, "alpha": 1.0}
     gate = {"metric": "accuracy", "threshold": 0.0}
     job = launch_distillation(
@@ -484,19 +487,14 @@ DEV_TICKETS = [
 ]
 
 
-def test_a_finished_job_scores_its_student_on_the_dev_set_and_the_evaluation_routes_on_it(
-    project, engineer, tiny_model_dir, tiny_student_dir
-):
+def test_a_finished_job_scores_its_student_on_the_dev_set_and_the_evaluation_routes_on_it(project, engineer, triage):
     # The dev set is what selection reads: the final student's dev accuracy is on its version and
     # job, equal to the student's per-item scores from the evaluation core; the report scores the
     # test set only and chooses its routing threshold on the dev set.
     from curation.services.training import routing_of
     from workers.evaluation import evaluate
 
-    project.task_type, project.labels = "classification", kit.LABELS
-    project.save()
-    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
-    snap = kit.classification_snapshot(project, "all tickets")
+    specs, snap = triage
     test_items = kit.gold(project)
     dev_items = kit.gold(project, DEV_TICKETS, purpose="dev")
     job = launch_distillation(project, request(specs, [kit.stage(snap, steps=4, lr=1e-2)]), by=engineer)
@@ -524,15 +522,10 @@ def test_a_finished_job_scores_its_student_on_the_dev_set_and_the_evaluation_rou
     assert routing_of(report)["basis"] == "the dev set"
 
 
-def test_a_dev_set_that_cannot_be_scored_warns_once_and_the_trained_job_still_succeeds(
-    project, engineer, tiny_model_dir, tiny_student_dir
-):
+def test_a_dev_set_that_cannot_be_scored_warns_once_and_the_trained_job_still_succeeds(project, engineer, triage):
     from curation.models import GoldItem
 
-    project.task_type, project.labels = "classification", kit.LABELS
-    project.save()
-    specs = (kit.spec(project, "teacher", tiny_model_dir), kit.spec(project, "student", tiny_student_dir))
-    snap = kit.classification_snapshot(project, "all tickets")
+    specs, snap = triage
     kit.gold(project)
     (bad,) = kit.gold(project, DEV_TICKETS[:1], purpose="dev")
     GoldItem.objects.filter(pk=bad.pk).update(label="refunds")  # a label the project no longer has

@@ -5,6 +5,7 @@ Readers never see it (``gold.READS_GOLD``): the same rule the API follows.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -44,9 +45,11 @@ def _gold_page(request, project, status=200, **extra):
         "state": state,
         "purpose": purpose,
         "purposes": GoldItem.Purpose.choices,
-        "n_dev": project.gold_items.filter(purpose=GoldItem.Purpose.DEV).count(),
-        "n_candidates": project.gold_items.filter(confirmed=False).count(),
-        "n_gold": project.gold_items.count(),
+        **project.gold_items.aggregate(
+            n_gold=Count("id"),
+            n_dev=Count("id", filter=Q(purpose=GoldItem.Purpose.DEV)),
+            n_candidates=Count("id", filter=Q(confirmed=False)),
+        ),
         "n_contaminated": _contamination(project).count(),
         "can_act": can(project, Role.REVIEWER),
         "typed": {},

@@ -267,7 +267,7 @@ def run_distill_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     ctx.progress(phase="scoring the student on the dev set", force=True)
     dev = score_final_on_dev(job, final, run.warning, ctx.fenced)
     if dev is not None:
-        run.state["dev"] = {k: v for k, v in dev.items() if k != "per_item"}
+        run.state["dev"] = dev_summary(dev)
     ctx.progress(phase=f"{run.n} stage{'s' if run.n != 1 else ''} trained", force=True)
     message = (
         f"Trained {run.n} stage{'s' if run.n != 1 else ''} ({KD_MODES[result.kd_mode][0]}); final model "
@@ -301,6 +301,11 @@ def score_final_on_dev(job, version, warn, fence=nullcontext) -> dict | None:
             version.metrics = {**(version.metrics or {}), "dev": score}
             version.save(update_fields=["metrics"])
     return score
+
+
+def dev_summary(dev: dict) -> dict:
+    """What the job's metrics keep of a dev score: all but the per-item scores (the version has them)."""
+    return {k: v for k, v in dev.items() if k != "per_item"}
 
 
 def dev_message(dev: dict | None) -> str:

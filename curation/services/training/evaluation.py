@@ -96,20 +96,30 @@ def gold_problems(project: Project, purpose: str = "test") -> str | None:
     return None
 
 
+def dev_set(project: Project) -> tuple[list[dict], str | None]:
+    """The confirmed dev items in the core's format, and why they cannot be scored: a project
+    without dev items has an empty set and no problem; one whose dev items cannot be scored (labels
+    it no longer has, missing references) has the problem, to be said, not skipped."""
+    if not gold.dev_items(project).exists():
+        return [], None
+    problem = gold_problems(project, "dev")
+    return ([], problem) if problem else (gold_set(project, "dev"), None)
+
+
 def score_on_dev(project: Project, version: ModelVersion) -> dict | None:
     """The version's score on the project's dev set (``workers.devscore``); None when the project
     has no dev set, ValueError naming what is wrong with one that cannot be scored. Selection reads
     it; reports do not. The caller stores it (``distillation_job.score_final_on_dev``)."""
     from workers.devscore import dev_score
 
-    problem = gold_problems(project, "dev")
+    items, problem = dev_set(project)
     if problem:
-        if gold.dev_items(project).exists():  # a dev set that cannot be scored is said, not skipped
-            raise ValueError(problem)
+        raise ValueError(problem)
+    if not items:
         return None
     return dev_score(
         str(model_dir(version)),
-        gold_set(project, "dev"),
+        items,
         task=project.task_type,
         labels=list(project.labels or []),
         max_new_tokens=MAX_NEW_TOKENS,

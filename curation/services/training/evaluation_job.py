@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from curation.models import EvalReport, ModelSpec, ModelVersion, Project
 from curation.services import jobs, webhooks
-from curation.services.gold import dev_items
-from curation.services.training.evaluation import MAX_NEW_TOKENS, gold_problems, gold_set, validation_set
+from curation.services.training.evaluation import (
+    MAX_NEW_TOKENS,
+    dev_set,
+    gold_problems,
+    gold_set,
+    validation_set,
+)
 from curation.services.training.judging import graded_examples, run_judge
 from curation.services.training.registry import ArtifactMissing, model_dir
 
@@ -90,8 +95,7 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
         raise jobs.JobError(problem[0].upper() + problem[1:] + ".")
     # The routing threshold is chosen on the dev set when the project has one (items drawn like gold,
     # labelled by experts); else on the snapshots' validation rows. Never on the test set.
-    dev_problem = gold_problems(project, "dev")
-    dev = [] if dev_problem else gold_set(project, "dev")
+    dev, dev_problem = dev_set(project)
     ctx.progress(0, 2, phase=f"student on {len(gold)} gold items, then the teacher", force=True)
     try:
         result = evaluate(
@@ -117,7 +121,7 @@ def run_evaluation_job(ctx: jobs.JobContext) -> jobs.JobOutcome:
     fields = report_fields(result)
     if fields["per_item"].get("validation"):
         fields["per_item"]["validation"]["source"] = "dev" if dev else "snapshots"
-    if dev_problem and dev_items(project).exists():  # a dev set it could not use is said, not skipped
+    if dev_problem:
         fields["metrics"]["notes"].append(f"the routing threshold was chosen on the snapshots' rows: {dev_problem}")
     if job.params.get("judge") and result["task"] == "generation":
         ctx.progress(1, 2, phase="the judge grades the answers and the reviewed examples", force=True)

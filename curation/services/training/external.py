@@ -264,6 +264,7 @@ def _evaluate(job: Job) -> None:
     from curation.services.training.distillation_job import (
         _launch_automatic_evaluation,
         dev_message,
+        dev_summary,
         score_final_on_dev,
     )
 
@@ -272,7 +273,7 @@ def _evaluate(job: Job) -> None:
     notes = _Notes()
     dev = score_final_on_dev(job, final, notes.warn) if final is not None else None
     if dev is not None:
-        job.metrics["dev"] = {k: v for k, v in dev.items() if k != "per_item"}
+        job.metrics["dev"] = dev_summary(dev)
         job.message += dev_message(dev)
     evaluation = _launch_automatic_evaluation(job, final, teacher, notes) if final is not None else None
     if evaluation is not None:
